@@ -1,0 +1,644 @@
+//! `firebell`: run the server (`serve`), check policies, manage tokens, and
+//! work incidents from a terminal over the HTTP API.
+//!
+//! Settings resolve as: command-line flag > `FIREBELL_*` environment variable >
+//! config file (`--config`, TOML) > built-in default. Exit codes: 0 success,
+//! 1 refused or failed, 2 bad arguments, 3 server unreachable.
+
+mod client;
+mod config;
+mod output;
+mod serve;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::client::{Client, ClientError};
+use crate::config::ConfigFile;
+
+#[derive(Parser)]
+#[command(
+    name = "firebell",
+    version,
+    about = "Incident response: alerts in, the right person paged, the incident run, the lesson learned."
+)]
+struct Cli {
+    /// Config file (TOML) with defaults for any setting below.
+    #[arg(long, global = true, env = "FIREBELL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (SQLite file `firebell.db` and the demo policy by default).
+    Serve(serve::ServeArgs),
+    /// Policy files: check them before they ship.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// API tokens (works on the database directly, so it also recovers a lost admin token).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Declare an incident.
+    Declare(DeclareArgs),
+    /// List incidents, newest first.
+    List(ListArgs),
+    /// Show an incident with its whole timeline.
+    Show(IdArgs),
+    /// Acknowledge an incident.
+    Ack(IdArgs),
+    /// Assign or unassign an incident role.
+    Role(RoleArgs),
+    /// Post a status update, typed or from a policy template.
+    Update(UpdateArgs),
+    /// Change an incident's severity (a reason is required).
+    Severity(SeverityArgs),
+    /// Add a note to the timeline.
+    Note(NoteArgs),
+    /// Tick a checklist item.
+    Tick(TickArgs),
+    /// Hand a role (by default incident commander) to someone else.
+    Handoff(HandoffArgs),
+    /// Resolve an incident.
+    Resolve(ResolveArgs),
+    /// Reopen a resolved incident.
+    Reopen(ReopenArgs),
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Validate policy files; prints `file:line:col: path: message` per problem, exits 1 if any.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token and print its secret once.
+    Create {
+        /// viewer (read), responder (read and act on incidents) or admin (everything).
+        #[arg(long, value_parser = ["viewer", "responder", "admin"])]
+        role: String,
+        /// Unique name, recorded as the actor on the timeline [default: <role>-<random>].
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        db: config::DatabaseArgs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        db: config::DatabaseArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        db: config::DatabaseArgs,
+    },
+}
+
+/// Where the server is and how to prove who you are.
+#[derive(Args, Clone)]
+struct ClientArgs {
+    /// Server URL [default: http://127.0.0.1:8080].
+    #[arg(long, env = "FIREBELL_URL", global = true)]
+    url: Option<String>,
+    /// API token.
+    #[arg(long, env = "FIREBELL_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Print the raw JSON response instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct IdArgs {
+    /// Incident id, e.g. INC-20261123-001.
+    id: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args, Clone, Copy)]
+struct VersionArg {
+    /// Refuse (409) unless the incident is still at this version.
+    #[arg(long, value_name = "N")]
+    expected_version: Option<u64>,
+}
+
+#[derive(Args)]
+struct DeclareArgs {
+    /// What is happening, in a line.
+    #[arg(long)]
+    title: String,
+    /// Severity name from the policy, e.g. P1.
+    #[arg(long)]
+    severity: String,
+    #[arg(long, default_value = "")]
+    summary: String,
+    /// Affected service (repeatable).
+    #[arg(long = "service")]
+    services: Vec<String>,
+    /// Tag (repeatable), e.g. personal-data-breach.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Assign this person as incident commander.
+    #[arg(long)]
+    commander: Option<String>,
+    /// When it was detected (RFC 3339), if before now.
+    #[arg(long)]
+    detected_at: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Statuses, comma-separated, or `open`.
+    #[arg(long)]
+    status: Option<String>,
+    /// Severities, comma-separated.
+    #[arg(long)]
+    severity: Option<String>,
+    #[arg(long)]
+    service: Option<String>,
+    /// Declared at or after (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Declared before (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    limit: u32,
+    /// Continue from a previous page.
+    #[arg(long)]
+    cursor: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct RoleArgs {
+    id: String,
+    /// Role key or short name, e.g. IC.
+    role: String,
+    /// Person key from the policy.
+    person: String,
+    /// Remove the person from the role instead.
+    #[arg(long)]
+    unassign: bool,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct UpdateArgs {
+    id: String,
+    /// investigating, identified, mitigated, monitoring or resolved.
+    #[arg(long)]
+    status: Option<String>,
+    /// Mark the update public (customer-facing).
+    #[arg(long)]
+    public: bool,
+    /// The update text.
+    #[arg(
+        long,
+        short,
+        conflicts_with = "template",
+        required_unless_present = "template"
+    )]
+    message: Option<String>,
+    /// Render a policy template instead of typing text.
+    #[arg(long)]
+    template: Option<String>,
+    /// Template locale, e.g. ar.
+    #[arg(long, requires = "template")]
+    locale: Option<String>,
+    /// Template variable KEY=VALUE (repeatable), e.g. --var eta=30m.
+    #[arg(long = "var", value_parser = parse_var, requires = "template")]
+    vars: Vec<(String, String)>,
+    /// Show the rendered template without posting it.
+    #[arg(long, requires = "template")]
+    dry_run: bool,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct SeverityArgs {
+    id: String,
+    severity: String,
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct NoteArgs {
+    id: String,
+    text: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct TickArgs {
+    id: String,
+    /// Item id (`first-10-minutes.freeze`) or its key (`freeze`).
+    item: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct HandoffArgs {
+    id: String,
+    /// Person taking over.
+    #[arg(long)]
+    to: String,
+    /// Role handed over [default: incident commander].
+    #[arg(long)]
+    role: Option<String>,
+    /// Escalation level of the new owner, e.g. L2.
+    #[arg(long)]
+    level: Option<String>,
+    /// What has been tried.
+    #[arg(long)]
+    summary: String,
+    #[arg(long)]
+    next_steps: String,
+    /// Current metrics (error rate, latency, affected users).
+    #[arg(long, default_value = "")]
+    metrics: String,
+    /// Logs and evidence collected.
+    #[arg(long, default_value = "")]
+    evidence: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct ResolveArgs {
+    id: String,
+    #[arg(long, default_value = "")]
+    summary: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+struct ReopenArgs {
+    id: String,
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let file = match ConfigFile::load(cli.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, file)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<ClientError>() {
+                Some(ClientError::Unreachable { .. }) => ExitCode::from(3),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Serve(args) => serve::run(args, &file).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Policy(PolicyCmd::Check { files }) => Ok(policy_check(&files)),
+        Cmd::Token(cmd) => token(cmd, &file).await.map(|()| ExitCode::SUCCESS),
+        client_cmd => client_command(client_cmd, &file)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn policy_check(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in files {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Err(e) => {
+                failed = true;
+                eprintln!("{shown}: cannot read: {e}");
+            }
+            Ok(text) => match firebell_core::Policy::parse(&text, &shown) {
+                Ok(p) => println!(
+                    "{shown}: ok ({} severities, {} roles, {} templates, {} services)",
+                    p.severities.len(),
+                    p.roles.len(),
+                    p.templates.len(),
+                    p.services.len()
+                ),
+                Err(errors) => {
+                    failed = true;
+                    for e in &errors.0 {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("{shown}: {} problem(s)", errors.0.len());
+                }
+            },
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn token(cmd: TokenCmd, file: &ConfigFile) -> anyhow::Result<()> {
+    let (db, action) = match &cmd {
+        TokenCmd::Create { db, .. } | TokenCmd::List { db } | TokenCmd::Revoke { db, .. } => {
+            (db, &cmd)
+        }
+    };
+    let url = db.resolve(file);
+    let store = firebell_store::Store::connect(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open database {}: {e}",
+            firebell_server::redact(&url)
+        )
+    })?;
+    let now = firebell_core::Timestamp::now();
+    let result = match action {
+        TokenCmd::Create { role, name, .. } => {
+            let role: firebell_server::auth::Role = role.parse().map_err(anyhow::Error::msg)?;
+            let name = name.clone().unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    role.as_str(),
+                    &firebell_server::auth::generate_token()[3..9].to_lowercase()
+                )
+            });
+            let (record, secret) = firebell_server::auth::create_token(&store, &name, role, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created token {:?} (id {}, role {})",
+                record.name, record.id, record.role
+            );
+            println!("{secret}");
+            eprintln!("The secret is shown once; only its hash is stored.");
+            Ok(())
+        }
+        TokenCmd::List { .. } => {
+            let tokens = store.list_tokens().await?;
+            output::tokens(&tokens);
+            Ok(())
+        }
+        TokenCmd::Revoke { id, .. } => {
+            if store.revoke_token(*id, now).await? {
+                println!("revoked token {id}");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("no live token with id {id}"))
+            }
+        }
+    };
+    store.close().await;
+    result
+}
+
+/// One API request a client command makes.
+enum Call {
+    Get(String, Vec<(&'static str, String)>),
+    Post(String, Value),
+}
+
+/// `POST /incidents/{id}/{action}` with `expected_version` added when given.
+fn on_incident(id: &str, action: &str, mut body: Value, version: &VersionArg) -> Call {
+    if let Some(n) = version.expected_version {
+        body["expected_version"] = json!(n);
+    }
+    Call::Post(format!("/incidents/{}/{action}", enc(id)), body)
+}
+
+async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
+    let (args, call, render): (ClientArgs, Call, fn(&Value)) = match cmd {
+        Cmd::Declare(a) => {
+            let mut body = json!({
+                "title": a.title, "severity": a.severity, "summary": a.summary,
+                "services": a.services, "tags": a.tags,
+            });
+            if let Some(p) = a.commander {
+                body["commander"] = json!(p);
+            }
+            if let Some(t) = a.detected_at {
+                body["detected_at"] = json!(t);
+            }
+            (
+                a.client,
+                Call::Post("/incidents".into(), body),
+                output::command_result,
+            )
+        }
+        Cmd::List(a) => {
+            let mut q = vec![("limit", a.limit.to_string())];
+            let filters = [
+                ("status", a.status),
+                ("severity", a.severity),
+                ("service", a.service),
+                ("since", a.since),
+                ("until", a.until),
+                ("cursor", a.cursor),
+            ];
+            q.extend(filters.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+            (
+                a.client,
+                Call::Get("/incidents".into(), q),
+                output::incident_list,
+            )
+        }
+        Cmd::Show(a) => {
+            let path = format!("/incidents/{}", enc(&a.id));
+            (a.client, Call::Get(path, vec![]), output::incident_detail)
+        }
+        Cmd::Ack(a) => {
+            let call = on_incident(&a.id, "acknowledge", json!({}), &a.version);
+            (a.client, call, output::command_result)
+        }
+        Cmd::Role(a) => {
+            let action = if a.unassign {
+                "roles/unassign"
+            } else {
+                "roles"
+            };
+            let body = json!({"role": a.role, "person": a.person});
+            (
+                a.client,
+                on_incident(&a.id, action, body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Update(a) => {
+            let vars: BTreeMap<_, _> = a.vars.into_iter().collect();
+            if a.dry_run {
+                let body = json!({"template": a.template, "locale": a.locale, "vars": vars});
+                let no_version = VersionArg {
+                    expected_version: None,
+                };
+                (
+                    a.client,
+                    on_incident(&a.id, "render", body, &no_version),
+                    output::rendered,
+                )
+            } else {
+                let visibility = if a.public { "public" } else { "internal" };
+                let mut body = json!({"visibility": visibility, "vars": vars});
+                let fields = [
+                    ("status", a.status),
+                    ("message", a.message),
+                    ("template", a.template),
+                    ("locale", a.locale),
+                ];
+                for (k, v) in fields {
+                    if let Some(v) = v {
+                        body[k] = json!(v);
+                    }
+                }
+                (
+                    a.client,
+                    on_incident(&a.id, "updates", body, &a.version),
+                    output::command_result,
+                )
+            }
+        }
+        Cmd::Severity(a) => {
+            let body = json!({"severity": a.severity, "reason": a.reason});
+            (
+                a.client,
+                on_incident(&a.id, "severity", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Note(a) => {
+            let body = json!({"text": a.text});
+            (
+                a.client,
+                on_incident(&a.id, "notes", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Tick(a) => {
+            let body = json!({"item": a.item});
+            (
+                a.client,
+                on_incident(&a.id, "checklist/tick", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Handoff(a) => {
+            let mut body = json!({
+                "to": a.to, "summary": a.summary, "next_steps": a.next_steps,
+                "metrics": a.metrics, "evidence": a.evidence,
+            });
+            if let Some(r) = a.role {
+                body["role"] = json!(r);
+            }
+            if let Some(l) = a.level {
+                body["level"] = json!(l);
+            }
+            (
+                a.client,
+                on_incident(&a.id, "handoff", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Resolve(a) => {
+            let body = json!({"summary": a.summary});
+            (
+                a.client,
+                on_incident(&a.id, "resolve", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Reopen(a) => {
+            let body = json!({"reason": a.reason});
+            (
+                a.client,
+                on_incident(&a.id, "reopen", body, &a.version),
+                output::command_result,
+            )
+        }
+        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) => unreachable!("handled in run()"),
+    };
+    let client = Client::new(&args, file)?;
+    let result = match call {
+        Call::Get(path, query) => client.get(&path, &query).await?,
+        Call::Post(path, body) => client.post(&path, &body).await?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        render(&result);
+    }
+    Ok(())
+}
+
+/// Percent-encode a path segment (incident ids are plain, but user input is not).
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,245 @@
+//! Human-readable output: aligned tables and a readable timeline. `--json`
+//! bypasses all of this and prints the API's response.
+
+use serde_json::Value;
+
+/// Print rows as left-aligned columns; widths count characters, not bytes,
+/// so Arabic and accented text line up.
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-11-23T10:04:05.123Z` → `2026-11-23 10:04:05Z`.
+fn when(v: &Value) -> String {
+    let t = s(v);
+    match t.split_once('T') {
+        Some((d, rest)) => format!("{d} {}Z", rest.split(['.', 'Z']).next().unwrap_or(rest)),
+        None => t,
+    }
+}
+
+pub fn incident_list(v: &Value) {
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no incidents");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                s(&i["id"]),
+                s(&i["severity"]),
+                s(&i["status"]),
+                when(&i["declared_at"]),
+                if i["acknowledged_at"].is_null() {
+                    "no".into()
+                } else {
+                    "yes".into()
+                },
+                s(&i["title"]),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "SEV", "STATUS", "DECLARED", "ACKED", "TITLE"],
+        &rows,
+    );
+    if let Some(c) = v["next_cursor"].as_str() {
+        println!("more: --cursor {c}");
+    }
+}
+
+fn incident_header(i: &Value) {
+    println!(
+        "{}  [{}] {}  ({})",
+        s(&i["id"]),
+        s(&i["severity"]),
+        s(&i["title"]),
+        s(&i["status"])
+    );
+    if !s(&i["summary"]).is_empty() {
+        println!("  {}", s(&i["summary"]));
+    }
+    println!(
+        "  declared  {} by {}",
+        when(&i["declared_at"]),
+        s(&i["declared_by"])
+    );
+    if !i["acknowledged_at"].is_null() {
+        println!(
+            "  acked     {} by {}",
+            when(&i["acknowledged_at"]),
+            s(&i["acknowledged_by"])
+        );
+    }
+    if !i["resolved_at"].is_null() {
+        println!("  resolved  {}", when(&i["resolved_at"]));
+    }
+    let list = |k: &str| {
+        i[k].as_array()
+            .map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    if !list("services").is_empty() {
+        println!("  services  {}", list("services"));
+    }
+    if !list("tags").is_empty() {
+        println!("  tags      {}", list("tags"));
+    }
+    if let Some(roles) = i["roles"].as_object().filter(|r| !r.is_empty()) {
+        let parts: Vec<String> = roles
+            .iter()
+            .map(|(role, people)| {
+                format!(
+                    "{role}: {}",
+                    people
+                        .as_array()
+                        .map(|p| p.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        println!("  roles     {}", parts.join("; "));
+    }
+    println!("  version   {}", s(&i["version"]));
+    if let Some(items) = i["checklist"].as_array().filter(|c| !c.is_empty()) {
+        println!("  checklist:");
+        for c in items {
+            let mark = if c["ticked_at"].is_null() {
+                "[ ]"
+            } else {
+                "[x]"
+            };
+            let due = if c["due_at"].is_null() {
+                String::new()
+            } else {
+                format!(" (due {})", when(&c["due_at"]))
+            };
+            println!("    {mark} {}  {}{due}", s(&c["id"]), s(&c["text"]));
+        }
+    }
+    if let Some(obs) = i["obligations"].as_array().filter(|o| !o.is_empty()) {
+        println!("  obligations:");
+        for o in obs {
+            println!("    {} — due {}", s(&o["title"]), when(&o["due_at"]));
+        }
+    }
+}
+
+/// One timeline line per event: time, sequence, actor, what happened.
+fn event_line(e: &Value) -> String {
+    let what = match e["type"].as_str().unwrap_or("") {
+        "declared" => format!("declared {} {:?}", s(&e["severity"]), s(&e["title"])),
+        "acknowledged" => "acknowledged".into(),
+        "role_assigned" => format!("assigned {} → {}", s(&e["role"]), s(&e["person"])),
+        "role_unassigned" => format!("unassigned {} from {}", s(&e["person"]), s(&e["role"])),
+        "status_updated" => {
+            let tpl = e["template"]
+                .as_str()
+                .map(|t| format!(" (template {t}, {})", s(&e["locale"])))
+                .unwrap_or_default();
+            format!(
+                "update [{}] {}{tpl}:\n      {}",
+                s(&e["visibility"]),
+                s(&e["status"]),
+                s(&e["message"]).replace('\n', "\n      ")
+            )
+        }
+        "severity_changed" => format!(
+            "severity {} → {}: {}",
+            s(&e["from"]),
+            s(&e["to"]),
+            s(&e["reason"])
+        ),
+        "note_added" => format!("note: {}", s(&e["text"])),
+        "checklist_item_ticked" => format!("ticked {}", s(&e["item"])),
+        "handed_off" => s(&e["message"]).replace('\n', "\n      "),
+        "resolved" => format!("resolved {}", s(&e["summary"])),
+        "reopened" => format!("reopened: {}", s(&e["reason"])),
+        other => other.to_string(),
+    };
+    format!(
+        "  {}  #{:<3} {:<12} {what}",
+        when(&e["at"]),
+        s(&e["seq"]),
+        s(&e["actor"])
+    )
+}
+
+pub fn incident_detail(v: &Value) {
+    incident_header(&v["incident"]);
+    println!("timeline:");
+    for e in v["timeline"].as_array().into_iter().flatten() {
+        println!("{}", event_line(e));
+    }
+}
+
+pub fn command_result(v: &Value) {
+    let i = &v["incident"];
+    println!(
+        "{} [{}] {} — {} (version {})",
+        s(&i["id"]),
+        s(&i["severity"]),
+        s(&i["title"]),
+        s(&i["status"]),
+        s(&i["version"])
+    );
+    for e in v["events"].as_array().into_iter().flatten() {
+        println!("{}", event_line(e));
+    }
+}
+
+pub fn rendered(v: &Value) {
+    println!(
+        "-- template {} ({}, {}, {}) --",
+        s(&v["template"]),
+        s(&v["locale"]),
+        s(&v["direction"]),
+        s(&v["audience"])
+    );
+    println!("{}", s(&v["text"]));
+}
+
+pub fn tokens(tokens: &[firebell_store::TokenRecord]) {
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.name.clone(),
+                t.role.clone(),
+                t.created_at.to_string(),
+                t.revoked_at
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "ROLE", "CREATED", "REVOKED"], &rows);
+}

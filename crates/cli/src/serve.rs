@@ -1,0 +1,95 @@
+//! `firebell serve`: open the database, load the policy, print where to go and
+//! (on a fresh database) the first admin token, then serve until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use firebell_server::{PolicySource, Server, ServerConfig, SystemClock};
+
+use crate::config::{ConfigFile, DEFAULT_LISTEN, DatabaseArgs};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "FIREBELL_LISTEN")]
+    listen: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArgs,
+    /// Policy file (TOML); reloaded on SIGHUP or when it changes [default: the embedded demo policy].
+    #[arg(long, env = "FIREBELL_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Seconds between checks of the policy file for changes [default: 2].
+    #[arg(long, env = "FIREBELL_POLICY_POLL_SECONDS")]
+    policy_poll_seconds: Option<u64>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "FIREBELL_LOG_FORMAT", value_parser = ["text", "json"])]
+    log_format: Option<String>,
+}
+
+pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let log_format = args
+        .log_format
+        .or_else(|| file.log_format.clone())
+        .unwrap_or_else(|| "text".into());
+    init_tracing(&log_format)?;
+    let listen = args
+        .listen
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.into());
+    let config = ServerConfig {
+        database_url: args.db.resolve(file),
+        policy: match args.policy.or_else(|| file.policy.clone()) {
+            Some(p) => PolicySource::File(p),
+            None => PolicySource::Demo,
+        },
+        policy_poll: std::time::Duration::from_secs(
+            args.policy_poll_seconds
+                .or(file.policy_poll_seconds)
+                .unwrap_or(2)
+                .max(1),
+        ),
+    };
+    let server = Server::open(&config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    println!("Firebell {}", env!("CARGO_PKG_VERSION"));
+    println!("  policy:   {}", config.policy.describe());
+    println!(
+        "  database: {}",
+        firebell_server::redact(&config.database_url)
+    );
+    if let Some(secret) = server.bootstrap_admin_token().await? {
+        println!("  admin token (shown once; store it now): {secret}");
+        println!("  try: FIREBELL_URL=http://{addr} FIREBELL_TOKEN={secret} firebell list");
+    }
+    // Last line of the banner, so scripts can wait for it.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, policy = %config.policy.describe(), "serving");
+    server
+        .serve(
+            listener,
+            config.policy_poll,
+            firebell_server::shutdown_signal(),
+        )
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_tracing(format: &str) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FIREBELL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}

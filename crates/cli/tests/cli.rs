@@ -1,0 +1,375 @@
+//! The `firebell` binary end to end: `serve` as a real process on an ephemeral
+//! port, and the client commands against it, on SQLite and PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_firebell");
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// A `firebell serve` process.
+struct ServeProcess {
+    child: Child,
+    url: String,
+    admin_token: Option<String>,
+}
+
+impl ServeProcess {
+    fn start(database_url: &str, dir: &Path) -> ServeProcess {
+        let stderr = std::fs::File::create(dir.join("serve.log")).unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .current_dir(dir)
+            .env_remove("FIREBELL_POLICY")
+            .env_remove("FIREBELL_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut admin_token) = (None, None);
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line
+                .split("admin token (shown once; store it now): ")
+                .nth(1)
+            {
+                admin_token = Some(rest.trim().to_string());
+            }
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                url = Some(rest.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let url =
+            url.unwrap_or_else(|| panic!("serve did not report its address; log: {}", log(dir)));
+        ServeProcess {
+            child,
+            url,
+            admin_token,
+        }
+    }
+
+    /// SIGTERM and wait: a graceful shutdown.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(
+            exit.success(),
+            "serve should exit cleanly on SIGTERM, got {exit}"
+        );
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+}
+
+fn firebell(url: &str, token: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("FIREBELL_URL", url)
+        .env("FIREBELL_TOKEN", token)
+        .env_remove("FIREBELL_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn database(backend: &str, dir: &Path) -> Option<String> {
+    match backend {
+        "sqlite" => Some(format!("sqlite:{}", dir.join("firebell.db").display())),
+        _ => {
+            let Ok(base) = std::env::var("FIREBELL_TEST_DATABASE_URL") else {
+                eprintln!("SKIPPED postgres CLI test: set FIREBELL_TEST_DATABASE_URL to run it");
+                return None;
+            };
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            Some(format!("{base}{sep}schema=cli_{nanos:x}"))
+        }
+    }
+}
+
+/// The acceptance flow: declare → ack → assign IC → update from the
+/// Arabic template → resolve, all through the CLI; `show` has the whole
+/// timeline, and it survives a restart.
+fn incident_lifecycle_through_the_cli(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = database(backend, dir.path()) else {
+        return;
+    };
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server
+        .admin_token
+        .clone()
+        .expect("a fresh database prints an admin token");
+    let url = server.url.clone();
+    let run = |args: &[&str]| ok(&firebell(&url, &token, args));
+
+    let declared = run(&[
+        "declare",
+        "--title",
+        "Checkout failing",
+        "--severity",
+        "P1",
+        "--service",
+        "api",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&declared).unwrap();
+    let id = v["incident"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("INC-") && id.ends_with("-001"), "{id}");
+
+    run(&["ack", &id]);
+    run(&["role", &id, "IC", "alice"]);
+    let updated = run(&[
+        "update",
+        &id,
+        "--status",
+        "identified",
+        "--public",
+        "--template",
+        "update",
+        "--locale",
+        "ar",
+        "--var",
+        "eta=30m",
+    ]);
+    assert!(updated.contains("(template update, ar)"), "{updated}");
+    let preview = run(&[
+        "update",
+        &id,
+        "--template",
+        "update",
+        "--locale",
+        "ar",
+        "--dry-run",
+    ]);
+    assert!(preview.contains("rtl"), "{preview}");
+    run(&["resolve", &id, "--summary", "rolled back"]);
+
+    let shown = run(&["show", &id]);
+    for expected in [
+        "declared P1",
+        "acknowledged",
+        "assigned incident_commander → alice",
+        "update [public] identified",
+        "resolved rolled back",
+        "(resolved)",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "show lacks {expected:?}:\n{shown}"
+        );
+    }
+    let listed = run(&["list", "--status", "resolved"]);
+    assert!(
+        listed.contains(&id) && listed.contains("Checkout failing"),
+        "{listed}"
+    );
+
+    // A refused command: readable message, exit 1, nothing written.
+    let refused = firebell(&url, &token, &["ack", &id]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("is resolved") && err.contains("incident_resolved") && err.contains("409"),
+        "{err}"
+    );
+
+    server.stop();
+    let server = ServeProcess::start(&db, dir.path());
+    assert!(
+        server.admin_token.is_none(),
+        "no second admin token after a restart"
+    );
+    let after = ok(&firebell(&server.url, &token, &["show", &id]));
+    assert_eq!(after, shown, "the timeline survives a restart");
+    server.stop();
+}
+
+#[test]
+fn sqlite_incident_lifecycle_through_the_cli() {
+    incident_lifecycle_through_the_cli("sqlite");
+}
+
+#[test]
+fn postgres_incident_lifecycle_through_the_cli() {
+    incident_lifecycle_through_the_cli("postgres");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    for args in [
+        vec!["declare", "--severity", "P1"],
+        vec!["list", "--limit", "0"],
+        vec!["update", "INC-1", "--message", "x", "--template", "update"],
+        vec!["update", "INC-1", "--template", "t", "--var", "novalue"],
+        vec!["token", "create", "--role", "root"],
+        vec!["frobnicate"],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env_remove("FIREBELL_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?} printed no message");
+    }
+}
+
+#[test]
+fn client_errors_are_explained() {
+    let no_token = Command::new(BIN)
+        .args(["list"])
+        .env_remove("FIREBELL_TOKEN")
+        .env_remove("FIREBELL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(no_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("FIREBELL_TOKEN"));
+
+    // Port 9 (discard) on loopback: nothing listens there in the test environment.
+    let unreachable = firebell("http://127.0.0.1:9", "fb_x", &["list"]);
+    assert_eq!(unreachable.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot reach Firebell"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad_config = dir.path().join("firebell.toml");
+    std::fs::write(
+        &bad_config,
+        "listen = \"127.0.0.1:1\"\nlisten_adress = \"x\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", bad_config.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_adress"));
+}
+
+#[test]
+fn policy_check_accepts_the_examples_and_locates_errors() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "five seeds and the demo: {files:?}");
+    let out = Command::new(BIN)
+        .arg("policy")
+        .arg("check")
+        .args(&files)
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert_eq!(stdout.matches(": ok (").count(), files.len(), "{stdout}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "version = 1\n\n[[severities]]\nname = \"P1\"\nupdate_every = \"soon\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["policy", "check", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.toml:5:"),
+        "error located at line 5: {err}"
+    );
+    assert!(err.contains("update_every"), "{err}");
+}
+
+#[test]
+fn token_create_works_on_the_database_directly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("t.db").display());
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "grafana",
+            "--database-url",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(stdout.contains("created token \"grafana\""), "{stdout}");
+    let secret = stdout
+        .lines()
+        .find(|l| l.starts_with("fb_"))
+        .expect("secret printed");
+    assert!(secret.len() > 40);
+    let listed = ok(&Command::new(BIN)
+        .args(["token", "list", "--database-url", &db])
+        .output()
+        .unwrap());
+    assert!(
+        listed.contains("grafana") && listed.contains("viewer") && !listed.contains(secret),
+        "{listed}"
+    );
+    let dup = Command::new(BIN)
+        .args([
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "grafana",
+            "--database-url",
+            &db,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+}

@@ -1,0 +1,633 @@
+//! Commands: what people ask of an incident. [`decide`] checks a command against
+//! the incident, the policy and `now`, and returns the events to append — or a
+//! [`CommandError`] that says why not. Nothing here mutates state or does I/O.
+
+use std::collections::BTreeMap;
+
+use super::event::{Event, EventKind, OpenedChecklistItem, StartedObligation, Status, Visibility};
+use super::message::render_template;
+use super::state::Incident;
+use crate::{Policy, Timestamp};
+
+/// The role every policy's commander-related rules refer to.
+pub const COMMANDER_ROLE: &str = "incident_commander";
+
+/// Longest free text accepted in a single field (titles are shorter).
+const MAX_TEXT: usize = 20_000;
+const MAX_TITLE: usize = 300;
+
+/// What a command is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub now: Timestamp,
+    /// Who is acting: a person key, `token:<name>` or `system`.
+    pub actor: &'a str,
+}
+
+/// Declare a new incident.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Declare {
+    pub title: String,
+    pub severity: String,
+    pub summary: String,
+    pub services: Vec<String>,
+    pub tags: Vec<String>,
+    /// When the problem was detected, if before the declaration.
+    pub detected_at: Option<Timestamp>,
+    /// Assign an incident commander at once.
+    pub commander: Option<String>,
+}
+
+/// The text of a status update: typed, or rendered from a policy template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UpdateMessage {
+    Text(String),
+    Template {
+        name: String,
+        /// Defaults to the policy's default locale.
+        locale: Option<String>,
+        /// Extra values the template may use as `vars.<key>` (impact, eta, ...).
+        vars: BTreeMap<String, String>,
+    },
+}
+
+/// A command on an existing incident.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Acknowledge,
+    AssignRole {
+        role: String,
+        person: String,
+    },
+    UnassignRole {
+        role: String,
+        person: String,
+    },
+    PostUpdate {
+        /// New status; `None` keeps the current one.
+        status: Option<Status>,
+        visibility: Visibility,
+        message: UpdateMessage,
+    },
+    ChangeSeverity {
+        severity: String,
+        reason: String,
+    },
+    AddNote {
+        text: String,
+    },
+    TickChecklistItem {
+        item: String,
+    },
+    Handoff {
+        /// Role handed over; defaults to incident commander.
+        role: Option<String>,
+        to: String,
+        /// Escalation level of the new owner, e.g. `L2`, shown in the announcement.
+        level: Option<String>,
+        /// What was tried: commands run, changes made.
+        summary: String,
+        metrics: String,
+        evidence: String,
+        next_steps: String,
+    },
+    Resolve {
+        summary: String,
+    },
+    Reopen {
+        reason: String,
+    },
+}
+
+impl Command {
+    /// Short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Acknowledge => "acknowledge",
+            Command::AssignRole { .. } => "assign_role",
+            Command::UnassignRole { .. } => "unassign_role",
+            Command::PostUpdate { .. } => "post_update",
+            Command::ChangeSeverity { .. } => "change_severity",
+            Command::AddNote { .. } => "add_note",
+            Command::TickChecklistItem { .. } => "tick_checklist_item",
+            Command::Handoff { .. } => "handoff",
+            Command::Resolve { .. } => "resolve",
+            Command::Reopen { .. } => "reopen",
+        }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The command is well-formed but not allowed in the incident's current state.
+    InvalidTransition,
+    /// The command names something that does not exist or is malformed.
+    InvalidInput,
+}
+
+/// A refused command: a stable machine `code`, a human message, and its kind.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    pub code: &'static str,
+    pub message: String,
+    pub rejection: Rejection,
+}
+
+impl CommandError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        CommandError {
+            code,
+            message: message.into(),
+            rejection: Rejection::InvalidInput,
+        }
+    }
+
+    pub fn transition(code: &'static str, message: impl Into<String>) -> Self {
+        CommandError {
+            code,
+            message: message.into(),
+            rejection: Rejection::InvalidTransition,
+        }
+    }
+}
+
+/// Turn decided event kinds into log entries following `version`.
+pub fn stamp(kinds: Vec<EventKind>, version: u64, at: Timestamp, actor: &str) -> Vec<Event> {
+    kinds
+        .into_iter()
+        .zip(version + 1..)
+        .map(|(kind, seq)| Event {
+            seq,
+            at,
+            actor: actor.to_string(),
+            kind,
+        })
+        .collect()
+}
+
+/// The id stem for an incident declared at `now`: `{prefix}-{YYYYMMDD}` in the
+/// policy's id time zone. The store appends the day's sequence number.
+pub fn incident_id_stem(policy: &Policy, now: Timestamp) -> String {
+    let ids = &policy.incident_ids;
+    // The loader validated the zone; UTC is only a fallback for hand-built policies.
+    let tz = jiff::tz::TimeZone::get(&ids.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    format!("{}-{}", ids.prefix, now.to_zoned(tz).strftime("%Y%m%d"))
+}
+
+/// Check a declaration and return the events that open the incident.
+pub fn declare(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandError> {
+    let policy = ctx.policy;
+    let title = required_text("title", &d.title, MAX_TITLE)?;
+    let severity = canonical_severity(policy, &d.severity)?;
+    let summary = optional_text("summary", &d.summary)?;
+    let services = known_services(policy, &d.services)?;
+    let tags = valid_tags(&d.tags)?;
+    if let Some(detected) = d.detected_at
+        && detected > ctx.now
+    {
+        return Err(CommandError::invalid(
+            "invalid_detected_at",
+            format!(
+                "detected_at {detected} is in the future (now is {})",
+                ctx.now
+            ),
+        ));
+    }
+    let detected_at = d.detected_at.unwrap_or(ctx.now);
+
+    let checklist = policy
+        .checklists_for(&severity, &tags)
+        .flat_map(|c| {
+            c.items.iter().map(move |item| OpenedChecklistItem {
+                id: format!("{}.{}", c.key, item.key),
+                checklist: c.title.clone(),
+                text: item.text.clone(),
+                due_at: item.within.or(c.within).map(|w| ctx.now + w.as_signed()),
+            })
+        })
+        .collect();
+    let obligations = policy
+        .obligations_for(&tags)
+        .map(|o| StartedObligation {
+            key: o.key.clone(),
+            title: o.title.clone(),
+            due_at: o.within.map(|w| detected_at + w.as_signed()),
+            steps: o.steps.clone(),
+        })
+        .collect();
+
+    let mut events = vec![EventKind::Declared {
+        title,
+        severity,
+        summary,
+        services,
+        tags,
+        detected_at: d.detected_at,
+        checklist,
+        obligations,
+    }];
+    if let Some(person) = &d.commander {
+        let role = commander_role(policy)?;
+        let person = known_person(policy, person)?;
+        events.push(EventKind::RoleAssigned { role, person });
+    }
+    Ok(events)
+}
+
+/// Check `cmd` against `incident` and return the events it produces.
+pub fn decide(
+    incident: &Incident,
+    cmd: &Command,
+    ctx: &Context,
+) -> Result<Vec<EventKind>, CommandError> {
+    let policy = ctx.policy;
+    let allowed_when_resolved = matches!(cmd, Command::AddNote { .. } | Command::Reopen { .. });
+    if !incident.is_open() && !allowed_when_resolved {
+        return Err(CommandError::transition(
+            "incident_resolved",
+            format!(
+                "incident {} is resolved; {} is not allowed (reopen it first)",
+                incident.id,
+                cmd.name().replace('_', " ")
+            ),
+        ));
+    }
+
+    let events = match cmd {
+        Command::Acknowledge => {
+            if let (Some(at), Some(by)) = (incident.acknowledged_at, &incident.acknowledged_by) {
+                return Err(CommandError::transition(
+                    "already_acknowledged",
+                    format!(
+                        "incident {} was already acknowledged by {by} at {at}",
+                        incident.id
+                    ),
+                ));
+            }
+            vec![EventKind::Acknowledged]
+        }
+        Command::AssignRole { role, person } => {
+            let role = known_role(policy, role)?;
+            let person = known_person(policy, person)?;
+            if incident.holders(&role).contains(&person) {
+                return Err(CommandError::transition(
+                    "role_already_held",
+                    format!("{person} already holds role {role} on {}", incident.id),
+                ));
+            }
+            vec![EventKind::RoleAssigned { role, person }]
+        }
+        Command::UnassignRole { role, person } => {
+            let role = known_role(policy, role)?;
+            if !incident.holders(&role).iter().any(|p| p == person) {
+                return Err(CommandError::transition(
+                    "role_not_held",
+                    format!("{person} does not hold role {role} on {}", incident.id),
+                ));
+            }
+            vec![EventKind::RoleUnassigned {
+                role,
+                person: person.clone(),
+            }]
+        }
+        Command::PostUpdate {
+            status,
+            visibility,
+            message,
+        } => {
+            let status = status.unwrap_or(incident.status);
+            let (message, template, locale, direction) = match message {
+                UpdateMessage::Text(text) => (
+                    required_text("message", text, MAX_TEXT)?,
+                    None,
+                    None,
+                    Default::default(),
+                ),
+                UpdateMessage::Template { name, locale, vars } => {
+                    // Render against the incident as it will be after this update.
+                    let mut preview = incident.clone();
+                    preview.status = status;
+                    let r =
+                        render_template(policy, &preview, name, locale.as_deref(), vars, ctx.now)?;
+                    (r.text, Some(name.clone()), Some(r.locale), r.direction)
+                }
+            };
+            let mut events = vec![EventKind::StatusUpdated {
+                status,
+                visibility: *visibility,
+                message,
+                template,
+                locale,
+                direction,
+            }];
+            if status == Status::Resolved {
+                events.push(EventKind::Resolved {
+                    summary: String::new(),
+                });
+            }
+            events
+        }
+        Command::ChangeSeverity { severity, reason } => {
+            let to = canonical_severity(policy, severity)?;
+            let reason = required_text("reason", reason, MAX_TEXT)?;
+            if to == incident.severity {
+                return Err(CommandError::transition(
+                    "severity_unchanged",
+                    format!("incident {} is already {to}", incident.id),
+                ));
+            }
+            vec![EventKind::SeverityChanged {
+                from: incident.severity.clone(),
+                to,
+                reason,
+            }]
+        }
+        Command::AddNote { text } => vec![EventKind::NoteAdded {
+            text: required_text("text", text, MAX_TEXT)?,
+        }],
+        Command::TickChecklistItem { item } => {
+            let found = find_checklist_item(incident, item)?;
+            if let Some(at) = found.ticked_at {
+                return Err(CommandError::transition(
+                    "checklist_item_already_ticked",
+                    format!(
+                        "checklist item {} was already ticked at {at}",
+                        found.item.id
+                    ),
+                ));
+            }
+            vec![EventKind::ChecklistItemTicked {
+                item: found.item.id.clone(),
+            }]
+        }
+        Command::Handoff {
+            role,
+            to,
+            level,
+            summary,
+            metrics,
+            evidence,
+            next_steps,
+        } => {
+            let role = match role {
+                Some(r) => known_role(policy, r)?,
+                None => commander_role(policy)?,
+            };
+            let to = known_person(policy, to)?;
+            let summary = required_text("summary", summary, MAX_TEXT)?;
+            let next_steps = required_text("next_steps", next_steps, MAX_TEXT)?;
+            let from = incident.holders(&role).first().cloned();
+            if from.as_deref() == Some(to.as_str()) {
+                return Err(CommandError::transition(
+                    "handoff_to_self",
+                    format!("{to} already owns role {role} on {}", incident.id),
+                ));
+            }
+            let level = level
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            let message = format!(
+                "HANDOFF: Incident now owned by {}{level}\nSummary: {summary}\nNext Steps: {next_steps}",
+                display_name(policy, &to)
+            );
+            vec![EventKind::HandedOff {
+                role,
+                from,
+                to,
+                summary,
+                metrics: optional_text("metrics", metrics)?,
+                evidence: optional_text("evidence", evidence)?,
+                next_steps,
+                message,
+            }]
+        }
+        Command::Resolve { summary } => vec![EventKind::Resolved {
+            summary: optional_text("summary", summary)?,
+        }],
+        Command::Reopen { reason } => {
+            if incident.is_open() {
+                return Err(CommandError::transition(
+                    "incident_open",
+                    format!(
+                        "incident {} is not resolved (status {})",
+                        incident.id, incident.status
+                    ),
+                ));
+            }
+            vec![EventKind::Reopened {
+                reason: required_text("reason", reason, MAX_TEXT)?,
+            }]
+        }
+    };
+    Ok(events)
+}
+
+/// A person's display name from the policy, or the key itself.
+pub fn display_name(policy: &Policy, person: &str) -> String {
+    policy
+        .people
+        .get(person)
+        .map(|p| p.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| person.to_string())
+}
+
+fn required_text(field: &str, value: &str, max: usize) -> Result<String, CommandError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(CommandError::invalid(
+            "missing_field",
+            format!("{field} must not be empty"),
+        ));
+    }
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(CommandError::invalid(
+            "invalid_text",
+            format!("{field} contains control characters; only newlines and tabs are allowed"),
+        ));
+    }
+    if v.chars().count() > max {
+        return Err(CommandError::invalid(
+            "field_too_long",
+            format!("{field} is longer than {max} characters"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+fn optional_text(field: &str, value: &str) -> Result<String, CommandError> {
+    if value.trim().is_empty() {
+        Ok(String::new())
+    } else {
+        required_text(field, value, MAX_TEXT)
+    }
+}
+
+fn canonical_severity(policy: &Policy, name: &str) -> Result<String, CommandError> {
+    policy
+        .severity(name.trim())
+        .map(|s| s.name.clone())
+        .ok_or_else(|| {
+            CommandError::invalid(
+                "unknown_severity",
+                format!(
+                    "unknown severity {name:?}; the policy defines {}",
+                    policy.severity_names().join(", ")
+                ),
+            )
+        })
+}
+
+fn known_role(policy: &Policy, role: &str) -> Result<String, CommandError> {
+    policy
+        .role(role.trim())
+        .map(|r| r.key.clone())
+        .ok_or_else(|| {
+            let known: Vec<_> = policy.roles.iter().map(|r| r.key.as_str()).collect();
+            CommandError::invalid(
+                "unknown_role",
+                format!(
+                    "unknown role {role:?}; the policy defines {}",
+                    list_or_none(&known)
+                ),
+            )
+        })
+}
+
+fn commander_role(policy: &Policy) -> Result<String, CommandError> {
+    policy
+        .role(COMMANDER_ROLE)
+        .map(|r| r.key.clone())
+        .ok_or_else(|| {
+            CommandError::invalid(
+                "unknown_role",
+                format!("the policy defines no `{COMMANDER_ROLE}` role to assign"),
+            )
+        })
+}
+
+/// People must be in the policy when it lists any; a policy without `[people]`
+/// accepts any name (a two-person team should not have to write a directory).
+fn known_person(policy: &Policy, person: &str) -> Result<String, CommandError> {
+    let p = required_text("person", person, 200)?;
+    if policy.people.is_empty() || policy.people.contains_key(&p) {
+        return Ok(p);
+    }
+    let known: Vec<_> = policy.people.keys().map(String::as_str).collect();
+    Err(CommandError::invalid(
+        "unknown_person",
+        format!(
+            "unknown person {p:?}; the policy defines {}",
+            known.join(", ")
+        ),
+    ))
+}
+
+/// Services must be in the policy when it lists any.
+fn known_services(policy: &Policy, services: &[String]) -> Result<Vec<String>, CommandError> {
+    let mut out: Vec<String> = Vec::new();
+    for s in services {
+        let s = s.trim();
+        if s.is_empty() {
+            continue;
+        }
+        if !policy.services.is_empty() && !policy.services.contains_key(s) {
+            let known: Vec<_> = policy.services.keys().map(String::as_str).collect();
+            return Err(CommandError::invalid(
+                "unknown_service",
+                format!(
+                    "unknown service {s:?}; the policy defines {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn valid_tags(tags: &[String]) -> Result<Vec<String>, CommandError> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim();
+        let ok = !t.is_empty()
+            && t.len() <= 64
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+        if !ok {
+            return Err(CommandError::invalid(
+                "invalid_tag",
+                format!("invalid tag {t:?}: use 1-64 characters of letters, digits, - _ . : /"),
+            ));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Find a checklist item by full id (`list.item`) or, if unambiguous, by item key.
+fn find_checklist_item<'a>(
+    incident: &'a Incident,
+    item: &str,
+) -> Result<&'a super::state::ChecklistItemState, CommandError> {
+    let item = item.trim();
+    if let Some(found) = incident.checklist.iter().find(|c| c.item.id == item) {
+        return Ok(found);
+    }
+    let by_key: Vec<_> = incident
+        .checklist
+        .iter()
+        .filter(|c| {
+            c.item
+                .id
+                .rsplit_once('.')
+                .is_some_and(|(_, key)| key == item)
+        })
+        .collect();
+    match by_key.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let ids: Vec<_> = incident
+                .checklist
+                .iter()
+                .map(|c| c.item.id.as_str())
+                .collect();
+            Err(CommandError::invalid(
+                "unknown_checklist_item",
+                format!(
+                    "incident {} has no checklist item {item:?}; it has {}",
+                    incident.id,
+                    list_or_none(&ids)
+                ),
+            ))
+        }
+        many => {
+            let ids: Vec<_> = many.iter().map(|c| c.item.id.as_str()).collect();
+            Err(CommandError::invalid(
+                "ambiguous_checklist_item",
+                format!(
+                    "checklist item {item:?} is ambiguous; use one of {}",
+                    ids.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}

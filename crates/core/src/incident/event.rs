@@ -1,0 +1,231 @@
+//! Incident events: the only record of what happened. The timeline, the audit
+//! trail and the postmortem timeline are all this log; state is a fold over it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// One entry of an incident's log. `seq` starts at 1 and has no gaps; the
+/// incident's version is the `seq` of its last event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// Who did it: a person key, `token:<name>`, or `system`.
+    pub actor: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Lifecycle status of an incident, in the order incidents usually move through it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Investigating,
+    Identified,
+    Mitigated,
+    Monitoring,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Investigating,
+        Status::Identified,
+        Status::Mitigated,
+        Status::Monitoring,
+        Status::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Mitigated => "mitigated",
+            Status::Monitoring => "monitoring",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self != Status::Resolved
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {s:?}; expected one of investigating, identified, mitigated, monitoring, resolved"
+                )
+            })
+    }
+}
+
+/// Who may read a status update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    Internal,
+    Public,
+}
+
+/// Text direction of a rendered message, so RTL locales (Arabic) display right.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Ltr,
+    Rtl,
+}
+
+impl Direction {
+    /// Direction of a BCP-47-ish locale tag by its language subtag.
+    pub fn of_locale(locale: &str) -> Direction {
+        let lang = locale
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match lang.as_str() {
+            "ar" | "he" | "fa" | "ur" | "ps" | "yi" | "dv" | "ckb" => Direction::Rtl,
+            _ => Direction::Ltr,
+        }
+    }
+}
+
+/// A checklist item as opened on an incident (copied from the policy at
+/// declaration, so a later policy change does not rewrite history).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OpenedChecklistItem {
+    /// `<checklist key>.<item key>`, e.g. `first-10-minutes.freeze`.
+    pub id: String,
+    pub checklist: String,
+    pub text: String,
+    /// Deadline, if the policy gives one.
+    pub due_at: Option<Timestamp>,
+}
+
+/// An obligation whose clock started with this incident.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StartedObligation {
+    pub key: String,
+    pub title: String,
+    pub due_at: Option<Timestamp>,
+    pub steps: Vec<String>,
+}
+
+/// What happened. Tagged as `"type"` in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Declared {
+        title: String,
+        severity: String,
+        #[serde(default)]
+        summary: String,
+        #[serde(default)]
+        services: Vec<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+        /// When the problem was detected, if earlier than the declaration.
+        detected_at: Option<Timestamp>,
+        #[serde(default)]
+        checklist: Vec<OpenedChecklistItem>,
+        #[serde(default)]
+        obligations: Vec<StartedObligation>,
+    },
+    Acknowledged,
+    RoleAssigned {
+        role: String,
+        person: String,
+    },
+    RoleUnassigned {
+        role: String,
+        person: String,
+    },
+    StatusUpdated {
+        status: Status,
+        visibility: Visibility,
+        message: String,
+        /// Template name when rendered from one.
+        template: Option<String>,
+        locale: Option<String>,
+        #[serde(default)]
+        direction: Direction,
+    },
+    SeverityChanged {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    NoteAdded {
+        text: String,
+    },
+    ChecklistItemTicked {
+        item: String,
+    },
+    HandedOff {
+        role: String,
+        from: Option<String>,
+        to: String,
+        /// What was tried (commands run, changes made).
+        summary: String,
+        #[serde(default)]
+        metrics: String,
+        #[serde(default)]
+        evidence: String,
+        next_steps: String,
+        /// The announcement posted with it: `HANDOFF: incident now owned by ...`.
+        message: String,
+    },
+    Resolved {
+        #[serde(default)]
+        summary: String,
+    },
+    Reopened {
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The `type` tag, e.g. `role_assigned`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::Declared { .. } => "declared",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::RoleAssigned { .. } => "role_assigned",
+            EventKind::RoleUnassigned { .. } => "role_unassigned",
+            EventKind::StatusUpdated { .. } => "status_updated",
+            EventKind::SeverityChanged { .. } => "severity_changed",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::ChecklistItemTicked { .. } => "checklist_item_ticked",
+            EventKind::HandedOff { .. } => "handed_off",
+            EventKind::Resolved { .. } => "resolved",
+            EventKind::Reopened { .. } => "reopened",
+        }
+    }
+}
+
+/// Roles held on an incident: role key → people, in assignment order.
+pub type RoleHolders = BTreeMap<String, Vec<String>>;

@@ -1,0 +1,19 @@
+//! The incident, event-sourced: [`decide`] checks a command against the current
+//! state, the policy and `now`, and yields events; [`Incident::from_events`]
+//! folds them back into state. Nothing else changes an incident.
+
+mod command;
+mod event;
+mod message;
+mod state;
+
+pub use command::{
+    COMMANDER_ROLE, Command, CommandError, Context, Declare, Rejection, UpdateMessage, decide,
+    declare, display_name, incident_id_stem, stamp,
+};
+pub use event::{
+    Direction, Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation, Status,
+    Visibility,
+};
+pub use message::{RenderedMessage, render_template};
+pub use state::{ChecklistItemState, Incident};

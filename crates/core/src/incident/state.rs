@@ -1,0 +1,189 @@
+//! Incident state: a pure fold over the event log.
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{
+    Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation, Status, Visibility,
+};
+use crate::Timestamp;
+
+/// A checklist item and whether it is done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChecklistItemState {
+    #[serde(flatten)]
+    pub item: OpenedChecklistItem,
+    pub ticked_at: Option<Timestamp>,
+    pub ticked_by: Option<String>,
+}
+
+/// The incident as it stands after its last event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub status: Status,
+    pub summary: String,
+    pub services: Vec<String>,
+    pub tags: Vec<String>,
+    pub declared_at: Timestamp,
+    pub declared_by: String,
+    pub detected_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub acknowledged_by: Option<String>,
+    pub roles: RoleHolders,
+    pub checklist: Vec<ChecklistItemState>,
+    pub obligations: Vec<StartedObligation>,
+    /// Time of the latest status update (any visibility), or declaration.
+    pub last_update_at: Timestamp,
+    pub last_public_update_at: Option<Timestamp>,
+    pub mitigated_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+    /// `seq` of the last event applied; commands must name it to be accepted.
+    pub version: u64,
+}
+
+impl Incident {
+    /// Rebuild state from the full log. Returns `None` for an empty log or one
+    /// that does not start with `Declared` (which the store never produces).
+    pub fn from_events(id: &str, events: &[Event]) -> Option<Incident> {
+        let (first, rest) = events.split_first()?;
+        let mut incident = Incident::declared(id, first)?;
+        for e in rest {
+            incident.apply(e);
+        }
+        Some(incident)
+    }
+
+    fn declared(id: &str, e: &Event) -> Option<Incident> {
+        let EventKind::Declared {
+            title,
+            severity,
+            summary,
+            services,
+            tags,
+            detected_at,
+            checklist,
+            obligations,
+        } = &e.kind
+        else {
+            return None;
+        };
+        Some(Incident {
+            id: id.to_string(),
+            title: title.clone(),
+            severity: severity.clone(),
+            status: Status::Investigating,
+            summary: summary.clone(),
+            services: services.clone(),
+            tags: tags.clone(),
+            declared_at: e.at,
+            declared_by: e.actor.clone(),
+            detected_at: detected_at.unwrap_or(e.at),
+            acknowledged_at: None,
+            acknowledged_by: None,
+            roles: RoleHolders::new(),
+            checklist: checklist
+                .iter()
+                .map(|item| ChecklistItemState {
+                    item: item.clone(),
+                    ticked_at: None,
+                    ticked_by: None,
+                })
+                .collect(),
+            obligations: obligations.clone(),
+            last_update_at: e.at,
+            last_public_update_at: None,
+            mitigated_at: None,
+            resolved_at: None,
+            updated_at: e.at,
+            version: e.seq,
+        })
+    }
+
+    /// Apply one event. Events were validated when decided, so this never fails.
+    pub fn apply(&mut self, e: &Event) {
+        self.version = e.seq;
+        self.updated_at = e.at;
+        match &e.kind {
+            EventKind::Declared { .. } => {}
+            EventKind::Acknowledged => {
+                self.acknowledged_at = Some(e.at);
+                self.acknowledged_by = Some(e.actor.clone());
+            }
+            EventKind::RoleAssigned { role, person } => {
+                let holders = self.roles.entry(role.clone()).or_default();
+                if !holders.contains(person) {
+                    holders.push(person.clone());
+                }
+            }
+            EventKind::RoleUnassigned { role, person } => self.unassign(role, person),
+            EventKind::StatusUpdated {
+                status, visibility, ..
+            } => {
+                self.last_update_at = e.at;
+                if *visibility == Visibility::Public {
+                    self.last_public_update_at = Some(e.at);
+                }
+                if *status == Status::Mitigated && self.mitigated_at.is_none() {
+                    self.mitigated_at = Some(e.at);
+                }
+                // Resolution is its own event; an update only moves open statuses.
+                if *status != Status::Resolved {
+                    self.status = *status;
+                }
+            }
+            EventKind::SeverityChanged { to, .. } => self.severity = to.clone(),
+            EventKind::NoteAdded { .. } => {}
+            EventKind::ChecklistItemTicked { item } => {
+                if let Some(i) = self.checklist.iter_mut().find(|c| &c.item.id == item) {
+                    i.ticked_at = Some(e.at);
+                    i.ticked_by = Some(e.actor.clone());
+                }
+            }
+            EventKind::HandedOff { role, from, to, .. } => {
+                if let Some(from) = from {
+                    self.unassign(role, from);
+                }
+                let holders = self.roles.entry(role.clone()).or_default();
+                if !holders.contains(to) {
+                    holders.push(to.clone());
+                }
+            }
+            EventKind::Resolved { .. } => {
+                self.status = Status::Resolved;
+                self.resolved_at = Some(e.at);
+            }
+            EventKind::Reopened { .. } => {
+                self.status = Status::Investigating;
+                self.resolved_at = None;
+            }
+        }
+    }
+
+    fn unassign(&mut self, role: &str, person: &str) {
+        if let Some(holders) = self.roles.get_mut(role) {
+            holders.retain(|p| p != person);
+            if holders.is_empty() {
+                self.roles.remove(role);
+            }
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status.is_open()
+    }
+
+    /// People holding a role, in assignment order.
+    pub fn holders(&self, role: &str) -> &[String] {
+        self.roles.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Checklist items not yet ticked.
+    pub fn open_checklist_items(&self) -> impl Iterator<Item = &ChecklistItemState> {
+        self.checklist.iter().filter(|c| c.ticked_at.is_none())
+    }
+}

@@ -1,0 +1,20 @@
+//! Firebell's domain, kept pure: no I/O, no async, no wall clock.
+//!
+//! Everything here takes `now` as an argument, so tests can say "declare a P0,
+//! advance 31 minutes, expect a reminder" without sleeping. Storage, HTTP and the
+//! scheduler are adapters around this crate.
+//!
+//! - [`policy`]: the runbook as code — the TOML model, its loader and validation.
+//! - [`incident`]: the event-sourced incident: commands, events, state as a fold.
+//! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
+
+pub mod duration;
+pub mod incident;
+pub mod policy;
+
+pub use duration::Duration;
+pub use incident::{Command, CommandError, Declare, Event, EventKind, Incident, Status};
+pub use policy::Policy;
+
+/// An instant. Every function that needs "now" takes one of these.
+pub type Timestamp = jiff::Timestamp;

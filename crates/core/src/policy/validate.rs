@@ -1,0 +1,783 @@
+//! Semantic checks: what the types alone cannot say about a policy.
+//!
+//! Names are unique, references resolve (teams, people, services, severities),
+//! zones exist, clock times and dates are real, templates compile and use
+//! only variables the renderer provides. Every problem is collected — a
+//! policy check that stops at the first error makes people run it ten times.
+
+use std::collections::{BTreeMap, HashSet};
+
+use jiff::tz::TimeZone;
+use minijinja::{Environment, UndefinedBehavior};
+
+use super::calendar::{WEEKDAY_NAMES, parse_date, parse_hhmm, parse_weekday};
+use super::source::KeyPath;
+use super::{Calendar, Contact, IncidentIds, Policy, Severity, Template};
+use crate::incident::COMMANDER_ROLE;
+
+/// Channels a severity may list, in no particular order.
+pub const CHANNELS: [&str; 8] = [
+    "chat",
+    "email",
+    "phone",
+    "sms",
+    "status_page",
+    "ticket",
+    "slack",
+    "webhook",
+];
+
+/// Kinds of contact a person may have.
+pub const CONTACT_KINDS: [&str; 5] = ["email", "phone", "sms", "slack", "webhook"];
+
+/// Variables a template may use at the top level (besides minijinja's globals).
+pub const TEMPLATE_ROOTS: [&str; 4] = ["incident", "org", "vars", "now"];
+
+/// Fields of `incident` in a template's context.
+pub const TEMPLATE_INCIDENT_FIELDS: [&str; 18] = [
+    "id",
+    "title",
+    "severity",
+    "severity_label",
+    "severity_description",
+    "status",
+    "summary",
+    "services",
+    "tags",
+    "declared_at",
+    "declared_time_utc",
+    "detected_at",
+    "duration",
+    "commander",
+    "roles",
+    "update_every",
+    "ack_within",
+    "respond_within",
+];
+
+/// Fields of `org` in a template's context.
+pub const TEMPLATE_ORG_FIELDS: [&str; 3] = ["name", "incident_channel", "status_page_url"];
+
+/// The only policy language version.
+pub const POLICY_VERSION: u32 = 1;
+
+/// Longest sensible "N business days"; a larger number is a typo.
+const MAX_BUSINESS_DAYS: u32 = 366;
+
+/// One semantic problem, about the value (or, with `at_key`, the key) at `path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub(crate) path: KeyPath,
+    pub(crate) message: String,
+    pub(crate) at_key: bool,
+    /// For a multi-line string value: the 1-based line inside it the problem is on.
+    pub(crate) line_in_value: Option<usize>,
+}
+
+/// Every semantic problem in `policy`.
+pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
+    let mut v = Validator {
+        problems: Vec::new(),
+    };
+    let root = KeyPath::root();
+    if policy.version != POLICY_VERSION {
+        v.err(
+            root.key("version"),
+            format!(
+                "unsupported version {}; this Firebell reads version {POLICY_VERSION}",
+                policy.version
+            ),
+        );
+    }
+    v.organization(policy);
+    v.calendar(&policy.calendar, &root.key("calendar"));
+    v.incident_ids(&policy.incident_ids, &root.key("incident_ids"));
+    v.severities(&policy.severities);
+    v.roles(policy);
+    v.commander_role(policy);
+    v.checklists(policy);
+    v.templates(&policy.templates);
+    v.services(policy);
+    v.teams(policy);
+    v.people(policy);
+    v.obligations(policy);
+    v.problems
+}
+
+struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn err(&mut self, path: KeyPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            message: message.into(),
+            at_key: false,
+            line_in_value: None,
+        });
+    }
+
+    fn err_at_key(&mut self, path: KeyPath, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path,
+            message: message.into(),
+            at_key: true,
+            line_in_value: None,
+        });
+    }
+
+    /// `value` must be non-blank.
+    fn required(&mut self, path: KeyPath, value: &str, what: &str) -> bool {
+        let ok = !value.trim().is_empty();
+        if !ok {
+            self.err(path, format!("{what} must not be empty"));
+        }
+        ok
+    }
+
+    /// Reports every case-insensitive repeat of a name, pointing at the later one.
+    fn unique<'a>(&mut self, names: impl IntoIterator<Item = (KeyPath, &'a str)>, what: &str) {
+        let mut seen: BTreeMap<String, KeyPath> = BTreeMap::new();
+        for (path, name) in names {
+            if name.trim().is_empty() {
+                continue;
+            }
+            match seen.get(&name.to_lowercase()) {
+                Some(first) => self.err(
+                    path,
+                    format!("duplicate {what} `{name}` (first at {first})"),
+                ),
+                None => {
+                    seen.insert(name.to_lowercase(), path);
+                }
+            }
+        }
+    }
+
+    fn time_zone(&mut self, path: KeyPath, name: &str) {
+        if let Err(e) = TimeZone::get(name) {
+            self.err(path, format!("unknown time zone `{name}` ({e}); use an IANA name like \"Asia/Riyadh\" or \"UTC\""));
+        }
+    }
+
+    fn locale(&mut self, path: KeyPath, tag: &str, at_key: bool) {
+        if !is_locale_tag(tag) {
+            let message =
+                format!("`{tag}` is not a locale tag; write it like \"en\", \"ar\" or \"en-GB\"");
+            if at_key {
+                self.err_at_key(path, message)
+            } else {
+                self.err(path, message)
+            }
+        }
+    }
+
+    fn organization(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("organization");
+        let org = &policy.organization;
+        if let Some(locale) = &org.default_locale {
+            self.locale(path.key("default_locale"), locale, false);
+        }
+        if let Some(url) = &org.status_page_url
+            && !is_http_url(url)
+        {
+            self.err(
+                path.key("status_page_url"),
+                format!("`{url}` is not an http(s) URL"),
+            );
+        }
+    }
+
+    fn calendar(&mut self, cal: &Calendar, path: &KeyPath) {
+        self.time_zone(path.key("time_zone"), &cal.time_zone);
+        let days = path.key("working_days");
+        if cal.working_days.is_empty() {
+            self.err(days.clone(), "at least one working day is required");
+        }
+        let mut seen = HashSet::new();
+        for (i, day) in cal.working_days.iter().enumerate() {
+            match parse_weekday(day) {
+                None => self.err(
+                    days.index(i),
+                    format!(
+                        "unknown day `{day}`; expected one of: {}",
+                        WEEKDAY_NAMES.join(", ")
+                    ),
+                ),
+                Some(d) if !seen.insert(d) => {
+                    self.err(days.index(i), format!("`{day}` is listed twice"))
+                }
+                Some(_) => {}
+            }
+        }
+        let hours = path.key("working_hours");
+        let start = parse_hhmm(&cal.working_hours.start);
+        let end = parse_hhmm(&cal.working_hours.end);
+        for (key, value, parsed) in [
+            ("start", &cal.working_hours.start, start),
+            ("end", &cal.working_hours.end, end),
+        ] {
+            if parsed.is_none() {
+                self.err(
+                    hours.key(key),
+                    format!("`{value}` is not a time of day; write it as HH:MM, e.g. \"09:00\""),
+                );
+            }
+        }
+        if let (Some(s), Some(e)) = (start, end)
+            && s >= e
+        {
+            self.err(
+                hours.key("end"),
+                format!("working hours end ({e}) must be after they start ({s})"),
+            );
+        }
+        for (i, day) in cal.holidays.iter().enumerate() {
+            if parse_date(day).is_none() {
+                self.err(
+                    path.key("holidays").index(i),
+                    format!("`{day}` is not a date; write it as YYYY-MM-DD, e.g. \"2026-09-23\""),
+                );
+            }
+        }
+    }
+
+    fn incident_ids(&mut self, ids: &IncidentIds, path: &KeyPath) {
+        let prefix_ok = !ids.prefix.is_empty()
+            && ids
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !prefix_ok {
+            self.err(
+                path.key("prefix"),
+                format!(
+                    "prefix `{}` must be non-empty ASCII letters, digits or `-`, like \"INC\"",
+                    ids.prefix
+                ),
+            );
+        }
+        if !(1..=9).contains(&ids.digits) {
+            self.err(
+                path.key("digits"),
+                format!("digits must be 1 to 9, not {}", ids.digits),
+            );
+        }
+        self.time_zone(path.key("time_zone"), &ids.time_zone);
+    }
+
+    fn severities(&mut self, severities: &[Severity]) {
+        let path = KeyPath::root().key("severities");
+        if severities.is_empty() {
+            self.err(
+                path.clone(),
+                "at least one severity is required (add a [[severities]] table)",
+            );
+        }
+        self.unique(
+            severities
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (path.index(i).key("name"), s.name.as_str())),
+            "severity name",
+        );
+        for (i, sev) in severities.iter().enumerate() {
+            let at = path.index(i);
+            self.required(at.key("name"), &sev.name, "a severity's name");
+            for (j, channel) in sev.channels.iter().enumerate() {
+                if !CHANNELS.contains(&channel.as_str()) {
+                    self.err(
+                        at.key("channels").index(j),
+                        format!(
+                            "unknown channel `{channel}`; expected one of: {}",
+                            CHANNELS.join(", ")
+                        ),
+                    );
+                } else if sev.channels[..j].contains(channel) {
+                    self.err(
+                        at.key("channels").index(j),
+                        format!("channel `{channel}` is listed twice"),
+                    );
+                }
+            }
+            if sev.respond_within.is_some() && sev.respond_within_business_days.is_some() {
+                self.err(
+                    at.key("respond_within_business_days"),
+                    "give either `respond_within` or `respond_within_business_days`, not both",
+                );
+            }
+            self.business_days(
+                at.key("respond_within_business_days"),
+                sev.respond_within_business_days,
+            );
+            if let Some(rule) = &sev.postmortem {
+                let pm = at.key("postmortem");
+                if rule.within.is_some() && rule.within_business_days.is_some() {
+                    self.err(
+                        pm.key("within_business_days"),
+                        "give either `within` or `within_business_days`, not both",
+                    );
+                }
+                self.business_days(pm.key("within_business_days"), rule.within_business_days);
+                if let Some(p) = &rule.path {
+                    self.required(pm.key("path"), p, "a postmortem path");
+                }
+            }
+        }
+    }
+
+    fn business_days(&mut self, path: KeyPath, n: Option<u32>) {
+        if let Some(n) = n
+            && !(1..=MAX_BUSINESS_DAYS).contains(&n)
+        {
+            self.err(
+                path,
+                format!("business days must be 1 to {MAX_BUSINESS_DAYS}, not {n}"),
+            );
+        }
+    }
+
+    fn roles(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("roles");
+        let roles = &policy.roles;
+        for (i, role) in roles.iter().enumerate() {
+            self.required(path.index(i).key("key"), &role.key, "a role's key");
+            self.required(path.index(i).key("name"), &role.name, "a role's name");
+        }
+        self.unique(
+            roles
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (path.index(i).key("key"), r.key.as_str())),
+            "role key",
+        );
+        // `short` is accepted wherever a key is, so it may not equal another
+        // role's key, nor an earlier role's short.
+        for (i, role) in roles.iter().enumerate() {
+            let Some(short) = &role.short else { continue };
+            let at = path.index(i).key("short");
+            if !self.required(at.clone(), short, "a role's short name") {
+                continue;
+            }
+            let clash = roles.iter().enumerate().find(|(j, other)| {
+                *j != i
+                    && (other.key.eq_ignore_ascii_case(short)
+                        || (*j < i
+                            && other
+                                .short
+                                .as_deref()
+                                .is_some_and(|s| s.eq_ignore_ascii_case(short))))
+            });
+            if let Some((j, other)) = clash {
+                self.err(
+                    at,
+                    format!(
+                        "short name `{short}` is already used by roles[{j}] (`{}`)",
+                        other.key
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `commander_within` is about the role the incident core treats as the
+    /// commander; without it the rule could never be met.
+    fn commander_role(&mut self, policy: &Policy) {
+        if policy.role(COMMANDER_ROLE).is_some() {
+            return;
+        }
+        let path = KeyPath::root().key("severities");
+        for (i, sev) in policy.severities.iter().enumerate() {
+            if sev.commander_within.is_some() {
+                self.err(
+                    path.index(i).key("commander_within"),
+                    format!("needs a role with key `{COMMANDER_ROLE}` in [[roles]]"),
+                );
+            }
+        }
+    }
+
+    fn checklists(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("checklists");
+        let lists = &policy.checklists;
+        self.unique(
+            lists
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (path.index(i).key("key"), c.key.as_str())),
+            "checklist key",
+        );
+        for (i, list) in lists.iter().enumerate() {
+            let at = path.index(i);
+            self.required(at.key("key"), &list.key, "a checklist's key");
+            self.required(at.key("title"), &list.title, "a checklist's title");
+            for (j, sev) in list.severities.iter().enumerate() {
+                if policy.severity(sev).is_none() {
+                    self.err(
+                        at.key("severities").index(j),
+                        unknown("severity", "severities", sev, policy.severity_names()),
+                    );
+                }
+            }
+            if list.items.is_empty() {
+                self.err(
+                    at.key("items"),
+                    "a checklist needs at least one item ([[checklists.items]])",
+                );
+            }
+            let items = at.key("items");
+            self.unique(
+                list.items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, it)| (items.index(j).key("key"), it.key.as_str())),
+                "item key",
+            );
+            for (j, item) in list.items.iter().enumerate() {
+                self.required(items.index(j).key("key"), &item.key, "an item's key");
+                self.required(items.index(j).key("text"), &item.text, "an item's text");
+            }
+        }
+    }
+
+    fn templates(&mut self, templates: &BTreeMap<String, Template>) {
+        let path = KeyPath::root().key("templates");
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let globals: HashSet<String> = env.globals().map(|(name, _)| name.to_string()).collect();
+        for (name, template) in templates {
+            let at = path.key(name);
+            if template.body.is_empty() {
+                self.err(
+                    at.clone(),
+                    "a template needs at least one body, e.g. body.en = \"...\"",
+                );
+            }
+            for (locale, body) in &template.body {
+                let body_path = at.key("body").key(locale);
+                self.locale(body_path.clone(), locale, true);
+                match env.template_from_str(body) {
+                    Err(e) => self.problems.push(Problem {
+                        path: body_path,
+                        message: format!("template does not compile: {}", describe(&e)),
+                        at_key: false,
+                        line_in_value: e.line(),
+                    }),
+                    Ok(compiled) => {
+                        let mut used: Vec<String> =
+                            compiled.undeclared_variables(true).into_iter().collect();
+                        used.sort();
+                        for var in used {
+                            if let Some(problem) = unknown_variable(&var, &globals) {
+                                self.err(body_path.clone(), problem);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn services(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("services");
+        for (key, service) in &policy.services {
+            let at = path.key(key);
+            if let Some(team) = &service.owner_team
+                && !policy.teams.contains_key(team)
+            {
+                self.err(
+                    at.key("owner_team"),
+                    unknown(
+                        "team",
+                        "teams",
+                        team,
+                        policy.teams.keys().map(String::as_str),
+                    ),
+                );
+            }
+            for (i, dep) in service.dependencies.iter().enumerate() {
+                if dep == key {
+                    self.err(
+                        at.key("dependencies").index(i),
+                        format!("service `{key}` cannot depend on itself"),
+                    );
+                } else if !policy.services.contains_key(dep) {
+                    self.err(
+                        at.key("dependencies").index(i),
+                        unknown(
+                            "service",
+                            "services",
+                            dep,
+                            policy.services.keys().map(String::as_str),
+                        ),
+                    );
+                }
+            }
+            for (i, person) in service.contacts.iter().enumerate() {
+                if !policy.people.contains_key(person) {
+                    self.err(
+                        at.key("contacts").index(i),
+                        unknown(
+                            "person",
+                            "people",
+                            person,
+                            policy.people.keys().map(String::as_str),
+                        ),
+                    );
+                }
+            }
+            for (i, link) in service.runbooks.iter().enumerate() {
+                self.required(
+                    at.key("runbooks").index(i).key("url"),
+                    &link.url,
+                    "a runbook's url",
+                );
+            }
+        }
+    }
+
+    fn teams(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("teams");
+        for (key, team) in &policy.teams {
+            for (i, member) in team.members.iter().enumerate() {
+                if !policy.people.contains_key(member) {
+                    self.err(
+                        path.key(key).key("members").index(i),
+                        unknown(
+                            "person",
+                            "people",
+                            member,
+                            policy.people.keys().map(String::as_str),
+                        ),
+                    );
+                } else if team.members[..i].contains(member) {
+                    self.err(
+                        path.key(key).key("members").index(i),
+                        format!("`{member}` is listed twice"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn people(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("people");
+        for (key, person) in &policy.people {
+            let at = path.key(key);
+            if let Some(locale) = &person.locale {
+                self.locale(at.key("locale"), locale, false);
+            }
+            if let Some(tz) = &person.time_zone {
+                self.time_zone(at.key("time_zone"), tz);
+            }
+            for (i, contact) in person.contacts.iter().enumerate() {
+                self.contact(at.key("contacts").index(i), contact);
+            }
+        }
+    }
+
+    fn contact(&mut self, path: KeyPath, contact: &Contact) {
+        let address = contact.address.trim();
+        if !self.required(path.key("address"), address, "a contact's address") {
+            return;
+        }
+        let bad = |what: &str| format!("`{}` does not look like {what}", contact.address);
+        match contact.kind.as_str() {
+            "email" if !is_email(address) => self.err(path.key("address"), bad("an email address")),
+            "phone" | "sms" if !is_phone(address) => self.err(
+                path.key("address"),
+                bad("a phone number (digits, optionally +, spaces, - and parentheses)"),
+            ),
+            "webhook" if !is_http_url(address) => {
+                self.err(path.key("address"), bad("an http(s) URL"))
+            }
+            kind if !CONTACT_KINDS.contains(&kind) => self.err(
+                path.key("kind"),
+                format!(
+                    "unknown contact kind `{kind}`; expected one of: {}",
+                    CONTACT_KINDS.join(", ")
+                ),
+            ),
+            _ => {}
+        }
+    }
+
+    fn obligations(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("obligations");
+        let obligations = &policy.obligations;
+        self.unique(
+            obligations
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (path.index(i).key("key"), o.key.as_str())),
+            "obligation key",
+        );
+        for (i, ob) in obligations.iter().enumerate() {
+            let at = path.index(i);
+            self.required(at.key("key"), &ob.key, "an obligation's key");
+            self.required(at.key("title"), &ob.title, "an obligation's title");
+            if ob.tags.is_empty() {
+                self.err(
+                    at.key("tags"),
+                    "an obligation needs at least one tag: tagging an incident is what starts its clock",
+                );
+            }
+            match ob.within {
+                None => self.err(
+                    at.key("within"),
+                    "`within` is required: how long after detection the deadline is",
+                ),
+                Some(within) => {
+                    for (j, before) in ob.remind_before.iter().enumerate() {
+                        if *before >= within {
+                            self.err(
+                                at.key("remind_before").index(j),
+                                format!("a reminder {before} before a {within} deadline would fire before the clock starts"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "unknown team `x`; defined teams: a, b" (or "...; no teams are defined").
+fn unknown<'a>(
+    what: &str,
+    plural: &str,
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let known: Vec<&str> = known.into_iter().collect();
+    if known.is_empty() {
+        format!("unknown {what} `{name}`; no {plural} are defined")
+    } else {
+        format!(
+            "unknown {what} `{name}`; defined {plural}: {}",
+            known.join(", ")
+        )
+    }
+}
+
+/// Why `var` (as minijinja reports it, e.g. `incident.title`) is not in the
+/// render context, if it is not.
+fn unknown_variable(var: &str, globals: &HashSet<String>) -> Option<String> {
+    let mut parts = var.split('.');
+    let root = parts.next().unwrap_or_default();
+    let field = parts.next();
+    let fields: &[&str] = match root {
+        "incident" => &TEMPLATE_INCIDENT_FIELDS,
+        "org" => &TEMPLATE_ORG_FIELDS,
+        "vars" | "now" => return None,
+        _ if globals.contains(root) => return None,
+        _ => {
+            return Some(format!(
+                "template uses unknown variable `{root}`; available: {}",
+                TEMPLATE_ROOTS.join(", ")
+            ));
+        }
+    };
+    match field {
+        Some(f) if !fields.contains(&f) => Some(format!(
+            "template uses unknown variable `{root}.{f}`; {root} has: {}",
+            fields.join(", ")
+        )),
+        _ => None,
+    }
+}
+
+/// minijinja's error kind, detail and line within the template.
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.kind().to_string();
+    if let Some(detail) = e.detail() {
+        s.push_str(": ");
+        s.push_str(detail);
+    }
+    if let Some(line) = e.line() {
+        s.push_str(&format!(" (line {line} of the template)"));
+    }
+    s
+}
+
+/// `en`, `ar`, `en-GB`, `zh_Hant_TW`: a 2–3 letter language, then 2–8
+/// character subtags.
+fn is_locale_tag(tag: &str) -> bool {
+    let mut parts = tag.split(['-', '_']);
+    let lang_ok = parts
+        .next()
+        .is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    lang_ok
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Deliberately loose: one `@`, something before it, a dotted domain after, no spaces.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !s.chars().any(char::is_whitespace)
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|part| !part.is_empty())
+}
+
+/// At least five digits; otherwise only `+`, spaces, `-`, `.` and parentheses.
+fn is_phone(s: &str) -> bool {
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    digits >= 5
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || "+ -.()".contains(c))
+}
+
+fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.chars().any(char::is_whitespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_locale_tags() {
+        for ok in ["en", "ar", "en-GB", "ar-SA", "zh_Hant_TW", "fil"] {
+            assert!(is_locale_tag(ok), "{ok}");
+        }
+        for bad in ["", "e", "english", "en-", "en GB", "12"] {
+            assert!(!is_locale_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn recognises_contact_addresses() {
+        assert!(is_email("oncall-dashflow@example.com"));
+        assert!(!is_email("oncall@localhost"));
+        assert!(!is_email("a b@example.com"));
+        assert!(!is_email("@example.com"));
+        assert!(is_phone("+1-555-0101"));
+        assert!(is_phone("+966 (11) 555 0100"));
+        assert!(!is_phone("[On-call phone]"));
+        assert!(is_http_url("https://status.example.com"));
+        assert!(!is_http_url("status.example.com"));
+    }
+
+    #[test]
+    fn template_variables_must_exist_in_the_render_context() {
+        let globals: HashSet<String> = ["range".to_string()].into();
+        assert_eq!(unknown_variable("incident.title", &globals), None);
+        assert_eq!(unknown_variable("vars.anything", &globals), None);
+        assert_eq!(unknown_variable("range", &globals), None);
+        let typo = unknown_variable("incident.titel", &globals).unwrap_or_default();
+        assert!(
+            typo.contains("`incident.titel`") && typo.contains("title"),
+            "{typo}"
+        );
+        let stray = unknown_variable("incidnet", &globals).unwrap_or_default();
+        assert!(stray.contains("`incidnet`"), "{stray}");
+    }
+}

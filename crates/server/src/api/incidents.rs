@@ -1,0 +1,538 @@
+//! `/api/v1/incidents`: declare, list, show, and one endpoint per command.
+//!
+//! Every command runs the same loop ([`execute`]): load the log, fold it into
+//! state, `decide`, and append the new events only if the incident is still at
+//! the version that was read. A caller who names `expected_version` gets a 409
+//! on any mismatch — two people acting on the same version never both win. A
+//! caller who does not is re-checked against fresh state and retried.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use firebell_core::Timestamp;
+use firebell_core::incident::{
+    self, Command, Context, Declare, Event, Incident, RenderedMessage, Status, UpdateMessage,
+    Visibility,
+};
+use firebell_store::{IncidentFilter, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Body;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, not_found_incident};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRequest {
+    pub title: String,
+    /// A severity name from the policy, e.g. `P1`.
+    pub severity: String,
+    #[serde(default)]
+    pub summary: String,
+    /// Affected services (keys of the policy's `[services]`).
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// When the problem was detected, if before now (RFC 3339).
+    pub detected_at: Option<Timestamp>,
+    /// Person to assign as incident commander at once.
+    pub commander: Option<String>,
+}
+
+/// State after the command, and the events it appended.
+#[derive(Serialize, ToSchema)]
+pub struct CommandResponse {
+    pub incident: Incident,
+    pub events: Vec<Event>,
+}
+
+/// An incident with its whole timeline (the event log).
+#[derive(Serialize, ToSchema)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub timeline: Vec<Event>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IncidentList {
+    pub items: Vec<Incident>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Comma-separated statuses, or `open` for every status but resolved.
+    pub status: Option<String>,
+    /// Comma-separated severity names.
+    pub severity: Option<String>,
+    /// Only incidents affecting this service.
+    pub service: Option<String>,
+    /// Declared at or after this instant (RFC 3339).
+    pub since: Option<String>,
+    /// Declared before this instant (RFC 3339).
+    pub until: Option<String>,
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareRequest,
+    responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 403), (status = 422)))]
+pub async fn declare(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<DeclareRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let policy = state.policy.policy();
+    let now = state.clock.now();
+    let ctx = Context {
+        policy: &policy,
+        now,
+        actor: &caller.name,
+    };
+    let d = Declare {
+        title: req.title,
+        severity: req.severity,
+        summary: req.summary,
+        services: req.services,
+        tags: req.tags,
+        detected_at: req.detected_at,
+        commander: req.commander,
+    };
+    let kinds = incident::declare(&d, &ctx)?;
+    let events = incident::stamp(kinds, 0, now, &caller.name);
+    let ids = &policy.incident_ids;
+    let created = state
+        .store
+        .create_incident(
+            &incident::incident_id_stem(&policy, now),
+            ids.digits,
+            |id| {
+                let state = Incident::from_events(&id, &events)
+                    .expect("declare yields a Declared event first");
+                (state, events.clone())
+            },
+        )
+        .await?;
+    metrics::counter!("firebell_incidents_declared_total", "severity" => created.severity.clone())
+        .increment(1);
+    tracing::info!(incident = %created.id, severity = %created.severity, actor = %caller.name, "incident declared");
+    let location = format!("/api/v1/incidents/{}", created.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(CommandResponse {
+            incident: created,
+            events,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/incidents", tag = "incidents", params(ListQuery),
+    responses((status = 200, body = IncidentList), (status = 400), (status = 401), (status = 422)))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let Query(q) = query?;
+    let policy = state.policy.policy();
+    let mut filter = IncidentFilter {
+        limit: q.limit.unwrap_or(50),
+        cursor: q.cursor,
+        service: q.service,
+        ..Default::default()
+    };
+    if !(1..=500).contains(&filter.limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1-500, got {}", filter.limit),
+        ));
+    }
+    for s in csv(q.status.as_deref()) {
+        if s.eq_ignore_ascii_case("open") {
+            filter
+                .statuses
+                .extend(Status::ALL.into_iter().filter(|s| s.is_open()));
+        } else {
+            filter.statuses.push(
+                s.parse()
+                    .map_err(|e: String| ApiError::bad_request("invalid_query", e))?,
+            );
+        }
+    }
+    for s in csv(q.severity.as_deref()) {
+        let sev = policy.severity(s).ok_or_else(|| ApiError::Unprocessable {
+            code: "unknown_severity",
+            message: format!(
+                "unknown severity {s:?}; the policy defines {}",
+                policy.severity_names().join(", ")
+            ),
+        })?;
+        filter.severities.push(sev.name.clone());
+    }
+    filter.since = q
+        .since
+        .as_deref()
+        .map(|s| parse_instant("since", s))
+        .transpose()?;
+    filter.until = q
+        .until
+        .as_deref()
+        .map(|s| parse_instant("until", s))
+        .transpose()?;
+    let page = state.store.list_incidents(&filter).await?;
+    Ok(Json(IncidentList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/incidents/{id}", tag = "incidents", params(("id" = String, Path, description = "Incident id, e.g. INC-20261123-001")),
+    responses((status = 200, body = IncidentDetail), (status = 401), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let (incident, timeline) = load(&state, &id).await?;
+    Ok(Json(IncidentDetail { incident, timeline }))
+}
+
+/// Fields every command body may carry.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeRequest {
+    /// The version you acted on; a mismatch answers 409 instead of applying.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// Role key or short name (`incident_commander`, `IC`).
+    pub role: String,
+    /// Person key from the policy.
+    pub person: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    /// New status; omitted keeps the current one. `resolved` resolves.
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Free text. Give either this or `template`.
+    pub message: Option<String>,
+    /// Template name from the policy.
+    pub template: Option<String>,
+    /// Template locale, e.g. `ar`; defaults to the policy's default locale.
+    pub locale: Option<String>,
+    /// Values for the template's `vars.*`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityRequest {
+    pub severity: String,
+    pub reason: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    pub text: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TickRequest {
+    /// Item id (`first-10-minutes.freeze`) or, if unambiguous, its key (`freeze`).
+    pub item: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffRequest {
+    /// Person taking over.
+    pub to: String,
+    /// Role handed over (default: incident commander).
+    pub role: Option<String>,
+    /// Escalation level of the new owner, e.g. `L2`.
+    pub level: Option<String>,
+    /// What has been tried.
+    pub summary: String,
+    #[serde(default)]
+    pub metrics: String,
+    #[serde(default)]
+    pub evidence: String,
+    pub next_steps: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    #[serde(default)]
+    pub summary: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenRequest {
+    pub reason: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    pub template: String,
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+macro_rules! command_endpoint {
+    ($name:ident, $path:literal, $req:ty, |$r:ident| $cmd:expr) => {
+        #[utoipa::path(post, path = $path, tag = "incidents", request_body = $req,
+            params(("id" = String, Path, description = "Incident id")),
+            responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 403),
+                      (status = 404), (status = 409, description = "Version conflict or not allowed in the current state"),
+                      (status = 422)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Extension(caller): Extension<Caller>,
+            Path(id): Path<String>,
+            Body($r): Body<$req>,
+        ) -> Result<Json<CommandResponse>, ApiError> {
+            let expected = $r.expected_version;
+            let cmd: Command = $cmd;
+            execute(&state, &caller, &id, expected, cmd).await.map(Json)
+        }
+    };
+}
+
+command_endpoint!(
+    acknowledge,
+    "/incidents/{id}/acknowledge",
+    AcknowledgeRequest,
+    |r| Command::Acknowledge
+);
+command_endpoint!(assign_role, "/incidents/{id}/roles", RoleRequest, |r| {
+    Command::AssignRole {
+        role: r.role,
+        person: r.person,
+    }
+});
+command_endpoint!(
+    unassign_role,
+    "/incidents/{id}/roles/unassign",
+    RoleRequest,
+    |r| Command::UnassignRole {
+        role: r.role,
+        person: r.person
+    }
+);
+command_endpoint!(
+    change_severity,
+    "/incidents/{id}/severity",
+    SeverityRequest,
+    |r| Command::ChangeSeverity {
+        severity: r.severity,
+        reason: r.reason
+    }
+);
+command_endpoint!(add_note, "/incidents/{id}/notes", NoteRequest, |r| {
+    Command::AddNote { text: r.text }
+});
+command_endpoint!(
+    tick_checklist_item,
+    "/incidents/{id}/checklist/tick",
+    TickRequest,
+    |r| Command::TickChecklistItem { item: r.item }
+);
+command_endpoint!(handoff, "/incidents/{id}/handoff", HandoffRequest, |r| {
+    Command::Handoff {
+        role: r.role,
+        to: r.to,
+        level: r.level,
+        summary: r.summary,
+        metrics: r.metrics,
+        evidence: r.evidence,
+        next_steps: r.next_steps,
+    }
+});
+command_endpoint!(resolve, "/incidents/{id}/resolve", ResolveRequest, |r| {
+    Command::Resolve { summary: r.summary }
+});
+command_endpoint!(reopen, "/incidents/{id}/reopen", ReopenRequest, |r| {
+    Command::Reopen { reason: r.reason }
+});
+
+#[utoipa::path(post, path = "/incidents/{id}/updates", tag = "incidents", request_body = UpdateRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 403), (status = 404),
+              (status = 409), (status = 422)))]
+pub async fn post_update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(r): Body<UpdateRequest>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let message = match (r.message, r.template) {
+        (Some(text), None) => UpdateMessage::Text(text),
+        (None, Some(name)) => UpdateMessage::Template {
+            name,
+            locale: r.locale,
+            vars: r.vars,
+        },
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either `message` or `template`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "an update needs `message` or `template`",
+            ));
+        }
+    };
+    let cmd = Command::PostUpdate {
+        status: r.status,
+        visibility: r.visibility,
+        message,
+    };
+    execute(&state, &caller, &id, r.expected_version, cmd)
+        .await
+        .map(Json)
+}
+
+#[utoipa::path(post, path = "/incidents/{id}/render", tag = "incidents", request_body = RenderRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = RenderedMessage, description = "Preview only; nothing is posted"),
+              (status = 404), (status = 422)))]
+pub async fn render(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Body(r): Body<RenderRequest>,
+) -> Result<Json<RenderedMessage>, ApiError> {
+    let (incident, _) = load(&state, &id).await?;
+    let policy = state.policy.policy();
+    let msg = incident::render_template(
+        &policy,
+        &incident,
+        &r.template,
+        r.locale.as_deref(),
+        &r.vars,
+        state.clock.now(),
+    )?;
+    Ok(Json(msg))
+}
+
+/// Load an incident's log and fold it; 404 if there is none.
+async fn load(state: &AppState, id: &str) -> Result<(Incident, Vec<Event>), ApiError> {
+    let events = state.store.load_events(id).await?;
+    if events.is_empty() {
+        return Err(not_found_incident(id));
+    }
+    let incident = Incident::from_events(id, &events).ok_or_else(|| {
+        ApiError::Internal(format!(
+            "incident {id} has a log that does not start with its declaration"
+        ))
+    })?;
+    Ok((incident, events))
+}
+
+/// How many times a command without `expected_version` is re-decided after
+/// losing a race before giving up with 409.
+const MAX_ATTEMPTS: usize = 3;
+
+async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    expected: Option<u64>,
+    cmd: Command,
+) -> Result<CommandResponse, ApiError> {
+    for attempt in 1..=MAX_ATTEMPTS {
+        let (incident, _) = load(state, id).await?;
+        if let Some(expected) = expected
+            && expected != incident.version
+        {
+            return Err(StoreError::Conflict {
+                expected,
+                actual: incident.version,
+            }
+            .into());
+        }
+        let policy = state.policy.policy();
+        let now = state.clock.now();
+        let kinds = incident::decide(
+            &incident,
+            &cmd,
+            &Context {
+                policy: &policy,
+                now,
+                actor: &caller.name,
+            },
+        )?;
+        let events = incident::stamp(kinds, incident.version, now, &caller.name);
+        let mut next = incident.clone();
+        for e in &events {
+            next.apply(e);
+        }
+        match state
+            .store
+            .append_events(&next, incident.version, &events)
+            .await
+        {
+            Ok(()) => {
+                metrics::counter!("firebell_commands_total", "command" => cmd.name()).increment(1);
+                tracing::info!(incident = %id, command = cmd.name(), actor = %caller.name, version = next.version, "command applied");
+                return Ok(CommandResponse {
+                    incident: next,
+                    events,
+                });
+            }
+            Err(StoreError::Conflict { .. }) if expected.is_none() && attempt < MAX_ATTEMPTS => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+fn csv(s: Option<&str>) -> impl Iterator<Item = &str> {
+    s.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{field}={s:?} is not an RFC 3339 instant (e.g. 2026-11-23T10:00:00Z): {e}"),
+        )
+    })
+}

@@ -1,0 +1,113 @@
+//! `/api/v1`: every route here needs a bearer token (see [`crate::auth`]).
+
+pub mod incidents;
+pub mod tokens;
+
+use axum::extract::{FromRequest, Request, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::policy_source::LoadedPolicy;
+
+/// JSON request body whose rejections (bad syntax, wrong shape, too large,
+/// wrong content type) come back in our error format.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(v) = Json::<T>::from_request(req, state).await?;
+        Ok(Body(v))
+    }
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
+    use incidents as i;
+    Router::new()
+        .route("/incidents", post(i::declare).get(i::list))
+        .route("/incidents/{id}", get(i::show))
+        .route("/incidents/{id}/acknowledge", post(i::acknowledge))
+        .route("/incidents/{id}/roles", post(i::assign_role))
+        .route("/incidents/{id}/roles/unassign", post(i::unassign_role))
+        .route("/incidents/{id}/updates", post(i::post_update))
+        .route("/incidents/{id}/severity", post(i::change_severity))
+        .route("/incidents/{id}/notes", post(i::add_note))
+        .route(
+            "/incidents/{id}/checklist/tick",
+            post(i::tick_checklist_item),
+        )
+        .route("/incidents/{id}/handoff", post(i::handoff))
+        .route("/incidents/{id}/resolve", post(i::resolve))
+        .route("/incidents/{id}/reopen", post(i::reopen))
+        .route("/incidents/{id}/render", post(i::render))
+        .route("/policy", get(policy))
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/openapi.json", get(openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::require_token,
+        ))
+}
+
+/// The policy in force, where it came from, and any refused reload.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyResponse {
+    #[schema(value_type = Object)]
+    pub loaded: serde_json::Value,
+    /// The policy itself, as parsed (durations as strings).
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/policy", tag = "policy", responses((status = 200, body = PolicyResponse), (status = 401)))]
+async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, ApiError> {
+    let loaded: std::sync::Arc<LoadedPolicy> = state.policy.current();
+    let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
+    Ok(Json(PolicyResponse {
+        loaded: serde_json::to_value(&*loaded).map_err(internal)?,
+        policy: serde_json::to_value(&*loaded.policy).map_err(internal)?,
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Firebell API", description = "Incident response: declare, run and resolve incidents under a policy."),
+    servers((url = "/api/v1")),
+    paths(
+        incidents::declare, incidents::list, incidents::show, incidents::acknowledge, incidents::assign_role,
+        incidents::unassign_role, incidents::post_update, incidents::change_severity, incidents::add_note,
+        incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render,
+        policy, tokens::create, tokens::list, tokens::revoke, openapi,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,105 @@
+//! `/api/v1/tokens`: admins create, list and revoke API tokens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use firebell_store::TokenRecord;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Body;
+use crate::AppState;
+use crate::auth::{self, Caller, Role};
+use crate::error::ApiError;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// Unique name; it is the actor recorded on the timeline.
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: firebell_core::Timestamp,
+    pub revoked_at: Option<firebell_core::Timestamp>,
+}
+
+impl From<TokenRecord> for TokenView {
+    fn from(t: TokenRecord) -> Self {
+        TokenView {
+            id: t.id,
+            name: t.name,
+            role: t.role,
+            created_at: t.created_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub token: TokenView,
+    /// The secret. Shown once; only its hash is stored.
+    pub secret: String,
+}
+
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<CreateTokenRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    caller.require(Role::Admin)?;
+    let (record, secret) =
+        auth::create_token(&state.store, &req.name, req.role, state.clock.now()).await?;
+    tracing::info!(token = %record.name, role = %record.role, by = %caller.name, "token created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: record.into(),
+            secret,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/tokens", tag = "tokens", responses((status = 200, body = Vec<TokenView>), (status = 403)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(
+        state
+            .store
+            .list_tokens()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    if state.store.revoke_token(id, state.clock.now()).await? {
+        tracing::info!(token_id = id, by = %caller.name, "token revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound {
+            code: "token_not_found",
+            message: format!("no live token with id {id}"),
+        })
+    }
+}

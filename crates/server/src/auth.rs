@@ -1,0 +1,161 @@
+//! API tokens. A token is `fb_` + 32 random bytes (base64url); only its SHA-256
+//! is stored. SHA-256 rather than a password hash is deliberate: tokens are
+//! high-entropy secrets, so a slow KDF would add latency to every request
+//! without adding security.
+//!
+//! Roles nest: a responder can do all a viewer can, an admin all a responder can.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use firebell_store::NewToken;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Responder,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "responder" => Ok(Role::Responder),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}; expected viewer, responder or admin"
+            )),
+        }
+    }
+}
+
+/// Who is calling, as established by their token.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "token {:?} has role {}; this needs {}",
+                self.name,
+                self.role.as_str(),
+                role.as_str()
+            )))
+        }
+    }
+}
+
+/// A fresh random token secret.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("fb_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Create a token and return its secret (shown once, never stored).
+pub async fn create_token(
+    store: &firebell_store::Store,
+    name: &str,
+    role: Role,
+    now: firebell_core::Timestamp,
+) -> Result<(firebell_store::TokenRecord, String), ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::bad_request(
+            "invalid_token_name",
+            "token name must be 1-100 characters",
+        ));
+    }
+    let secret = generate_token();
+    let record = store
+        .create_token(&NewToken {
+            name: name.to_string(),
+            role: role.as_str().into(),
+            hash: hash_token(&secret),
+            created_at: now,
+        })
+        .await?;
+    Ok((record, secret))
+}
+
+/// Middleware for `/api/v1`: every request needs a valid token; reads need a
+/// viewer, anything else a responder. Handlers demand more (admin) themselves.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&state, req.headers()).await?;
+    let needed = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        Role::Viewer
+    } else {
+        Role::Responder
+    };
+    caller.require(needed)?;
+    req.extensions_mut().insert(caller);
+    Ok(next.run(req).await)
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("Authorization header is not valid text".into()))?;
+    let secret = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("Authorization header must be `Bearer <token>`".into())
+        })?;
+    let record = state
+        .store
+        .token_by_hash(&hash_token(secret))
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
+    let role = record.role.parse().map_err(ApiError::Internal)?;
+    Ok(Caller {
+        name: record.name,
+        role,
+    })
+}

@@ -1,0 +1,164 @@
+//! Firebell's HTTP server: the JSON API, authentication, operations endpoints
+//! and policy reload, around the pure core and the store.
+//!
+//! - [`api`]: `/api/v1` — incidents and their commands, policy, tokens, OpenAPI.
+//! - [`ops`]: `/health`, `/ready`, `/metrics` (no token).
+//! - [`auth`]: bearer tokens and roles.
+//! - [`error`]: the one place errors become HTTP responses.
+//! - [`policy_source`]: the live policy, validated hot reload.
+//! - [`clock`]: "now", injectable so tests drive time by hand.
+//!
+//! [`Server::open`] wires it together; [`Server::serve`] runs it on a listener
+//! the caller bound (tests bind port 0) until the shutdown future completes.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod metrics;
+pub mod ops;
+pub mod policy_source;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use firebell_store::Store;
+use tokio::net::TcpListener;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use policy_source::{PolicyHandle, PolicySource};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub policy: PolicyHandle,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub database_url: String,
+    pub policy: PolicySource,
+    /// How often the policy file's modification time is checked.
+    pub policy_poll: std::time::Duration,
+}
+
+pub struct Server {
+    pub state: AppState,
+}
+
+impl Server {
+    /// Connect and migrate the database and load the policy; fails with a
+    /// readable message if either is unusable.
+    pub async fn open(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        let policy =
+            PolicyHandle::load(config.policy.clone(), clock.now()).map_err(anyhow::Error::msg)?;
+        let store = Store::connect(&config.database_url).await.map_err(|e| {
+            anyhow::anyhow!("cannot open database {}: {e}", redact(&config.database_url))
+        })?;
+        Ok(Server {
+            state: AppState {
+                store,
+                policy,
+                clock,
+            },
+        })
+    }
+
+    /// On an empty database, mint the first admin token and return its secret
+    /// (to be shown once). `None` if any token already exists.
+    pub async fn bootstrap_admin_token(&self) -> anyhow::Result<Option<String>> {
+        if self.state.store.count_tokens().await? > 0 {
+            return Ok(None);
+        }
+        let (_, secret) = auth::create_token(
+            &self.state.store,
+            "admin",
+            auth::Role::Admin,
+            self.state.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the first admin token: {e}"))?;
+        Ok(Some(secret))
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serve until `shutdown` completes, then finish in-flight requests and
+    /// close the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        policy_poll: std::time::Duration,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let watcher = tokio::spawn(policy_source::watch(
+            self.state.policy.clone(),
+            self.state.clock.clone(),
+            policy_poll,
+        ));
+        let app = self.router();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        watcher.abort();
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let _ = metrics::handle();
+    Router::new()
+        .nest("/api/v1", api::router(state.clone()))
+        .merge(ops::router())
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,67 @@
+//! Operations endpoints, open without a token: `/health` (the process is up),
+//! `/ready` (database reachable and a policy loaded), `/metrics` (Prometheus).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let policy = state.policy.current();
+    let database = match state.store.ping().await {
+        Ok(()) => Ok(state.store.backend().as_str()),
+        Err(e) => Err(e.to_string()),
+    };
+    let body = json!({
+        "status": if database.is_ok() { "ready" } else { "not_ready" },
+        "database": match &database { Ok(b) => json!({"ok": true, "backend": b}), Err(e) => json!({"ok": false, "error": e}) },
+        "policy": { "ok": true, "source": policy.source, "sha256": policy.sha256 },
+    });
+    let status = if database.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Incident counts are read at scrape time: always true, never drifting.
+    if let Ok(counts) = state.store.count_incidents_by_status().await {
+        for status in firebell_core::Status::ALL {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            metrics::gauge!("firebell_incidents", "status" => status.as_str()).set(n as f64);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::handle().render(),
+    )
+}
+
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound {
+        code: "not_found",
+        message: format!("no route for {}", uri.path()),
+    }
+}

@@ -1,0 +1,173 @@
+//! The live policy and how it is replaced. A new file is parsed and validated
+//! completely before it replaces the old one; a broken edit is logged, counted
+//! and shown on `/api/v1/policy`, and the old policy keeps running.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use firebell_core::{Policy, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Where the policy comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicySource {
+    /// The demo policy embedded in the binary.
+    Demo,
+    File(PathBuf),
+}
+
+impl PolicySource {
+    pub fn describe(&self) -> String {
+        match self {
+            PolicySource::Demo => "embedded demo policy".into(),
+            PolicySource::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Read and validate; the error lists every problem with file:line:col.
+    pub fn load(&self) -> Result<(Policy, String), String> {
+        let (text, origin) = match self {
+            PolicySource::Demo => (
+                firebell_core::policy::DEMO_POLICY.to_string(),
+                "demo.toml".to_string(),
+            ),
+            PolicySource::File(p) => (
+                std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?,
+                p.display().to_string(),
+            ),
+        };
+        let policy = Policy::parse(&text, &origin).map_err(|e| e.to_string())?;
+        Ok((policy, hex::encode(Sha256::digest(text.as_bytes()))))
+    }
+}
+
+/// The policy in force, with where it came from.
+#[derive(Debug, Serialize)]
+pub struct LoadedPolicy {
+    #[serde(skip)]
+    pub policy: Arc<Policy>,
+    pub source: String,
+    pub sha256: String,
+    pub loaded_at: Timestamp,
+    /// Why the latest reload attempt was refused, if it was.
+    pub last_reload_error: Option<String>,
+}
+
+/// Shared, swappable handle to the policy in force.
+#[derive(Clone)]
+pub struct PolicyHandle {
+    source: PolicySource,
+    current: Arc<RwLock<Arc<LoadedPolicy>>>,
+}
+
+impl PolicyHandle {
+    pub fn load(source: PolicySource, now: Timestamp) -> Result<Self, String> {
+        let (policy, sha256) = source.load()?;
+        let loaded = LoadedPolicy {
+            policy: Arc::new(policy),
+            source: source.describe(),
+            sha256,
+            loaded_at: now,
+            last_reload_error: None,
+        };
+        Ok(PolicyHandle {
+            source,
+            current: Arc::new(RwLock::new(Arc::new(loaded))),
+        })
+    }
+
+    pub fn current(&self) -> Arc<LoadedPolicy> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn policy(&self) -> Arc<Policy> {
+        self.current().policy.clone()
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match &self.source {
+            PolicySource::File(p) => Some(p),
+            PolicySource::Demo => None,
+        }
+    }
+
+    /// Re-read the source; replace the policy only if the new one is valid and
+    /// different. Returns whether it was replaced.
+    pub fn reload(&self, now: Timestamp) -> Result<bool, String> {
+        let result = self.source.load();
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok((policy, sha256)) if sha256 != guard.sha256 => {
+                *guard = Arc::new(LoadedPolicy {
+                    policy: Arc::new(policy),
+                    source: self.source.describe(),
+                    sha256,
+                    loaded_at: now,
+                    last_reload_error: None,
+                });
+                metrics::counter!("firebell_policy_reloads_total", "result" => "applied")
+                    .increment(1);
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
+            Err(e) => {
+                *guard = Arc::new(LoadedPolicy {
+                    policy: guard.policy.clone(),
+                    source: guard.source.clone(),
+                    sha256: guard.sha256.clone(),
+                    loaded_at: guard.loaded_at,
+                    last_reload_error: Some(e.clone()),
+                });
+                metrics::counter!("firebell_policy_reloads_total", "result" => "rejected")
+                    .increment(1);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Reload the policy on SIGHUP, or when the file's modification time changes
+/// (checked every `poll`). Runs until the task is dropped.
+pub async fn watch(handle: PolicyHandle, clock: Arc<dyn crate::Clock>, poll: std::time::Duration) {
+    let Some(path) = handle.path().map(Path::to_path_buf) else {
+        return;
+    };
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last_seen = modified(&path);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(s) => s.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<Option<()>>();
+        let reason = tokio::select! {
+            _ = hangup => "SIGHUP",
+            _ = tick.tick() => {
+                let now_seen = modified(&path);
+                if now_seen == last_seen { continue; }
+                last_seen = now_seen;
+                "file changed"
+            }
+        };
+        match handle.reload(clock.now()) {
+            Ok(true) => tracing::info!(path = %path.display(), reason, "policy reloaded"),
+            Ok(false) => tracing::debug!(path = %path.display(), reason, "policy unchanged"),
+            Err(e) => {
+                tracing::error!(path = %path.display(), reason, error = %e, "policy reload refused; keeping the previous policy")
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Test harness: start the real server on an ephemeral port with a fresh
+//! database (a temp SQLite file, or a fresh PostgreSQL schema when
+//! `FIREBELL_TEST_DATABASE_URL` is set) and a manual clock.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use firebell_server::{AppState, ManualClock, PolicySource, Server, ServerConfig};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Monday 23 November 2026, 10:00 UTC: the tests' "now" unless they move it.
+pub const T0: &str = "2026-11-23T10:00:00Z";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one `#[tokio::test]` per backend for each `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await }
+            )*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if !$crate::common::postgres_configured(stringify!($name)) { return; }
+                super::$name($crate::common::Backend::Postgres).await
+            }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL tests can run; says so loudly when they cannot.
+pub fn postgres_configured(test: &str) -> bool {
+    let set = std::env::var("FIREBELL_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty());
+    if !set {
+        eprintln!(
+            "SKIPPED postgres::{test}: set FIREBELL_TEST_DATABASE_URL to run PostgreSQL tests"
+        );
+    }
+    set
+}
+
+/// A database URL that no other test shares.
+pub fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite:{}", dir.path().join("firebell.db").display()),
+        Backend::Postgres => {
+            let base = std::env::var("FIREBELL_TEST_DATABASE_URL")
+                .expect("checked by postgres_configured");
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}schema=t_{:016x}", rand_u64())
+        }
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub admin_token: String,
+    pub clock: ManualClock,
+    state: Option<AppState>,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub policy: PolicySource,
+    pub dir: tempfile::TempDir,
+    bootstrap: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with_policy(backend, PolicySource::Demo).await
+    }
+
+    pub async fn spawn_with_policy(backend: Backend, policy: PolicySource) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database(backend, &dir);
+        let clock = ManualClock::new(T0.parse().unwrap());
+        let mut app = TestApp {
+            base: String::new(),
+            admin_token: String::new(),
+            clock,
+            state: None,
+            http: reqwest::Client::new(),
+            database_url,
+            policy,
+            dir,
+            bootstrap: None,
+            shutdown: None,
+            task: None,
+        };
+        app.start().await;
+        app.admin_token = app.bootstrap.take().unwrap_or_default();
+        app
+    }
+
+    /// The running server's shared state (store, policy, clock).
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("the server is running")
+    }
+
+    async fn start(&mut self) {
+        let config = ServerConfig {
+            database_url: self.database_url.clone(),
+            policy: self.policy.clone(),
+            policy_poll: std::time::Duration::from_millis(50),
+        };
+        let server = Server::open(&config, Arc::new(self.clock.clone()))
+            .await
+            .expect("server opens");
+        self.bootstrap = server.bootstrap_admin_token().await.unwrap();
+        self.state = Some(server.state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel();
+        self.shutdown = Some(tx);
+        self.task = Some(tokio::spawn(async move {
+            server
+                .serve(listener, config.policy_poll, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        }));
+    }
+
+    /// Stop the server gracefully and start a new one on the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+        assert!(
+            self.bootstrap.is_none(),
+            "a restarted server must not mint a second admin token"
+        );
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_as(&self.admin_token, path).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        decode(resp).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_as(&self.admin_token, path, body).await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        decode(resp).await
+    }
+
+    /// POST raw bytes with a content type, for malformed-input tests.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.admin_token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        decode(resp).await
+    }
+
+    /// Declare an incident and return its id.
+    pub async fn declare(&self, body: Value) -> String {
+        let (status, v) = self.post("/api/v1/incidents", body).await;
+        assert_eq!(status, StatusCode::CREATED, "declare failed: {v}");
+        v["incident"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Create a token with a role through the API; returns its secret.
+    pub async fn token(&self, name: &str, role: &str) -> String {
+        let (status, v) = self
+            .post(
+                "/api/v1/tokens",
+                serde_json::json!({"name": name, "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    pub fn advance_mins(&self, mins: i64) {
+        self.clock.advance(jiff::SignedDuration::from_mins(mins));
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub async fn decode(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+/// Assert an error response's status and code; returns its message.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    assert_eq!(got.0, status, "unexpected status; body {}", got.1);
+    assert_eq!(
+        got.1["error"]["code"], code,
+        "unexpected error code; body {}",
+        got.1
+    );
+    let msg = got.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!msg.is_empty(), "error without a message: {}", got.1);
+    msg
+}
