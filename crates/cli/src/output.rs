@@ -194,6 +194,18 @@ fn event_line(e: &Value) -> String {
 
 pub fn incident_detail(v: &Value) {
     incident_header(&v["incident"]);
+    if let Some(deadlines) = v["deadlines"].as_array().filter(|d| !d.is_empty()) {
+        println!("deadlines:");
+        for d in deadlines {
+            let mark = match d["status"].as_str().unwrap_or("") {
+                "met" => "met     ",
+                "met_late" => "LATE    ",
+                "breached" => "BREACHED",
+                _ => "pending ",
+            };
+            println!("  {mark} {}  {}", when(&d["due_at"]), s(&d["title"]));
+        }
+    }
     println!("timeline:");
     for e in v["timeline"].as_array().into_iter().flatten() {
         println!("{}", event_line(e));

@@ -20,6 +20,10 @@ struct ServeProcess {
 
 impl ServeProcess {
     fn start(database_url: &str, dir: &Path) -> ServeProcess {
+        Self::start_with(database_url, dir, &[])
+    }
+
+    fn start_with(database_url: &str, dir: &Path, extra: &[&str]) -> ServeProcess {
         let stderr = std::fs::File::create(dir.join("serve.log")).unwrap();
         let mut child = Command::new(BIN)
             .args([
@@ -29,6 +33,7 @@ impl ServeProcess {
                 "--database-url",
                 database_url,
             ])
+            .args(extra)
             .current_dir(dir)
             .env_remove("FIREBELL_POLICY")
             .env_remove("FIREBELL_CONFIG")
@@ -372,4 +377,46 @@ fn token_create_works_on_the_database_directly() {
         .unwrap();
     assert_eq!(dup.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+}
+
+#[test]
+fn sighup_reloads_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::copy(examples().join("demo.toml"), &policy).unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    // Poll once an hour, so only the signal can trigger the reload.
+    let server = ServeProcess::start_with(
+        &db,
+        dir.path(),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--policy-poll-seconds",
+            "3600",
+        ],
+    );
+    let token = server.admin_token.clone().unwrap();
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("\"P3\"", "\"P4\"");
+    std::fs::write(&policy, text).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for _ in 0..100 {
+        let out = firebell(
+            &server.url,
+            &token,
+            &["declare", "--title", "t", "--severity", "P4"],
+        );
+        if out.status.success() {
+            server.stop();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("SIGHUP did not reload the policy; log: {}", log(dir.path()));
 }

@@ -611,3 +611,103 @@ fn id_stems_follow_the_policy_time_zone() {
         "INC-20261123"
     );
 }
+
+#[test]
+fn deadlines_show_what_is_met_late_or_breached() {
+    use firebell_core::incident::{DeadlineStatus, deadlines};
+    let policy = Policy::demo();
+    let now = t("2026-11-23T10:00:00Z");
+    let (mut inc, mut log) = open(
+        &policy,
+        Declare {
+            severity: "P0".into(),
+            ..p0()
+        },
+        now,
+    );
+    let status = |inc: &Incident, key: &str, at: Timestamp| {
+        deadlines(inc, &policy, at)
+            .into_iter()
+            .find(|d| d.key == key)
+            .map(|d| d.status)
+    };
+    // Demo P0: acknowledge within 5m, commander within 15m, update every 15m.
+    assert_eq!(
+        status(&inc, "acknowledge", now),
+        Some(DeadlineStatus::Pending)
+    );
+    assert_eq!(
+        status(&inc, "acknowledge", now + SignedDuration::from_mins(6)),
+        Some(DeadlineStatus::Breached)
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Acknowledge,
+        now + SignedDuration::from_mins(3),
+    );
+    assert_eq!(
+        status(&inc, "acknowledge", now + SignedDuration::from_mins(6)),
+        Some(DeadlineStatus::Met)
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::AssignRole {
+            role: "IC".into(),
+            person: "alice".into(),
+        },
+        now + SignedDuration::from_mins(20),
+    );
+    assert_eq!(
+        status(&inc, "commander", now + SignedDuration::from_mins(21)),
+        Some(DeadlineStatus::MetLate)
+    );
+    let late = now + SignedDuration::from_mins(16);
+    assert_eq!(
+        status(&inc, "next_update", late),
+        Some(DeadlineStatus::Breached)
+    );
+    assert_eq!(
+        status(&inc, "checklist:first-15-minutes.commander", late),
+        Some(DeadlineStatus::Breached)
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::PostUpdate {
+            status: None,
+            visibility: Visibility::Public,
+            message: UpdateMessage::Text("u".into()),
+        },
+        late,
+    );
+    assert_eq!(
+        status(&inc, "next_update", late),
+        Some(DeadlineStatus::Pending),
+        "an update resets the cadence"
+    );
+    let resolved = now + SignedDuration::from_hours(1);
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Resolve {
+            summary: String::new(),
+        },
+        resolved,
+    );
+    assert_eq!(
+        status(&inc, "next_update", resolved),
+        None,
+        "no updates owed once resolved"
+    );
+    let pm = deadlines(&inc, &policy, resolved)
+        .into_iter()
+        .find(|d| d.key == "postmortem")
+        .unwrap();
+    assert_eq!(pm.due_at, resolved + SignedDuration::from_hours(48));
+}

@@ -52,6 +52,7 @@ pub struct ServerConfig {
 
 pub struct Server {
     pub state: AppState,
+    hangup: policy_source::Hangup,
 }
 
 impl Server {
@@ -63,12 +64,15 @@ impl Server {
         let store = Store::connect(&config.database_url).await.map_err(|e| {
             anyhow::anyhow!("cannot open database {}: {e}", redact(&config.database_url))
         })?;
+        // Take over SIGHUP now, before anyone is told the server is up.
+        let hangup = policy_source::Hangup::register();
         Ok(Server {
             state: AppState {
                 store,
                 policy,
                 clock,
             },
+            hangup,
         })
     }
 
@@ -101,17 +105,19 @@ impl Server {
         policy_poll: std::time::Duration,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let watcher = tokio::spawn(policy_source::watch(
-            self.state.policy.clone(),
-            self.state.clock.clone(),
-            policy_poll,
-        ));
         let app = self.router();
+        let Server { state, hangup } = self;
+        let watcher = tokio::spawn(policy_source::watch(
+            state.policy.clone(),
+            state.clock.clone(),
+            policy_poll,
+            hangup,
+        ));
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         watcher.abort();
-        self.state.store.close().await;
+        state.store.close().await;
         Ok(())
     }
 }

@@ -131,30 +131,51 @@ impl PolicyHandle {
     }
 }
 
+/// A registered SIGHUP listener. Registering replaces the signal's default
+/// action (terminate), so it must happen before the process announces it is
+/// ready, not when the watcher task first runs.
+pub struct Hangup(#[cfg(unix)] Option<tokio::signal::unix::Signal>);
+
+impl Hangup {
+    pub fn register() -> Hangup {
+        #[cfg(unix)]
+        {
+            Hangup(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok())
+        }
+        #[cfg(not(unix))]
+        {
+            Hangup()
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = self.0.as_mut() {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    }
+}
+
 /// Reload the policy on SIGHUP, or when the file's modification time changes
 /// (checked every `poll`). Runs until the task is dropped.
-pub async fn watch(handle: PolicyHandle, clock: Arc<dyn crate::Clock>, poll: std::time::Duration) {
+pub async fn watch(
+    handle: PolicyHandle,
+    clock: Arc<dyn crate::Clock>,
+    poll: std::time::Duration,
+    mut hangup: Hangup,
+) {
     let Some(path) = handle.path().map(Path::to_path_buf) else {
         return;
     };
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let mut last_seen = modified(&path);
-    #[cfg(unix)]
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        #[cfg(unix)]
-        let hangup = async {
-            match hup.as_mut() {
-                Some(s) => s.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let hangup = std::future::pending::<Option<()>>();
         let reason = tokio::select! {
-            _ = hangup => "SIGHUP",
+            _ = hangup.recv() => "SIGHUP",
             _ = tick.tick() => {
                 let now_seen = modified(&path);
                 if now_seen == last_seen { continue; }

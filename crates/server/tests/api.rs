@@ -21,6 +21,7 @@ on_both_backends!(
     state_survives_a_restart,
     policy_and_openapi_are_served,
     policy_reload_keeps_the_old_policy_when_the_new_one_is_broken,
+    a_changed_policy_file_is_picked_up_by_the_watcher,
 );
 
 async fn ops_endpoints_need_no_token(backend: Backend) {
@@ -814,4 +815,30 @@ async fn policy_reload_keeps_the_old_policy_when_the_new_one_is_broken(backend: 
         "the new policy is enforced: {}",
         r.1
     );
+}
+
+async fn a_changed_policy_file_is_picked_up_by_the_watcher(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, firebell_core::policy::DEMO_POLICY).unwrap();
+    let app =
+        TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(path.clone()))
+            .await;
+    let (_, before) = app.get("/api/v1/policy").await;
+    // A different length guarantees a changed file even on coarse mtimes.
+    std::fs::write(
+        &path,
+        firebell_core::policy::DEMO_POLICY.replace("Demo Co", "Demo Company Ltd"),
+    )
+    .unwrap();
+    // The watcher polls every 50 ms in tests; give it up to 5 s.
+    for _ in 0..100 {
+        let (_, now) = app.get("/api/v1/policy").await;
+        if now["loaded"]["sha256"] != before["loaded"]["sha256"] {
+            assert_eq!(now["policy"]["organization"]["name"], "Demo Company Ltd");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the policy watcher did not pick up the change");
 }

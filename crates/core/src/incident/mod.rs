@@ -3,6 +3,7 @@
 //! folds them back into state. Nothing else changes an incident.
 
 mod command;
+mod deadline;
 mod event;
 mod message;
 mod state;
@@ -11,6 +12,7 @@ pub use command::{
     COMMANDER_ROLE, Command, CommandError, Context, Declare, Rejection, UpdateMessage, decide,
     declare, display_name, incident_id_stem, stamp,
 };
+pub use deadline::{Deadline, DeadlineStatus, deadlines};
 pub use event::{
     Direction, Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation, Status,
     Visibility,

@@ -34,6 +34,9 @@ pub struct Incident {
     pub acknowledged_at: Option<Timestamp>,
     pub acknowledged_by: Option<String>,
     pub roles: RoleHolders,
+    /// When an incident commander was first assigned.
+    #[serde(default)]
+    pub commander_assigned_at: Option<Timestamp>,
     pub checklist: Vec<ChecklistItemState>,
     pub obligations: Vec<StartedObligation>,
     /// Time of the latest status update (any visibility), or declaration.
@@ -86,6 +89,7 @@ impl Incident {
             acknowledged_at: None,
             acknowledged_by: None,
             roles: RoleHolders::new(),
+            commander_assigned_at: None,
             checklist: checklist
                 .iter()
                 .map(|item| ChecklistItemState {
@@ -115,6 +119,7 @@ impl Incident {
                 self.acknowledged_by = Some(e.actor.clone());
             }
             EventKind::RoleAssigned { role, person } => {
+                self.note_commander(role, e.at);
                 let holders = self.roles.entry(role.clone()).or_default();
                 if !holders.contains(person) {
                     holders.push(person.clone());
@@ -148,6 +153,7 @@ impl Incident {
                 if let Some(from) = from {
                     self.unassign(role, from);
                 }
+                self.note_commander(role, e.at);
                 let holders = self.roles.entry(role.clone()).or_default();
                 if !holders.contains(to) {
                     holders.push(to.clone());
@@ -161,6 +167,12 @@ impl Incident {
                 self.status = Status::Investigating;
                 self.resolved_at = None;
             }
+        }
+    }
+
+    fn note_commander(&mut self, role: &str, at: Timestamp) {
+        if role == super::command::COMMANDER_ROLE && self.commander_assigned_at.is_none() {
+            self.commander_assigned_at = Some(at);
         }
     }
 

@@ -14,8 +14,8 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::incident::{
-    self, Command, Context, Declare, Event, Incident, RenderedMessage, Status, UpdateMessage,
-    Visibility,
+    self, Command, Context, Deadline, Declare, Event, Incident, RenderedMessage, Status,
+    UpdateMessage, Visibility,
 };
 use firebell_store::{IncidentFilter, StoreError};
 use serde::{Deserialize, Serialize};
@@ -52,10 +52,12 @@ pub struct CommandResponse {
     pub events: Vec<Event>,
 }
 
-/// An incident with its whole timeline (the event log).
+/// An incident with its deadlines and its whole timeline (the event log).
 #[derive(Serialize, ToSchema)]
 pub struct IncidentDetail {
     pub incident: Incident,
+    /// What the policy expects of this incident and when, as of now.
+    pub deadlines: Vec<Deadline>,
     pub timeline: Vec<Event>,
 }
 
@@ -202,7 +204,12 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
     let (incident, timeline) = load(&state, &id).await?;
-    Ok(Json(IncidentDetail { incident, timeline }))
+    let deadlines = incident::deadlines(&incident, &state.policy.policy(), state.clock.now());
+    Ok(Json(IncidentDetail {
+        incident,
+        deadlines,
+        timeline,
+    }))
 }
 
 /// Fields every command body may carry.

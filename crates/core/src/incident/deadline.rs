@@ -1,0 +1,154 @@
+//! Deadlines an incident owes under the policy, and whether each was met.
+//!
+//! A pure view over state + policy + `now`: nothing is stored, so a policy
+//! change moves future deadlines at once and history stays untouched. The
+//! API shows these on every incident ("a breach is visible"); the scheduler
+//! of later issues fires reminders and escalations from the same function.
+
+use serde::Serialize;
+
+use super::command::COMMANDER_ROLE;
+use super::state::Incident;
+use crate::{Policy, Timestamp};
+
+/// Where a deadline stands at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineStatus {
+    /// Not yet due and not yet done.
+    Pending,
+    /// Done by its due time.
+    Met,
+    /// Done, but late.
+    MetLate,
+    /// Due time passed and not done.
+    Breached,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deadline {
+    /// Stable key: `acknowledge`, `respond`, `commander`, `next_update`,
+    /// `resolve`, `postmortem`, `checklist:<item id>`, `obligation:<key>`.
+    pub key: String,
+    pub title: String,
+    pub due_at: Timestamp,
+    pub done_at: Option<Timestamp>,
+    pub status: DeadlineStatus,
+}
+
+impl Deadline {
+    fn new(
+        key: impl Into<String>,
+        title: impl Into<String>,
+        due_at: Timestamp,
+        done_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Self {
+        let status = match done_at {
+            Some(done) if done <= due_at => DeadlineStatus::Met,
+            Some(_) => DeadlineStatus::MetLate,
+            None if now > due_at => DeadlineStatus::Breached,
+            None => DeadlineStatus::Pending,
+        };
+        Deadline {
+            key: key.into(),
+            title: title.into(),
+            due_at,
+            done_at,
+            status,
+        }
+    }
+}
+
+/// Every deadline of `incident` under `policy`, as of `now`, soonest first.
+pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<Deadline> {
+    let mut out = Vec::new();
+    let declared = incident.declared_at;
+    let add = |d: Option<crate::Duration>| d.and_then(|d| declared.checked_add(d.as_signed()).ok());
+    if let Some(sev) = policy.severity(&incident.severity) {
+        if let Some(due) = add(sev.ack_within) {
+            out.push(Deadline::new(
+                "acknowledge",
+                "Acknowledge",
+                due,
+                incident.acknowledged_at,
+                now,
+            ));
+        }
+        // The first response is the first acknowledgement: someone has engaged.
+        if let Some(due) = policy.response_due(&incident.severity, declared) {
+            out.push(Deadline::new(
+                "respond",
+                "First response",
+                due,
+                incident.acknowledged_at,
+                now,
+            ));
+        }
+        if let Some(due) = add(sev.commander_within)
+            && policy.role(COMMANDER_ROLE).is_some()
+        {
+            out.push(Deadline::new(
+                "commander",
+                "Assign an incident commander",
+                due,
+                incident.commander_assigned_at,
+                now,
+            ));
+        }
+        if let Some(due) = add(sev.resolve_within) {
+            out.push(Deadline::new(
+                "resolve",
+                "Resolve",
+                due,
+                incident.resolved_at,
+                now,
+            ));
+        }
+        // Status updates are owed only while the incident is open.
+        if let Some(every) = sev.update_every
+            && incident.is_open()
+            && let Ok(due) = incident.last_update_at.checked_add(every.as_signed())
+        {
+            out.push(Deadline::new(
+                "next_update",
+                format!("Next status update (every {every})"),
+                due,
+                None,
+                now,
+            ));
+        }
+        if let Some(resolved) = incident.resolved_at
+            && sev.postmortem.as_ref().is_some_and(|p| p.required)
+            && let Some(due) = policy.postmortem_due(&incident.severity, resolved)
+        {
+            out.push(Deadline::new("postmortem", "Postmortem", due, None, now));
+        }
+    }
+    for item in &incident.checklist {
+        if let Some(due) = item.item.due_at {
+            out.push(Deadline::new(
+                format!("checklist:{}", item.item.id),
+                item.item.text.clone(),
+                due,
+                item.ticked_at,
+                now,
+            ));
+        }
+    }
+    for ob in &incident.obligations {
+        if let Some(due) = ob.due_at {
+            out.push(Deadline::new(
+                format!("obligation:{}", ob.key),
+                ob.title.clone(),
+                due,
+                None,
+                now,
+            ));
+        }
+    }
+    out.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.key.cmp(&b.key)));
+    out
+}
