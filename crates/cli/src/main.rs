@@ -68,6 +68,132 @@ enum Cmd {
     Resolve(ResolveArgs),
     /// Reopen a resolved incident.
     Reopen(ReopenArgs),
+    /// List alerts (firing by default).
+    Alerts(AlertsArgs),
+    /// Silences: suppress paging for matching alerts, keep the record.
+    #[command(subcommand)]
+    Silence(SilenceCmd),
+    /// Maintenance windows: scheduled, emergency, or maintenance mode now.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCmd),
+    /// The policy's routing tree.
+    #[command(subcommand)]
+    Route(RouteCmd),
+}
+
+#[derive(Args)]
+struct AlertsArgs {
+    /// Matchers, e.g. 'service="api",severity=~"crit.*"'.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Include resolved alerts.
+    #[arg(long)]
+    all: bool,
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    limit: u32,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Subcommand)]
+enum SilenceCmd {
+    /// Silence alerts matching MATCHERS (Alertmanager syntax) for a while.
+    Add {
+        /// e.g. 'alertname="DiskFull"' 'instance=~"db-.*"'
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// How long, e.g. 2h [default: 1h].
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Why (required).
+        #[arg(long)]
+        comment: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List silences.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End a silence now.
+    Expire {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MaintenanceCmd {
+    /// Switch maintenance mode on now for services (until `end`, or for --duration).
+    Start {
+        #[arg(long = "service", required = true)]
+        services: Vec<String>,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        duration: Option<String>,
+        /// Emergency maintenance (no notice; needs a review within 24 h).
+        #[arg(long)]
+        emergency: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Schedule a window in advance.
+    Schedule {
+        #[arg(long = "service", required = true)]
+        services: Vec<String>,
+        #[arg(long)]
+        title: String,
+        /// RFC 3339 start.
+        #[arg(long)]
+        starts_at: String,
+        /// RFC 3339 end.
+        #[arg(long)]
+        ends_at: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List windows.
+    List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End a window (or maintenance mode) now.
+    End {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RouteCmd {
+    /// Show which route an alert with these labels takes, from a policy file.
+    Test {
+        /// Labels as name=value pairs, comma-separated: 'alertname=X,service=api'.
+        #[arg(long, value_parser = parse_labels)]
+        labels: std::collections::BTreeMap<String, String>,
+        /// Policy file [default: the embedded demo policy].
+        #[arg(long, env = "FIREBELL_POLICY", value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+}
+
+fn parse_labels(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("expected name=value, got {pair:?}"))?;
+        let v = v.trim().trim_matches('"');
+        out.insert(k.trim().to_string(), v.to_string());
+    }
+    if out.is_empty() {
+        return Err("give at least one name=value label".into());
+    }
+    Ok(out)
 }
 
 #[derive(Subcommand)]
@@ -362,10 +488,38 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Serve(args) => serve::run(args, &file).await.map(|()| ExitCode::SUCCESS),
         Cmd::Policy(PolicyCmd::Check { files }) => Ok(policy_check(&files)),
         Cmd::Token(cmd) => token(cmd, &file).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Route(RouteCmd::Test { labels, policy }) => route_test(&labels, policy.as_deref()),
         client_cmd => client_command(client_cmd, &file)
             .await
             .map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// Route labels through a policy's routing tree, locally (no server needed).
+fn route_test(
+    labels: &std::collections::BTreeMap<String, String>,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let policy = match policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            firebell_core::Policy::parse(&text, &path.display().to_string())
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => firebell_core::Policy::demo(),
+    };
+    for m in firebell_core::alert::route(&policy, labels) {
+        println!("route {}", m.path);
+        println!("  receiver: {}", m.receiver);
+        println!("  service:  {}", m.service.as_deref().unwrap_or("-"));
+        println!("  severity: {}", m.severity.as_deref().unwrap_or("-"));
+        println!("  group:    {}", m.group_key);
+        if let Some(r) = &m.runbook {
+            println!("  runbook:  {} <{}>", r.title, r.url);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn policy_check(files: &[PathBuf]) -> ExitCode {
@@ -616,7 +770,87 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
                 output::command_result,
             )
         }
-        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) => unreachable!("handled in run()"),
+        Cmd::Alerts(a) => {
+            let mut q = vec![("limit", a.limit.to_string())];
+            if let Some(f) = a.filter {
+                q.push(("filter", f));
+            }
+            if a.all {
+                q.push(("all", "true".into()));
+            }
+            (a.client, Call::Get("/alerts".into(), q), output::alerts)
+        }
+        Cmd::Silence(SilenceCmd::Add {
+            matchers,
+            duration,
+            comment,
+            client,
+        }) => {
+            let body =
+                json!({"matchers": matchers.join(","), "duration": duration, "comment": comment});
+            (
+                client,
+                Call::Post("/silences".into(), body),
+                output::silence,
+            )
+        }
+        Cmd::Silence(SilenceCmd::List { client }) => (
+            client,
+            Call::Get("/silences".into(), vec![]),
+            output::silences,
+        ),
+        Cmd::Silence(SilenceCmd::Expire { id, client }) => (
+            client,
+            Call::Post(format!("/silences/{}/expire", enc(&id)), json!({})),
+            output::silence,
+        ),
+        Cmd::Maintenance(MaintenanceCmd::Start {
+            services,
+            title,
+            duration,
+            emergency,
+            client,
+        }) => {
+            let kind = if emergency { "emergency" } else { "mode" };
+            let mut body = json!({"services": services, "title": title, "kind": kind});
+            if let Some(d) = duration {
+                body["duration"] = json!(d);
+            } else if emergency {
+                body["duration"] = json!("4h");
+            }
+            (
+                client,
+                Call::Post("/maintenance".into(), body),
+                output::maintenance_window,
+            )
+        }
+        Cmd::Maintenance(MaintenanceCmd::Schedule {
+            services,
+            title,
+            starts_at,
+            ends_at,
+            client,
+        }) => {
+            let body = json!({"services": services, "title": title, "kind": "scheduled", "starts_at": starts_at, "ends_at": ends_at});
+            (
+                client,
+                Call::Post("/maintenance".into(), body),
+                output::maintenance_window,
+            )
+        }
+        Cmd::Maintenance(MaintenanceCmd::List { client }) => (
+            client,
+            Call::Get("/maintenance".into(), vec![]),
+            output::maintenance,
+        ),
+        Cmd::Maintenance(MaintenanceCmd::End { id, client }) => (
+            client,
+            Call::Post(format!("/maintenance/{}/end", enc(&id)), json!({})),
+            output::ended,
+        ),
+        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) | Cmd::Route(_) => {
+            unreachable!("handled in run()")
+        }
     };
     let client = Client::new(&args, file)?;
     let result = match call {

@@ -182,6 +182,28 @@ fn event_line(e: &Value) -> String {
         "handed_off" => s(&e["message"]).replace('\n', "\n      "),
         "resolved" => format!("resolved {}", s(&e["summary"])),
         "reopened" => format!("reopened: {}", s(&e["reason"])),
+        "alerts_changed" => {
+            let n = |k: &str| e[k].as_u64().unwrap_or(0);
+            let mut line = format!(
+                "alerts: {} attached, {} resolved; {} of {} firing",
+                n("attached"),
+                n("resolved"),
+                n("firing"),
+                n("total")
+            );
+            if e["all_resolved"] == true {
+                line.push_str(" — all alerts resolved");
+            }
+            for a in e["sample"].as_array().into_iter().flatten() {
+                let state = if a["firing"] == true {
+                    "firing"
+                } else {
+                    "resolved"
+                };
+                line.push_str(&format!("\n      {} ({state})", s(&a["summary"])));
+            }
+            line
+        }
         other => other.to_string(),
     };
     format!(
@@ -254,4 +276,111 @@ pub fn tokens(tokens: &[firebell_store::TokenRecord]) {
         })
         .collect();
     table(&["ID", "NAME", "ROLE", "CREATED", "REVOKED"], &rows);
+}
+
+pub fn alerts(v: &Value) {
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no alerts");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|a| {
+            let state = if a["silenced_by"].as_array().is_some_and(|s| !s.is_empty()) {
+                "silenced"
+            } else if a["firing"] == true {
+                "firing"
+            } else {
+                "resolved"
+            };
+            vec![
+                s(&a["labels"]["alertname"]),
+                s(&a["service"]),
+                s(&a["severity"]),
+                state.to_string(),
+                when(&a["starts_at"]),
+                s(&a["incident_id"]),
+                s(&a["key"]).chars().take(16).collect(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ALERT", "SERVICE", "SEV", "STATE", "STARTS", "INCIDENT", "KEY",
+        ],
+        &rows,
+    );
+}
+
+pub fn silence(v: &Value) {
+    silences(&Value::Array(vec![v.clone()]));
+}
+
+pub fn silences(v: &Value) {
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no silences");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|x| {
+            let matchers = x["matchers"]
+                .as_array()
+                .map(|m| m.iter().map(s).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            vec![
+                s(&x["id"]),
+                s(&x["state"]),
+                matchers,
+                when(&x["ends_at"]),
+                s(&x["created_by"]),
+                s(&x["comment"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"], &rows);
+}
+
+pub fn maintenance_window(v: &Value) {
+    maintenance(&Value::Array(vec![v.clone()]));
+}
+
+pub fn maintenance(v: &Value) {
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no maintenance windows");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|w| {
+            let services = w["services"]
+                .as_array()
+                .map(|m| m.iter().map(s).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            let ends = if w["ends_at"].is_null() {
+                "until ended".to_string()
+            } else {
+                when(&w["ends_at"])
+            };
+            vec![
+                s(&w["id"]),
+                s(&w["kind"]),
+                services,
+                when(&w["starts_at"]),
+                ends,
+                s(&w["title"]),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "KIND", "SERVICES", "STARTS", "ENDS", "TITLE"],
+        &rows,
+    );
+}
+
+pub fn ended(_: &Value) {
+    println!("ended");
 }

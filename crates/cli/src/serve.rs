@@ -49,6 +49,7 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
                 .unwrap_or(2)
                 .max(1),
         ),
+        background_processing: true,
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -420,3 +420,132 @@ fn sighup_reloads_the_policy() {
     }
     panic!("SIGHUP did not reload the policy; log: {}", log(dir.path()));
 }
+
+#[test]
+fn route_test_shows_the_matching_route() {
+    let out = Command::new(BIN)
+        .args([
+            "route",
+            "test",
+            "--labels",
+            "alertname=HighErrorRate,service=api,severity=critical",
+        ])
+        .env_remove("FIREBELL_POLICY")
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("severity: P1") && stdout.contains("service:  api"),
+        "{stdout}"
+    );
+    let dashflow = examples().join("dashflow.toml");
+    let out = Command::new(BIN)
+        .args([
+            "route",
+            "test",
+            "--policy",
+            dashflow.to_str().unwrap(),
+            "--labels",
+            "alertname=PodCrashLooping",
+        ])
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(stdout.contains("severity: P2"), "{stdout}");
+    let bad = Command::new(BIN)
+        .args(["route", "test", "--labels", "novalue"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn alerts_silences_and_maintenance_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    let run = |args: &[&str]| ok(&firebell(&server.url, &token, args));
+
+    let added = run(&[
+        "silence",
+        "add",
+        "alertname=\"DiskFull\"",
+        "--duration",
+        "2h",
+        "--comment",
+        "disk swap",
+    ]);
+    assert!(
+        added.contains("active") && added.contains("alertname=\"DiskFull\""),
+        "{added}"
+    );
+    let id = added
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(run(&["silence", "list"]).contains(&id));
+    assert!(run(&["silence", "expire", &id]).contains("expired"));
+
+    let started = run(&[
+        "maintenance",
+        "start",
+        "--service",
+        "web",
+        "--title",
+        "DB upgrade",
+    ]);
+    assert!(
+        started.contains("mode") && started.contains("until ended"),
+        "{started}"
+    );
+    let mid = started
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(run(&["maintenance", "end", &mid]).contains("ended"));
+    let bad = firebell(
+        &server.url,
+        &token,
+        &["maintenance", "start", "--service", "nope", "--title", "x"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown_service"));
+
+    // An alert posted the Alertmanager way shows in `firebell alerts`.
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+        ])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"[{"labels":{"alertname":"CliAlert","service":"api"}}]"#,
+        ])
+        .arg(format!("{}/api/v2/alerts", server.url))
+        .output();
+    if let Ok(out) = status {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+        let listed = run(&["alerts"]);
+        assert!(
+            listed.contains("CliAlert") && listed.contains("firing"),
+            "{listed}"
+        );
+    }
+    server.stop();
+}

@@ -8,6 +8,7 @@
 //! - [`incident`]: the event-sourced incident: commands, events, state as a fold.
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
+pub mod alert;
 pub mod duration;
 pub mod incident;
 pub mod policy;

@@ -140,17 +140,14 @@ async fn authenticate(
     let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthorized("Authorization header is not valid text".into()))?;
-    let secret = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized("Authorization header must be `Bearer <token>`".into())
-        })?;
+    let secret = bearer_or_basic(value).ok_or_else(|| {
+        ApiError::Unauthorized(
+            "Authorization header must be `Bearer <token>` or Basic auth with the token as password".into(),
+        )
+    })?;
     let record = state
         .store
-        .token_by_hash(&hash_token(secret))
+        .token_by_hash(&hash_token(&secret))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
     let role = record.role.parse().map_err(ApiError::Internal)?;
@@ -158,4 +155,42 @@ async fn authenticate(
         name: record.name,
         role,
     })
+}
+
+/// The token from `Bearer <token>`, or the password of `Basic base64(user:token)`
+/// — the two forms Prometheus and Alertmanager configs can send.
+fn bearer_or_basic(value: &str) -> Option<String> {
+    let (scheme, rest) = value.split_once(' ')?;
+    let rest = rest.trim();
+    let token = if scheme.eq_ignore_ascii_case("bearer") {
+        rest.to_string()
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        text.split_once(':')?.1.to_string()
+    } else {
+        return None;
+    };
+    (!token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_bearer_and_basic() {
+        assert_eq!(bearer_or_basic("Bearer fb_x").as_deref(), Some("fb_x"));
+        assert_eq!(bearer_or_basic("bearer  fb_x ").as_deref(), Some("fb_x"));
+        let basic = base64::engine::general_purpose::STANDARD.encode("prometheus:fb_y");
+        assert_eq!(
+            bearer_or_basic(&format!("Basic {basic}")).as_deref(),
+            Some("fb_y")
+        );
+        assert_eq!(bearer_or_basic("Basic !!!"), None);
+        assert_eq!(bearer_or_basic("Bearer "), None);
+        assert_eq!(bearer_or_basic("Token fb_x"), None);
+    }
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// Well-formed, but names something that does not exist or is not allowed.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Back-pressure: come back after `retry_after` seconds.
+    #[error("{message}")]
+    Overloaded { message: String, retry_after: u32 },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -87,20 +92,40 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "request failed");
-        }
         let body = Body {
             error: Detail {
                 code: self.code(),
                 message: self.to_string(),
             },
         };
-        let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        self.respond(axum::Json(body))
+    }
+}
+
+impl ApiError {
+    /// The one place an error becomes a response: status and headers from the
+    /// error, body in whichever wire format the endpoint speaks.
+    fn respond(self, body: impl IntoResponse) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        }
+        let mut resp = (status, body).into_response();
+        let headers = resp.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer, Basic"),
+                );
+            }
+            ApiError::Overloaded { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
         }
         resp
     }
@@ -117,6 +142,10 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCursor(_) => ApiError::bad_request("invalid_cursor", e.to_string()),
             StoreError::DuplicateToken(_) => ApiError::Conflict {
                 code: "duplicate_token",
+                message: e.to_string(),
+            },
+            StoreError::GroupTaken { .. } => ApiError::Conflict {
+                code: "group_taken",
                 message: e.to_string(),
             },
             StoreError::InvalidUrl(_)
@@ -174,5 +203,42 @@ pub fn not_found_incident(id: &str) -> ApiError {
     ApiError::NotFound {
         code: "incident_not_found",
         message: format!("no incident with id {id:?}"),
+    }
+}
+
+/// An [`ApiError`] on the Alertmanager-compatible endpoints, whose clients
+/// (amtool, Prometheus) expect the body to be a bare JSON string.
+#[derive(Debug)]
+pub struct AmError(pub ApiError);
+
+impl From<ApiError> for AmError {
+    fn from(e: ApiError) -> Self {
+        AmError(e)
+    }
+}
+
+impl From<StoreError> for AmError {
+    fn from(e: StoreError) -> Self {
+        AmError(e.into())
+    }
+}
+
+impl IntoResponse for AmError {
+    fn into_response(self) -> Response {
+        let message = self.0.to_string();
+        self.0.respond(axum::Json(message))
+    }
+}
+
+impl From<crate::ingest::IngestError> for ApiError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        use crate::ingest::IngestError;
+        match e {
+            IngestError::Full => ApiError::Overloaded {
+                message: e.to_string(),
+                retry_after: 1,
+            },
+            IngestError::Closed | IngestError::Store(_) => ApiError::Unavailable(e.to_string()),
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod ingest;
 pub mod metrics;
 pub mod ops;
 pub mod policy_source;
@@ -39,6 +40,14 @@ pub struct AppState {
     pub store: Store,
     pub policy: PolicyHandle,
     pub clock: Arc<dyn Clock>,
+    /// Where every alert source hands its alerts (group commit).
+    pub ingest: ingest::IngestQueue,
+    /// Wakes the alert processor after a commit.
+    pub wake: ingest::ProcessorWake,
+    pub started_at: firebell_core::Timestamp,
+    /// Silence and maintenance ids active at the processor's last round, to
+    /// notice when one lapses (`None` before the first round).
+    pub suppressions_seen: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
 }
 
 /// How to start a server.
@@ -48,11 +57,16 @@ pub struct ServerConfig {
     pub policy: PolicySource,
     /// How often the policy file's modification time is checked.
     pub policy_poll: std::time::Duration,
+    /// Run the alert processor in the background (off in tests that drive it
+    /// by hand with `ingest::processor::process_pending`).
+    pub background_processing: bool,
 }
 
 pub struct Server {
     pub state: AppState,
     hangup: policy_source::Hangup,
+    ingest_rx: ingest::IngestReceiver,
+    background_processing: bool,
 }
 
 impl Server {
@@ -66,13 +80,22 @@ impl Server {
         })?;
         // Take over SIGHUP now, before anyone is told the server is up.
         let hangup = policy_source::Hangup::register();
+        let (ingest, ingest_rx) = ingest::queue();
+        let started_at = clock.now();
+        let state = AppState {
+            store,
+            policy,
+            clock,
+            ingest,
+            wake: Default::default(),
+            started_at,
+            suppressions_seen: Default::default(),
+        };
         Ok(Server {
-            state: AppState {
-                store,
-                policy,
-                clock,
-            },
+            state,
             hangup,
+            ingest_rx,
+            background_processing: config.background_processing,
         })
     }
 
@@ -106,17 +129,37 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = self.router();
-        let Server { state, hangup } = self;
-        let watcher = tokio::spawn(policy_source::watch(
-            state.policy.clone(),
-            state.clock.clone(),
-            policy_poll,
+        let Server {
+            state,
             hangup,
-        ));
+            ingest_rx,
+            background_processing,
+        } = self;
+        let mut tasks = vec![
+            tokio::spawn(policy_source::watch(
+                state.policy.clone(),
+                state.clock.clone(),
+                policy_poll,
+                hangup,
+            )),
+            tokio::spawn(ingest::run_writer(
+                state.clone(),
+                ingest_rx,
+                state.wake.clone(),
+            )),
+        ];
+        if background_processing {
+            tasks.push(tokio::spawn(ingest::processor::run(
+                state.clone(),
+                state.wake.clone(),
+            )));
+        }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
-        watcher.abort();
+        for task in tasks {
+            task.abort();
+        }
         state.store.close().await;
         Ok(())
     }
@@ -127,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     let _ = metrics::handle();
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
+        .nest("/api/v2", api::alertmanager::router(state.clone()))
         .merge(ops::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

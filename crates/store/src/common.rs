@@ -1,19 +1,27 @@
-//! What both backends share: the encodings of ids, instants, events and
-//! cursors, the checks made before writing, and the latency metric.
+//! What both backends share: the encodings of ids, instants, events,
+//! cursors, alerts, silences, maintenance windows and changes; the checks made
+//! before writing; the alert batch merge and the multi-row statements that
+//! are the same SQL on both backends; and the latency metric.
 //!
 //! Keeping these in one place is what makes the two backends agree byte for
-//! byte: an event, a cursor or an id written by one reads the same in the other.
+//! byte: an event, a cursor, an alert or an id written by one reads the same
+//! in the other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use firebell_core::alert::silence::MaintenanceKind;
+use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Matcher, Silence};
 use firebell_core::{Event, Incident, Status, Timestamp};
-
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use crate::{Backend, IncidentFilter, IncidentPage, StoreError};
+use crate::{
+    AlertFilter, Backend, ChangeRecord, IncidentFilter, IncidentPage, ProcessedAlert, StoreError,
+};
 
 /// Page size when the filter says 0.
 pub(crate) const DEFAULT_LIMIT: u32 = 50;
@@ -296,6 +304,466 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
+// --- alerts ------------------------------------------------------------------
+
+/// Keys per `IN (…)` list when loading alerts: far below both backends' bind
+/// limits (SQLite 32,766, PostgreSQL 65,535) and short enough to plan fast.
+pub(crate) const KEYS_PER_QUERY: usize = 500;
+/// Rows per multi-row statement. With at most 14 binds a row that is 14,000
+/// binds, under SQLite's 32,766 and PostgreSQL's 65,535.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
+/// Most alerts one list or pending read returns.
+pub(crate) const MAX_ALERTS: u32 = 10_000;
+
+/// The row limit for an alert read: 0 means the cap, anything else is capped.
+pub(crate) fn alert_limit(limit: u32) -> i64 {
+    i64::from(match limit {
+        0 => MAX_ALERTS,
+        n => n.min(MAX_ALERTS),
+    })
+}
+
+/// The columns [`AlertRow`] reads, in its order, as a literal for `concat!`
+/// (queries must be `&'static str` to count as SQL-safe).
+macro_rules! alert_columns {
+    () => {
+        "key, source, labels, annotations, starts_at_ms, ends_at_ms, generator_url, \
+         first_seen_at_ms, updated_at_ms, service, severity, group_key, incident_id"
+    };
+}
+pub(crate) use alert_columns;
+
+/// An `alerts` row as read, before its JSON and instants are checked.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AlertRow {
+    key: String,
+    source: String,
+    labels: String,
+    annotations: String,
+    starts_at_ms: i64,
+    ends_at_ms: Option<i64>,
+    generator_url: Option<String>,
+    first_seen_at_ms: i64,
+    updated_at_ms: i64,
+    service: Option<String>,
+    severity: Option<String>,
+    group_key: String,
+    incident_id: Option<String>,
+}
+
+impl AlertRow {
+    pub(crate) fn into_alert(self) -> Result<Alert, StoreError> {
+        let what = |field: &str| format!("{field} of alert {}", self.key);
+        Ok(Alert {
+            source: decode_enum(&self.source, &what("source"))?,
+            labels: decode_json(&self.labels, &what("labels"))?,
+            annotations: decode_json(&self.annotations, &what("annotations"))?,
+            starts_at: from_ms(self.starts_at_ms)?,
+            ends_at: self.ends_at_ms.map(from_ms).transpose()?,
+            generator_url: self.generator_url,
+            first_seen_at: from_ms(self.first_seen_at_ms)?,
+            updated_at: from_ms(self.updated_at_ms)?,
+            service: self.service,
+            severity: self.severity,
+            group_key: self.group_key,
+            incident_id: self.incident_id,
+            key: self.key,
+        })
+    }
+}
+
+pub(crate) fn into_alerts(rows: Vec<AlertRow>) -> Result<Vec<Alert>, StoreError> {
+    rows.into_iter().map(AlertRow::into_alert).collect()
+}
+
+/// JSON text of a value we are about to store.
+fn encode_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
+}
+
+/// A stored JSON column back to its type.
+fn decode_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A unit enum as stored: its serde name (`alertmanager_webhook`, `scheduled`),
+/// so the column reads the same as the API.
+fn encode_enum<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(other) => Err(StoreError::Corrupt(format!(
+            "cannot encode {what}: {other} is not a name"
+        ))),
+        Err(e) => Err(StoreError::Corrupt(format!("cannot encode {what}: {e}"))),
+    }
+}
+
+fn decode_enum<T: DeserializeOwned>(name: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// An instant as the store keeps it: to the millisecond, like every instant
+/// column. Alerts are normalised this way before they are written and
+/// returned, so what a caller gets back equals what a later read returns
+/// (which the processed guard's `updated_at` comparison relies on).
+fn stored_instant(ts: Timestamp) -> Result<Timestamp, StoreError> {
+    from_ms(to_ms(ts))
+}
+
+fn stored_alert(mut alert: Alert) -> Result<Alert, StoreError> {
+    alert.starts_at = stored_instant(alert.starts_at)?;
+    alert.ends_at = alert.ends_at.map(stored_instant).transpose()?;
+    alert.first_seen_at = stored_instant(alert.first_seen_at)?;
+    alert.updated_at = stored_instant(alert.updated_at)?;
+    Ok(alert)
+}
+
+/// What one `upsert_alerts` call decided: the alert each incoming report
+/// became (in input order), and the rows to write, one per key (sorted), with
+/// `pending` set if any report of that key in the batch asked for it.
+pub(crate) struct MergedBatch {
+    pub(crate) results: Vec<Alert>,
+    pub(crate) rows: Vec<(Alert, bool)>,
+}
+
+/// Run `merge` over `incoming` in order against the stored alerts. A key seen
+/// twice merges into the batch's own earlier result, so the last report of a
+/// key is what gets stored.
+pub(crate) fn merge_batch<F>(
+    incoming: &[IncomingAlert],
+    mut stored: HashMap<String, Alert>,
+    mut merge: F,
+) -> Result<MergedBatch, StoreError>
+where
+    F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool),
+{
+    let mut results = Vec::with_capacity(incoming.len());
+    let mut pending: BTreeMap<&str, bool> = BTreeMap::new();
+    for report in incoming {
+        let (alert, wants_processing) = merge(stored.get(&report.key), report);
+        if alert.key != report.key {
+            // The rows are keyed by the report's key; storing another would
+            // silently move or overwrite an alert.
+            return Err(StoreError::Corrupt(format!(
+                "refusing to store alert {:?} merged from a report for key {:?}",
+                alert.key, report.key
+            )));
+        }
+        let alert = stored_alert(alert)?;
+        *pending.entry(report.key.as_str()).or_default() |= wants_processing;
+        stored.insert(report.key.clone(), alert.clone());
+        results.push(alert);
+    }
+    let mut rows = Vec::with_capacity(pending.len());
+    for (key, wants_processing) in pending {
+        let alert = stored
+            .remove(key)
+            .ok_or_else(|| StoreError::Corrupt(format!("alert {key:?} vanished while merging")))?;
+        rows.push((alert, wants_processing));
+    }
+    Ok(MergedBatch { results, rows })
+}
+
+/// `SELECT` the stored alerts with these keys (at most [`KEYS_PER_QUERY`]).
+pub(crate) fn select_alerts_by_key<DB>(keys: &[&str]) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alerts WHERE key IN ("
+    ));
+    let mut list = qb.separated(", ");
+    for key in keys {
+        list.push_bind(key.to_string());
+    }
+    qb.push(")");
+    qb
+}
+
+/// One multi-row `INSERT … ON CONFLICT (key) DO UPDATE` for these rows (at
+/// most [`ROWS_PER_STATEMENT`]). Every field of the merged alert is written;
+/// `pending` only ever turns on here (processing turns it off), so a repeat
+/// that changes nothing cannot hide a change the processor has not seen yet.
+/// `processed_firing` is the processor's and is left alone.
+pub(crate) fn upsert_alerts_query<DB>(
+    rows: &[(Alert, bool)],
+) -> Result<QueryBuilder<DB>, StoreError>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    Option<String>: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    Option<i64>: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    struct Encoded<'a> {
+        alert: &'a Alert,
+        source: String,
+        labels: String,
+        annotations: String,
+        pending: bool,
+    }
+    let encoded = rows
+        .iter()
+        .map(|(alert, pending)| {
+            let what = |field: &str| format!("{field} of alert {}", alert.key);
+            Ok(Encoded {
+                alert,
+                source: encode_enum(&alert.source, &what("source"))?,
+                labels: encode_json(&alert.labels, &what("labels"))?,
+                annotations: encode_json(&alert.annotations, &what("annotations"))?,
+                pending: *pending,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+    let mut qb = QueryBuilder::<DB>::new(
+        "INSERT INTO alerts (key, source, labels, annotations, starts_at_ms, ends_at_ms, \
+         generator_url, first_seen_at_ms, updated_at_ms, service, severity, group_key, \
+         incident_id, pending, processed_firing) ",
+    );
+    qb.push_values(encoded, |mut row, e| {
+        let a = e.alert;
+        row.push_bind(a.key.clone())
+            .push_bind(e.source)
+            .push_bind(e.labels)
+            .push_bind(e.annotations)
+            .push_bind(to_ms(a.starts_at))
+            .push_bind(a.ends_at.map(to_ms))
+            .push_bind(a.generator_url.clone())
+            .push_bind(to_ms(a.first_seen_at))
+            .push_bind(to_ms(a.updated_at))
+            .push_bind(a.service.clone())
+            .push_bind(a.severity.clone())
+            .push_bind(a.group_key.clone())
+            .push_bind(a.incident_id.clone())
+            .push_bind(e.pending)
+            .push("FALSE");
+    });
+    qb.push(
+        " ON CONFLICT (key) DO UPDATE SET source = excluded.source, labels = excluded.labels, \
+         annotations = excluded.annotations, starts_at_ms = excluded.starts_at_ms, \
+         ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url, \
+         first_seen_at_ms = excluded.first_seen_at_ms, updated_at_ms = excluded.updated_at_ms, \
+         service = excluded.service, severity = excluded.severity, group_key = excluded.group_key, \
+         incident_id = excluded.incident_id, pending = alerts.pending OR excluded.pending",
+    );
+    Ok(qb)
+}
+
+/// One report per key (the last wins), sorted by key.
+pub(crate) fn distinct_processed(alerts: &[ProcessedAlert]) -> Vec<&ProcessedAlert> {
+    let mut by_key: BTreeMap<&str, &ProcessedAlert> = BTreeMap::new();
+    for a in alerts {
+        by_key.insert(a.key.as_str(), a);
+    }
+    by_key.into_values().collect()
+}
+
+/// Mark these alerts processed (at most [`ROWS_PER_STATEMENT`], distinct keys),
+/// each only if its `updated_at` is still the one the processor saw: an alert
+/// re-reported meanwhile stays pending. `incident` (the incident just created
+/// for them) overrides each alert's own `incident_id`.
+pub(crate) fn mark_processed_query<DB>(
+    alerts: &[&ProcessedAlert],
+    incident: Option<&str>,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    Option<String>: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new("WITH processed (key, seen_ms, firing, incident_id) AS (");
+    qb.push_values(alerts, |mut row, a| {
+        row.push_bind(a.key.clone())
+            .push_bind(to_ms(a.seen_updated_at))
+            .push_bind(a.firing)
+            .push_bind(
+                incident
+                    .map(str::to_string)
+                    .or_else(|| a.incident_id.clone()),
+            );
+    });
+    qb.push(
+        ") UPDATE alerts SET pending = FALSE, processed_firing = processed.firing, \
+         incident_id = COALESCE(processed.incident_id, alerts.incident_id) \
+         FROM processed WHERE alerts.key = processed.key AND alerts.updated_at_ms = processed.seen_ms",
+    );
+    qb
+}
+
+/// The `list_alerts` query: newest start first, then by key.
+pub(crate) fn list_alerts_query<DB>(filter: &AlertFilter) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alerts WHERE TRUE"
+    ));
+    if let Some(incident) = &filter.incident_id {
+        qb.push(" AND incident_id = ").push_bind(incident.clone());
+    }
+    if let Some(at) = filter.firing_at {
+        qb.push(" AND (ends_at_ms IS NULL OR ends_at_ms > ")
+            .push_bind(to_ms(at))
+            .push(")");
+    }
+    qb.push(" ORDER BY starts_at_ms DESC, key LIMIT ")
+        .push_bind(alert_limit(filter.limit));
+    qb
+}
+
+/// `(firing, total)` from the two counts `alert_counts` selects.
+pub(crate) fn alert_counts((firing, total): (i64, i64)) -> Result<(u64, u64), StoreError> {
+    Ok((
+        to_u64(firing, "alert count")?,
+        to_u64(total, "alert count")?,
+    ))
+}
+
+/// The error for a group whose mapping insert found a holder. Writers of
+/// `incident_groups` are serialised (SQLite's writer, PostgreSQL's alerts
+/// lock), so a holder that vanished in between means the store's own locking
+/// is broken.
+pub(crate) fn group_taken(group_key: &str, holder: Option<String>) -> StoreError {
+    match holder {
+        Some(incident_id) => StoreError::GroupTaken { incident_id },
+        None => StoreError::Corrupt(format!(
+            "alert group {group_key:?} was claimed and released within one locked transaction"
+        )),
+    }
+}
+
+// --- silences, maintenance windows, changes ------------------------------------
+
+/// A silence as bound: `(id, matchers JSON, starts, ends, created_by, comment, updated)`.
+pub(crate) type SilenceRow = (String, String, i64, i64, String, String, i64);
+
+pub(crate) fn silence_row(s: &Silence) -> Result<SilenceRow, StoreError> {
+    Ok((
+        s.id.clone(),
+        encode_json(&s.matchers, &format!("matchers of silence {}", s.id))?,
+        to_ms(s.starts_at),
+        to_ms(s.ends_at),
+        s.created_by.clone(),
+        s.comment.clone(),
+        to_ms(s.updated_at),
+    ))
+}
+
+pub(crate) fn silence_from_row(
+    (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms): SilenceRow,
+) -> Result<Silence, StoreError> {
+    let matchers: Vec<Matcher> = decode_json(&matchers, &format!("matchers of silence {id}"))?;
+    Ok(Silence {
+        matchers,
+        starts_at: from_ms(starts_at_ms)?,
+        ends_at: from_ms(ends_at_ms)?,
+        created_by,
+        comment,
+        updated_at: from_ms(updated_at_ms)?,
+        id,
+    })
+}
+
+/// A maintenance window as bound:
+/// `(id, title, kind, services JSON, starts, ends, created_by, created_at)`.
+pub(crate) type MaintenanceRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+);
+
+pub(crate) fn maintenance_row(w: &MaintenanceWindow) -> Result<MaintenanceRow, StoreError> {
+    let what = |field: &str| format!("{field} of maintenance window {}", w.id);
+    Ok((
+        w.id.clone(),
+        w.title.clone(),
+        encode_enum(&w.kind, &what("kind"))?,
+        encode_json(&w.services, &what("services"))?,
+        to_ms(w.starts_at),
+        w.ends_at.map(to_ms),
+        w.created_by.clone(),
+        to_ms(w.created_at),
+    ))
+}
+
+pub(crate) fn maintenance_from_row(
+    (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms): MaintenanceRow,
+) -> Result<MaintenanceWindow, StoreError> {
+    let what = |field: &str| format!("{field} of maintenance window {id}");
+    let kind: MaintenanceKind = decode_enum(&kind, &what("kind"))?;
+    let services: Vec<String> = decode_json(&services, &what("services"))?;
+    Ok(MaintenanceWindow {
+        title,
+        kind,
+        services,
+        starts_at: from_ms(starts_at_ms)?,
+        ends_at: ends_at_ms.map(from_ms).transpose()?,
+        created_by,
+        created_at: from_ms(created_at_ms)?,
+        id,
+    })
+}
+
+/// A change as bound: `(id, source, summary, service, environment, at, payload JSON)`.
+pub(crate) type ChangeRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+);
+
+pub(crate) fn change_row(c: &ChangeRecord) -> Result<ChangeRow, StoreError> {
+    Ok((
+        c.id.clone(),
+        c.source.clone(),
+        c.summary.clone(),
+        c.service.clone(),
+        c.environment.clone(),
+        to_ms(c.at),
+        encode_json(&c.payload, &format!("payload of change {}", c.id))?,
+    ))
+}
+
+pub(crate) fn change_from_row(
+    (id, source, summary, service, environment, at_ms, payload): ChangeRow,
+) -> Result<ChangeRecord, StoreError> {
+    let payload = decode_json(&payload, &format!("payload of change {id}"))?;
+    Ok(ChangeRecord {
+        source,
+        summary,
+        service,
+        environment,
+        at: from_ms(at_ms)?,
+        payload,
+        id,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +804,26 @@ mod tests {
         assert_eq!(format_id("INC-20261123", 3, 7), "INC-20261123-007");
         assert_eq!(format_id("INC-20261123", 3, 1234), "INC-20261123-1234");
         assert_eq!(format_id("X", 0, 5), "X-5");
+    }
+
+    #[test]
+    fn alert_limits_cap_at_ten_thousand() {
+        assert_eq!(alert_limit(0), 10_000);
+        assert_eq!(alert_limit(7), 7);
+        assert_eq!(alert_limit(u32::MAX), 10_000);
+    }
+
+    #[test]
+    fn enums_are_stored_by_their_serde_names() {
+        use firebell_core::alert::AlertSource;
+        let name = encode_enum(&AlertSource::AlertmanagerWebhook, "source").ok();
+        assert_eq!(name.as_deref(), Some("alertmanager_webhook"));
+        let back: Option<AlertSource> = decode_enum("alertmanager_webhook", "source").ok();
+        assert_eq!(back, Some(AlertSource::AlertmanagerWebhook));
+        assert!(matches!(
+            decode_enum::<AlertSource>("carrier_pigeon", "source"),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

@@ -9,6 +9,9 @@ pub enum StoreError {
         "version conflict: expected version {expected}, but the incident is at version {actual}"
     )]
     Conflict { expected: u64, actual: u64 },
+    /// The alert group already has an open incident; nothing was written.
+    #[error("the alert group already has open incident {incident_id}")]
+    GroupTaken { incident_id: String },
     #[error("no incident with id {0:?}")]
     NotFound(String),
     #[error("invalid cursor: {0}")]

@@ -8,6 +8,28 @@
 //! compile time, and `match` keeps async simple. Each backend has forward-only
 //! migrations under `migrations/<backend>/`. Instants are stored as INTEGER
 //! milliseconds since the epoch on both backends (text timestamps do not sort).
+//!
+//! What it keeps: incidents (an event log plus a projection for lists), API
+//! tokens, alerts and the mapping from alert groups to their open incident,
+//! silences, maintenance windows, and change events.
+//!
+//! The alert pipeline is shaped by its transactions, so nothing acknowledged
+//! is lost and nothing is done twice:
+//!
+//! 1. Ingest: [`Store::upsert_alerts`] merges a whole batch of reports from
+//!    many requests in one transaction (group commit); senders get their 2xx
+//!    after it. A change the processor must see marks the alert `pending`.
+//! 2. Processing: [`Store::pending_alerts`], then per group either
+//!    [`Store::create_incident_for_group`], [`Store::attach_alerts`] or
+//!    [`Store::mark_alerts_processed`]: the incident write and "these alerts
+//!    are processed" commit together. An alert re-reported meanwhile stays
+//!    pending (its `updated_at` moved), so the next round sees the news.
+//! 3. Expiry: [`Store::sweep_expired_alerts`] makes alerts whose `ends_at`
+//!    passed pending again, since a resolved Prometheus alert simply stops
+//!    being refreshed; [`Store::repend_unattached_firing_alerts`] does the
+//!    same for firing alerts a lapsed silence or maintenance window held back.
+//! 4. Resolution: resolving an incident releases its group in the same
+//!    transaction, so the group's next firing alert opens a new incident.
 
 mod common;
 mod error;
@@ -18,7 +40,8 @@ mod types;
 pub use error::StoreError;
 pub use types::*;
 
-use firebell_core::{Event, Incident};
+use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
+use firebell_core::{Event, Incident, Timestamp};
 
 /// The database behind Firebell.
 #[derive(Clone, Debug)]
@@ -90,7 +113,9 @@ impl Store {
     /// Append events to an incident if its version is still `expected_version`;
     /// otherwise nothing is written and [`StoreError::Conflict`] says the current
     /// version. `state` is the incident after the events (its `version` is the
-    /// last event's `seq`), kept as the list/filter projection.
+    /// last event's `seq`), kept as the list/filter projection. When `state` is
+    /// resolved, the incident's alert groups are released in the same
+    /// transaction (see [`Store::open_incident_for_group`]).
     pub async fn append_events(
         &self,
         state: &Incident,
@@ -145,5 +170,178 @@ impl Store {
     /// database, which is when the first admin token is minted.
     pub async fn count_tokens(&self) -> Result<i64, StoreError> {
         dispatch!(self, s => s.count_tokens().await)
+    }
+
+    // --- alerts --------------------------------------------------------------
+
+    /// Ingest a batch of alert reports in ONE transaction. The stored alerts
+    /// with the batch's keys are loaded, then for each report in order
+    /// `merge(stored, report)` returns the merged alert and whether the
+    /// processor must look at it (`pending`); a key reported twice merges into
+    /// the batch's own earlier result. Every merged alert is written with
+    /// multi-row upserts.
+    ///
+    /// Returns one alert per report, in input order: what that report merged
+    /// into (for a repeated key, the last is what is stored). Instants are
+    /// kept to the millisecond, as everywhere in the store; the returned
+    /// alerts are already truncated, so they equal what a later read returns.
+    /// `pending` is sticky: a report whose merge says `false` never clears a
+    /// change the processor has not seen yet. A merge that changes the key is
+    /// refused ([`StoreError::Corrupt`]) and nothing is written. `merge` runs
+    /// inside the write transaction (holding SQLite's write lock), so it
+    /// should be pure and quick.
+    pub async fn upsert_alerts<F>(
+        &self,
+        incoming: &[IncomingAlert],
+        merge: F,
+    ) -> Result<Vec<Alert>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.upsert_alerts(incoming, merge).await)
+    }
+
+    /// Up to `limit` pending alerts (0: up to 10,000), least recently updated
+    /// first, so a busy alert cannot starve a quiet one.
+    pub async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        dispatch!(self, s => s.pending_alerts(limit).await)
+    }
+
+    /// Mark pending every alert last processed as firing whose `ends_at` is at
+    /// or before `now` (and that is not pending already): the sender stopped
+    /// refreshing it, so it resolved. Returns how many.
+    pub async fn sweep_expired_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.sweep_expired_alerts(now).await)
+    }
+
+    /// Mark pending every alert firing at `now` that is not attached to an
+    /// open incident (no incident, or a resolved one) and is not pending
+    /// already. For when a silence or maintenance window lapses: the alerts it
+    /// held back are news again. Returns how many.
+    pub async fn repend_unattached_firing_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.repend_unattached_firing_alerts(now).await)
+    }
+
+    /// The open incident of an alert group, if it has one.
+    pub async fn open_incident_for_group(
+        &self,
+        group_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.open_incident_for_group(group_key).await)
+    }
+
+    /// [`Store::create_incident`] for an alert group, in one transaction that
+    /// also makes it the group's open incident and marks `alerts` processed
+    /// (as [`Store::mark_alerts_processed`], with their `incident_id` set to
+    /// the new incident whatever they carry). If the group already has an
+    /// open incident nothing is written, no number is used up, and
+    /// [`StoreError::GroupTaken`] names it: attach to that one instead.
+    pub async fn create_incident_for_group<F>(
+        &self,
+        id_stem: &str,
+        digits: u8,
+        group_key: &str,
+        alerts: &[ProcessedAlert],
+        build: F,
+    ) -> Result<Incident, StoreError>
+    where
+        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
+    {
+        dispatch!(self, s => s.create_incident_for_group(id_stem, digits, group_key, alerts, build).await)
+    }
+
+    /// [`Store::append_events`] and [`Store::mark_alerts_processed`] in one
+    /// transaction: on a conflict (or a missing incident) nothing is written
+    /// and the alerts stay pending.
+    pub async fn attach_alerts(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.attach_alerts(state, expected_version, events, alerts).await)
+    }
+
+    /// Mark alerts processed that lead to no incident (silenced, in
+    /// maintenance, below the paging threshold). Each is updated only if its
+    /// `updated_at` is still `seen_updated_at`: an alert re-reported while it
+    /// was being processed stays pending. `incident_id: None` keeps the
+    /// stored one; `Some` must name an existing incident (a foreign key).
+    pub async fn mark_alerts_processed(&self, alerts: &[ProcessedAlert]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.mark_alerts_processed(alerts).await)
+    }
+
+    /// Alerts matching `filter`, latest `starts_at` first, then by key.
+    pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        dispatch!(self, s => s.list_alerts(filter).await)
+    }
+
+    /// `(firing at now, total)` alerts attached to an incident.
+    pub async fn alert_counts(
+        &self,
+        incident_id: &str,
+        now: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        dispatch!(self, s => s.alert_counts(incident_id, now).await)
+    }
+
+    // --- silences --------------------------------------------------------------
+
+    /// Insert a silence, or replace the one with its id.
+    pub async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        dispatch!(self, s => s.upsert_silence(silence).await)
+    }
+
+    pub async fn get_silence(&self, id: &str) -> Result<Option<Silence>, StoreError> {
+        dispatch!(self, s => s.get_silence(id).await)
+    }
+
+    /// Every silence, expired ones included, latest end first.
+    pub async fn list_silences(&self) -> Result<Vec<Silence>, StoreError> {
+        dispatch!(self, s => s.list_silences().await)
+    }
+
+    /// End a silence at `now` (its record stays). One that had not started
+    /// yet gets `starts_at = now` too, so it reads as expired, not pending.
+    /// False if there is no such silence or it had already ended.
+    pub async fn expire_silence(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.expire_silence(id, now).await)
+    }
+
+    // --- maintenance windows -----------------------------------------------------
+
+    /// Store a new maintenance window; an id already used is a database error.
+    pub async fn create_maintenance(&self, window: &MaintenanceWindow) -> Result<(), StoreError> {
+        dispatch!(self, s => s.create_maintenance(window).await)
+    }
+
+    /// Every maintenance window, latest start first.
+    pub async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        dispatch!(self, s => s.list_maintenance().await)
+    }
+
+    /// End a window at `now`: one that is active, or open-ended (maintenance
+    /// mode; if it had not started, `starts_at` becomes `now` as well). False
+    /// if there is no such window, it is over, or it is scheduled for later.
+    pub async fn end_maintenance(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.end_maintenance(id, now).await)
+    }
+
+    // --- changes -----------------------------------------------------------------
+
+    /// Record a change event; a record with the same id is replaced, so a
+    /// sender's retry (or a later status of the same deploy) is harmless.
+    pub async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_change(change).await)
+    }
+
+    /// Changes at or after `since` (to one service, or all), newest first.
+    pub async fn list_changes(
+        &self,
+        service: Option<&str>,
+        since: Timestamp,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        dispatch!(self, s => s.list_changes(service, since).await)
     }
 }

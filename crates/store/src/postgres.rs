@@ -9,6 +9,14 @@
 //! - Appending: `UPDATE … WHERE version = expected` waits for a concurrent
 //!   writer of the same incident, then re-checks the version against the
 //!   committed row, so exactly one of two racing appends wins.
+//! - Alerts: every transaction that writes alert rows or the alert-group
+//!   mapping (ingest, processing, the expiry sweep, a resolution) first locks
+//!   the `alerts` row of `store_locks`. Those writers then run one at a time,
+//!   as behind SQLite's single writer: an ingest's read-merge-write cannot
+//!   interleave with the processor's guarded update (no lost `incident_id`),
+//!   multi-row writers cannot deadlock on each other's rows, and "is this
+//!   group taken?" is answered once and stays true until commit. Readers and
+//!   the other incident writes are not held up.
 //!
 //! A URL may end in `?schema=NAME`: the schema is created if missing and every
 //! connection gets `search_path=NAME` at startup, so tests (or tenants) can
@@ -16,16 +24,26 @@
 
 use std::str::FromStr;
 
-use firebell_core::{Event, Incident};
-use sqlx::AssertSqlSafe;
+use std::collections::{BTreeSet, HashMap};
+
+use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
+use firebell_core::{Event, Incident, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Postgres};
 
 use crate::common::{
-    OpTimer, check_append, check_new, decode_event, decode_incident, distinct_services,
-    effective_limit, encode_event, encode_incident, format_id, from_ms, into_page,
-    is_unique_violation, list_query, status_counts, to_i64, to_ms, to_u64,
+    AlertRow, ChangeRow, KEYS_PER_QUERY, MaintenanceRow, OpTimer, ROWS_PER_STATEMENT, SilenceRow,
+    alert_columns, alert_counts, alert_limit, change_from_row, change_row, check_append, check_new,
+    decode_event, decode_incident, distinct_processed, distinct_services, effective_limit,
+    encode_event, encode_incident, format_id, from_ms, group_taken, into_alerts, into_page,
+    is_unique_violation, list_alerts_query, list_query, maintenance_from_row, maintenance_row,
+    mark_processed_query, merge_batch, select_alerts_by_key, silence_from_row, silence_row,
+    status_counts, to_i64, to_ms, to_u64, upsert_alerts_query,
 };
-use crate::{Backend, IncidentFilter, IncidentPage, NewToken, StoreError, TokenRecord};
+use crate::{
+    AlertFilter, Backend, ChangeRecord, IncidentFilter, IncidentPage, NewToken, ProcessedAlert,
+    StoreError, TokenRecord,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -139,37 +157,7 @@ impl PgStore {
     {
         let _t = Self::timer("create_incident");
         let mut tx = self.pool.begin().await?;
-        let n: i64 = sqlx::query_scalar(
-            "INSERT INTO incident_counters (stem, last) VALUES ($1, 1) \
-             ON CONFLICT (stem) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
-        )
-        .bind(stem)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id = format_id(stem, digits, n);
-        let (mut incident, events) = build(id.clone());
-        // The store allocated the id; the state must carry it.
-        incident.id = id;
-        check_new(&incident, &events)?;
-
-        sqlx::query(
-            "INSERT INTO incidents \
-             (id, title, severity, status, declared_at_ms, updated_at_ms, resolved_at_ms, version, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&incident.id)
-        .bind(&incident.title)
-        .bind(&incident.severity)
-        .bind(incident.status.as_str())
-        .bind(to_ms(incident.declared_at))
-        .bind(to_ms(incident.updated_at))
-        .bind(incident.resolved_at.map(to_ms))
-        .bind(to_i64(incident.version, "version")?)
-        .bind(encode_incident(&incident)?)
-        .execute(&mut *tx)
-        .await?;
-        insert_services(&mut tx, &incident).await?;
-        insert_events(&mut tx, &incident.id, &events).await?;
+        let incident = insert_incident(&mut tx, stem, digits, build).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -181,31 +169,27 @@ impl PgStore {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("append_events");
+        self.append_and_mark(state, expected_version, events, &[])
+            .await
+    }
+
+    /// Append events and mark alerts processed, all or nothing.
+    async fn append_and_mark(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
         check_append(state, expected_version, events)?;
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE incidents SET title = $1, severity = $2, status = $3, updated_at_ms = $4, resolved_at_ms = $5, \
-             version = $6, state = $7 WHERE id = $8 AND version = $9",
-        )
-        .bind(&state.title)
-        .bind(&state.severity)
-        .bind(state.status.as_str())
-        .bind(to_ms(state.updated_at))
-        .bind(state.resolved_at.map(to_ms))
-        .bind(to_i64(state.version, "version")?)
-        .bind(encode_incident(state)?)
-        .bind(&state.id)
-        .bind(to_i64(expected_version, "version")?)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            let actual = current_version(&mut tx, &state.id).await?;
-            tx.rollback().await?;
-            return Err(conflict_or_missing(&state.id, expected_version, actual)?);
+        // Marking alerts and releasing a resolved incident's groups are alert
+        // writes: take the alerts lock before any row lock, as every alert
+        // writer does, so lock order is the same everywhere.
+        if !alerts.is_empty() || !state.is_open() {
+            lock_alerts(&mut tx).await?;
         }
-
-        if let Err(e) = insert_events(&mut tx, &state.id, events).await {
+        if let Err(e) = write_append(&mut tx, state, expected_version, events).await {
             tx.rollback().await?;
             if let StoreError::Database(db) = &e
                 && is_unique_violation(db)
@@ -217,12 +201,7 @@ impl PgStore {
             }
             return Err(e);
         }
-
-        sqlx::query("DELETE FROM incident_services WHERE incident_id = $1")
-            .bind(&state.id)
-            .execute(&mut *tx)
-            .await?;
-        insert_services(&mut tx, state).await?;
+        mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -351,6 +330,376 @@ impl PgStore {
             .fetch_one(&self.pool)
             .await?)
     }
+
+    // --- alerts ------------------------------------------------------------
+
+    pub(crate) async fn upsert_alerts<F>(
+        &self,
+        incoming: &[IncomingAlert],
+        merge: F,
+    ) -> Result<Vec<Alert>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
+    {
+        let _t = Self::timer("upsert_alerts");
+        if incoming.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        lock_alerts(&mut tx).await?;
+        let stored = load_alerts(&mut tx, incoming).await?;
+        let batch = merge_batch(incoming, stored, merge)?;
+        for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
+            upsert_alerts_query::<Postgres>(rows)?
+                .build()
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(batch.results)
+    }
+
+    pub(crate) async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        let _t = Self::timer("pending_alerts");
+        let rows: Vec<AlertRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts WHERE pending ORDER BY updated_at_ms, key LIMIT $1"
+        ))
+        .bind(alert_limit(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        into_alerts(rows)
+    }
+
+    pub(crate) async fn sweep_expired_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _t = Self::timer("sweep_expired_alerts");
+        let mut tx = self.pool.begin().await?;
+        lock_alerts(&mut tx).await?;
+        let swept = sqlx::query(
+            "UPDATE alerts SET pending = TRUE \
+             WHERE processed_firing AND NOT pending AND ends_at_ms <= $1",
+        )
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(swept)
+    }
+
+    pub(crate) async fn repend_unattached_firing_alerts(
+        &self,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let _t = Self::timer("repend_unattached_firing_alerts");
+        let mut tx = self.pool.begin().await?;
+        lock_alerts(&mut tx).await?;
+        let repended = sqlx::query(
+            "UPDATE alerts SET pending = TRUE \
+             WHERE NOT pending AND (ends_at_ms IS NULL OR ends_at_ms > $1) \
+             AND NOT EXISTS (SELECT 1 FROM incidents \
+                 WHERE incidents.id = alerts.incident_id AND incidents.status <> 'resolved')",
+        )
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(repended)
+    }
+
+    pub(crate) async fn open_incident_for_group(
+        &self,
+        group_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let _t = Self::timer("open_incident_for_group");
+        Ok(
+            sqlx::query_scalar("SELECT incident_id FROM incident_groups WHERE group_key = $1")
+                .bind(group_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn create_incident_for_group<F>(
+        &self,
+        stem: &str,
+        digits: u8,
+        group_key: &str,
+        alerts: &[ProcessedAlert],
+        build: F,
+    ) -> Result<Incident, StoreError>
+    where
+        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
+    {
+        let _t = Self::timer("create_incident_for_group");
+        let mut tx = self.pool.begin().await?;
+        lock_alerts(&mut tx).await?;
+        // Checked first so a taken group does not even use up a number.
+        if let Some(incident_id) = group_holder(&mut tx, group_key).await? {
+            tx.rollback().await?;
+            return Err(StoreError::GroupTaken { incident_id });
+        }
+        let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        if incident.is_open() {
+            let claimed = sqlx::query(
+                "INSERT INTO incident_groups (group_key, incident_id) VALUES ($1, $2) \
+                 ON CONFLICT (group_key) DO NOTHING",
+            )
+            .bind(group_key)
+            .bind(&incident.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                let holder = group_holder(&mut tx, group_key).await?;
+                tx.rollback().await?;
+                return Err(group_taken(group_key, holder));
+            }
+        }
+        mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    pub(crate) async fn attach_alerts(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("attach_alerts");
+        self.append_and_mark(state, expected_version, events, alerts)
+            .await
+    }
+
+    pub(crate) async fn mark_alerts_processed(
+        &self,
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("mark_alerts_processed");
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        lock_alerts(&mut tx).await?;
+        mark_processed(&mut tx, alerts, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        let _t = Self::timer("list_alerts");
+        let mut query = list_alerts_query::<Postgres>(filter);
+        let rows: Vec<AlertRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        into_alerts(rows)
+    }
+
+    pub(crate) async fn alert_counts(
+        &self,
+        incident_id: &str,
+        now: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        let _t = Self::timer("alert_counts");
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN ends_at_ms IS NULL OR ends_at_ms > $1 THEN 1 ELSE 0 END), 0), \
+             COUNT(*) FROM alerts WHERE incident_id = $2",
+        )
+        .bind(to_ms(now))
+        .bind(incident_id)
+        .fetch_one(&self.pool)
+        .await?;
+        alert_counts(counts)
+    }
+
+    // --- silences ----------------------------------------------------------
+
+    pub(crate) async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        let _t = Self::timer("upsert_silence");
+        let (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) =
+            silence_row(silence)?;
+        sqlx::query(
+            "INSERT INTO silences \
+             (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, \
+             starts_at_ms = excluded.starts_at_ms, ends_at_ms = excluded.ends_at_ms, \
+             created_by = excluded.created_by, comment = excluded.comment, \
+             updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(id)
+        .bind(matchers)
+        .bind(starts_at_ms)
+        .bind(ends_at_ms)
+        .bind(created_by)
+        .bind(comment)
+        .bind(updated_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_silence(&self, id: &str) -> Result<Option<Silence>, StoreError> {
+        let _t = Self::timer("get_silence");
+        let row: Option<SilenceRow> = sqlx::query_as(
+            "SELECT id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms \
+             FROM silences WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(silence_from_row).transpose()
+    }
+
+    pub(crate) async fn list_silences(&self) -> Result<Vec<Silence>, StoreError> {
+        let _t = Self::timer("list_silences");
+        let rows: Vec<SilenceRow> = sqlx::query_as(
+            "SELECT id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms \
+             FROM silences ORDER BY ends_at_ms DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(silence_from_row).collect()
+    }
+
+    pub(crate) async fn expire_silence(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("expire_silence");
+        let now = to_ms(now);
+        let expired = sqlx::query(
+            "UPDATE silences SET ends_at_ms = $1, updated_at_ms = $2, \
+             starts_at_ms = CASE WHEN starts_at_ms > $3 THEN $4 ELSE starts_at_ms END \
+             WHERE id = $5 AND ends_at_ms > $6",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(expired > 0)
+    }
+
+    // --- maintenance windows -------------------------------------------------
+
+    pub(crate) async fn create_maintenance(
+        &self,
+        window: &MaintenanceWindow,
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("create_maintenance");
+        let (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) =
+            maintenance_row(window)?;
+        sqlx::query(
+            "INSERT INTO maintenance_windows \
+             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(kind)
+        .bind(services)
+        .bind(starts_at_ms)
+        .bind(ends_at_ms)
+        .bind(created_by)
+        .bind(created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        let _t = Self::timer("list_maintenance");
+        let rows: Vec<MaintenanceRow> = sqlx::query_as(
+            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms \
+             FROM maintenance_windows ORDER BY starts_at_ms DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(maintenance_from_row).collect()
+    }
+
+    pub(crate) async fn end_maintenance(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("end_maintenance");
+        let now = to_ms(now);
+        let ended = sqlx::query(
+            "UPDATE maintenance_windows SET ends_at_ms = $1, \
+             starts_at_ms = CASE WHEN starts_at_ms > $2 THEN $3 ELSE starts_at_ms END \
+             WHERE id = $4 AND (ends_at_ms IS NULL OR (starts_at_ms <= $5 AND ends_at_ms > $6))",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(ended > 0)
+    }
+
+    // --- changes -----------------------------------------------------------
+
+    pub(crate) async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
+        let _t = Self::timer("record_change");
+        let (id, source, summary, service, environment, at_ms, payload) = change_row(change)?;
+        sqlx::query(
+            "INSERT INTO changes (id, source, summary, service, environment, at_ms, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, summary = excluded.summary, \
+             service = excluded.service, environment = excluded.environment, \
+             at_ms = excluded.at_ms, payload = excluded.payload",
+        )
+        .bind(id)
+        .bind(source)
+        .bind(summary)
+        .bind(service)
+        .bind(environment)
+        .bind(at_ms)
+        .bind(payload)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_changes(
+        &self,
+        service: Option<&str>,
+        since: Timestamp,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let _t = Self::timer("list_changes");
+        let rows: Vec<ChangeRow> =
+            match service {
+                Some(service) => sqlx::query_as(
+                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
+                     WHERE service = $1 AND at_ms >= $2 ORDER BY at_ms DESC, id",
+                )
+                .bind(service)
+                .bind(to_ms(since))
+                .fetch_all(&self.pool)
+                .await?,
+                None => sqlx::query_as(
+                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
+                     WHERE at_ms >= $1 ORDER BY at_ms DESC, id",
+                )
+                .bind(to_ms(since))
+                .fetch_all(&self.pool)
+                .await?,
+            };
+        rows.into_iter().map(change_from_row).collect()
+    }
 }
 
 async fn current_version(conn: &mut PgConnection, id: &str) -> Result<Option<i64>, StoreError> {
@@ -405,4 +754,160 @@ async fn insert_events(
             .await?;
     }
     Ok(())
+}
+
+/// Allocate the stem's next number, build the incident and write it with its
+/// first events (inside the caller's transaction).
+async fn insert_incident<F>(
+    conn: &mut PgConnection,
+    stem: &str,
+    digits: u8,
+    build: F,
+) -> Result<Incident, StoreError>
+where
+    F: FnOnce(String) -> (Incident, Vec<Event>),
+{
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO incident_counters (stem, last) VALUES ($1, 1) \
+         ON CONFLICT (stem) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
+    )
+    .bind(stem)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = format_id(stem, digits, n);
+    let (mut incident, events) = build(id.clone());
+    // The store allocated the id; the state must carry it.
+    incident.id = id;
+    check_new(&incident, &events)?;
+
+    sqlx::query(
+        "INSERT INTO incidents \
+         (id, title, severity, status, declared_at_ms, updated_at_ms, resolved_at_ms, version, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&incident.id)
+    .bind(&incident.title)
+    .bind(&incident.severity)
+    .bind(incident.status.as_str())
+    .bind(to_ms(incident.declared_at))
+    .bind(to_ms(incident.updated_at))
+    .bind(incident.resolved_at.map(to_ms))
+    .bind(to_i64(incident.version, "version")?)
+    .bind(encode_incident(&incident)?)
+    .execute(&mut *conn)
+    .await?;
+    insert_services(conn, &incident).await?;
+    insert_events(conn, &incident.id, &events).await?;
+    Ok(incident)
+}
+
+/// Write an append inside the caller's transaction: the projection (only if
+/// still at `expected_version`, else Conflict or NotFound), the events, the
+/// service index, and, when the incident is now resolved, the end of its
+/// alert groups' claim on it.
+async fn write_append(
+    conn: &mut PgConnection,
+    state: &Incident,
+    expected_version: u64,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let updated = sqlx::query(
+        "UPDATE incidents SET title = $1, severity = $2, status = $3, updated_at_ms = $4, resolved_at_ms = $5, \
+         version = $6, state = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(&state.title)
+    .bind(&state.severity)
+    .bind(state.status.as_str())
+    .bind(to_ms(state.updated_at))
+    .bind(state.resolved_at.map(to_ms))
+    .bind(to_i64(state.version, "version")?)
+    .bind(encode_incident(state)?)
+    .bind(&state.id)
+    .bind(to_i64(expected_version, "version")?)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        let actual = current_version(conn, &state.id).await?;
+        return Err(conflict_or_missing(&state.id, expected_version, actual)?);
+    }
+    insert_events(conn, &state.id, events).await?;
+    sqlx::query("DELETE FROM incident_services WHERE incident_id = $1")
+        .bind(&state.id)
+        .execute(&mut *conn)
+        .await?;
+    insert_services(conn, state).await?;
+    if !state.is_open() {
+        sqlx::query("DELETE FROM incident_groups WHERE incident_id = $1")
+            .bind(&state.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The incident a group's mapping names, if any.
+async fn group_holder(
+    conn: &mut PgConnection,
+    group_key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT incident_id FROM incident_groups WHERE group_key = $1")
+            .bind(group_key)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The stored alerts with the keys of `incoming`, by key.
+async fn load_alerts(
+    conn: &mut PgConnection,
+    incoming: &[IncomingAlert],
+) -> Result<HashMap<String, Alert>, StoreError> {
+    let keys: Vec<&str> = incoming
+        .iter()
+        .map(|a| a.key.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut stored = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let mut query = select_alerts_by_key::<Postgres>(chunk);
+        let rows: Vec<AlertRow> = query.build_query_as().fetch_all(&mut *conn).await?;
+        for row in rows {
+            let alert = row.into_alert()?;
+            stored.insert(alert.key.clone(), alert);
+        }
+    }
+    Ok(stored)
+}
+
+/// Mark alerts processed inside the caller's transaction (see
+/// [`mark_processed_query`]).
+async fn mark_processed(
+    conn: &mut PgConnection,
+    alerts: &[ProcessedAlert],
+    incident: Option<&str>,
+) -> Result<(), StoreError> {
+    for chunk in distinct_processed(alerts).chunks(ROWS_PER_STATEMENT) {
+        mark_processed_query::<Postgres>(chunk, incident)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Take the alerts lock (see the module docs) until the transaction ends.
+async fn lock_alerts(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let locked: Option<String> =
+        sqlx::query_scalar("SELECT name FROM store_locks WHERE name = 'alerts' FOR UPDATE")
+            .fetch_optional(conn)
+            .await?;
+    match locked {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Corrupt(
+            "the `alerts` row of store_locks is missing: alert writers cannot be serialised".into(),
+        )),
+    }
 }

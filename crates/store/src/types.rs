@@ -1,7 +1,7 @@
 //! Plain data passed in and out of the store.
 
 use firebell_core::{Incident, Status, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -62,4 +62,46 @@ pub struct TokenRecord {
     pub role: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// What the processor did with one alert it read from
+/// [`pending_alerts`](crate::Store::pending_alerts): the alert is marked
+/// processed only if it was not re-reported since (its `updated_at` is still
+/// `seen_updated_at`); otherwise it stays pending for the next round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessedAlert {
+    pub key: String,
+    /// The alert's `updated_at` as the processor read it.
+    pub seen_updated_at: Timestamp,
+    /// Whether the processor saw it firing; the expiry sweep revisits alerts
+    /// processed as firing once their `ends_at` passes.
+    pub firing: bool,
+    /// The incident the alert now belongs to; `None` leaves the stored one.
+    pub incident_id: Option<String>,
+}
+
+/// Which alerts to list. `None`s do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    /// Alerts attached to this incident.
+    pub incident_id: Option<String>,
+    /// Alerts firing at this instant: no end, or an end after it.
+    pub firing_at: Option<Timestamp>,
+    /// At most this many (0: up to the cap of 10,000).
+    pub limit: u32,
+}
+
+/// A change somewhere (a deploy, a config push, a feature flag), reported so
+/// responders can ask "what changed just before this started?".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub id: String,
+    /// Who reported it, e.g. `github-actions`, `argocd`.
+    pub source: String,
+    pub summary: String,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub at: Timestamp,
+    /// The sender's own data, kept as given.
+    pub payload: serde_json::Value,
 }

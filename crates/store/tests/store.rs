@@ -7,11 +7,18 @@
 //! that is what "both backends pass the same suite" means.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use firebell_core::alert::silence::MaintenanceKind;
+use firebell_core::alert::{
+    Alert, AlertSource, IncomingAlert, LabelSet, MaintenanceWindow, MatchOp, Matcher, Silence,
+};
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
-use firebell_store::{Backend, IncidentFilter, NewToken, Store, StoreError};
+use firebell_store::{
+    AlertFilter, Backend, ChangeRecord, IncidentFilter, NewToken, ProcessedAlert, Store, StoreError,
+};
 use jiff::{Timestamp, ToSpan};
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -122,6 +129,24 @@ store_tests!(
     count_by_status,
     tokens,
     survives_reopen,
+    alerts_roundtrip,
+    alerts_same_key_twice_in_a_batch,
+    alerts_pending_is_sticky,
+    alerts_large_batch,
+    alerts_ingest_timing,
+    alerts_pending_and_sweep,
+    alerts_repend_unattached,
+    alerts_processed_guard,
+    group_incident_created_once,
+    group_concurrent_creates,
+    attach_conflict_writes_nothing,
+    resolution_releases_group,
+    ingest_never_undoes_processing,
+    list_alerts_filters,
+    silences_crud,
+    maintenance_crud,
+    changes_crud,
+    alerts_survive_reopen,
 );
 
 // --- building incidents from real core events ------------------------------
@@ -968,8 +993,8 @@ async fn survives_reopen(db: &TestDb) {
         .await
         .expect("tables");
         assert_eq!(
-            tables, 4,
-            "incidents, incident_services, incident_events, incident_counters"
+            tables, 5,
+            "incidents, incident_services, incident_events, incident_counters, incident_groups"
         );
         conn.close().await.expect("close");
     }
@@ -978,6 +1003,1432 @@ async fn survives_reopen(db: &TestDb) {
     let store = db.connect().await;
     let next = create(&store, "INC-20261123", t0(), "SEV2", &[]).await;
     assert_eq!(next.id, "INC-20261123-002");
+    store.close().await;
+}
+
+// --- alerts: helpers -------------------------------------------------------
+
+fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A report of alert `key` for `service` (its group), as an ingest adapter
+/// would produce it.
+fn report(
+    key: &str,
+    service: &str,
+    starts_at: Timestamp,
+    ends_at: Option<Timestamp>,
+) -> IncomingAlert {
+    IncomingAlert {
+        source: AlertSource::Alertmanager,
+        key: key.into(),
+        labels: labels(&[
+            ("alertname", "HighErrorRate"),
+            ("service", service),
+            ("instance", key),
+        ]),
+        annotations: labels(&[("summary", "5xx above 5%")]),
+        starts_at,
+        ends_at,
+        generator_url: Some(format!("http://prometheus/graph?g0={key}")),
+    }
+}
+
+/// The tests' own merge (core's may still be a stub): a new alert is pending;
+/// a repeat takes the report's content, keeps what Firebell decided (first
+/// sighting, group, incident), and is pending only if it started or stopped
+/// firing as of `now`.
+fn merge_at(now: Timestamp) -> impl FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send {
+    move |stored, report| {
+        let service = report.labels.get("service").cloned();
+        let fresh = Alert {
+            key: report.key.clone(),
+            source: report.source,
+            labels: report.labels.clone(),
+            annotations: report.annotations.clone(),
+            starts_at: report.starts_at,
+            ends_at: report.ends_at,
+            generator_url: report.generator_url.clone(),
+            first_seen_at: now,
+            updated_at: now,
+            group_key: service.clone().unwrap_or_default(),
+            service,
+            severity: report.labels.get("severity").cloned(),
+            incident_id: None,
+        };
+        match stored {
+            None => (fresh, true),
+            Some(prev) => {
+                let changed = prev.is_firing(now) != fresh.is_firing(now);
+                let merged = Alert {
+                    first_seen_at: prev.first_seen_at,
+                    group_key: prev.group_key.clone(),
+                    incident_id: prev.incident_id.clone(),
+                    ..fresh
+                };
+                (merged, changed)
+            }
+        }
+    }
+}
+
+async fn ingest(store: &Store, now: Timestamp, reports: &[IncomingAlert]) -> Vec<Alert> {
+    store
+        .upsert_alerts(reports, merge_at(now))
+        .await
+        .expect("upsert")
+}
+
+fn processed(alert: &Alert, firing: bool) -> ProcessedAlert {
+    ProcessedAlert {
+        key: alert.key.clone(),
+        seen_updated_at: alert.updated_at,
+        firing,
+        incident_id: None,
+    }
+}
+
+async fn pending_keys(store: &Store) -> Vec<String> {
+    store
+        .pending_alerts(0)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|a| a.key)
+        .collect()
+}
+
+async fn get_alert(store: &Store, key: &str) -> Alert {
+    store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.key == key)
+        .unwrap_or_else(|| panic!("alert {key} is stored"))
+}
+
+/// An instant with sub-millisecond digits, which the store truncates.
+fn fine(at: Timestamp) -> Timestamp {
+    Timestamp::new(at.as_second(), 123_456_789).expect("instant")
+}
+
+/// Truncated to the millisecond, as stored.
+fn ms(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).expect("instant")
+}
+
+async fn declare_for_group(
+    store: &Store,
+    group: &str,
+    alerts: &[ProcessedAlert],
+) -> Result<Incident, StoreError> {
+    store
+        .create_incident_for_group(
+            "INC-20261123",
+            3,
+            group,
+            alerts,
+            build(vec![declared(
+                t0(),
+                &format!("{group} alerts"),
+                "SEV2",
+                &[group],
+            )]),
+        )
+        .await
+}
+
+// --- alerts: tests -----------------------------------------------------------
+
+async fn alerts_roundtrip(db: &TestDb) {
+    let store = db.connect().await;
+    let now = fine(t0());
+    let sources = [
+        AlertSource::Alertmanager,
+        AlertSource::AlertmanagerWebhook,
+        AlertSource::Pagerduty,
+        AlertSource::Webhook,
+        AlertSource::Heartbeat,
+        AlertSource::Check,
+    ];
+    let mut reports: Vec<IncomingAlert> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, source)| IncomingAlert {
+            source: *source,
+            ..report(
+                &format!("{i:016x}"),
+                "checkout",
+                now - (i as i64).minutes(),
+                None,
+            )
+        })
+        .collect();
+    // Odd text, empty maps, an end, no URL.
+    reports[0].labels = labels(&[
+        ("alertname", "Paiement indisponible — الدفع متوقف 💳"),
+        ("quote", "\" \\ \n nul \u{0}"),
+        ("service", "checkout"),
+        ("severity", "critical"),
+    ]);
+    reports[1].labels = LabelSet::new();
+    reports[1].annotations = LabelSet::new();
+    reports[2].ends_at = Some(fine(t0() + 5.minutes()));
+    reports[2].generator_url = None;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let mut merge = merge_at(now);
+    let stored = store
+        .upsert_alerts(&reports, move |prev, report| {
+            log.lock().expect("log").push(prev.cloned());
+            merge(prev, report)
+        })
+        .await
+        .expect("upsert");
+    assert!(
+        seen.lock().expect("log").iter().all(Option::is_none),
+        "nothing was stored before"
+    );
+    assert_eq!(stored.len(), reports.len());
+    for (alert, report) in stored.iter().zip(&reports) {
+        assert_eq!(alert.key, report.key);
+        assert_eq!(alert.source, report.source);
+        assert_eq!(alert.labels, report.labels);
+        assert_eq!(alert.annotations, report.annotations);
+        assert_eq!(
+            alert.starts_at,
+            ms(report.starts_at),
+            "kept to the millisecond"
+        );
+        assert_eq!(alert.ends_at, report.ends_at.map(ms));
+        assert_eq!(alert.generator_url, report.generator_url);
+        assert_eq!((alert.first_seen_at, alert.updated_at), (ms(now), ms(now)));
+    }
+    assert_eq!(stored[0].severity.as_deref(), Some("critical"));
+    assert_eq!(stored[0].service.as_deref(), Some("checkout"));
+    assert_eq!(stored[1].service, None);
+
+    // What a read returns is exactly what the upsert returned.
+    let mut listed = store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .expect("list");
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(listed, stored);
+    assert_eq!(store.pending_alerts(0).await.expect("pending").len(), 6);
+
+    // A repeat sees the stored alert.
+    seen.lock().expect("log").clear();
+    let later = now + 1.minute();
+    let mut again = reports[0].clone();
+    again.annotations = labels(&[("summary", "now 7%")]);
+    let log = seen.clone();
+    let mut merge = merge_at(later);
+    let merged = store
+        .upsert_alerts(std::slice::from_ref(&again), move |prev, report| {
+            log.lock().expect("log").push(prev.cloned());
+            merge(prev, report)
+        })
+        .await
+        .expect("upsert");
+    assert_eq!(*seen.lock().expect("log"), vec![Some(stored[0].clone())]);
+    assert_eq!(merged[0].first_seen_at, ms(now));
+    assert_eq!(merged[0].updated_at, ms(later));
+    assert_eq!(merged[0].annotations, again.annotations);
+    assert_eq!(get_alert(&store, &again.key).await, merged[0]);
+
+    // An empty batch is a no-op.
+    assert!(
+        store
+            .upsert_alerts(&[], merge_at(now))
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    store.close().await;
+}
+
+async fn alerts_same_key_twice_in_a_batch(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let a1 = report("a", "checkout", now - 2.minutes(), None);
+    let b = report("b", "checkout", now, None);
+    // The same alert again in the same batch, now resolved.
+    let a2 = report("a", "checkout", now - 2.minutes(), Some(now - 1.second()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let mut merge = merge_at(now);
+    let results = store
+        .upsert_alerts(&[a1, b, a2.clone()], move |prev, report| {
+            log.lock().expect("log").push(prev.cloned());
+            merge(prev, report)
+        })
+        .await
+        .expect("upsert");
+    assert_eq!(results.len(), 3, "one result per report");
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen[0], None);
+    assert_eq!(seen[1], None);
+    assert_eq!(
+        seen[2],
+        Some(results[0].clone()),
+        "the second report of a key merges into the first's result"
+    );
+    assert_eq!(results[0].ends_at, None);
+    assert_eq!(results[2].ends_at, a2.ends_at);
+    assert_eq!(
+        get_alert(&store, "a").await,
+        results[2],
+        "the last report is stored"
+    );
+    assert_eq!(pending_keys(&store).await.len(), 2);
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+
+    // A merge that changes the key is refused, and nothing is written.
+    let refused = store
+        .upsert_alerts(&[report("c", "x", now, None)], |_, r| {
+            let (mut alert, pending) = merge_at(now)(None, r);
+            alert.key = "d".into();
+            (alert, pending)
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Corrupt(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    store.close().await;
+}
+
+/// Only processing clears `pending`: a repeat that changes nothing must not
+/// hide a change the processor has not seen yet.
+async fn alerts_pending_is_sticky(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let a = &ingest(&store, now, &[report("a", "checkout", now, None)]).await[0];
+    // A refresh: nothing changed, the merge says "not pending".
+    let refreshed = &ingest(
+        &store,
+        now + 30.seconds(),
+        &[report("a", "checkout", now, None)],
+    )
+    .await[0];
+    assert_ne!(refreshed.updated_at, a.updated_at);
+    assert_eq!(pending_keys(&store).await, ["a"]);
+
+    // Within one batch: pending from the first report, not from the second.
+    store
+        .mark_alerts_processed(&[processed(refreshed, true)])
+        .await
+        .expect("mark");
+    assert!(pending_keys(&store).await.is_empty());
+    let mut calls = 0;
+    store
+        .upsert_alerts(
+            &[
+                report("a", "checkout", now, None),
+                report("a", "checkout", now, None),
+            ],
+            move |prev, r| {
+                calls += 1;
+                let (alert, _) = merge_at(now + 1.minute())(prev, r);
+                (alert, calls == 1)
+            },
+        )
+        .await
+        .expect("upsert");
+    assert_eq!(pending_keys(&store).await, ["a"]);
+    store.close().await;
+}
+
+async fn alerts_large_batch(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let reports: Vec<IncomingAlert> = (0..2_000)
+        .map(|i| {
+            report(
+                &format!("{i:016x}"),
+                &format!("svc-{}", i % 7),
+                now - i.seconds(),
+                None,
+            )
+        })
+        .collect();
+    let stored = ingest(&store, now, &reports).await;
+    assert_eq!(stored.len(), 2_000);
+    let listed = store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2_000);
+    // Newest start first.
+    assert_eq!(listed[0].key, format!("{:016x}", 0));
+    assert_eq!(listed[1_999].key, format!("{:016x}", 1_999));
+    assert_eq!(store.pending_alerts(0).await.expect("pending").len(), 2_000);
+    // Same `updated_at` everywhere: the key breaks the tie.
+    let first: Vec<String> = store
+        .pending_alerts(3)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(first, [0, 1, 2].map(|i| format!("{i:016x}")));
+
+    // The whole batch again, as updates.
+    let again = ingest(&store, now + 1.minute(), &reports).await;
+    assert!(
+        again
+            .iter()
+            .all(|a| a.updated_at == now + 1.minute() && a.first_seen_at == now)
+    );
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        2_000
+    );
+    store.close().await;
+}
+
+/// The ingest hot path: 10,000 alerts in batches of 1,000, then the same
+/// 10,000 again (updates). Prints the time; the assertion is only about
+/// correctness, so a slow CI machine does not fail it.
+async fn alerts_ingest_timing(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let reports: Vec<IncomingAlert> = (0..10_000)
+        .map(|i| report(&format!("{i:016x}"), &format!("svc-{}", i % 50), now, None))
+        .collect();
+    let backend = store.backend().as_str();
+    for (round, at) in [("insert", now), ("update", now + 1.minute())] {
+        let started = Instant::now();
+        for batch in reports.chunks(1_000) {
+            ingest(&store, at, batch).await;
+        }
+        let elapsed = started.elapsed();
+        println!(
+            "{backend}: upsert_alerts {round}: 10,000 alerts in 10 batches of 1,000: {} ms ({:.0} alerts/s)",
+            elapsed.as_millis(),
+            10_000.0 / elapsed.as_secs_f64()
+        );
+    }
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        10_000
+    );
+    store.close().await;
+}
+
+async fn alerts_pending_and_sweep(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    // Arriving one second apart, so the queue order is x, y, z, w.
+    let x = ingest(
+        &store,
+        now,
+        &[report("x", "api", now, Some(now + 5.minutes()))],
+    )
+    .await;
+    let y = ingest(
+        &store,
+        now + 1.second(),
+        &[report("y", "api", now, Some(now + 10.minutes()))],
+    )
+    .await;
+    let z = ingest(&store, now + 2.seconds(), &[report("z", "api", now, None)]).await;
+    let w = ingest(
+        &store,
+        now + 3.seconds(),
+        &[report("w", "api", now, Some(now - 1.minute()))],
+    )
+    .await;
+    assert_eq!(pending_keys(&store).await, ["x", "y", "z", "w"]);
+    let two: Vec<String> = store
+        .pending_alerts(2)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(two, ["x", "y"], "oldest first, limited");
+
+    store
+        .mark_alerts_processed(&[
+            processed(&x[0], true),
+            processed(&y[0], true),
+            processed(&z[0], true),
+            processed(&w[0], false),
+        ])
+        .await
+        .expect("mark");
+    assert!(pending_keys(&store).await.is_empty());
+    assert_eq!(
+        store
+            .sweep_expired_alerts(now + 4.minutes())
+            .await
+            .expect("sweep"),
+        0
+    );
+    // `ends_at <= now` counts as ended.
+    assert_eq!(
+        store
+            .sweep_expired_alerts(now + 5.minutes())
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(pending_keys(&store).await, ["x"]);
+    // Already pending: not counted again.
+    assert_eq!(
+        store
+            .sweep_expired_alerts(now + 6.minutes())
+            .await
+            .expect("sweep"),
+        0
+    );
+
+    let x_now = get_alert(&store, "x").await;
+    assert_eq!(x_now, x[0], "the sweep changes nothing but the flag");
+    store
+        .mark_alerts_processed(&[processed(&x_now, false)])
+        .await
+        .expect("mark");
+    // Processed as resolved: never swept again. Open-ended z never is.
+    assert_eq!(
+        store
+            .sweep_expired_alerts(now + 1.hours())
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(pending_keys(&store).await, ["y"]);
+    assert_eq!(
+        store
+            .sweep_expired_alerts(now + 100.hours())
+            .await
+            .expect("sweep"),
+        0
+    );
+    store.close().await;
+}
+
+/// A lapsed silence: firing alerts with no open incident become pending again.
+async fn alerts_repend_unattached(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let reports = [
+        report("alone", "a", now, None),
+        report("over", "a", now, Some(now - 1.minute())),
+        report("open", "b", now, None),
+        report("old", "c", now, Some(now + 1.hours())),
+        report("queued", "d", now, None),
+    ];
+    let alerts = ingest(&store, now, &reports).await;
+    let marks: Vec<ProcessedAlert> = alerts[..2].iter().map(|a| processed(a, true)).collect();
+    store.mark_alerts_processed(&marks).await.expect("mark");
+    declare_for_group(&store, "b", &[processed(&alerts[2], true)])
+        .await
+        .expect("create");
+    let old = declare_for_group(&store, "c", &[processed(&alerts[3], true)])
+        .await
+        .expect("create");
+    append(&store, &old, now, vec![resolve()]).await;
+    assert_eq!(pending_keys(&store).await, ["queued"]);
+
+    assert_eq!(
+        store
+            .repend_unattached_firing_alerts(now)
+            .await
+            .expect("repend"),
+        2
+    );
+    let mut pending = pending_keys(&store).await;
+    pending.sort();
+    assert_eq!(pending, ["alone", "old", "queued"]);
+    assert_eq!(
+        store
+            .repend_unattached_firing_alerts(now)
+            .await
+            .expect("repend"),
+        0
+    );
+    store.close().await;
+}
+
+async fn alerts_processed_guard(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    ingest(
+        &store,
+        now,
+        &[
+            report("a", "checkout", now, None),
+            report("b", "checkout", now, None),
+        ],
+    )
+    .await;
+    // The processor reads the queue...
+    let read = store.pending_alerts(0).await.expect("pending");
+    assert_eq!(read.len(), 2);
+    // ...while `a` is reported again (re-fired with new annotations, say).
+    ingest(
+        &store,
+        now + 1.minute(),
+        &[report("a", "checkout", now, None)],
+    )
+    .await;
+
+    // Declaring for the group marks only `b`; `a` stays pending.
+    let marks: Vec<ProcessedAlert> = read.iter().map(|a| processed(a, true)).collect();
+    let incident = declare_for_group(&store, "checkout", &marks)
+        .await
+        .expect("create");
+    assert_eq!(pending_keys(&store).await, ["a"]);
+    let a = get_alert(&store, "a").await;
+    assert_eq!(a.incident_id, None);
+    assert_eq!(a.updated_at, now + 1.minute());
+    assert_eq!(
+        get_alert(&store, "b").await.incident_id,
+        Some(incident.id.clone())
+    );
+
+    // Attaching with the stale read: events are written, `a` stays pending.
+    let mut state = incident.clone();
+    let note = next(
+        &state,
+        now + 2.minutes(),
+        "system",
+        EventKind::NoteAdded { text: "a".into() },
+    );
+    state.apply(&note);
+    store
+        .attach_alerts(
+            &state,
+            incident.version,
+            std::slice::from_ref(&note),
+            &[ProcessedAlert {
+                incident_id: Some(incident.id.clone()),
+                ..processed(&read[0], true)
+            }],
+        )
+        .await
+        .expect("attach");
+    assert_eq!(
+        store.load_events(&incident.id).await.expect("load").len(),
+        2
+    );
+    assert_eq!(pending_keys(&store).await, ["a"]);
+
+    // With what it reads now, it sticks.
+    store
+        .mark_alerts_processed(&[ProcessedAlert {
+            incident_id: Some(incident.id.clone()),
+            ..processed(&a, true)
+        }])
+        .await
+        .expect("mark");
+    assert!(pending_keys(&store).await.is_empty());
+    assert_eq!(
+        get_alert(&store, "a").await.incident_id,
+        Some(incident.id.clone())
+    );
+
+    // `incident_id: None` keeps the stored one; unknown keys are ignored.
+    let a = &ingest(
+        &store,
+        now + 3.minutes(),
+        &[report("a", "checkout", now, Some(now))],
+    )
+    .await[0];
+    store
+        .mark_alerts_processed(&[
+            processed(a, false),
+            ProcessedAlert {
+                key: "ghost".into(),
+                ..processed(a, false)
+            },
+        ])
+        .await
+        .expect("mark");
+    assert_eq!(get_alert(&store, "a").await.incident_id, Some(incident.id));
+    assert!(pending_keys(&store).await.is_empty());
+    store.close().await;
+}
+
+async fn group_incident_created_once(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        None
+    );
+    let alerts = ingest(
+        &store,
+        now,
+        &[
+            report("a1", "checkout", now, None),
+            report("a2", "checkout", now, None),
+        ],
+    )
+    .await;
+    let marks: Vec<ProcessedAlert> = alerts.iter().map(|a| processed(a, true)).collect();
+    let first = declare_for_group(&store, "checkout", &marks)
+        .await
+        .expect("create");
+    assert_eq!(first.id, "INC-20261123-001");
+    assert_eq!(
+        store.get_incident(&first.id).await.expect("get"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        Some(first.id.clone())
+    );
+    assert!(pending_keys(&store).await.is_empty());
+    let attached = store
+        .list_alerts(&AlertFilter {
+            incident_id: Some(first.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(attached.len(), 2);
+
+    // The group is taken: nothing written, no number used up.
+    match declare_for_group(&store, "checkout", &[]).await {
+        Err(StoreError::GroupTaken { incident_id }) => assert_eq!(incident_id, first.id),
+        other => panic!("expected GroupTaken, got {other:?}"),
+    }
+    let search = declare_for_group(&store, "search", &[])
+        .await
+        .expect("create");
+    assert_eq!(search.id, "INC-20261123-002");
+
+    // A failed build writes no mapping either.
+    let failed = store
+        .create_incident_for_group("INC-20261123", 3, "payments", &[], |id| {
+            let state =
+                Incident::from_events(&id, &[declared(t0(), "x", "SEV2", &[])]).expect("state");
+            (state, vec![])
+        })
+        .await;
+    assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
+    assert_eq!(
+        store
+            .open_incident_for_group("payments")
+            .await
+            .expect("group"),
+        None
+    );
+    assert_eq!(
+        declare_for_group(&store, "payments", &[])
+            .await
+            .expect("create")
+            .id,
+        "INC-20261123-003"
+    );
+    store.close().await;
+}
+
+/// Several processors (two stores: two processes or replicas) declaring for
+/// the same group at once: exactly one incident.
+async fn group_concurrent_creates(db: &TestDb) {
+    let stores = [db.connect().await, db.connect().await];
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move { declare_for_group(&store, "payments", &[]).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut taken = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(incident) => winners.push(incident.id),
+            Err(StoreError::GroupTaken { incident_id }) => taken.push(incident_id),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one incident: {winners:?}");
+    assert_eq!(taken.len(), 5);
+    assert!(taken.iter().all(|id| *id == winners[0]), "{taken:?}");
+    let page = stores[0]
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        stores[1]
+            .open_incident_for_group("payments")
+            .await
+            .expect("group"),
+        Some(winners[0].clone())
+    );
+    for store in stores {
+        store.close().await;
+    }
+}
+
+async fn attach_conflict_writes_nothing(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let first = ingest(&store, now, &[report("a1", "api", now, None)]).await;
+    let v1 = declare_for_group(&store, "api", &[processed(&first[0], true)])
+        .await
+        .expect("create");
+    // Someone acknowledges meanwhile.
+    let v2 = append(&store, &v1, now + 1.minute(), vec![EventKind::Acknowledged]).await;
+
+    let second = ingest(&store, now + 2.minutes(), &[report("a2", "api", now, None)]).await;
+    let mark = ProcessedAlert {
+        incident_id: Some(v1.id.clone()),
+        ..processed(&second[0], true)
+    };
+    let note = |base: &Incident| {
+        let mut state = base.clone();
+        let e = next(
+            &state,
+            now + 2.minutes(),
+            "system",
+            EventKind::NoteAdded {
+                text: "a2 fired".into(),
+            },
+        );
+        state.apply(&e);
+        (state, e)
+    };
+
+    let (stale, e) = note(&v1);
+    match store
+        .attach_alerts(&stale, v1.version, &[e], std::slice::from_ref(&mark))
+        .await
+    {
+        Err(StoreError::Conflict {
+            expected: 1,
+            actual: 2,
+        }) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.load_events(&v1.id).await.expect("load").len(), 2);
+    assert_eq!(
+        store.get_incident(&v1.id).await.expect("get"),
+        Some(v2.clone())
+    );
+    assert_eq!(pending_keys(&store).await, ["a2"]);
+    assert_eq!(get_alert(&store, "a2").await.incident_id, None);
+
+    // A missing incident: NotFound, and the alert stays pending too.
+    let mut ghost = stale.clone();
+    ghost.id = "INC-20261123-404".into();
+    let (ghost, e) = note(&Incident {
+        version: 1,
+        ..ghost
+    });
+    match store
+        .attach_alerts(&ghost, 1, &[e], std::slice::from_ref(&mark))
+        .await
+    {
+        Err(StoreError::NotFound(id)) => assert_eq!(id, "INC-20261123-404"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    assert_eq!(pending_keys(&store).await, ["a2"]);
+
+    // At the current version it goes through, all together.
+    let (v3, e) = note(&v2);
+    store
+        .attach_alerts(&v3, v2.version, &[e], std::slice::from_ref(&mark))
+        .await
+        .expect("attach");
+    assert_eq!(store.get_incident(&v1.id).await.expect("get"), Some(v3));
+    assert!(pending_keys(&store).await.is_empty());
+    assert_eq!(
+        get_alert(&store, "a2").await.incident_id,
+        Some(v1.id.clone())
+    );
+    assert_eq!(
+        store
+            .alert_counts(&v1.id, now + 3.minutes())
+            .await
+            .expect("counts"),
+        (2, 2)
+    );
+    store.close().await;
+}
+
+async fn resolution_releases_group(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let first = declare_for_group(&store, "checkout", &[])
+        .await
+        .expect("create");
+    // Other appends keep the group's claim.
+    let acked = append(
+        &store,
+        &first,
+        now + 1.minute(),
+        vec![EventKind::Acknowledged],
+    )
+    .await;
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        Some(first.id.clone())
+    );
+    let other = declare_for_group(&store, "search", &[])
+        .await
+        .expect("create");
+
+    // A conflicting resolution releases nothing.
+    let mut stale = first.clone();
+    let e = next(&stale, now + 2.minutes(), "bob", resolve());
+    stale.apply(&e);
+    assert!(matches!(
+        store.append_events(&stale, first.version, &[e]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        Some(first.id.clone())
+    );
+
+    append(&store, &acked, now + 2.minutes(), vec![resolve()]).await;
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        None
+    );
+    assert_eq!(
+        store
+            .open_incident_for_group("search")
+            .await
+            .expect("group"),
+        Some(other.id.clone()),
+        "other groups keep theirs"
+    );
+    let again = declare_for_group(&store, "checkout", &[])
+        .await
+        .expect("create");
+    assert_ne!(again.id, first.id);
+    assert_eq!(
+        store
+            .open_incident_for_group("checkout")
+            .await
+            .expect("group"),
+        Some(again.id)
+    );
+    store.close().await;
+}
+
+/// Ingest refreshing an alert while the processor attaches it: whatever the
+/// interleaving, the processor's `incident_id` is never overwritten by a
+/// merge computed from an older read, and the alert ends processed.
+async fn ingest_never_undoes_processing(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let incident = declare_for_group(&store, "api", &[]).await.expect("create");
+    ingest(&store, now, &[report("k", "api", now, None)]).await;
+
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for i in 1..=150 {
+                ingest(&store, now + i.seconds(), &[report("k", "api", now, None)]).await;
+            }
+        })
+    };
+    let mut rounds = 0;
+    loop {
+        let done = writer.is_finished();
+        let pending = store.pending_alerts(0).await.expect("pending");
+        if pending.is_empty() && done {
+            break;
+        }
+        let marks: Vec<ProcessedAlert> = pending
+            .iter()
+            .map(|a| ProcessedAlert {
+                incident_id: Some(incident.id.clone()),
+                ..processed(a, true)
+            })
+            .collect();
+        store.mark_alerts_processed(&marks).await.expect("mark");
+        rounds += 1;
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("writer");
+    let k = get_alert(&store, "k").await;
+    assert_eq!(k.updated_at, now + 150.seconds());
+    assert_eq!(
+        k.incident_id,
+        Some(incident.id),
+        "after {rounds} processing rounds"
+    );
+    store.close().await;
+}
+
+async fn list_alerts_filters(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let reports = [
+        report("a", "api", now, None),
+        report("b", "api", now + 1.minute(), Some(now + 5.minutes())),
+        report("d", "web", now + 2.minutes(), Some(now + 3.minutes())),
+        report("c", "web", now + 2.minutes(), None),
+    ];
+    let alerts = ingest(&store, now, &reports).await;
+    let incident = declare_for_group(
+        &store,
+        "api",
+        &[processed(&alerts[0], true), processed(&alerts[1], true)],
+    )
+    .await
+    .expect("create");
+
+    let keys = |filter: AlertFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_alerts(&filter)
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|a| a.key)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        keys(AlertFilter::default()).await,
+        ["c", "d", "b", "a"],
+        "latest start first, then key"
+    );
+    let firing = |at| AlertFilter {
+        firing_at: Some(at),
+        ..Default::default()
+    };
+    assert_eq!(keys(firing(now + 4.minutes())).await, ["c", "b", "a"]);
+    assert_eq!(
+        keys(firing(now + 5.minutes())).await,
+        ["c", "a"],
+        "an end at the instant is not firing"
+    );
+    let of_incident = AlertFilter {
+        incident_id: Some(incident.id.clone()),
+        ..Default::default()
+    };
+    assert_eq!(keys(of_incident.clone()).await, ["b", "a"]);
+    assert_eq!(
+        keys(AlertFilter {
+            firing_at: Some(now + 5.minutes()),
+            ..of_incident.clone()
+        })
+        .await,
+        ["a"]
+    );
+    assert_eq!(
+        keys(AlertFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        ["c", "d"]
+    );
+    assert_eq!(
+        keys(AlertFilter {
+            incident_id: Some("INC-nope".into()),
+            ..Default::default()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+
+    assert_eq!(
+        store
+            .alert_counts(&incident.id, now + 4.minutes())
+            .await
+            .expect("counts"),
+        (2, 2)
+    );
+    assert_eq!(
+        store
+            .alert_counts(&incident.id, now + 5.minutes())
+            .await
+            .expect("counts"),
+        (1, 2)
+    );
+    assert_eq!(
+        store.alert_counts("INC-nope", now).await.expect("counts"),
+        (0, 0)
+    );
+    store.close().await;
+}
+
+fn silence(id: &str, starts_at: Timestamp, ends_at: Timestamp) -> Silence {
+    Silence {
+        id: id.into(),
+        matchers: vec![
+            Matcher::new("service", MatchOp::Equal, "checkout").expect("matcher"),
+            Matcher::new("instance", MatchOp::Regex, "web-.*\\d+").expect("matcher"),
+            Matcher::new("env", MatchOp::NotRegex, "dev|test").expect("matcher"),
+            Matcher::new("team", MatchOp::NotEqual, "\"quoted\" — ✓").expect("matcher"),
+        ],
+        starts_at,
+        ends_at,
+        created_by: "alice".into(),
+        comment: "deploying the fix".into(),
+        updated_at: starts_at,
+    }
+}
+
+async fn silences_crud(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let active = silence("s-active", now - 1.hours(), now + 1.hours());
+    let later = silence("s-later", now + 1.hours(), now + 2.hours());
+    let old = silence("s-old", now - 2.hours(), now - 1.hours());
+    for s in [&active, &later, &old] {
+        store.upsert_silence(s).await.expect("upsert");
+    }
+    assert_eq!(
+        store.get_silence("s-active").await.expect("get"),
+        Some(active.clone())
+    );
+    assert_eq!(store.get_silence("nope").await.expect("get"), None);
+    let ids = |list: Vec<Silence>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_silences().await.expect("list")),
+        ["s-later", "s-active", "s-old"],
+        "latest end first"
+    );
+
+    // Replace by id.
+    let edited = Silence {
+        comment: "extended".into(),
+        ends_at: now + 3.hours(),
+        matchers: vec![],
+        updated_at: now,
+        ..active.clone()
+    };
+    store.upsert_silence(&edited).await.expect("upsert");
+    assert_eq!(
+        store.get_silence("s-active").await.expect("get"),
+        Some(edited.clone())
+    );
+    assert_eq!(store.list_silences().await.expect("list").len(), 3);
+
+    // Expire: active now ends now; expired again or unknown is false.
+    let at = now + 10.minutes();
+    assert!(store.expire_silence("s-active", at).await.expect("expire"));
+    assert_eq!(
+        store.get_silence("s-active").await.expect("get"),
+        Some(Silence {
+            ends_at: at,
+            updated_at: at,
+            ..edited
+        })
+    );
+    assert!(
+        !store
+            .expire_silence("s-active", at + 1.minute())
+            .await
+            .expect("expire")
+    );
+    assert!(!store.expire_silence("s-old", at).await.expect("expire"));
+    assert!(!store.expire_silence("nope", at).await.expect("expire"));
+    // One that had not started yet reads as over, not pending.
+    assert!(store.expire_silence("s-later", at).await.expect("expire"));
+    let expired = store
+        .get_silence("s-later")
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!((expired.starts_at, expired.ends_at), (at, at));
+    store.close().await;
+}
+
+fn window(
+    id: &str,
+    kind: MaintenanceKind,
+    starts_at: Timestamp,
+    ends_at: Option<Timestamp>,
+) -> MaintenanceWindow {
+    MaintenanceWindow {
+        id: id.into(),
+        title: format!("{id}: database upgrade — ترقية"),
+        kind,
+        services: vec!["checkout".into(), "payments".into()],
+        starts_at,
+        ends_at,
+        created_by: "alice".into(),
+        created_at: t0() - 24.hours(),
+    }
+}
+
+async fn maintenance_crud(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let active = window(
+        "m-active",
+        MaintenanceKind::Scheduled,
+        now - 1.hours(),
+        Some(now + 1.hours()),
+    );
+    let mode = window("m-mode", MaintenanceKind::Mode, now - 1.hours(), None);
+    let future = window(
+        "m-future",
+        MaintenanceKind::Scheduled,
+        now + 2.hours(),
+        Some(now + 3.hours()),
+    );
+    let past = window(
+        "m-past",
+        MaintenanceKind::Emergency,
+        now - 5.hours(),
+        Some(now - 4.hours()),
+    );
+    let mut empty = window(
+        "m-empty",
+        MaintenanceKind::Emergency,
+        now - 6.hours(),
+        Some(now - 5.hours()),
+    );
+    empty.services.clear();
+    for w in [&active, &mode, &future, &past, &empty] {
+        store.create_maintenance(w).await.expect("create");
+    }
+    assert!(
+        store.create_maintenance(&active).await.is_err(),
+        "an id is used once"
+    );
+    assert_eq!(
+        store.list_maintenance().await.expect("list"),
+        vec![
+            future.clone(),
+            active.clone(),
+            mode.clone(),
+            past.clone(),
+            empty
+        ],
+        "latest start first, then id"
+    );
+
+    let at = now + 10.minutes();
+    assert!(store.end_maintenance("m-active", at).await.expect("end"));
+    assert!(store.end_maintenance("m-mode", at).await.expect("end"));
+    assert!(
+        !store
+            .end_maintenance("m-active", at + 1.minute())
+            .await
+            .expect("end again")
+    );
+    assert!(!store.end_maintenance("m-past", at).await.expect("end past"));
+    assert!(
+        !store
+            .end_maintenance("m-future", at)
+            .await
+            .expect("end future")
+    );
+    assert!(
+        !store
+            .end_maintenance("nope", at)
+            .await
+            .expect("end unknown")
+    );
+    let listed = store.list_maintenance().await.expect("list");
+    let get = |id: &str| listed.iter().find(|w| w.id == id).cloned();
+    assert_eq!(
+        get("m-active"),
+        Some(MaintenanceWindow {
+            ends_at: Some(at),
+            ..active
+        })
+    );
+    assert_eq!(
+        get("m-mode"),
+        Some(MaintenanceWindow {
+            ends_at: Some(at),
+            ..mode
+        })
+    );
+    assert_eq!(get("m-future"), Some(future));
+
+    // Maintenance mode switched on for later, then off: an empty window.
+    let planned = window("m-planned", MaintenanceKind::Mode, now + 1.hours(), None);
+    store.create_maintenance(&planned).await.expect("create");
+    assert!(store.end_maintenance("m-planned", at).await.expect("end"));
+    let planned = store
+        .list_maintenance()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|w| w.id == "m-planned")
+        .expect("kept");
+    assert_eq!((planned.starts_at, planned.ends_at), (at, Some(at)));
+    store.close().await;
+}
+
+fn change(id: &str, service: Option<&str>, at: Timestamp) -> ChangeRecord {
+    ChangeRecord {
+        id: id.into(),
+        source: "github-actions".into(),
+        summary: format!("deploy {id}"),
+        service: service.map(str::to_string),
+        environment: Some("production".into()),
+        at,
+        payload: serde_json::json!({
+            "sha": "0123abc",
+            "steps": [1, 2.5, null, true],
+            "nested": {"text": "nul \u{0} — ✓", "empty": {}},
+        }),
+    }
+}
+
+async fn changes_crud(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let c0 = change("c0", Some("checkout"), now - 1.hours());
+    let c1 = change("c1", Some("checkout"), now);
+    let c2 = change("c2", Some("search"), now + 1.minute());
+    let mut c3 = change("c3", None, now + 2.minutes());
+    c3.environment = None;
+    c3.payload = serde_json::Value::Null;
+    for c in [&c0, &c1, &c2, &c3] {
+        store.record_change(c).await.expect("record");
+    }
+    assert_eq!(
+        store.list_changes(None, now).await.expect("list"),
+        vec![c3.clone(), c2.clone(), c1.clone()],
+        "newest first, since inclusive"
+    );
+    assert_eq!(
+        store
+            .list_changes(Some("checkout"), now - 2.hours())
+            .await
+            .expect("list"),
+        vec![c1.clone(), c0.clone()]
+    );
+    assert!(
+        store
+            .list_changes(Some("nope"), now - 2.hours())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // A retry or a later status of the same change replaces it.
+    let finished = ChangeRecord {
+        summary: "deploy c1 finished".into(),
+        payload: serde_json::json!({"status": "success"}),
+        ..c1
+    };
+    store.record_change(&finished).await.expect("record");
+    assert_eq!(
+        store
+            .list_changes(Some("checkout"), now)
+            .await
+            .expect("list"),
+        vec![finished]
+    );
+    store.close().await;
+}
+
+async fn alerts_survive_reopen(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let alerts = ingest(
+        &store,
+        now,
+        &[report("a", "api", now, None), report("b", "api", now, None)],
+    )
+    .await;
+    let incident = declare_for_group(&store, "api", &[processed(&alerts[0], true)])
+        .await
+        .expect("create");
+    let s = silence("s", now, now + 1.hours());
+    store.upsert_silence(&s).await.expect("silence");
+    let w = window("w", MaintenanceKind::Mode, now, None);
+    store.create_maintenance(&w).await.expect("maintenance");
+    let c = change("c", Some("api"), now);
+    store.record_change(&c).await.expect("change");
+    let listed = store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .expect("list");
+    store.close().await;
+
+    for _ in 0..2 {
+        let store = db.connect().await;
+        assert_eq!(
+            store
+                .list_alerts(&AlertFilter::default())
+                .await
+                .expect("list"),
+            listed
+        );
+        assert_eq!(pending_keys(&store).await, ["b"]);
+        assert_eq!(
+            store.open_incident_for_group("api").await.expect("group"),
+            Some(incident.id.clone())
+        );
+        assert_eq!(
+            store.get_silence("s").await.expect("silence"),
+            Some(s.clone())
+        );
+        assert_eq!(
+            store.list_maintenance().await.expect("maintenance"),
+            vec![w.clone()]
+        );
+        assert_eq!(
+            store.list_changes(None, now).await.expect("changes"),
+            vec![c.clone()]
+        );
+        store.close().await;
+    }
+
+    // The processor picks up where it left off.
+    let store = db.connect().await;
+    match declare_for_group(&store, "api", &[]).await {
+        Err(StoreError::GroupTaken { incident_id }) => assert_eq!(incident_id, incident.id),
+        other => panic!("expected GroupTaken, got {other:?}"),
+    }
     store.close().await;
 }
 

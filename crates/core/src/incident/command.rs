@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::event::{Event, EventKind, OpenedChecklistItem, StartedObligation, Status, Visibility};
+use super::event::{
+    AlertBrief, Event, EventKind, OpenedChecklistItem, StartedObligation, Status, Visibility,
+};
 use super::message::render_template;
 use super::state::Incident;
 use crate::{Policy, Timestamp};
@@ -15,6 +17,8 @@ pub const COMMANDER_ROLE: &str = "incident_commander";
 /// Longest free text accepted in a single field (titles are shorter).
 const MAX_TEXT: usize = 20_000;
 const MAX_TITLE: usize = 300;
+/// Alerts named on the timeline per change; the rest are counted.
+pub const MAX_ALERT_SAMPLE: usize = 5;
 
 /// What a command is checked against.
 #[derive(Clone, Copy, Debug)]
@@ -98,6 +102,17 @@ pub enum Command {
     Reopen {
         reason: String,
     },
+    /// From the alert processor: alerts attached, resolved or fired again.
+    /// With `all_resolved`, the severity's `on_alerts_resolved` decides
+    /// whether the incident resolves itself.
+    RecordAlerts {
+        attached: u64,
+        resolved: u64,
+        refired: u64,
+        firing: u64,
+        total: u64,
+        sample: Vec<AlertBrief>,
+    },
 }
 
 impl Command {
@@ -114,6 +129,7 @@ impl Command {
             Command::Handoff { .. } => "handoff",
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
+            Command::RecordAlerts { .. } => "record_alerts",
         }
     }
 }
@@ -244,7 +260,11 @@ pub fn decide(
     ctx: &Context,
 ) -> Result<Vec<EventKind>, CommandError> {
     let policy = ctx.policy;
-    let allowed_when_resolved = matches!(cmd, Command::AddNote { .. } | Command::Reopen { .. });
+    // Notes and late alert news still belong on a resolved incident's timeline.
+    let allowed_when_resolved = matches!(
+        cmd,
+        Command::AddNote { .. } | Command::Reopen { .. } | Command::RecordAlerts { .. }
+    );
     if !incident.is_open() && !allowed_when_resolved {
         return Err(CommandError::transition(
             "incident_resolved",
@@ -421,6 +441,36 @@ pub fn decide(
             vec![EventKind::Reopened {
                 reason: required_text("reason", reason, MAX_TEXT)?,
             }]
+        }
+        Command::RecordAlerts {
+            attached,
+            resolved,
+            refired,
+            firing,
+            total,
+            sample,
+        } => {
+            // "All resolved" only on the change that takes the last one down.
+            let all_resolved =
+                *firing == 0 && *total > 0 && (*resolved > 0 || incident.alerts_firing > 0);
+            let mut events = vec![EventKind::AlertsChanged {
+                attached: *attached,
+                resolved: *resolved,
+                refired: *refired,
+                firing: *firing,
+                total: *total,
+                sample: sample.iter().take(MAX_ALERT_SAMPLE).cloned().collect(),
+                all_resolved,
+            }];
+            let auto_resolve = policy
+                .severity(&incident.severity)
+                .is_some_and(|s| s.on_alerts_resolved == crate::policy::OnAlertsResolved::Resolve);
+            if all_resolved && auto_resolve && incident.is_open() {
+                events.push(EventKind::Resolved {
+                    summary: "all alerts resolved".into(),
+                });
+            }
+            events
         }
     };
     Ok(events)

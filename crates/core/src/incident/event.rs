@@ -206,6 +206,32 @@ pub enum EventKind {
     Reopened {
         reason: String,
     },
+    /// Alerts were attached to the incident, resolved or fired again. Counts
+    /// and a small sample only: an incident with thousands of alerts keeps a
+    /// readable timeline (the full list is in the alerts table).
+    AlertsChanged {
+        attached: u64,
+        resolved: u64,
+        refired: u64,
+        /// Firing and total alerts on the incident after this change.
+        firing: u64,
+        total: u64,
+        #[serde(default)]
+        sample: Vec<AlertBrief>,
+        /// When the change leaves no alert firing: what the policy did about it.
+        #[serde(default)]
+        all_resolved: bool,
+    },
+}
+
+/// A one-line description of an alert for the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertBrief {
+    pub key: String,
+    /// `alertname` and the most telling labels, e.g. `HighErrorRate{service="api"}`.
+    pub summary: String,
+    pub firing: bool,
 }
 
 impl EventKind {
@@ -223,6 +249,7 @@ impl EventKind {
             EventKind::HandedOff { .. } => "handed_off",
             EventKind::Resolved { .. } => "resolved",
             EventKind::Reopened { .. } => "reopened",
+            EventKind::AlertsChanged { .. } => "alerts_changed",
         }
     }
 }

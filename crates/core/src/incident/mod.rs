@@ -9,13 +9,13 @@ mod message;
 mod state;
 
 pub use command::{
-    COMMANDER_ROLE, Command, CommandError, Context, Declare, Rejection, UpdateMessage, decide,
-    declare, display_name, incident_id_stem, stamp,
+    COMMANDER_ROLE, Command, CommandError, Context, Declare, MAX_ALERT_SAMPLE, Rejection,
+    UpdateMessage, decide, declare, display_name, incident_id_stem, stamp,
 };
 pub use deadline::{Deadline, DeadlineStatus, deadlines};
 pub use event::{
-    Direction, Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation, Status,
-    Visibility,
+    AlertBrief, Direction, Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation,
+    Status, Visibility,
 };
 pub use message::{RenderedMessage, render_template};
 pub use state::{ChecklistItemState, Incident};

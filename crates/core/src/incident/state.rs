@@ -44,6 +44,11 @@ pub struct Incident {
     pub last_public_update_at: Option<Timestamp>,
     pub mitigated_at: Option<Timestamp>,
     pub resolved_at: Option<Timestamp>,
+    /// Alerts on the incident: firing now, and ever attached.
+    #[serde(default)]
+    pub alerts_firing: u64,
+    #[serde(default)]
+    pub alerts_total: u64,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -103,6 +108,8 @@ impl Incident {
             last_public_update_at: None,
             mitigated_at: None,
             resolved_at: None,
+            alerts_firing: 0,
+            alerts_total: 0,
             updated_at: e.at,
             version: e.seq,
         })
@@ -166,6 +173,10 @@ impl Incident {
             EventKind::Reopened { .. } => {
                 self.status = Status::Investigating;
                 self.resolved_at = None;
+            }
+            EventKind::AlertsChanged { firing, total, .. } => {
+                self.alerts_firing = *firing;
+                self.alerts_total = *total;
             }
         }
     }

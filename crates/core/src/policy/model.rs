@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::Duration;
+use crate::alert::{LabelSet, Matcher, MatcherError, parse_matchers};
 
 /// The whole policy. Top-level sections are all optional except `severities`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -37,6 +38,9 @@ pub struct Policy {
     pub people: BTreeMap<String, Person>,
     /// Deadlines owed to someone outside the team (e.g. PDPL: notify SDAIA within 72 h).
     pub obligations: Vec<Obligation>,
+    /// The root of the alert routing tree; without it every alert takes the
+    /// default route (see [`crate::alert::routing`]).
+    pub routing: Option<Route>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -127,6 +131,17 @@ pub enum Paging {
     Never,
 }
 
+/// What happens when every alert of an incident has resolved.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnAlertsResolved {
+    /// Say so on the timeline; people decide when it is over.
+    #[default]
+    Note,
+    /// Resolve the incident automatically.
+    Resolve,
+}
+
 /// One rung of the severity ladder.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -159,6 +174,8 @@ pub struct Severity {
     /// Channels to use for this severity, in order; one of [`super::CHANNELS`].
     pub channels: Vec<String>,
     pub postmortem: Option<PostmortemRule>,
+    /// When all alerts of an incident resolve: `note` (default) or `resolve`.
+    pub on_alerts_resolved: OnAlertsResolved,
 }
 
 /// "A postmortem is due N after resolution."
@@ -313,6 +330,98 @@ pub struct Obligation {
     pub remind_before: Vec<Duration>,
     /// Steps the obligation carries, in order (e.g. contain, assess scope, notify).
     pub steps: Vec<String>,
+}
+
+/// A node of the alert routing tree, Alertmanager-style: `[routing]` is the
+/// root, `[[routing.routes]]` its children, `[[routing.routes.routes]]`
+/// theirs, to any depth. Unset settings are inherited from the parent.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Route {
+    /// Alertmanager receiver name reported for compatibility; root default `firebell`.
+    pub receiver: Option<String>,
+    /// Label names alerts are grouped by; `["..."]` means all labels.
+    /// Root default `["alertname"]`.
+    pub group_by: Option<Vec<String>>,
+    /// Key of the service in `[services]` that matching alerts are about.
+    pub service: Option<String>,
+    /// Name of the severity (in `[[severities]]`) matching alerts open incidents at.
+    pub severity: Option<String>,
+    /// Runbook attached to incidents opened by matching alerts.
+    pub runbook: Option<RunbookLink>,
+    /// After matching this route, keep trying its later siblings (the root ignores it).
+    #[serde(rename = "continue")]
+    pub continue_matching: bool,
+    /// Matchers in Alertmanager syntax, all of which must hold (the root has none).
+    pub matchers: Vec<MatcherList>,
+    /// Child routes, tried in order.
+    pub routes: Vec<Route>,
+}
+
+/// One entry of a route's `matchers`: the text as written (one matcher, or
+/// several separated by commas, all of which must hold) and what it parsed
+/// to. Parsing happens once, at load; a syntax error is kept, not thrown, so
+/// validation can report it at the string's line and column along with every
+/// other problem in the file.
+#[derive(Clone, Debug)]
+pub struct MatcherList {
+    text: String,
+    parsed: Result<Vec<Matcher>, MatcherError>,
+}
+
+impl MatcherList {
+    pub fn new(text: &str) -> MatcherList {
+        MatcherList {
+            text: text.to_string(),
+            parsed: parse_matchers(text),
+        }
+    }
+
+    /// The text as written in the policy.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed matchers, or why the text is not valid matcher syntax.
+    pub fn matchers(&self) -> Result<&[Matcher], &MatcherError> {
+        self.parsed.as_deref()
+    }
+
+    /// Whether every matcher holds for `labels`; text that did not parse
+    /// matches nothing (a validated policy has none).
+    pub fn matches(&self, labels: &LabelSet) -> bool {
+        self.parsed
+            .as_ref()
+            .is_ok_and(|ms| ms.iter().all(|m| m.matches(labels)))
+    }
+}
+
+impl PartialEq for MatcherList {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Serialize for MatcherList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for MatcherList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = MatcherList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a matcher string like 'severity=\"critical\"'")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<MatcherList, E> {
+                Ok(MatcherList::new(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// A [`Duration`] read with an error that shows the expected format

@@ -160,7 +160,18 @@ impl<'de> de::Deserializer<'de> for Probe<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
-        let depth = self.deeper()?;
+        // A recursive type (a route's child routes) recurses through a list.
+        // At the depth limit the probe offers an empty list, which every list
+        // type accepts, so the walk ends there instead of failing — a failure
+        // would cut short the probe of every section after it.
+        let Ok(depth) = self.deeper() else {
+            *self.out = Shape::Seq(Box::new(Shape::Leaf));
+            return visitor.visit_seq(ProbeSeq {
+                out: &mut Shape::Leaf,
+                left: 0,
+                depth: self.depth,
+            });
+        };
         let mut inner = Shape::Leaf;
         let result = visitor.visit_seq(ProbeSeq {
             out: &mut inner,
@@ -458,6 +469,24 @@ mod tests {
                 assert_ne!(shape, Shape::Leaf, "section `{name}` was not probed");
             }
         }
+    }
+
+    /// Routes nest to any depth: the probe must stop at its limit without
+    /// failing, and still know the keys of nested routes.
+    #[test]
+    fn probes_the_recursive_route_tree() {
+        let nested = fields_at(
+            &KeyPath::root()
+                .key("routing")
+                .key("routes")
+                .index(0)
+                .key("routes")
+                .index(3),
+        );
+        assert!(
+            nested.contains(&"matchers") && nested.contains(&"continue"),
+            "{nested:?}"
+        );
     }
 
     #[test]

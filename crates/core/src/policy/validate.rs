@@ -2,8 +2,9 @@
 //!
 //! Names are unique, references resolve (teams, people, services, severities),
 //! zones exist, clock times and dates are real, templates compile and use
-//! only variables the renderer provides. Every problem is collected — a
-//! policy check that stops at the first error makes people run it ten times.
+//! only variables the renderer provides, route matchers parse. Every problem
+//! is collected — a policy check that stops at the first error makes people
+//! run it ten times.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,7 +13,8 @@ use minijinja::{Environment, UndefinedBehavior};
 
 use super::calendar::{WEEKDAY_NAMES, parse_date, parse_hhmm, parse_weekday};
 use super::source::KeyPath;
-use super::{Calendar, Contact, IncidentIds, Policy, Severity, Template};
+use super::{Calendar, Contact, IncidentIds, Policy, Route, Severity, Template};
+use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
 
 /// Channels a severity may list, in no particular order.
@@ -101,6 +103,9 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.teams(policy);
     v.people(policy);
     v.obligations(policy);
+    if let Some(root) = &policy.routing {
+        v.routing(policy, root);
+    }
     v.problems
 }
 
@@ -639,6 +644,87 @@ impl Validator {
                     }
                 }
             }
+        }
+    }
+
+    /// The route tree: matchers parse, names resolve, `group_by` is sane.
+    fn routing(&mut self, policy: &Policy, root: &Route) {
+        let path = KeyPath::root().key("routing");
+        if !root.matchers.is_empty() {
+            self.err(
+                path.key("matchers"),
+                "the root route catches every alert and cannot have matchers; put them on a [[routing.routes]] entry",
+            );
+        }
+        self.route(policy, root, &path);
+    }
+
+    fn route(&mut self, policy: &Policy, route: &Route, path: &KeyPath) {
+        if let Some(receiver) = &route.receiver {
+            self.required(path.key("receiver"), receiver, "a route's receiver");
+        }
+        if let Some(group_by) = &route.group_by {
+            let at = path.key("group_by");
+            for (i, label) in group_by.iter().enumerate() {
+                if label.is_empty() || label.chars().any(char::is_control) {
+                    self.err(
+                        at.index(i),
+                        format!("{label:?} is not a label name (empty or with control characters)"),
+                    );
+                } else if group_by[..i].contains(label) {
+                    self.err(at.index(i), format!("`{label}` is listed twice"));
+                }
+            }
+            if group_by.len() > 1 && group_by.iter().any(|l| l == GROUP_BY_ALL) {
+                self.err(
+                    at,
+                    format!("`\"{GROUP_BY_ALL}\"` (group by every label) cannot be combined with other labels"),
+                );
+            }
+        }
+        if let Some(service) = &route.service
+            && !policy.services.contains_key(service)
+        {
+            self.err(
+                path.key("service"),
+                unknown(
+                    "service",
+                    "services",
+                    service,
+                    policy.services.keys().map(String::as_str),
+                ),
+            );
+        }
+        if let Some(severity) = &route.severity
+            && policy.severity(severity).is_none()
+        {
+            self.err(
+                path.key("severity"),
+                unknown("severity", "severities", severity, policy.severity_names()),
+            );
+        }
+        if let Some(runbook) = &route.runbook {
+            self.required(
+                path.key("runbook").key("url"),
+                &runbook.url,
+                "a runbook's url",
+            );
+        }
+        for (i, list) in route.matchers.iter().enumerate() {
+            match list.matchers() {
+                Err(e) => self.err(
+                    path.key("matchers").index(i),
+                    format!("invalid matcher `{}`: {e}", list.as_str()),
+                ),
+                Ok([]) => self.err(
+                    path.key("matchers").index(i),
+                    "an empty matcher; write one like 'alertname=\"HighErrorRate\"'",
+                ),
+                Ok(_) => {}
+            }
+        }
+        for (i, child) in route.routes.iter().enumerate() {
+            self.route(policy, child, &path.key("routes").index(i));
         }
     }
 }

@@ -543,3 +543,44 @@ fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
         )
     })
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertsQuery {
+    /// At most this many (1-10000, default 500), newest first.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertList {
+    pub items: Vec<firebell_core::alert::Alert>,
+    /// Firing now and ever attached, over all of the incident's alerts.
+    pub firing: u64,
+    pub total: u64,
+}
+
+#[utoipa::path(get, path = "/incidents/{id}/alerts", tag = "incidents",
+    params(("id" = String, Path, description = "Incident id"), AlertsQuery),
+    responses((status = 200, body = AlertList), (status = 404)))]
+pub async fn alerts(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AlertList>, ApiError> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1-10000, got {limit}"),
+        ));
+    }
+    load(&state, &id).await?;
+    let (firing, total) = state.store.alert_counts(&id, state.clock.now()).await?;
+    let items = crate::ingest::processor::alerts_of(&state, &id, limit).await?;
+    Ok(Json(AlertList {
+        items,
+        firing,
+        total,
+    }))
+}

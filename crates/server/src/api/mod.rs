@@ -1,6 +1,8 @@
 //! `/api/v1`: every route here needs a bearer token (see [`crate::auth`]).
 
+pub mod alertmanager;
 pub mod incidents;
+pub mod signals;
 pub mod tokens;
 
 use axum::extract::{FromRequest, Request, State};
@@ -49,6 +51,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/resolve", post(i::resolve))
         .route("/incidents/{id}/reopen", post(i::reopen))
         .route("/incidents/{id}/render", post(i::render))
+        .route("/incidents/{id}/alerts", get(i::alerts))
+        .route("/alerts", get(signals::list_alerts))
+        .route(
+            "/silences",
+            get(signals::list_silences).post(signals::create_silence),
+        )
+        .route("/silences/{id}/expire", post(signals::expire_silence))
+        .route(
+            "/maintenance",
+            get(signals::list_maintenance).post(signals::create_maintenance),
+        )
+        .route("/maintenance/{id}/end", post(signals::end_maintenance))
         .route("/policy", get(policy))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
@@ -86,7 +100,9 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
     paths(
         incidents::declare, incidents::list, incidents::show, incidents::acknowledge, incidents::assign_role,
         incidents::unassign_role, incidents::post_update, incidents::change_severity, incidents::add_note,
-        incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render,
+        incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render, incidents::alerts,
+        signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
+        signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
     ),
     modifiers(&BearerAuth),

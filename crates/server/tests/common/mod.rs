@@ -87,6 +87,11 @@ pub struct TestApp {
     pub policy: PolicySource,
     pub dir: tempfile::TempDir,
     bootstrap: Option<String>,
+    /// Whether the alert processor runs by itself (tests that drive it by
+    /// hand turn it off).
+    pub background_processing: bool,
+    /// Real clock instead of the manual one.
+    live: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -96,7 +101,17 @@ impl TestApp {
         Self::spawn_with_policy(backend, PolicySource::Demo).await
     }
 
+    /// A server on the real clock with the alert processor running, for tests
+    /// against real programs (Prometheus, amtool) that stamp real times.
+    pub async fn spawn_live(backend: Backend) -> TestApp {
+        Self::spawn_inner(backend, PolicySource::Demo, true).await
+    }
+
     pub async fn spawn_with_policy(backend: Backend, policy: PolicySource) -> TestApp {
+        Self::spawn_inner(backend, policy, false).await
+    }
+
+    async fn spawn_inner(backend: Backend, policy: PolicySource, live: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database_url = fresh_database(backend, &dir);
         let clock = ManualClock::new(T0.parse().unwrap());
@@ -110,6 +125,8 @@ impl TestApp {
             policy,
             dir,
             bootstrap: None,
+            background_processing: live,
+            live,
             shutdown: None,
             task: None,
         };
@@ -128,10 +145,14 @@ impl TestApp {
             database_url: self.database_url.clone(),
             policy: self.policy.clone(),
             policy_poll: std::time::Duration::from_millis(50),
+            background_processing: self.background_processing,
         };
-        let server = Server::open(&config, Arc::new(self.clock.clone()))
-            .await
-            .expect("server opens");
+        let clock: Arc<dyn firebell_server::Clock> = if self.live {
+            Arc::new(firebell_server::SystemClock)
+        } else {
+            Arc::new(self.clock.clone())
+        };
+        let server = Server::open(&config, clock).await.expect("server opens");
         self.bootstrap = server.bootstrap_admin_token().await.unwrap();
         self.state = Some(server.state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

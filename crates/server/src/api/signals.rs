@@ -1,0 +1,329 @@
+//! `/api/v1/alerts`, `/api/v1/silences`, `/api/v1/maintenance`: Firebell's own
+//! views of alerts and of what suppresses paging, in the same JSON and error
+//! format as the rest of `/api/v1` (the Alertmanager-shaped API is `/api/v2`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use firebell_core::Timestamp;
+use firebell_core::alert::{
+    Alert, MaintenanceKind, MaintenanceWindow, Matcher, Silence, SilenceState, parse_matchers,
+};
+use firebell_store::AlertFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Body;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// Matchers in Alertmanager syntax, e.g. `{service="api",severity=~"crit.*"}`.
+    pub filter: Option<String>,
+    /// Include resolved alerts too (default: firing only).
+    #[serde(default)]
+    pub all: bool,
+    /// 1-10000, default 500.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub firing: bool,
+    /// Ids of active silences that match it.
+    pub silenced_by: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<AlertView>), (status = 400)))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AlertView>>, ApiError> {
+    let Query(q) = query?;
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1-10000, got {limit}"),
+        ));
+    }
+    let matchers = match q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(f) => parse_matchers(f)
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("filter {f:?}: {e}")))?,
+        None => Vec::new(),
+    };
+    let now = state.clock.now();
+    let silences = active_silences(&state, now).await?;
+    let alerts = state
+        .store
+        .list_alerts(&AlertFilter {
+            incident_id: None,
+            firing_at: (!q.all).then_some(now),
+            limit: 10_000,
+        })
+        .await?;
+    let views = alerts
+        .into_iter()
+        .filter(|a| matchers.iter().all(|m| m.matches(&a.labels)))
+        .take(limit as usize)
+        .map(|a| AlertView {
+            firing: a.is_firing(now),
+            silenced_by: silences
+                .iter()
+                .filter(|s| s.matches(&a.labels))
+                .map(|s| s.id.clone())
+                .collect(),
+            alert: a,
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+async fn active_silences(state: &AppState, now: Timestamp) -> Result<Vec<Silence>, ApiError> {
+    Ok(state
+        .store
+        .list_silences()
+        .await?
+        .into_iter()
+        .filter(|s| s.state(now) == SilenceState::Active)
+        .collect())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSilence {
+    /// Matchers in Alertmanager syntax: `alertname="Disk", instance=~"db.*"`.
+    pub matchers: String,
+    /// Defaults to now.
+    pub starts_at: Option<Timestamp>,
+    /// Give `ends_at` or `duration` (e.g. `2h`).
+    pub ends_at: Option<Timestamp>,
+    pub duration: Option<String>,
+    pub comment: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SilenceView {
+    pub id: String,
+    pub matchers: Vec<String>,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub created_by: String,
+    pub comment: String,
+    pub updated_at: Timestamp,
+    /// `pending`, `active` or `expired`.
+    pub state: String,
+}
+
+fn silence_view(s: Silence, now: Timestamp) -> SilenceView {
+    SilenceView {
+        state: serde_json::to_value(s.state(now))
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        matchers: s.matchers.iter().map(Matcher::to_string).collect(),
+        id: s.id,
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        created_by: s.created_by,
+        comment: s.comment,
+        updated_at: s.updated_at,
+    }
+}
+
+fn end_of(
+    start: Timestamp,
+    ends_at: Option<Timestamp>,
+    duration: Option<&str>,
+) -> Result<Timestamp, ApiError> {
+    match (ends_at, duration) {
+        (Some(end), None) => Ok(end),
+        (None, Some(d)) => {
+            let d: firebell_core::Duration =
+                d.parse()
+                    .map_err(|e: firebell_core::duration::DurationError| {
+                        ApiError::bad_request("invalid_body", e.to_string())
+                    })?;
+            start.checked_add(d.as_signed()).map_err(|e| {
+                ApiError::bad_request("invalid_body", format!("duration {d} is too long: {e}"))
+            })
+        }
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "invalid_body",
+            "give either `ends_at` or `duration`, not both",
+        )),
+        (None, None) => Err(ApiError::bad_request(
+            "invalid_body",
+            "give `ends_at` or `duration`",
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/silences", tag = "silences", request_body = CreateSilence,
+    responses((status = 201, body = SilenceView), (status = 400), (status = 422)))]
+pub async fn create_silence(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<CreateSilence>,
+) -> Result<(StatusCode, Json<SilenceView>), ApiError> {
+    let now = state.clock.now();
+    let matchers = parse_matchers(&req.matchers).map_err(|e| ApiError::Unprocessable {
+        code: "invalid_matchers",
+        message: format!("matchers {:?}: {e}", req.matchers),
+    })?;
+    let starts_at = req.starts_at.unwrap_or(now).max(now);
+    let ends_at = end_of(starts_at, req.ends_at, req.duration.as_deref())?;
+    let silence = Silence {
+        id: uuid::Uuid::new_v4().to_string(),
+        matchers,
+        starts_at,
+        ends_at,
+        created_by: caller.name,
+        comment: req.comment.trim().to_string(),
+        updated_at: now,
+    };
+    if silence.comment.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "missing_field",
+            message: "a silence needs a comment saying why".into(),
+        });
+    }
+    silence.validate().map_err(|e| ApiError::Unprocessable {
+        code: "invalid_silence",
+        message: e,
+    })?;
+    if silence.ends_at <= now {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_silence",
+            message: "ends_at must be in the future".into(),
+        });
+    }
+    state.store.upsert_silence(&silence).await?;
+    Ok((StatusCode::CREATED, Json(silence_view(silence, now))))
+}
+
+#[utoipa::path(get, path = "/silences", tag = "silences", responses((status = 200, body = Vec<SilenceView>)))]
+pub async fn list_silences(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SilenceView>>, ApiError> {
+    let now = state.clock.now();
+    Ok(Json(
+        state
+            .store
+            .list_silences()
+            .await?
+            .into_iter()
+            .map(|s| silence_view(s, now))
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/silences/{id}/expire", tag = "silences", params(("id" = String, Path)),
+    responses((status = 200, body = SilenceView), (status = 404)))]
+pub async fn expire_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SilenceView>, ApiError> {
+    let now = state.clock.now();
+    let not_found = || ApiError::NotFound {
+        code: "silence_not_found",
+        message: format!("no silence with id {id:?}"),
+    };
+    state.store.get_silence(&id).await?.ok_or_else(not_found)?;
+    state.store.expire_silence(&id, now).await?;
+    let s = state.store.get_silence(&id).await?.ok_or_else(not_found)?;
+    Ok(Json(silence_view(s, now)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMaintenance {
+    pub title: String,
+    /// Services whose alerts page nobody during the window.
+    pub services: Vec<String>,
+    /// `scheduled` (needs notice: starts in the future), `emergency`, or
+    /// `mode` (on now, until switched off).
+    #[schema(value_type = String)]
+    pub kind: MaintenanceKind,
+    pub starts_at: Option<Timestamp>,
+    pub ends_at: Option<Timestamp>,
+    pub duration: Option<String>,
+}
+
+#[utoipa::path(post, path = "/maintenance", tag = "maintenance", request_body = CreateMaintenance,
+    responses((status = 201, description = "The window"), (status = 400), (status = 422)))]
+pub async fn create_maintenance(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(req): Body<CreateMaintenance>,
+) -> Result<(StatusCode, Json<MaintenanceWindow>), ApiError> {
+    let now = state.clock.now();
+    let policy = state.policy.policy();
+    for s in &req.services {
+        if !policy.services.is_empty() && !policy.services.contains_key(s) {
+            let known: Vec<_> = policy.services.keys().map(String::as_str).collect();
+            return Err(ApiError::Unprocessable {
+                code: "unknown_service",
+                message: format!(
+                    "unknown service {s:?}; the policy defines {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    let starts_at = match req.kind {
+        MaintenanceKind::Scheduled => req.starts_at.ok_or_else(|| {
+            ApiError::bad_request("invalid_body", "a scheduled window needs `starts_at`")
+        })?,
+        _ => req.starts_at.unwrap_or(now).max(now),
+    };
+    let ends_at = match (req.kind, req.ends_at, req.duration.as_deref()) {
+        (MaintenanceKind::Mode, None, None) => None,
+        (_, end, dur) => Some(end_of(starts_at, end, dur)?),
+    };
+    let window = MaintenanceWindow {
+        id: uuid::Uuid::new_v4().to_string(),
+        title: req.title.trim().to_string(),
+        kind: req.kind,
+        services: req.services,
+        starts_at,
+        ends_at,
+        created_by: caller.name,
+        created_at: now,
+    };
+    window.validate().map_err(|e| ApiError::Unprocessable {
+        code: "invalid_maintenance",
+        message: e,
+    })?;
+    state.store.create_maintenance(&window).await?;
+    Ok((StatusCode::CREATED, Json(window)))
+}
+
+#[utoipa::path(get, path = "/maintenance", tag = "maintenance", responses((status = 200, description = "Every window")))]
+pub async fn list_maintenance(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<MaintenanceWindow>>, ApiError> {
+    Ok(Json(state.store.list_maintenance().await?))
+}
+
+#[utoipa::path(post, path = "/maintenance/{id}/end", tag = "maintenance", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)))]
+pub async fn end_maintenance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.end_maintenance(&id, state.clock.now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound {
+            code: "maintenance_not_found",
+            message: format!("no active maintenance window {id:?}"),
+        })
+    }
+}

@@ -1,0 +1,532 @@
+//! Alerts in: the Alertmanager v2 API, dedup, grouping, resolution, silences
+//! and maintenance, end to end through the real server on both backends.
+//! The alert processor is driven by hand (`process_pending`) with the manual
+//! clock, so "the alert expires after endsAt" takes no waiting.
+
+mod common;
+
+use common::{Backend, TestApp, assert_error};
+use firebell_server::ingest::processor::process_pending;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    an_alert_opens_an_incident_with_its_alerts,
+    s002_capture_metadata,
+    repeats_deduplicate_and_groups_share_one_incident,
+    a_storm_into_one_group_is_one_incident_with_a_small_timeline,
+    alerts_resolve_by_report_and_by_expiry,
+    silences_work_through_the_alertmanager_api,
+    silenced_and_maintenance_alerts_are_kept_but_open_nothing,
+    invalid_alerts_are_refused_whole_naming_index_and_field,
+    status_and_receivers_answer_like_alertmanager,
+    basic_auth_works_for_prometheus,
+);
+
+fn alert(name: &str, service: &str, severity: &str) -> Value {
+    json!({
+        "labels": {"alertname": name, "service": service, "severity": severity},
+        "annotations": {"summary": format!("{name} on {service}")},
+        "startsAt": "2026-11-23T09:59:00Z",
+        "endsAt": "2026-11-23T10:04:00Z",
+        "generatorURL": "http://prometheus.local/graph?g0.expr=up"
+    })
+}
+
+async fn post_alerts(app: &TestApp, alerts: Value) -> (StatusCode, Value) {
+    app.post("/api/v2/alerts", alerts).await
+}
+
+async fn process(app: &TestApp) -> firebell_server::ingest::processor::Round {
+    process_pending(app.state())
+        .await
+        .expect("processing succeeds")
+}
+
+async fn incidents(app: &TestApp) -> Vec<Value> {
+    app.get("/api/v1/incidents").await.1["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn an_alert_opens_an_incident_with_its_alerts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, body) =
+        post_alerts(&app, json!([alert("HighErrorRate", "api", "critical")])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(process(&app).await.declared, 1);
+    let list = incidents(&app).await;
+    assert_eq!(list.len(), 1);
+    let inc = &list[0];
+    assert_eq!(
+        inc["severity"], "P1",
+        "severity=critical routes to P1 in the demo policy"
+    );
+    assert_eq!(inc["services"], json!(["api"]));
+    assert_eq!(
+        inc["title"], "HighErrorRate on api",
+        "the summary annotation titles it"
+    );
+    assert_eq!(inc["declared_by"], "alerts");
+    assert_eq!(inc["alerts_firing"], 1);
+    let (_, v) = app
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            inc["id"].as_str().unwrap()
+        ))
+        .await;
+    let types: Vec<_> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["declared", "alerts_changed"]);
+    assert_eq!(process(&app).await.alerts, 0, "nothing left pending");
+}
+
+/// s002.capture-metadata: an incident records its start time, its alerts and
+/// the affected services without anyone typing them.
+async fn s002_capture_metadata(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut a = alert("HighErrorRate", "api", "critical");
+    a["labels"]["instance"] = json!("api-1");
+    let mut b = alert("HighErrorRate", "api", "critical");
+    b["labels"]["instance"] = json!("api-2");
+    b["startsAt"] = json!("2026-11-23T09:58:00Z");
+    post_alerts(&app, json!([a, b])).await;
+    process(&app).await;
+    let list = incidents(&app).await;
+    assert_eq!(list.len(), 1, "one group, one incident");
+    let inc = list[0].clone();
+    let id = inc["id"].as_str().unwrap();
+    assert_eq!(
+        inc["detected_at"], "2026-11-23T09:58:00Z",
+        "start time: the earliest alert's startsAt"
+    );
+    assert_eq!(
+        inc["services"],
+        json!(["api"]),
+        "affected services from routing"
+    );
+    let (status, alerts) = app.get(&format!("/api/v1/incidents/{id}/alerts")).await;
+    assert_eq!(status, StatusCode::OK, "{alerts}");
+    assert_eq!(
+        (alerts["total"].as_u64(), alerts["firing"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let instances: Vec<_> = alerts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["instance"].as_str().unwrap())
+        .collect();
+    assert!(
+        instances.contains(&"api-1") && instances.contains(&"api-2"),
+        "{instances:?}"
+    );
+    assert!(
+        alerts["items"][0]["generator_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://prometheus.local")
+    );
+}
+
+async fn repeats_deduplicate_and_groups_share_one_incident(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    post_alerts(&app, json!([alert("HighErrorRate", "api", "critical")])).await;
+    process(&app).await;
+    // Prometheus re-sends while firing: same labels, later endsAt.
+    app.advance_mins(1);
+    let mut again = alert("HighErrorRate", "api", "critical");
+    again["endsAt"] = json!("2026-11-23T10:05:00Z");
+    post_alerts(&app, json!([again])).await;
+    let round = process(&app).await;
+    assert_eq!(
+        (round.declared, round.updated),
+        (0, 0),
+        "a refresh is no news"
+    );
+    // Another alert of the same group (same alertname) on another instance attaches.
+    let mut other = alert("HighErrorRate", "api", "critical");
+    other["labels"]["instance"] = json!("api-2");
+    post_alerts(&app, json!([other])).await;
+    assert_eq!(process(&app).await.updated, 1);
+    let list = incidents(&app).await;
+    assert_eq!(list.len(), 1, "one incident for the group");
+    assert_eq!(list[0]["alerts_total"], 2);
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(
+        alerts.as_array().unwrap().len(),
+        2,
+        "two distinct alerts, not three"
+    );
+}
+
+async fn a_storm_into_one_group_is_one_incident_with_a_small_timeline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for batch in 0..10 {
+        let alerts: Vec<Value> = (0..200)
+            .map(|i| {
+                let mut a = alert("NodeDown", "api", "critical");
+                a["labels"]["instance"] = json!(format!("node-{batch}-{i}"));
+                a
+            })
+            .collect();
+        let (status, body) = post_alerts(&app, Value::Array(alerts)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if batch % 3 == 0 {
+            process(&app).await;
+        }
+    }
+    process(&app).await;
+    let list = incidents(&app).await;
+    assert_eq!(list.len(), 1, "2,000 alerts in one group make one incident");
+    assert_eq!(list[0]["alerts_total"], 2000);
+    let (_, v) = app
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            list[0]["id"].as_str().unwrap()
+        ))
+        .await;
+    let timeline = v["timeline"].as_array().unwrap();
+    assert!(
+        timeline.len() <= 6,
+        "a handful of summary events, not 2,000: {}",
+        timeline.len()
+    );
+    for e in timeline {
+        assert!(
+            e["sample"].as_array().is_none_or(|s| s.len() <= 5),
+            "samples stay small"
+        );
+    }
+}
+
+async fn alerts_resolve_by_report_and_by_expiry(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    post_alerts(
+        &app,
+        json!([
+            alert("HighErrorRate", "api", "critical"),
+            alert("DiskFull", "web", "critical")
+        ]),
+    )
+    .await;
+    process(&app).await;
+    let before = incidents(&app).await;
+    assert_eq!(before.len(), 2);
+
+    // Resolved by report: endsAt in the past.
+    let mut resolved = alert("HighErrorRate", "api", "critical");
+    resolved["endsAt"] = json!("2026-11-23T10:00:00Z");
+    post_alerts(&app, json!([resolved])).await;
+    assert_eq!(process(&app).await.updated, 1);
+    // Resolved by expiry: DiskFull's endsAt (10:04) passes with no refresh.
+    app.advance_mins(5);
+    assert_eq!(
+        process(&app).await.updated,
+        1,
+        "the sweep notices the expired alert"
+    );
+
+    for inc in incidents(&app).await {
+        assert_eq!(inc["alerts_firing"], 0, "{inc}");
+        let (_, v) = app
+            .get(&format!(
+                "/api/v1/incidents/{}",
+                inc["id"].as_str().unwrap()
+            ))
+            .await;
+        let last = v["timeline"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["type"], "alerts_changed");
+        assert_eq!(
+            last["all_resolved"], true,
+            "the policy's default: note it, people decide"
+        );
+        assert_eq!(v["incident"]["status"], "investigating");
+    }
+    let (_, firing) = app.get("/api/v2/alerts").await;
+    assert!(
+        firing.as_array().unwrap().is_empty(),
+        "resolved alerts leave the Alertmanager view"
+    );
+    // A new firing of the same alert after its incident resolves opens a new incident.
+    let id = before[0]["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        .await;
+    let mut refire = alert(
+        before[0]["title"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap(),
+        before[0]["services"][0].as_str().unwrap(),
+        "critical",
+    );
+    refire["startsAt"] = json!("2026-11-23T10:05:00Z");
+    refire["endsAt"] = json!("2026-11-23T10:30:00Z");
+    post_alerts(&app, json!([refire])).await;
+    assert_eq!(process(&app).await.declared, 1);
+    assert_eq!(incidents(&app).await.len(), 3);
+}
+
+async fn silences_work_through_the_alertmanager_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, created) = app
+        .post(
+            "/api/v2/silences",
+            json!({
+                "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": false, "isEqual": true}],
+                "startsAt": "2026-11-23T09:00:00Z",
+                "endsAt": "2026-11-23T12:00:00Z",
+                "createdBy": "alice",
+                "comment": "disk being replaced"
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["silenceID"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID");
+    let (_, s) = app.get(&format!("/api/v2/silence/{id}")).await;
+    assert_eq!(s["status"]["state"], "active");
+    assert_eq!(
+        s["startsAt"], "2026-11-23T10:00:00.000Z",
+        "a start in the past means now"
+    );
+    assert_eq!(s["matchers"][0]["isEqual"], true);
+
+    post_alerts(&app, json!([alert("DiskFull", "api", "critical")])).await;
+    process(&app).await;
+    assert!(
+        incidents(&app).await.is_empty(),
+        "a silenced alert opens no incident"
+    );
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(alerts[0]["status"]["state"], "suppressed");
+    assert_eq!(alerts[0]["status"]["silencedBy"], json!([id.clone()]));
+    let (_, active_only) = app.get("/api/v2/alerts?silenced=false").await;
+    assert!(active_only.as_array().unwrap().is_empty());
+    let (_, filtered) = app
+        .get("/api/v2/silences?filter=alertname%3D%22DiskFull%22")
+        .await;
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let (_, none) = app
+        .get("/api/v2/silences?filter=alertname%3D%22Other%22")
+        .await;
+    assert!(none.as_array().unwrap().is_empty());
+
+    let del = app
+        .http
+        .delete(app.url(&format!("/api/v2/silence/{id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::OK);
+    let (_, s) = app.get(&format!("/api/v2/silence/{id}")).await;
+    assert_eq!(s["status"]["state"], "expired");
+    let missing = app
+        .get("/api/v2/silence/00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    assert!(
+        missing.1.is_string(),
+        "Alertmanager-style errors are bare JSON strings: {}",
+        missing.1
+    );
+    let bad = app
+        .post("/api/v2/silences", json!({"matchers": [], "startsAt": "2026-11-23T10:00:00Z", "endsAt": "2026-11-23T11:00:00Z", "createdBy": "a", "comment": "c"}))
+        .await;
+    assert_eq!(bad.0, StatusCode::BAD_REQUEST, "{}", bad.1);
+}
+
+async fn silenced_and_maintenance_alerts_are_kept_but_open_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, w) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "DB upgrade", "services": ["web"], "kind": "mode"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let (status, s) = app
+        .post("/api/v1/silences", json!({"matchers": "alertname=\"Flappy\"", "duration": "2h", "comment": "known flapper"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    assert_eq!(s["created_by"], "admin");
+
+    post_alerts(
+        &app,
+        json!([
+            alert("DiskFull", "web", "critical"),
+            alert("Flappy", "api", "critical")
+        ]),
+    )
+    .await;
+    process(&app).await;
+    assert!(
+        incidents(&app).await.is_empty(),
+        "neither opens an incident"
+    );
+    let (_, alerts) = app.get("/api/v1/alerts").await;
+    assert_eq!(
+        alerts.as_array().unwrap().len(),
+        2,
+        "both are kept and shown: {alerts}"
+    );
+
+    // When maintenance ends, an alert still firing is news again: it opens an
+    // incident (as Alertmanager notifies once a silence lapses).
+    let id = w["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(&format!("/api/v1/maintenance/{id}/end"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    process(&app).await;
+    let open = incidents(&app).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["services"], json!(["web"]));
+    // The silence lapses by time: the Flappy alert is re-examined too, but it
+    // expired (endsAt 10:04) before the silence did (12:00), so nothing opens.
+    app.advance_mins(150);
+    process(&app).await;
+    assert_eq!(incidents(&app).await.len(), 1);
+    assert_error(
+        &app.post(
+            "/api/v1/maintenance",
+            json!({"title": "x", "services": ["nope"], "kind": "mode"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_service",
+    );
+    assert_error(
+        &app.post(
+            "/api/v1/silences",
+            json!({"matchers": "alertname=~\"(\"", "duration": "1h", "comment": "x"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_matchers",
+    );
+}
+
+async fn invalid_alerts_are_refused_whole_naming_index_and_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut bad_name = alert("A", "api", "critical");
+    bad_name["labels"]["bad-name"] = json!("x");
+    let (status, body) = post_alerts(&app, json!([alert("Ok", "api", "critical"), bad_name])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let msg = body.as_str().unwrap_or_default().to_string();
+    assert!(
+        msg.contains("alerts[1].labels") && msg.contains("bad-name"),
+        "{body}"
+    );
+    let (status, body) = post_alerts(&app, json!([{"labels": {}}])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.as_str().unwrap().contains("alerts[0].labels"),
+        "{body}"
+    );
+    let mut backwards = alert("B", "api", "critical");
+    backwards["endsAt"] = json!("2026-11-23T09:00:00Z");
+    let (status, body) = post_alerts(&app, json!([backwards])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.as_str().unwrap().contains("alerts[0].endsAt"),
+        "{body}"
+    );
+    let mut huge = alert("C", "api", "critical");
+    huge["labels"]["big"] = json!("x".repeat(5000));
+    let (status, body) = post_alerts(&app, json!([huge])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.as_str().unwrap().contains("alerts[0].labels.big"),
+        "{body}"
+    );
+    let (status, _) = app
+        .post_raw("/api/v2/alerts", "application/json", "[{")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let too_many: Vec<Value> = (0..5001)
+        .map(|i| json!({"labels": {"alertname": format!("a{i}")}}))
+        .collect();
+    let (status, body) = post_alerts(&app, Value::Array(too_many)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, alerts) = app.get("/api/v1/alerts?all=true").await;
+    assert!(
+        alerts.as_array().unwrap().is_empty(),
+        "nothing from a refused request was stored: {alerts}"
+    );
+    // amtool's zero times mean "now" and "open-ended".
+    let (status, _) = post_alerts(
+        &app,
+        json!([{"labels": {"alertname": "Manual"}, "startsAt": "0001-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(alerts[0]["startsAt"], "2026-11-23T10:00:00.000Z");
+    assert_eq!(alerts[0]["endsAt"], "0001-01-01T00:00:00.000Z");
+}
+
+async fn status_and_receivers_answer_like_alertmanager(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, s) = app.get("/api/v2/status").await;
+    assert_eq!(status, StatusCode::OK);
+    for field in ["cluster", "versionInfo", "config", "uptime"] {
+        assert!(!s[field].is_null(), "status lacks {field}: {s}");
+    }
+    assert_eq!(s["cluster"]["status"], "disabled");
+    assert!(s["config"]["original"].is_string());
+    let (status, r) = app.get("/api/v2/receivers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        r.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "firebell"),
+        "{r}"
+    );
+    let (status, groups) = app.get("/api/v2/alerts/groups").await;
+    assert_eq!((status, groups), (StatusCode::OK, json!([])));
+}
+
+async fn basic_auth_works_for_prometheus(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("prometheus", "responder").await;
+    let resp = app
+        .http
+        .post(app.url("/api/v2/alerts"))
+        .basic_auth("prometheus", Some(&token))
+        .json(&json!([alert("X", "api", "critical")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let viewer = app.token("grafana", "viewer").await;
+    let resp = app
+        .http
+        .post(app.url("/api/v2/alerts"))
+        .bearer_auth(&viewer)
+        .json(&json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::FORBIDDEN,
+        "viewers cannot send alerts"
+    );
+    let resp = app
+        .http
+        .get(app.url("/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
