@@ -5,6 +5,7 @@
 //! config file (`--config`, TOML) > built-in default. Exit codes: 0 success,
 //! 1 refused or failed, 2 bad arguments, 3 server unreachable.
 
+mod bench;
 mod client;
 mod config;
 mod output;
@@ -79,6 +80,9 @@ enum Cmd {
     /// The policy's routing tree.
     #[command(subcommand)]
     Route(RouteCmd),
+    /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Args)]
@@ -489,6 +493,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Policy(PolicyCmd::Check { files }) => Ok(policy_check(&files)),
         Cmd::Token(cmd) => token(cmd, &file).await.map(|()| ExitCode::SUCCESS),
         Cmd::Route(RouteCmd::Test { labels, policy }) => route_test(&labels, policy.as_deref()),
+        Cmd::Bench(cmd) => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
         client_cmd => client_command(client_cmd, &file)
             .await
             .map(|()| ExitCode::SUCCESS),
@@ -848,7 +853,7 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
             Call::Post(format!("/maintenance/{}/end", enc(&id)), json!({})),
             output::ended,
         ),
-        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) | Cmd::Route(_) => {
+        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) | Cmd::Route(_) | Cmd::Bench(_) => {
             unreachable!("handled in run()")
         }
     };
