@@ -21,8 +21,12 @@ use serde_json::{Value, json};
 use crate::client::{Client, ClientError};
 use crate::config::ConfigFile;
 
+/// How every setting is resolved; shown in `--help`.
+const PRECEDENCE: &str = "Settings resolve as: command-line flag > FIREBELL_* environment variable > config file (--config) > default.";
+
 #[derive(Parser)]
 #[command(
+    after_help = PRECEDENCE,
     name = "firebell",
     version,
     about = "Incident response: alerts in, the right person paged, the incident run, the lesson learned."
@@ -38,6 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server (SQLite file `firebell.db` and the demo policy by default).
+    #[command(after_help = PRECEDENCE)]
     Serve(serve::ServeArgs),
     /// Policy files: check them before they ship.
     #[command(subcommand)]
@@ -77,6 +82,18 @@ enum Cmd {
     /// Maintenance windows: scheduled, emergency, or maintenance mode now.
     #[command(subcommand)]
     Maintenance(MaintenanceCmd),
+    /// Health checks and heartbeats: is each one polling, and how is it doing?
+    Checks {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Ping a heartbeat, e.g. at the end of a cron job: `firebell heartbeat nightly-backup`.
+    Heartbeat {
+        /// The heartbeat's name in the policy's [[heartbeats]].
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// The policy's routing tree.
     #[command(subcommand)]
     Route(RouteCmd),
@@ -852,6 +869,12 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
             client,
             Call::Post(format!("/maintenance/{}/end", enc(&id)), json!({})),
             output::ended,
+        ),
+        Cmd::Checks { client } => (client, Call::Get("/checks".into(), vec![]), output::checks),
+        Cmd::Heartbeat { name, client } => (
+            client,
+            Call::Post(format!("/heartbeats/{}", enc(&name)), json!({})),
+            output::heartbeat,
         ),
         Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) | Cmd::Route(_) | Cmd::Bench(_) => {
             unreachable!("handled in run()")

@@ -384,3 +384,76 @@ pub fn maintenance(v: &Value) {
 pub fn ended(_: &Value) {
     println!("ended");
 }
+
+/// `firebell checks`: every check, then every heartbeat, one line each.
+pub fn checks(v: &Value) {
+    let checks = v["checks"].as_array().cloned().unwrap_or_default();
+    let heartbeats = v["heartbeats"].as_array().cloned().unwrap_or_default();
+    if checks.is_empty() && heartbeats.is_empty() {
+        println!("no checks or heartbeats in the policy");
+        return;
+    }
+    if !checks.is_empty() {
+        let rows: Vec<Vec<String>> = checks
+            .iter()
+            .map(|c| {
+                let failures = match c["consecutive_failures"].as_u64() {
+                    Some(0) | None => String::new(),
+                    Some(n) => format!("{n}/{}", s(&c["failure_threshold"])),
+                };
+                vec![
+                    s(&c["name"]),
+                    s(&c["state"]),
+                    failures,
+                    s(&c["interval"]),
+                    when(&c["last_checked_at"]),
+                    s(&c["last_failure"]),
+                    s(&c["target"]),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "CHECK",
+                "STATE",
+                "FAILURES",
+                "EVERY",
+                "LAST",
+                "LAST FAILURE",
+                "TARGET",
+            ],
+            &rows,
+        );
+    }
+    if !heartbeats.is_empty() {
+        if !checks.is_empty() {
+            println!();
+        }
+        let rows: Vec<Vec<String>> = heartbeats
+            .iter()
+            .map(|h| {
+                vec![
+                    s(&h["name"]),
+                    s(&h["state"]),
+                    s(&h["interval"]),
+                    when(&h["last_seen_at"]),
+                    when(&h["missing_at"]),
+                ]
+            })
+            .collect();
+        table(
+            &["HEARTBEAT", "STATE", "EVERY", "LAST PING", "MISSING AFTER"],
+            &rows,
+        );
+    }
+}
+
+/// `firebell heartbeat NAME`: the ping and when the next one is due.
+pub fn heartbeat(v: &Value) {
+    println!(
+        "heartbeat {} pinged at {}; next due by {}",
+        s(&v["name"]),
+        when(&v["last_seen_at"]),
+        when(&v["missing_at"])
+    );
+}

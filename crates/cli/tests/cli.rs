@@ -549,3 +549,38 @@ fn alerts_silences_and_maintenance_through_the_cli() {
     }
     server.stop();
 }
+
+#[test]
+fn heartbeats_and_checks_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    let run = |args: &[&str]| ok(&firebell(&server.url, &token, args));
+
+    // The demo policy's nightly backup heartbeat, not pinged yet.
+    let before = run(&["checks"]);
+    assert!(
+        before.contains("HEARTBEAT")
+            && before.contains("api-db-backup")
+            && before.contains("waiting"),
+        "{before}"
+    );
+    let pinged = run(&["heartbeat", "api-db-backup"]);
+    assert!(
+        pinged.starts_with("heartbeat api-db-backup pinged at "),
+        "{pinged}"
+    );
+    let after = run(&["checks", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(v["heartbeats"][0]["state"], "up", "{v}");
+    assert_eq!(v["checks"], serde_json::json!([]));
+
+    let unknown = firebell(&server.url, &token, &["heartbeat", "no-such-job"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("heartbeat_not_found"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}

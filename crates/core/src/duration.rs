@@ -75,10 +75,12 @@ impl FromStr for Duration {
 }
 
 impl fmt::Display for Duration {
-    /// Prints the compact friendly form, e.g. 90 minutes → `1h30m`.
+    /// Prints the compact friendly form, e.g. 90 minutes → `1h30m`, half a
+    /// second → `500ms` (a check's timeout can be that short).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.as_secs();
-        if secs == 0 {
+        let millis = self.0.subsec_millis();
+        if secs == 0 && millis == 0 {
             return f.write_str("0s");
         }
         let (d, h, m, s) = (
@@ -91,6 +93,9 @@ impl fmt::Display for Duration {
             if n > 0 {
                 write!(f, "{n}{unit}")?;
             }
+        }
+        if millis > 0 {
+            write!(f, "{millis}ms")?;
         }
         Ok(())
     }
@@ -138,5 +143,9 @@ mod tests {
         assert_eq!(Duration::from_mins(90).to_string(), "1h30m");
         assert_eq!(Duration::from_hours(24).to_string(), "1d");
         assert_eq!(Duration::from_secs(30).to_string(), "30s");
+        for text in ["200ms", "1s500ms", "0s"] {
+            let d: Duration = text.parse().unwrap();
+            assert_eq!(d.to_string(), text, "sub-second parts survive a round trip");
+        }
     }
 }

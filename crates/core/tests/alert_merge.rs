@@ -27,6 +27,8 @@ fn report(starts_at: &str, ends_at: Option<&str>, summary: &str) -> IncomingAler
         starts_at: t(starts_at),
         ends_at: ends_at.map(t),
         generator_url: Some(format!("http://prometheus/graph?{summary}")),
+        service: None,
+        severity: None,
     }
 }
 
@@ -268,4 +270,21 @@ fn missing_and_go_zero_times_are_normalized() {
     // An end in the future with no start: the alert started now.
     let later = t("2026-05-07T10:04:00Z");
     assert_eq!(normalize_times(None, Some(later), now), (now, Some(later)));
+}
+
+#[test]
+fn a_source_that_fixes_service_and_severity_wins_over_the_route() {
+    let now = t("2026-05-07T10:00:00Z");
+    let mut incoming = report("2026-05-07T09:58:00Z", None, "pinned");
+    incoming.service = Some("payments".into());
+    incoming.severity = Some("P0".into());
+    let (alert, _) = merge(None, &incoming, &routed("api", "P1", "g1"), now);
+    assert_eq!(alert.service.as_deref(), Some("payments"));
+    assert_eq!(alert.severity.as_deref(), Some("P0"));
+    assert_eq!(alert.group_key, "g1", "grouping stays the route's");
+    // Only what the source fixes is taken from it.
+    incoming.service = None;
+    let (alert, _) = merge(None, &incoming, &routed("api", "P1", "g1"), now);
+    assert_eq!(alert.service.as_deref(), Some("api"));
+    assert_eq!(alert.severity.as_deref(), Some("P0"));
 }

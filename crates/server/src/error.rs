@@ -13,8 +13,17 @@ pub enum ApiError {
     /// The request could not be read: bad JSON, wrong shape, bad query.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// Several things wrong with one request, each naming its field.
+    #[error("{}", problems.join("; "))]
+    Invalid {
+        code: &'static str,
+        problems: Vec<String>,
+    },
     #[error("{0}")]
     Unauthorized(String),
+    /// A signed request whose signature is missing, wrong or too old.
+    #[error("{0}")]
+    BadSignature(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{message}")]
@@ -59,8 +68,8 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::BadRequest { .. } | ApiError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -76,10 +85,12 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest { code, .. }
+            | ApiError::Invalid { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::BadSignature(_) => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -240,5 +251,81 @@ impl From<crate::ingest::IngestError> for ApiError {
             },
             IngestError::Closed | IngestError::Store(_) => ApiError::Unavailable(e.to_string()),
         }
+    }
+}
+
+/// A body that could not be read (too large, or the connection failed),
+/// for endpoints that read raw bytes because they check a signature or
+/// parse leniently; `limit` is the route's body limit.
+pub fn unreadable_body(
+    rejection: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::bad_request("invalid_body", rejection.body_text())
+    }
+}
+
+/// An [`ApiError`] on the PagerDuty Events API endpoints (`/v2/enqueue`,
+/// `/v2/change/enqueue`), in PagerDuty's body shape, since their senders are
+/// PagerDuty clients: `{"status": "invalid event", "message": "Event object is
+/// invalid", "errors": ["…"]}` for a 400, the same shape with another
+/// `status`/`message` otherwise. Status code and headers still come from the
+/// [`ApiError`].
+#[derive(Debug)]
+pub struct PdError(pub ApiError);
+
+impl From<ApiError> for PdError {
+    fn from(e: ApiError) -> Self {
+        PdError(e)
+    }
+}
+
+impl From<StoreError> for PdError {
+    fn from(e: StoreError) -> Self {
+        PdError(e.into())
+    }
+}
+
+#[derive(Serialize)]
+struct PdBody {
+    status: &'static str,
+    message: String,
+    errors: Vec<String>,
+}
+
+impl IntoResponse for PdError {
+    fn into_response(self) -> Response {
+        let body = match &self.0 {
+            ApiError::Invalid { problems, .. } => PdBody {
+                status: "invalid event",
+                message: "Event object is invalid".into(),
+                errors: problems.clone(),
+            },
+            ApiError::BadRequest { message, .. } => PdBody {
+                status: "invalid event",
+                message: "Event object is invalid".into(),
+                errors: vec![message.clone()],
+            },
+            ApiError::PayloadTooLarge { .. } => PdBody {
+                status: "invalid event",
+                message: "Event object is too large".into(),
+                errors: vec![self.0.to_string()],
+            },
+            ApiError::Overloaded { .. } => PdBody {
+                status: "throttle exceeded",
+                message: "Requests are arriving too quickly; retry after the Retry-After delay"
+                    .into(),
+                errors: Vec::new(),
+            },
+            other => PdBody {
+                status: "error",
+                message: other.to_string(),
+                errors: Vec::new(),
+            },
+        };
+        self.0.respond(axum::Json(body))
     }
 }

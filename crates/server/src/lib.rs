@@ -1,10 +1,13 @@
 //! Firebell's HTTP server: the JSON API, authentication, operations endpoints
 //! and policy reload, around the pure core and the store.
 //!
-//! - [`api`]: `/api/v1` — incidents and their commands, policy, tokens, OpenAPI.
+//! - [`api`]: `/api/v1` — incidents and their commands, policy, tokens, OpenAPI;
+//!   and the ingest front doors: `/api/v2` (Alertmanager), `/v2/enqueue`
+//!   (PagerDuty Events), `/api/v1/webhooks/{name}` (signed webhooks).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` (no token).
 //! - [`auth`]: bearer tokens and roles.
 //! - [`error`]: the one place errors become HTTP responses.
+//! - [`health`]: heartbeats and HTTP/TCP health checks, reported as alerts.
 //! - [`policy_source`]: the live policy, validated hot reload.
 //! - [`clock`]: "now", injectable so tests drive time by hand.
 //!
@@ -15,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
@@ -48,6 +52,12 @@ pub struct AppState {
     /// Silence and maintenance ids active at the processor's last round, to
     /// notice when one lapses (`None` before the first round).
     pub suppressions_seen: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
+    /// Held for a whole processing round, so rounds in this process never
+    /// overlap (the background loop, and a PagerDuty `acknowledge` that needs
+    /// its alert processed first).
+    pub processing: Arc<tokio::sync::Mutex<()>>,
+    /// Heartbeats' and health checks' memory between observations.
+    pub health: health::HealthState,
 }
 
 /// How to start a server.
@@ -57,8 +67,10 @@ pub struct ServerConfig {
     pub policy: PolicySource,
     /// How often the policy file's modification time is checked.
     pub policy_poll: std::time::Duration,
-    /// Run the alert processor in the background (off in tests that drive it
-    /// by hand with `ingest::processor::process_pending`).
+    /// Run the alert processor, the health checks and the heartbeat monitor
+    /// in the background (off in tests that drive them by hand with
+    /// `ingest::processor::process_pending`, `health::checks::run_check_once`
+    /// and `health::heartbeats::check_heartbeats_once`).
     pub background_processing: bool,
 }
 
@@ -90,6 +102,8 @@ impl Server {
             wake: Default::default(),
             started_at,
             suppressions_seen: Default::default(),
+            processing: Default::default(),
+            health: health::HealthState::new()?,
         };
         Ok(Server {
             state,
@@ -153,6 +167,8 @@ impl Server {
                 state.clone(),
                 state.wake.clone(),
             )));
+            tasks.push(tokio::spawn(health::checks::run(state.clone())));
+            tasks.push(tokio::spawn(health::heartbeats::run(state.clone())));
         }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -171,6 +187,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .nest("/api/v2", api::alertmanager::router(state.clone()))
+        // Senders that cannot send a bearer token authenticate otherwise: a
+        // PagerDuty routing key, an HMAC signature.
+        .merge(api::pagerduty::router())
+        .merge(api::webhooks::router())
         .merge(ops::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 on_both_backends!(
     amtool_manages_silences_and_alerts,
-    prometheus_alerts_open_an_incident
+    prometheus_alerts_open_an_incident,
+    alertmanager_forwards_by_webhook_and_pagerduty,
 );
 
 fn installed(program: &str, test: &str) -> bool {
@@ -222,4 +223,189 @@ async fn prometheus_alerts_open_an_incident(backend: Backend) {
         a["endsAt"].as_str().unwrap() > a["startsAt"].as_str().unwrap(),
         "Prometheus sets endsAt ahead: {a}"
     );
+}
+
+/// A routing key for the test policy's integration (any 32 letters/digits).
+const AM_ROUTING_KEY: &str = "alertmanagertestkey0123456789abc";
+
+/// Firebell's alerts, resolved ones too.
+async fn all_alerts(app: &TestApp) -> Vec<Value> {
+    let (_, v) = app.get("/api/v1/alerts?all=true").await;
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// Debian's `prometheus-alertmanager` in front of Firebell, sending every
+/// notification both ways a team would configure it: `webhook_configs` to
+/// `/api/v1/alertmanager/webhook` (bearer token) and `pagerduty_configs` to
+/// `/v2/enqueue` (routing key). An alert posted to the real Alertmanager
+/// opens incidents in Firebell; resolving it there resolves the alerts here.
+async fn alertmanager_forwards_by_webhook_and_pagerduty(backend: Backend) {
+    let test = "alertmanager_forwards_by_webhook_and_pagerduty";
+    if !installed("prometheus-alertmanager", test) {
+        return;
+    }
+    let (_policy_dir, policy) = common::demo_policy_with(&format!(
+        "[[integrations]]\nname = \"alertmanager\"\nrouting_key = \"{AM_ROUTING_KEY}\"\nservice = \"api\"\n"
+    ));
+    let app = TestApp::spawn_live_with_policy(backend, policy).await;
+    let token = app.token("alertmanager", "responder").await;
+    let dir = app.dir.path();
+    std::fs::write(
+        dir.join("alertmanager.yml"),
+        format!(
+            r#"route:
+  receiver: firebell-webhook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+  - receiver: firebell-webhook
+    continue: true
+  - receiver: firebell-pagerduty
+receivers:
+- name: firebell-webhook
+  webhook_configs:
+  - url: {base}/api/v1/alertmanager/webhook
+    send_resolved: true
+    http_config:
+      authorization:
+        credentials: {token}
+- name: firebell-pagerduty
+  pagerduty_configs:
+  - url: {base}/v2/enqueue
+    routing_key: {AM_ROUTING_KEY}
+    send_resolved: true
+    severity: critical
+    class: '{{{{ .CommonLabels.alertname }}}}'
+"#,
+            base = app.base
+        ),
+    )
+    .unwrap();
+    let am = format!("http://127.0.0.1:{}", free_port());
+    let log_path = dir.join("alertmanager.log");
+    let child = Command::new("prometheus-alertmanager")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("alertmanager.yml").display()
+        ))
+        .arg(format!("--storage.path={}", dir.join("am-data").display()))
+        .arg(format!(
+            "--web.listen-address={}",
+            am.trim_start_matches("http://")
+        ))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("prometheus-alertmanager starts");
+    let _alertmanager = Killed(child);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let start = Instant::now();
+    loop {
+        let ready = app.http.get(format!("{am}/-/ready")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "Alertmanager did not become ready:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let labels = serde_json::json!({
+        "alertname": "DiskFull", "service": "api", "severity": "critical", "instance": "db-1"
+    });
+    let post = |ends_at: Option<String>| {
+        let mut alert = serde_json::json!({
+            "labels": labels.clone(),
+            "annotations": {"summary": "Disk almost full on db-1"},
+        });
+        if let Some(end) = ends_at {
+            alert["endsAt"] = Value::String(end);
+        }
+        app.http
+            .post(format!("{am}/api/v2/alerts"))
+            .json(&serde_json::json!([alert]))
+            .send()
+    };
+    let resp = post(None).await.unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+
+    // Both notifications arrive and each opens an incident (their labels
+    // differ, so they group apart).
+    let start = Instant::now();
+    let (alerts, incidents) = loop {
+        let alerts = all_alerts(&app).await;
+        let (_, list) = app.get("/api/v1/incidents").await;
+        let incidents = list["items"].as_array().cloned().unwrap_or_default();
+        if alerts.len() == 2 && incidents.len() == 2 {
+            break (alerts, incidents);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no alerts from both receivers within 30s: {alerts:?}\nAlertmanager log:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by_source = |source: &str| {
+        alerts
+            .iter()
+            .find(|a| a["source"] == source)
+            .unwrap_or_else(|| panic!("no {source} alert in {alerts:?}"))
+            .clone()
+    };
+    let webhook = by_source("alertmanager_webhook");
+    assert_eq!(webhook["labels"], labels);
+    assert_eq!(
+        webhook["key"].as_str().unwrap().len(),
+        16,
+        "Alertmanager's fingerprint is the key: {webhook}"
+    );
+    assert_eq!(webhook["severity"], "P1", "routed like any alert");
+    let paged = by_source("pagerduty");
+    assert!(
+        paged["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("pd:alertmanager:"),
+        "{paged}"
+    );
+    assert_eq!(paged["labels"]["alertname"], "DiskFull", "from `class`");
+    assert_eq!(paged["labels"]["pd_severity"], "critical");
+    assert_eq!(paged["severity"], "P0", "critical is the top of the ladder");
+    assert!(
+        incidents
+            .iter()
+            .all(|i| i["alerts_firing"] == 1 && i["services"] == serde_json::json!(["api"])),
+        "{incidents:?}"
+    );
+
+    // Resolved at Alertmanager: both receivers say so (send_resolved).
+    let resp = post(Some(jiff::Timestamp::now().to_string()))
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{:?}", resp.text().await);
+    let start = Instant::now();
+    loop {
+        let alerts = all_alerts(&app).await;
+        let (_, list) = app.get("/api/v1/incidents").await;
+        let incidents = list["items"].as_array().cloned().unwrap_or_default();
+        let resolved = alerts.iter().all(|a| a["firing"] == false)
+            && incidents.iter().all(|i| i["alerts_firing"] == 0);
+        if resolved {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not resolved within 30s: {alerts:?}\n{incidents:?}\nAlertmanager log:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

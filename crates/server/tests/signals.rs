@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Backend, TestApp, assert_error};
-use firebell_server::ingest::processor::process_pending;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -37,26 +36,13 @@ async fn post_alerts(app: &TestApp, alerts: Value) -> (StatusCode, Value) {
     app.post("/api/v2/alerts", alerts).await
 }
 
-async fn process(app: &TestApp) -> firebell_server::ingest::processor::Round {
-    process_pending(app.state())
-        .await
-        .expect("processing succeeds")
-}
-
-async fn incidents(app: &TestApp) -> Vec<Value> {
-    app.get("/api/v1/incidents").await.1["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn an_alert_opens_an_incident_with_its_alerts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (status, body) =
         post_alerts(&app, json!([alert("HighErrorRate", "api", "critical")])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(process(&app).await.declared, 1);
-    let list = incidents(&app).await;
+    assert_eq!(app.process().await.declared, 1);
+    let list = app.incidents().await;
     assert_eq!(list.len(), 1);
     let inc = &list[0];
     assert_eq!(
@@ -83,7 +69,7 @@ async fn an_alert_opens_an_incident_with_its_alerts(backend: Backend) {
         .map(|e| e["type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["declared", "alerts_changed"]);
-    assert_eq!(process(&app).await.alerts, 0, "nothing left pending");
+    assert_eq!(app.process().await.alerts, 0, "nothing left pending");
 }
 
 /// s002.capture-metadata: an incident records its start time, its alerts and
@@ -96,8 +82,8 @@ async fn s002_capture_metadata(backend: Backend) {
     b["labels"]["instance"] = json!("api-2");
     b["startsAt"] = json!("2026-11-23T09:58:00Z");
     post_alerts(&app, json!([a, b])).await;
-    process(&app).await;
-    let list = incidents(&app).await;
+    app.process().await;
+    let list = app.incidents().await;
     assert_eq!(list.len(), 1, "one group, one incident");
     let inc = list[0].clone();
     let id = inc["id"].as_str().unwrap();
@@ -137,13 +123,13 @@ async fn s002_capture_metadata(backend: Backend) {
 async fn repeats_deduplicate_and_groups_share_one_incident(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     post_alerts(&app, json!([alert("HighErrorRate", "api", "critical")])).await;
-    process(&app).await;
+    app.process().await;
     // Prometheus re-sends while firing: same labels, later endsAt.
     app.advance_mins(1);
     let mut again = alert("HighErrorRate", "api", "critical");
     again["endsAt"] = json!("2026-11-23T10:05:00Z");
     post_alerts(&app, json!([again])).await;
-    let round = process(&app).await;
+    let round = app.process().await;
     assert_eq!(
         (round.declared, round.updated),
         (0, 0),
@@ -153,8 +139,8 @@ async fn repeats_deduplicate_and_groups_share_one_incident(backend: Backend) {
     let mut other = alert("HighErrorRate", "api", "critical");
     other["labels"]["instance"] = json!("api-2");
     post_alerts(&app, json!([other])).await;
-    assert_eq!(process(&app).await.updated, 1);
-    let list = incidents(&app).await;
+    assert_eq!(app.process().await.updated, 1);
+    let list = app.incidents().await;
     assert_eq!(list.len(), 1, "one incident for the group");
     assert_eq!(list[0]["alerts_total"], 2);
     let (_, alerts) = app.get("/api/v2/alerts").await;
@@ -178,11 +164,11 @@ async fn a_storm_into_one_group_is_one_incident_with_a_small_timeline(backend: B
         let (status, body) = post_alerts(&app, Value::Array(alerts)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if batch % 3 == 0 {
-            process(&app).await;
+            app.process().await;
         }
     }
-    process(&app).await;
-    let list = incidents(&app).await;
+    app.process().await;
+    let list = app.incidents().await;
     assert_eq!(list.len(), 1, "2,000 alerts in one group make one incident");
     assert_eq!(list[0]["alerts_total"], 2000);
     let (_, v) = app
@@ -215,24 +201,24 @@ async fn alerts_resolve_by_report_and_by_expiry(backend: Backend) {
         ]),
     )
     .await;
-    process(&app).await;
-    let before = incidents(&app).await;
+    app.process().await;
+    let before = app.incidents().await;
     assert_eq!(before.len(), 2);
 
     // Resolved by report: endsAt in the past.
     let mut resolved = alert("HighErrorRate", "api", "critical");
     resolved["endsAt"] = json!("2026-11-23T10:00:00Z");
     post_alerts(&app, json!([resolved])).await;
-    assert_eq!(process(&app).await.updated, 1);
+    assert_eq!(app.process().await.updated, 1);
     // Resolved by expiry: DiskFull's endsAt (10:04) passes with no refresh.
     app.advance_mins(5);
     assert_eq!(
-        process(&app).await.updated,
+        app.process().await.updated,
         1,
         "the sweep notices the expired alert"
     );
 
-    for inc in incidents(&app).await {
+    for inc in app.incidents().await {
         assert_eq!(inc["alerts_firing"], 0, "{inc}");
         let (_, v) = app
             .get(&format!(
@@ -270,8 +256,8 @@ async fn alerts_resolve_by_report_and_by_expiry(backend: Backend) {
     refire["startsAt"] = json!("2026-11-23T10:05:00Z");
     refire["endsAt"] = json!("2026-11-23T10:30:00Z");
     post_alerts(&app, json!([refire])).await;
-    assert_eq!(process(&app).await.declared, 1);
-    assert_eq!(incidents(&app).await.len(), 3);
+    assert_eq!(app.process().await.declared, 1);
+    assert_eq!(app.incidents().await.len(), 3);
 }
 
 async fn silences_work_through_the_alertmanager_api(backend: Backend) {
@@ -300,9 +286,9 @@ async fn silences_work_through_the_alertmanager_api(backend: Backend) {
     assert_eq!(s["matchers"][0]["isEqual"], true);
 
     post_alerts(&app, json!([alert("DiskFull", "api", "critical")])).await;
-    process(&app).await;
+    app.process().await;
     assert!(
-        incidents(&app).await.is_empty(),
+        app.incidents().await.is_empty(),
         "a silenced alert opens no incident"
     );
     let (_, alerts) = app.get("/api/v2/alerts").await;
@@ -367,9 +353,9 @@ async fn silenced_and_maintenance_alerts_are_kept_but_open_nothing(backend: Back
         ]),
     )
     .await;
-    process(&app).await;
+    app.process().await;
     assert!(
-        incidents(&app).await.is_empty(),
+        app.incidents().await.is_empty(),
         "neither opens an incident"
     );
     let (_, alerts) = app.get("/api/v1/alerts").await;
@@ -386,15 +372,15 @@ async fn silenced_and_maintenance_alerts_are_kept_but_open_nothing(backend: Back
         .post(&format!("/api/v1/maintenance/{id}/end"), json!({}))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    process(&app).await;
-    let open = incidents(&app).await;
+    app.process().await;
+    let open = app.incidents().await;
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["services"], json!(["web"]));
     // The silence lapses by time: the Flappy alert is re-examined too, but it
     // expired (endsAt 10:04) before the silence did (12:00), so nothing opens.
     app.advance_mins(150);
-    process(&app).await;
-    assert_eq!(incidents(&app).await.len(), 1);
+    app.process().await;
+    assert_eq!(app.incidents().await.len(), 1);
     assert_error(
         &app.post(
             "/api/v1/maintenance",

@@ -272,6 +272,11 @@ impl Store {
         dispatch!(self, s => s.mark_alerts_processed(alerts).await)
     }
 
+    /// The alert stored under `key`, if any.
+    pub async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError> {
+        dispatch!(self, s => s.get_alert(key).await)
+    }
+
     /// Alerts matching `filter`, latest `starts_at` first, then by key.
     pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         dispatch!(self, s => s.list_alerts(filter).await)
@@ -326,6 +331,18 @@ impl Store {
     /// if there is no such window, it is over, or it is scheduled for later.
     pub async fn end_maintenance(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
         dispatch!(self, s => s.end_maintenance(id, now).await)
+    }
+
+    // --- heartbeats --------------------------------------------------------------
+
+    /// Record that heartbeat `name` pinged at `at`: its last ping is now `at`.
+    pub async fn record_heartbeat(&self, name: &str, at: Timestamp) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_heartbeat(name, at).await)
+    }
+
+    /// The last ping of every heartbeat that ever pinged, by name.
+    pub async fn heartbeats(&self) -> Result<Vec<HeartbeatPing>, StoreError> {
+        dispatch!(self, s => s.heartbeats().await)
     }
 
     // --- changes -----------------------------------------------------------------

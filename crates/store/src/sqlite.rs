@@ -457,6 +457,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError> {
+        let _t = Self::timer("get_alert");
+        let mut query = select_alerts_by_key::<Sqlite>(&[key]);
+        let row: Option<AlertRow> = query.build_query_as().fetch_optional(&self.reader).await?;
+        row.map(AlertRow::into_alert).transpose()
+    }
+
     pub(crate) async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         let _t = Self::timer("list_alerts");
         let mut query = list_alerts_query::<Sqlite>(filter);
@@ -615,6 +622,41 @@ impl SqliteStore {
         .await?
         .rows_affected();
         Ok(ended > 0)
+    }
+
+    // --- heartbeats --------------------------------------------------------
+
+    pub(crate) async fn record_heartbeat(
+        &self,
+        name: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("record_heartbeat");
+        sqlx::query(
+            "INSERT INTO heartbeats (name, last_seen_at_ms) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET last_seen_at_ms = excluded.last_seen_at_ms",
+        )
+        .bind(name)
+        .bind(to_ms(at))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn heartbeats(&self) -> Result<Vec<crate::HeartbeatPing>, StoreError> {
+        let _t = Self::timer("heartbeats");
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, last_seen_at_ms FROM heartbeats ORDER BY name")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|(name, ms)| {
+                Ok(crate::HeartbeatPing {
+                    name,
+                    last_seen_at: from_ms(ms)?,
+                })
+            })
+            .collect()
     }
 
     // --- changes -----------------------------------------------------------

@@ -105,3 +105,10 @@ pub struct ChangeRecord {
     /// The sender's own data, kept as given.
     pub payload: serde_json::Value,
 }
+
+/// The latest ping of a heartbeat (see the policy's `[[heartbeats]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeartbeatPing {
+    pub name: String,
+    pub last_seen_at: Timestamp,
+}

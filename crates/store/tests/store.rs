@@ -147,6 +147,7 @@ store_tests!(
     maintenance_crud,
     changes_crud,
     alerts_survive_reopen,
+    heartbeats_keep_the_latest_ping,
 );
 
 // --- building incidents from real core events ------------------------------
@@ -1035,6 +1036,8 @@ fn report(
         starts_at,
         ends_at,
         generator_url: Some(format!("http://prometheus/graph?g0={key}")),
+        service: None,
+        severity: None,
     }
 }
 
@@ -2055,6 +2058,13 @@ async fn list_alerts_filters(db: &TestDb) {
         ..Default::default()
     };
     assert_eq!(keys(of_incident.clone()).await, ["b", "a"]);
+    let one = store.get_alert("b").await.expect("get").expect("stored");
+    assert_eq!(
+        (one.ends_at, one.incident_id.as_deref()),
+        (alerts[1].ends_at, Some(incident.id.as_str())),
+        "one alert by key, with its incident"
+    );
+    assert_eq!(store.get_alert("nope").await.expect("get"), None);
     assert_eq!(
         keys(AlertFilter {
             firing_at: Some(now + 5.minutes()),
@@ -2319,6 +2329,45 @@ fn change(id: &str, service: Option<&str>, at: Timestamp) -> ChangeRecord {
             "nested": {"text": "nul \u{0} — ✓", "empty": {}},
         }),
     }
+}
+
+/// Heartbeats: one row per name with its latest ping, to the millisecond,
+/// listed by name, kept across a reopen.
+async fn heartbeats_keep_the_latest_ping(db: &TestDb) {
+    let store = db.connect().await;
+    assert!(store.heartbeats().await.expect("list").is_empty());
+    let at = t0() + 123.milliseconds();
+    store
+        .record_heartbeat("nightly-backup", at)
+        .await
+        .expect("ping");
+    store
+        .record_heartbeat("billing-sync", at + 1.minute())
+        .await
+        .expect("ping");
+    store
+        .record_heartbeat("nightly-backup", at + 1.hour())
+        .await
+        .expect("ping again");
+    let expect = vec![
+        firebell_store::HeartbeatPing {
+            name: "billing-sync".into(),
+            last_seen_at: at + 1.minute(),
+        },
+        firebell_store::HeartbeatPing {
+            name: "nightly-backup".into(),
+            last_seen_at: at + 1.hour(),
+        },
+    ];
+    assert_eq!(store.heartbeats().await.expect("list"), expect);
+    store.close().await;
+    let store = db.connect().await;
+    assert_eq!(
+        store.heartbeats().await.expect("list after reopen"),
+        expect,
+        "pings survive a restart"
+    );
+    store.close().await;
 }
 
 async fn changes_crud(db: &TestDb) {

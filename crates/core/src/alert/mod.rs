@@ -9,7 +9,9 @@
 //! - [`matcher`]: label matchers (`=`, `!=`, `=~`, `!~`) in Alertmanager syntax.
 //! - [`routing`]: the policy's route tree — which service, severity and group.
 //! - [`silence`]: silences and maintenance windows — suppress paging, keep the record.
+//! - [`health`]: heartbeats and health checks — when they fire and resolve.
 
+pub mod health;
 pub mod matcher;
 pub mod routing;
 pub mod silence;
@@ -58,6 +60,18 @@ pub struct IncomingAlert {
     pub starts_at: Timestamp,
     pub ends_at: Option<Timestamp>,
     pub generator_url: Option<String>,
+    /// Service fixed by the source's own policy entry (a PagerDuty
+    /// integration's, a signed webhook's, a heartbeat's or a health check's
+    /// `service`). It takes precedence
+    /// over the routing tree's: the entry names the sender, which is more
+    /// specific than any label matcher. `None`: the routing tree decides.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Severity fixed by the source (an integration's `severity_map`, a
+    /// webhook's, heartbeat's or check's `severity`), in the policy's
+    /// spelling; same precedence.
+    #[serde(default)]
+    pub severity: Option<String>,
 }
 
 /// An alert as stored: the merge of every report about one identity.
@@ -165,7 +179,8 @@ pub fn normalize_times(
 ///
 /// - **New key**, or a stored alert that had resolved (`ends_at <= now`)
 ///   now reported firing: a new occurrence — `first_seen_at = now`, routing
-///   from `routed`, no incident yet; needs processing. (A new key that
+///   from `routed` (service and severity the report's own when it fixes
+///   them), no incident yet; needs processing. (A new key that
 ///   arrives already resolved is stored and also returned as needing
 ///   processing; the processor sees it is not firing.)
 /// - **Firing, reported again**: `starts_at` is the earlier of the two,
@@ -212,8 +227,11 @@ fn new_occurrence(incoming: &IncomingAlert, routed: &RouteMatch, now: Timestamp)
         generator_url: incoming.generator_url.clone(),
         first_seen_at: now,
         updated_at: now,
-        service: routed.service.clone(),
-        severity: routed.severity.clone(),
+        service: incoming.service.clone().or_else(|| routed.service.clone()),
+        severity: incoming
+            .severity
+            .clone()
+            .or_else(|| routed.severity.clone()),
         group_key: routed.group_key.clone(),
         incident_id: None,
     }

@@ -41,6 +41,14 @@ pub struct Policy {
     /// The root of the alert routing tree; without it every alert takes the
     /// default route (see [`crate::alert::routing`]).
     pub routing: Option<Route>,
+    /// Jobs that must check in on a schedule; silence opens an alert.
+    pub heartbeats: Vec<Heartbeat>,
+    /// HTTP and TCP health checks Firebell runs itself.
+    pub checks: Vec<HealthCheck>,
+    /// PagerDuty Events API v2 senders, each known by its routing key.
+    pub integrations: Vec<Integration>,
+    /// Generic JSON webhooks, authenticated by an HMAC signature.
+    pub webhooks: Vec<Webhook>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -332,6 +340,136 @@ pub struct Obligation {
     pub steps: Vec<String>,
 }
 
+/// A PagerDuty Events API v2 integration. Anything that can page PagerDuty
+/// (Alertmanager's `pagerduty_configs`, Grafana, Datadog, CI jobs) can post
+/// to Firebell's `/v2/enqueue` instead; the event's `routing_key` names the
+/// integration and is its only credential, since such senders cannot send a
+/// bearer token.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Integration {
+    /// Unique; letters, digits, `-`, `_` and `.`. Part of every alert key
+    /// (`pd:<name>:<dedup_key>`) and the `integration` label.
+    pub name: String,
+    /// The secret senders put in `routing_key`: 1–64 ASCII letters and
+    /// digits (PagerDuty's own are 32). Never shown by the API.
+    #[serde(serialize_with = "redacted")]
+    pub routing_key: String,
+    /// Key of the service in `[services]` its alerts are about.
+    pub service: Option<String>,
+    /// PagerDuty severity (`critical`, `error`, `warning`, `info`) → a
+    /// severity of the ladder. Unmapped ones go by position: see
+    /// [`Integration::severity_for`].
+    pub severity_map: BTreeMap<String, String>,
+}
+
+/// PagerDuty's event severities, most severe first.
+pub const PAGERDUTY_SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
+
+impl Integration {
+    /// The ladder severity a PagerDuty severity opens incidents at: the
+    /// `severity_map` entry, else by position — `critical` the top of the
+    /// ladder, `error` the second rung, `warning` the third, `info` the
+    /// fourth — clamped to the bottom rung on a shorter ladder. `None` only
+    /// for a word that is not a PagerDuty severity or an empty ladder.
+    pub fn severity_for(&self, policy: &Policy, pagerduty_severity: &str) -> Option<String> {
+        if let Some(mapped) = self.severity_map.get(pagerduty_severity) {
+            let name = policy.severity(mapped).map_or(mapped, |s| &s.name);
+            return Some(name.clone());
+        }
+        let rank = PAGERDUTY_SEVERITIES
+            .iter()
+            .position(|s| *s == pagerduty_severity)?;
+        let last = policy.severities.len().checked_sub(1)?;
+        Some(policy.severities[rank.min(last)].name.clone())
+    }
+}
+
+/// A generic JSON webhook: `POST /api/v1/webhooks/{name}`, signed with
+/// HMAC-SHA256 over the timestamp and the raw body (see `docs/api.md`).
+/// For senders that speak neither Alertmanager nor PagerDuty.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Webhook {
+    /// Unique; letters, digits, `-` and `_` (it is part of the URL).
+    pub name: String,
+    /// Name of the environment variable holding the signing secret. Secrets
+    /// belong in the environment, not in a policy kept in version control.
+    pub secret_env: Option<String>,
+    /// The secret itself, for tests and demos; prefer `secret_env`. Never
+    /// shown by the API.
+    #[serde(serialize_with = "redacted_opt")]
+    pub secret: Option<String>,
+    /// Key of the service in `[services]` its alerts are about.
+    pub service: Option<String>,
+    /// Severity its alerts open incidents at, unless an event names one of
+    /// the ladder's severities itself.
+    pub severity: Option<String>,
+    /// Where each field is in the sender's JSON, as dotted paths
+    /// (`alert.title`, `items.0.name`); unset fields use the minimal schema.
+    pub fields: WebhookFields,
+    /// The sender's status words → `firing` or `resolved`, for senders that
+    /// say e.g. `alerting`/`ok`. Without it, `status` must be `firing` or
+    /// `resolved`.
+    pub status_map: BTreeMap<String, String>,
+}
+
+/// Dotted paths into a webhook's JSON body, one per field of the minimal
+/// schema; `None` reads the field of that name at the top level.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct WebhookFields {
+    /// The sender's identity for the alert (its repeats and resolution).
+    pub key: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<String>,
+    pub severity: Option<String>,
+    /// An object of label name → value.
+    pub labels: Option<String>,
+    /// An object of annotation name → value.
+    pub annotations: Option<String>,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    /// A link back to the sender's view of the alert.
+    pub url: Option<String>,
+}
+
+impl WebhookFields {
+    /// Every field with its path: the mapping's, or the field's own name.
+    pub fn paths(&self) -> [(&'static str, &str); 10] {
+        fn p<'a>(field: &'static str, set: &'a Option<String>) -> (&'static str, &'a str) {
+            (field, set.as_deref().unwrap_or(field))
+        }
+        [
+            p("key", &self.key),
+            p("title", &self.title),
+            p("description", &self.description),
+            p("status", &self.status),
+            p("severity", &self.severity),
+            p("labels", &self.labels),
+            p("annotations", &self.annotations),
+            p("starts_at", &self.starts_at),
+            p("ends_at", &self.ends_at),
+            p("url", &self.url),
+        ]
+    }
+}
+
+/// What the policy API shows instead of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+fn redacted<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if value.is_empty() { "" } else { REDACTED })
+}
+
+fn redacted_opt<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_some(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
 /// A node of the alert routing tree, Alertmanager-style: `[routing]` is the
 /// root, `[[routing.routes]]` its children, `[[routing.routes.routes]]`
 /// theirs, to any depth. Unset settings are inherited from the parent.
@@ -421,6 +559,249 @@ impl<'de> Deserialize<'de> for MatcherList {
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// A job that must check in: `POST /api/v1/heartbeats/{name}` at least every
+/// `interval`. No ping for `interval + grace` opens an alert; the next ping
+/// resolves it (see [`crate::alert::health`]).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Heartbeat {
+    /// Unique; lowercase letters, digits, `-` and `_` (it is part of the ping URL).
+    pub name: String,
+    /// What the job is, for the alert's description.
+    pub description: String,
+    /// How often the job pings. Required.
+    #[serde(deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Slack after a missed ping before the alert fires; see [`Heartbeat::grace`].
+    #[serde(deserialize_with = "opt_duration")]
+    pub grace: Option<Duration>,
+    /// Key of the service in `[services]` the alert is about.
+    pub service: Option<String>,
+    /// Severity (in `[[severities]]`) the alert opens an incident at.
+    pub severity: Option<String>,
+    /// Extra labels on the alert, for routes and silences.
+    pub labels: LabelSet,
+}
+
+impl Heartbeat {
+    /// The grace period: as written, or by default a tenth of the interval
+    /// but at least [`DEFAULT_HEARTBEAT_GRACE_SECS`] (a daily job gets 2h24m,
+    /// an hourly one 6m, anything more frequent 1m).
+    pub fn grace(&self) -> Duration {
+        self.grace.unwrap_or_else(|| {
+            let tenth = self.interval.map_or(0, |i| i.as_secs() / 10);
+            Duration::from_secs(tenth.max(DEFAULT_HEARTBEAT_GRACE_SECS))
+        })
+    }
+}
+
+/// The least default grace of a heartbeat, in seconds.
+pub const DEFAULT_HEARTBEAT_GRACE_SECS: i64 = 60;
+/// A check's default `interval`, in seconds (seed 000: "/health monitored every 30s").
+pub const DEFAULT_CHECK_INTERVAL_SECS: i64 = 30;
+/// A check's default `timeout`, in seconds.
+pub const DEFAULT_CHECK_TIMEOUT_SECS: i64 = 5;
+/// A check's default `failure_threshold`: one failure is confirmed by the
+/// next probe before anyone is paged.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 2;
+/// An HTTP check's default `method`.
+pub const DEFAULT_CHECK_METHOD: &str = "GET";
+
+/// How a health check probes.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// An HTTP(S) request whose answer is judged by status (and body).
+    Http,
+    /// A TCP connection that must be accepted.
+    Tcp,
+}
+
+/// A probe Firebell runs every `interval`. `failure_threshold` failures in a
+/// row open an alert; the first success resolves it (see
+/// [`crate::alert::health`]).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct HealthCheck {
+    /// Unique; lowercase letters, digits, `-` and `_`.
+    pub name: String,
+    /// What is being checked, for the alert's description.
+    pub description: String,
+    /// `http` or `tcp`. Required.
+    pub kind: Option<CheckKind>,
+    /// http: the URL to request.
+    pub url: Option<String>,
+    /// http: the request method; default `GET`.
+    pub method: Option<String>,
+    /// http: acceptable answers, codes (`200`) or classes (`"2xx"`); default `["2xx"]`.
+    pub expected_status: Vec<StatusPattern>,
+    /// http: text the body must contain.
+    pub body_contains: Option<String>,
+    /// tcp: `host:port` to connect to.
+    pub address: Option<String>,
+    /// Longest wait for an answer; default 5s, shorter than `interval`.
+    #[serde(deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// How often to probe; default 30s.
+    #[serde(deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
+    /// Consecutive failures before the alert fires; default 2.
+    pub failure_threshold: Option<u32>,
+    /// Key of the service in `[services]` the alert is about.
+    pub service: Option<String>,
+    /// Severity (in `[[severities]]`) the alert opens an incident at.
+    pub severity: Option<String>,
+    /// Extra labels on the alert, for routes and silences.
+    pub labels: LabelSet,
+}
+
+impl HealthCheck {
+    pub fn interval(&self) -> Duration {
+        self.interval
+            .unwrap_or_else(|| Duration::from_secs(DEFAULT_CHECK_INTERVAL_SECS))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or_else(|| Duration::from_secs(DEFAULT_CHECK_TIMEOUT_SECS))
+    }
+
+    pub fn failure_threshold(&self) -> u32 {
+        self.failure_threshold.unwrap_or(DEFAULT_FAILURE_THRESHOLD)
+    }
+
+    /// The HTTP method, upper-cased; `GET` unless set.
+    pub fn method(&self) -> String {
+        self.method
+            .as_deref()
+            .unwrap_or(DEFAULT_CHECK_METHOD)
+            .to_ascii_uppercase()
+    }
+
+    /// Whether an HTTP answer with this status passes: any `2xx` unless
+    /// `expected_status` says otherwise.
+    pub fn accepts_status(&self, code: u16) -> bool {
+        if self.expected_status.is_empty() {
+            return (200..300).contains(&code);
+        }
+        self.expected_status.iter().any(|p| p.matches(code))
+    }
+
+    /// `expected_status` as people write it: `2xx` by default, else e.g. `200, 3xx`.
+    pub fn expected_status_text(&self) -> String {
+        if self.expected_status.is_empty() {
+            return "2xx".to_string();
+        }
+        let texts: Vec<&str> = self.expected_status.iter().map(|p| p.as_str()).collect();
+        texts.join(", ")
+    }
+
+    /// What is probed, for people: `GET https://…/health` or `TCP db:5432`.
+    pub fn target(&self) -> String {
+        match self.kind {
+            Some(CheckKind::Http) => {
+                format!("{} {}", self.method(), self.url.as_deref().unwrap_or(""))
+            }
+            Some(CheckKind::Tcp) => format!("TCP {}", self.address.as_deref().unwrap_or("")),
+            None => String::new(),
+        }
+    }
+}
+
+/// One entry of a check's `expected_status`: a code (`200`) or a class
+/// (`"2xx"`). Kept as written with its parse result, like [`MatcherList`],
+/// so a bad entry is reported at its line and column by validation.
+#[derive(Clone, Debug)]
+pub struct StatusPattern {
+    text: String,
+    parsed: Result<StatusMatch, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StatusMatch {
+    Code(u16),
+    /// The hundreds digit: `5` for `5xx`.
+    Class(u16),
+}
+
+impl StatusPattern {
+    pub fn new(text: &str) -> StatusPattern {
+        let t = text.trim();
+        let bad = || {
+            format!(
+                "`{text}` is not an HTTP status; write a code from 100 to 599 like 200, or a class like \"2xx\""
+            )
+        };
+        let parsed = match t.as_bytes() {
+            [d, b'x' | b'X', b'x' | b'X'] if (b'1'..=b'5').contains(d) => {
+                Ok(StatusMatch::Class(u16::from(d - b'0')))
+            }
+            _ => match t.parse::<u16>() {
+                Ok(code) if (100..=599).contains(&code) => Ok(StatusMatch::Code(code)),
+                _ => Err(bad()),
+            },
+        };
+        StatusPattern {
+            text: text.to_string(),
+            parsed,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Why the entry is not a status or class, if it is not.
+    pub fn error(&self) -> Option<&str> {
+        self.parsed.as_ref().err().map(String::as_str)
+    }
+
+    pub fn matches(&self, code: u16) -> bool {
+        match self.parsed {
+            Ok(StatusMatch::Code(c)) => c == code,
+            Ok(StatusMatch::Class(d)) => code / 100 == d,
+            Err(_) => false,
+        }
+    }
+}
+
+impl PartialEq for StatusPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Serialize for StatusPattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.parsed {
+            Ok(StatusMatch::Code(code)) => s.serialize_u16(code),
+            _ => s.serialize_str(&self.text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = StatusPattern;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an HTTP status code like 200 or a class like \"2xx\"")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<StatusPattern, E> {
+                Ok(StatusPattern::new(&n.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<StatusPattern, E> {
+                Ok(StatusPattern::new(&n.to_string()))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<StatusPattern, E> {
+                Ok(StatusPattern::new(s))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

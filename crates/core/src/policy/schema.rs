@@ -140,6 +140,12 @@ impl<'de> de::Deserializer<'de> for Probe<'_> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ProbeError> {
+        // At the depth limit an optional field (a deep route's `runbook`) is
+        // offered as absent, like a list is offered empty: a struct probed
+        // there would fail and cut short every section after the recursion.
+        if self.depth >= MAX_DEPTH {
+            return visitor.visit_none();
+        }
         visitor.visit_some(self)
     }
 

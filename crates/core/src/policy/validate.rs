@@ -13,7 +13,9 @@ use minijinja::{Environment, UndefinedBehavior};
 
 use super::calendar::{WEEKDAY_NAMES, parse_date, parse_hhmm, parse_weekday};
 use super::source::KeyPath;
-use super::{Calendar, Contact, IncidentIds, Policy, Route, Severity, Template};
+use super::{
+    Calendar, CheckKind, Contact, HealthCheck, IncidentIds, Policy, Route, Severity, Template,
+};
 use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
 
@@ -66,6 +68,19 @@ pub const POLICY_VERSION: u32 = 1;
 /// Longest sensible "N business days"; a larger number is a typo.
 const MAX_BUSINESS_DAYS: u32 = 366;
 
+/// Methods an HTTP check may use.
+pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// Labels on heartbeat and check alerts that Firebell sets itself.
+const RESERVED_MONITOR_LABELS: [&str; 5] =
+    ["alertname", "heartbeat", "check", "service", "severity"];
+
+/// Longest heartbeat or check name.
+const MAX_MONITOR_NAME: usize = 100;
+
+/// Most consecutive failures a check may wait for.
+const MAX_FAILURE_THRESHOLD: u32 = 100;
+
 /// One semantic problem, about the value (or, with `at_key`, the key) at `path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Problem {
@@ -106,6 +121,10 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     if let Some(root) = &policy.routing {
         v.routing(policy, root);
     }
+    v.heartbeats(policy);
+    v.checks(policy);
+    v.integrations(policy);
+    v.webhooks(policy);
     v.problems
 }
 
@@ -647,6 +666,240 @@ impl Validator {
         }
     }
 
+    /// `[[heartbeats]]`: names usable in a URL, an interval, references resolve.
+    fn heartbeats(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("heartbeats");
+        self.unique(
+            policy
+                .heartbeats
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (path.index(i).key("name"), h.name.as_str())),
+            "heartbeat name",
+        );
+        for (i, hb) in policy.heartbeats.iter().enumerate() {
+            let at = path.index(i);
+            self.monitor_name(at.key("name"), &hb.name, "a heartbeat's name");
+            match hb.interval {
+                None => self.err(
+                    at.key("interval"),
+                    "`interval` is required: how often the job pings, e.g. \"5m\" or \"1d\"",
+                ),
+                Some(d) if d.as_secs() < 1 => {
+                    self.err(at.key("interval"), "`interval` must be at least 1s")
+                }
+                Some(_) => {}
+            }
+            self.monitor_refs(policy, &at, hb.service.as_deref(), hb.severity.as_deref());
+            self.monitor_labels(&at, &hb.labels);
+        }
+    }
+
+    /// `[[checks]]`: a kind with its target, sane timings, references resolve.
+    fn checks(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("checks");
+        self.unique(
+            policy
+                .checks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (path.index(i).key("name"), c.name.as_str())),
+            "check name",
+        );
+        for (i, check) in policy.checks.iter().enumerate() {
+            let at = path.index(i);
+            self.monitor_name(at.key("name"), &check.name, "a check's name");
+            match check.kind {
+                None => self.err(
+                    at.key("kind"),
+                    "`kind` is required: \"http\" (with `url`) or \"tcp\" (with `address`)",
+                ),
+                Some(CheckKind::Http) => self.http_check(&at, check),
+                Some(CheckKind::Tcp) => self.tcp_check(&at, check),
+            }
+            let interval = check.interval();
+            if interval.as_secs() < 1 {
+                self.err(at.key("interval"), "`interval` must be at least 1s");
+            }
+            let timeout = check.timeout();
+            if timeout.as_signed().is_zero() {
+                self.err(at.key("timeout"), "`timeout` must be more than 0s");
+            } else if timeout >= interval {
+                // Point at whichever of the two the file sets (the timeout if both).
+                let key = if check.timeout.is_some() || check.interval.is_none() {
+                    "timeout"
+                } else {
+                    "interval"
+                };
+                self.err(
+                    at.key(key),
+                    format!("the timeout ({timeout}) must be shorter than the interval ({interval}): a probe must end before the next one starts"),
+                );
+            }
+            if let Some(n) = check.failure_threshold
+                && !(1..=MAX_FAILURE_THRESHOLD).contains(&n)
+            {
+                self.err(
+                    at.key("failure_threshold"),
+                    format!("failure_threshold must be 1 to {MAX_FAILURE_THRESHOLD}, not {n}"),
+                );
+            }
+            self.monitor_refs(
+                policy,
+                &at,
+                check.service.as_deref(),
+                check.severity.as_deref(),
+            );
+            self.monitor_labels(&at, &check.labels);
+        }
+    }
+
+    fn http_check(&mut self, at: &KeyPath, check: &HealthCheck) {
+        match &check.url {
+            None => self.err(
+                at.key("url"),
+                "an http check needs `url`, e.g. \"https://api.example.com/health\"",
+            ),
+            Some(url) => {
+                if let Err(why) = check_http_url(url) {
+                    self.err(at.key("url"), why);
+                }
+            }
+        }
+        if let Some(method) = &check.method
+            && !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str())
+        {
+            self.err(
+                at.key("method"),
+                format!(
+                    "unknown HTTP method `{method}`; expected one of: {}",
+                    HTTP_METHODS.join(", ")
+                ),
+            );
+        }
+        for (j, pattern) in check.expected_status.iter().enumerate() {
+            if let Some(why) = pattern.error() {
+                self.err(at.key("expected_status").index(j), why);
+            }
+        }
+        if let Some(text) = &check.body_contains {
+            if text.is_empty() {
+                self.err(
+                    at.key("body_contains"),
+                    "body_contains must not be empty (leave it out to accept any body)",
+                );
+            } else if check.method() == "HEAD" {
+                self.err(
+                    at.key("body_contains"),
+                    "a HEAD request has no body to search; use GET",
+                );
+            }
+        }
+        if check.address.is_some() {
+            self.err(
+                at.key("address"),
+                "`address` is for tcp checks; an http check uses `url`",
+            );
+        }
+    }
+
+    fn tcp_check(&mut self, at: &KeyPath, check: &HealthCheck) {
+        match &check.address {
+            None => self.err(
+                at.key("address"),
+                "a tcp check needs `address`, e.g. \"db.internal:5432\"",
+            ),
+            Some(address) => {
+                if let Err(why) = check_host_port(address) {
+                    self.err(at.key("address"), why);
+                }
+            }
+        }
+        let http_only = [
+            ("url", check.url.is_some()),
+            ("method", check.method.is_some()),
+            ("expected_status", !check.expected_status.is_empty()),
+            ("body_contains", check.body_contains.is_some()),
+        ];
+        for (key, set) in http_only {
+            if set {
+                self.err(
+                    at.key(key),
+                    format!("`{key}` is for http checks; a tcp check uses `address`"),
+                );
+            }
+        }
+    }
+
+    /// A heartbeat's or check's name: it is in URLs and alert keys.
+    fn monitor_name(&mut self, path: KeyPath, name: &str, what: &str) {
+        if !self.required(path.clone(), name, what) {
+            return;
+        }
+        let ok = name.len() <= MAX_MONITOR_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !ok {
+            self.err(
+                path,
+                format!("`{name}` may only use lowercase letters, digits, `-` and `_` (at most {MAX_MONITOR_NAME}), like \"nightly-backup\""),
+            );
+        }
+    }
+
+    fn monitor_refs(
+        &mut self,
+        policy: &Policy,
+        at: &KeyPath,
+        service: Option<&str>,
+        severity: Option<&str>,
+    ) {
+        if let Some(service) = service
+            && !policy.services.contains_key(service)
+        {
+            self.err(
+                at.key("service"),
+                unknown(
+                    "service",
+                    "services",
+                    service,
+                    policy.services.keys().map(String::as_str),
+                ),
+            );
+        }
+        if let Some(severity) = severity
+            && policy.severity(severity).is_none()
+        {
+            self.err(
+                at.key("severity"),
+                unknown("severity", "severities", severity, policy.severity_names()),
+            );
+        }
+    }
+
+    /// Extra labels: Prometheus label names, not the ones Firebell sets itself.
+    fn monitor_labels(&mut self, at: &KeyPath, labels: &BTreeMap<String, String>) {
+        for name in labels.keys() {
+            let path = at.key("labels").key(name);
+            if RESERVED_MONITOR_LABELS.contains(&name.as_str()) {
+                let hint = match name.as_str() {
+                    "service" | "severity" => format!("; set the `{name}` key instead"),
+                    _ => String::new(),
+                };
+                self.err_at_key(
+                    path,
+                    format!("the label `{name}` is set by Firebell itself{hint}"),
+                );
+            } else if !is_label_name(name) {
+                self.err_at_key(
+                    path,
+                    format!("`{name}` is not a label name: letters, digits and `_`, not starting with a digit"),
+                );
+            }
+        }
+    }
+
     /// The route tree: matchers parse, names resolve, `group_by` is sane.
     fn routing(&mut self, policy: &Policy, root: &Route) {
         let path = KeyPath::root().key("routing");
@@ -725,6 +978,183 @@ impl Validator {
         }
         for (i, child) in route.routes.iter().enumerate() {
             self.route(policy, child, &path.key("routes").index(i));
+        }
+    }
+}
+
+/// Longest integration or webhook name, and longest routing key.
+const MAX_SENDER_NAME: usize = 64;
+/// Shortest inline webhook secret: anything shorter can be guessed.
+const MIN_WEBHOOK_SECRET: usize = 16;
+
+/// Ingest senders: PagerDuty integrations and signed webhooks. Messages about
+/// routing keys and secrets never repeat them: reload errors are shown by the
+/// API to every viewer.
+impl Validator {
+    fn integrations(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("integrations");
+        let list = &policy.integrations;
+        self.unique(
+            list.iter()
+                .enumerate()
+                .map(|(i, x)| (path.index(i).key("name"), x.name.as_str())),
+            "integration name",
+        );
+        for (i, integration) in list.iter().enumerate() {
+            let at = path.index(i);
+            self.sender_name(
+                at.key("name"),
+                &integration.name,
+                "an integration's name",
+                "-_.",
+            );
+            let key = &integration.routing_key;
+            let key_ok = (1..=MAX_SENDER_NAME).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !key_ok {
+                self.err(
+                    at.key("routing_key"),
+                    format!("a routing key must be 1 to {MAX_SENDER_NAME} ASCII letters and digits (PagerDuty's are 32)"),
+                );
+            } else if let Some(j) = list[..i].iter().position(|o| o.routing_key == *key) {
+                self.err(
+                    at.key("routing_key"),
+                    format!(
+                        "this routing key is already used by integrations[{j}] (`{}`); each must be unique",
+                        list[j].name
+                    ),
+                );
+            }
+            self.service_ref(policy, at.key("service"), integration.service.as_deref());
+            for (word, severity) in &integration.severity_map {
+                let entry = at.key("severity_map").key(word);
+                if !super::PAGERDUTY_SEVERITIES.contains(&word.as_str()) {
+                    self.err_at_key(
+                        entry,
+                        format!(
+                            "`{word}` is not a PagerDuty severity; expected one of: {}",
+                            super::PAGERDUTY_SEVERITIES.join(", ")
+                        ),
+                    );
+                } else {
+                    self.severity_ref(policy, entry, Some(severity));
+                }
+            }
+        }
+    }
+
+    fn webhooks(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("webhooks");
+        let list = &policy.webhooks;
+        self.unique(
+            list.iter()
+                .enumerate()
+                .map(|(i, w)| (path.index(i).key("name"), w.name.as_str())),
+            "webhook name",
+        );
+        for (i, hook) in list.iter().enumerate() {
+            let at = path.index(i);
+            self.sender_name(at.key("name"), &hook.name, "a webhook's name", "-_");
+            match (&hook.secret_env, &hook.secret) {
+                (None, None) => self.err(
+                    at.key("name"),
+                    "a webhook needs `secret_env` (the environment variable holding its signing secret) or `secret`",
+                ),
+                (Some(_), Some(_)) => self.err(
+                    at.key("secret"),
+                    "give either `secret_env` or `secret`, not both",
+                ),
+                (Some(var), None) => {
+                    let ok = var
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !ok {
+                        self.err(
+                            at.key("secret_env"),
+                            format!("`{var}` is not an environment variable name; use letters, digits and `_`, like \"FIREBELL_WEBHOOK_SECRET\""),
+                        );
+                    }
+                }
+                (None, Some(secret)) => {
+                    if secret.chars().count() < MIN_WEBHOOK_SECRET {
+                        self.err(
+                            at.key("secret"),
+                            format!("a secret must be at least {MIN_WEBHOOK_SECRET} characters (better: 32 random bytes, kept in `secret_env`)"),
+                        );
+                    }
+                }
+            }
+            self.service_ref(policy, at.key("service"), hook.service.as_deref());
+            self.severity_ref(policy, at.key("severity"), hook.severity.as_deref());
+            for (field, dotted) in hook.fields.paths() {
+                let bad = dotted.is_empty() || dotted.split('.').any(str::is_empty);
+                if bad {
+                    self.err(
+                        at.key("fields").key(field),
+                        format!("`{dotted}` is not a path; write dotted keys like \"alert.title\" (array positions as numbers: \"alerts.0.title\")"),
+                    );
+                }
+            }
+            for (word, status) in &hook.status_map {
+                if status != "firing" && status != "resolved" {
+                    self.err(
+                        at.key("status_map").key(word),
+                        format!(
+                            "`{status}` is not a status; map `{word}` to \"firing\" or \"resolved\""
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Letters, digits and the `extra` punctuation; not too long.
+    fn sender_name(&mut self, path: KeyPath, name: &str, what: &str, extra: &str) {
+        if !self.required(path.clone(), name, what) {
+            return;
+        }
+        let ok = name.len() <= MAX_SENDER_NAME
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+        if !ok {
+            let punctuation: Vec<String> = extra.chars().map(|c| format!("`{c}`")).collect();
+            self.err(
+                path,
+                format!(
+                    "`{name}`: use at most {MAX_SENDER_NAME} ASCII letters, digits and {}",
+                    punctuation.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn service_ref(&mut self, policy: &Policy, path: KeyPath, service: Option<&str>) {
+        if let Some(service) = service
+            && !policy.services.contains_key(service)
+        {
+            self.err(
+                path,
+                unknown(
+                    "service",
+                    "services",
+                    service,
+                    policy.services.keys().map(String::as_str),
+                ),
+            );
+        }
+    }
+
+    fn severity_ref(&mut self, policy: &Policy, path: KeyPath, severity: Option<&str>) {
+        if let Some(severity) = severity
+            && policy.severity(severity).is_none()
+        {
+            self.err(
+                path,
+                unknown("severity", "severities", severity, policy.severity_names()),
+            );
         }
     }
 }
@@ -823,6 +1253,63 @@ fn is_http_url(s: &str) -> bool {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.chars().any(char::is_whitespace))
+}
+
+/// An absolute http(s) URL with a host, as a check can request it.
+fn check_http_url(s: &str) -> Result<(), String> {
+    let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{s}` is not an http(s) URL (scheme `{}`)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("`{s}` has no host"));
+    }
+    Ok(())
+}
+
+/// `host:port`, `1.2.3.4:port` or `[::1]:port`, with a port from 1 to 65535.
+fn check_host_port(s: &str) -> Result<(), String> {
+    let hint = "write it as host:port, e.g. \"db.internal:5432\" or \"[::1]:5432\"";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("`{s}` has no port; {hint}"));
+    };
+    if !matches!(port.parse::<u16>(), Ok(1..)) {
+        return Err(format!(
+            "`{port}` is not a port (1 to 65535) in `{s}`; {hint}"
+        ));
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ok = !bare.is_empty()
+        && if host.starts_with('[') {
+            bare.parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            !bare.contains(':')
+                && bare
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{host}` is not a host name or IP address in `{s}`; {hint}"
+        ))
+    }
+}
+
+/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]

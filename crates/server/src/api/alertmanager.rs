@@ -80,10 +80,14 @@ pub fn validate_alert(
             "alerts[{i}].labels: at least one label pair is required"
         ));
     }
-    check_pairs(i, "labels", &a.labels, MAX_LABEL_VALUE, true)?;
     check_pairs(
-        i,
-        "annotations",
+        &format!("alerts[{i}].labels"),
+        &a.labels,
+        MAX_LABEL_VALUE,
+        true,
+    )?;
+    check_pairs(
+        &format!("alerts[{i}].annotations"),
         &a.annotations,
         MAX_ANNOTATION_VALUE,
         false,
@@ -104,19 +108,23 @@ pub fn validate_alert(
         starts_at,
         ends_at,
         generator_url: a.generator_url.filter(|u| !u.is_empty()),
+        service: None,
+        severity: None,
     })
 }
 
-fn check_pairs(
-    i: usize,
-    field: &str,
+/// Label (or, with `strict_names` off, annotation) pairs within the limits;
+/// the error starts with `at`, the field's path in the request
+/// (`alerts[3].labels`, `payload.custom_details`).
+pub(crate) fn check_pairs(
+    at: &str,
     pairs: &LabelSet,
     max_value: usize,
     strict_names: bool,
 ) -> Result<(), String> {
     if pairs.len() > MAX_LABELS {
         return Err(format!(
-            "alerts[{i}].{field}: {} pairs, more than the limit of {MAX_LABELS}",
+            "{at}: {} pairs, more than the limit of {MAX_LABELS}",
             pairs.len()
         ));
     }
@@ -131,12 +139,12 @@ fn check_pairs(
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')));
         if !valid_name {
             return Err(format!(
-                "alerts[{i}].{field}: invalid name {name:?} (use [a-zA-Z_][a-zA-Z0-9_]*, at most {MAX_LABEL_NAME} bytes)"
+                "{at}: invalid name {name:?} (use [a-zA-Z_][a-zA-Z0-9_]*, at most {MAX_LABEL_NAME} bytes)"
             ));
         }
         if value.len() > max_value {
             return Err(format!(
-                "alerts[{i}].{field}.{name}: value is {} bytes, over the limit of {max_value}",
+                "{at}.{name}: value is {} bytes, over the limit of {max_value}",
                 value.len()
             ));
         }

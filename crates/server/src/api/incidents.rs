@@ -330,7 +330,9 @@ macro_rules! command_endpoint {
         ) -> Result<Json<CommandResponse>, ApiError> {
             let expected = $r.expected_version;
             let cmd: Command = $cmd;
-            execute(&state, &caller, &id, expected, cmd).await.map(Json)
+            execute(&state, &caller.name, &id, expected, cmd)
+                .await
+                .map(Json)
         }
     };
 }
@@ -427,7 +429,7 @@ pub async fn post_update(
         visibility: r.visibility,
         message,
     };
-    execute(&state, &caller, &id, r.expected_version, cmd)
+    execute(&state, &caller.name, &id, r.expected_version, cmd)
         .await
         .map(Json)
 }
@@ -472,9 +474,12 @@ async fn load(state: &AppState, id: &str) -> Result<(Incident, Vec<Event>), ApiE
 /// losing a race before giving up with 409.
 const MAX_ATTEMPTS: usize = 3;
 
-async fn execute(
+/// Run one command on incident `id` as `actor`: the loop described at the
+/// top of this module. Shared by every command endpoint and by senders that
+/// act on incidents (a PagerDuty `acknowledge`).
+pub(crate) async fn execute(
     state: &AppState,
-    caller: &Caller,
+    actor: &str,
     id: &str,
     expected: Option<u64>,
     cmd: Command,
@@ -498,10 +503,10 @@ async fn execute(
             &Context {
                 policy: &policy,
                 now,
-                actor: &caller.name,
+                actor,
             },
         )?;
-        let events = incident::stamp(kinds, incident.version, now, &caller.name);
+        let events = incident::stamp(kinds, incident.version, now, actor);
         let mut next = incident.clone();
         for e in &events {
             next.apply(e);
@@ -513,7 +518,7 @@ async fn execute(
         {
             Ok(()) => {
                 metrics::counter!("firebell_commands_total", "command" => cmd.name()).increment(1);
-                tracing::info!(incident = %id, command = cmd.name(), actor = %caller.name, version = next.version, "command applied");
+                tracing::info!(incident = %id, command = cmd.name(), actor = %actor, version = next.version, "command applied");
                 return Ok(CommandResponse {
                     incident: next,
                     events,

@@ -1,9 +1,15 @@
 //! `/api/v1`: every route here needs a bearer token (see [`crate::auth`]).
+//! The modules [`pagerduty`] and [`webhooks`] have their own routers, merged
+//! at the top: their senders authenticate by routing key or signature.
 
 pub mod alertmanager;
+pub mod alertmanager_webhook;
+pub mod health;
 pub mod incidents;
+pub mod pagerduty;
 pub mod signals;
 pub mod tokens;
+pub mod webhooks;
 
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::{delete, get, post};
@@ -52,6 +58,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/reopen", post(i::reopen))
         .route("/incidents/{id}/render", post(i::render))
         .route("/incidents/{id}/alerts", get(i::alerts))
+        .route(
+            "/alertmanager/webhook",
+            post(alertmanager_webhook::receive).layer(axum::extract::DefaultBodyLimit::max(
+                alertmanager::MAX_ALERTS_BODY,
+            )),
+        )
+        .route("/heartbeats/{name}", post(health::ping))
+        .route("/checks", get(health::list))
         .route("/alerts", get(signals::list_alerts))
         .route(
             "/silences",
@@ -103,6 +117,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
+        health::ping, health::list,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
     ),
     modifiers(&BearerAuth),

@@ -52,8 +52,11 @@ pub struct Round {
     pub updated: usize,
 }
 
-/// Process everything pending now. Tests call this directly with a manual clock.
+/// Process everything pending now. Tests call this directly with a manual
+/// clock. Rounds in one process take turns ([`AppState::processing`]): two at
+/// once would both see the same pending alerts and count them twice.
 pub async fn process_pending(state: &AppState) -> Result<Round, StoreError> {
+    let _turn = state.processing.lock().await;
     let now = state.clock.now();
     state.store.sweep_expired_alerts(now).await?;
     let silences: Vec<Silence> = state

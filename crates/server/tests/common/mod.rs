@@ -111,6 +111,11 @@ impl TestApp {
         Self::spawn_inner(backend, policy, false).await
     }
 
+    /// [`TestApp::spawn_live`] with a policy of the test's own.
+    pub async fn spawn_live_with_policy(backend: Backend, policy: PolicySource) -> TestApp {
+        Self::spawn_inner(backend, policy, true).await
+    }
+
     async fn spawn_inner(backend: Backend, policy: PolicySource, live: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database_url = fresh_database(backend, &dir);
@@ -261,6 +266,21 @@ impl TestApp {
         v["secret"].as_str().unwrap().to_string()
     }
 
+    /// Run the alert processor once, as the background task would.
+    pub async fn process(&self) -> firebell_server::ingest::processor::Round {
+        firebell_server::ingest::processor::process_pending(self.state())
+            .await
+            .expect("processing succeeds")
+    }
+
+    /// Incidents as the list endpoint returns them, newest first.
+    pub async fn incidents(&self) -> Vec<Value> {
+        self.get("/api/v1/incidents").await.1["items"]
+            .as_array()
+            .expect("a list")
+            .clone()
+    }
+
     pub fn advance_mins(&self, mins: i64) {
         self.clock.advance(jiff::SignedDuration::from_mins(mins));
     }
@@ -272,6 +292,19 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The demo policy with `extra` TOML appended, as a file in a directory the
+/// caller keeps alive as long as the server runs (the server re-reads it).
+pub fn demo_policy_with(extra: &str) -> (tempfile::TempDir, PolicySource) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        format!("{}\n{extra}", firebell_core::policy::DEMO_POLICY),
+    )
+    .unwrap();
+    (dir, PolicySource::File(path))
 }
 
 pub async fn decode(resp: reqwest::Response) -> (StatusCode, Value) {

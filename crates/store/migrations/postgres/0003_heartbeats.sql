@@ -1,0 +1,10 @@
+-- Heartbeats: when each job named in the policy's [[heartbeats]] last pinged.
+-- PostgreSQL flavour of sqlite/0003_heartbeats.sql; see 0001 for the
+-- conventions (BIGINT milliseconds, keys COLLATE "C").
+-- Only the latest ping is kept: whether a heartbeat is missing depends on
+-- nothing else, and a restart reads it back here. Whether its alert fires is
+-- the alert's own state (key `heartbeat:<name>` in `alerts`).
+CREATE TABLE heartbeats (
+    name            TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    last_seen_at_ms BIGINT NOT NULL
+);
