@@ -762,6 +762,14 @@ async fn policy_and_openapi_are_served(backend: Backend) {
         "/incidents/{id}/updates",
         "/policy",
         "/tokens",
+        "/alerts",
+        "/silences",
+        "/maintenance",
+        "/incidents/{id}/alerts",
+        "/alertmanager/webhook",
+        "/webhooks/{name}",
+        "/heartbeats/{name}",
+        "/checks",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
     }

@@ -68,6 +68,9 @@ struct WebhookAlert {
 }
 
 /// Receive one notification. 200 once committed; 400 naming the problem.
+#[utoipa::path(post, path = "/alertmanager/webhook", tag = "alerts",
+    request_body(content = Object, description = "Alertmanager webhook payload, version 4"),
+    responses((status = 200, description = "Committed"), (status = 400), (status = 401), (status = 413)))]
 pub async fn receive(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,

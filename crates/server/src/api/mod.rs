@@ -117,7 +117,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
-        health::ping, health::list,
+        health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
     ),
     modifiers(&BearerAuth),

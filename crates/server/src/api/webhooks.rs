@@ -67,7 +67,12 @@ pub struct Received {
     pub firing: bool,
 }
 
-async fn receive(
+#[utoipa::path(post, path = "/webhooks/{name}", tag = "alerts", security(()),
+    params(("name" = String, Path, description = "Webhook name from the policy's [[webhooks]]"),
+           ("X-Firebell-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
+    request_body(content = Object, description = "The sender's JSON (documented minimal schema, or mapped by [webhooks.fields])"),
+    responses((status = 200, description = "Committed: the alert key and whether it fires"), (status = 400), (status = 401, description = "Bad or stale signature; nothing stored"), (status = 404)))]
+pub async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
