@@ -23,7 +23,7 @@ use super::ProcessorWake;
 use crate::AppState;
 
 /// Alerts claimed per round.
-const CLAIM: u32 = 2_000;
+const CLAIM: u32 = 10_000;
 /// How often the processor looks even without a wake-up (for alerts whose
 /// `endsAt` passes without a new report).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -283,19 +283,21 @@ async fn record_on(
         let Some(current) = Incident::from_events(id, &events) else {
             return Err(StoreError::NotFound(id.to_string()));
         };
-        let (db_firing, db_total) = state.store.alert_counts(id, now).await?;
-        // Alerts of this batch not yet linked to the incident add to its totals;
-        // linked ones are already counted (with their new end times).
+        // Counts follow from the incident's own state, not a COUNT over a set
+        // that grows with every storm: alerts not yet linked are attached now;
+        // a linked alert is only pending again when it resolved (firing again
+        // after resolution is a new occurrence, which arrives unlinked).
         let new: Vec<&Alert> = alerts
             .iter()
             .filter(|a| a.incident_id.as_deref() != Some(id))
             .collect();
-        let firing = db_firing + new.iter().filter(|a| a.is_firing(now)).count() as u64;
-        let total = db_total + new.len() as u64;
         let resolved = alerts
             .iter()
             .filter(|a| a.incident_id.as_deref() == Some(id) && !a.is_firing(now))
             .count() as u64;
+        let new_firing = new.iter().filter(|a| a.is_firing(now)).count() as u64;
+        let firing = (current.alerts_firing + new_firing).saturating_sub(resolved);
+        let total = current.alerts_total + new.len() as u64;
         let refired = new.iter().filter(|a| a.incident_id.is_some()).count() as u64;
         let cmd = Command::RecordAlerts {
             attached: new.len() as u64,
