@@ -18,6 +18,7 @@ on_both_backends!(
     silences_work_through_the_alertmanager_api,
     silenced_and_maintenance_alerts_are_kept_but_open_nothing,
     invalid_alerts_are_refused_whole_naming_index_and_field,
+    an_odd_annotation_never_blocks_the_processor,
     status_and_receivers_answer_like_alertmanager,
     basic_auth_works_for_prometheus,
 );
@@ -529,4 +530,33 @@ async fn basic_auth_works_for_prometheus(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Annotations are free text from senders: control characters (which the
+/// incident core refuses in titles) must not make the alert a poison pill
+/// that fails every processing round.
+async fn an_odd_annotation_never_blocks_the_processor(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut odd = alert("Bell", "api", "critical");
+    odd["annotations"]["summary"] = json!("bell \u{7} in the summary");
+    odd["annotations"]["description"] = json!("escape \u{1b}[31m red");
+    let mut other = alert("Other", "web", "critical");
+    other["annotations"]["summary"] = json!("  ");
+    let (status, body) = post_alerts(&app, json!([odd, other])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.process().await.declared, 2);
+    let titles: Vec<String> = app
+        .incidents()
+        .await
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        titles.contains(&"bell   in the summary".to_string()),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"Other".to_string()),
+        "a blank summary falls back to alertname: {titles:?}"
+    );
 }

@@ -224,7 +224,7 @@ async fn declare_for(
         summary: lead
             .annotations
             .get("description")
-            .cloned()
+            .map(|d| plain_text(d, 10_000))
             .unwrap_or_default(),
         services,
         tags: Vec::new(),
@@ -342,18 +342,38 @@ async fn record_on(
 
 /// A human title for an incident opened by alerts.
 fn title_for(lead: &Alert, firing: usize) -> String {
-    let name = lead
-        .annotations
-        .get("summary")
-        .or_else(|| lead.labels.get("alertname"))
-        .cloned()
-        .unwrap_or_else(|| "Alert".to_string());
-    let name: String = name.chars().take(200).collect();
+    let name = [
+        lead.annotations.get("summary"),
+        lead.labels.get("alertname"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| plain_text(t, 200))
+    .find(|t| !t.is_empty())
+    .unwrap_or_else(|| "Alert".to_string());
     if firing > 1 {
         format!("{name} ({firing} alerts)")
     } else {
         name
     }
+}
+
+/// Sender text made fit for an incident: control characters (which the
+/// incident core refuses) become spaces, and it is cut to `max` characters.
+/// One odd annotation must never stop the processor.
+fn plain_text(text: &str, max: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .take(max)
+        .collect();
+    cleaned.trim().to_string()
 }
 
 /// The first few alerts, described in a line each.
