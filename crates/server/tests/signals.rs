@@ -19,6 +19,7 @@ on_both_backends!(
     silenced_and_maintenance_alerts_are_kept_but_open_nothing,
     invalid_alerts_are_refused_whole_naming_index_and_field,
     an_odd_annotation_never_blocks_the_processor,
+    s004_maintenance_mode,
     status_and_receivers_answer_like_alertmanager,
     basic_auth_works_for_prometheus,
 );
@@ -558,5 +559,67 @@ async fn an_odd_annotation_never_blocks_the_processor(backend: Backend) {
     assert!(
         titles.contains(&"Other".to_string()),
         "a blank summary falls back to alertname: {titles:?}"
+    );
+}
+
+/// s004.maintenance-mode: maintenance mode can be switched on for a service
+/// and suppresses its alerts (kept and shown; no incident), and off again.
+/// (Showing it on the public status page comes with the status-page issue.)
+async fn s004_maintenance_mode(backend: Backend) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/agent-factory.toml");
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(path)).await;
+    let (status, w) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Supabase upgrade", "services": ["api"], "kind": "mode"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    assert!(
+        w["ends_at"].is_null(),
+        "maintenance mode lasts until switched off"
+    );
+    let (_, windows) = app.get("/api/v1/maintenance").await;
+    assert_eq!(windows[0]["kind"], "mode");
+
+    let mut uptime =
+        json!({"labels": {"alertname": "UptimeBelowTarget"}, "startsAt": "2026-11-23T09:59:00Z"});
+    post_alerts(&app, json!([uptime.clone()])).await;
+    app.process().await;
+    assert!(
+        app.incidents().await.is_empty(),
+        "the api's alerts page nobody in maintenance mode"
+    );
+    let (_, alerts) = app.get("/api/v1/alerts").await;
+    assert_eq!(alerts[0]["service"], "api", "kept and shown: {alerts}");
+    // A service not in maintenance still opens incidents.
+    post_alerts(
+        &app,
+        json!([{"labels": {"alertname": "DatabasePoolSaturated", "severity": "P0"}}]),
+    )
+    .await;
+    app.process().await;
+    assert_eq!(app.incidents().await.len(), 1);
+
+    let id = w["id"].as_str().unwrap();
+    assert_eq!(
+        app.post(&format!("/api/v1/maintenance/{id}/end"), json!({}))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    uptime["labels"]["instance"] = json!("api-2");
+    post_alerts(&app, json!([uptime])).await;
+    app.process().await;
+    let services: Vec<Value> = app
+        .incidents()
+        .await
+        .iter()
+        .map(|i| i["services"].clone())
+        .collect();
+    assert!(
+        services.contains(&json!(["api"])),
+        "after maintenance the api pages again: {services:?}"
     );
 }
