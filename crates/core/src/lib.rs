@@ -6,12 +6,14 @@
 //!
 //! - [`policy`]: the runbook as code — the TOML model, its loader and validation.
 //! - [`incident`]: the event-sourced incident: commands, events, state as a fold.
+//! - [`schedule`]: who is on call when, from `[[schedules]]` and overrides.
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
 pub mod alert;
 pub mod duration;
 pub mod incident;
 pub mod policy;
+pub mod schedule;
 
 pub use duration::Duration;
 pub use incident::{Command, CommandError, Declare, Event, EventKind, Incident, Status};

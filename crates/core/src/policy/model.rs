@@ -49,6 +49,8 @@ pub struct Policy {
     pub integrations: Vec<Integration>,
     /// Generic JSON webhooks, authenticated by an HMAC signature.
     pub webhooks: Vec<Webhook>,
+    /// On-call rotations; see [`crate::schedule`] for who is on call when.
+    pub schedules: Vec<Schedule>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -454,6 +456,64 @@ impl WebhookFields {
             p("url", &self.url),
         ]
     }
+}
+
+/// An on-call schedule: layers of rotations, a later layer overriding an
+/// earlier one wherever it has someone on call. Evaluated by [`crate::schedule`].
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Schedule {
+    /// Unique (case-insensitive): `primary`.
+    pub name: String,
+    pub description: String,
+    /// IANA zone the hand-offs are in; defaults to the calendar's.
+    pub time_zone: Option<String>,
+    /// Bottom first: a later layer wins where it has someone on call.
+    pub layers: Vec<ScheduleLayer>,
+}
+
+/// How long each shift of a layer is.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    /// A new person every day at `handoff`.
+    Daily,
+    /// A new person every week on `handoff_day` at `handoff`.
+    Weekly,
+    /// A new person every `length` (whole minutes, at least 4h) of local
+    /// wall-clock time, starting at `start` + `handoff`.
+    Custom,
+}
+
+/// One rotation of a schedule.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ScheduleLayer {
+    /// Unique within the schedule: `weekly`.
+    pub name: String,
+    pub rotation: Option<Rotation>,
+    /// Shift length of a `custom` rotation, e.g. `12h`.
+    #[serde(deserialize_with = "opt_duration")]
+    pub length: Option<Duration>,
+    /// Local time of the hand-off, `HH:MM`.
+    pub handoff: String,
+    /// Day of the hand-off of a `weekly` rotation: `mon`..`sun`.
+    pub handoff_day: Option<String>,
+    /// Local date (`YYYY-MM-DD`) the rotation starts on; the first
+    /// participant's first shift starts at the first hand-off on or after it.
+    pub start: String,
+    /// Keys of people, in rotation order.
+    pub participants: Vec<String>,
+    /// When the layer is on call at all; unrestricted by default.
+    pub restrictions: Option<Restrictions>,
+}
+
+/// Limits on when a layer has anyone on call.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Restrictions {
+    /// Only inside the calendar's business hours (in the calendar's zone).
+    pub business_hours: bool,
 }
 
 /// What the policy API shows instead of a secret.

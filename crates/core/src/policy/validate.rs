@@ -14,7 +14,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use super::calendar::{WEEKDAY_NAMES, parse_date, parse_hhmm, parse_weekday};
 use super::source::KeyPath;
 use super::{
-    Calendar, CheckKind, Contact, HealthCheck, IncidentIds, Policy, Route, Severity, Template,
+    Calendar, CheckKind, Contact, HealthCheck, IncidentIds, Policy, Rotation, Route, ScheduleLayer,
+    Severity, Template,
 };
 use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
@@ -125,6 +126,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.checks(policy);
     v.integrations(policy);
     v.webhooks(policy);
+    v.schedules(policy);
     v.problems
 }
 
@@ -1155,6 +1157,143 @@ impl Validator {
                 path,
                 unknown("severity", "severities", severity, policy.severity_names()),
             );
+        }
+    }
+}
+
+/// Shortest `custom` shift: longer than any DST change (at most 2h), so
+/// hand-offs stay strictly increasing in time.
+pub const MIN_CUSTOM_SHIFT_HOURS: i64 = 4;
+
+impl Validator {
+    /// `[[schedules]]`: unique names, a real zone, and layers that can rotate.
+    fn schedules(&mut self, policy: &Policy) {
+        let path = KeyPath::root().key("schedules");
+        self.unique(
+            policy
+                .schedules
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (path.index(i).key("name"), s.name.as_str())),
+            "schedule name",
+        );
+        for (i, schedule) in policy.schedules.iter().enumerate() {
+            let at = path.index(i);
+            self.required(at.key("name"), &schedule.name, "a schedule's name");
+            if let Some(tz) = &schedule.time_zone {
+                self.time_zone(at.key("time_zone"), tz);
+            }
+            let layers = at.key("layers");
+            if schedule.layers.is_empty() {
+                self.err(
+                    layers.clone(),
+                    "a schedule needs at least one layer (add a [[schedules.layers]] table)",
+                );
+            }
+            self.unique(
+                schedule
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .map(|(j, l)| (layers.index(j).key("name"), l.name.as_str())),
+                "layer name",
+            );
+            for (j, layer) in schedule.layers.iter().enumerate() {
+                self.schedule_layer(policy, &layers.index(j), layer);
+            }
+        }
+    }
+
+    fn schedule_layer(&mut self, policy: &Policy, at: &KeyPath, layer: &ScheduleLayer) {
+        self.required(at.key("name"), &layer.name, "a layer's name");
+        match layer.rotation {
+            None => self.err(
+                at.key("rotation"),
+                "`rotation` is required: \"daily\", \"weekly\" or \"custom\" (with `length`)",
+            ),
+            Some(Rotation::Custom) => match layer.length {
+                None => self.err(
+                    at.key("length"),
+                    "a custom rotation needs `length`, the shift length, e.g. \"12h\"",
+                ),
+                Some(len)
+                    if len.as_secs() < MIN_CUSTOM_SHIFT_HOURS * 3600 || len.as_secs() % 60 != 0 =>
+                {
+                    self.err(
+                        at.key("length"),
+                        format!(
+                            "a shift of {len} is too short or not whole minutes; use at least \"{MIN_CUSTOM_SHIFT_HOURS}h\""
+                        ),
+                    )
+                }
+                Some(_) => {}
+            },
+            Some(_) if layer.length.is_some() => self.err(
+                at.key("length"),
+                "`length` is only for `rotation = \"custom\"`; daily and weekly shifts have fixed lengths",
+            ),
+            Some(_) => {}
+        }
+        match (&layer.handoff_day, layer.rotation) {
+            (None, Some(Rotation::Weekly)) => self.err(
+                at.key("handoff_day"),
+                format!(
+                    "a weekly rotation needs `handoff_day`, one of: {}",
+                    WEEKDAY_NAMES.join(", ")
+                ),
+            ),
+            (Some(day), Some(Rotation::Weekly)) if parse_weekday(day).is_none() => self.err(
+                at.key("handoff_day"),
+                format!(
+                    "unknown day `{day}`; expected one of: {}",
+                    WEEKDAY_NAMES.join(", ")
+                ),
+            ),
+            (Some(_), Some(Rotation::Daily | Rotation::Custom)) => self.err(
+                at.key("handoff_day"),
+                "`handoff_day` is only for `rotation = \"weekly\"`",
+            ),
+            _ => {}
+        }
+        if parse_hhmm(&layer.handoff).is_none() {
+            self.err(
+                at.key("handoff"),
+                format!(
+                    "`{}` is not a time of day; write the hand-off as HH:MM, e.g. \"09:00\"",
+                    layer.handoff
+                ),
+            );
+        }
+        if parse_date(&layer.start).is_none() {
+            self.err(
+                at.key("start"),
+                format!(
+                    "`{}` is not a date; write the rotation's first day as YYYY-MM-DD, e.g. \"2026-01-05\"",
+                    layer.start
+                ),
+            );
+        }
+        let participants = at.key("participants");
+        if layer.participants.is_empty() {
+            self.err(
+                participants.clone(),
+                "a layer needs at least one participant (keys of [people])",
+            );
+        }
+        for (k, person) in layer.participants.iter().enumerate() {
+            if person.trim().is_empty() {
+                self.err(participants.index(k), "a participant must not be empty");
+            } else if !policy.people.is_empty() && !policy.people.contains_key(person) {
+                self.err(
+                    participants.index(k),
+                    unknown(
+                        "person",
+                        "people",
+                        person,
+                        policy.people.keys().map(String::as_str),
+                    ),
+                );
+            }
         }
     }
 }
