@@ -97,9 +97,23 @@ enum Cmd {
     /// The policy's routing tree.
     #[command(subcommand)]
     Route(RouteCmd),
+    /// Who is on call now and next, per schedule.
+    Oncall(OncallArgs),
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+}
+
+#[derive(Args)]
+struct OncallArgs {
+    /// One schedule (default: all).
+    #[arg(long)]
+    schedule: Option<String>,
+    /// Ask about this instant instead of now (RFC 3339).
+    #[arg(long)]
+    at: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -791,6 +805,13 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
                 on_incident(&a.id, "reopen", body, &a.version),
                 output::command_result,
             )
+        }
+        Cmd::Oncall(a) => {
+            let q: Vec<(&str, String)> = [("schedule", a.schedule), ("at", a.at)]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect();
+            (a.client, Call::Get("/oncall".into(), q), output::oncall)
         }
         Cmd::Alerts(a) => {
             let mut q = vec![("limit", a.limit.to_string())];

@@ -457,3 +457,36 @@ pub fn heartbeat(v: &Value) {
         when(&v["missing_at"])
     );
 }
+
+pub fn oncall(v: &Value) {
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no schedules in the policy");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|sch| {
+            let now = &sch["now"];
+            let (who, until) = if now.is_null() {
+                ("nobody".to_string(), String::new())
+            } else {
+                (
+                    format!("{} ({})", s(&now["name"]), s(&now["person"])),
+                    when(&now["until"]),
+                )
+            };
+            let next = sch["next"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .map(|x| format!("{} from {}", s(&x["name"]), when(&x["since"])))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            vec![s(&sch["schedule"]), who, until, next]
+        })
+        .collect();
+    table(&["SCHEDULE", "ON CALL", "UNTIL", "NEXT"], &rows);
+}

@@ -547,6 +547,10 @@ fn alerts_silences_and_maintenance_through_the_cli() {
             "{listed}"
         );
     }
+    assert!(
+        run(&["oncall"]).contains("no schedules"),
+        "the demo policy has no schedules"
+    );
     server.stop();
 }
 

@@ -40,7 +40,8 @@ pub struct Override {
 }
 
 /// Who is on call, and the stretch in which that does not change.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnCall {
     /// Key of the person (in `[people]`).
     pub person: String,

@@ -78,6 +78,7 @@ on_both_backends!(
     s003_handoff,
     s004_templates,
     s004_ack_and_assess_5m,
+    oncall_shows_who_is_on_call_now_and_next,
 );
 
 /// P0–P3 with the runbook's definitions; P0 owes an incident commander within
@@ -645,4 +646,39 @@ async fn s004_ack_and_assess_5m(backend: Backend) {
         deadline(&show(&app, &id).await, "acknowledge").unwrap()["status"],
         "met"
     );
+}
+
+/// `GET /api/v1/oncall` on the Agent Factory policy's weekly rotation:
+/// Mondays 09:00 UTC from 2026-01-05, engineer-a → engineer-b → lead.
+/// 2026-11-23 is 46 weeks later (46 mod 3 = 1): engineer-b's week.
+async fn oncall_shows_who_is_on_call_now_and_next(backend: Backend) {
+    let app = app(backend, "agent-factory.toml").await;
+    let (status, v) = app.get("/api/v1/oncall").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let primary = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["schedule"] == "primary")
+        .expect("the primary schedule")
+        .clone();
+    assert_eq!(primary["now"]["person"], "engineer-b", "{primary}");
+    assert_eq!(primary["now"]["since"], "2026-11-23T09:00:00Z");
+    assert_eq!(primary["now"]["until"], "2026-11-30T09:00:00Z");
+    let next: Vec<&str> = primary["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["person"].as_str().unwrap())
+        .collect();
+    assert_eq!(next, ["engineering-lead", "engineer-a", "engineer-b"]);
+    // Before Monday's hand-off it is still the previous person's week.
+    let (_, earlier) = app
+        .get("/api/v1/oncall?schedule=primary&at=2026-11-23T08:59:00Z")
+        .await;
+    assert_eq!(earlier[0]["now"]["person"], "engineer-a");
+    let (status, _) = app.get("/api/v1/oncall?schedule=nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("/api/v1/oncall?at=tomorrow").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

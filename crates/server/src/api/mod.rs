@@ -6,6 +6,7 @@ pub mod alertmanager;
 pub mod alertmanager_webhook;
 pub mod health;
 pub mod incidents;
+pub mod oncall;
 pub mod pagerduty;
 pub mod signals;
 pub mod tokens;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(signals::list_maintenance).post(signals::create_maintenance),
         )
         .route("/maintenance/{id}/end", post(signals::end_maintenance))
+        .route("/oncall", get(oncall::oncall))
         .route("/policy", get(policy))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
@@ -117,6 +119,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
+        oncall::oncall,
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
     ),
