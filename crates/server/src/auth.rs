@@ -145,16 +145,63 @@ async fn authenticate(
             "Authorization header must be `Bearer <token>` or Basic auth with the token as password".into(),
         )
     })?;
+    let hash = hash_token(&secret);
+    if let Some(caller) = state.tokens.get(&hash) {
+        return Ok(caller);
+    }
     let record = state
         .store
-        .token_by_hash(&hash_token(&secret))
+        .token_by_hash(&hash)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
     let role = record.role.parse().map_err(ApiError::Internal)?;
-    Ok(Caller {
+    let caller = Caller {
         name: record.name,
         role,
-    })
+    };
+    state.tokens.insert(hash, caller.clone());
+    Ok(caller)
+}
+
+/// Tokens verified in the last few seconds, so a busy sender (Prometheus
+/// posting every second, a storm of webhook calls) costs no database read
+/// per request. Revoking through the API clears it at once; a revocation
+/// written to the database directly (`firebell token revoke`) takes effect
+/// within [`TOKEN_CACHE_TTL`].
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Caller, std::time::Instant)>>,
+}
+
+/// How long a verified token is trusted without asking the database again.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Beyond this many cached tokens the cache starts over (bounded memory).
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Caller> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(caller, _)| caller.clone())
+    }
+
+    fn insert(&self, hash: String, caller: Caller) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= TOKEN_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(hash, (caller, std::time::Instant::now()));
+    }
+
+    /// Forget everything (after a revocation).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 /// The token from `Bearer <token>`, or the password of `Basic base64(user:token)`

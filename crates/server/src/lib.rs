@@ -51,6 +51,8 @@ pub struct AppState {
     pub started_at: firebell_core::Timestamp,
     /// Silence and maintenance ids active at the processor's last round, to
     /// notice when one lapses (`None` before the first round).
+    /// Recently verified API tokens (see [`auth::TokenCache`]).
+    pub tokens: Arc<auth::TokenCache>,
     pub suppressions_seen: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
     /// Held for a whole processing round, so rounds in this process never
     /// overlap (the background loop, and a PagerDuty `acknowledge` that needs
@@ -102,6 +104,7 @@ impl Server {
             wake: Default::default(),
             started_at,
             suppressions_seen: Default::default(),
+            tokens: Default::default(),
             processing: Default::default(),
             health: health::HealthState::new()?,
         };

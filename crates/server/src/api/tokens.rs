@@ -94,6 +94,8 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if state.store.revoke_token(id, state.clock.now()).await? {
+        // Cached verifications must not outlive the revocation.
+        state.tokens.clear();
         tracing::info!(token_id = id, by = %caller.name, "token revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {
