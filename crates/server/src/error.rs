@@ -130,6 +130,11 @@ impl ApiError {
                     HeaderValue::from_static("Bearer, Basic"),
                 );
             }
+            // The unread body leaves the connection unusable: tell the client
+            // not to reuse it, or its next request on that socket fails.
+            ApiError::PayloadTooLarge { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             ApiError::Overloaded { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }

@@ -526,6 +526,22 @@ async fn malformed_input_is_rejected_and_writes_nothing(backend: Backend) {
         .post_raw("/api/v1/incidents", "application/json", big)
         .await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    // The body was not read, so the server closes that connection and says so;
+    // the next request must not fail on a reused, dead socket.
+    let raw = app
+        .http
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await;
+    if let Ok(resp) = raw {
+        assert_eq!(
+            resp.headers().get("connection").map(|v| v.as_bytes()),
+            Some(&b"close"[..])
+        );
+    }
 
     let base = format!("/api/v1/incidents/{id}");
     assert_error(
