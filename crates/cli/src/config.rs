@@ -19,6 +19,7 @@ pub struct ConfigFile {
     pub policy: Option<PathBuf>,
     pub policy_poll_seconds: Option<u64>,
     pub log_format: Option<String>,
+    pub public_url: Option<String>,
     pub url: Option<String>,
     pub token: Option<String>,
 }

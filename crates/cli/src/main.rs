@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod output;
 mod serve;
+mod simulate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -99,6 +100,14 @@ enum Cmd {
     Route(RouteCmd),
     /// Who is on call now and next, per schedule.
     Oncall(OncallArgs),
+    /// On-call overrides: someone takes a schedule over for a while.
+    #[command(subcommand)]
+    Override(OverrideCmd),
+    /// What a policy would do for a hypothetical incident: who is paged or
+    /// reminded when, and why (offline; nothing is sent).
+    Simulate(simulate::SimulateArgs),
+    /// Notifications sent or waiting (pages, reminders), newest first.
+    Notifications(NotificationsArgs),
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -114,6 +123,68 @@ struct OncallArgs {
     at: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
+}
+
+#[derive(Args)]
+struct NotificationsArgs {
+    /// Only this incident's notifications.
+    #[arg(long)]
+    incident: Option<String>,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    limit: u32,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Subcommand)]
+enum OverrideCmd {
+    /// Put PERSON on call for a schedule from --from until --until.
+    Add {
+        /// Schedule name from the policy's [[schedules]].
+        #[arg(long)]
+        schedule: String,
+        /// Person key from the policy's [people].
+        #[arg(long)]
+        person: String,
+        /// Start (RFC 3339), e.g. 2026-11-24T18:00:00Z.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        from: String,
+        /// End (RFC 3339, exclusive); at most 90 days after --from.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        until: String,
+        /// Person key of whom they stand in for.
+        #[arg(long)]
+        covering: Option<String>,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List overrides that have not ended (all with --all).
+    List {
+        /// One schedule (default: all).
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Include overrides that have ended.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Remove an override by id; the rotation applies again.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// An RFC 3339 instant, checked before anything is sent.
+fn parse_time(s: &str) -> Result<String, String> {
+    s.parse::<firebell_core::Timestamp>()
+        .map(|t| t.to_string())
+        .map_err(|e| format!("expected an RFC 3339 instant like 2026-11-24T18:00:00Z: {e}"))
 }
 
 #[derive(Args)]
@@ -524,7 +595,11 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Policy(PolicyCmd::Check { files }) => Ok(policy_check(&files)),
         Cmd::Token(cmd) => token(cmd, &file).await.map(|()| ExitCode::SUCCESS),
         Cmd::Route(RouteCmd::Test { labels, policy }) => route_test(&labels, policy.as_deref()),
+        Cmd::Simulate(args) => Ok(simulate::run(&args)),
         Cmd::Bench(cmd) => bench::run(cmd).await.map(|()| ExitCode::SUCCESS),
+        Cmd::Override(OverrideCmd::Remove { id, client }) => override_remove(&id, &client, &file)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         client_cmd => client_command(client_cmd, &file)
             .await
             .map(|()| ExitCode::SUCCESS),
@@ -897,7 +972,57 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
             Call::Post(format!("/heartbeats/{}", enc(&name)), json!({})),
             output::heartbeat,
         ),
-        Cmd::Serve(_) | Cmd::Policy(_) | Cmd::Token(_) | Cmd::Route(_) | Cmd::Bench(_) => {
+        Cmd::Override(OverrideCmd::Add {
+            schedule,
+            person,
+            from,
+            until,
+            covering,
+            reason,
+            client,
+        }) => {
+            let mut body = json!({"person": person, "starts_at": from, "ends_at": until});
+            if let Some(c) = covering {
+                body["covering"] = json!(c);
+            }
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            (
+                client,
+                Call::Post(format!("/schedules/{}/overrides", enc(&schedule)), body),
+                output::override_one,
+            )
+        }
+        Cmd::Override(OverrideCmd::List {
+            schedule,
+            all,
+            client,
+        }) => {
+            let mut q = vec![("include_past", all.to_string())];
+            if let Some(s) = schedule {
+                q.push(("schedule", s));
+            }
+            (client, Call::Get("/overrides".into(), q), output::overrides)
+        }
+        Cmd::Notifications(a) => {
+            let mut q = vec![("limit", a.limit.to_string())];
+            if let Some(id) = a.incident {
+                q.push(("incident", id));
+            }
+            (
+                a.client,
+                Call::Get("/notifications".into(), q),
+                output::notifications,
+            )
+        }
+        Cmd::Serve(_)
+        | Cmd::Simulate(_)
+        | Cmd::Policy(_)
+        | Cmd::Token(_)
+        | Cmd::Route(_)
+        | Cmd::Bench(_)
+        | Cmd::Override(OverrideCmd::Remove { .. }) => {
             unreachable!("handled in run()")
         }
     };
@@ -910,6 +1035,42 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         render(&result);
+    }
+    Ok(())
+}
+
+/// `firebell override remove ID`: find the override's schedule (the API
+/// scopes overrides by schedule), then remove it.
+async fn override_remove(id: &str, args: &ClientArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let client = Client::new(args, file)?;
+    let all = client
+        .get("/overrides", &[("include_past", "true".into())])
+        .await?;
+    let schedule = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["id"] == id)
+        .and_then(|o| o["schedule"].as_str())
+        .ok_or_else(|| ClientError::Api {
+            status: 404,
+            code: "override_not_found".into(),
+            message: format!("no override with id {id:?}"),
+        })?;
+    client
+        .delete(&format!(
+            "/schedules/{}/overrides/{}",
+            enc(schedule),
+            enc(id)
+        ))
+        .await?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"id": id, "schedule": schedule, "removed": true})
+        );
+    } else {
+        output::override_removed(id, schedule);
     }
     Ok(())
 }

@@ -458,6 +458,48 @@ pub fn heartbeat(v: &Value) {
     );
 }
 
+pub fn override_one(v: &Value) {
+    overrides(&Value::Array(vec![v.clone()]));
+}
+
+pub fn overrides(v: &Value) {
+    let items = v.as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no overrides");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|o| {
+            let covering = if o["covering"].is_null() {
+                "-".to_string()
+            } else {
+                s(&o["covering"])
+            };
+            vec![
+                s(&o["id"]),
+                s(&o["schedule"]),
+                s(&o["person"]),
+                covering,
+                when(&o["starts_at"]),
+                when(&o["ends_at"]),
+                s(&o["state"]),
+                s(&o["reason"]),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID", "SCHEDULE", "PERSON", "COVERING", "FROM", "UNTIL", "STATE", "REASON",
+        ],
+        &rows,
+    );
+}
+
+pub fn override_removed(id: &str, schedule: &str) {
+    println!("removed override {id} from schedule {schedule}");
+}
+
 pub fn oncall(v: &Value) {
     let items = v.as_array().cloned().unwrap_or_default();
     if items.is_empty() {
@@ -471,8 +513,14 @@ pub fn oncall(v: &Value) {
             let (who, until) = if now.is_null() {
                 ("nobody".to_string(), String::new())
             } else {
+                // A shift without a layer comes from an override.
+                let how = if now["layer"].is_null() {
+                    ", override"
+                } else {
+                    ""
+                };
                 (
-                    format!("{} ({})", s(&now["name"]), s(&now["person"])),
+                    format!("{} ({}{how})", s(&now["name"]), s(&now["person"])),
                     when(&now["until"]),
                 )
             };
@@ -489,4 +537,91 @@ pub fn oncall(v: &Value) {
         })
         .collect();
     table(&["SCHEDULE", "ON CALL", "UNTIL", "NEXT"], &rows);
+}
+
+/// `firebell simulate`: the header line, then one row per plan entry.
+pub fn simulation(header: &str, plan: &[firebell_core::simulate::PlanEntry]) {
+    println!("{header}");
+    if plan.is_empty() {
+        println!("nothing would be sent in that time");
+        return;
+    }
+    let rows: Vec<Vec<String>> = plan
+        .iter()
+        .map(|e| {
+            let at = if e.at.as_second() % 60 == 0 && e.at.subsec_nanosecond() == 0 {
+                e.at.strftime("%Y-%m-%d %H:%M").to_string()
+            } else {
+                e.at.strftime("%Y-%m-%d %H:%M:%S").to_string()
+            };
+            let who = e
+                .notify
+                .iter()
+                .map(|n| {
+                    if n.channels.is_empty() {
+                        format!("{} (no channel)", n.person)
+                    } else {
+                        format!("{} ({})", n.person, n.channels.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut why = e.reason.clone();
+            if !e.unreachable.is_empty() {
+                why.push_str(&format!(" [unreachable: {}]", e.unreachable.join("; ")));
+            }
+            vec![
+                at,
+                e.offset.clone(),
+                e.what.clone(),
+                if who.is_empty() { "-".into() } else { who },
+                why,
+            ]
+        })
+        .collect();
+    table(
+        &["AT (UTC)", "+OFFSET", "WHAT", "WHO (channels)", "WHY"],
+        &rows,
+    );
+}
+
+/// `firebell notifications`: the outbox, newest first.
+pub fn notifications(v: &Value) {
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        println!("no notifications");
+        return;
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|n| {
+            let error = s(&n["last_error"]);
+            let error = if error.chars().count() > 80 {
+                format!("{}…", error.chars().take(79).collect::<String>())
+            } else {
+                error
+            };
+            vec![
+                when(&n["created_at"]),
+                s(&n["incident_id"]),
+                s(&n["person"]),
+                s(&n["channel"]),
+                s(&n["state"]),
+                s(&n["attempts"]),
+                error.replace('\n', " "),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "CREATED",
+            "INCIDENT",
+            "PERSON",
+            "CHANNEL",
+            "STATE",
+            "ATTEMPTS",
+            "LAST ERROR",
+        ],
+        &rows,
+    );
 }

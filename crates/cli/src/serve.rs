@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Seconds between checks of the policy file for changes [default: 2].
     #[arg(long, env = "FIREBELL_POLICY_POLL_SECONDS")]
     policy_poll_seconds: Option<u64>,
+    /// Base URL people reach this server at, used in the links of
+    /// notifications (acknowledge, open incident) [default: http://<listen address>].
+    #[arg(long, env = "FIREBELL_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "FIREBELL_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -50,6 +54,15 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
                 .max(1),
         ),
         background_processing: true,
+        public_url: match args.public_url.or_else(|| file.public_url.clone()) {
+            Some(u)
+                if url::Url::parse(&u).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) =>
+            {
+                Some(u)
+            }
+            Some(u) => anyhow::bail!("--public-url {u:?} is not an http(s) URL"),
+            None => None,
+        },
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -588,3 +588,310 @@ fn heartbeats_and_checks_through_the_cli() {
         String::from_utf8_lossy(&unknown.stderr)
     );
 }
+
+/// `firebell override add/list/remove` against the Agent Factory policy's
+/// `primary` schedule: the CTO covers for two hours from now, `oncall` shows
+/// it, and removing it hands the schedule back to the rotation.
+#[test]
+fn overrides_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    let policy = examples().join("agent-factory.toml");
+    let server = ServeProcess::start_with(&db, dir.path(), &["--policy", policy.to_str().unwrap()]);
+    let token = server.admin_token.clone().unwrap();
+    let run = |args: &[&str]| ok(&firebell(&server.url, &token, args));
+
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let from = (now - jiff::SignedDuration::from_mins(1)).to_string();
+    let until = (now + jiff::SignedDuration::from_hours(2)).to_string();
+    let added = run(&[
+        "override",
+        "add",
+        "--schedule",
+        "primary",
+        "--person",
+        "cto",
+        "--from",
+        &from,
+        "--until",
+        &until,
+        "--reason",
+        "launch week",
+    ]);
+    assert!(
+        added.contains("primary") && added.contains("cto") && added.contains("active"),
+        "{added}"
+    );
+    let id = added
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let listed = run(&["override", "list"]);
+    assert!(
+        listed.contains(&id) && listed.contains("launch week"),
+        "{listed}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run(&[
+        "override",
+        "list",
+        "--schedule",
+        "primary",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json[0]["id"], id.as_str());
+    assert_eq!(json[0]["person"], "cto");
+    let oncall = run(&["oncall", "--schedule", "primary"]);
+    assert!(oncall.contains("(cto, override)"), "{oncall}");
+
+    let removed = run(&["override", "remove", &id]);
+    assert!(
+        removed.contains(&format!("removed override {id}")),
+        "{removed}"
+    );
+    assert!(run(&["override", "list", "--all"]).contains("no overrides"));
+    assert!(!run(&["oncall", "--schedule", "primary"]).contains("override"));
+
+    // Removing it again, an unknown person, a bad time: refused, exit 1 or 2.
+    let again = firebell(&server.url, &token, &["override", "remove", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("override_not_found"));
+    let add = |person: &str, from: &str| {
+        firebell(
+            &server.url,
+            &token,
+            &[
+                "override",
+                "add",
+                "--schedule",
+                "primary",
+                "--person",
+                person,
+                "--from",
+                from,
+                "--until",
+                &until,
+            ],
+        )
+    };
+    let unknown = add("nobody", &from);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown_person"));
+    let bad_time = add("cto", "tomorrow");
+    assert_eq!(bad_time.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_time.stderr).contains("RFC 3339"));
+    server.stop();
+}
+
+/// `firebell simulate` on every example policy, at its top severity: it runs
+/// offline, exits 0 and names the escalation policy that applies.
+#[test]
+fn simulate_runs_on_every_example() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "five seeds and the demo: {files:?}");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let policy = firebell_core::Policy::parse(&text, &file.display().to_string())
+            .unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        let top = &policy.severities[0].name;
+        let out = Command::new(BIN)
+            .args(["simulate", "--policy", file.to_str().unwrap()])
+            .args(["--severity", top, "--for", "4h"])
+            .env_remove("FIREBELL_POLICY")
+            .env_remove("FIREBELL_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = ok(&out);
+        let header = stdout.lines().next().unwrap_or_default();
+        assert!(
+            header.starts_with(top.as_str()) && header.contains("escalation policy: "),
+            "{}: {stdout}",
+            file.display()
+        );
+    }
+}
+
+/// A small policy, a fixed start: the plan line by line. L2 pages before
+/// the acknowledgement at 25 min; the resolution ends it.
+#[test]
+fn simulate_prints_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.toml");
+    std::fs::write(
+        &policy,
+        r#"
+version = 1
+[organization]
+name = "Sim"
+
+[[severities]]
+name = "P0"
+channels = ["sms", "chat"]
+escalation_policy = "ladder"
+
+[people.alice]
+name = "Alice"
+contacts = [{ kind = "sms", address = "+1 555 0100" }, { kind = "slack", address = "@alice" }]
+
+[people.bob]
+name = "Bob"
+contacts = [{ kind = "slack", address = "@bob" }]
+
+[[escalation_policies]]
+name = "ladder"
+[[escalation_policies.steps]]
+name = "L1"
+targets = ["person:alice"]
+[[escalation_policies.steps]]
+name = "L2"
+after = "20m"
+targets = ["person:bob"]
+
+[notifiers.sms]
+url = "https://sms.example.com/send"
+[notifiers.slack]
+url = "https://hooks.example.com/x"
+"#,
+    )
+    .unwrap();
+    let simulate = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["simulate", "--policy", policy.to_str().unwrap()])
+            .args(["--start", "2026-11-23T10:00:00Z"])
+            .args(extra)
+            .env_remove("FIREBELL_POLICY")
+            .env_remove("FIREBELL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let args = [
+        "--severity",
+        "P0",
+        "--title",
+        "API down",
+        "--for",
+        "1h",
+        "--ack-after",
+        "25m",
+        "--resolve-after",
+        "50m",
+    ];
+    let stdout = ok(&simulate(&args));
+    let expected = [
+        "P0 \"API down\" declared 2026-11-23 10:00 UTC, simulated for 1h, acknowledged after 25m, resolved after 50m; escalation policy: ladder (severity P0)",
+        "AT (UTC)          +OFFSET  WHAT          WHO (channels)      WHY",
+        "2026-11-23 10:00  +0m      escalated L1  alice (sms, slack)  declared",
+        "2026-11-23 10:20  +20m     escalated L2  bob (slack)         not acknowledged by 2026-11-23 10:20 UTC",
+        "2026-11-23 10:25  +25m     acknowledged  -                   acknowledged 25m after declaration (scenario)",
+        "2026-11-23 10:50  +50m     resolved      -                   resolved 50m after declaration (scenario)",
+    ];
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
+
+    // Acknowledged before L2 is due: only L1 is paged.
+    let early = ok(&simulate(&[
+        "--severity",
+        "P0",
+        "--for",
+        "1h",
+        "--ack-after",
+        "10m",
+    ]));
+    assert!(
+        early.contains("escalated L1") && !early.contains("L2"),
+        "{early}"
+    );
+
+    // The same plan as JSON.
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&simulate(&[&args[..], &["--json"]].concat()))).unwrap();
+    assert_eq!(json["escalation_policy"], "ladder");
+    assert_eq!(json["plan"][1]["what"], "escalated L2");
+    assert_eq!(json["plan"][1]["offset"], "+20m");
+    assert_eq!(json["plan"][1]["notify"][0]["person"], "bob");
+    assert_eq!(json["plan"][1]["notify"][0]["channels"][0], "slack");
+
+    // Bad arguments exit 2 with a message; a broken policy file exits 1.
+    for bad in [
+        &["--severity", "P0", "--for", "soon"][..],
+        &["--severity", "P0", "--for", "1h", "--ack-after", "-5m"],
+        &["--severity", "P7", "--for", "1h"],
+        &["--for", "1h"],
+        &["--severity", "P0", "--for", "1h", "--start", "tomorrow"],
+        &[
+            "--severity",
+            "P0",
+            "--for",
+            "1h",
+            "--escalation-policy",
+            "nope",
+        ],
+        &["--severity", "P0"],
+    ] {
+        let out = simulate(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error"), "{bad:?}: {err}");
+    }
+    let err = String::from_utf8_lossy(&simulate(&["--severity", "P0", "--for", "soon"]).stderr)
+        .to_string();
+    assert!(err.contains("soon") && err.contains("--for"), "{err}");
+    let err =
+        String::from_utf8_lossy(&simulate(&["--severity", "P7", "--for", "1h"]).stderr).to_string();
+    assert!(err.contains("P7"), "{err}");
+
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "version = 1\n[[severities]]\nname = \"P1\"\nupdate_every = \"soon\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["simulate", "--policy", broken.to_str().unwrap()])
+        .args(["--severity", "P1", "--for", "1h"])
+        .env_remove("FIREBELL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.toml:4:"));
+}
+
+/// `firebell notifications` against a real server: an empty outbox, the JSON
+/// shape, and an unknown incident refused.
+#[test]
+fn notifications_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    let listed = ok(&firebell(&server.url, &token, &["notifications"]));
+    assert!(
+        listed.contains("no notifications") || listed.starts_with("CREATED"),
+        "{listed}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(&firebell(
+        &server.url,
+        &token,
+        &["notifications", "--limit", "5", "--json"],
+    )))
+    .unwrap();
+    assert!(json["items"].is_array(), "{json}");
+    let unknown = firebell(
+        &server.url,
+        &token,
+        &["notifications", "--incident", "INC-19990101-001"],
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(!unknown.stderr.is_empty());
+    let bad_limit = firebell(&server.url, &token, &["notifications", "--limit", "0"]);
+    assert_eq!(bad_limit.status.code(), Some(2));
+    server.stop();
+}

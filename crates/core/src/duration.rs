@@ -16,6 +16,11 @@ pub struct Duration(SignedDuration);
 impl Duration {
     pub const ZERO: Duration = Duration(SignedDuration::ZERO);
 
+    /// For constants: `SignedDuration::from_mins` is not `const`.
+    pub const fn from_mins_const(mins: i64) -> Self {
+        Duration(SignedDuration::from_secs(mins * 60))
+    }
+
     pub fn from_secs(secs: i64) -> Self {
         Duration(SignedDuration::from_secs(secs))
     }

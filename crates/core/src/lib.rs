@@ -7,13 +7,19 @@
 //! - [`policy`]: the runbook as code — the TOML model, its loader and validation.
 //! - [`incident`]: the event-sourced incident: commands, events, state as a fold.
 //! - [`schedule`]: who is on call when, from `[[schedules]]` and overrides.
+//! - [`escalation`]: escalation steps, rules, reminders and breaches — what is
+//!   owed to an incident next, and who is notified when it falls due.
+//! - [`simulate`]: who would be paged or reminded when, for a hypothetical
+//!   incident (`firebell simulate`).
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
 pub mod alert;
 pub mod duration;
+pub mod escalation;
 pub mod incident;
 pub mod policy;
 pub mod schedule;
+pub mod simulate;
 
 pub use duration::Duration;
 pub use incident::{Command, CommandError, Declare, Event, EventKind, Incident, Status};

@@ -41,6 +41,7 @@ fn routed(service: &str, severity: &str, group_key: &str) -> RouteMatch {
         group_labels: labels(&[("alertname", "Test")]),
         group_key: group_key.into(),
         runbook: None,
+        escalation_policy: None,
     }
 }
 

@@ -21,8 +21,10 @@ pub mod error;
 pub mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod ops;
 pub mod policy_source;
+pub mod scheduler;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +62,12 @@ pub struct AppState {
     pub processing: Arc<tokio::sync::Mutex<()>>,
     /// Heartbeats' and health checks' memory between observations.
     pub health: health::HealthState,
+    /// Wakes the scheduler (an incident was written with a duty due now).
+    pub schedule: scheduler::SchedulerWake,
+    /// Wakes the notification dispatcher (intents were written).
+    pub deliver: notify::dispatch::DeliverWake,
+    /// Signs and checks the links in notifications.
+    pub links: Arc<notify::links::Links>,
 }
 
 /// How to start a server.
@@ -74,6 +82,9 @@ pub struct ServerConfig {
     /// `ingest::processor::process_pending`, `health::checks::run_check_once`
     /// and `health::heartbeats::check_heartbeats_once`).
     pub background_processing: bool,
+    /// Base URL people reach this server at, for links in notifications;
+    /// default `http://<the bound address>`.
+    pub public_url: Option<String>,
 }
 
 pub struct Server {
@@ -81,6 +92,7 @@ pub struct Server {
     hangup: policy_source::Hangup,
     ingest_rx: ingest::IngestReceiver,
     background_processing: bool,
+    public_url: Option<String>,
 }
 
 impl Server {
@@ -96,6 +108,29 @@ impl Server {
         let hangup = policy_source::Hangup::register();
         let (ingest, ingest_rx) = ingest::queue();
         let started_at = clock.now();
+        // Every incident write rewrites its timers from the live policy; a
+        // duty already due wakes the scheduler.
+        let schedule = scheduler::SchedulerWake::default();
+        {
+            let policy = policy.clone();
+            let clock = clock.clone();
+            let schedule = schedule.clone();
+            store.set_planner(Arc::new(move |incident| {
+                let agenda = firebell_core::escalation::agenda(incident, &policy.policy());
+                if agenda.first().is_some_and(|d| d.at <= clock.now()) {
+                    schedule.notify_one();
+                }
+                agenda
+            }));
+        }
+        let link_key = store
+            .setting_or_init("ack_link_key", &hex::encode(rand::random::<[u8; 32]>()))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the link signing key: {e}"))?;
+        let links = Arc::new(notify::links::Links::new(
+            &link_key,
+            config.public_url.as_deref().unwrap_or("http://127.0.0.1"),
+        ));
         let state = AppState {
             store,
             policy,
@@ -107,12 +142,16 @@ impl Server {
             tokens: Default::default(),
             processing: Default::default(),
             health: health::HealthState::new()?,
+            schedule,
+            deliver: Default::default(),
+            links,
         };
         Ok(Server {
             state,
             hangup,
             ingest_rx,
             background_processing: config.background_processing,
+            public_url: config.public_url.clone(),
         })
     }
 
@@ -151,7 +190,13 @@ impl Server {
             hangup,
             ingest_rx,
             background_processing,
+            public_url,
         } = self;
+        if public_url.is_none()
+            && let Ok(addr) = listener.local_addr()
+        {
+            state.links.set_base(&format!("http://{addr}"));
+        }
         let mut tasks = vec![
             tokio::spawn(policy_source::watch(
                 state.policy.clone(),
@@ -172,6 +217,8 @@ impl Server {
             )));
             tasks.push(tokio::spawn(health::checks::run(state.clone())));
             tasks.push(tokio::spawn(health::heartbeats::run(state.clone())));
+            tasks.push(tokio::spawn(scheduler::run(state.clone())));
+            tasks.push(tokio::spawn(notify::dispatch::run(state.clone())));
         }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -194,6 +241,8 @@ pub fn router(state: AppState) -> Router {
         // PagerDuty routing key, an HMAC signature.
         .merge(api::pagerduty::router())
         .merge(api::webhooks::router())
+        // The signed token in the link is the credential.
+        .merge(api::ack::router())
         .merge(ops::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -253,11 +253,9 @@ async fn s000_breach_steps(backend: Backend) {
 /// IC, Ops Lead, Comms Lead, Scribe; one person may hold several.
 async fn s000_roles(backend: Backend) {
     let app = app(backend, "dealix-incident-rollback.toml").await;
-    // The seed keeps names out of the runbook ("per deployment"), so the
-    // policy has no [people] directory and any name is accepted.
-    let (_, policy) = app.get("/api/v1/policy").await;
-    assert!(policy["policy"]["people"].as_object().unwrap().is_empty());
-    let someone = "layla".to_string();
+    // The seed keeps names out of the runbook ("per deployment"); the
+    // policy's [people] stand for its §8 roles.
+    let someone = "platform-oncall".to_string();
     let id = app
         .declare(json!({"title": "small incident", "severity": "P2"}))
         .await;
@@ -276,9 +274,11 @@ async fn s000_roles(backend: Backend) {
 }
 
 /// SEV-1 respond < 15 min, SEV-2 < 1 h, SEV-3 < 4 h, SEV-4 < 24 h, each with its
-/// channels. (Sending on those channels is the notification issue's.)
+/// channels: the founder is paged at once through them, and a missed
+/// response target pages again.
 async fn s001_sev_ladder(backend: Backend) {
     let app = app(backend, "dealix-sev.toml").await;
+    let mut ids = Vec::new();
     for (sev, due, channels) in [
         ("SEV-1", "2026-11-23T10:15:00Z", json!(["slack", "email"])),
         (
@@ -303,7 +303,47 @@ async fn s001_sev_ladder(backend: Backend) {
             .unwrap()
             .clone();
         assert_eq!(s["channels"], channels, "{sev}");
+        // The founder is paged at once through the severity's channels that
+        // reach a person (a status page or a ticket is not a pager).
+        app.tick().await;
+        let paged: Vec<String> = app
+            .notifications(&id)
+            .await
+            .iter()
+            .map(|n| {
+                format!(
+                    "{}:{}",
+                    n["person"].as_str().unwrap(),
+                    n["channel"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let mut paged = paged;
+        paged.sort();
+        let expected: &[&str] = match sev {
+            "SEV-1" => &["sami:email", "sami:slack"],
+            "SEV-2" => &["sami:slack"],
+            "SEV-3" => &["sami:email"],
+            _ => &[],
+        };
+        assert_eq!(paged, expected, "{sev}");
+        ids.push(id);
     }
+    // SEV-1's response target (15 min) missed: visible, and it pages again.
+    app.advance_mins(16);
+    app.tick().await;
+    let breach = app.events_of(&ids[0], "reminded").await;
+    assert!(
+        breach.iter().any(|r| r["reminder"] == "respond"),
+        "{breach:?}"
+    );
+    assert_eq!(app.events_of(&ids[0], "escalated").await.len(), 2);
+    assert_eq!(
+        deadline(&show(&app, &ids[0]).await, "respond").unwrap()["status"],
+        "breached"
+    );
+    // SEV-4 is never paged.
+    assert!(app.events_of(&ids[3], "escalated").await.is_empty());
 }
 
 /// SEV-1 opens a "within 5 minutes" and a "within 15 minutes" list with their
@@ -391,7 +431,25 @@ async fn s001_arabic_customer_template(backend: Backend) {
         "2026-11-23T10:30:00Z",
         "update promised in 30 min"
     );
-    app.advance_mins(31);
+    // Firebell reminds at 30 minutes: the founder (paged for it) is told.
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    app.advance_mins(29);
+    app.tick().await;
+    assert!(app.events_of(&id, "reminded").await.is_empty());
+    app.advance_mins(1);
+    app.tick().await;
+    let reminded = app.events_of(&id, "reminded").await;
+    assert_eq!(reminded.len(), 1, "{reminded:?}");
+    assert_eq!(reminded[0]["reminder"], "update");
+    assert_eq!(reminded[0]["due_at"], "2026-11-23T10:30:00Z");
+    assert_eq!(reminded[0]["notified"][0]["person"], "sami");
+    app.advance_mins(1);
     assert_eq!(
         deadline(&show(&app, &id).await, "next_update").unwrap()["status"],
         "breached"
@@ -487,6 +545,32 @@ async fn s003_severity_response(backend: Backend) {
     assert_eq!(status(&show(&app, &ids[0]).await), "met");
     assert_eq!(status(&show(&app, &ids[1]).await), "breached");
     assert_eq!(status(&show(&app, &ids[2]).await), "pending");
+    // The breach escalates: the P1's ladder pages L2 at 17:00 instead of 18:00.
+    app.tick().await;
+    let p1 = app.events_of(&ids[1], "escalated").await;
+    let l2 = p1.iter().find(|e| e["step"] == "L2").expect("L2 paged");
+    assert_eq!(l2["due_at"], "2026-11-20T17:00:00Z");
+    assert!(
+        l2["reason"]
+            .as_str()
+            .unwrap()
+            .contains("response target breached"),
+        "{l2}"
+    );
+    assert_eq!(l2["notified"][0]["person"], "john");
+    assert!(
+        app.events_of(&ids[1], "reminded")
+            .await
+            .iter()
+            .any(|r| r["reminder"] == "respond")
+    );
+    // The P0 acknowledged in time had no breach.
+    assert!(
+        !app.events_of(&ids[0], "reminded")
+            .await
+            .iter()
+            .any(|r| r["reminder"] == "respond")
+    );
     ok(
         &app,
         &format!("/api/v1/incidents/{}/acknowledge", ids[1]),
@@ -501,8 +585,8 @@ async fn s003_severity_response(backend: Backend) {
 }
 
 /// A hand-off records what was tried, metrics, evidence and next steps, posts
-/// "HANDOFF: Incident now owned by X (L2)", and the new owner holds the role.
-/// (Routing later pages to the new owner: the paging issue.)
+/// "HANDOFF: Incident now owned by X (L2)", and the new owner holds the role
+/// and gets the pages from then on.
 async fn s003_handoff(backend: Backend) {
     let app = app(backend, "dashflow.toml").await;
     let id = app
@@ -553,6 +637,13 @@ async fn s003_handoff(backend: Backend) {
         StatusCode::CONFLICT,
         "handing off to the current owner is refused"
     );
+    // The new owner gets the pages from then on: the overdue-update reminder
+    // (P1: every 30 min) goes to Jane, not to the L1 who handed off.
+    app.tick().await;
+    let reminded = app.events_of(&id, "reminded").await;
+    let update = reminded.iter().find(|r| r["reminder"] == "update").unwrap();
+    assert_eq!(update["notified"][0]["person"], "jane");
+    assert_eq!(update["notified"][0]["via"], "role:incident_commander");
 }
 
 /// Initial, update (duration, ETA) and resolution (duration, root cause, fix,

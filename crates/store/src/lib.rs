@@ -11,7 +11,8 @@
 //!
 //! What it keeps: incidents (an event log plus a projection for lists), API
 //! tokens, alerts and the mapping from alert groups to their open incident,
-//! silences, maintenance windows, and change events.
+//! silences, maintenance windows, change events, and on-call schedule
+//! overrides.
 //!
 //! The alert pipeline is shaped by its transactions, so nothing acknowledged
 //! is lost and nothing is done twice:
@@ -33,11 +34,15 @@
 
 mod common;
 mod error;
+mod outbox;
+mod overrides;
 mod postgres;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use outbox::{Completion, Notification, Planner};
+pub use overrides::{NewOverride, OverrideRecord};
 pub use types::*;
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
@@ -123,6 +128,85 @@ impl Store {
         events: &[Event],
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.append_events(state, expected_version, events).await)
+    }
+
+    /// Install what computes an incident's timers from its state; from then
+    /// on every incident write rewrites its timers in the same transaction.
+    pub fn set_planner(&self, planner: Planner) {
+        dispatch!(self, s => s.set_planner(planner))
+    }
+
+    /// Append what the scheduler fired (events plus intents to notify), all
+    /// or nothing, conditional on `expected_version`.
+    pub async fn append_fired(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        intents: &[firebell_core::escalation::Intent],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append_fired(state, expected_version, events, intents).await)
+    }
+
+    /// Rewrite an incident's timers from its stored state (after a policy
+    /// change, or when a due timer turned out to have nothing to fire).
+    pub async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.resync_timers(id).await)
+    }
+
+    /// Claim incidents with a due timer for `token` until `lease`; rows
+    /// another scheduler holds are skipped.
+    pub async fn claim_due_incidents(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.claim_due_incidents(now, limit, token, lease).await)
+    }
+
+    /// The earliest timer, claimed or not.
+    pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        dispatch!(self, s => s.next_timer_at().await)
+    }
+
+    /// Claim notifications due for delivery (and ones whose sender's lease lapsed).
+    pub async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<Notification>, StoreError> {
+        dispatch!(self, s => s.claim_notifications(now, limit, token, lease).await)
+    }
+
+    /// Record a delivery's outcome with its timeline event and follow-up
+    /// intents; `false` if the claim was lost meanwhile.
+    pub async fn complete_notification(
+        &self,
+        n: &Notification,
+        token: &str,
+        completion: &Completion,
+        follow_up: &[firebell_core::escalation::Intent],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.complete_notification(n, token, completion, follow_up, now).await)
+    }
+
+    /// Notifications, newest first, of one incident or of all.
+    pub async fn list_notifications(
+        &self,
+        incident_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        dispatch!(self, s => s.list_notifications(incident_id, limit).await)
+    }
+
+    /// A server-wide setting, set to `value` by whoever asks first.
+    pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        dispatch!(self, s => s.setting_or_init(key, value).await)
     }
 
     /// Every event of an incident in `seq` order; empty if there is no such incident.
@@ -360,5 +444,50 @@ impl Store {
         since: Timestamp,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
         dispatch!(self, s => s.list_changes(service, since).await)
+    }
+
+    // --- schedule overrides --------------------------------------------------------
+
+    /// Store a new on-call override (one statement) and return it as stored
+    /// (instants truncated to the millisecond). The caller has validated it
+    /// against the policy; `ends_at` must be after `starts_at`, and an id
+    /// already used is a database error.
+    pub async fn create_override(&self, new: &NewOverride) -> Result<OverrideRecord, StoreError> {
+        dispatch!(self, s => s.create_override(new).await)
+    }
+
+    /// One override by id, removed or not.
+    pub async fn get_override(&self, id: &str) -> Result<Option<OverrideRecord>, StoreError> {
+        dispatch!(self, s => s.get_override(id).await)
+    }
+
+    /// Overrides not removed, of one schedule (exact name) or all, that end
+    /// after `active_at_or_after` if given (so ended ones are left out),
+    /// earliest start first.
+    pub async fn list_overrides(
+        &self,
+        schedule: Option<&str>,
+        active_at_or_after: Option<Timestamp>,
+    ) -> Result<Vec<OverrideRecord>, StoreError> {
+        dispatch!(self, s => s.list_overrides(schedule, active_at_or_after).await)
+    }
+
+    /// Remove an override at `now` (soft delete: the row keeps `deleted_at`,
+    /// and the override no longer applies). False if there is no such
+    /// override or it was already removed.
+    pub async fn delete_override(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_override(id, now).await)
+    }
+
+    /// Every override not removed that overlaps `[from, to)`, of every
+    /// schedule, ready for [`firebell_core::schedule::on_call`]. Newest
+    /// created first: where two overlap, the later one wins (the core takes
+    /// the first active override in slice order).
+    pub async fn overrides_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<firebell_core::schedule::Override>, StoreError> {
+        dispatch!(self, s => s.overrides_between(from, to).await)
     }
 }

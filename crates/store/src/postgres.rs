@@ -27,6 +27,7 @@ use std::str::FromStr;
 use std::collections::{BTreeSet, HashMap};
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
+use firebell_core::escalation::Intent;
 use firebell_core::{Event, Incident, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres};
@@ -53,7 +54,9 @@ const MAX_CONNECTIONS: u32 = 10;
 /// PostgreSQL behind one pool.
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
+    /// Computes an incident's timers from its state (set by the server).
+    pub(crate) planner: crate::outbox::PlannerCell,
 }
 
 type TokenRow = (i64, String, String, i64, Option<i64>);
@@ -129,7 +132,10 @@ impl PgStore {
             }
         }
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            planner: Default::default(),
+        })
     }
 
     fn timer(op: &'static str) -> OpTimer {
@@ -158,6 +164,7 @@ impl PgStore {
         let _t = Self::timer("create_incident");
         let mut tx = self.pool.begin().await?;
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -169,7 +176,7 @@ impl PgStore {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("append_events");
-        self.append_and_mark(state, expected_version, events, &[])
+        self.append_and_mark(state, expected_version, events, &[], &[])
             .await
     }
 
@@ -180,6 +187,7 @@ impl PgStore {
         expected_version: u64,
         events: &[Event],
         alerts: &[ProcessedAlert],
+        intents: &[Intent],
     ) -> Result<(), StoreError> {
         check_append(state, expected_version, events)?;
         let mut tx = self.pool.begin().await?;
@@ -201,9 +209,25 @@ impl PgStore {
             }
             return Err(e);
         }
+        crate::outbox::sync_effects_pg(&mut tx, state, &self.planner).await?;
+        crate::outbox::insert_intents_pg(&mut tx, &state.id, intents, state.updated_at).await?;
         mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Append what the scheduler fired: events and the intents to notify,
+    /// all or nothing, conditional on the incident's version.
+    pub(crate) async fn append_fired(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        intents: &[Intent],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("append_fired");
+        self.append_and_mark(state, expected_version, events, &[], intents)
+            .await
     }
 
     pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
@@ -442,6 +466,7 @@ impl PgStore {
             return Err(StoreError::GroupTaken { incident_id });
         }
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
         if incident.is_open() {
             let claimed = sqlx::query(
                 "INSERT INTO incident_groups (group_key, incident_id) VALUES ($1, $2) \
@@ -471,7 +496,7 @@ impl PgStore {
         alerts: &[ProcessedAlert],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("attach_alerts");
-        self.append_and_mark(state, expected_version, events, alerts)
+        self.append_and_mark(state, expected_version, events, alerts, &[])
             .await
     }
 
@@ -847,7 +872,7 @@ where
 /// still at `expected_version`, else Conflict or NotFound), the events, the
 /// service index, and, when the incident is now resolved, the end of its
 /// alert groups' claim on it.
-async fn write_append(
+pub(crate) async fn write_append(
     conn: &mut PgConnection,
     state: &Incident,
     expected_version: u64,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use std::collections::{BTreeSet, HashMap};
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
+use firebell_core::escalation::Intent;
 use firebell_core::{Event, Incident, Timestamp};
 use sqlx::Sqlite;
 use sqlx::sqlite::{
@@ -52,8 +53,10 @@ const READERS: u32 = 4;
 /// SQLite behind a writer pool and a reader pool (the same pool in memory).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
+    /// Computes an incident's timers from its state (set by the server).
+    pub(crate) planner: crate::outbox::PlannerCell,
 }
 
 type TokenRow = (i64, String, String, i64, Option<i64>);
@@ -92,6 +95,7 @@ impl SqliteStore {
             return Ok(SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
+                planner: Default::default(),
             });
         }
 
@@ -111,7 +115,11 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            planner: Default::default(),
+        })
     }
 
     fn timer(op: &'static str) -> OpTimer {
@@ -141,6 +149,7 @@ impl SqliteStore {
         let _t = Self::timer("create_incident");
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -152,7 +161,7 @@ impl SqliteStore {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("append_events");
-        self.append_and_mark(state, expected_version, events, &[])
+        self.append_and_mark(state, expected_version, events, &[], &[])
             .await
     }
 
@@ -163,6 +172,7 @@ impl SqliteStore {
         expected_version: u64,
         events: &[Event],
         alerts: &[ProcessedAlert],
+        intents: &[Intent],
     ) -> Result<(), StoreError> {
         check_append(state, expected_version, events)?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -178,9 +188,25 @@ impl SqliteStore {
             }
             return Err(e);
         }
+        crate::outbox::sync_effects_sqlite(&mut tx, state, &self.planner).await?;
+        crate::outbox::insert_intents_sqlite(&mut tx, &state.id, intents, state.updated_at).await?;
         mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Append what the scheduler fired: events and the intents to notify,
+    /// all or nothing, conditional on the incident's version.
+    pub(crate) async fn append_fired(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        intents: &[Intent],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("append_fired");
+        self.append_and_mark(state, expected_version, events, &[], intents)
+            .await
     }
 
     pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
@@ -410,6 +436,7 @@ impl SqliteStore {
             return Err(StoreError::GroupTaken { incident_id });
         }
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
         if incident.is_open() {
             let claimed = sqlx::query(
                 "INSERT INTO incident_groups (group_key, incident_id) VALUES (?, ?) \
@@ -439,7 +466,7 @@ impl SqliteStore {
         alerts: &[ProcessedAlert],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("attach_alerts");
-        self.append_and_mark(state, expected_version, events, alerts)
+        self.append_and_mark(state, expected_version, events, alerts, &[])
             .await
     }
 
@@ -817,7 +844,7 @@ where
 /// still at `expected_version`, else Conflict or NotFound), the events, the
 /// service index, and, when the incident is now resolved, the end of its
 /// alert groups' claim on it.
-async fn write_append(
+pub(crate) async fn write_append(
     conn: &mut SqliteConnection,
     state: &Incident,
     expected_version: u64,

@@ -170,6 +170,7 @@ fn declared(at: Timestamp, title: &str, severity: &str, services: &[&str]) -> Ev
             detected_at: Some(at - 5.minutes()),
             checklist: vec![],
             obligations: vec![],
+            escalation_policy: None,
         },
     }
 }

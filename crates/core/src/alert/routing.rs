@@ -46,6 +46,8 @@ pub struct RouteMatch {
     pub group_labels: LabelSet,
     pub group_key: String,
     pub runbook: Option<crate::policy::RunbookLink>,
+    /// Escalation policy for incidents these alerts open.
+    pub escalation_policy: Option<String>,
 }
 
 /// Every route the labels match (more than one only through `continue`);
@@ -131,6 +133,7 @@ struct Settings {
     service: Option<String>,
     severity: Option<String>,
     runbook: Option<RunbookLink>,
+    escalation_policy: Option<String>,
 }
 
 impl Settings {
@@ -142,6 +145,7 @@ impl Settings {
             service: None,
             severity: None,
             runbook: None,
+            escalation_policy: None,
         }
     }
 
@@ -167,6 +171,9 @@ impl Settings {
         if let Some(runbook) = &node.runbook {
             s.runbook = Some(runbook.clone());
         }
+        if let Some(ep) = &node.escalation_policy {
+            s.escalation_policy = Some(ep.clone());
+        }
         s
     }
 
@@ -187,6 +194,7 @@ impl Settings {
             group_key: format!("{path}:{}", format_labels(&group_labels)),
             group_labels,
             runbook: self.runbook.clone(),
+            escalation_policy: self.escalation_policy.clone(),
         }
     }
 }

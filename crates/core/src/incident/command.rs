@@ -41,6 +41,9 @@ pub struct Declare {
     pub detected_at: Option<Timestamp>,
     /// Assign an incident commander at once.
     pub commander: Option<String>,
+    /// Escalation policy to page with (an alert's route sets it); otherwise
+    /// the first affected service's, then the severity's, then the default.
+    pub escalation_policy: Option<String>,
 }
 
 /// The text of a status update: typed, or rendered from a policy template.
@@ -213,6 +216,30 @@ pub fn declare(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandErro
         ));
     }
     let detected_at = d.detected_at.unwrap_or(ctx.now);
+    let escalation_policy = match &d.escalation_policy {
+        Some(name) => Some(
+            policy
+                .escalation_policy(name)
+                .map(|p| p.name.clone())
+                .ok_or_else(|| {
+                    CommandError::invalid(
+                        "unknown_escalation_policy",
+                        format!(
+                            "unknown escalation policy {name:?}; the policy defines: {}",
+                            policy
+                                .escalation_policies
+                                .iter()
+                                .map(|p| p.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?,
+        ),
+        None => services
+            .iter()
+            .find_map(|s| policy.services.get(s)?.escalation_policy.clone()),
+    };
 
     let checklist = policy
         .checklists_for(&severity, &tags)
@@ -244,6 +271,7 @@ pub fn declare(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandErro
         detected_at: d.detected_at,
         checklist,
         obligations,
+        escalation_policy,
     }];
     if let Some(person) = &d.commander {
         let role = commander_role(policy)?;

@@ -154,6 +154,10 @@ pub enum EventKind {
         checklist: Vec<OpenedChecklistItem>,
         #[serde(default)]
         obligations: Vec<StartedObligation>,
+        /// Escalation policy chosen at declaration (route or service); when
+        /// `None`, the severity's or the organization's applies.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalation_policy: Option<String>,
     },
     Acknowledged,
     RoleAssigned {
@@ -222,6 +226,90 @@ pub enum EventKind {
         #[serde(default)]
         all_resolved: bool,
     },
+    /// A step of the escalation policy fired: who was paged, and how.
+    Escalated {
+        policy: String,
+        /// 0-based index of the step fired, counting repeats (`steps × round + i`).
+        level: u32,
+        /// The step's name (`L2`) or `step N`.
+        step: String,
+        round: u32,
+        /// When the step was due; a late tick still fires it once.
+        due_at: Timestamp,
+        reason: String,
+        notified: Vec<Notified>,
+        /// Targets that reached nobody, and why ("schedule dba: nobody on call").
+        #[serde(default)]
+        unreachable: Vec<String>,
+    },
+    /// An escalation rule's condition held: who was told.
+    RuleTriggered {
+        rule: String,
+        /// The duty key (`rule:<name>`, or `rule:<name>:<ms>` for update clocks).
+        duty: String,
+        due_at: Timestamp,
+        reason: String,
+        notified: Vec<Notified>,
+        #[serde(default)]
+        unreachable: Vec<String>,
+    },
+    /// A reminder or a breached target: `update`, `commander`, `respond`,
+    /// `obligation:<key>`.
+    Reminded {
+        reminder: String,
+        duty: String,
+        /// For repeating reminders: how many since the last status update.
+        #[serde(default)]
+        n: u32,
+        due_at: Timestamp,
+        reason: String,
+        notified: Vec<Notified>,
+        #[serde(default)]
+        unreachable: Vec<String>,
+    },
+    /// What happened to one notification: delivered, failed (will retry),
+    /// dead-lettered, or cancelled by an acknowledgement or resolution.
+    Notification {
+        notification: String,
+        person: String,
+        channel: String,
+        outcome: NotificationOutcome,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+/// A person notified by an escalation, rule or reminder, and through which channels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Notified {
+    pub person: String,
+    /// How they were reached: the target that named them (`schedule:primary`).
+    pub via: String,
+    pub channels: Vec<String>,
+}
+
+/// The outcome of one delivery attempt (or of its cancellation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationOutcome {
+    Delivered,
+    Failed,
+    DeadLettered,
+    Cancelled,
+}
+
+impl NotificationOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationOutcome::Delivered => "delivered",
+            NotificationOutcome::Failed => "failed",
+            NotificationOutcome::DeadLettered => "dead_lettered",
+            NotificationOutcome::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// A one-line description of an alert for the timeline.
@@ -250,6 +338,10 @@ impl EventKind {
             EventKind::Resolved { .. } => "resolved",
             EventKind::Reopened { .. } => "reopened",
             EventKind::AlertsChanged { .. } => "alerts_changed",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::RuleTriggered { .. } => "rule_triggered",
+            EventKind::Reminded { .. } => "reminded",
+            EventKind::Notification { .. } => "notification",
         }
     }
 }

@@ -14,8 +14,8 @@ pub use command::{
 };
 pub use deadline::{Deadline, DeadlineStatus, deadlines};
 pub use event::{
-    AlertBrief, Direction, Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation,
-    Status, Visibility,
+    AlertBrief, Direction, Event, EventKind, NotificationOutcome, Notified, OpenedChecklistItem,
+    RoleHolders, StartedObligation, Status, Visibility,
 };
 pub use message::{RenderedMessage, render_template};
 pub use state::{ChecklistItemState, Incident};

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
 use super::event::{
-    Event, EventKind, OpenedChecklistItem, RoleHolders, StartedObligation, Status, Visibility,
+    AlertBrief, Event, EventKind, Notified, OpenedChecklistItem, RoleHolders, StartedObligation,
+    Status, Visibility,
 };
 use crate::Timestamp;
 
@@ -49,6 +52,29 @@ pub struct Incident {
     pub alerts_firing: u64,
     #[serde(default)]
     pub alerts_total: u64,
+    /// The last few alerts named on the timeline (for pages: never the whole list).
+    #[serde(default)]
+    pub alert_sample: Vec<AlertBrief>,
+    /// Escalation policy chosen at declaration, if any (see `escalation::policy_of`).
+    #[serde(default)]
+    pub escalation_policy: Option<String>,
+    /// Steps fired so far (counting repeats); the next step is this index.
+    #[serde(default)]
+    pub escalation_level: u32,
+    /// When the last fired step was due: the next step's delay counts from here.
+    #[serde(default)]
+    pub escalation_due_at: Option<Timestamp>,
+    /// When the ladder (re)started: declaration or reopening.
+    pub escalation_started_at: Timestamp,
+    /// Rules and one-off reminders already fired (their duty keys).
+    #[serde(default)]
+    pub duties_done: BTreeSet<String>,
+    /// Update reminders sent since the last status update.
+    #[serde(default)]
+    pub update_reminders: u32,
+    /// Everyone paged or notified for this incident, in first-paged order.
+    #[serde(default)]
+    pub paged: Vec<String>,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -76,6 +102,7 @@ impl Incident {
             detected_at,
             checklist,
             obligations,
+            escalation_policy,
         } = &e.kind
         else {
             return None;
@@ -110,6 +137,14 @@ impl Incident {
             resolved_at: None,
             alerts_firing: 0,
             alerts_total: 0,
+            alert_sample: Vec::new(),
+            escalation_policy: escalation_policy.clone(),
+            escalation_level: 0,
+            escalation_due_at: None,
+            escalation_started_at: e.at,
+            duties_done: BTreeSet::new(),
+            update_reminders: 0,
+            paged: Vec::new(),
             updated_at: e.at,
             version: e.seq,
         })
@@ -137,6 +172,7 @@ impl Incident {
                 status, visibility, ..
             } => {
                 self.last_update_at = e.at;
+                self.update_reminders = 0;
                 if *visibility == Visibility::Public {
                     self.last_public_update_at = Some(e.at);
                 }
@@ -173,10 +209,54 @@ impl Incident {
             EventKind::Reopened { .. } => {
                 self.status = Status::Investigating;
                 self.resolved_at = None;
+                // The ladder starts again from its first step.
+                self.escalation_level = 0;
+                self.escalation_due_at = None;
+                self.escalation_started_at = e.at;
             }
-            EventKind::AlertsChanged { firing, total, .. } => {
+            EventKind::AlertsChanged {
+                firing,
+                total,
+                sample,
+                ..
+            } => {
                 self.alerts_firing = *firing;
                 self.alerts_total = *total;
+                if !sample.is_empty() {
+                    self.alert_sample = sample.clone();
+                }
+            }
+            EventKind::Escalated {
+                level,
+                due_at,
+                notified,
+                ..
+            } => {
+                self.escalation_level = level + 1;
+                self.escalation_due_at = Some(*due_at);
+                self.note_paged(notified);
+            }
+            EventKind::RuleTriggered { duty, notified, .. } => {
+                self.duties_done.insert(duty.clone());
+                self.note_paged(notified);
+            }
+            EventKind::Reminded {
+                reminder, duty, n, ..
+            } => {
+                if reminder == "update" {
+                    self.update_reminders = *n;
+                } else {
+                    self.duties_done.insert(duty.clone());
+                }
+            }
+            EventKind::Notification { .. } => {}
+        }
+    }
+
+    fn note_paged(&mut self, notified: &[Notified]) {
+        for n in notified {
+            if !self.paged.contains(&n.person) {
+                self.paged.push(n.person.clone());
             }
         }
     }

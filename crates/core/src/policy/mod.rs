@@ -24,8 +24,8 @@ pub use calendar::WEEKDAY_NAMES;
 pub use load::{PolicyError, PolicyErrors, SYNTAX_PATH};
 pub use model::*;
 pub use validate::{
-    CHANNELS, CONTACT_KINDS, POLICY_VERSION, TEMPLATE_INCIDENT_FIELDS, TEMPLATE_ORG_FIELDS,
-    TEMPLATE_ROOTS,
+    CHANNELS, CONTACT_KINDS, POLICY_VERSION, TARGET_KINDS, TEMPLATE_INCIDENT_FIELDS,
+    TEMPLATE_ORG_FIELDS, TEMPLATE_ROOTS,
 };
 
 /// The demo policy embedded in the binary; `firebell serve` uses it when no
@@ -91,6 +91,20 @@ impl Policy {
         self.obligations
             .iter()
             .filter(move |o| o.tags.iter().any(|t| tags.contains(t)))
+    }
+
+    /// An escalation policy by name (case-insensitive).
+    pub fn escalation_policy(&self, name: &str) -> Option<&EscalationPolicy> {
+        self.escalation_policies
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A schedule by name (case-insensitive).
+    pub fn schedule(&self, name: &str) -> Option<&Schedule> {
+        self.schedules
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     pub fn default_locale(&self) -> &str {

@@ -51,6 +51,16 @@ pub struct Policy {
     pub webhooks: Vec<Webhook>,
     /// On-call rotations; see [`crate::schedule`] for who is on call when.
     pub schedules: Vec<Schedule>,
+    /// Step policies: who is paged first, and who next if nobody acknowledges.
+    pub escalation_policies: Vec<EscalationPolicy>,
+    /// Condition rules: "P0 unresolved 30 min → Engineering Lead", "tagged
+    /// security → at once". They compose with the step policy.
+    pub escalation_rules: Vec<EscalationRule>,
+    /// Who is reminded of overdue status updates and a missing commander.
+    pub reminders: Reminders,
+    /// How each kind of contact is reached, keyed by contact kind (`email`,
+    /// `slack`, `sms`, `phone`, `webhook`).
+    pub notifiers: BTreeMap<String, Notifier>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -62,6 +72,10 @@ pub struct Organization {
     pub status_page_url: Option<String>,
     /// Locale used when a template is rendered without one; defaults to `en`.
     pub default_locale: Option<String>,
+    /// People told when a notification cannot be delivered (dead letter).
+    pub admins: Vec<String>,
+    /// Escalation policy for incidents no route, service or severity names one for.
+    pub escalation_policy: Option<String>,
 }
 
 /// Business calendar: when "business hours" and "business days" are.
@@ -186,6 +200,9 @@ pub struct Severity {
     pub postmortem: Option<PostmortemRule>,
     /// When all alerts of an incident resolve: `note` (default) or `resolve`.
     pub on_alerts_resolved: OnAlertsResolved,
+    /// Escalation policy for incidents of this severity when their route or
+    /// service names none (P0 and P1 may climb at different speeds).
+    pub escalation_policy: Option<String>,
 }
 
 /// "A postmortem is due N after resolution."
@@ -281,6 +298,8 @@ pub struct Service {
     /// Keys of people (often vendors' support desks) to contact about this
     /// service, shown on its incidents.
     pub contacts: Vec<String>,
+    /// Escalation policy for this service's incidents (a route's wins).
+    pub escalation_policy: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -298,6 +317,10 @@ pub struct Team {
     pub members: Vec<String>,
     /// Team chat channel, e.g. `#platform`.
     pub channel: Option<String>,
+    /// When set, paging the team pages whoever is on call on this schedule
+    /// (nobody on call: nobody paged, and the timeline says so); otherwise
+    /// every member is paged.
+    pub schedule: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -516,6 +539,158 @@ pub struct Restrictions {
     pub business_hours: bool,
 }
 
+/// When a step policy stops paging.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOn {
+    /// At the first acknowledgement (or resolution): someone is on it.
+    #[default]
+    Acknowledge,
+    /// Only at resolution: the ladder climbs while the incident is unresolved.
+    Resolve,
+}
+
+/// An ordered escalation: step 1 pages at once, each later step after its
+/// delay unless the incident is acknowledged (or resolved, per `stop_on`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct EscalationPolicy {
+    /// Unique (case-insensitive): `default`, `p0-ladder`.
+    pub name: String,
+    pub description: String,
+    pub steps: Vec<EscalationStep>,
+    /// Run the whole list again this many times after the last step.
+    pub repeat: u32,
+    /// Wait between the last step and the next round; default `30m`.
+    #[serde(deserialize_with = "opt_duration")]
+    pub repeat_after: Option<Duration>,
+    pub stop_on: StopOn,
+}
+
+/// One rung of an escalation policy.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct EscalationStep {
+    /// Shown on the timeline: `L2`.
+    pub name: Option<String>,
+    /// Delay after the previous step (after declaration for the first);
+    /// default `0m`.
+    #[serde(deserialize_with = "opt_duration")]
+    pub after: Option<Duration>,
+    /// The delay instead when the previous step fired outside business hours
+    /// ("L2 responds in 30 min in business hours, 1 h off-hours").
+    #[serde(deserialize_with = "opt_duration")]
+    pub after_off_hours: Option<Duration>,
+    /// `person:<key>`, `schedule:<name>`, `team:<key>`, `role:<key>`.
+    pub targets: Vec<String>,
+}
+
+/// When an escalation rule applies. Every condition given must hold; the
+/// time conditions say when (none: at once).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RuleConditions {
+    /// Any of these severities.
+    pub severities: Vec<String>,
+    /// Any of these tags on the incident.
+    pub tags: Vec<String>,
+    /// Any of these services affected.
+    pub services: Vec<String>,
+    /// Still unresolved this long after declaration.
+    #[serde(deserialize_with = "opt_duration")]
+    pub unresolved_for: Option<Duration>,
+    /// Still unacknowledged this long after declaration.
+    #[serde(deserialize_with = "opt_duration")]
+    pub unacknowledged_for: Option<Duration>,
+    /// No incident commander this long after declaration.
+    #[serde(deserialize_with = "opt_duration")]
+    pub no_commander_for: Option<Duration>,
+    /// The status update is overdue by this long (re-arms after each update).
+    #[serde(deserialize_with = "opt_duration")]
+    pub update_overdue_for: Option<Duration>,
+}
+
+/// "When severity P0 and unresolved for 30 min → Engineering Lead."
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct EscalationRule {
+    /// Unique (case-insensitive): `p0-unresolved-30m`.
+    pub name: String,
+    pub description: String,
+    pub when: RuleConditions,
+    /// Who is notified: `person:`, `schedule:`, `team:`, `role:` targets.
+    pub notify: Vec<String>,
+    /// Also move the step policy to its next step now, without waiting.
+    pub escalate: bool,
+    /// Whether an acknowledgement stops this rule; default `resolve`, as
+    /// "unresolved for" rules are about the outcome, not engagement.
+    pub stop_on: Option<StopOn>,
+}
+
+/// Recipients of reminders. Targets as in escalation steps; `paged` means
+/// the people paged for the incident so far.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Reminders {
+    /// Status update overdue; default comms lead, then commander, then paged.
+    pub update: Vec<String>,
+    /// No commander by `commander_within`; default the people paged.
+    pub commander: Vec<String>,
+    /// An obligation's `remind_before`; default commander, then paged.
+    pub obligation: Vec<String>,
+}
+
+impl Default for Reminders {
+    fn default() -> Self {
+        Reminders {
+            update: vec![
+                "role:comms_lead".into(),
+                "role:incident_commander".into(),
+                "paged".into(),
+            ],
+            commander: vec!["paged".into()],
+            obligation: vec!["role:incident_commander".into(), "paged".into()],
+        }
+    }
+}
+
+/// How one kind of contact is reached. The key in `[notifiers]` is the
+/// contact kind: `email` needs `smtp`; `slack` posts to an incoming-webhook
+/// `url` (the contact's address is mentioned); `sms`, `phone` and `webhook`
+/// POST signed JSON to `url` (for `webhook`, the contact's address when no
+/// `url` is set).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Notifier {
+    pub url: Option<String>,
+    /// HMAC-SHA256 key for the `X-Firebell-Signature` header, from this
+    /// environment variable (preferred) or inline.
+    pub secret_env: Option<String>,
+    #[serde(serialize_with = "redacted_opt")]
+    pub secret: Option<String>,
+    pub smtp: Option<SmtpServer>,
+    /// Give up (dead-letter) after this many attempts; default 8.
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout; default `10s`.
+    #[serde(deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// An SMTP relay.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct SmtpServer {
+    pub host: String,
+    /// Default 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` or `none` (local relays only).
+    pub tls: Option<String>,
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    /// `Firebell <firebell@example.com>`.
+    pub from: String,
+}
+
 /// What the policy API shows instead of a secret.
 pub const REDACTED: &str = "<redacted>";
 
@@ -547,6 +722,8 @@ pub struct Route {
     pub severity: Option<String>,
     /// Runbook attached to incidents opened by matching alerts.
     pub runbook: Option<RunbookLink>,
+    /// Escalation policy for incidents opened by matching alerts.
+    pub escalation_policy: Option<String>,
     /// After matching this route, keep trying its later siblings (the root ignores it).
     #[serde(rename = "continue")]
     pub continue_matching: bool,

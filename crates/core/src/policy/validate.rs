@@ -20,6 +20,9 @@ use super::{
 use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
 
+mod escalation;
+pub use escalation::TARGET_KINDS;
+
 /// Channels a severity may list, in no particular order.
 pub const CHANNELS: [&str; 8] = [
     "chat",
@@ -127,6 +130,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.integrations(policy);
     v.webhooks(policy);
     v.schedules(policy);
+    v.escalation(policy);
     v.problems
 }
 
@@ -915,6 +919,11 @@ impl Validator {
     }
 
     fn route(&mut self, policy: &Policy, route: &Route, path: &KeyPath) {
+        self.escalation_ref(
+            policy,
+            path.key("escalation_policy"),
+            route.escalation_policy.as_deref(),
+        );
         if let Some(receiver) = &route.receiver {
             self.required(path.key("receiver"), receiver, "a route's receiver");
         }

@@ -43,6 +43,10 @@ pub struct DeclareRequest {
     pub detected_at: Option<Timestamp>,
     /// Person to assign as incident commander at once.
     pub commander: Option<String>,
+    /// Escalation policy to page with; default: the first service's, the
+    /// severity's, then the organization's.
+    #[serde(default)]
+    pub escalation_policy: Option<String>,
 }
 
 /// State after the command, and the events it appended.
@@ -108,6 +112,7 @@ pub async fn declare(
         tags: req.tags,
         detected_at: req.detected_at,
         commander: req.commander,
+        escalation_policy: req.escalation_policy,
     };
     let kinds = incident::declare(&d, &ctx)?;
     let events = incident::stamp(kinds, 0, now, &caller.name);

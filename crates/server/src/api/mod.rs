@@ -2,11 +2,14 @@
 //! The modules [`pagerduty`] and [`webhooks`] have their own routers, merged
 //! at the top: their senders authenticate by routing key or signature.
 
+pub mod ack;
 pub mod alertmanager;
 pub mod alertmanager_webhook;
 pub mod health;
 pub mod incidents;
+pub mod notifications;
 pub mod oncall;
+pub mod overrides;
 pub mod pagerduty;
 pub mod signals;
 pub mod tokens;
@@ -60,6 +63,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/render", post(i::render))
         .route("/incidents/{id}/alerts", get(i::alerts))
         .route(
+            "/incidents/{id}/notifications",
+            get(notifications::of_incident),
+        )
+        .route("/incidents/{id}/agenda", get(notifications::agenda))
+        .route("/notifications", get(notifications::list))
+        .route(
+            "/escalation-policies",
+            get(notifications::escalation_policies),
+        )
+        .route(
             "/alertmanager/webhook",
             post(alertmanager_webhook::receive).layer(axum::extract::DefaultBodyLimit::max(
                 alertmanager::MAX_ALERTS_BODY,
@@ -79,6 +92,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/maintenance/{id}/end", post(signals::end_maintenance))
         .route("/oncall", get(oncall::oncall))
+        .route(
+            "/schedules/{name}/overrides",
+            get(overrides::list).post(overrides::create),
+        )
+        .route(
+            "/schedules/{name}/overrides/{id}",
+            delete(overrides::delete),
+        )
+        .route("/overrides", get(overrides::list_all))
         .route("/policy", get(policy))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
@@ -119,7 +141,9 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
-        oncall::oncall,
+        oncall::oncall, notifications::list, notifications::of_incident, notifications::agenda,
+        notifications::escalation_policies,
+        overrides::create, overrides::list, overrides::list_all, overrides::delete,
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
     ),

@@ -1,12 +1,13 @@
 //! `GET /api/v1/oncall`: who is on call now and next, per schedule, from the
-//! policy's `[[schedules]]` (evaluated by the pure core at the server's "now"
-//! or at `at`).
+//! policy's `[[schedules]]` and the stored overrides (see [`super::overrides`]),
+//! evaluated by the pure core at the server's "now" or at `at`.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use firebell_core::Timestamp;
 use firebell_core::incident::display_name;
 use firebell_core::schedule::{OnCall, next_shifts, on_call};
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,6 +16,8 @@ use crate::error::ApiError;
 
 /// Shifts listed after the current one.
 const NEXT: usize = 3;
+/// Overrides starting within this many days of `at` are always considered.
+const OVERRIDE_HORIZON_DAYS: i64 = 90;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -61,31 +64,25 @@ pub async fn oncall(
         None => state.clock.now(),
     };
     let names: Vec<String> = match &q.schedule {
-        Some(name) => {
-            let found = policy
-                .schedules
-                .iter()
-                .find(|s| s.name.eq_ignore_ascii_case(name))
-                .ok_or_else(|| {
-                    let known: Vec<_> = policy.schedules.iter().map(|s| s.name.as_str()).collect();
-                    ApiError::NotFound {
-                        code: "schedule_not_found",
-                        message: format!(
-                            "no schedule {name:?}; the policy defines {}",
-                            if known.is_empty() {
-                                "none".to_string()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    }
-                })?;
-            vec![found.name.clone()]
-        }
+        Some(name) => vec![super::overrides::schedule_name(&policy, name)?],
         None => policy.schedules.iter().map(|s| s.name.clone()).collect(),
     };
-    // Overrides created through the API arrive with the escalation work; the
-    // policy's rotations are the whole answer for now.
+    // The stored overrides that can matter: overrides only split shifts (or
+    // fill gaps), so the shifts shown end no later than the plain rotation's
+    // would; at least OVERRIDE_HORIZON_DAYS ahead for schedules made of gaps.
+    let overrides = if names.is_empty() {
+        Vec::new()
+    } else {
+        let mut horizon = at
+            .checked_add(SignedDuration::from_hours(24 * OVERRIDE_HORIZON_DAYS))
+            .unwrap_or(Timestamp::MAX);
+        for name in &names {
+            if let Some(last) = next_shifts(&policy, name, at, &[], NEXT + 1).last() {
+                horizon = horizon.max(last.until);
+            }
+        }
+        state.store.overrides_between(at, horizon).await?
+    };
     let shift = |s: OnCall| Shift {
         name: display_name(&policy, &s.person),
         shift: s,
@@ -93,9 +90,9 @@ pub async fn oncall(
     let out = names
         .into_iter()
         .map(|name| {
-            let now = on_call(&policy, &name, at, &[]);
+            let now = on_call(&policy, &name, at, &overrides);
             let from = now.as_ref().map(|n| n.until).unwrap_or(at);
-            let next = next_shifts(&policy, &name, from, &[], NEXT)
+            let next = next_shifts(&policy, &name, from, &overrides, NEXT)
                 .into_iter()
                 .map(shift)
                 .collect();

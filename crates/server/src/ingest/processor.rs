@@ -234,6 +234,10 @@ async fn declare_for(
             .min()
             .filter(|t| *t <= now),
         commander: None,
+        // The lead alert's route decides how the incident escalates.
+        escalation_policy: firebell_core::alert::routing::route(&policy, &lead.labels)
+            .into_iter()
+            .find_map(|m| m.escalation_policy),
     };
     let ctx = Context {
         policy: &policy,

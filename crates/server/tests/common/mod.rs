@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use firebell_server::{AppState, ManualClock, PolicySource, Server, ServerConfig};
@@ -151,6 +153,7 @@ impl TestApp {
             policy: self.policy.clone(),
             policy_poll: std::time::Duration::from_millis(50),
             background_processing: self.background_processing,
+            public_url: None,
         };
         let clock: Arc<dyn firebell_server::Clock> = if self.live {
             Arc::new(firebell_server::SystemClock)
@@ -279,6 +282,43 @@ impl TestApp {
             .as_array()
             .expect("a list")
             .clone()
+    }
+
+    /// Run the scheduler once (fire due timers), as the background task would.
+    pub async fn tick(&self) -> firebell_server::scheduler::Round {
+        firebell_server::scheduler::run_once(self.state())
+            .await
+            .expect("the scheduler round succeeds")
+    }
+
+    /// Run the notification dispatcher once.
+    pub async fn deliver(&self) -> firebell_server::notify::dispatch::Round {
+        firebell_server::notify::dispatch::run_once(self.state())
+            .await
+            .expect("the delivery round succeeds")
+    }
+
+    /// The incident's timeline events of one `type`.
+    pub async fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
+        let (_, v) = self.get(&format!("/api/v1/incidents/{id}")).await;
+        v["timeline"]
+            .as_array()
+            .expect("a timeline")
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// Notifications of an incident, oldest first.
+    pub async fn notifications(&self, id: &str) -> Vec<Value> {
+        let (status, v) = self
+            .get(&format!("/api/v1/incidents/{id}/notifications"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let mut items = v["items"].as_array().expect("a list").clone();
+        items.reverse();
+        items
     }
 
     pub fn advance_mins(&self, mins: i64) {

@@ -1,0 +1,771 @@
+//! Escalation, reminders and breaches: what is owed to an incident next, and
+//! what happens when it falls due. Pure: state + policy + on-call overrides +
+//! `now` in, timeline events and notification intents out.
+//!
+//! Everything "later" is a *duty* with a stable key and a due time:
+//!
+//! | duty | key | due |
+//! |---|---|---|
+//! | the next step of the escalation policy | `step:<level>` | previous step's due time + the step's delay (off-hours delay if the previous step fell outside business hours); moved into business hours for `paging = "business_hours"` |
+//! | an escalation rule | `rule:<name>` (`rule:<name>:<ms>` for `update_overdue_for`) | its clock (`unresolved_for` …) after declaration, or at once |
+//! | status update overdue | `reminder:update:<ms>:<n>` | last update + n × `update_every`, repeating until an update is posted |
+//! | no incident commander | `reminder:commander` | declaration + `commander_within` |
+//! | response target breached | `breach:respond` | the severity's response due time; escalates to the next step |
+//! | an obligation's `remind_before` | `reminder:obligation:<key>:<i>` | its due time − remind_before |
+//!
+//! [`agenda`] lists the duties in force; the store keeps them as timer rows,
+//! rewritten in the transaction of every event. [`fire`] fires every duty due
+//! at `now`, in due order, each exactly once: firing appends an event that
+//! removes the duty from the agenda (the step level rises, the rule's key is
+//! recorded), and the append is conditional on the incident's version, so two
+//! schedulers racing, a late tick or a clock that jumps back cannot fire one
+//! twice. A tick that comes late fires each missed step (the next step's delay
+//! counts from the missed step's due time, not from the late tick); a
+//! repeating update reminder fires once for the whole gap.
+
+use serde::Serialize;
+
+use crate::incident::{Event, EventKind, Incident, Notified};
+use crate::policy::{EscalationPolicy, Paging, Policy, StopOn};
+use crate::schedule::{Override, on_call};
+use crate::{Duration, Timestamp};
+
+/// Default wait between the last step of a round and the next round.
+pub const DEFAULT_REPEAT_AFTER: Duration = Duration::from_mins_const(30);
+
+/// Longest page text: a page about an incident with thousands of alerts
+/// carries a summary, a few alerts and a count, never the list.
+pub const MAX_PAGE_TEXT: usize = 2_000;
+
+/// Most duties one call of [`fire`] handles; the rest wait for the next tick.
+const MAX_FIRINGS: usize = 64;
+
+/// Something owed to an incident at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Due {
+    pub key: String,
+    pub at: Timestamp,
+}
+
+/// A message to send to one person through one channel. `key` is unique per
+/// incident, so writing the same intent twice is a no-op.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Intent {
+    /// `<duty>/<person>/<channel>`.
+    pub key: String,
+    pub duty: String,
+    pub person: String,
+    /// The contact kind: `email`, `slack`, `sms`, `phone`, `webhook`.
+    pub channel: String,
+    pub address: String,
+    pub locale: String,
+    pub subject: String,
+    pub text: String,
+    /// An acknowledgement cancels it if not yet sent (pages); reminders are
+    /// cancelled only by resolution.
+    pub stop_on_ack: bool,
+}
+
+/// What firing the due duties produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Firing {
+    pub events: Vec<EventKind>,
+    pub intents: Vec<Intent>,
+}
+
+/// The escalation policy that applies to `incident`: chosen at declaration
+/// (route or service), else the severity's, else the organization's default.
+pub fn policy_of<'p>(incident: &Incident, policy: &'p Policy) -> Option<&'p EscalationPolicy> {
+    let name = incident
+        .escalation_policy
+        .as_deref()
+        .or_else(|| {
+            policy
+                .severity(&incident.severity)?
+                .escalation_policy
+                .as_deref()
+        })
+        .or(policy.organization.escalation_policy.as_deref())?;
+    policy.escalation_policy(name)
+}
+
+/// Every duty in force for `incident`, soonest first. Due times may be in the
+/// past: they are owed and fire at the next tick.
+pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
+    let mut out = Vec::new();
+    if let Some((level, at)) = next_step(incident, policy) {
+        out.push(Due {
+            key: format!("step:{level}"),
+            at,
+        });
+    }
+    for rule in &policy.escalation_rules {
+        if let Some((key, at)) = rule_due(incident, policy, rule) {
+            out.push(Due { key, at });
+        }
+    }
+    let sev = policy.severity(&incident.severity);
+    if incident.is_open()
+        && let Some(every) = sev.and_then(|s| s.update_every)
+    {
+        let n = incident.update_reminders + 1;
+        if let Some(at) = add(incident.last_update_at, every, n) {
+            out.push(Due {
+                key: update_key(incident, n),
+                at,
+            });
+        }
+    }
+    if incident.is_open()
+        && incident.commander_assigned_at.is_none()
+        && policy.role(crate::incident::COMMANDER_ROLE).is_some()
+        && !incident.duties_done.contains("reminder:commander")
+        && let Some(within) = sev.and_then(|s| s.commander_within)
+        && let Some(at) = add(incident.declared_at, within, 1)
+    {
+        out.push(Due {
+            key: "reminder:commander".into(),
+            at,
+        });
+    }
+    if incident.is_open()
+        && incident.acknowledged_at.is_none()
+        && !incident.duties_done.contains("breach:respond")
+        && let Some(at) = policy.response_due(&incident.severity, incident.declared_at)
+    {
+        out.push(Due {
+            key: "breach:respond".into(),
+            at,
+        });
+    }
+    for ob in &incident.obligations {
+        let (Some(due), Some(def)) = (
+            ob.due_at,
+            policy.obligations.iter().find(|o| o.key == ob.key),
+        ) else {
+            continue;
+        };
+        for (i, before) in def.remind_before.iter().enumerate() {
+            let key = format!("reminder:obligation:{}:{i}", ob.key);
+            if !incident.duties_done.contains(&key)
+                && let Ok(at) = due.checked_sub(before.as_signed())
+            {
+                out.push(Due { key, at });
+            }
+        }
+    }
+    // At the same instant the ladder's own step goes first, so a rule that
+    // escalates "at once" moves on from it rather than firing it.
+    out.sort_by(|a, b| {
+        (a.at, !a.key.starts_with("step:"), &a.key).cmp(&(
+            b.at,
+            !b.key.starts_with("step:"),
+            &b.key,
+        ))
+    });
+    out
+}
+
+/// Fire every duty due at or before `now`, in due order. The events are to be
+/// appended (stamped at `now`, actor `system`) together with the intents, in
+/// one transaction conditional on the incident's version.
+pub fn fire(
+    incident: &Incident,
+    policy: &Policy,
+    overrides: &[Override],
+    now: Timestamp,
+) -> Firing {
+    let mut state = incident.clone();
+    let mut firing = Firing::default();
+    for _ in 0..MAX_FIRINGS {
+        let Some(due) = agenda(&state, policy).into_iter().find(|d| d.at <= now) else {
+            break;
+        };
+        let before = firing.events.len();
+        fire_one(&state, policy, overrides, now, &due, &mut firing);
+        if firing.events.len() == before {
+            break; // Nothing changed: the agenda would offer the same duty again.
+        }
+        for kind in &firing.events[before..] {
+            let seq = state.version + 1;
+            state.apply(&Event {
+                seq,
+                at: now,
+                actor: "system".into(),
+                kind: kind.clone(),
+            });
+        }
+    }
+    firing
+}
+
+fn fire_one(
+    incident: &Incident,
+    policy: &Policy,
+    overrides: &[Override],
+    now: Timestamp,
+    due: &Due,
+    out: &mut Firing,
+) {
+    let ctx = Ctx {
+        incident,
+        policy,
+        overrides,
+        now,
+    };
+    if let Some(level) = due.key.strip_prefix("step:") {
+        let level = level.parse().unwrap_or(incident.escalation_level);
+        let reason = format!("not acknowledged by {}", fmt_time(due.at));
+        ctx.step(level, due.at, reason, out);
+    } else if let Some(rest) = due.key.strip_prefix("rule:") {
+        let name = rest.split(':').next().unwrap_or(rest);
+        let Some(rule) = policy.escalation_rules.iter().find(|r| r.name == name) else {
+            return;
+        };
+        let reason = rule_reason(rule, incident);
+        let (notified, unreachable) = ctx.notify(
+            &due.key,
+            &rule.notify,
+            false,
+            rule_stops_on_ack(rule),
+            &reason,
+            out,
+        );
+        out.events.push(EventKind::RuleTriggered {
+            rule: rule.name.clone(),
+            duty: due.key.clone(),
+            due_at: due.at,
+            reason: reason.clone(),
+            notified,
+            unreachable,
+        });
+        if rule.escalate {
+            escalate_now(&ctx, out, due.at, format!("escalated at once: {reason}"));
+        }
+    } else if due.key.starts_with("reminder:update:") {
+        let every = policy
+            .severity(&incident.severity)
+            .and_then(|s| s.update_every)
+            .unwrap_or(Duration::from_mins(15));
+        // One reminder for the whole gap, numbered by how many periods passed.
+        let elapsed = now.duration_since(incident.last_update_at).as_secs();
+        let n = u32::try_from(elapsed / every.as_secs().max(1))
+            .unwrap_or(u32::MAX)
+            .max(incident.update_reminders + 1);
+        let key = update_key(incident, n);
+        let reason = format!(
+            "status update overdue: the last was at {} and {} is due every {every}",
+            fmt_time(incident.last_update_at),
+            incident.severity
+        );
+        let (notified, unreachable) =
+            ctx.notify(&key, &policy.reminders.update, true, false, &reason, out);
+        out.events.push(EventKind::Reminded {
+            reminder: "update".into(),
+            duty: key,
+            n,
+            due_at: due.at,
+            reason,
+            notified,
+            unreachable,
+        });
+    } else if due.key == "reminder:commander" {
+        let reason = format!(
+            "no incident commander {} after declaration",
+            policy
+                .severity(&incident.severity)
+                .and_then(|s| s.commander_within)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        );
+        let (notified, unreachable) = ctx.notify(
+            &due.key,
+            &policy.reminders.commander,
+            true,
+            false,
+            &reason,
+            out,
+        );
+        out.events.push(EventKind::Reminded {
+            reminder: "commander".into(),
+            duty: due.key.clone(),
+            n: 1,
+            due_at: due.at,
+            reason,
+            notified,
+            unreachable,
+        });
+    } else if due.key == "breach:respond" {
+        let reason = format!(
+            "response target breached: {} not acknowledged by {}",
+            incident.severity,
+            fmt_time(due.at)
+        );
+        out.events.push(EventKind::Reminded {
+            reminder: "respond".into(),
+            duty: due.key.clone(),
+            n: 1,
+            due_at: due.at,
+            reason: reason.clone(),
+            notified: Vec::new(),
+            unreachable: Vec::new(),
+        });
+        // A breach escalates: the next step fires now instead of on its timer.
+        escalate_now(&ctx, out, due.at, reason);
+    } else if let Some(rest) = due.key.strip_prefix("reminder:obligation:") {
+        let ob_key = rest.rsplit_once(':').map_or(rest, |(k, _)| k);
+        let Some(ob) = incident.obligations.iter().find(|o| o.key == ob_key) else {
+            return;
+        };
+        let reason = format!(
+            "{} is due at {}",
+            ob.title,
+            ob.due_at.map(fmt_time).unwrap_or_default()
+        );
+        let (notified, unreachable) = ctx.notify(
+            &due.key,
+            &policy.reminders.obligation,
+            true,
+            false,
+            &reason,
+            out,
+        );
+        out.events.push(EventKind::Reminded {
+            reminder: format!("obligation:{}", ob.key),
+            duty: due.key.clone(),
+            n: 1,
+            due_at: due.at,
+            reason,
+            notified,
+            unreachable,
+        });
+    }
+}
+
+/// Fire the ladder's next step at `at` instead of on its timer — unless a
+/// a step above the first already fired at that very instant: two reasons to
+/// escalate at the same moment (a breach and a "down for 15 min" rule, or a
+/// step's own timer) climb one level, not two.
+fn escalate_now(ctx: &Ctx, out: &mut Firing, at: Timestamp, reason: String) {
+    let climbed_now = out.events.iter().any(
+        |e| matches!(e, EventKind::Escalated { level, due_at, .. } if *level > 0 && *due_at == at),
+    );
+    if climbed_now {
+        return;
+    }
+    let state = applied(ctx.incident, out);
+    if let Some((level, _)) = next_step(&state, ctx.policy) {
+        let ctx = Ctx {
+            incident: &state,
+            ..*ctx
+        };
+        ctx.step(level, at, reason, out);
+    }
+}
+
+/// `incident` with the events fired so far in this call applied.
+fn applied(incident: &Incident, out: &Firing) -> Incident {
+    let mut state = incident.clone();
+    for kind in &out.events {
+        let seq = state.version + 1;
+        state.apply(&Event {
+            seq,
+            at: state.updated_at,
+            actor: "system".into(),
+            kind: kind.clone(),
+        });
+    }
+    state
+}
+
+/// The next step of the ladder and when it is due, if one is owed.
+fn next_step(incident: &Incident, policy: &Policy) -> Option<(u32, Timestamp)> {
+    if !incident.is_open() {
+        return None;
+    }
+    let ep = policy_of(incident, policy)?;
+    if ep.stop_on == StopOn::Acknowledge && incident.acknowledged_at.is_some() {
+        return None;
+    }
+    let sev = policy.severity(&incident.severity);
+    let paging = sev.map(|s| s.paging).unwrap_or_default();
+    if paging == Paging::Never || ep.steps.is_empty() {
+        return None;
+    }
+    let n = ep.steps.len() as u32;
+    let level = incident.escalation_level;
+    if level >= n.saturating_mul(ep.repeat + 1) {
+        return None;
+    }
+    let step = &ep.steps[(level % n) as usize];
+    let (prev, delay) = match (level, incident.escalation_due_at) {
+        (0, _) | (_, None) => (
+            incident.escalation_started_at,
+            step.after.unwrap_or(Duration::ZERO),
+        ),
+        (l, Some(prev)) if l % n == 0 => (prev, ep.repeat_after.unwrap_or(DEFAULT_REPEAT_AFTER)),
+        (_, Some(prev)) => {
+            let off_hours = !policy.calendar.is_business_time(prev);
+            let delay = match (off_hours, step.after_off_hours) {
+                (true, Some(d)) => d,
+                _ => step.after.unwrap_or(Duration::ZERO),
+            };
+            (prev, delay)
+        }
+    };
+    let mut at = prev.checked_add(delay.as_signed()).ok()?;
+    if paging == Paging::BusinessHours {
+        at = policy.calendar.next_business_time(at);
+    }
+    Some((level, at))
+}
+
+fn rule_stops_on_ack(rule: &crate::policy::EscalationRule) -> bool {
+    rule.stop_on == Some(StopOn::Acknowledge)
+}
+
+/// The rule's duty key and due time, if it is in force and not yet fired.
+fn rule_due(
+    incident: &Incident,
+    policy: &Policy,
+    rule: &crate::policy::EscalationRule,
+) -> Option<(String, Timestamp)> {
+    if !incident.is_open() || (rule_stops_on_ack(rule) && incident.acknowledged_at.is_some()) {
+        return None;
+    }
+    let w = &rule.when;
+    let any = |wanted: &[String], have: &[String]| {
+        wanted.is_empty()
+            || wanted
+                .iter()
+                .any(|x| have.iter().any(|h| h.eq_ignore_ascii_case(x)))
+    };
+    if !any(&w.severities, std::slice::from_ref(&incident.severity))
+        || !any(&w.tags, &incident.tags)
+        || !any(&w.services, &incident.services)
+    {
+        return None;
+    }
+    let declared = incident.declared_at;
+    let (key, at) = if let Some(d) = w.update_overdue_for {
+        let every = policy.severity(&incident.severity)?.update_every?;
+        let at = incident
+            .last_update_at
+            .checked_add(every.as_signed())
+            .ok()?
+            .checked_add(d.as_signed())
+            .ok()?;
+        (
+            format!(
+                "rule:{}:{}",
+                rule.name,
+                incident.last_update_at.as_millisecond()
+            ),
+            at,
+        )
+    } else {
+        let at = if let Some(d) = w.unresolved_for {
+            add(declared, d, 1)?
+        } else if let Some(d) = w.unacknowledged_for {
+            if incident.acknowledged_at.is_some() {
+                return None;
+            }
+            add(declared, d, 1)?
+        } else if let Some(d) = w.no_commander_for {
+            if incident.commander_assigned_at.is_some() {
+                return None;
+            }
+            add(declared, d, 1)?
+        } else {
+            declared
+        };
+        (format!("rule:{}", rule.name), at)
+    };
+    (!incident.duties_done.contains(&key)).then_some((key, at))
+}
+
+fn rule_reason(rule: &crate::policy::EscalationRule, incident: &Incident) -> String {
+    let w = &rule.when;
+    let mut parts = Vec::new();
+    if !w.severities.is_empty() {
+        parts.push(incident.severity.clone());
+    }
+    let matched: Vec<&str> = incident
+        .tags
+        .iter()
+        .filter(|t| w.tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+        .map(String::as_str)
+        .collect();
+    if !matched.is_empty() {
+        parts.push(format!("tagged {}", matched.join(", ")));
+    }
+    if let Some(d) = w.unresolved_for {
+        parts.push(format!("unresolved for {d}"));
+    }
+    if let Some(d) = w.unacknowledged_for {
+        parts.push(format!("unacknowledged for {d}"));
+    }
+    if let Some(d) = w.no_commander_for {
+        parts.push(format!("no incident commander for {d}"));
+    }
+    if let Some(d) = w.update_overdue_for {
+        parts.push(format!("status update overdue by {d}"));
+    }
+    format!("rule {}: {}", rule.name, parts.join(", "))
+}
+
+fn update_key(incident: &Incident, n: u32) -> String {
+    format!(
+        "reminder:update:{}:{n}",
+        incident.last_update_at.as_millisecond()
+    )
+}
+
+fn add(from: Timestamp, d: Duration, times: u32) -> Option<Timestamp> {
+    let secs = d.as_secs().checked_mul(i64::from(times))?;
+    from.checked_add(jiff::SignedDuration::from_secs(secs)).ok()
+}
+
+fn fmt_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    incident: &'a Incident,
+    policy: &'a Policy,
+    overrides: &'a [Override],
+    now: Timestamp,
+}
+
+impl Ctx<'_> {
+    /// Fire step `level` of the incident's policy.
+    fn step(&self, level: u32, due_at: Timestamp, reason: String, out: &mut Firing) {
+        let Some(ep) = policy_of(self.incident, self.policy) else {
+            return;
+        };
+        let n = ep.steps.len() as u32;
+        let step = &ep.steps[(level % n) as usize];
+        let name = step
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("step {}", level % n + 1));
+        let stops = ep.stop_on == StopOn::Acknowledge;
+        let key = format!("step:{level}");
+        let reason = if level == 0 {
+            "declared".to_string()
+        } else {
+            reason
+        };
+        let why = format!("escalation {} {name}: {reason}", ep.name);
+        let (notified, unreachable) = self.notify(&key, &step.targets, false, stops, &why, out);
+        out.events.push(EventKind::Escalated {
+            policy: ep.name.clone(),
+            level,
+            step: name,
+            round: level / n,
+            due_at,
+            reason,
+            notified,
+            unreachable,
+        });
+    }
+
+    /// Resolve `targets` to people and write an intent per person and
+    /// channel. With `first_only`, the first target that reaches anyone wins
+    /// (reminders: "the comms lead, else the commander, else whoever was paged").
+    fn notify(
+        &self,
+        duty: &str,
+        targets: &[String],
+        first_only: bool,
+        stop_on_ack: bool,
+        reason: &str,
+        out: &mut Firing,
+    ) -> (Vec<Notified>, Vec<String>) {
+        let mut notified: Vec<Notified> = Vec::new();
+        let mut unreachable = Vec::new();
+        // In a fallback chain, a link that reaches nobody is only worth
+        // reporting when the whole chain reaches nobody.
+        let mut skipped = Vec::new();
+        for target in targets {
+            let people = self.resolve(
+                target,
+                if first_only {
+                    &mut skipped
+                } else {
+                    &mut unreachable
+                },
+            );
+            for person in people {
+                if notified.iter().any(|n| n.person == person) {
+                    continue;
+                }
+                let channels = self.channels_of(&person);
+                if channels.is_empty() {
+                    unreachable.push(format!(
+                        "{person}: no contact with a configured notifier for the channels of {}",
+                        self.incident.severity
+                    ));
+                }
+                for (channel, address) in &channels {
+                    out.intents.push(self.intent(
+                        duty,
+                        &person,
+                        channel,
+                        address,
+                        reason,
+                        stop_on_ack,
+                    ));
+                }
+                notified.push(Notified {
+                    person,
+                    via: target.clone(),
+                    channels: channels.into_iter().map(|(c, _)| c).collect(),
+                });
+            }
+            if first_only && !notified.is_empty() {
+                break;
+            }
+        }
+        if first_only && notified.is_empty() {
+            // Nobody in the chain: say so rather than staying silent.
+            unreachable.append(&mut skipped);
+            unreachable.push(format!("nobody to tell ({})", targets.join(", ")));
+        }
+        (notified, unreachable)
+    }
+
+    fn resolve(&self, target: &str, unreachable: &mut Vec<String>) -> Vec<String> {
+        if target == "paged" {
+            return self.incident.paged.clone();
+        }
+        let Some((kind, name)) = target.split_once(':') else {
+            return Vec::new();
+        };
+        let on_call = |schedule: &str, unreachable: &mut Vec<String>| match on_call(
+            self.policy,
+            schedule,
+            self.now,
+            self.overrides,
+        ) {
+            Some(oc) => vec![oc.person],
+            None => {
+                unreachable.push(format!("schedule {schedule}: nobody on call"));
+                Vec::new()
+            }
+        };
+        match kind {
+            "person" => vec![name.to_string()],
+            "schedule" => on_call(name, unreachable),
+            "team" => match self.policy.teams.get(name) {
+                Some(team) => match &team.schedule {
+                    Some(schedule) => on_call(schedule, unreachable),
+                    None => team.members.clone(),
+                },
+                None => Vec::new(),
+            },
+            "role" => {
+                let role = self.policy.role(name).map_or(name, |r| r.key.as_str());
+                let holders = self.incident.holders(role).to_vec();
+                if holders.is_empty() && !target.is_empty() {
+                    unreachable.push(format!("role {role}: nobody holds it"));
+                }
+                holders
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The person's contacts the severity's channels allow and a notifier
+    /// can reach, in their order. `chat` reaches a `slack` contact; no
+    /// channels listed allows every contact.
+    fn channels_of(&self, person: &str) -> Vec<(String, String)> {
+        let Some(p) = self.policy.people.get(person) else {
+            return Vec::new();
+        };
+        let allowed = self
+            .policy
+            .severity(&self.incident.severity)
+            .map(|s| s.channels.as_slice())
+            .unwrap_or(&[]);
+        let mut out: Vec<(String, String)> = Vec::new();
+        for c in &p.contacts {
+            // Only channels the policy can deliver on: an intent nobody can
+            // send would only dead-letter.
+            let ok = self.policy.notifiers.contains_key(&c.kind)
+                && (allowed.is_empty()
+                    || allowed
+                        .iter()
+                        .any(|ch| ch == &c.kind || (ch == "chat" && c.kind == "slack")));
+            if ok && !out.iter().any(|(k, _)| k == &c.kind) {
+                out.push((c.kind.clone(), c.address.clone()));
+            }
+        }
+        out
+    }
+
+    fn intent(
+        &self,
+        duty: &str,
+        person: &str,
+        channel: &str,
+        address: &str,
+        reason: &str,
+        stop_on_ack: bool,
+    ) -> Intent {
+        let i = self.incident;
+        let locale = self
+            .policy
+            .people
+            .get(person)
+            .and_then(|p| p.locale.clone())
+            .unwrap_or_else(|| self.policy.default_locale().to_string());
+        let subject = truncate(&format!("[{}] {} {}", i.severity, i.id, i.title), 200);
+        let mut text = format!("{subject}\nStatus: {}\nWhy you: {reason}\n", i.status);
+        if !i.services.is_empty() {
+            text.push_str(&format!("Services: {}\n", i.services.join(", ")));
+        }
+        if !i.summary.is_empty() {
+            text.push_str(&format!("Summary: {}\n", truncate(&i.summary, 500)));
+        }
+        if i.alerts_total > 0 {
+            text.push_str(&format!(
+                "Alerts: {} firing of {}\n",
+                i.alerts_firing, i.alerts_total
+            ));
+            for a in i.alert_sample.iter().take(3) {
+                text.push_str(&format!("  - {}\n", truncate(&a.summary, 150)));
+            }
+            if i.alerts_total > 3 {
+                text.push_str(&format!(
+                    "  … and {} more\n",
+                    i.alerts_total.saturating_sub(3)
+                ));
+            }
+        }
+        Intent {
+            key: format!("{duty}/{person}/{channel}"),
+            duty: duty.to_string(),
+            person: person.to_string(),
+            channel: channel.to_string(),
+            address: address.to_string(),
+            locale,
+            subject,
+            text: truncate(&text, MAX_PAGE_TEXT),
+            stop_on_ack,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(1);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

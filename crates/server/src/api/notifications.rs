@@ -1,0 +1,133 @@
+//! Pages sent and what is owed next: the notification log
+//! (`GET /notifications`, `GET /incidents/{id}/notifications`), an
+//! incident's agenda of timers (`GET /incidents/{id}/agenda`) and the
+//! escalation policies and rules in force (`GET /escalation-policies`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use firebell_core::escalation::{self, Due};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Most notifications one call lists.
+const MAX_LIMIT: u32 = 1000;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    /// Only this incident's notifications.
+    pub incident: Option<String>,
+    /// 1-1000, default 100; newest first.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationList {
+    /// Each: id, incident_id, duty, person, channel, address, subject, body,
+    /// state (pending, sending, delivered, dead, cancelled), attempts,
+    /// next_attempt_at, last_error, created_at, delivered_at.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<firebell_store::Notification>,
+}
+
+fn limit(l: Option<u32>) -> Result<u32, ApiError> {
+    match l.unwrap_or(100) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit {n} is out of range; use 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationQuery),
+    responses((status = 200, body = NotificationList), (status = 400), (status = 401)))]
+pub async fn list(
+    State(state): State<AppState>,
+    q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<NotificationList>, ApiError> {
+    let Query(q) = q?;
+    let limit = limit(q.limit)?;
+    if let Some(id) = &q.incident
+        && state.store.get_incident(id).await?.is_none()
+    {
+        return Err(crate::error::not_found_incident(id));
+    }
+    let items = state
+        .store
+        .list_notifications(q.incident.as_deref(), limit)
+        .await?;
+    Ok(Json(NotificationList { items }))
+}
+
+#[utoipa::path(get, path = "/incidents/{id}/notifications", tag = "notifications",
+    params(("id" = String, Path), NotificationQuery),
+    responses((status = 200, body = NotificationList), (status = 404)))]
+pub async fn of_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<NotificationList>, ApiError> {
+    let Query(q) = q?;
+    list(
+        State(state),
+        Ok(Query(NotificationQuery {
+            incident: Some(id),
+            limit: q.limit,
+        })),
+    )
+    .await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Agenda {
+    /// The escalation policy that applies, if any.
+    pub escalation_policy: Option<String>,
+    /// Steps fired so far (counting repeats).
+    pub escalation_level: u32,
+    /// Everything owed, soonest first; a due time in the past fires at the next tick.
+    pub due: Vec<Due>,
+}
+
+#[utoipa::path(get, path = "/incidents/{id}/agenda", tag = "notifications",
+    params(("id" = String, Path)), responses((status = 200, body = Agenda), (status = 404)))]
+pub async fn agenda(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Agenda>, ApiError> {
+    let incident = state
+        .store
+        .get_incident(&id)
+        .await?
+        .ok_or_else(|| crate::error::not_found_incident(&id))?;
+    let policy = state.policy.policy();
+    Ok(Json(Agenda {
+        escalation_policy: escalation::policy_of(&incident, &policy).map(|p| p.name.clone()),
+        escalation_level: incident.escalation_level,
+        due: escalation::agenda(&incident, &policy),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EscalationPolicies {
+    #[schema(value_type = Vec<Object>)]
+    pub policies: Vec<firebell_core::policy::EscalationPolicy>,
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Vec<firebell_core::policy::EscalationRule>,
+    #[schema(value_type = Object)]
+    pub reminders: firebell_core::policy::Reminders,
+}
+
+#[utoipa::path(get, path = "/escalation-policies", tag = "notifications",
+    responses((status = 200, body = EscalationPolicies)))]
+pub async fn escalation_policies(State(state): State<AppState>) -> Json<EscalationPolicies> {
+    let policy = state.policy.policy();
+    Json(EscalationPolicies {
+        policies: policy.escalation_policies.clone(),
+        rules: policy.escalation_rules.clone(),
+        reminders: policy.reminders.clone(),
+    })
+}

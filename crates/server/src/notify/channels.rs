@@ -1,0 +1,264 @@
+//! One delivery attempt per channel: email over SMTP, a Slack-compatible
+//! incoming webhook, and signed JSON webhooks (for `webhook` contacts and
+//! SMS/voice gateways).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use firebell_core::policy::{Notifier, Policy, SmtpServer};
+use firebell_store::Notification;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+pub use super::email::DeliveryError;
+use super::email::{EmailMessage, EmailSender, SmtpSettings, SmtpTls};
+use crate::AppState;
+
+/// Default per-attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest per-attempt timeout a notifier may set.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Header with the notification id; the same on every attempt.
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+/// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as inbound webhooks.
+pub const SIGNATURE_HEADER: &str = "X-Firebell-Signature";
+
+/// The JSON a webhook receives.
+#[derive(Serialize)]
+pub struct WebhookPayload<'a> {
+    pub id: &'a str,
+    pub incident_id: &'a str,
+    pub duty: &'a str,
+    pub person: &'a str,
+    pub channel: &'a str,
+    pub address: &'a str,
+    pub locale: &'a str,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub attempt: u32,
+    pub ack_url: String,
+    pub incident_url: String,
+}
+
+fn fail(retryable: bool, message: String) -> DeliveryError {
+    DeliveryError {
+        retryable,
+        retry_after: None,
+        message,
+    }
+}
+
+fn timeout_of(n: &Notifier) -> Duration {
+    n.timeout
+        .map(|t| Duration::from_secs(t.as_secs().max(1) as u64))
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .min(MAX_TIMEOUT)
+}
+
+/// Deliver `n` once.
+pub async fn deliver(
+    state: &AppState,
+    policy: &Policy,
+    n: &Notification,
+) -> Result<(), DeliveryError> {
+    let Some(notifier) = policy.notifiers.get(&n.channel) else {
+        return Err(fail(
+            false,
+            format!("the policy has no [notifiers.{}]", n.channel),
+        ));
+    };
+    let ack_url = state.links.ack_url_for(&n.incident_id, &n.id, &n.person);
+    let incident_url = state.links.incident_url(&n.incident_id);
+    match n.channel.as_str() {
+        "email" => {
+            let smtp = notifier
+                .smtp
+                .as_ref()
+                .ok_or_else(|| fail(false, "[notifiers.email] has no smtp".into()))?;
+            let sender = email_sender(smtp, timeout_of(notifier))?;
+            sender
+                .send(&EmailMessage {
+                    to: n.address.clone(),
+                    subject: n.subject.clone(),
+                    text: n.body.clone(),
+                    locale: n.locale.clone(),
+                    idempotency_key: n.id.clone(),
+                    ack_url: Some(ack_url),
+                    incident_url: Some(incident_url),
+                })
+                .await
+        }
+        "slack" => {
+            let url = notifier
+                .url
+                .as_deref()
+                .ok_or_else(|| fail(false, "[notifiers.slack] has no url".into()))?;
+            // Slack's incoming webhooks take `text` (mrkdwn); `<url|label>` is a link.
+            let body = serde_json::json!({
+                "text": format!("{} {}\n{}\n<{ack_url}|Acknowledge> · <{incident_url}|Open incident>",
+                    n.address, n.subject, n.body),
+            });
+            post(
+                url,
+                notifier,
+                n,
+                serde_json::to_vec(&body).unwrap_or_default(),
+            )
+            .await
+        }
+        _ => {
+            let url = notifier.url.as_deref().unwrap_or(&n.address);
+            let payload = WebhookPayload {
+                id: &n.id,
+                incident_id: &n.incident_id,
+                duty: &n.duty,
+                person: &n.person,
+                channel: &n.channel,
+                address: &n.address,
+                locale: &n.locale,
+                subject: &n.subject,
+                text: &n.body,
+                attempt: n.attempts,
+                ack_url,
+                incident_url,
+            };
+            post(
+                url,
+                notifier,
+                n,
+                serde_json::to_vec(&payload).unwrap_or_default(),
+            )
+            .await
+        }
+    }
+}
+
+fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("Firebell/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds with static settings")
+    })
+}
+
+/// POST `body`, signed when the notifier has a secret.
+async fn post(
+    url: &str,
+    notifier: &Notifier,
+    n: &Notification,
+    body: Vec<u8>,
+) -> Result<(), DeliveryError> {
+    let mut req = http()
+        .post(url)
+        .timeout(timeout_of(notifier))
+        .header("content-type", "application/json")
+        .header(IDEMPOTENCY_HEADER, &n.id);
+    if let Some(secret) = secret_of(notifier)? {
+        let t = jiff::Timestamp::now().as_second();
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .map_err(|e| fail(false, format!("HMAC key: {e}")))?;
+        mac.update(t.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(&body);
+        let sig = hex::encode(mac.finalize().into_bytes());
+        req = req.header(SIGNATURE_HEADER, format!("t={t},v1={sig}"));
+    }
+    let resp = req.body(body).send().await.map_err(|e| {
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "failed"
+        };
+        fail(true, format!("POST {url} {what}: {e}"))
+    })?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let text: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    // 408, 425, 429 and 5xx may succeed later; other 4xx will not.
+    let retryable = status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+    Err(DeliveryError {
+        retryable,
+        retry_after,
+        message: format!("POST {url} answered {status}: {text}"),
+    })
+}
+
+fn secret_of(n: &Notifier) -> Result<Option<String>, DeliveryError> {
+    if let Some(var) = &n.secret_env {
+        return match std::env::var(var) {
+            Ok(s) if !s.is_empty() => Ok(Some(s)),
+            _ => Err(fail(
+                true,
+                format!("the notifier's secret_env {var} is unset on the server"),
+            )),
+        };
+    }
+    Ok(n.secret.clone())
+}
+
+/// One sender per relay configuration (the transport pools connections).
+fn email_sender(smtp: &SmtpServer, timeout: Duration) -> Result<EmailSender, DeliveryError> {
+    static SENDERS: OnceLock<Mutex<HashMap<String, Arc<EmailSender>>>> = OnceLock::new();
+    let tls = match smtp.tls.as_deref() {
+        Some("none") => SmtpTls::None,
+        Some("tls") => SmtpTls::Tls,
+        _ => SmtpTls::StartTls,
+    };
+    let port = smtp.port.unwrap_or(match tls {
+        SmtpTls::None => 25,
+        SmtpTls::Tls => 465,
+        SmtpTls::StartTls => 587,
+    });
+    let env = |v: &Option<String>| v.as_ref().and_then(|v| std::env::var(v).ok());
+    let settings = SmtpSettings {
+        host: smtp.host.clone(),
+        port,
+        tls,
+        username: env(&smtp.username_env),
+        password: env(&smtp.password_env),
+        from: smtp.from.clone(),
+        timeout,
+    };
+    let key = format!(
+        "{}:{}:{:?}:{:?}:{:?}:{}:{:?}",
+        settings.host,
+        settings.port,
+        settings.tls,
+        settings.username,
+        settings.password,
+        settings.from,
+        settings.timeout
+    );
+    let mut senders = SENDERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = senders.get(&key) {
+        return Ok((**s).clone());
+    }
+    let sender = EmailSender::new(&settings).map_err(|e| fail(false, e))?;
+    senders.insert(key, Arc::new(sender.clone()));
+    Ok(sender)
+}

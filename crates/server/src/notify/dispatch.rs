@@ -1,0 +1,211 @@
+//! The outbox dispatcher: claims due notifications, delivers each through
+//! its channel, and records the outcome on the incident's timeline.
+//!
+//! Delivery is at-least-once with the notification id as idempotency key:
+//! a success the receiver saw but we did not (a timeout after it answered)
+//! is retried with the same key, so the receiver can drop the repeat.
+//! Failures retry with exponential backoff and jitter, or after the
+//! receiver's `Retry-After`; after the notifier's `max_attempts` (or at once
+//! for a permanent failure) the notification is dead-lettered: a timeline
+//! entry, and a message to the organization's admins on another channel.
+
+use std::time::Duration;
+
+use firebell_core::escalation::Intent;
+use firebell_core::policy::Policy;
+use firebell_store::{Completion, Notification, StoreError};
+use rand::Rng;
+
+use super::channels::{self, DeliveryError};
+use crate::AppState;
+
+/// Notifications claimed per round.
+const BATCH: u32 = 32;
+/// Default attempts before a dead letter.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+/// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Wakes the dispatcher (new intents were written).
+pub type DeliverWake = std::sync::Arc<tokio::sync::Notify>;
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub delivered: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// Deliver every notification due now. Tests call this with a manual clock.
+pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
+    let mut round = Round::default();
+    loop {
+        let now = state.clock.now();
+        let token = uuid::Uuid::new_v4().to_string();
+        let policy = state.policy.policy();
+        // The lease outlives the slowest attempt, so nobody else retries it meanwhile.
+        let lease =
+            now + jiff::SignedDuration::from_secs(channels::MAX_TIMEOUT.as_secs() as i64 + 60);
+        let batch = state
+            .store
+            .claim_notifications(now, BATCH, &token, lease)
+            .await?;
+        if batch.is_empty() {
+            return Ok(round);
+        }
+        let claimed = batch.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in batch {
+            let state = state.clone();
+            let policy = policy.clone();
+            tasks.spawn(async move {
+                let result = channels::deliver(&state, &policy, &n).await;
+                (n, result)
+            });
+        }
+        let mut outcomes = Vec::with_capacity(claimed);
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(outcome) => outcomes.push(outcome),
+                // A panicking delivery leaves its claim to lapse and be retried.
+                Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+            }
+        }
+        for (n, result) in &outcomes {
+            let result = result.clone();
+            let now = state.clock.now();
+            let completion = completion_for(&policy, n, result, now);
+            let follow_up = match &completion {
+                Completion::Dead { error } => dead_letter_intents(&policy, n, error),
+                _ => Vec::new(),
+            };
+            let kind = match &completion {
+                Completion::Delivered => {
+                    round.delivered += 1;
+                    "delivered"
+                }
+                Completion::Retry { .. } => {
+                    round.retried += 1;
+                    "failed"
+                }
+                Completion::Dead { .. } => {
+                    round.dead += 1;
+                    "dead_lettered"
+                }
+            };
+            metrics::counter!("firebell_notifications_total", "channel" => n.channel.clone(), "outcome" => kind)
+                .increment(1);
+            if !state
+                .store
+                .complete_notification(n, &token, &completion, &follow_up, now)
+                .await?
+            {
+                tracing::warn!(notification = %n.id, "lost the claim on a notification before recording its outcome");
+            }
+        }
+        if claimed < BATCH as usize {
+            return Ok(round);
+        }
+    }
+}
+
+fn completion_for(
+    policy: &Policy,
+    n: &Notification,
+    result: Result<(), DeliveryError>,
+    now: jiff::Timestamp,
+) -> Completion {
+    let max = policy
+        .notifiers
+        .get(&n.channel)
+        .and_then(|c| c.max_attempts)
+        .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    match result {
+        Ok(()) => Completion::Delivered,
+        Err(e) if e.retryable && n.attempts < max => {
+            let wait = match e.retry_after {
+                Some(after) => after.min(MAX_RETRY_AFTER),
+                None => backoff(n.attempts),
+            };
+            Completion::Retry {
+                at: now + jiff::SignedDuration::try_from(wait).unwrap_or_default(),
+                error: e.message,
+            }
+        }
+        Err(e) => Completion::Dead {
+            error: if e.retryable {
+                format!("{} (gave up after {} attempts)", e.message, n.attempts)
+            } else {
+                e.message
+            },
+        },
+    }
+}
+
+/// Exponential backoff with ±20% jitter, so many failed deliveries do not
+/// all come back at the same second.
+pub fn backoff(attempts: u32) -> Duration {
+    let exp = BASE_BACKOFF.saturating_mul(1 << attempts.saturating_sub(1).min(16));
+    let capped = exp.min(MAX_BACKOFF);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    capped.mul_f64(jitter)
+}
+
+/// Tell the admins a notification was dead-lettered, on any channel but the
+/// failed one (which is evidently not working).
+fn dead_letter_intents(policy: &Policy, n: &Notification, error: &str) -> Vec<Intent> {
+    let mut out = Vec::new();
+    for admin in &policy.organization.admins {
+        let Some(person) = policy.people.get(admin) else {
+            continue;
+        };
+        let Some(contact) = person
+            .contacts
+            .iter()
+            .find(|c| c.kind != n.channel && policy.notifiers.contains_key(&c.kind))
+        else {
+            continue;
+        };
+        out.push(Intent {
+            key: format!("dead:{}/{admin}/{}", n.id, contact.kind),
+            duty: format!("dead:{}", n.id),
+            person: admin.clone(),
+            channel: contact.kind.clone(),
+            address: contact.address.clone(),
+            locale: person
+                .locale
+                .clone()
+                .unwrap_or_else(|| policy.default_locale().to_string()),
+            subject: format!(
+                "[Firebell] could not notify {} for {}",
+                n.person, n.incident_id
+            ),
+            text: format!(
+                "A {} notification to {} ({}) about {} was given up after {} attempts: {error}\n\
+                 Subject was: {}\nCheck the notifier's configuration and the receiver.",
+                n.channel, n.person, n.address, n.incident_id, n.attempts, n.subject
+            ),
+            // Admins must hear about it even if the incident is acknowledged.
+            stop_on_ack: false,
+        });
+    }
+    out
+}
+
+/// The background loop: a round when woken, and at least every second (for
+/// retries that came due).
+pub async fn run(state: AppState) {
+    loop {
+        if let Err(e) = run_once(&state).await {
+            tracing::error!(error = %e, "notification round failed; retrying");
+        }
+        tokio::select! {
+            _ = state.deliver.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

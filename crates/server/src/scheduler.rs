@@ -1,0 +1,135 @@
+//! The scheduler: fires incidents' due timers (escalation steps, rules,
+//! reminders, breaches) through the pure core.
+//!
+//! A round claims incidents with a due timer (a lease; on PostgreSQL rows
+//! other replicas hold are skipped), asks [`escalation::fire`] what is due
+//! at `now`, and appends the events with their notification intents in one
+//! transaction conditional on the incident's version. A concurrent command
+//! makes the append conflict; the round then re-reads and decides again, so
+//! an acknowledgement that commits first leaves nothing to page.
+
+use std::time::Duration;
+
+use firebell_core::escalation;
+use firebell_core::incident;
+use firebell_store::StoreError;
+
+use crate::AppState;
+
+/// Incidents claimed per round.
+const BATCH: u32 = 100;
+/// How long a claim keeps other schedulers off an incident.
+const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+/// Longest sleep between rounds when no timer is near (a policy reload or a
+/// clock jump is noticed within this).
+const IDLE: Duration = Duration::from_secs(5);
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub incidents: usize,
+    pub events: usize,
+    pub intents: usize,
+}
+
+/// Wakes the scheduler early (an incident was written with a timer due now).
+pub type SchedulerWake = std::sync::Arc<tokio::sync::Notify>;
+
+/// Fire everything due now. Tests call this with a manual clock.
+pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
+    let mut round = Round::default();
+    loop {
+        let now = state.clock.now();
+        let token = uuid::Uuid::new_v4().to_string();
+        let ids = state
+            .store
+            .claim_due_incidents(now, BATCH, &token, now + LEASE)
+            .await?;
+        if ids.is_empty() {
+            return Ok(round);
+        }
+        let claimed = ids.len();
+        for id in ids {
+            let (events, intents) = fire_incident(state, &id).await?;
+            round.incidents += 1;
+            round.events += events;
+            round.intents += intents;
+        }
+        if claimed < BATCH as usize {
+            return Ok(round);
+        }
+    }
+}
+
+/// Fire one incident's due duties; retried on a concurrent write.
+async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), StoreError> {
+    for _ in 0..5 {
+        let now = state.clock.now();
+        let Some(current) = state.store.get_incident(id).await? else {
+            return Ok((0, 0));
+        };
+        let policy = state.policy.policy();
+        let overrides = state
+            .store
+            .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
+            .await?;
+        let firing = escalation::fire(&current, &policy, &overrides, now);
+        if firing.events.is_empty() {
+            // Nothing due after all (the policy changed, or the timer was
+            // stale): rewrite the agenda so the timer does not come back.
+            state.store.resync_timers(id).await?;
+            return Ok((0, 0));
+        }
+        let stamped = incident::stamp(firing.events, current.version, now, "system");
+        let mut next = current.clone();
+        for e in &stamped {
+            next.apply(e);
+        }
+        match state
+            .store
+            .append_fired(&next, current.version, &stamped, &firing.intents)
+            .await
+        {
+            Ok(()) => {
+                for e in &stamped {
+                    metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
+                        .increment(1);
+                }
+                if !firing.intents.is_empty() {
+                    state.deliver.notify_one();
+                }
+                return Ok((stamped.len(), firing.intents.len()));
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "incident {id} kept changing while its timers fired"
+    )))
+}
+
+/// The background loop: a round whenever woken or the next timer is due.
+pub async fn run(state: AppState) {
+    loop {
+        if let Err(e) = run_once(&state).await {
+            tracing::error!(error = %e, "scheduler round failed; retrying");
+        }
+        let sleep = match state.store.next_timer_at().await {
+            Ok(Some(at)) => {
+                let wait = at.duration_since(state.clock.now());
+                if wait.is_negative() {
+                    // Due but claimed by someone else: look again after a moment.
+                    Duration::from_millis(500)
+                } else {
+                    Duration::try_from(wait).unwrap_or(IDLE).min(IDLE)
+                }
+            }
+            _ => IDLE,
+        };
+        tokio::select! {
+            _ = state.schedule.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+}

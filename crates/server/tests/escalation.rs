@@ -1,0 +1,435 @@
+//! Escalation, reminders and notifications end to end: the real server with
+//! a manual clock, the scheduler and dispatcher driven by hand (`tick`,
+//! `deliver`), and an in-test receiver standing in for SMS/voice/Slack.
+
+mod common;
+
+use common::receiver::{Answer, Receiver};
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A small policy: a weekly rotation (omar is on call at T0), a two-step
+/// ladder repeated once, and notifiers pointing at `recv`. No reminders or
+/// response targets, so only the ladder pages (the seed policies' reminders
+/// are tested in `rules.rs`).
+fn policy(recv: &Receiver, extra: &str) -> (tempfile::TempDir, firebell_server::PolicySource) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+version = 1
+[organization]
+name = "Test"
+admins = ["alice"]
+
+[[severities]]
+name = "P0"
+channels = ["chat", "phone", "sms"]
+
+[[severities]]
+name = "P2"
+paging = "business_hours"
+channels = ["chat"]
+
+[people.alice]
+name = "Alice"
+contacts = [{{ kind = "email", address = "alice@example.com" }}, {{ kind = "sms", address = "+44 20 7946 0001" }}]
+
+[people.omar]
+name = "Omar"
+contacts = [{{ kind = "email", address = "omar@example.com" }}, {{ kind = "phone", address = "+966 11 555 0102" }}]
+
+[people.sara]
+name = "Sara"
+contacts = [{{ kind = "email", address = "sara@example.com" }}, {{ kind = "slack", address = "@sara" }}]
+
+[[schedules]]
+name = "primary"
+[[schedules.layers]]
+name = "weekly"
+rotation = "weekly"
+handoff = "09:00"
+handoff_day = "mon"
+start = "2026-11-02"
+participants = ["alice", "omar"]
+
+[[escalation_policies]]
+name = "ladder"
+repeat = 1
+repeat_after = "20m"
+[[escalation_policies.steps]]
+name = "L1"
+targets = ["schedule:primary"]
+[[escalation_policies.steps]]
+name = "L2"
+after = "30m"
+targets = ["person:sara"]
+
+[notifiers.sms]
+url = "{url}/sms"
+[notifiers.phone]
+url = "{url}/phone"
+[notifiers.slack]
+url = "{url}/slack"
+secret = "slack-secret"
+{extra}
+"#,
+            url = recv.url
+        ),
+    )
+    .unwrap();
+    (dir, firebell_server::PolicySource::File(path))
+}
+
+async fn declare_p0(app: &TestApp) -> String {
+    app.declare(json!({"title": "API down", "severity": "P0", "escalation_policy": "ladder"}))
+        .await
+}
+
+fn people(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .flat_map(|e| e["notified"].as_array().unwrap().iter())
+        .map(|n| n["person"].as_str().unwrap().to_string())
+        .collect()
+}
+
+on_both_backends!(
+    a_step_policy_pages_on_call_then_the_next_level,
+    acknowledging_stops_every_later_step,
+    a_late_tick_fires_each_missed_step_once_and_a_clock_jump_back_fires_nothing,
+    a_receiver_failing_then_limiting_then_hanging_gets_each_page_once,
+    a_page_that_keeps_failing_is_dead_lettered_on_the_timeline,
+    an_ack_racing_a_due_step_pages_nobody_after_it_commits,
+    a_restart_mid_escalation_loses_and_doubles_nothing,
+    the_ack_link_shows_a_button_and_acknowledges_on_post,
+);
+
+async fn a_step_policy_pages_on_call_then_the_next_level(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+
+    app.tick().await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0]["step"], "L1");
+    assert_eq!(people(&steps), ["omar"]);
+    // P0 channels are chat, phone, sms, status_page: omar's phone, not his email.
+    assert_eq!(steps[0]["notified"][0]["channels"], json!(["phone"]));
+
+    assert_eq!(app.deliver().await.delivered, 1);
+    let got = recv.received();
+    assert_eq!(got.len(), 1);
+    let page = &got[0].body;
+    assert_eq!(page["incident_id"], id.as_str());
+    assert_eq!(page["person"], "omar");
+    assert_eq!(page["address"], "+966 11 555 0102");
+    assert!(
+        page["ack_url"].as_str().unwrap().contains("/ack/"),
+        "{page}"
+    );
+    assert_eq!(
+        got[0].headers["idempotency-key"].to_str().unwrap(),
+        app.notifications(&id).await[0]["id"].as_str().unwrap()
+    );
+    let delivered = app.events_of(&id, "notification").await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["outcome"], "delivered");
+
+    // Nothing more before L2's 30 minutes.
+    app.advance_mins(29);
+    app.tick().await;
+    assert_eq!(app.events_of(&id, "escalated").await.len(), 1);
+    app.advance_mins(1);
+    app.tick().await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(people(&steps), ["omar", "sara"]);
+    app.deliver().await;
+    let slack = &recv.received()[1];
+    assert!(
+        slack.body["text"].as_str().unwrap().starts_with("@sara"),
+        "{:?}",
+        slack.body
+    );
+    assert!(
+        slack.headers["x-firebell-signature"]
+            .to_str()
+            .unwrap()
+            .contains("v1="),
+        "a notifier with a secret signs its requests"
+    );
+    // The second round starts `repeat_after` after L2, then stops for good.
+    app.advance_mins(20);
+    app.tick().await;
+    app.advance_mins(30);
+    app.tick().await;
+    app.advance_mins(600);
+    app.tick().await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(people(&steps), ["omar", "sara", "omar", "sara"]);
+    assert_eq!(steps[2]["round"], 1);
+}
+
+async fn acknowledging_stops_every_later_step(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    // The L1 page is not delivered yet when omar acknowledges (he saw the alert).
+    let (status, v) = app
+        .post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        app.deliver().await.delivered,
+        0,
+        "the pending page was cancelled"
+    );
+    let n = app.notifications(&id).await;
+    assert_eq!(n[0]["state"], "cancelled");
+    for _ in 0..6 {
+        app.advance_mins(30);
+        app.tick().await;
+        app.deliver().await;
+    }
+    assert_eq!(app.events_of(&id, "escalated").await.len(), 1);
+    assert!(recv.received().is_empty(), "nobody is paged after the ack");
+    let (_, agenda) = app.get(&format!("/api/v1/incidents/{id}/agenda")).await;
+    assert!(
+        !agenda["due"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["key"].as_str().unwrap().starts_with("step:")),
+        "{agenda}"
+    );
+}
+
+async fn a_late_tick_fires_each_missed_step_once_and_a_clock_jump_back_fires_nothing(
+    backend: Backend,
+) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    // The scheduler was down for an hour and a half: L1, L2, and the second
+    // round's L1 (at 50m) and L2 (at 80m) were all missed.
+    app.advance_mins(90);
+    app.tick().await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(people(&steps), ["omar", "sara", "omar", "sara"]);
+    let due: Vec<&str> = steps
+        .iter()
+        .map(|s| s["due_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        due,
+        [
+            "2026-11-23T10:00:00Z",
+            "2026-11-23T10:30:00Z",
+            "2026-11-23T10:50:00Z",
+            "2026-11-23T11:20:00Z"
+        ]
+    );
+    // Ticking again, and after the clock jumps back an hour, fires nothing.
+    app.tick().await;
+    app.clock.advance(jiff::SignedDuration::from_mins(-60));
+    app.tick().await;
+    app.advance_mins(60);
+    app.tick().await;
+    assert_eq!(app.events_of(&id, "escalated").await.len(), 4);
+    app.deliver().await;
+    // Two pages to omar (phone), two to sara (slack): one request each.
+    assert_eq!(recv.received().len(), 4);
+}
+
+async fn a_receiver_failing_then_limiting_then_hanging_gets_each_page_once(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    // A short timeout so the hang costs the test a second, not ten.
+    let source = with_phone_timeout(source);
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    recv.script(&[
+        Answer::Status(500),
+        Answer::RetryAfter(429, 120),
+        Answer::Hang,
+    ]);
+    app.tick().await;
+
+    // 500: retried after a backoff of about 10 s (±20%).
+    assert_eq!(app.deliver().await.retried, 1);
+    let n = &app.notifications(&id).await[0];
+    assert_eq!(n["state"], "pending");
+    assert!(n["last_error"].as_str().unwrap().contains("500"), "{n}");
+    assert_eq!(app.deliver().await.retried, 0, "not before its backoff");
+    app.clock.advance(jiff::SignedDuration::from_secs(13));
+    // 429 with Retry-After: 120 is honoured exactly.
+    assert_eq!(app.deliver().await.retried, 1);
+    app.clock.advance(jiff::SignedDuration::from_secs(119));
+    assert_eq!(app.deliver().await.retried, 0, "Retry-After is honoured");
+    app.clock.advance(jiff::SignedDuration::from_secs(1));
+    // Hang: the attempt times out and is retried.
+    assert_eq!(app.deliver().await.retried, 1);
+    app.clock.advance(jiff::SignedDuration::from_secs(60));
+    assert_eq!(app.deliver().await.delivered, 1);
+    let got = recv.received();
+    assert_eq!(got.len(), 4);
+    let keys: std::collections::BTreeSet<&str> = got
+        .iter()
+        .map(|r| r.headers["idempotency-key"].to_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "every attempt carries the same idempotency key"
+    );
+    let outcomes: Vec<String> = app
+        .events_of(&id, "notification")
+        .await
+        .iter()
+        .map(|e| format!("{}#{}", e["outcome"].as_str().unwrap(), e["attempt"]))
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["failed#1", "failed#2", "failed#3", "delivered#4"]
+    );
+    // Acknowledged: nothing more is ever sent.
+    app.post(&format!("/api/v1/incidents/{id}/acknowledge"), json!({}))
+        .await;
+    for _ in 0..4 {
+        app.advance_mins(30);
+        app.tick().await;
+        app.deliver().await;
+    }
+    assert_eq!(recv.received().len(), 4);
+}
+
+fn with_phone_timeout(source: firebell_server::PolicySource) -> firebell_server::PolicySource {
+    let firebell_server::PolicySource::File(path) = &source else {
+        unreachable!()
+    };
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replace(
+        "[notifiers.phone]\n",
+        "[notifiers.phone]\ntimeout = \"1s\"\nmax_attempts = 5\n",
+    );
+    std::fs::write(path, text).unwrap();
+    source
+}
+
+async fn a_page_that_keeps_failing_is_dead_lettered_on_the_timeline(backend: Backend) {
+    let recv = Receiver::start().await;
+    // 404 is permanent: dead at once. Alice (an admin, reachable by sms) hears of it.
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    recv.script(&[Answer::Status(404)]);
+    app.tick().await;
+    let round = app.deliver().await;
+    assert_eq!(round.dead, 1);
+    let events = app.events_of(&id, "notification").await;
+    assert_eq!(events[0]["outcome"], "dead_lettered");
+    assert!(events[0]["error"].as_str().unwrap().contains("404"));
+    // The meta-notification to the admin goes out on another channel (sms).
+    assert_eq!(app.deliver().await.delivered, 1);
+    let got = recv.received();
+    assert_eq!(got[1].body["person"], "alice");
+    assert_eq!(got[1].body["channel"], "sms");
+    assert!(got[1].body["text"].as_str().unwrap().contains("omar"));
+}
+
+async fn an_ack_racing_a_due_step_pages_nobody_after_it_commits(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    for _ in 0..5 {
+        let id = declare_p0(&app).await;
+        app.tick().await;
+        app.deliver().await;
+        let before = recv.received().len();
+        // L2 falls due exactly as someone acknowledges: run both at once.
+        app.advance_mins(30);
+        let path = format!("/api/v1/incidents/{id}/acknowledge");
+        let ack = app.post(&path, json!({}));
+        let (tick, (status, _)) = tokio::join!(app.tick(), ack);
+        assert_eq!(status, StatusCode::OK);
+        let _ = tick;
+        app.deliver().await;
+        let timeline = app.get(&format!("/api/v1/incidents/{id}")).await.1["timeline"].clone();
+        let ack_seq = timeline
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "acknowledged")
+            .unwrap()["seq"]
+            .as_u64()
+            .unwrap();
+        // Either L2 fired before the ack (and was then cancelled if unsent),
+        // or not at all; never after it.
+        for e in timeline.as_array().unwrap() {
+            if e["type"] == "escalated" {
+                assert!(e["seq"].as_u64().unwrap() < ack_seq, "{e}");
+            }
+        }
+        let sent_after: Vec<_> = recv.received()[before..]
+            .iter()
+            .filter(|r| r.body["incident_id"] == id.as_str())
+            .cloned()
+            .collect();
+        assert!(sent_after.is_empty(), "paged after the ack: {sent_after:?}");
+    }
+}
+
+async fn a_restart_mid_escalation_loses_and_doubles_nothing(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let mut app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    app.advance_mins(30);
+    // L2 is due but the server goes away before any tick.
+    app.restart().await;
+    app.tick().await;
+    app.tick().await;
+    app.deliver().await;
+    app.deliver().await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(people(&steps), ["omar", "sara"]);
+    assert_eq!(recv.received().len(), 2);
+}
+
+async fn the_ack_link_shows_a_button_and_acknowledges_on_post(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    app.deliver().await;
+    let link = recv.received()[0].body["ack_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(link.starts_with(&app.base), "{link} on {}", app.base);
+    let page = app.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Acknowledge as omar"), "{html}");
+    assert!(
+        app.events_of(&id, "acknowledged").await.is_empty(),
+        "GET changes nothing"
+    );
+    let done = app.http.post(&link).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let acked = app.events_of(&id, "acknowledged").await;
+    assert_eq!(acked[0]["actor"], "omar");
+    // A tampered link is refused.
+    let bad = app.http.post(format!("{link}x")).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,774 @@
+//! The seed runbooks' paging rules (`shared/RULES.md`): escalation ladders,
+//! condition rules, reminders and channels, one test per rule, named after
+//! it. Each loads that seed's policy from `examples/` into the real server,
+//! moves a manual clock and runs the scheduler by hand (`tick`), so "escalate
+//! after 30 minutes" takes milliseconds.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Backend, TestApp};
+use firebell_server::PolicySource;
+use serde_json::{Value, json};
+
+fn example(name: &str) -> PolicySource {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    PolicySource::File(path)
+}
+
+async fn app_at(backend: Backend, policy: &str, now: &str) -> TestApp {
+    let app = TestApp::spawn_with_policy(backend, example(policy)).await;
+    app.clock.set(now.parse().unwrap());
+    app
+}
+
+async fn ok(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, v) = app.post(path, body).await;
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+/// `(step name, people notified, due_at)` of each escalation so far.
+async fn steps(app: &TestApp, id: &str) -> Vec<(String, Vec<String>, String)> {
+    app.events_of(id, "escalated")
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap().to_string(),
+                notified(e),
+                e["due_at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn notified(e: &Value) -> Vec<String> {
+    e["notified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["person"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Advance `mins` minutes one minute at a time, ticking each minute, as the
+/// background scheduler would.
+async fn run_for(app: &TestApp, mins: i64) {
+    for _ in 0..mins {
+        app.advance_mins(1);
+        app.tick().await;
+    }
+}
+
+on_both_backends!(
+    s003_escalation_levels,
+    s003_escalate_immediately,
+    s003_update_cadence,
+    s004_escalation_chain,
+    s002_ack_stops_escalation,
+    s000_p0_ic_within_15m,
+    s000_p1_update_every_30m,
+    s000_who_to_page,
+    s002_updates_15_30m,
+    s004_channels_by_severity,
+);
+
+/// L1 first; unresolved after 2 h (P1) → L2; L2 must respond in 30 min in
+/// business hours, 1 h off-hours, else L3. An acknowledgement does not stop
+/// the ladder: the runbook escalates what is unresolved.
+async fn s003_escalation_levels(backend: Backend) {
+    // Monday 23 November 2026, 10:00 UTC: business hours.
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "50% error rate", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.tick().await;
+    assert_eq!(
+        steps(&app, &id).await,
+        [(
+            "L1".into(),
+            vec!["oncall".into()],
+            "2026-11-23T10:00:00Z".into()
+        )]
+    );
+    app.advance_mins(5);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 114).await;
+    assert_eq!(steps(&app, &id).await.len(), 1, "nothing before 2 h");
+    run_for(&app, 1).await;
+    let s = steps(&app, &id).await;
+    assert_eq!(
+        s[1],
+        (
+            "L2".into(),
+            vec!["john".into()],
+            "2026-11-23T12:00:00Z".into()
+        )
+    );
+    // In business hours L2 has 30 minutes.
+    run_for(&app, 30).await;
+    let s = steps(&app, &id).await;
+    assert_eq!(
+        s[2],
+        (
+            "L3".into(),
+            vec!["jane".into()],
+            "2026-11-23T12:30:00Z".into()
+        )
+    );
+    // Resolution stops everything.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "fixed"}),
+    )
+    .await;
+    run_for(&app, 180).await;
+    assert_eq!(steps(&app, &id).await.len(), 3);
+
+    // Off-hours: declared Monday 19:00 UTC, L2 at 21:00, L3 an hour later.
+    app.clock.set("2026-11-23T19:00:00Z".parse().unwrap());
+    let id = app
+        .declare(json!({"title": "night", "severity": "P1"}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 120 + 59).await;
+    assert_eq!(
+        steps(&app, &id).await.len(),
+        2,
+        "L3 waits an hour off-hours"
+    );
+    run_for(&app, 1).await;
+    let s = steps(&app, &id).await;
+    assert_eq!(
+        s[2],
+        (
+            "L3".into(),
+            vec!["jane".into()],
+            "2026-11-23T22:00:00Z".into()
+        )
+    );
+    // A P0 climbs to L2 after 30 minutes unresolved at the latest (here
+    // sooner: "down for more than 15 minutes" escalates at once).
+    let id = app
+        .declare(json!({"title": "down", "severity": "P0"}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 30).await;
+    assert_eq!(
+        steps(&app, &id)
+            .await
+            .iter()
+            .map(|s| s.0.as_str())
+            .collect::<Vec<_>>(),
+        ["L1", "L2"]
+    );
+}
+
+/// P0 down >15 min, data loss, a confirmed breach or "cannot roll back"
+/// escalate at once, without waiting for the ladder's timer.
+async fn s003_escalate_immediately(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    // Tagged data loss: L1 and L2 at the moment of declaration.
+    let id = app
+        .declare(json!({"title": "rows missing", "severity": "P0", "tags": ["data-loss"]}))
+        .await;
+    app.tick().await;
+    let s = steps(&app, &id).await;
+    assert_eq!(
+        s.iter()
+            .map(|s| (s.0.as_str(), s.2.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("L1", "2026-11-23T10:00:00Z"),
+            ("L2", "2026-11-23T10:00:00Z")
+        ]
+    );
+    let rule = &app.events_of(&id, "rule_triggered").await[0];
+    assert_eq!(rule["rule"], "escalate-at-once");
+    assert!(
+        app.events_of(&id, "escalated").await[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tagged data-loss")
+    );
+
+    // A confirmed breach also goes to the security team.
+    let id = app
+        .declare(json!({"title": "keys leaked", "severity": "P0", "tags": ["security-breach"]}))
+        .await;
+    app.tick().await;
+    let rules = app.events_of(&id, "rule_triggered").await;
+    let security = rules
+        .iter()
+        .find(|r| r["rule"] == "security-breach")
+        .unwrap();
+    assert_eq!(notified(security), ["security-team"]);
+
+    // Untagged P0, acknowledged at once: still unresolved at 15 minutes → L2
+    // then, not at the ladder's 30.
+    let id = app
+        .declare(json!({"title": "down", "severity": "P0"}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 14).await;
+    assert_eq!(steps(&app, &id).await.len(), 1);
+    run_for(&app, 1).await;
+    let s = steps(&app, &id).await;
+    assert_eq!(s[1].0, "L2");
+    assert_eq!(s[1].2, "2026-11-23T10:15:00Z");
+    // L3 after L2's 30 minutes, not at the ladder's original 60.
+    run_for(&app, 30).await;
+    assert_eq!(steps(&app, &id).await[2].2, "2026-11-23T10:45:00Z");
+    // A P1 is not escalated by the P0 rule.
+    let id = app
+        .declare(json!({"title": "slow", "severity": "P1"}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 20).await;
+    assert_eq!(steps(&app, &id).await.len(), 1);
+}
+
+/// Status updates every P0 15 min, P1 30 min, P2 1 h, P3 daily; an overdue
+/// update reminds, again at each period, until one is posted.
+async fn s003_update_cadence(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let mut ids = Vec::new();
+    for sev in ["P0", "P1", "P2", "P3"] {
+        let id = app
+            .declare(json!({"title": sev, "severity": sev, "commander": "oncall"}))
+            .await;
+        ok(
+            &app,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            json!({}),
+        )
+        .await;
+        ids.push(id);
+    }
+    let reminders = |v: Vec<Value>| -> Vec<String> {
+        v.iter()
+            .filter(|r| r["reminder"] == "update")
+            .map(|r| r["due_at"].as_str().unwrap().to_string())
+            .collect()
+    };
+    run_for(&app, 14).await;
+    assert!(reminders(app.events_of(&ids[0], "reminded").await).is_empty());
+    run_for(&app, 1).await;
+    let p0 = app.events_of(&ids[0], "reminded").await;
+    assert_eq!(reminders(p0.clone()), ["2026-11-23T10:15:00Z"]);
+    // The commander is reminded.
+    assert_eq!(notified(&p0[0]), ["oncall"]);
+    // Repeats every 15 minutes until an update is posted ...
+    run_for(&app, 15).await;
+    assert_eq!(
+        reminders(app.events_of(&ids[0], "reminded").await),
+        ["2026-11-23T10:15:00Z", "2026-11-23T10:30:00Z"]
+    );
+    // ... which restarts the clock.
+    run_for(&app, 5).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{}/updates", ids[0]),
+        json!({"message": "Rolled back; error rate falling"}),
+    )
+    .await;
+    run_for(&app, 14).await;
+    assert_eq!(reminders(app.events_of(&ids[0], "reminded").await).len(), 2);
+    run_for(&app, 1).await;
+    assert_eq!(
+        reminders(app.events_of(&ids[0], "reminded").await)[2],
+        "2026-11-23T10:50:00Z"
+    );
+    // P1 at 30 min, P2 at 1 h (we are at 10:50).
+    assert_eq!(
+        reminders(app.events_of(&ids[1], "reminded").await),
+        ["2026-11-23T10:30:00Z"]
+    );
+    run_for(&app, 10).await;
+    assert_eq!(
+        reminders(app.events_of(&ids[2], "reminded").await),
+        ["2026-11-23T11:00:00Z"]
+    );
+    // P3 daily: a late tick (the server was down all night) reminds once.
+    app.clock.set("2026-11-25T12:00:00Z".parse().unwrap());
+    app.tick().await;
+    let p3 = reminders(app.events_of(&ids[3], "reminded").await);
+    assert_eq!(
+        p3,
+        ["2026-11-24T10:00:00Z"],
+        "one reminder for the whole gap"
+    );
+    let n = app.events_of(&ids[3], "reminded").await[0]["n"].as_u64();
+    assert_eq!(n, Some(2), "numbered by the periods that passed");
+    // Resolved: no more reminders.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{}/resolve", ids[3]),
+        json!({}),
+    )
+    .await;
+    app.clock.set("2026-11-28T12:00:00Z".parse().unwrap());
+    app.tick().await;
+    assert_eq!(reminders(app.events_of(&ids[3], "reminded").await).len(), 1);
+}
+
+/// `(rule, people)` of each rule that fired, in order.
+async fn rules_fired(app: &TestApp, id: &str) -> Vec<(String, Vec<String>)> {
+    app.events_of(id, "rule_triggered")
+        .await
+        .iter()
+        .map(|e| (e["rule"].as_str().unwrap().to_string(), notified(e)))
+        .collect()
+}
+
+/// P0 unresolved 30 min, P1 unresolved 2 h, or any security incident /
+/// data-loss risk → Engineering Lead; P0 unresolved 1 h, confirmed breach,
+/// customer data at risk → CTO; data exposure, unavailable > 4 h, customer
+/// data loss, legal/compliance → CEO. Acknowledging does not stop the chain;
+/// resolving does.
+async fn s004_escalation_chain(backend: Backend) {
+    let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
+    let p0 = app
+        .declare(json!({"title": "API down", "severity": "P0"}))
+        .await;
+    let p1 = app
+        .declare(json!({"title": "slow", "severity": "P1"}))
+        .await;
+    app.tick().await;
+    for id in [&p0, &p1] {
+        ok(
+            &app,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            json!({}),
+        )
+        .await;
+    }
+    run_for(&app, 29).await;
+    assert!(rules_fired(&app, &p0).await.is_empty());
+    run_for(&app, 1).await;
+    assert_eq!(
+        rules_fired(&app, &p0).await,
+        [("lead-p0-30m".into(), vec!["engineering-lead".into()])]
+    );
+    run_for(&app, 30).await;
+    assert_eq!(
+        rules_fired(&app, &p0).await[1],
+        ("cto-p0-1h".into(), vec!["cto".into()])
+    );
+    run_for(&app, 60).await;
+    assert_eq!(
+        rules_fired(&app, &p1).await,
+        [("lead-p1-2h".into(), vec!["engineering-lead".into()])]
+    );
+    // The P0 is still down at 4 h: the CEO.
+    run_for(&app, 120).await;
+    assert_eq!(
+        rules_fired(&app, &p0).await[2],
+        ("ceo-p0-4h".into(), vec!["ceo".into()])
+    );
+    // Each rung once, whatever the time.
+    run_for(&app, 60).await;
+    assert_eq!(rules_fired(&app, &p0).await.len(), 3);
+
+    // Confirmed breach with data exposure, declared as a P1: Lead, CTO and CEO at once.
+    let id = app
+        .declare(
+            json!({"title": "customer records exposed", "severity": "P1",
+                        "tags": ["security", "security-breach", "data-exposure"]}),
+        )
+        .await;
+    app.tick().await;
+    let fired: Vec<String> = rules_fired(&app, &id)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        fired,
+        ["ceo-exposure", "cto-breach", "lead-security-data-loss"]
+    );
+
+    // Resolved within 30 minutes: nobody up the chain is bothered.
+    let id = app
+        .declare(json!({"title": "blip", "severity": "P0"}))
+        .await;
+    app.tick().await;
+    run_for(&app, 20).await;
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    run_for(&app, 300).await;
+    assert!(rules_fired(&app, &id).await.is_empty());
+}
+
+/// Primary chat channel, email second, phone/SMS for P0 only.
+async fn s004_channels_by_severity(backend: Backend) {
+    let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
+    let (_, oncall) = app.get("/api/v1/oncall?schedule=primary").await;
+    let person = oncall[0]["now"]["person"].as_str().unwrap().to_string();
+    let mut channels = Vec::new();
+    for sev in ["P0", "P1"] {
+        let id = app.declare(json!({"title": sev, "severity": sev})).await;
+        app.tick().await;
+        let n = app.notifications(&id).await;
+        assert!(n.iter().all(|n| n["person"] == person.as_str()), "{n:?}");
+        // The page names the channels in order of preference; one
+        // notification per channel goes out at once.
+        let step = &app.events_of(&id, "escalated").await[0];
+        let ordered: Vec<String> =
+            serde_json::from_value(step["notified"][0]["channels"].clone()).unwrap();
+        let mut sent: Vec<String> = n
+            .iter()
+            .map(|n| n["channel"].as_str().unwrap().to_string())
+            .collect();
+        sent.sort();
+        let mut expected = ordered.clone();
+        expected.sort();
+        assert_eq!(sent, expected);
+        channels.push(ordered);
+    }
+    assert_eq!(
+        channels[0],
+        ["slack", "email", "sms"],
+        "P0: chat, email, SMS"
+    );
+    assert_eq!(channels[1], ["slack", "email"], "P1: chat and email");
+}
+
+/// Acknowledging stops every later escalation step: nobody is paged again
+/// for it, and pages not yet sent are cancelled.
+async fn s002_ack_stops_escalation(backend: Backend) {
+    let app = app_at(backend, "django-crm.toml", "2026-11-23T10:00:00Z").await;
+    // Not acknowledged: on-call, the lead at 15 min, then twice more round.
+    let unacked = app
+        .declare(json!({"title": "5xx storm", "severity": "SEV1"}))
+        .await;
+    let acked = app
+        .declare(json!({"title": "login failing", "severity": "SEV1"}))
+        .await;
+    app.tick().await;
+    run_for(&app, 10).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{acked}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    let cancelled: Vec<String> = app
+        .notifications(&acked)
+        .await
+        .iter()
+        .map(|n| n["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(cancelled, ["cancelled"], "the unsent page is cancelled");
+    run_for(&app, 120).await;
+    let names =
+        |s: Vec<(String, Vec<String>, String)>| s.into_iter().map(|s| s.0).collect::<Vec<_>>();
+    assert_eq!(names(steps(&app, &acked).await), ["on-call"]);
+    assert_eq!(
+        names(steps(&app, &unacked).await),
+        ["on-call", "lead", "on-call", "lead", "on-call", "lead"]
+    );
+    // No page for the acknowledged incident is waiting to be sent (status
+    // update reminders still go to the on-call engineer: those are owed).
+    let pages: Vec<Value> = app
+        .notifications(&acked)
+        .await
+        .into_iter()
+        .filter(|n| n["duty"].as_str().unwrap().starts_with("step:"))
+        .collect();
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0]["state"], "cancelled");
+}
+
+/// Updates every 15–30 min: a reminder at 15 minutes, the reminder escalated
+/// (to the SRE lead) at 30; posting an update restarts both clocks.
+async fn s002_updates_15_30m(backend: Backend) {
+    let app = app_at(backend, "django-crm.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "deals not saving", "severity": "SEV1", "commander": "sre-b"}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    run_for(&app, 15).await;
+    let reminded = app.events_of(&id, "reminded").await;
+    assert_eq!(reminded.len(), 1);
+    assert_eq!(
+        notified(&reminded[0]),
+        ["sre-b"],
+        "the commander is reminded"
+    );
+    assert!(rules_fired(&app, &id).await.is_empty());
+    run_for(&app, 15).await;
+    assert_eq!(
+        rules_fired(&app, &id).await,
+        [("update-overdue".into(), vec!["sre-lead".into()])]
+    );
+    run_for(&app, 5).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"message": "Rolled back the deploy"}),
+    )
+    .await;
+    run_for(&app, 29).await;
+    assert_eq!(
+        rules_fired(&app, &id).await.len(),
+        1,
+        "the clock restarted at the update"
+    );
+    run_for(&app, 1).await;
+    assert_eq!(
+        rules_fired(&app, &id).await.len(),
+        2,
+        "and escalates again 30 min after it"
+    );
+}
+
+/// A P0 without an incident commander 15 minutes after declaration pages the
+/// next level, and the timeline says why.
+async fn s000_p0_ic_within_15m(backend: Backend) {
+    // Monday 23 November 2026, 13:00 in Riyadh.
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T10:00:00Z",
+    )
+    .await;
+    let without = app
+        .declare(json!({"title": "API down", "severity": "P0"}))
+        .await;
+    let with = app
+        .declare(json!({"title": "API down (2)", "severity": "P0"}))
+        .await;
+    app.tick().await;
+    run_for(&app, 5).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{with}/roles"),
+        json!({"role": "IC", "person": "platform-oncall"}),
+    )
+    .await;
+    run_for(&app, 9).await;
+    assert_eq!(steps(&app, &without).await.len(), 1);
+    run_for(&app, 1).await;
+    let rule = &app.events_of(&without, "rule_triggered").await[0];
+    assert_eq!(rule["rule"], "p0-no-commander-15m");
+    assert!(
+        rule["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no incident commander for 15m"),
+        "{rule}"
+    );
+    let s = steps(&app, &without).await;
+    assert_eq!(
+        s[1],
+        (
+            "next level".into(),
+            vec!["cto".into()],
+            "2026-11-23T10:15:00Z".into()
+        )
+    );
+    assert!(
+        app.events_of(&without, "escalated").await[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("p0-no-commander-15m")
+    );
+    // The one with a commander is left alone.
+    assert!(app.events_of(&with, "rule_triggered").await.is_empty());
+    assert_eq!(steps(&app, &with).await.len(), 1);
+}
+
+/// A P1 whose last status update is older than 30 min reminds the comms lead
+/// (else the commander), repeatedly, until one is posted.
+async fn s000_p1_update_every_30m(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T10:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(
+            json!({"title": "CRM sync failing", "severity": "P1", "commander": "platform-oncall"}),
+        )
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    let reminded = |v: Vec<Value>| -> Vec<(String, Vec<String>)> {
+        v.iter()
+            .filter(|r| r["reminder"] == "update")
+            .map(|r| (r["due_at"].as_str().unwrap().to_string(), notified(r)))
+            .collect()
+    };
+    run_for(&app, 30).await;
+    assert_eq!(
+        reminded(app.events_of(&id, "reminded").await),
+        [(
+            "2026-11-23T10:30:00Z".into(),
+            vec!["platform-oncall".into()]
+        )],
+        "no comms lead yet: the commander"
+    );
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/roles"),
+        json!({"role": "comms_lead", "person": "customer-success"}),
+    )
+    .await;
+    run_for(&app, 30).await;
+    assert_eq!(
+        reminded(app.events_of(&id, "reminded").await)[1],
+        (
+            "2026-11-23T11:00:00Z".into(),
+            vec!["customer-success".into()]
+        )
+    );
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"message": "Sync resumed for most tenants", "visibility": "public"}),
+    )
+    .await;
+    run_for(&app, 29).await;
+    assert_eq!(reminded(app.events_of(&id, "reminded").await).len(), 2);
+    run_for(&app, 1).await;
+    assert_eq!(reminded(app.events_of(&id, "reminded").await).len(), 3);
+}
+
+/// §8: app down → on-call platform; DB down → platform + DBA if staffed;
+/// security → security lead + DPO; customer-facing → platform + Customer
+/// Success; LLM cost spike → platform + CTO; PDPL breach candidate → DPO +
+/// Legal + Security.
+async fn s000_who_to_page(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T10:00:00Z",
+    )
+    .await;
+    let first_page = |id: String| {
+        let app = &app;
+        async move {
+            app.tick().await;
+            let mut people: Vec<String> = app
+                .events_of(&id, "escalated")
+                .await
+                .iter()
+                .chain(app.events_of(&id, "rule_triggered").await.iter())
+                .flat_map(notified)
+                .collect();
+            people.sort();
+            people.dedup();
+            people
+        }
+    };
+    let declare = |body: Value| app.declare(body);
+    let api = declare(json!({"title": "5xx storm", "severity": "P1", "services": ["api"]})).await;
+    assert_eq!(first_page(api).await, ["platform-oncall"]);
+    let db = declare(json!({"title": "Postgres down", "severity": "P0", "services": ["postgres"]}))
+        .await;
+    assert_eq!(
+        first_page(db).await,
+        ["dba", "platform-oncall"],
+        "13:00 Riyadh: the DBA is staffed"
+    );
+    let security =
+        declare(json!({"title": "token leaked", "severity": "P1", "tags": ["security"]})).await;
+    assert_eq!(
+        first_page(security).await,
+        ["dpo", "platform-oncall", "security-lead"]
+    );
+    let customer =
+        declare(json!({"title": "tenant blocked", "severity": "P1", "tags": ["customer-facing"]}))
+            .await;
+    assert_eq!(
+        first_page(customer).await,
+        ["customer-success", "platform-oncall"]
+    );
+    let pdpl = declare(
+        json!({"title": "export leak", "severity": "P0", "tags": ["personal-data-breach"]}),
+    )
+    .await;
+    assert_eq!(
+        first_page(pdpl).await,
+        ["dpo", "legal", "platform-oncall", "security-lead"]
+    );
+    // An LLM cost spike alert routes to platform + CTO.
+    let (status, v) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "LLMCostSpike"}, "startsAt": "2026-11-23T09:59:00Z"}]),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    app.process().await;
+    let cost = app
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| i["title"].as_str().unwrap().contains("LLMCostSpike"))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(first_page(cost).await, ["cto", "platform-oncall"]);
+    // DB down at 22:00 Riyadh: the DBA is not staffed; the timeline says so.
+    app.clock.set("2026-11-23T19:00:00Z".parse().unwrap());
+    let db = declare(
+        json!({"title": "Postgres down at night", "severity": "P0", "services": ["postgres"]}),
+    )
+    .await;
+    assert_eq!(first_page(db.clone()).await, ["platform-oncall"]);
+    let step = &app.events_of(&db, "escalated").await[0];
+    assert!(
+        step["unreachable"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("schedule dba: nobody on call")),
+        "{step}"
+    );
+}
