@@ -109,9 +109,35 @@ async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), Sto
     )))
 }
 
+/// Rewrite the timers of every open incident from the policy in force: a
+/// reloaded policy may move, add or remove what is owed.
+pub async fn resync_all(state: &AppState) -> Result<usize, StoreError> {
+    let ids = state.store.open_incident_ids().await?;
+    for id in &ids {
+        state.store.resync_timers(id).await?;
+    }
+    Ok(ids.len())
+}
+
 /// The background loop: a round whenever woken or the next timer is due.
 pub async fn run(state: AppState) {
+    let mut policy = state.policy.policy();
     loop {
+        let current = state.policy.policy();
+        if !std::sync::Arc::ptr_eq(&policy, &current) {
+            match resync_all(&state).await {
+                Ok(n) => {
+                    tracing::info!(
+                        incidents = n,
+                        "policy changed: open incidents' timers rewritten"
+                    );
+                    policy = current;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "rewriting timers after a policy change failed; retrying")
+                }
+            }
+        }
         if let Err(e) = run_once(&state).await {
             tracing::error!(error = %e, "scheduler round failed; retrying");
         }

@@ -106,6 +106,7 @@ on_both_backends!(
     an_ack_racing_a_due_step_pages_nobody_after_it_commits,
     a_restart_mid_escalation_loses_and_doubles_nothing,
     the_ack_link_shows_a_button_and_acknowledges_on_post,
+    a_reloaded_policy_rewrites_the_timers_of_open_incidents,
 );
 
 async fn a_step_policy_pages_on_call_then_the_next_level(backend: Backend) {
@@ -432,4 +433,47 @@ async fn the_ack_link_shows_a_button_and_acknowledges_on_post(backend: Backend) 
     // A tampered link is refused.
     let bad = app.http.post(format!("{link}x")).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+}
+
+async fn a_reloaded_policy_rewrites_the_timers_of_open_incidents(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source.clone()).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    // A rule added while the incident is open: P0 unresolved 10 min → Alice.
+    let firebell_server::PolicySource::File(path) = &source else {
+        unreachable!()
+    };
+    let mut text = std::fs::read_to_string(path).unwrap();
+    text.push_str(
+        "\n[[escalation_rules]]\nname = \"p0-10m\"\nwhen = { severities = [\"P0\"], unresolved_for = \"10m\" }\nnotify = [\"person:alice\"]\n",
+    );
+    std::fs::write(path, text).unwrap();
+    let (_, before) = app.get("/api/v1/policy").await;
+    for _ in 0..100 {
+        let (_, now) = app.get("/api/v1/policy").await;
+        if now["policy"]["escalation_rules"] != before["policy"]["escalation_rules"] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, agenda) = app.get(&format!("/api/v1/incidents/{id}/agenda")).await;
+    assert!(
+        agenda["due"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["key"] == "rule:p0-10m"),
+        "{agenda}"
+    );
+    // The scheduler rewrites the stored timers (its loop does this on reload).
+    firebell_server::scheduler::resync_all(app.state())
+        .await
+        .unwrap();
+    app.advance_mins(10);
+    app.tick().await;
+    let fired = app.events_of(&id, "rule_triggered").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["notified"][0]["person"], "alice");
 }

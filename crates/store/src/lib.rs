@@ -166,6 +166,12 @@ impl Store {
         dispatch!(self, s => s.claim_due_incidents(now, limit, token, lease).await)
     }
 
+    /// Ids of every incident not resolved (to rewrite their timers after a
+    /// policy change).
+    pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.open_incident_ids().await)
+    }
+
     /// The earliest timer, claimed or not.
     pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
         dispatch!(self, s => s.next_timer_at().await)

@@ -307,6 +307,14 @@ impl SqliteStore {
         ms.map(from_ms).transpose()
     }
 
+    pub(crate) async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM incidents WHERE status <> 'resolved' ORDER BY id")
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
     pub(crate) async fn claim_notifications(
         &self,
         now: Timestamp,
@@ -553,6 +561,14 @@ impl PgStore {
             .fetch_one(&self.pool)
             .await?;
         ms.map(from_ms).transpose()
+    }
+
+    pub(crate) async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM incidents WHERE status <> 'resolved' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     pub(crate) async fn claim_notifications(
