@@ -109,19 +109,17 @@ impl Server {
         let (ingest, ingest_rx) = ingest::queue();
         let started_at = clock.now();
         // Every incident write rewrites its timers from the live policy; a
-        // duty already due wakes the scheduler.
+        // write that leaves a duty due wakes the scheduler once committed.
         let schedule = scheduler::SchedulerWake::default();
         {
             let policy = policy.clone();
-            let clock = clock.clone();
-            let schedule = schedule.clone();
-            store.set_planner(Arc::new(move |incident| {
-                let agenda = firebell_core::escalation::agenda(incident, &policy.policy());
-                if agenda.first().is_some_and(|d| d.at <= clock.now()) {
-                    schedule.notify_one();
-                }
-                agenda
-            }));
+            let wake = schedule.clone();
+            store.set_planner(
+                Arc::new(move |incident| {
+                    firebell_core::escalation::agenda(incident, &policy.policy())
+                }),
+                Arc::new(move || wake.notify_one()),
+            );
         }
         let link_key = store
             .setting_or_init("ack_link_key", &hex::encode(rand::random::<[u8; 32]>()))

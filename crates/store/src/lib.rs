@@ -41,7 +41,7 @@ mod sqlite;
 mod types;
 
 pub use error::StoreError;
-pub use outbox::{Completion, Notification, Planner};
+pub use outbox::{Completion, Notification, Planner, Waker};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use types::*;
 
@@ -132,8 +132,8 @@ impl Store {
 
     /// Install what computes an incident's timers from its state; from then
     /// on every incident write rewrites its timers in the same transaction.
-    pub fn set_planner(&self, planner: Planner) {
-        dispatch!(self, s => s.set_planner(planner))
+    pub fn set_planner(&self, planner: Planner, waker: Waker) {
+        dispatch!(self, s => s.set_planner(planner, waker))
     }
 
     /// Append what the scheduler fired (events plus intents to notify), all

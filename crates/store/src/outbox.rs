@@ -31,10 +31,14 @@ use crate::{Backend, StoreError};
 /// Computes the timers of an incident from its state (and the live policy).
 pub type Planner = Arc<dyn Fn(&Incident) -> Vec<Due> + Send + Sync>;
 
+/// Called after a commit that left a timer already due (the scheduler
+/// should look now, not at its next poll).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
 /// Where a store keeps its planner; shared by clones of the store. Without
 /// one (tools, store tests) no timers are written.
 #[derive(Clone, Default)]
-pub struct PlannerCell(Arc<RwLock<Option<Planner>>>);
+pub struct PlannerCell(Arc<RwLock<Option<(Planner, Waker)>>>);
 
 impl std::fmt::Debug for PlannerCell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,13 +47,23 @@ impl std::fmt::Debug for PlannerCell {
 }
 
 impl PlannerCell {
-    pub(crate) fn set(&self, planner: Planner) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(planner);
+    pub(crate) fn set(&self, planner: Planner, waker: Waker) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some((planner, waker));
     }
 
     fn plan(&self, state: &Incident) -> Option<Vec<Due>> {
         let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().map(|p| p(state))
+        guard.as_ref().map(|(p, _)| p(state))
+    }
+
+    /// After a commit: wake the scheduler if the write left a timer due.
+    pub(crate) fn committed(&self, due_now: bool) {
+        if due_now {
+            let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, wake)) = guard.as_ref() {
+                wake();
+            }
+        }
     }
 }
 
@@ -186,12 +200,15 @@ pub(crate) async fn sync_effects_sqlite(
     conn: &mut SqliteConnection,
     state: &Incident,
     planner: &PlannerCell,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let mut due_now = false;
     if let Some(agenda) = planner.plan(state) {
         sqlx::query("DELETE FROM timers WHERE incident_id = ?")
             .bind(&state.id)
             .execute(&mut *conn)
             .await?;
+        // The event's time: a duty due by then is due now.
+        due_now = agenda.iter().any(|d| d.at <= state.updated_at);
         for due in &agenda {
             sqlx::query("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES (?, ?, ?)")
                 .bind(&state.id)
@@ -212,7 +229,7 @@ pub(crate) async fn sync_effects_sqlite(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(due_now)
 }
 
 pub(crate) async fn insert_intents_sqlite(
@@ -249,8 +266,8 @@ pub(crate) async fn insert_intents_sqlite(
 }
 
 impl SqliteStore {
-    pub(crate) fn set_planner(&self, planner: Planner) {
-        self.planner.set(planner);
+    pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
+        self.planner.set(planner, waker);
     }
 
     pub(crate) async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
@@ -260,11 +277,13 @@ impl SqliteStore {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
+        let mut due_now = false;
         if let Some(state) = state {
             let state = decode_incident(id, &state)?;
-            sync_effects_sqlite(&mut tx, &state, &self.planner).await?;
+            due_now = sync_effects_sqlite(&mut tx, &state, &self.planner).await?;
         }
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(())
     }
 
@@ -381,15 +400,17 @@ impl SqliteStore {
                 .bind(&n.incident_id)
                 .fetch_optional(&mut *tx)
                 .await?;
+        let mut due_now = false;
         if let Some(current) = current {
             let current = decode_incident(&n.incident_id, &current)?;
             let version = current.version;
             let (next, event) = with_event(current, outcome_event(n, completion), now);
             crate::sqlite::write_append(&mut tx, &next, version, &[event]).await?;
-            sync_effects_sqlite(&mut tx, &next, &self.planner).await?;
+            due_now = sync_effects_sqlite(&mut tx, &next, &self.planner).await?;
             insert_intents_sqlite(&mut tx, &n.incident_id, follow_up, now).await?;
         }
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(true)
     }
 
@@ -447,12 +468,15 @@ pub(crate) async fn sync_effects_pg(
     conn: &mut PgConnection,
     state: &Incident,
     planner: &PlannerCell,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let mut due_now = false;
     if let Some(agenda) = planner.plan(state) {
         sqlx::query("DELETE FROM timers WHERE incident_id = $1")
             .bind(&state.id)
             .execute(&mut *conn)
             .await?;
+        // The event's time: a duty due by then is due now.
+        due_now = agenda.iter().any(|d| d.at <= state.updated_at);
         for due in &agenda {
             sqlx::query("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES ($1, $2, $3)")
                 .bind(&state.id)
@@ -473,7 +497,7 @@ pub(crate) async fn sync_effects_pg(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(due_now)
 }
 
 pub(crate) async fn insert_intents_pg(
@@ -508,8 +532,8 @@ pub(crate) async fn insert_intents_pg(
 }
 
 impl PgStore {
-    pub(crate) fn set_planner(&self, planner: Planner) {
-        self.planner.set(planner);
+    pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
+        self.planner.set(planner, waker);
     }
 
     pub(crate) async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
@@ -520,11 +544,13 @@ impl PgStore {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
+        let mut due_now = false;
         if let Some(state) = state {
             let state = decode_incident(id, &state)?;
-            sync_effects_pg(&mut tx, &state, &self.planner).await?;
+            due_now = sync_effects_pg(&mut tx, &state, &self.planner).await?;
         }
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(())
     }
 
@@ -633,15 +659,17 @@ impl PgStore {
                 .bind(&n.incident_id)
                 .fetch_optional(&mut *tx)
                 .await?;
+        let mut due_now = false;
         if let Some(current) = current {
             let current = decode_incident(&n.incident_id, &current)?;
             let version = current.version;
             let (next, event) = with_event(current, outcome_event(n, completion), now);
             crate::postgres::write_append(&mut tx, &next, version, &[event]).await?;
-            sync_effects_pg(&mut tx, &next, &self.planner).await?;
+            due_now = sync_effects_pg(&mut tx, &next, &self.planner).await?;
             insert_intents_pg(&mut tx, &n.incident_id, follow_up, now).await?;
         }
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(true)
     }
 

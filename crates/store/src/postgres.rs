@@ -164,8 +164,9 @@ impl PgStore {
         let _t = Self::timer("create_incident");
         let mut tx = self.pool.begin().await?;
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
-        crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(incident)
     }
 
@@ -209,10 +210,11 @@ impl PgStore {
             }
             return Err(e);
         }
-        crate::outbox::sync_effects_pg(&mut tx, state, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_pg(&mut tx, state, &self.planner).await?;
         crate::outbox::insert_intents_pg(&mut tx, &state.id, intents, state.updated_at).await?;
         mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(())
     }
 
@@ -466,7 +468,7 @@ impl PgStore {
             return Err(StoreError::GroupTaken { incident_id });
         }
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
-        crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_pg(&mut tx, &incident, &self.planner).await?;
         if incident.is_open() {
             let claimed = sqlx::query(
                 "INSERT INTO incident_groups (group_key, incident_id) VALUES ($1, $2) \
@@ -485,6 +487,7 @@ impl PgStore {
         }
         mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(incident)
     }
 

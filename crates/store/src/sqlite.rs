@@ -149,8 +149,9 @@ impl SqliteStore {
         let _t = Self::timer("create_incident");
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
-        crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(incident)
     }
 
@@ -188,10 +189,11 @@ impl SqliteStore {
             }
             return Err(e);
         }
-        crate::outbox::sync_effects_sqlite(&mut tx, state, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_sqlite(&mut tx, state, &self.planner).await?;
         crate::outbox::insert_intents_sqlite(&mut tx, &state.id, intents, state.updated_at).await?;
         mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(())
     }
 
@@ -436,7 +438,7 @@ impl SqliteStore {
             return Err(StoreError::GroupTaken { incident_id });
         }
         let incident = insert_incident(&mut tx, stem, digits, build).await?;
-        crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
+        let due_now = crate::outbox::sync_effects_sqlite(&mut tx, &incident, &self.planner).await?;
         if incident.is_open() {
             let claimed = sqlx::query(
                 "INSERT INTO incident_groups (group_key, incident_id) VALUES (?, ?) \
@@ -455,6 +457,7 @@ impl SqliteStore {
         }
         mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
         tx.commit().await?;
+        self.planner.committed(due_now);
         Ok(incident)
     }
 

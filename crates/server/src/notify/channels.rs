@@ -51,7 +51,8 @@ fn fail(retryable: bool, message: String) -> DeliveryError {
     }
 }
 
-fn timeout_of(n: &Notifier) -> Duration {
+/// A notifier's per-attempt timeout.
+pub fn timeout_of(n: &Notifier) -> Duration {
     n.timeout
         .map(|t| Duration::from_secs(t.as_secs().max(1) as u64))
         .unwrap_or(DEFAULT_TIMEOUT)

@@ -47,9 +47,15 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
         let now = state.clock.now();
         let token = uuid::Uuid::new_v4().to_string();
         let policy = state.policy.policy();
-        // The lease outlives the slowest attempt, so nobody else retries it meanwhile.
-        let lease =
-            now + jiff::SignedDuration::from_secs(channels::MAX_TIMEOUT.as_secs() as i64 + 60);
+        // The lease outlives the slowest attempt, so nobody else retries it
+        // meanwhile; a dispatcher that died mid-send is retried after it.
+        let slowest = policy
+            .notifiers
+            .values()
+            .map(channels::timeout_of)
+            .max()
+            .unwrap_or(channels::DEFAULT_TIMEOUT);
+        let lease = now + jiff::SignedDuration::from_secs(slowest.as_secs() as i64 + 15);
         let batch = state
             .store
             .claim_notifications(now, BATCH, &token, lease)
