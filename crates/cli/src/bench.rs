@@ -17,6 +17,11 @@ pub enum BenchCmd {
     /// Many alerts into ONE group: how long until all are committed and (for
     /// Firebell) processed, and how many incidents result (must be 1).
     Storm(StormArgs),
+    /// Alert in → first notification attempt (no policy delay), p50/p99, on
+    /// a Firebell started in this process with its own receiver.
+    Paging(crate::bench_paging::PagingArgs),
+    /// Many escalation timers due at the same instant: lateness of firing.
+    Timers(crate::bench_paging::TimersArgs),
 }
 
 #[derive(Args, Clone)]
@@ -69,6 +74,8 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Ingest(a) => ingest(a).await,
         BenchCmd::Storm(a) => storm(a).await,
+        BenchCmd::Paging(a) => crate::bench_paging::paging(a).await,
+        BenchCmd::Timers(a) => crate::bench_paging::timers(a).await,
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use firebell_core::escalation;
 use firebell_core::incident;
-use firebell_store::StoreError;
+use firebell_store::{FiredAppend, StoreError};
 
 use crate::AppState;
 
@@ -49,7 +49,12 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
             return Ok(round);
         }
         let claimed = ids.len();
-        for id in ids {
+        let (events, intents, retry) = fire_batch(state, &ids).await?;
+        round.incidents += claimed - retry.len();
+        round.events += events;
+        round.intents += intents;
+        // Those that lost a race to a concurrent command: one by one.
+        for id in retry {
             let (events, intents) = fire_incident(state, &id).await?;
             round.incidents += 1;
             round.events += events;
@@ -59,6 +64,73 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
             return Ok(round);
         }
     }
+}
+
+/// Fire the claimed incidents' due duties, all appended in one transaction
+/// (one commit for the round, not one per incident). Returns the events and
+/// intents written and the incidents to retry alone (a concurrent write won).
+async fn fire_batch(
+    state: &AppState,
+    ids: &[String],
+) -> Result<(usize, usize, Vec<String>), StoreError> {
+    let now = state.clock.now();
+    let policy = state.policy.policy();
+    let overrides = state
+        .store
+        .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
+        .await?;
+    let mut items = Vec::with_capacity(ids.len());
+    let mut stale = Vec::new();
+    for id in ids {
+        let Some(current) = state.store.get_incident(id).await? else {
+            continue;
+        };
+        let firing = escalation::fire(&current, &policy, &overrides, now);
+        if firing.events.is_empty() {
+            stale.push(id.clone());
+            continue;
+        }
+        let stamped = incident::stamp(firing.events, current.version, now, "system");
+        let mut next = current.clone();
+        for e in &stamped {
+            next.apply(e);
+        }
+        items.push(FiredAppend {
+            state: next,
+            expected_version: current.version,
+            events: stamped,
+            intents: firing.intents,
+        });
+    }
+    // Nothing due after all (the policy changed, or the timer was stale):
+    // rewrite the agenda so the timer does not come back.
+    for id in &stale {
+        state.store.resync_timers(id).await?;
+    }
+    if items.is_empty() {
+        return Ok((0, 0, Vec::new()));
+    }
+    let lost = state.store.append_fired_batch(&items).await?;
+    let (mut events, mut intents) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        if lost.contains(&i) {
+            continue;
+        }
+        events += item.events.len();
+        intents += item.intents.len();
+        for e in &item.events {
+            metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
+                .increment(1);
+        }
+    }
+    if intents > 0 {
+        state.deliver.notify_one();
+    }
+    let retry = lost
+        .into_iter()
+        .map(|i| items[i].state.id.clone())
+        .collect();
+    Ok((events, intents, retry))
 }
 
 /// Fire one incident's due duties; retried on a concurrent write.

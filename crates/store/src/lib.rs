@@ -41,7 +41,7 @@ mod sqlite;
 mod types;
 
 pub use error::StoreError;
-pub use outbox::{Completion, Notification, Planner, Waker};
+pub use outbox::{Completion, FiredAppend, Notification, Planner, Waker};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use types::*;
 
@@ -146,6 +146,15 @@ impl Store {
         intents: &[firebell_core::escalation::Intent],
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.append_fired(state, expected_version, events, intents).await)
+    }
+
+    /// Append many firings in one transaction, each in a savepoint; returns
+    /// the indexes of those that lost a race (nothing of them was written).
+    pub async fn append_fired_batch(
+        &self,
+        items: &[FiredAppend],
+    ) -> Result<Vec<usize>, StoreError> {
+        dispatch!(self, s => s.append_fired_batch(items).await)
     }
 
     /// Rewrite an incident's timers from its stored state (after a policy

@@ -67,6 +67,16 @@ impl PlannerCell {
     }
 }
 
+/// One incident's firing, for [`crate::Store::append_fired_batch`].
+#[derive(Clone, Debug)]
+pub struct FiredAppend {
+    /// The state after `events`.
+    pub state: Incident,
+    pub expected_version: u64,
+    pub events: Vec<Event>,
+    pub intents: Vec<Intent>,
+}
+
 /// One notification as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Notification {
@@ -266,6 +276,56 @@ pub(crate) async fn insert_intents_sqlite(
 }
 
 impl SqliteStore {
+    /// Append many firings in one transaction (one fsync for a whole round),
+    /// each in its own savepoint: one that lost a race to a concurrent
+    /// command is rolled back alone, and its index returned for a retry.
+    pub(crate) async fn append_fired_batch(
+        &self,
+        items: &[FiredAppend],
+    ) -> Result<Vec<usize>, StoreError> {
+        let _t = OpTimer::start(Backend::Sqlite, "append_fired_batch");
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut lost = Vec::new();
+        let mut due_now = false;
+        for (i, item) in items.iter().enumerate() {
+            crate::common::check_append(&item.state, item.expected_version, &item.events)?;
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            match crate::sqlite::write_append(
+                &mut sp,
+                &item.state,
+                item.expected_version,
+                &item.events,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound(_)) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(StoreError::Database(e)) if crate::common::is_unique_violation(&e) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            due_now |= sync_effects_sqlite(&mut sp, &item.state, &self.planner).await?;
+            insert_intents_sqlite(
+                &mut sp,
+                &item.state.id,
+                &item.intents,
+                item.state.updated_at,
+            )
+            .await?;
+            sp.commit().await?;
+        }
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(lost)
+    }
+
     pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
         self.planner.set(planner, waker);
     }
@@ -532,6 +592,56 @@ pub(crate) async fn insert_intents_pg(
 }
 
 impl PgStore {
+    /// Append many firings in one transaction (one fsync for a whole round),
+    /// each in its own savepoint: one that lost a race to a concurrent
+    /// command is rolled back alone, and its index returned for a retry.
+    pub(crate) async fn append_fired_batch(
+        &self,
+        items: &[FiredAppend],
+    ) -> Result<Vec<usize>, StoreError> {
+        let _t = OpTimer::start(Backend::Postgres, "append_fired_batch");
+        let mut tx = self.pool.begin().await?;
+        let mut lost = Vec::new();
+        let mut due_now = false;
+        for (i, item) in items.iter().enumerate() {
+            crate::common::check_append(&item.state, item.expected_version, &item.events)?;
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            match crate::postgres::write_append(
+                &mut sp,
+                &item.state,
+                item.expected_version,
+                &item.events,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound(_)) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(StoreError::Database(e)) if crate::common::is_unique_violation(&e) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            due_now |= sync_effects_pg(&mut sp, &item.state, &self.planner).await?;
+            insert_intents_pg(
+                &mut sp,
+                &item.state.id,
+                &item.intents,
+                item.state.updated_at,
+            )
+            .await?;
+            sp.commit().await?;
+        }
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(lost)
+    }
+
     pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
         self.planner.set(planner, waker);
     }

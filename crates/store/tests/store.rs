@@ -17,7 +17,8 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Backend, ChangeRecord, IncidentFilter, NewToken, ProcessedAlert, Store, StoreError,
+    AlertFilter, Backend, ChangeRecord, FiredAppend, IncidentFilter, NewToken, ProcessedAlert,
+    Store, StoreError,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::{AssertSqlSafe, Connection};
@@ -148,6 +149,7 @@ store_tests!(
     changes_crud,
     alerts_survive_reopen,
     heartbeats_keep_the_latest_ping,
+    fired_batch_rolls_back_only_the_loser,
 );
 
 // --- building incidents from real core events ------------------------------
@@ -2552,4 +2554,48 @@ async fn unsupported_urls_are_refused() {
             other => panic!("{url:?}: expected InvalidUrl, got {other:?}"),
         }
     }
+}
+
+/// A batch of firings where one incident moved on meanwhile: that one is
+/// rolled back alone (its savepoint) and reported; the rest is written.
+async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
+    let store = &db.connect().await;
+    let a = create(store, "INC-20261123", t0(), "P1", &[]).await;
+    let b = create(store, "INC-20261123", t0(), "P1", &[]).await;
+    let item = |inc: &Incident| {
+        let mut state = inc.clone();
+        let e = next(
+            &state,
+            t0(),
+            "system",
+            EventKind::NoteAdded {
+                text: "fired".into(),
+            },
+        );
+        state.apply(&e);
+        FiredAppend {
+            state,
+            expected_version: inc.version,
+            events: vec![e],
+            intents: Vec::new(),
+        }
+    };
+    let batch = vec![item(&a), item(&b)];
+    // `a` moves on before the batch is written.
+    append(
+        store,
+        &a,
+        t0(),
+        vec![EventKind::NoteAdded {
+            text: "by a person".into(),
+        }],
+    )
+    .await;
+    let lost = store.append_fired_batch(&batch).await.expect("batch");
+    assert_eq!(lost, [0]);
+    let a_events = store.load_events(&a.id).await.unwrap();
+    assert_eq!(a_events.len(), 2, "only the person's note on a");
+    let b_events = store.load_events(&b.id).await.unwrap();
+    assert_eq!(b_events.len(), 2, "b got its firing");
+    assert_eq!(store.get_incident(&b.id).await.unwrap().unwrap().version, 2);
 }
