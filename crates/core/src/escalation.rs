@@ -769,3 +769,75 @@ fn truncate(s: &str, max: usize) -> String {
     }
     format!("{}…", &s[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{AlertBrief, Context, Declare, declare, stamp};
+
+    /// A page about an incident with thousands of alerts carries a summary,
+    /// the first few alerts and a count — never the list.
+    #[test]
+    fn a_page_about_thousands_of_alerts_stays_small() {
+        let policy = Policy::parse(
+            r#"
+version = 1
+[[severities]]
+name = "P1"
+[people.a]
+name = "A"
+contacts = [{ kind = "sms", address = "+1 555 0100" }]
+[[escalation_policies]]
+name = "p"
+[[escalation_policies.steps]]
+targets = ["person:a"]
+[notifiers.sms]
+url = "https://sms.example/send"
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        let now: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        let ctx = Context {
+            policy: &policy,
+            now,
+            actor: "t",
+        };
+        let kinds = declare(
+            &Declare {
+                title: "Disk full".into(),
+                severity: "P1".into(),
+                escalation_policy: Some("p".into()),
+                ..Default::default()
+            },
+            &ctx,
+        )
+        .unwrap();
+        let mut kinds = kinds;
+        kinds.push(EventKind::AlertsChanged {
+            attached: 5000,
+            resolved: 0,
+            refired: 0,
+            firing: 5000,
+            total: 5000,
+            sample: (0..5)
+                .map(|i| AlertBrief {
+                    key: format!("k{i}"),
+                    summary: format!("DiskFull{{instance=\"node-{i}\"}}"),
+                    firing: true,
+                })
+                .collect(),
+            all_resolved: false,
+        });
+        let events = stamp(kinds, 0, now, "t");
+        let incident = Incident::from_events("INC-1", &events).unwrap();
+        let firing = fire(&incident, &policy, &[], now);
+        assert_eq!(firing.intents.len(), 1);
+        let text = &firing.intents[0].text;
+        assert!(text.len() <= MAX_PAGE_TEXT, "{}", text.len());
+        assert!(text.contains("Alerts: 5000 firing of 5000"), "{text}");
+        assert!(text.contains("node-0") && text.contains("node-2"), "{text}");
+        assert!(!text.contains("node-3"), "only the first three: {text}");
+        assert!(text.contains("and 4997 more"), "{text}");
+    }
+}

@@ -3,6 +3,8 @@
 //! `deliver`), and an in-test receiver standing in for SMS/voice/Slack.
 
 mod common;
+#[path = "common/smtp.rs"]
+mod smtp;
 
 use common::receiver::{Answer, Receiver};
 use common::{Backend, TestApp};
@@ -107,6 +109,7 @@ on_both_backends!(
     a_restart_mid_escalation_loses_and_doubles_nothing,
     the_ack_link_shows_a_button_and_acknowledges_on_post,
     a_reloaded_policy_rewrites_the_timers_of_open_incidents,
+    a_page_by_email_really_talks_smtp,
 );
 
 async fn a_step_policy_pages_on_call_then_the_next_level(backend: Backend) {
@@ -476,4 +479,46 @@ async fn a_reloaded_policy_rewrites_the_timers_of_open_incidents(backend: Backen
     let fired = app.events_of(&id, "rule_triggered").await;
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0]["notified"][0]["person"], "alice");
+}
+
+async fn a_page_by_email_really_talks_smtp(backend: Backend) {
+    let recv = Receiver::start().await;
+    let sink = smtp::SmtpSink::start().await;
+    let extra = format!(
+        r#"
+[[severities]]
+name = "P1"
+channels = ["email"]
+
+[notifiers.email]
+smtp = {{ host = "127.0.0.1", port = {}, tls = "none", from = "Firebell <firebell@example.com>" }}
+"#,
+        sink.port()
+    );
+    let (_dir, source) = policy(&recv, &extra);
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = app
+        .declare(json!({"title": "Checkout slow", "severity": "P1", "escalation_policy": "ladder"}))
+        .await;
+    app.tick().await;
+    assert_eq!(app.deliver().await.delivered, 1);
+    let mail = sink.messages();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].rcpt_to, ["omar@example.com"]);
+    let data = mail[0].data_str();
+    let n = &app.notifications(&id).await[0];
+    assert_eq!(n["channel"], "email");
+    assert!(
+        data.contains(&format!(
+            "Message-ID: <{}@firebell>",
+            n["id"].as_str().unwrap()
+        )),
+        "the notification id is the Message-ID: {data}"
+    );
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(recv.received().is_empty(), "P1 pages by email only");
+    assert_eq!(
+        app.events_of(&id, "notification").await[0]["outcome"],
+        "delivered"
+    );
 }
