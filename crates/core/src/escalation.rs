@@ -723,25 +723,33 @@ impl Ctx<'_> {
             .and_then(|p| p.locale.clone())
             .unwrap_or_else(|| self.policy.default_locale().to_string());
         let subject = truncate(&format!("[{}] {} {}", i.severity, i.id, i.title), 200);
-        let mut text = format!("{subject}\nStatus: {}\nWhy you: {reason}\n", i.status);
+        let l = Labels::of(&locale);
+        let mut text = format!(
+            "{subject}\n{}: {}\n{}: {reason}\n",
+            l.status,
+            l.status_name(i.status),
+            l.why
+        );
         if !i.services.is_empty() {
-            text.push_str(&format!("Services: {}\n", i.services.join(", ")));
+            text.push_str(&format!("{}: {}\n", l.services, i.services.join(", ")));
         }
         if !i.summary.is_empty() {
-            text.push_str(&format!("Summary: {}\n", truncate(&i.summary, 500)));
+            text.push_str(&format!("{}: {}\n", l.summary, truncate(&i.summary, 500)));
         }
         if i.alerts_total > 0 {
             text.push_str(&format!(
-                "Alerts: {} firing of {}\n",
-                i.alerts_firing, i.alerts_total
+                "{}: {} {} {}\n",
+                l.alerts, i.alerts_firing, l.firing_of, i.alerts_total
             ));
             for a in i.alert_sample.iter().take(3) {
                 text.push_str(&format!("  - {}\n", truncate(&a.summary, 150)));
             }
             if i.alerts_total > 3 {
                 text.push_str(&format!(
-                    "  … and {} more\n",
-                    i.alerts_total.saturating_sub(3)
+                    "  … {} {} {}\n",
+                    l.and,
+                    i.alerts_total.saturating_sub(3),
+                    l.more
                 ));
             }
         }
@@ -755,6 +763,64 @@ impl Ctx<'_> {
             subject,
             text: truncate(&text, MAX_PAGE_TEXT),
             stop_on_ack,
+        }
+    }
+}
+
+/// The fixed words of a page, in the recipient's language (English unless
+/// the policy's people speak Arabic; the reasons stay as the timeline has them).
+struct Labels {
+    status: &'static str,
+    why: &'static str,
+    services: &'static str,
+    summary: &'static str,
+    alerts: &'static str,
+    firing_of: &'static str,
+    and: &'static str,
+    more: &'static str,
+    arabic: bool,
+}
+
+impl Labels {
+    fn of(locale: &str) -> Labels {
+        if locale.split(['-', '_']).next() == Some("ar") {
+            Labels {
+                status: "الحالة",
+                why: "سبب التنبيه",
+                services: "الخدمات",
+                summary: "الملخص",
+                alerts: "التنبيهات",
+                firing_of: "نشطة من أصل",
+                and: "و",
+                more: "أخرى",
+                arabic: true,
+            }
+        } else {
+            Labels {
+                status: "Status",
+                why: "Why you",
+                services: "Services",
+                summary: "Summary",
+                alerts: "Alerts",
+                firing_of: "firing of",
+                and: "and",
+                more: "more",
+                arabic: false,
+            }
+        }
+    }
+
+    fn status_name(&self, status: crate::incident::Status) -> &'static str {
+        use crate::incident::Status as S;
+        if !self.arabic {
+            return status.as_str();
+        }
+        match status {
+            S::Investigating => "قيد التحقيق",
+            S::Identified => "تم تحديد السبب",
+            S::Mitigated => "تم احتواء الأثر",
+            S::Monitoring => "تحت المراقبة",
+            S::Resolved => "تم الحل",
         }
     }
 }
@@ -787,10 +853,14 @@ name = "P1"
 [people.a]
 name = "A"
 contacts = [{ kind = "sms", address = "+1 555 0100" }]
+[people.b]
+name = "B"
+locale = "ar"
+contacts = [{ kind = "sms", address = "+966 11 555 0100" }]
 [[escalation_policies]]
 name = "p"
 [[escalation_policies.steps]]
-targets = ["person:a"]
+targets = ["person:a", "person:b"]
 [notifiers.sms]
 url = "https://sms.example/send"
 "#,
@@ -832,7 +902,16 @@ url = "https://sms.example/send"
         let events = stamp(kinds, 0, now, "t");
         let incident = Incident::from_events("INC-1", &events).unwrap();
         let firing = fire(&incident, &policy, &[], now);
-        assert_eq!(firing.intents.len(), 1);
+        assert_eq!(firing.intents.len(), 2);
+        // B reads Arabic: the page's own words are Arabic, in B's locale.
+        let arabic = &firing.intents[1];
+        assert_eq!(arabic.locale, "ar");
+        assert!(
+            arabic.text.contains("الحالة: قيد التحقيق"),
+            "{}",
+            arabic.text
+        );
+        assert!(arabic.text.contains("و 4997 أخرى"), "{}", arabic.text);
         let text = &firing.intents[0].text;
         assert!(text.len() <= MAX_PAGE_TEXT, "{}", text.len());
         assert!(text.contains("Alerts: 5000 firing of 5000"), "{text}");
