@@ -7,6 +7,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
         && let Err(errors) = firebell_core::Policy::parse(text, "fuzz.toml")
     {
-        assert!(!errors.0.is_empty(), "an error result lists at least one problem");
+        assert!(
+            !errors.0.is_empty(),
+            "an error result lists at least one problem"
+        );
     }
 });

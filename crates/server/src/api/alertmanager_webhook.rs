@@ -76,6 +76,14 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let body = body.map_err(|r| unreadable_body(&r, MAX_ALERTS_BODY))?;
+    let incoming = parse(&body, state.clock.now())?;
+    state.ingest.submit(incoming).await?;
+    Ok(StatusCode::OK)
+}
+
+/// A webhook body as the alerts it reports, checked whole: any problem
+/// refuses the notification with a 400 naming it (public for the fuzz target).
+pub fn parse(body: &[u8], now: Timestamp) -> Result<Vec<IncomingAlert>, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     // The version first: another version's shape would fail in less helpful ways.
@@ -113,7 +121,6 @@ pub async fn receive(
         metrics::counter!("firebell_alertmanager_webhook_truncated_alerts_total")
             .increment(message.truncated_alerts);
     }
-    let now = state.clock.now();
     let incoming = message
         .alerts
         .into_iter()
@@ -121,8 +128,7 @@ pub async fn receive(
         .map(|(i, a)| to_incoming(i, a, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("invalid_alert", e))?;
-    state.ingest.submit(incoming).await?;
-    Ok(StatusCode::OK)
+    Ok(incoming)
 }
 
 /// One webhook alert, checked like a posted one, with the sender's key and

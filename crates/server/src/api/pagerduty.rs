@@ -41,7 +41,7 @@ use axum::routing::post;
 use firebell_core::Timestamp;
 use firebell_core::alert::{AlertSource, IncomingAlert, LabelSet};
 use firebell_core::incident::Command;
-use firebell_core::policy::{Integration, PAGERDUTY_SEVERITIES};
+use firebell_core::policy::{Integration, PAGERDUTY_SEVERITIES, Policy};
 use firebell_store::ChangeRecord;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -83,7 +83,9 @@ async fn enqueue(
     match action {
         Some("trigger") => {
             let dedup_key = dedup_key.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-            let alert = trigger_alert(&state, &integration, &event, &dedup_key, &mut v);
+            let policy = state.policy.policy();
+            let now = state.clock.now();
+            let alert = trigger_alert(&policy, now, &integration, &event, &dedup_key, &mut v);
             v.finish()?;
             let alert =
                 alert.ok_or_else(|| ApiError::Internal("trigger checked but not built".into()))?;
@@ -110,6 +112,42 @@ async fn enqueue(
             }
             metrics::counter!("firebell_pagerduty_events_total", "action" => action).increment(1);
             Ok(accepted(&dedup_key))
+        }
+        _ => Err(v.into_error().into()),
+    }
+}
+
+/// The checks of `/v2/enqueue` without the effects, for the fuzz target:
+/// a body becomes a trigger's alert, `None` for a well-formed acknowledge or
+/// resolve, or the 400 PagerDuty would answer. The routing key is not looked
+/// up: `integration` stands for the one it names.
+pub fn check_event(
+    body: &[u8],
+    policy: &Policy,
+    integration: &Integration,
+    now: Timestamp,
+) -> Result<Option<IncomingAlert>, PdError> {
+    let event = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(event)) => event,
+        Ok(_) => return Err(invalid("the event must be a JSON object")),
+        Err(e) => return Err(invalid(format!("the body is not valid JSON: {e}"))),
+    };
+    let mut v = Checker::default();
+    let action = v.one_of(&event, "event_action", &EVENT_ACTIONS);
+    let dedup_key = v.opt_str(&event, "dedup_key", MAX_DEDUP_KEY);
+    match action {
+        Some("trigger") => {
+            let dedup_key = dedup_key.unwrap_or_else(|| "generated".to_string());
+            let alert = trigger_alert(policy, now, integration, &event, &dedup_key, &mut v);
+            v.finish()?;
+            Ok(alert)
+        }
+        Some(action @ ("acknowledge" | "resolve")) => {
+            if dedup_key.is_none() && v.problems.is_empty() {
+                v.problem(format!("'dedup_key' is required for {action} events"));
+            }
+            v.finish()?;
+            Ok(None)
         }
         _ => Err(v.into_error().into()),
     }
@@ -178,7 +216,8 @@ fn invalid(problem: impl Into<String>) -> PdError {
 
 /// A checked trigger as an alert (`None` if `v` found problems).
 fn trigger_alert(
-    state: &AppState,
+    policy: &Policy,
+    now: Timestamp,
     integration: &Integration,
     event: &Map<String, Value>,
     dedup_key: &str,
@@ -220,8 +259,6 @@ fn trigger_alert(
     if !v.problems.is_empty() {
         return None;
     }
-    let now = state.clock.now();
-    let policy = state.policy.policy();
     let mut labels = LabelSet::from([
         (
             "alertname".to_string(),
