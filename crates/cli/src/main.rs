@@ -109,6 +109,18 @@ enum Cmd {
     Simulate(simulate::SimulateArgs),
     /// Notifications sent or waiting (pages, reminders), newest first.
     Notifications(NotificationsArgs),
+    /// Escalation policies, rules and reminder recipients in force.
+    Escalation {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// What an incident is owed next: escalation steps, rules, reminders, when.
+    Agenda {
+        /// Incident id, e.g. INC-20261123-001.
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -1017,6 +1029,16 @@ async fn client_command(cmd: Cmd, file: &ConfigFile) -> anyhow::Result<()> {
                 output::notifications,
             )
         }
+        Cmd::Escalation { client } => (
+            client,
+            Call::Get("/escalation-policies".into(), vec![]),
+            output::escalation,
+        ),
+        Cmd::Agenda { id, client } => (
+            client,
+            Call::Get(format!("/incidents/{}/agenda", enc(&id)), vec![]),
+            output::agenda,
+        ),
         Cmd::Serve(_)
         | Cmd::Simulate(_)
         | Cmd::Policy(_)

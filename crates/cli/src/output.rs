@@ -625,3 +625,204 @@ pub fn notifications(v: &Value) {
         &rows,
     );
 }
+
+/// `firebell escalation`: each policy as a block of steps, the rules as a
+/// table, then who gets which reminder.
+pub fn escalation(v: &Value) {
+    let list = |x: &Value, sep: &str| {
+        x.as_array()
+            .map(|a| a.iter().map(s).collect::<Vec<_>>().join(sep))
+            .unwrap_or_default()
+    };
+    let policies = v["policies"].as_array().cloned().unwrap_or_default();
+    if policies.is_empty() {
+        println!("no escalation policies");
+        println!();
+    }
+    for p in &policies {
+        if s(&p["description"]).is_empty() {
+            println!("{}", s(&p["name"]));
+        } else {
+            println!("{} — {}", s(&p["name"]), s(&p["description"]));
+        }
+        let steps = p["steps"].as_array().cloned().unwrap_or_default();
+        let cells: Vec<(String, String, String)> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let name = if st["name"].is_null() {
+                    format!("step {}", i + 1)
+                } else {
+                    s(&st["name"])
+                };
+                let mut after = match st["after"].as_str() {
+                    Some(d) if !d.is_empty() && d != "0m" && d != "0s" => format!("after {d}"),
+                    _ => "at once".to_string(),
+                };
+                if let Some(d) = st["after_off_hours"].as_str() {
+                    after.push_str(&format!(" ({d} off-hours)"));
+                }
+                (name, after, list(&st["targets"], ", "))
+            })
+            .collect();
+        let name_w = cells.iter().map(|c| c.0.chars().count()).max().unwrap_or(0);
+        let after_w = cells.iter().map(|c| c.1.chars().count()).max().unwrap_or(0);
+        for (name, after, targets) in &cells {
+            println!(
+                "  {name}{}  {after}{}  → {targets}",
+                " ".repeat(name_w - name.chars().count()),
+                " ".repeat(after_w - after.chars().count()),
+            );
+        }
+        let stops = format!("stops on {}", s(&p["stop_on"]));
+        match p["repeat"].as_u64().unwrap_or(0) {
+            0 => println!("  no repeat, {stops}"),
+            n => {
+                let after = p["repeat_after"].as_str().map_or_else(
+                    || firebell_core::escalation::DEFAULT_REPEAT_AFTER.to_string(),
+                    str::to_string,
+                );
+                println!("  repeat {n}× after {after}, {stops}");
+            }
+        }
+        println!();
+    }
+    let rules = v["rules"].as_array().cloned().unwrap_or_default();
+    if rules.is_empty() {
+        println!("no escalation rules");
+    } else {
+        let rows: Vec<Vec<String>> = rules
+            .iter()
+            .map(|r| {
+                let w = &r["when"];
+                let mut when = Vec::new();
+                for (key, label) in [
+                    ("severities", "severity"),
+                    ("tags", "tag"),
+                    ("services", "service"),
+                ] {
+                    if w[key].as_array().is_some_and(|a| !a.is_empty()) {
+                        when.push(format!("{label} {}", list(&w[key], "|")));
+                    }
+                }
+                for (key, label) in [
+                    ("unresolved_for", "unresolved"),
+                    ("unacknowledged_for", "unacknowledged"),
+                    ("no_commander_for", "no commander"),
+                    ("update_overdue_for", "update overdue"),
+                ] {
+                    if let Some(d) = w[key].as_str() {
+                        when.push(format!("{label} {d}"));
+                    }
+                }
+                if when.is_empty() {
+                    when.push("every incident".into());
+                }
+                if r["stop_on"] == "acknowledge" {
+                    when.push("until acknowledged".into());
+                }
+                let notify = list(&r["notify"], ", ");
+                vec![
+                    s(&r["name"]),
+                    when.join(", "),
+                    if notify.is_empty() {
+                        "-".into()
+                    } else {
+                        notify
+                    },
+                    if r["escalate"] == true { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect();
+        table(&["NAME", "WHEN", "NOTIFY", "ESCALATE"], &rows);
+    }
+    let r = &v["reminders"];
+    if r.is_object() {
+        println!();
+        println!("reminders:");
+        for (key, label) in [
+            ("update", "status update overdue"),
+            ("commander", "no incident commander"),
+            ("obligation", "obligation due"),
+        ] {
+            let to = list(&r[key], ", ");
+            println!("  {label:<21}  → {}", if to.is_empty() { "-" } else { &to });
+        }
+    }
+}
+
+/// `firebell agenda ID`: the incident's escalation state, then what is owed
+/// and when.
+pub fn agenda(v: &Value) {
+    match v["escalation_policy"].as_str() {
+        Some(p) => println!(
+            "escalation policy {p}, level {} (steps fired so far)",
+            s(&v["escalation_level"])
+        ),
+        None => println!("no escalation policy"),
+    }
+    let due = v["due"].as_array().cloned().unwrap_or_default();
+    if due.is_empty() {
+        println!("nothing due");
+        return;
+    }
+    let now = firebell_core::Timestamp::now();
+    let rows: Vec<Vec<String>> = due
+        .iter()
+        .map(|d| {
+            let (at, relative) = match s(&d["at"]).parse::<firebell_core::Timestamp>() {
+                Ok(t) => (
+                    t.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                    relative_to(now, t),
+                ),
+                Err(_) => (when(&d["at"]), String::new()),
+            };
+            vec![at, relative, duty(&s(&d["key"]))]
+        })
+        .collect();
+    table(&["DUE (UTC)", "IN", "DUTY"], &rows);
+}
+
+/// `in 12m`, `overdue 3m`, `now`.
+fn relative_to(now: firebell_core::Timestamp, at: firebell_core::Timestamp) -> String {
+    let secs = at.as_second() - now.as_second();
+    let span = {
+        let a = secs.unsigned_abs();
+        match a {
+            0 => return "now".into(),
+            1..=59 => format!("{a}s"),
+            60..=3599 => format!("{}m", a / 60),
+            3600..=86_399 if a % 3600 / 60 == 0 => format!("{}h", a / 3600),
+            3600..=86_399 => format!("{}h{}m", a / 3600, a % 3600 / 60),
+            _ if a % 86_400 / 3600 == 0 => format!("{}d", a / 86_400),
+            _ => format!("{}d{}h", a / 86_400, a % 86_400 / 3600),
+        }
+    };
+    if secs > 0 {
+        format!("in {span}")
+    } else {
+        format!("overdue {span}")
+    }
+}
+
+/// A duty key from the agenda, in words: `step:1` → `escalation step 2`.
+fn duty(key: &str) -> String {
+    let parts: Vec<&str> = key.split(':').collect();
+    match parts.as_slice() {
+        ["step", level] => match level.parse::<u64>() {
+            Ok(l) => format!("escalation step {}", l + 1),
+            Err(_) => key.to_string(),
+        },
+        ["rule", name] => format!("rule {name}"),
+        ["rule", name @ .., ms] if !name.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("rule {}", name.join(":"))
+        }
+        ["reminder", "update", .., n] => format!("status update reminder #{n}"),
+        ["reminder", "commander"] => "incident commander reminder".into(),
+        ["breach", "respond"] => "response target".into(),
+        ["reminder", "obligation", ob @ .., _] if !ob.is_empty() => {
+            format!("obligation {} reminder", ob.join(":"))
+        }
+        _ => key.to_string(),
+    }
+}

@@ -1075,3 +1075,85 @@ fn sqlite_killed_mid_escalation() {
 fn postgres_killed_mid_escalation() {
     killed_mid_escalation("postgres");
 }
+
+/// `firebell escalation` and `firebell agenda` against a real server with the
+/// DashFlow policy: the ladders and rules in force, and a P0's next duties.
+#[test]
+fn escalation_and_agenda_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("f.db").display());
+    let policy = examples().join("dashflow.toml").display().to_string();
+    let server = ServeProcess::start_with(&db, dir.path(), &["--policy", &policy]);
+    let token = server.admin_token.clone().unwrap();
+    let run = |args: &[&str]| firebell(&server.url, &token, args);
+
+    let listed = ok(&run(&["escalation"]));
+    assert!(listed.contains("p0-ladder — "), "{listed}");
+    assert!(listed.contains("L2  after 30m"), "{listed}");
+    assert!(listed.contains("(1h off-hours)  → person:jane"), "{listed}");
+    assert!(listed.contains("escalate-at-once"), "{listed}");
+    assert!(
+        listed.contains("NAME") && listed.contains("ESCALATE"),
+        "{listed}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["escalation", "--json"]))).unwrap();
+    assert!(
+        json["policies"].is_array() && json["rules"].is_array(),
+        "{json}"
+    );
+
+    let declared: serde_json::Value = serde_json::from_str(&ok(&run(&[
+        "declare",
+        "--title",
+        "API down",
+        "--severity",
+        "P0",
+        "--json",
+    ])))
+    .unwrap();
+    let id = declared["incident"]["id"].as_str().unwrap().to_string();
+    // L1 is paged at once by the scheduler; then L2 is 30 minutes away.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let agenda = loop {
+        let agenda: serde_json::Value =
+            serde_json::from_str(&ok(&run(&["agenda", &id, "--json"]))).unwrap();
+        if agenda["escalation_level"] == 1 || std::time::Instant::now() > deadline {
+            break agenda;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(agenda["escalation_policy"], "p0-ladder", "{agenda}");
+    assert_eq!(agenda["escalation_level"], 1, "{agenda}");
+    assert!(
+        agenda["due"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["key"] == "step:1"),
+        "{agenda}"
+    );
+    let shown = ok(&run(&["agenda", &id]));
+    assert!(
+        shown.contains("escalation policy p0-ladder, level 1"),
+        "{shown}"
+    );
+    assert!(shown.contains("DUE (UTC)"), "{shown}");
+    assert!(shown.contains("escalation step 2"), "{shown}");
+    assert!(shown.contains("rule p0-down-15m"), "{shown}");
+    assert!(shown.contains("response target"), "{shown}");
+    assert!(
+        shown.contains("in 14m") || shown.contains("in 15m"),
+        "{shown}"
+    );
+
+    let unknown = run(&["agenda", "INC-19990101-001"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("INC-19990101-001"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert_eq!(run(&["agenda"]).status.code(), Some(2));
+    server.stop();
+}

@@ -296,7 +296,7 @@ fn trigger_alert(
         ends_at: None,
         generator_url: client_url.filter(|u| u.starts_with("http://") || u.starts_with("https://")),
         service: integration.service.clone(),
-        severity: integration.severity_for(&policy, severity),
+        severity: integration.severity_for(policy, severity),
     })
 }
 
