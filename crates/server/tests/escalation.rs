@@ -110,6 +110,7 @@ on_both_backends!(
     the_ack_link_shows_a_button_and_acknowledges_on_post,
     a_reloaded_policy_rewrites_the_timers_of_open_incidents,
     a_page_by_email_really_talks_smtp,
+    two_replicas_racing_for_the_same_timers_fire_each_step_once,
 );
 
 async fn a_step_policy_pages_on_call_then_the_next_level(backend: Backend) {
@@ -521,4 +522,54 @@ smtp = {{ host = "127.0.0.1", port = {}, tls = "none", from = "Firebell <firebel
         app.events_of(&id, "notification").await[0]["outcome"],
         "delivered"
     );
+}
+
+async fn two_replicas_racing_for_the_same_timers_fire_each_step_once(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source.clone()).await;
+    // A second replica: its own server state on the same database and clock.
+    let config = firebell_server::ServerConfig {
+        database_url: app.database_url.clone(),
+        policy: source,
+        policy_poll: std::time::Duration::from_secs(60),
+        background_processing: false,
+        public_url: None,
+    };
+    let other = firebell_server::Server::open(&config, std::sync::Arc::new(app.clock.clone()))
+        .await
+        .expect("the second replica opens");
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        ids.push(declare_p0(&app).await);
+    }
+    for _ in 0..3 {
+        // Both replicas tick and deliver at once, three times over an hour.
+        let (a, b) = tokio::join!(
+            firebell_server::scheduler::run_once(app.state()),
+            firebell_server::scheduler::run_once(&other.state)
+        );
+        a.unwrap();
+        b.unwrap();
+        let (a, b) = tokio::join!(
+            firebell_server::notify::dispatch::run_once(app.state()),
+            firebell_server::notify::dispatch::run_once(&other.state)
+        );
+        a.unwrap();
+        b.unwrap();
+        app.advance_mins(30);
+    }
+    for id in &ids {
+        let steps = app.events_of(id, "escalated").await;
+        let levels: Vec<u64> = steps.iter().map(|s| s["level"].as_u64().unwrap()).collect();
+        assert_eq!(levels, [0, 1, 2], "{id}: each step once");
+    }
+    // 30 incidents × 3 steps, each page delivered once.
+    let got = recv.received();
+    let keys: std::collections::BTreeSet<&str> = got
+        .iter()
+        .map(|r| r.headers["idempotency-key"].to_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 90);
+    assert_eq!(got.len(), 90, "no page sent twice");
 }
