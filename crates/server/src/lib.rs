@@ -68,6 +68,8 @@ pub struct AppState {
     pub deliver: notify::dispatch::DeliverWake,
     /// Signs and checks the links in notifications.
     pub links: Arc<notify::links::Links>,
+    /// This process's name among replicas (lease holder).
+    pub replica: Arc<str>,
 }
 
 /// How to start a server.
@@ -143,6 +145,7 @@ impl Server {
             schedule,
             deliver: Default::default(),
             links,
+            replica: uuid::Uuid::new_v4().to_string().into(),
         };
         Ok(Server {
             state,

@@ -181,6 +181,19 @@ impl Store {
         dispatch!(self, s => s.open_incident_ids().await)
     }
 
+    /// Take or renew the lease `name` for `holder` until `until`; false if
+    /// another holder's lease is still running at `now`. Singleton duties
+    /// (health checks, the heartbeat monitor) run only on the holder.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.try_lease(name, holder, now, until).await)
+    }
+
     /// The earliest timer, claimed or not.
     pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
         dispatch!(self, s => s.next_timer_at().await)

@@ -276,6 +276,28 @@ pub(crate) async fn insert_intents_sqlite(
 }
 
 impl SqliteStore {
+    pub(crate) async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let held: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, holder, until_ms) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \
+             WHERE leases.until_ms <= ? OR leases.holder = excluded.holder \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(to_ms(until))
+        .bind(to_ms(now))
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(held.as_deref() == Some(holder))
+    }
+
     /// Append many firings in one transaction (one fsync for a whole round),
     /// each in its own savepoint: one that lost a race to a concurrent
     /// command is rolled back alone, and its index returned for a retry.
@@ -592,6 +614,28 @@ pub(crate) async fn insert_intents_pg(
 }
 
 impl PgStore {
+    pub(crate) async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let held: Option<String> = sqlx::query_scalar(
+            "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \
+             WHERE leases.until_ms <= $4 OR leases.holder = excluded.holder \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(to_ms(until))
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.as_deref() == Some(holder))
+    }
+
     /// Append many firings in one transaction (one fsync for a whole round),
     /// each in its own savepoint: one that lost a race to a concurrent
     /// command is rolled back alone, and its index returned for a retry.

@@ -150,6 +150,7 @@ store_tests!(
     alerts_survive_reopen,
     heartbeats_keep_the_latest_ping,
     fired_batch_rolls_back_only_the_loser,
+    leases_have_one_holder_until_they_lapse,
 );
 
 // --- building incidents from real core events ------------------------------
@@ -2598,4 +2599,40 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
     let b_events = store.load_events(&b.id).await.unwrap();
     assert_eq!(b_events.len(), 2, "b got its firing");
     assert_eq!(store.get_incident(&b.id).await.unwrap().unwrap().version, 2);
+}
+
+/// A lease has one holder; the holder renews it; another takes it only once
+/// it lapsed — also from a second connection to the same database.
+async fn leases_have_one_holder_until_they_lapse(db: &TestDb) {
+    let a = db.connect().await;
+    let b = db.connect().await;
+    let t = t0();
+    let until = |mins: i64| t + jiff::SignedDuration::from_mins(mins);
+    assert!(a.try_lease("checks", "a", t, until(1)).await.unwrap());
+    assert!(!b.try_lease("checks", "b", t, until(1)).await.unwrap());
+    // Renewed by its holder.
+    assert!(
+        a.try_lease("checks", "a", until(0), until(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.try_lease("checks", "b", until(1), until(3))
+            .await
+            .unwrap(),
+        "still a's"
+    );
+    // Lapsed at 2 minutes: b takes over, and a cannot renew.
+    assert!(
+        b.try_lease("checks", "b", until(2), until(4))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !a.try_lease("checks", "a", until(3), until(5))
+            .await
+            .unwrap()
+    );
+    // Other leases are independent.
+    assert!(a.try_lease("heartbeats", "a", t, until(1)).await.unwrap());
 }

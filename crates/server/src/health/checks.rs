@@ -159,7 +159,14 @@ async fn probe_and_report(
 pub async fn run(state: AppState) {
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut seen: Option<Arc<Policy>> = None;
+    let mut lease = super::Lease::new("health-checks");
     loop {
+        if !lease.hold(&state).await {
+            // Another replica runs the checks; start afresh if we take over.
+            due.clear();
+            tokio::time::sleep(TICK).await;
+            continue;
+        }
         let policy = state.policy.policy();
         if seen.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &policy)) {
             let names: BTreeSet<&str> = policy.checks.iter().map(|c| c.name.as_str()).collect();

@@ -36,7 +36,12 @@ pub struct HeartbeatRound {
 /// Run the monitor until the task is dropped.
 pub async fn run(state: AppState) {
     let mut seen: Option<Arc<Policy>> = None;
+    let mut lease = super::Lease::new("heartbeat-monitor");
     loop {
+        if !lease.hold(&state).await {
+            tokio::time::sleep(CHECK_EVERY).await;
+            continue;
+        }
         let policy = state.policy.policy();
         if seen.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &policy)) {
             // Retried every round until it works.

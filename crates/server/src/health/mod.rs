@@ -20,12 +20,69 @@
 //! the next observation, and reporting a firing alert twice is harmless
 //! (alerts merge by key).
 //!
-//! **Replicas.** Every replica runs the monitors; their reports merge by
-//! key, so several replicas cost duplicate probes, not duplicate incidents.
+//! **Replicas.** One replica runs the monitors: the holder of a lease row
+//! (`health-checks`, `heartbeat-monitor`), renewed every 5 s for 15 s. If it
+//! stops, another takes over within 15 s and reads the alerts' state back as
+//! after a restart. (Were two ever to run at once, their reports would merge
+//! by key: duplicate probes, never duplicate incidents.)
 
 pub mod checks;
 pub mod heartbeats;
 mod probe;
+
+/// A singleton duty's lease, as its background loop sees it.
+pub(crate) struct Lease {
+    name: &'static str,
+    renew_at: Option<std::time::Instant>,
+    held: bool,
+}
+
+/// How long a lease lasts, and how often its holder renews it.
+const LEASE_TTL: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
+const LEASE_RENEW: Duration = Duration::from_secs(5);
+
+impl Lease {
+    pub(crate) fn new(name: &'static str) -> Lease {
+        Lease {
+            name,
+            renew_at: None,
+            held: false,
+        }
+    }
+
+    /// Whether this replica holds the lease now (taking or renewing it when due).
+    pub(crate) async fn hold(&mut self, state: &AppState) -> bool {
+        let now = std::time::Instant::now();
+        if self.renew_at.is_some_and(|at| now < at) {
+            return self.held;
+        }
+        let at = state.clock.now();
+        let held = match state
+            .store
+            .try_lease(self.name, &state.replica, at, at + LEASE_TTL)
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(lease = self.name, error = %e, "cannot renew a lease; pausing its duty");
+                false
+            }
+        };
+        if held != self.held {
+            tracing::info!(lease = self.name, held, "lease changed hands");
+        }
+        self.held = held;
+        // Not held: look again soon, so a lapsed holder is replaced quickly.
+        self.renew_at = Some(
+            now + if held {
+                LEASE_RENEW
+            } else {
+                Duration::from_secs(1)
+            },
+        );
+        held
+    }
+}
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
