@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod policy_source;
+pub mod retention;
 pub mod scheduler;
 
 use std::future::Future;
@@ -220,6 +221,7 @@ impl Server {
             tasks.push(tokio::spawn(health::heartbeats::run(state.clone())));
             tasks.push(tokio::spawn(scheduler::run(state.clone())));
             tasks.push(tokio::spawn(notify::dispatch::run(state.clone())));
+            tasks.push(tokio::spawn(retention::run(state.clone())));
         }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

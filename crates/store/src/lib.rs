@@ -37,12 +37,14 @@ mod error;
 mod outbox;
 mod overrides;
 mod postgres;
+mod retention;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
 pub use outbox::{Completion, FiredAppend, Notification, Planner, Waker};
 pub use overrides::{NewOverride, OverrideRecord};
+pub use retention::{PruneBefore, Pruned};
 pub use types::*;
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
@@ -192,6 +194,13 @@ impl Store {
         until: Timestamp,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.try_lease(name, holder, now, until).await)
+    }
+
+    /// Delete resolved alerts (not holding an open incident's history),
+    /// expired silences, ended maintenance windows and change records that
+    /// ended before the cutoffs, in chunks.
+    pub async fn prune(&self, before: &PruneBefore) -> Result<Pruned, StoreError> {
+        dispatch!(self, s => s.prune(before).await)
     }
 
     /// The earliest timer, claimed or not.

@@ -969,7 +969,7 @@ async fn mark_processed(
 }
 
 /// Take the alerts lock (see the module docs) until the transaction ends.
-async fn lock_alerts(conn: &mut PgConnection) -> Result<(), StoreError> {
+pub(crate) async fn lock_alerts(conn: &mut PgConnection) -> Result<(), StoreError> {
     let locked: Option<String> =
         sqlx::query_scalar("SELECT name FROM store_locks WHERE name = 'alerts' FOR UPDATE")
             .fetch_optional(conn)

@@ -61,6 +61,35 @@ pub struct Policy {
     /// How each kind of contact is reached, keyed by contact kind (`email`,
     /// `slack`, `sms`, `phone`, `webhook`).
     pub notifiers: BTreeMap<String, Notifier>,
+    /// How long resolved alerts, expired silences, ended maintenance windows
+    /// and change records are kept.
+    pub retention: Retention,
+}
+
+/// How long records that stop mattering are kept. Incidents, their
+/// timelines and notifications are never pruned: they are the history.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Retention {
+    /// Resolved alerts not attached to an open incident, after they ended.
+    #[serde(deserialize_with = "duration")]
+    pub alerts: Duration,
+    /// Expired silences and ended maintenance windows, after they ended.
+    #[serde(deserialize_with = "duration")]
+    pub silences: Duration,
+    /// Deploy and change records (PagerDuty change events), after they happened.
+    #[serde(deserialize_with = "duration")]
+    pub changes: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            alerts: Duration::from_hours(24 * 30),
+            silences: Duration::from_hours(24 * 30),
+            changes: Duration::from_hours(24 * 90),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -1060,6 +1089,10 @@ impl<'de> Deserialize<'de> for DurationField {
         }
         d.deserialize_str(V)
     }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    opt_duration(d)?.ok_or_else(|| de::Error::custom("expected a duration string like \"30d\""))
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

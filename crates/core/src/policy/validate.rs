@@ -131,6 +131,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.webhooks(policy);
     v.schedules(policy);
     v.escalation(policy);
+    v.retention(policy);
     v.problems
 }
 
@@ -1175,6 +1176,25 @@ impl Validator {
 pub const MIN_CUSTOM_SHIFT_HOURS: i64 = 4;
 
 impl Validator {
+    /// `[retention]`: at least an hour each, so a typo cannot prune what is
+    /// still being worked on.
+    fn retention(&mut self, policy: &Policy) {
+        let at = KeyPath::root().key("retention");
+        let r = &policy.retention;
+        for (key, d) in [
+            ("alerts", r.alerts),
+            ("silences", r.silences),
+            ("changes", r.changes),
+        ] {
+            if d.as_secs() < 3600 {
+                self.err(
+                    at.key(key),
+                    format!("{d} is too short; keep records at least 1h"),
+                );
+            }
+        }
+    }
+
     /// `[[schedules]]`: unique names, a real zone, and layers that can rotate.
     fn schedules(&mut self, policy: &Policy) {
         let path = KeyPath::root().key("schedules");

@@ -1,0 +1,48 @@
+//! Pruning on the policy's `[retention]`: every 10 minutes, on the replica
+//! holding the `retention` lease. [`prune_once`] for tests and tools.
+
+use std::time::Duration;
+
+use firebell_store::{PruneBefore, Pruned, StoreError};
+
+use crate::AppState;
+
+const EVERY: Duration = Duration::from_secs(600);
+
+/// Delete what the policy no longer keeps, as of the server's now.
+pub async fn prune_once(state: &AppState) -> Result<Pruned, StoreError> {
+    let now = state.clock.now();
+    let r = state.policy.policy().retention;
+    let before = |d: firebell_core::Duration| now - d.as_signed();
+    let pruned = state
+        .store
+        .prune(&PruneBefore {
+            alerts: before(r.alerts),
+            silences: before(r.silences),
+            changes: before(r.changes),
+        })
+        .await?;
+    for (what, n) in [
+        ("alerts", pruned.alerts),
+        ("silences", pruned.silences),
+        ("maintenance_windows", pruned.maintenance_windows),
+        ("changes", pruned.changes),
+    ] {
+        metrics::counter!("firebell_pruned_total", "table" => what).increment(n);
+    }
+    Ok(pruned)
+}
+
+pub async fn run(state: AppState) {
+    let mut lease = crate::health::Lease::new("retention");
+    loop {
+        if lease.hold(&state).await {
+            match prune_once(&state).await {
+                Ok(p) if p != Pruned::default() => tracing::info!(?p, "pruned old records"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning failed; will retry"),
+            }
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+}
