@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
-/// Longest `Retry-After` honoured.
+/// Longest `Retry-After` honoured (and at least a second, whatever it says).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Wakes the dispatcher (new intents were written).
@@ -134,7 +134,7 @@ fn completion_for(
         Ok(()) => Completion::Delivered,
         Err(e) if e.retryable && n.attempts < max => {
             let wait = match e.retry_after {
-                Some(after) => after.min(MAX_RETRY_AFTER),
+                Some(after) => after.clamp(Duration::from_secs(1), MAX_RETRY_AFTER),
                 None => backoff(n.attempts),
             };
             Completion::Retry {
