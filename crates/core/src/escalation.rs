@@ -187,15 +187,7 @@ pub fn fire(
         if firing.events.len() == before {
             break; // Nothing changed: the agenda would offer the same duty again.
         }
-        for kind in &firing.events[before..] {
-            let seq = state.version + 1;
-            state.apply(&Event {
-                seq,
-                at: now,
-                actor: "system".into(),
-                kind: kind.clone(),
-            });
-        }
+        apply_all(&mut state, &firing.events[before..], now);
     }
     firing
 }
@@ -367,16 +359,22 @@ fn escalate_now(ctx: &Ctx, out: &mut Firing, at: Timestamp, reason: String) {
 /// `incident` with the events fired so far in this call applied.
 fn applied(incident: &Incident, out: &Firing) -> Incident {
     let mut state = incident.clone();
-    for kind in &out.events {
+    let at = state.updated_at;
+    apply_all(&mut state, &out.events, at);
+    state
+}
+
+/// Apply fired event kinds to a working copy of the state, as the append will.
+fn apply_all(state: &mut Incident, kinds: &[EventKind], at: Timestamp) {
+    for kind in kinds {
         let seq = state.version + 1;
         state.apply(&Event {
             seq,
-            at: state.updated_at,
+            at,
             actor: "system".into(),
             kind: kind.clone(),
         });
     }
-    state
 }
 
 /// The next step of the ladder and when it is due, if one is owed.

@@ -141,44 +141,9 @@ async fn fire_batch(
 /// Fire one incident's due duties; retried on a concurrent write.
 async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), StoreError> {
     for _ in 0..5 {
-        let now = state.clock.now();
-        let Some(current) = state.store.get_incident(id).await? else {
-            return Ok((0, 0));
-        };
-        let policy = state.policy.policy();
-        let overrides = state
-            .store
-            .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
-            .await?;
-        let firing = escalation::fire(&current, &policy, &overrides, now);
-        if firing.events.is_empty() {
-            // Nothing due after all (the policy changed, or the timer was
-            // stale): rewrite the agenda so the timer does not come back.
-            state.store.resync_timers(id).await?;
-            return Ok((0, 0));
-        }
-        let stamped = incident::stamp(firing.events, current.version, now, "system");
-        let mut next = current.clone();
-        for e in &stamped {
-            next.apply(e);
-        }
-        match state
-            .store
-            .append_fired(&next, current.version, &stamped, &firing.intents)
-            .await
-        {
-            Ok(()) => {
-                for e in &stamped {
-                    metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
-                        .increment(1);
-                }
-                if !firing.intents.is_empty() {
-                    state.deliver.notify_one();
-                }
-                return Ok((stamped.len(), firing.intents.len()));
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
+        let (events, intents, retry) = fire_batch(state, &[id.to_string()]).await?;
+        if retry.is_empty() {
+            return Ok((events, intents));
         }
     }
     Err(StoreError::Corrupt(format!(

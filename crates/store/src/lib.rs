@@ -138,18 +138,6 @@ impl Store {
         dispatch!(self, s => s.set_planner(planner, waker))
     }
 
-    /// Append what the scheduler fired (events plus intents to notify), all
-    /// or nothing, conditional on `expected_version`.
-    pub async fn append_fired(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-        intents: &[firebell_core::escalation::Intent],
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append_fired(state, expected_version, events, intents).await)
-    }
-
     /// Append many firings in one transaction, each in a savepoint; returns
     /// the indexes of those that lost a race (nothing of them was written).
     pub async fn append_fired_batch(

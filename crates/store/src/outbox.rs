@@ -5,7 +5,7 @@
 //!   rewritten with each of its events by the [`Planner`] the server installs.
 //!   The scheduler claims due incidents with a lease (PostgreSQL: `FOR UPDATE
 //!   SKIP LOCKED`, so replicas share the work), fires them through a
-//!   version-checked append ([`crate::Store::append_fired`]) and the duty
+//!   version-checked append ([`crate::Store::append_fired_batch`]) and the duty
 //!   leaves the agenda in the same commit.
 //! - `notifications`: one row per intent (unique per incident and
 //!   `duty/person/channel`), written with the event that decided it. The

@@ -21,7 +21,6 @@ use std::time::Duration;
 use std::collections::{BTreeSet, HashMap};
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
-use firebell_core::escalation::Intent;
 use firebell_core::{Event, Incident, Timestamp};
 use sqlx::Sqlite;
 use sqlx::sqlite::{
@@ -162,7 +161,7 @@ impl SqliteStore {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("append_events");
-        self.append_and_mark(state, expected_version, events, &[], &[])
+        self.append_and_mark(state, expected_version, events, &[])
             .await
     }
 
@@ -173,7 +172,6 @@ impl SqliteStore {
         expected_version: u64,
         events: &[Event],
         alerts: &[ProcessedAlert],
-        intents: &[Intent],
     ) -> Result<(), StoreError> {
         check_append(state, expected_version, events)?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -190,25 +188,10 @@ impl SqliteStore {
             return Err(e);
         }
         let due_now = crate::outbox::sync_effects_sqlite(&mut tx, state, &self.planner).await?;
-        crate::outbox::insert_intents_sqlite(&mut tx, &state.id, intents, state.updated_at).await?;
         mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
         self.planner.committed(due_now);
         Ok(())
-    }
-
-    /// Append what the scheduler fired: events and the intents to notify,
-    /// all or nothing, conditional on the incident's version.
-    pub(crate) async fn append_fired(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-        intents: &[Intent],
-    ) -> Result<(), StoreError> {
-        let _t = Self::timer("append_fired");
-        self.append_and_mark(state, expected_version, events, &[], intents)
-            .await
     }
 
     pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
@@ -469,7 +452,7 @@ impl SqliteStore {
         alerts: &[ProcessedAlert],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("attach_alerts");
-        self.append_and_mark(state, expected_version, events, alerts, &[])
+        self.append_and_mark(state, expected_version, events, alerts)
             .await
     }
 
