@@ -23,6 +23,12 @@ use serde_json::{Value, json};
 use crate::client::{Client, ClientError};
 use crate::config::ConfigFile;
 
+/// mimalloc rather than glibc's malloc: ingest is allocation-heavy (every
+/// label is a `String`), and profiles showed a quarter of the server's CPU in
+/// glibc's malloc and free. See BENCHMARKS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How every setting is resolved; shown in `--help`.
 const PRECEDENCE: &str = "Settings resolve as: command-line flag > FIREBELL_* environment variable > config file (--config) > default.";
 

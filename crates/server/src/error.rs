@@ -254,6 +254,12 @@ impl From<crate::ingest::IngestError> for ApiError {
                 message: e.to_string(),
                 retry_after: 1,
             },
+            // Merging catches up at thousands of alerts a second: a few
+            // seconds is the honest wait.
+            IngestError::Backlog(_) => ApiError::Overloaded {
+                message: e.to_string(),
+                retry_after: 5,
+            },
             IngestError::Closed | IngestError::Store(_) => ApiError::Unavailable(e.to_string()),
         }
     }

@@ -49,7 +49,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Where every alert source hands its alerts (group commit).
     pub ingest: ingest::IngestQueue,
-    /// Wakes the alert processor after a commit.
+    /// Wakes the alert processor after a merge.
     pub wake: ingest::ProcessorWake,
     pub started_at: firebell_core::Timestamp,
     /// Silence and maintenance ids active at the processor's last round, to
@@ -206,13 +206,10 @@ impl Server {
                 policy_poll,
                 hangup,
             )),
-            tokio::spawn(ingest::run_writer(
-                state.clone(),
-                ingest_rx,
-                state.wake.clone(),
-            )),
+            tokio::spawn(ingest::run_writer(state.clone(), ingest_rx)),
         ];
         if background_processing {
+            tasks.push(tokio::spawn(ingest::run_merger(state.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
                 state.clone(),
                 state.wake.clone(),

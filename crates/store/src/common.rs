@@ -420,29 +420,157 @@ fn stored_alert(mut alert: Alert) -> Result<Alert, StoreError> {
     Ok(alert)
 }
 
-/// What one `upsert_alerts` call decided: the alert each incoming report
-/// became (in input order), and the rows to write, one per key (sorted), with
+/// One report from the ingest log with the instant it was received (the
+/// "now" it merges at).
+pub(crate) type Logged = (Timestamp, IncomingAlert);
+
+/// Most log rows one merge round looks at (each holds a whole group commit).
+pub(crate) const LOG_ROWS_PER_ROUND: i64 = 64;
+
+/// Most reports in one ingest-log row: a merge takes whole rows, so this
+/// bounds how long one merge holds SQLite's writer (and so how long an
+/// append, and a sender's 2xx, can wait behind it).
+pub(crate) const LOG_ROW_ALERTS: usize = 1_000;
+
+/// Reports encoded for the ingest log, in pieces of at most
+/// [`LOG_ROW_ALERTS`]. Encoding is the costly part of an append, so callers
+/// encode where work runs in parallel (a request's own task) and the single
+/// ingest writer only concatenates.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// `(reports, JSON array of them)`.
+    pieces: Vec<(usize, String)>,
+}
+
+impl LogEntry {
+    pub fn encode(alerts: &[IncomingAlert]) -> Result<Self, StoreError> {
+        let pieces = alerts
+            .chunks(LOG_ROW_ALERTS)
+            .map(|chunk| Ok((chunk.len(), encode_json(chunk, "ingest log entry")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Self { pieces })
+    }
+
+    /// How many reports it holds.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(|(n, _)| n).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One `INSERT` of entries into the ingest log: pieces packed, in order, into
+/// rows of at most [`LOG_ROW_ALERTS`] reports (JSON arrays joined). `None`
+/// when there is nothing to write.
+pub(crate) fn log_insert_query<DB>(
+    received_at: Timestamp,
+    entries: &[LogEntry],
+) -> Option<QueryBuilder<DB>>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    for (n, json) in entries.iter().flat_map(|e| &e.pieces) {
+        let inner = &json[1..json.len() - 1];
+        match rows.last_mut() {
+            Some((count, row)) if *count + n <= LOG_ROW_ALERTS && !inner.is_empty() => {
+                *count += n;
+                row.truncate(row.len() - 1);
+                if row.len() > 1 {
+                    row.push(',');
+                }
+                row.push_str(inner);
+                row.push(']');
+            }
+            _ => rows.push((*n, json.clone())),
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let mut qb =
+        QueryBuilder::<DB>::new("INSERT INTO ingest_log (received_at_ms, alert_count, alerts) ");
+    qb.push_values(rows, |mut row, (count, payload)| {
+        row.push_bind(to_ms(received_at))
+            .push_bind(count as i64)
+            .push_bind(payload);
+    });
+    Some(qb)
+}
+
+/// Which of the oldest log rows `(seq, alert_count)` one merge round takes:
+/// in order, at least one, and no more once `max_alerts` would be passed.
+pub(crate) fn take_log_rows(rows: &[(i64, i64)], max_alerts: usize) -> Vec<i64> {
+    let mut taken = Vec::new();
+    let mut alerts = 0usize;
+    for &(seq, count) in rows {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if !taken.is_empty() && alerts.saturating_add(count) > max_alerts {
+            break;
+        }
+        alerts = alerts.saturating_add(count);
+        taken.push(seq);
+    }
+    taken
+}
+
+/// Log rows `(seq, received_at_ms, alerts)` back to reports, in `seq` order.
+pub(crate) fn decode_logged(mut rows: Vec<(i64, i64, String)>) -> Result<Vec<Logged>, StoreError> {
+    rows.sort_by_key(|(seq, _, _)| *seq);
+    let mut out = Vec::new();
+    for (seq, received_at_ms, payload) in rows {
+        let received_at = from_ms(received_at_ms)?;
+        let alerts: Vec<IncomingAlert> = decode_json(&payload, &format!("ingest log entry {seq}"))?;
+        out.extend(alerts.into_iter().map(|a| (received_at, a)));
+    }
+    Ok(out)
+}
+
+/// `{verb} FROM ingest_log WHERE seq IN (…)` for these rows.
+pub(crate) fn log_rows_query<DB>(verb: &str, seqs: &[i64]) -> QueryBuilder<DB>
+where
+    DB: Database,
+    DB::Arguments: Default,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut qb = QueryBuilder::<DB>::new(verb);
+    qb.push(" FROM ingest_log WHERE seq IN (");
+    let mut list = qb.separated(", ");
+    for seq in seqs {
+        list.push_bind(*seq);
+    }
+    qb.push(")");
+    qb
+}
+
+/// What one merge of logged reports decided: the alert each report became
+/// (in log order), and the rows to write, one per key (sorted), with
 /// `pending` set if any report of that key in the batch asked for it.
 pub(crate) struct MergedBatch {
     pub(crate) results: Vec<Alert>,
     pub(crate) rows: Vec<(Alert, bool)>,
 }
 
-/// Run `merge` over `incoming` in order against the stored alerts. A key seen
-/// twice merges into the batch's own earlier result, so the last report of a
-/// key is what gets stored.
+/// Run `merge` over `incoming` in order against the stored alerts, each at
+/// the instant it was received. A key seen twice merges into the batch's own
+/// earlier result, so the last report of a key is what gets stored.
 pub(crate) fn merge_batch<F>(
-    incoming: &[IncomingAlert],
+    incoming: &[Logged],
     mut stored: HashMap<String, Alert>,
     mut merge: F,
 ) -> Result<MergedBatch, StoreError>
 where
-    F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool),
+    F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool),
 {
     let mut results = Vec::with_capacity(incoming.len());
     let mut pending: BTreeMap<&str, bool> = BTreeMap::new();
-    for report in incoming {
-        let (alert, wants_processing) = merge(stored.get(&report.key), report);
+    for (received_at, report) in incoming {
+        let (alert, wants_processing) = merge(stored.get(&report.key), report, *received_at);
         if alert.key != report.key {
             // The rows are keyed by the report's key; storing another would
             // silently move or overwrite an alert.
@@ -464,6 +592,16 @@ where
         rows.push((alert, wants_processing));
     }
     Ok(MergedBatch { results, rows })
+}
+
+/// The distinct keys of these reports, sorted.
+pub(crate) fn logged_keys(incoming: &[Logged]) -> Vec<&str> {
+    incoming
+        .iter()
+        .map(|(_, a)| a.key.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// `SELECT` the stored alerts with these keys (at most [`KEYS_PER_QUERY`]).

@@ -17,9 +17,11 @@
 //! The alert pipeline is shaped by its transactions, so nothing acknowledged
 //! is lost and nothing is done twice:
 //!
-//! 1. Ingest: [`Store::upsert_alerts`] merges a whole batch of reports from
-//!    many requests in one transaction (group commit); senders get their 2xx
-//!    after it. A change the processor must see marks the alert `pending`.
+//! 1. Ingest: [`Store::log_alerts`] appends a whole batch of reports from
+//!    many requests to the ingest log in one statement (group commit);
+//!    senders get their 2xx after it. [`Store::merge_logged_alerts`] then
+//!    folds the oldest log rows into `alerts` and deletes them in one
+//!    transaction. A change the processor must see marks the alert `pending`.
 //! 2. Processing: [`Store::pending_alerts`], then per group either
 //!    [`Store::create_incident_for_group`], [`Store::attach_alerts`] or
 //!    [`Store::mark_alerts_processed`]: the incident write and "these alerts
@@ -41,6 +43,7 @@ mod retention;
 mod sqlite;
 mod types;
 
+pub use common::LogEntry;
 pub use error::StoreError;
 pub use outbox::{Completion, FiredAppend, Notification, Planner, Waker};
 pub use overrides::{NewOverride, OverrideRecord};
@@ -283,31 +286,51 @@ impl Store {
 
     // --- alerts --------------------------------------------------------------
 
-    /// Ingest a batch of alert reports in ONE transaction. The stored alerts
-    /// with the batch's keys are loaded, then for each report in order
-    /// `merge(stored, report)` returns the merged alert and whether the
-    /// processor must look at it (`pending`); a key reported twice merges into
-    /// the batch's own earlier result. Every merged alert is written with
-    /// multi-row upserts.
-    ///
-    /// Returns one alert per report, in input order: what that report merged
-    /// into (for a repeated key, the last is what is stored). Instants are
-    /// kept to the millisecond, as everywhere in the store; the returned
-    /// alerts are already truncated, so they equal what a later read returns.
-    /// `pending` is sticky: a report whose merge says `false` never clears a
-    /// change the processor has not seen yet. A merge that changes the key is
-    /// refused ([`StoreError::Corrupt`]) and nothing is written. `merge` runs
-    /// inside the write transaction (holding SQLite's write lock), so it
-    /// should be pure and quick.
-    pub async fn upsert_alerts<F>(
+    /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
+    /// statement: once this returns they are durable, and a sender may be
+    /// told so. Nothing is merged yet; [`Store::merge_logged_alerts`] does
+    /// that, in log order.
+    pub async fn log_alerts(
         &self,
-        incoming: &[IncomingAlert],
+        received_at: Timestamp,
+        entries: &[LogEntry],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.log_alerts(received_at, entries).await)
+    }
+
+    /// Merge the oldest ingest-log rows (whole rows, at least one, about
+    /// `max_alerts` reports) into the alerts, and delete them, in ONE
+    /// transaction (on PostgreSQL under the `alerts` lock, so replicas merge
+    /// one at a time and never the same row twice). The stored alerts with
+    /// the batch's keys are loaded, then for each report in log order
+    /// `merge(stored, report, received_at)` returns the merged alert and
+    /// whether the processor must look at it (`pending`); a key reported
+    /// twice merges into the batch's own earlier result. Every merged alert
+    /// is written with multi-row upserts.
+    ///
+    /// Returns one alert per report, in log order: what that report merged
+    /// into (for a repeated key, the last is what is stored); empty when the
+    /// log is. Instants are kept to the millisecond, as everywhere in the
+    /// store; the returned alerts are already truncated, so they equal what a
+    /// later read returns. `pending` is sticky: a report whose merge says
+    /// `false` never clears a change the processor has not seen yet. A merge
+    /// that changes the key is refused ([`StoreError::Corrupt`]) and nothing
+    /// is written or deleted. `merge` runs inside the write transaction, so
+    /// it should be pure and quick.
+    pub async fn merge_logged_alerts<F>(
+        &self,
+        max_alerts: usize,
         merge: F,
     ) -> Result<Vec<Alert>, StoreError>
     where
-        F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.upsert_alerts(incoming, merge).await)
+        dispatch!(self, s => s.merge_logged_alerts(max_alerts, merge).await)
+    }
+
+    /// Reports in the ingest log not merged yet.
+    pub async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.logged_alert_backlog().await)
     }
 
     /// Up to `limit` pending alerts (0: up to 10,000), least recently updated

@@ -24,7 +24,7 @@
 
 use std::str::FromStr;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
 use firebell_core::{Event, Incident, Timestamp};
@@ -32,13 +32,15 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres};
 
 use crate::common::{
-    AlertRow, ChangeRow, KEYS_PER_QUERY, MaintenanceRow, OpTimer, ROWS_PER_STATEMENT, SilenceRow,
-    alert_columns, alert_counts, alert_limit, change_from_row, change_row, check_append, check_new,
-    decode_event, decode_incident, distinct_processed, distinct_services, effective_limit,
-    encode_event, encode_incident, format_id, from_ms, group_taken, into_alerts, into_page,
-    is_unique_violation, list_alerts_query, list_query, maintenance_from_row, maintenance_row,
-    mark_processed_query, merge_batch, select_alerts_by_key, silence_from_row, silence_row,
-    status_counts, to_i64, to_ms, to_u64, upsert_alerts_query,
+    AlertRow, ChangeRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogEntry, MaintenanceRow, OpTimer,
+    ROWS_PER_STATEMENT, SilenceRow, alert_columns, alert_counts, alert_limit, change_from_row,
+    change_row, check_append, check_new, decode_event, decode_incident, decode_logged,
+    distinct_processed, distinct_services, effective_limit, encode_event, encode_incident,
+    format_id, from_ms, group_taken, into_alerts, into_page, is_unique_violation,
+    list_alerts_query, list_query, log_insert_query, log_rows_query, logged_keys,
+    maintenance_from_row, maintenance_row, mark_processed_query, merge_batch, select_alerts_by_key,
+    silence_from_row, silence_row, status_counts, take_log_rows, to_i64, to_ms, to_u64,
+    upsert_alerts_query,
 };
 use crate::{
     AlertFilter, Backend, ChangeRecord, IncidentFilter, IncidentPage, NewToken, ProcessedAlert,
@@ -342,30 +344,63 @@ impl PgStore {
 
     // --- alerts ------------------------------------------------------------
 
-    pub(crate) async fn upsert_alerts<F>(
+    pub(crate) async fn log_alerts(
         &self,
-        incoming: &[IncomingAlert],
+        received_at: Timestamp,
+        entries: &[LogEntry],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("log_alerts");
+        if let Some(mut insert) = log_insert_query::<Postgres>(received_at, entries) {
+            insert.build().execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn merge_logged_alerts<F>(
+        &self,
+        max_alerts: usize,
         merge: F,
     ) -> Result<Vec<Alert>, StoreError>
     where
-        F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        let _t = Self::timer("upsert_alerts");
-        if incoming.is_empty() {
-            return Ok(Vec::new());
-        }
+        let _t = Self::timer("merge_logged_alerts");
         let mut tx = self.pool.begin().await?;
         lock_alerts(&mut tx).await?;
-        let stored = load_alerts(&mut tx, incoming).await?;
-        let batch = merge_batch(incoming, stored, merge)?;
+        let heads: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1")
+                .bind(LOG_ROWS_PER_ROUND)
+                .fetch_all(&mut *tx)
+                .await?;
+        let seqs = take_log_rows(&heads, max_alerts);
+        if seqs.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let mut select = log_rows_query::<Postgres>("SELECT seq, received_at_ms, alerts", &seqs);
+        let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
+        let incoming = decode_logged(rows)?;
+        let stored = load_alerts(&mut tx, &logged_keys(&incoming)).await?;
+        let batch = merge_batch(&incoming, stored, merge)?;
         for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
             upsert_alerts_query::<Postgres>(rows)?
                 .build()
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut delete = log_rows_query::<Postgres>("DELETE", &seqs);
+        delete.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(batch.results)
+    }
+
+    pub(crate) async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {
+        let _t = Self::timer("logged_alert_backlog");
+        let n: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(alert_count), 0)::BIGINT FROM ingest_log")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub(crate) async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
@@ -915,14 +950,8 @@ async fn group_holder(
 /// The stored alerts with the keys of `incoming`, by key.
 async fn load_alerts(
     conn: &mut PgConnection,
-    incoming: &[IncomingAlert],
+    keys: &[&str],
 ) -> Result<HashMap<String, Alert>, StoreError> {
-    let keys: Vec<&str> = incoming
-        .iter()
-        .map(|a| a.key.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let mut stored = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(KEYS_PER_QUERY) {
         let mut query = select_alerts_by_key::<Postgres>(chunk);

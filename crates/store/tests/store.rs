@@ -17,8 +17,8 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Backend, ChangeRecord, FiredAppend, IncidentFilter, NewToken, ProcessedAlert,
-    Store, StoreError,
+    AlertFilter, Backend, ChangeRecord, FiredAppend, IncidentFilter, LogEntry, NewToken,
+    ProcessedAlert, Store, StoreError,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::{AssertSqlSafe, Connection};
@@ -132,6 +132,7 @@ store_tests!(
     survives_reopen,
     alerts_roundtrip,
     alerts_same_key_twice_in_a_batch,
+    alerts_log_merges_in_order,
     alerts_pending_is_sticky,
     alerts_large_batch,
     alerts_ingest_timing,
@@ -1083,9 +1084,29 @@ fn merge_at(now: Timestamp) -> impl FnMut(Option<&Alert>, &IncomingAlert) -> (Al
     }
 }
 
-async fn ingest(store: &Store, now: Timestamp, reports: &[IncomingAlert]) -> Vec<Alert> {
+/// Ingest the way the server does: append to the log, then merge the log.
+async fn upsert<F>(
+    store: &Store,
+    now: Timestamp,
+    reports: &[IncomingAlert],
+    mut merge: F,
+) -> Result<Vec<Alert>, StoreError>
+where
+    F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
+{
     store
-        .upsert_alerts(reports, merge_at(now))
+        .log_alerts(now, &[LogEntry::encode(reports).expect("encode")])
+        .await?;
+    store
+        .merge_logged_alerts(usize::MAX, move |prev, report, received_at| {
+            assert_eq!(received_at, ms(now), "merged at the instant it was logged");
+            merge(prev, report)
+        })
+        .await
+}
+
+async fn ingest(store: &Store, now: Timestamp, reports: &[IncomingAlert]) -> Vec<Alert> {
+    upsert(store, now, reports, merge_at(now))
         .await
         .expect("upsert")
 }
@@ -1191,13 +1212,12 @@ async fn alerts_roundtrip(db: &TestDb) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let mut merge = merge_at(now);
-    let stored = store
-        .upsert_alerts(&reports, move |prev, report| {
-            log.lock().expect("log").push(prev.cloned());
-            merge(prev, report)
-        })
-        .await
-        .expect("upsert");
+    let stored = upsert(&store, now, &reports, move |prev, report| {
+        log.lock().expect("log").push(prev.cloned());
+        merge(prev, report)
+    })
+    .await
+    .expect("upsert");
     assert!(
         seen.lock().expect("log").iter().all(Option::is_none),
         "nothing was stored before"
@@ -1237,13 +1257,17 @@ async fn alerts_roundtrip(db: &TestDb) {
     again.annotations = labels(&[("summary", "now 7%")]);
     let log = seen.clone();
     let mut merge = merge_at(later);
-    let merged = store
-        .upsert_alerts(std::slice::from_ref(&again), move |prev, report| {
+    let merged = upsert(
+        &store,
+        later,
+        std::slice::from_ref(&again),
+        move |prev, report| {
             log.lock().expect("log").push(prev.cloned());
             merge(prev, report)
-        })
-        .await
-        .expect("upsert");
+        },
+    )
+    .await
+    .expect("upsert");
     assert_eq!(*seen.lock().expect("log"), vec![Some(stored[0].clone())]);
     assert_eq!(merged[0].first_seen_at, ms(now));
     assert_eq!(merged[0].updated_at, ms(later));
@@ -1252,8 +1276,7 @@ async fn alerts_roundtrip(db: &TestDb) {
 
     // An empty batch is a no-op.
     assert!(
-        store
-            .upsert_alerts(&[], merge_at(now))
+        upsert(&store, now, &[], merge_at(now))
             .await
             .expect("empty")
             .is_empty()
@@ -1271,13 +1294,12 @@ async fn alerts_same_key_twice_in_a_batch(db: &TestDb) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let mut merge = merge_at(now);
-    let results = store
-        .upsert_alerts(&[a1, b, a2.clone()], move |prev, report| {
-            log.lock().expect("log").push(prev.cloned());
-            merge(prev, report)
-        })
-        .await
-        .expect("upsert");
+    let results = upsert(&store, now, &[a1, b, a2.clone()], move |prev, report| {
+        log.lock().expect("log").push(prev.cloned());
+        merge(prev, report)
+    })
+    .await
+    .expect("upsert");
     assert_eq!(results.len(), 3, "one result per report");
     let seen = seen.lock().expect("log").clone();
     assert_eq!(seen[0], None);
@@ -1305,13 +1327,12 @@ async fn alerts_same_key_twice_in_a_batch(db: &TestDb) {
     );
 
     // A merge that changes the key is refused, and nothing is written.
-    let refused = store
-        .upsert_alerts(&[report("c", "x", now, None)], |_, r| {
-            let (mut alert, pending) = merge_at(now)(None, r);
-            alert.key = "d".into();
-            (alert, pending)
-        })
-        .await;
+    let refused = upsert(&store, now, &[report("c", "x", now, None)], |_, r| {
+        let (mut alert, pending) = merge_at(now)(None, r);
+        alert.key = "d".into();
+        (alert, pending)
+    })
+    .await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "{refused:?}"
@@ -1324,6 +1345,147 @@ async fn alerts_same_key_twice_in_a_batch(db: &TestDb) {
             .len(),
         2
     );
+    assert_eq!(
+        store.logged_alert_backlog().await.expect("backlog"),
+        1,
+        "the refused report stays in the log: nothing acknowledged is lost"
+    );
+    store.close().await;
+}
+
+/// The ingest log: rows merge oldest first, whole, each at its own instant;
+/// a round stops at its size; merged rows are gone and an empty log merges
+/// nothing.
+async fn alerts_log_merges_in_order(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let empty = store
+        .merge_logged_alerts(10, |_, _, _| unreachable!("the log is empty"))
+        .await
+        .expect("merge empty");
+    assert!(empty.is_empty());
+    store
+        .log_alerts(
+            now,
+            &[LogEntry::encode(&[report("a", "checkout", now, None)]).expect("encode")],
+        )
+        .await
+        .expect("log 1");
+    store
+        .log_alerts(
+            now + 1.minute(),
+            &[LogEntry::encode(&[
+                report("a", "checkout", now, Some(now + 1.minute())),
+                report("b", "checkout", now + 1.minute(), None),
+            ])
+            .expect("encode")],
+        )
+        .await
+        .expect("log 2");
+    store
+        .log_alerts(
+            now + 2.minutes(),
+            &[LogEntry::encode(&[report("c", "search", now, None)]).expect("encode")],
+        )
+        .await
+        .expect("log 3");
+    assert_eq!(store.logged_alert_backlog().await.expect("backlog"), 4);
+    assert!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // A round of at most one report takes the first row only.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let first = store
+        .merge_logged_alerts(1, move |prev, r, at| {
+            log.lock().expect("log").push((r.key.clone(), at));
+            merge_at(at)(prev, r)
+        })
+        .await
+        .expect("merge 1");
+    assert_eq!(first.len(), 1);
+    assert_eq!(store.logged_alert_backlog().await.expect("backlog"), 3);
+    // At least one whole row even when it is larger than the round.
+    let log = seen.clone();
+    let second = store
+        .merge_logged_alerts(1, move |prev, r, at| {
+            log.lock().expect("log").push((r.key.clone(), at));
+            merge_at(at)(prev, r)
+        })
+        .await
+        .expect("merge 2");
+    assert_eq!(second.len(), 2);
+    let log = seen.clone();
+    let rest = store
+        .merge_logged_alerts(100, move |prev, r, at| {
+            log.lock().expect("log").push((r.key.clone(), at));
+            merge_at(at)(prev, r)
+        })
+        .await
+        .expect("merge 3");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(
+        *seen.lock().expect("log"),
+        [
+            ("a".to_string(), now),
+            ("a".to_string(), now + 1.minute()),
+            ("b".to_string(), now + 1.minute()),
+            ("c".to_string(), now + 2.minutes()),
+        ],
+        "log order, each report at the instant it was logged"
+    );
+    assert_eq!(store.logged_alert_backlog().await.expect("backlog"), 0);
+    let a = get_alert(&store, "a").await;
+    assert_eq!(
+        a.ends_at,
+        Some(now + 1.minute()),
+        "the later report merged last"
+    );
+    assert!(
+        store
+            .merge_logged_alerts(100, |_, _, _| unreachable!("merged rows are gone"))
+            .await
+            .expect("merge empty")
+            .is_empty()
+    );
+    assert_eq!(pending_keys(&store).await.len(), 3);
+
+    // A large batch is logged as rows of 1,000, so one merge round (whole
+    // rows) stays short.
+    let many: Vec<IncomingAlert> = (0..2_500)
+        .map(|i| report(&format!("m{i:05}"), "checkout", now, None))
+        .collect();
+    store
+        .log_alerts(now, &[LogEntry::encode(&many).expect("encode")])
+        .await
+        .expect("log many");
+    let round = store
+        .merge_logged_alerts(1, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge a row");
+    assert_eq!(round.len(), 1_000);
+    assert_eq!(round[0].key, "m00000", "in the order they were sent");
+    assert_eq!(store.logged_alert_backlog().await.expect("backlog"), 1_500);
+    store
+        .merge_logged_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge the rest");
+
+    // Small entries of one append (several requests' reports) share a row.
+    let entries = ["x", "y", "z"]
+        .map(|k| LogEntry::encode(&[report(k, "checkout", now, None)]).expect("encode"));
+    store.log_alerts(now, &entries).await.expect("log entries");
+    let round = store
+        .merge_logged_alerts(1, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge one row");
+    let keys: Vec<&str> = round.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["x", "y", "z"], "one row, in order");
     store.close().await;
 }
 
@@ -1350,20 +1512,21 @@ async fn alerts_pending_is_sticky(db: &TestDb) {
         .expect("mark");
     assert!(pending_keys(&store).await.is_empty());
     let mut calls = 0;
-    store
-        .upsert_alerts(
-            &[
-                report("a", "checkout", now, None),
-                report("a", "checkout", now, None),
-            ],
-            move |prev, r| {
-                calls += 1;
-                let (alert, _) = merge_at(now + 1.minute())(prev, r);
-                (alert, calls == 1)
-            },
-        )
-        .await
-        .expect("upsert");
+    upsert(
+        &store,
+        now + 1.minute(),
+        &[
+            report("a", "checkout", now, None),
+            report("a", "checkout", now, None),
+        ],
+        move |prev, r| {
+            calls += 1;
+            let (alert, _) = merge_at(now + 1.minute())(prev, r);
+            (alert, calls == 1)
+        },
+    )
+    .await
+    .expect("upsert");
     assert_eq!(pending_keys(&store).await, ["a"]);
     store.close().await;
 }
@@ -1437,7 +1600,7 @@ async fn alerts_ingest_timing(db: &TestDb) {
         }
         let elapsed = started.elapsed();
         println!(
-            "{backend}: upsert_alerts {round}: 10,000 alerts in 10 batches of 1,000: {} ms ({:.0} alerts/s)",
+            "{backend}: log + merge {round}: 10,000 alerts in 10 batches of 1,000: {} ms ({:.0} alerts/s)",
             elapsed.as_millis(),
             10_000.0 / elapsed.as_secs_f64()
         );

@@ -154,9 +154,12 @@ pub(crate) fn check_pairs(
 
 async fn post_alerts(
     State(state): State<AppState>,
-    body: Result<Json<Vec<PostableAlert>>, axum::extract::rejection::JsonRejection>,
+    body: Result<
+        super::json::FastJson<Vec<PostableAlert>>,
+        axum::extract::rejection::JsonRejection,
+    >,
 ) -> Result<StatusCode, AmError> {
-    let Json(alerts) = body.map_err(ApiError::from)?;
+    let super::json::FastJson(alerts) = body.map_err(ApiError::from)?;
     if alerts.len() > MAX_ALERTS_PER_REQUEST {
         return Err(ApiError::bad_request(
             "too_many_alerts",
@@ -278,6 +281,7 @@ async fn gettable_alerts(
     state: &AppState,
     p: &ListParams,
 ) -> Result<Vec<(String, LabelSet, GettableAlert)>, ApiError> {
+    crate::ingest::settle(state).await?;
     let now = state.clock.now();
     let policy = state.policy.policy();
     let silences: Vec<Silence> = state

@@ -7,6 +7,7 @@ pub mod alertmanager;
 pub mod alertmanager_webhook;
 pub mod health;
 pub mod incidents;
+pub mod json;
 pub mod notifications;
 pub mod oncall;
 pub mod overrides;

@@ -230,6 +230,7 @@ async fn stored_firing(
     key: &str,
     source: AlertSource,
 ) -> Result<bool, StoreError> {
+    crate::ingest::settle(state).await?;
     let now = state.clock.now();
     Ok(state
         .store
@@ -243,7 +244,7 @@ async fn submit(state: &AppState, alerts: Vec<IncomingAlert>) -> Result<(), Inge
     let mut wait = Duration::from_millis(50);
     for attempt in 1..=SUBMIT_ATTEMPTS {
         match state.ingest.submit(alerts.clone()).await {
-            Err(IngestError::Full) if attempt < SUBMIT_ATTEMPTS => {
+            Err(IngestError::Full | IngestError::Backlog(_)) if attempt < SUBMIT_ATTEMPTS => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
@@ -277,6 +278,7 @@ fn report_failed(source: &'static str, error: &dyn std::fmt::Display) {
 /// would ever resolve them otherwise. Returns how many. The heartbeat
 /// monitor calls this whenever the policy changes.
 pub async fn resolve_removed_monitors(state: &AppState) -> Result<usize, HealthError> {
+    crate::ingest::settle(state).await?;
     let policy = state.policy.policy();
     let now = state.clock.now();
     let heartbeats: BTreeSet<&str> = policy.heartbeats.iter().map(|h| h.name.as_str()).collect();

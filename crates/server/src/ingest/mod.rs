@@ -1,20 +1,28 @@
 //! Alerts in: every source hands its normalised alerts to one [`IngestQueue`].
 //!
-//! A single writer task drains the bounded queue and commits everything it
-//! finds in ONE transaction (group commit), then answers every waiting request.
-//! So a 2xx always means "committed", and a storm costs one fsync per batch,
-//! not per request. A full queue answers at once with 429 and `Retry-After`:
-//! senders (Prometheus, Alertmanager) retry; nothing is dropped silently.
+//! A single writer task drains the bounded queue and appends everything it
+//! finds to the ingest log as ONE row (group commit), then answers every
+//! waiting request. So a 2xx always means "committed", a storm costs one
+//! fsync per batch, not per request, and the cost on the request path is a
+//! sequential append, not a read-merge-write of every alert.
 //!
-//! Turning committed alerts into incidents is the [`processor`]'s job, after
-//! the commit, so ingest latency never waits for incident bookkeeping.
+//! Back-pressure: a full queue, or a log holding more than [`MAX_BACKLOG`]
+//! reports not merged yet, answers at once with 429 and `Retry-After`;
+//! senders (Prometheus, Alertmanager) retry, and nothing is dropped silently.
+//!
+//! Folding the log into the alerts ([`merge_logged`]) and turning alerts into
+//! incidents is the [`processor`]'s job, after the commit, so ingest latency
+//! never waits for either. Reads of alerts call [`settle`] first, so a sender
+//! that reads after its 2xx sees what it sent.
 
 pub mod processor;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use firebell_core::alert::{IncomingAlert, merge, route};
+use firebell_store::{LogEntry, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::AppState;
@@ -23,11 +31,31 @@ use crate::AppState;
 pub const QUEUE_CAPACITY: usize = 1024;
 /// Most alerts committed in one transaction.
 const MAX_BATCH_ALERTS: usize = 10_000;
+/// Reports logged but not merged yet beyond which senders get 429: about half
+/// a minute of merging on a small machine, so an alert's incident is never
+/// further behind than that however hard senders push.
+pub const MAX_BACKLOG: u64 = 1_000_000;
+/// Reports merged per transaction while appends are waiting: small enough
+/// that an append (and so a sender's 2xx) never waits long behind a merge on
+/// SQLite's single writer.
+pub const MERGE_CHUNK: usize = 1_000;
+/// Reports merged per transaction when no append is waiting: larger
+/// transactions mean fewer fsyncs and fewer rewrites of the same index pages.
+const MERGE_CHUNK_QUIET: usize = 10_000;
+/// Longest a merge waits for a moment without appends in flight (see
+/// [`IngestQueue::quiet`]): under a continuous flood merging still gets the
+/// writer this often, so the first alerts of a storm become an incident
+/// within about this long.
+const MERGE_DEFER: Duration = Duration::from_millis(200);
+/// How long a read waits for the log to be merged before answering anyway.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("ingest queue is full; retry shortly")]
     Full,
+    #[error("{0} alerts are waiting to be merged; retry shortly")]
+    Backlog(u64),
     #[error("ingest is shutting down")]
     Closed,
     #[error("could not store alerts: {0}")]
@@ -35,7 +63,7 @@ pub enum IngestError {
 }
 
 struct Job {
-    alerts: Vec<IncomingAlert>,
+    entry: LogEntry,
     reply: oneshot::Sender<Result<(), String>>,
 }
 
@@ -43,17 +71,34 @@ struct Job {
 #[derive(Clone)]
 pub struct IngestQueue {
     tx: mpsc::Sender<Job>,
+    /// Reports in the log not merged yet, as this process knows it: raised by
+    /// its appends and merges, reset from the database every processing round
+    /// (other replicas merge too).
+    backlog: Arc<AtomicU64>,
+    /// Requests queued or being committed, and a signal when that reaches 0:
+    /// appends (a sender waiting for its 2xx) go before merges.
+    in_flight: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+    /// Wakes the merger after an append.
+    appended: Arc<Notify>,
 }
 
 /// The receiving side, handed to [`run_writer`] when the server starts.
 pub struct IngestReceiver(mpsc::Receiver<Job>);
 
-/// Wakes the processor when new alerts were committed.
+/// Wakes the processor when new alerts were merged.
 pub type ProcessorWake = Arc<Notify>;
 
 pub fn queue() -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-    (IngestQueue { tx }, IngestReceiver(rx))
+    let queue = IngestQueue {
+        tx,
+        backlog: Arc::new(AtomicU64::new(0)),
+        in_flight: Arc::new(AtomicUsize::new(0)),
+        idle: Arc::new(Notify::new()),
+        appended: Arc::new(Notify::new()),
+    };
+    (queue, IngestReceiver(rx))
 }
 
 impl IngestQueue {
@@ -62,9 +107,20 @@ impl IngestQueue {
         if alerts.is_empty() {
             return Ok(());
         }
+        let backlog = self.backlog();
+        if backlog >= MAX_BACKLOG {
+            metrics::counter!("firebell_ingest_rejected_total", "reason" => "backlog").increment(1);
+            return Err(IngestError::Backlog(backlog));
+        }
+        // Encoded here, in the request's own task (in parallel with other
+        // requests), so the single writer only concatenates.
+        let entry = LogEntry::encode(&alerts).map_err(|e| IngestError::Store(e.to_string()))?;
+        drop(alerts);
         let (reply, done) = oneshot::channel();
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.tx
-            .try_send(Job { alerts, reply })
+            .try_send(Job { entry, reply })
+            .inspect_err(|_| self.done(1))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     metrics::counter!("firebell_ingest_rejected_total", "reason" => "queue_full")
@@ -77,50 +133,178 @@ impl IngestQueue {
             .map_err(|_| IngestError::Closed)?
             .map_err(IngestError::Store)
     }
+
+    /// `n` requests were answered (or never queued).
+    fn done(&self, n: usize) {
+        if self.in_flight.fetch_sub(n, Ordering::AcqRel) == n {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Wait until no append is queued or being committed, or [`MERGE_DEFER`]
+    /// passed. On SQLite appends and merges take turns on the one writer; a
+    /// sender's 2xx waits for an append, nobody waits for a merge, so the
+    /// merge goes in the gaps, and at least this often under a flood. The
+    /// backlog limit bounds how far merging can fall behind.
+    async fn quiet(&self) {
+        let deadline = tokio::time::Instant::now() + MERGE_DEFER;
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Reports logged and not merged yet, as far as this process knows.
+    pub fn backlog(&self) -> u64 {
+        self.backlog.load(Ordering::Relaxed)
+    }
+
+    fn merged(&self, n: u64) {
+        // Saturating: another replica may have merged what this one counted.
+        let _ = self
+            .backlog
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_sub(n))
+            });
+        metrics::gauge!("firebell_ingest_backlog").set(self.backlog() as f64);
+    }
+
+    fn set_backlog(&self, n: u64) {
+        self.backlog.store(n, Ordering::Relaxed);
+        metrics::gauge!("firebell_ingest_backlog").set(n as f64);
+    }
+}
+
+/// Merge up to about `max` of the oldest logged reports into the alerts,
+/// each at the instant it was received and routed by the live policy, in
+/// transactions of about [`MERGE_CHUNK`] (so an append never waits behind
+/// more than one). Waits for a quiet moment first ([`IngestQueue::quiet`]).
+/// Returns how many reports were merged: 0 when the log is empty.
+pub async fn merge_logged(state: &AppState, max: usize) -> Result<usize, StoreError> {
+    state.ingest.quiet().await;
+    let policy = state.policy.policy();
+    let mut total = 0;
+    while total < max {
+        let merged = state
+            .store
+            .merge_logged_alerts(
+                merge_chunk(state).min(max - total),
+                |existing, incoming, received_at| {
+                    let routed = route(&policy, &incoming.labels);
+                    merge(existing, incoming, &routed[0], received_at)
+                },
+            )
+            .await?;
+        if merged.is_empty() {
+            break;
+        }
+        total += merged.len();
+        state.ingest.merged(merged.len() as u64);
+        metrics::counter!("firebell_alerts_merged_total").increment(merged.len() as u64);
+    }
+    Ok(total)
+}
+
+/// How much to merge in the next transaction: less while senders wait.
+fn merge_chunk(state: &AppState) -> usize {
+    if state.ingest.in_flight.load(Ordering::Acquire) > 0 {
+        MERGE_CHUNK
+    } else {
+        MERGE_CHUNK_QUIET
+    }
+}
+
+/// Read-your-writes for alert reads: merge what the log holds before reading,
+/// for at most [`SETTLE_LIMIT`] (under a storm the read then answers with
+/// what is merged so far rather than wait for senders to stop).
+pub async fn settle(state: &AppState) -> Result<(), StoreError> {
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    while merge_logged(state, processor::CLAIM as usize).await? > 0 {
+        state.wake.notify_one();
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// How often the merger looks at the log without being woken (rows appended
+/// by other replicas).
+const MERGE_POLL: Duration = Duration::from_secs(1);
+
+/// The merger task: fold the ingest log into the alerts as it grows, waking
+/// the processor after each slice. A task of its own, so merging the next
+/// slice overlaps with processing the last one. Runs until dropped.
+pub async fn run_merger(state: AppState) {
+    loop {
+        tokio::select! {
+            _ = state.ingest.appended.notified() => {}
+            _ = tokio::time::sleep(MERGE_POLL) => {}
+        }
+        loop {
+            match merge_logged(&state, processor::CLAIM as usize).await {
+                Ok(0) => break,
+                Ok(_) => state.wake.notify_one(),
+                Err(e) => {
+                    tracing::error!(error = %e, "merging the ingest log failed; retrying next round");
+                    metrics::counter!("firebell_alert_processing_errors_total").increment(1);
+                    break;
+                }
+            }
+        }
+        if let Err(e) = refresh_backlog(&state).await {
+            tracing::warn!(error = %e, "could not read the ingest backlog");
+        }
+    }
+}
+
+/// Set the backlog from the database (at start, and after each processing
+/// round, since other replicas merge this one's rows too).
+pub async fn refresh_backlog(state: &AppState) -> Result<(), StoreError> {
+    let n = state.store.logged_alert_backlog().await?;
+    state.ingest.set_backlog(n);
+    Ok(())
 }
 
 /// The writer task: drain, route, merge, commit, answer. Runs until every
 /// sender is gone.
-pub async fn run_writer(
-    state: AppState,
-    IngestReceiver(mut rx): IngestReceiver,
-    wake: ProcessorWake,
-) {
+pub async fn run_writer(state: AppState, IngestReceiver(mut rx): IngestReceiver) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
-        let mut count = jobs[0].alerts.len();
+        let mut count = jobs[0].entry.len();
         while count < MAX_BATCH_ALERTS {
             match rx.try_recv() {
                 Ok(job) => {
-                    count += job.alerts.len();
+                    count += job.entry.len();
                     jobs.push(job);
                 }
                 Err(_) => break,
             }
         }
         let started = Instant::now();
-        let mut alerts = Vec::with_capacity(count);
-        let mut replies = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            alerts.extend(job.alerts);
-            replies.push(job.reply);
-        }
-        let policy = state.policy.policy();
+        let (entries, replies): (Vec<LogEntry>, Vec<_>) =
+            jobs.into_iter().map(|job| (job.entry, job.reply)).unzip();
         let now = state.clock.now();
-        let result = state
-            .store
-            .upsert_alerts(&alerts, |existing, incoming| {
-                let routed = route(&policy, &incoming.labels);
-                merge(existing, incoming, &routed[0], now)
-            })
-            .await;
+        let result = state.store.log_alerts(now, &entries).await;
+        drop(entries);
         metrics::histogram!("firebell_ingest_batch_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("firebell_ingest_batch_alerts").record(count as f64);
         let outcome = match result {
-            Ok(_) => {
+            Ok(()) => {
                 metrics::counter!("firebell_alerts_received_total").increment(count as u64);
-                wake.notify_one();
+                state
+                    .ingest
+                    .backlog
+                    .fetch_add(count as u64, Ordering::Relaxed);
+                state.ingest.appended.notify_one();
                 Ok(())
             }
             Err(e) => {
@@ -128,8 +312,10 @@ pub async fn run_writer(
                 Err(e.to_string())
             }
         };
+        let answered = replies.len();
         for reply in replies {
             let _ = reply.send(outcome.clone());
         }
+        state.ingest.done(answered);
     }
 }

@@ -23,7 +23,7 @@ use super::ProcessorWake;
 use crate::AppState;
 
 /// Alerts claimed per round.
-const CLAIM: u32 = 10_000;
+pub const CLAIM: u32 = 10_000;
 /// How often the processor looks even without a wake-up (for alerts whose
 /// `endsAt` passes without a new report).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -37,7 +37,7 @@ pub async fn run(state: AppState, wake: ProcessorWake) {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
         }
-        if let Err(e) = process_pending(&state).await {
+        if let Err(e) = process_round(&state, false).await {
             tracing::error!(error = %e, "alert processing failed; retrying next round");
             metrics::counter!("firebell_alert_processing_errors_total").increment(1);
         }
@@ -52,10 +52,17 @@ pub struct Round {
     pub updated: usize,
 }
 
-/// Process everything pending now. Tests call this directly with a manual
-/// clock. Rounds in one process take turns ([`AppState::processing`]): two at
-/// once would both see the same pending alerts and count them twice.
+/// Merge the ingest log, then process everything pending now. Tests call
+/// this directly with a manual clock. Rounds in one process take turns
+/// ([`AppState::processing`]): two at once would both see the same pending
+/// alerts and count them twice.
 pub async fn process_pending(state: &AppState) -> Result<Round, StoreError> {
+    process_round(state, true).await
+}
+
+/// One round; `merge`: fold in the ingest log first (the background loop
+/// leaves that to the merger task, which runs alongside).
+async fn process_round(state: &AppState, merge: bool) -> Result<Round, StoreError> {
     let _turn = state.processing.lock().await;
     let now = state.clock.now();
     state.store.sweep_expired_alerts(now).await?;
@@ -103,8 +110,19 @@ pub async fn process_pending(state: &AppState) -> Result<Round, StoreError> {
 
     let mut round = Round::default();
     loop {
+        // Fold in the next slice of the ingest log (a claim's worth) first,
+        // so under a storm the first alerts become an incident while the
+        // rest are still being merged.
+        let merged = if merge {
+            super::merge_logged(state, CLAIM as usize).await?
+        } else {
+            0
+        };
         let pending = state.store.pending_alerts(CLAIM).await?;
         if pending.is_empty() {
+            if merged > 0 {
+                continue;
+            }
             break;
         }
         round.alerts += pending.len();
@@ -415,6 +433,7 @@ pub async fn alerts_of(
     incident_id: &str,
     limit: u32,
 ) -> Result<Vec<Alert>, StoreError> {
+    super::settle(state).await?;
     state
         .store
         .list_alerts(&AlertFilter {
