@@ -184,14 +184,15 @@ impl IngestQueue {
 
 /// Merge up to about `max` of the oldest logged reports into the alerts,
 /// each at the instant it was received and routed by the live policy, in
-/// transactions of about [`MERGE_CHUNK`] (so an append never waits behind
-/// more than one). Waits for a quiet moment first ([`IngestQueue::quiet`]).
+/// transactions of about [`MERGE_CHUNK`], each after a quiet moment
+/// ([`IngestQueue::quiet`]): an append never waits behind more than one, and
+/// under a flood merging takes a small share of the writer.
 /// Returns how many reports were merged: 0 when the log is empty.
 pub async fn merge_logged(state: &AppState, max: usize) -> Result<usize, StoreError> {
-    state.ingest.quiet().await;
     let policy = state.policy.policy();
     let mut total = 0;
     while total < max {
+        state.ingest.quiet().await;
         let merged = state
             .store
             .merge_logged_alerts(
