@@ -360,11 +360,15 @@ pub fn maintenance(v: &Value) {
                 .as_array()
                 .map(|m| m.iter().map(s).collect::<Vec<_>>().join(","))
                 .unwrap_or_default();
-            let ends = if w["ends_at"].is_null() {
+            let mut ends = if w["ends_at"].is_null() {
                 "until ended".to_string()
             } else {
                 when(&w["ends_at"])
             };
+            // Ended early (or late): actual end, then the plan.
+            if !w["planned_ends_at"].is_null() && w["planned_ends_at"] != w["ends_at"] {
+                ends = format!("{ends} (planned {})", when(&w["planned_ends_at"]));
+            }
             vec![
                 s(&w["id"]),
                 s(&w["kind"]),

@@ -116,7 +116,30 @@ fn window(services: &[&str], starts_at: &str, ends_at: Option<&str>) -> Maintena
         ends_at: ends_at.map(t),
         created_by: "omar".into(),
         created_at: t("2026-04-30T10:00:00Z"),
+        planned_starts_at: Some(t(starts_at)),
+        planned_ends_at: ends_at.map(t),
     }
+}
+
+#[test]
+fn the_watch_after_a_window_runs_from_its_end() {
+    let w = window(&["database"], START, Some(END));
+    let hour = firebell_core::Duration::from_hours(1);
+    assert!(
+        !w.ended_within(hour, t("2026-05-07T11:59:59Z")),
+        "still running"
+    );
+    assert!(w.ended_within(hour, t(END)));
+    assert!(w.ended_within(hour, t("2026-05-07T12:59:59Z")));
+    assert!(!w.ended_within(hour, t("2026-05-07T13:00:00Z")));
+    assert!(
+        !w.ended_within(firebell_core::Duration::from_secs(0), t(END)),
+        "no watch"
+    );
+    assert!(
+        !window(&["api"], START, None).ended_within(hour, t(END)),
+        "open-ended"
+    );
 }
 
 #[test]

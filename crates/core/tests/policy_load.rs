@@ -594,3 +594,19 @@ fn truncated_policies_never_panic_and_stay_located() {
         }
     }
 }
+
+#[test]
+fn maintenance_notice_and_watch_are_checked() {
+    let ok = Policy::parse(
+        &with_base("[maintenance]\nnotice = \"7d\"\nwatch_after = \"1h\"\n"),
+        "p.toml",
+    )
+    .expect("a week's notice and an hour's watch load");
+    assert_eq!(ok.maintenance.notice.as_secs(), 7 * 86_400);
+    assert_eq!(ok.maintenance.watch_after.as_secs(), 3_600);
+    let e = only_error(&with_base("[maintenance]\nnotice = \"400d\"\n"));
+    assert_eq!(e.path, "maintenance.notice");
+    assert!(e.message.contains("0s to 90d"), "{}", e.message);
+    let e = only_error(&with_base("[maintenance]\nwatch_after = 60\n"));
+    assert_eq!(e.path, "maintenance.watch_after");
+}

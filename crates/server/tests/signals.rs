@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Backend, TestApp, assert_error};
+use firebell_server::clock::Clock as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,6 +21,7 @@ on_both_backends!(
     invalid_alerts_are_refused_whole_naming_index_and_field,
     an_odd_annotation_never_blocks_the_processor,
     s004_maintenance_mode,
+    s003_maintenance_scheduled,
     status_and_receivers_answer_like_alertmanager,
     basic_auth_works_for_prometheus,
 );
@@ -622,4 +624,134 @@ async fn s004_maintenance_mode(backend: Backend) {
         services.contains(&json!(["api"])),
         "after maintenance the api pages again: {services:?}"
     );
+}
+
+/// s003.maintenance-scheduled, the parts that are Firebell's job before a
+/// status page exists: scheduled maintenance needs a week's notice (sooner is
+/// refused; emergency maintenance needs none), suppresses paging for its
+/// components while keeping their alerts, keeps planned and actual times,
+/// and the hour after it is watched: an incident of its services opened then
+/// is tagged `maintenance-watch` and names the window. (Start, every-30-min
+/// and complete posts on the status page come with the status page.)
+async fn s003_maintenance_scheduled(backend: Backend) {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashflow.toml");
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(path)).await;
+    let now: jiff::Timestamp = common::T0.parse().unwrap();
+    let day = jiff::SignedDuration::from_hours(24);
+
+    // Two days' notice is not a week's.
+    let (status, refused) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Postgres 16 upgrade", "services": ["dashflow"], "kind": "scheduled",
+                   "starts_at": (now + day * 2).to_string(), "duration": "2h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "insufficient_notice", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("7d") && message.contains("emergency"),
+        "{message}"
+    );
+    // Emergency maintenance cannot wait, so it needs no notice.
+    let (status, emergency) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Hotfix", "services": ["vector-store"], "kind": "emergency", "duration": "30m"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{emergency}");
+
+    let starts = now + day * 8;
+    let (status, w) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Postgres 16 upgrade", "services": ["dashflow"], "kind": "scheduled",
+                   "starts_at": starts.to_string(), "duration": "2h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let planned_end = starts + jiff::SignedDuration::from_hours(2);
+    let at = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert_eq!(at(&w["planned_starts_at"]), starts);
+    assert_eq!(at(&w["planned_ends_at"]), planned_end);
+
+    // During the window the dashflow's alerts page nobody, and are kept.
+    app.clock
+        .advance(day * 8 + jiff::SignedDuration::from_mins(10));
+    let firing = json!({"labels": {"alertname": "HighErrorRate", "namespace": "prod"},
+                        "startsAt": app.clock.now().to_string()});
+    post_alerts(&app, json!([firing])).await;
+    app.process().await;
+    assert!(
+        app.incidents().await.is_empty(),
+        "maintenance suppresses paging"
+    );
+    let (_, alerts) = app.get("/api/v1/alerts").await;
+    assert_eq!(alerts[0]["service"], "dashflow", "kept and shown: {alerts}");
+
+    // Done early, after 40 minutes: actual and planned are both on record.
+    app.advance_mins(30);
+    let id = w["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(&format!("/api/v1/maintenance/{id}/end"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let ended_at = app.clock.now();
+    let (_, windows) = app.get("/api/v1/maintenance").await;
+    let ended = windows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == w["id"])
+        .unwrap();
+    assert_eq!(at(&ended["ends_at"]), ended_at, "actual end");
+    assert_eq!(
+        at(&ended["planned_ends_at"]),
+        planned_end,
+        "planned end kept"
+    );
+    assert_eq!(
+        at(&ended["ends_at"]).duration_since(at(&ended["starts_at"])),
+        jiff::SignedDuration::from_mins(40),
+        "actual duration 40 min, planned 2 h"
+    );
+
+    // The hour after is watched: the alert still firing now pages, and the
+    // incident says the maintenance may be the cause.
+    app.process().await;
+    let list = app.incidents().await;
+    assert_eq!(list.len(), 1, "after maintenance the dashflow pages again");
+    assert_eq!(list[0]["tags"], json!(["maintenance-watch"]), "{}", list[0]);
+    let (_, incident) = app
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            list[0]["id"].as_str().unwrap()
+        ))
+        .await;
+    let summary = incident["incident"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("Postgres 16 upgrade") && summary.contains("1h"),
+        "{incident}"
+    );
+
+    // After the watch, a new problem is just a problem.
+    app.advance_mins(61);
+    post_alerts(
+        &app,
+        json!([{"labels": {"alertname": "HighLatency", "namespace": "prod"},
+                "startsAt": app.clock.now().to_string()}]),
+    )
+    .await;
+    app.process().await;
+    let later: Vec<Value> = app
+        .incidents()
+        .await
+        .into_iter()
+        .filter(|i| i["id"] != list[0]["id"])
+        .collect();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0]["tags"], json!([]), "{}", later[0]);
 }

@@ -830,6 +830,8 @@ pub(crate) type MaintenanceRow = (
     Option<i64>,
     String,
     i64,
+    Option<i64>,
+    Option<i64>,
 );
 
 pub(crate) fn maintenance_row(w: &MaintenanceWindow) -> Result<MaintenanceRow, StoreError> {
@@ -843,11 +845,24 @@ pub(crate) fn maintenance_row(w: &MaintenanceWindow) -> Result<MaintenanceRow, S
         w.ends_at.map(to_ms),
         w.created_by.clone(),
         to_ms(w.created_at),
+        w.planned_starts_at.map(to_ms),
+        w.planned_ends_at.map(to_ms),
     ))
 }
 
 pub(crate) fn maintenance_from_row(
-    (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms): MaintenanceRow,
+    (
+        id,
+        title,
+        kind,
+        services,
+        starts_at_ms,
+        ends_at_ms,
+        created_by,
+        created_at_ms,
+        planned_starts_at_ms,
+        planned_ends_at_ms,
+    ): MaintenanceRow,
 ) -> Result<MaintenanceWindow, StoreError> {
     let what = |field: &str| format!("{field} of maintenance window {id}");
     let kind: MaintenanceKind = decode_enum(&kind, &what("kind"))?;
@@ -860,6 +875,8 @@ pub(crate) fn maintenance_from_row(
         ends_at: ends_at_ms.map(from_ms).transpose()?,
         created_by,
         created_at: from_ms(created_at_ms)?,
+        planned_starts_at: planned_starts_at_ms.map(from_ms).transpose()?,
+        planned_ends_at: planned_ends_at_ms.map(from_ms).transpose()?,
         id,
     })
 }

@@ -648,12 +648,23 @@ impl PgStore {
         window: &MaintenanceWindow,
     ) -> Result<(), StoreError> {
         let _t = Self::timer("create_maintenance");
-        let (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) =
-            maintenance_row(window)?;
+        let (
+            id,
+            title,
+            kind,
+            services,
+            starts_at_ms,
+            ends_at_ms,
+            created_by,
+            created_at_ms,
+            planned_starts_at_ms,
+            planned_ends_at_ms,
+        ) = maintenance_row(window)?;
         sqlx::query(
             "INSERT INTO maintenance_windows \
-             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+              planned_starts_at_ms, planned_ends_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(id)
         .bind(title)
@@ -663,6 +674,8 @@ impl PgStore {
         .bind(ends_at_ms)
         .bind(created_by)
         .bind(created_at_ms)
+        .bind(planned_starts_at_ms)
+        .bind(planned_ends_at_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -671,7 +684,8 @@ impl PgStore {
     pub(crate) async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
         let _t = Self::timer("list_maintenance");
         let rows: Vec<MaintenanceRow> = sqlx::query_as(
-            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms \
+            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+             planned_starts_at_ms, planned_ends_at_ms \
              FROM maintenance_windows ORDER BY starts_at_ms DESC, id",
         )
         .fetch_all(&self.pool)

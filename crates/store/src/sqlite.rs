@@ -616,12 +616,23 @@ impl SqliteStore {
         window: &MaintenanceWindow,
     ) -> Result<(), StoreError> {
         let _t = Self::timer("create_maintenance");
-        let (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) =
-            maintenance_row(window)?;
+        let (
+            id,
+            title,
+            kind,
+            services,
+            starts_at_ms,
+            ends_at_ms,
+            created_by,
+            created_at_ms,
+            planned_starts_at_ms,
+            planned_ends_at_ms,
+        ) = maintenance_row(window)?;
         sqlx::query(
             "INSERT INTO maintenance_windows \
-             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+              planned_starts_at_ms, planned_ends_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(title)
@@ -631,6 +642,8 @@ impl SqliteStore {
         .bind(ends_at_ms)
         .bind(created_by)
         .bind(created_at_ms)
+        .bind(planned_starts_at_ms)
+        .bind(planned_ends_at_ms)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -639,7 +652,8 @@ impl SqliteStore {
     pub(crate) async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
         let _t = Self::timer("list_maintenance");
         let rows: Vec<MaintenanceRow> = sqlx::query_as(
-            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms \
+            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+             planned_starts_at_ms, planned_ends_at_ms \
              FROM maintenance_windows ORDER BY starts_at_ms DESC, id",
         )
         .fetch_all(&self.reader)

@@ -2376,6 +2376,8 @@ fn window(
         ends_at,
         created_by: "alice".into(),
         created_at: t0() - 24.hours(),
+        planned_starts_at: Some(starts_at),
+        planned_ends_at: ends_at,
     }
 }
 

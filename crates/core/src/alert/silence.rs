@@ -116,9 +116,23 @@ pub struct MaintenanceWindow {
     pub ends_at: Option<Timestamp>,
     pub created_by: String,
     pub created_at: Timestamp,
+    /// The window as planned when it was created. Ending it moves
+    /// `starts_at`/`ends_at` to what actually happened; these stay, so actual
+    /// and planned duration can be compared (s003.maintenance-scheduled).
+    #[serde(default)]
+    pub planned_starts_at: Option<Timestamp>,
+    #[serde(default)]
+    pub planned_ends_at: Option<Timestamp>,
 }
 
 impl MaintenanceWindow {
+    /// Whether it ended within `watch` before `now` (not still running): the
+    /// watch after maintenance, when what broke may be the maintenance.
+    pub fn ended_within(&self, watch: crate::Duration, now: Timestamp) -> bool {
+        self.ends_at
+            .is_some_and(|end| end <= now && now.duration_since(end) < watch.as_signed())
+    }
+
     /// `starts_at <= now < ends_at`, or open-ended and started.
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.starts_at <= now && self.ends_at.is_none_or(|end| now < end)

@@ -64,6 +64,23 @@ pub struct Policy {
     /// How long resolved alerts, expired silences, ended maintenance windows
     /// and change records are kept.
     pub retention: Retention,
+    /// Rules for maintenance windows: notice, and the watch afterwards.
+    pub maintenance: MaintenancePolicy,
+}
+
+/// `[maintenance]` (s003.maintenance-scheduled).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct MaintenancePolicy {
+    /// Least notice for a `scheduled` window: one starting sooner is refused
+    /// (maintenance that cannot wait is `emergency`). 0: any future start.
+    #[serde(deserialize_with = "duration")]
+    pub notice: Duration,
+    /// After a window ends, incidents opened for its services within this
+    /// long are tagged `maintenance-watch` and say which window: what broke
+    /// may be the maintenance. 0: no watch.
+    #[serde(deserialize_with = "duration")]
+    pub watch_after: Duration,
 }
 
 /// How long records that stop mattering are kept. Incidents, their

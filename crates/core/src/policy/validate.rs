@@ -132,6 +132,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.schedules(policy);
     v.escalation(policy);
     v.retention(policy);
+    v.maintenance(policy);
     v.problems
 }
 
@@ -1190,6 +1191,21 @@ impl Validator {
                 self.err(
                     at.key(key),
                     format!("{d} is too short; keep records at least 1h"),
+                );
+            }
+        }
+    }
+
+    /// `[maintenance]`: no negative spans, and nothing absurd (a year of
+    /// notice or a week of watch is a typo).
+    fn maintenance(&mut self, policy: &Policy) {
+        let at = KeyPath::root().key("maintenance");
+        let m = &policy.maintenance;
+        for (key, d, max_days) in [("notice", m.notice, 90), ("watch_after", m.watch_after, 7)] {
+            if d.as_secs() < 0 || d.as_secs() > max_days * 86_400 {
+                self.err(
+                    at.key(key),
+                    format!("{d} is out of range; use 0s to {max_days}d"),
                 );
             }
         }

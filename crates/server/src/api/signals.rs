@@ -284,6 +284,20 @@ pub async fn create_maintenance(
         })?,
         _ => req.starts_at.unwrap_or(now).max(now),
     };
+    let notice = policy.maintenance.notice;
+    if req.kind == MaintenanceKind::Scheduled && starts_at.duration_since(now) < notice.as_signed()
+    {
+        let lead =
+            firebell_core::Duration::from_secs(starts_at.duration_since(now).as_secs().max(0));
+        return Err(ApiError::Unprocessable {
+            code: "insufficient_notice",
+            message: format!(
+                "a scheduled window needs {notice} notice (policy [maintenance] notice); \
+                 this one starts at {starts_at}, {lead} from now. Maintenance that cannot \
+                 wait is kind \"emergency\""
+            ),
+        });
+    }
     let ends_at = match (req.kind, req.ends_at, req.duration.as_deref()) {
         (MaintenanceKind::Mode, None, None) => None,
         (_, end, dur) => Some(end_of(starts_at, end, dur)?),
@@ -297,6 +311,8 @@ pub async fn create_maintenance(
         ends_at,
         created_by: caller.name,
         created_at: now,
+        planned_starts_at: Some(starts_at),
+        planned_ends_at: ends_at,
     };
     window.validate().map_err(|e| ApiError::Unprocessable {
         code: "invalid_maintenance",

@@ -73,13 +73,14 @@ async fn process_round(state: &AppState, merge: bool) -> Result<Round, StoreErro
         .into_iter()
         .filter(|s| s.state(now) == SilenceState::Active)
         .collect();
-    let maintenance: Vec<MaintenanceWindow> = state
+    let watch_after = state.policy.policy().maintenance.watch_after;
+    let (maintenance, watched): (Vec<MaintenanceWindow>, Vec<MaintenanceWindow>) = state
         .store
         .list_maintenance()
         .await?
         .into_iter()
-        .filter(|w| w.is_active(now))
-        .collect();
+        .filter(|w| w.is_active(now) || w.ended_within(watch_after, now))
+        .partition(|w| w.is_active(now));
     // A silence or window that lapsed since the last round makes alerts it was
     // holding back news again: re-queue firing alerts that have no incident.
     let active_ids: BTreeSet<String> = silences
@@ -131,7 +132,7 @@ async fn process_round(state: &AppState, merge: bool) -> Result<Round, StoreErro
             groups.entry(a.group_key.clone()).or_default().push(a);
         }
         for (group_key, alerts) in groups {
-            match process_group(state, &group_key, alerts, now, &suppressed).await? {
+            match process_group(state, &group_key, alerts, now, &suppressed, &watched).await? {
                 Outcome::Declared => round.declared += 1,
                 Outcome::Updated => round.updated += 1,
                 Outcome::Nothing => {}
@@ -167,6 +168,7 @@ async fn process_group(
     alerts: Vec<Alert>,
     now: Timestamp,
     suppressed: &impl Fn(&Alert) -> bool,
+    watched: &[MaintenanceWindow],
 ) -> Result<Outcome, StoreError> {
     // Two attempts: losing a race to declare the group means attaching instead.
     for _ in 0..3 {
@@ -199,7 +201,7 @@ async fn process_group(
                 .await?;
             return Ok(Outcome::Nothing);
         }
-        match declare_for(state, group_key, &fresh, now).await {
+        match declare_for(state, group_key, &fresh, now, watched).await {
             Ok(()) => return Ok(Outcome::Declared),
             Err(StoreError::GroupTaken { .. }) => continue,
             Err(e) => return Err(e),
@@ -210,12 +212,16 @@ async fn process_group(
     )))
 }
 
-/// Declare an incident for a group's firing alerts.
+/// Declare an incident for a group's firing alerts. One opened for a service
+/// whose maintenance ended within the policy's `watch_after` is tagged
+/// `maintenance-watch` and names the window: the maintenance is the first
+/// suspect.
 async fn declare_for(
     state: &AppState,
     group_key: &str,
     alerts: &[Alert],
     now: Timestamp,
+    watched: &[MaintenanceWindow],
 ) -> Result<(), StoreError> {
     let policy = state.policy.policy();
     let firing: Vec<&Alert> = alerts.iter().filter(|a| a.is_firing(now)).collect();
@@ -236,16 +242,39 @@ async fn declare_for(
             }
             v
         });
+    let watch: Vec<&MaintenanceWindow> = watched
+        .iter()
+        .filter(|w| firing.iter().any(|a| w.covers(a.service.as_deref())))
+        .collect();
+    let mut summary = lead
+        .annotations
+        .get("description")
+        .map(|d| plain_text(d, 10_000))
+        .unwrap_or_default();
+    for w in &watch {
+        let ended = w.ends_at.map(|t| t.to_string()).unwrap_or_default();
+        let note = format!(
+            "Opened within {} after maintenance \"{}\" ({}) ended at {ended}.",
+            policy.maintenance.watch_after,
+            plain_text(&w.title, 200),
+            w.services.join(", ")
+        );
+        summary = if summary.is_empty() {
+            note
+        } else {
+            format!("{summary}\n\n{note}")
+        };
+    }
     let d = Declare {
         title: title_for(lead, firing.len()),
         severity,
-        summary: lead
-            .annotations
-            .get("description")
-            .map(|d| plain_text(d, 10_000))
-            .unwrap_or_default(),
+        summary,
         services,
-        tags: Vec::new(),
+        tags: if watch.is_empty() {
+            Vec::new()
+        } else {
+            vec!["maintenance-watch".to_string()]
+        },
         detected_at: firing
             .iter()
             .map(|a| a.starts_at)
