@@ -711,3 +711,37 @@ fn deadlines_show_what_is_met_late_or_breached() {
         .unwrap();
     assert_eq!(pm.due_at, resolved + SignedDuration::from_hours(48));
 }
+
+#[test]
+fn reopening_clears_the_acknowledgement() {
+    let policy = policy();
+    let now = t("2026-11-23T10:00:00Z");
+    let (mut inc, mut log) = open(&policy, p0(), now);
+    run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
+    assert!(inc.acknowledged_at.is_some());
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Resolve {
+            summary: String::new(),
+        },
+        now,
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Reopen {
+            reason: "came back".into(),
+        },
+        now,
+    );
+    assert_eq!(
+        (inc.acknowledged_at, inc.acknowledged_by.clone()),
+        (None, None)
+    );
+    // So it can be acknowledged again, by whoever owns it now.
+    run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
+    assert!(inc.acknowledged_at.is_some());
+}

@@ -402,6 +402,10 @@ async fn every_command_lands_on_the_timeline(backend: Backend) {
     let v = cmd("reopen", json!({"reason": "disk filled again"})).await;
     assert_eq!(v["incident"]["status"], "investigating");
     assert!(v["incident"]["resolved_at"].is_null());
+    assert!(
+        v["incident"]["acknowledged_at"].is_null(),
+        "a reopened incident is unacknowledged again, so its ladder pages"
+    );
 
     let (_, shown) = app.get(&format!("/api/v1/incidents/{id}")).await;
     let timeline = shown["timeline"].as_array().unwrap();

@@ -214,6 +214,22 @@ async fn acknowledging_stops_every_later_step(backend: Backend) {
             .any(|d| d["key"].as_str().unwrap().starts_with("step:")),
         "{agenda}"
     );
+
+    // Resolved, then it comes back: reopening clears the acknowledgement, so
+    // the ladder starts again from L1 until someone owns it again.
+    for (command, body) in [
+        ("resolve", json!({"summary": "restarted"})),
+        ("reopen", json!({"reason": "down again"})),
+    ] {
+        let (status, v) = app
+            .post(&format!("/api/v1/incidents/{id}/{command}"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{command}: {v}");
+    }
+    app.tick().await;
+    let escalated = app.events_of(&id, "escalated").await;
+    assert_eq!(escalated.len(), 2, "L1 is paged again after the reopen");
+    assert_eq!(escalated[1]["level"], 0);
 }
 
 async fn a_late_tick_fires_each_missed_step_once_and_a_clock_jump_back_fires_nothing(

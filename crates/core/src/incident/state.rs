@@ -209,6 +209,11 @@ impl Incident {
             EventKind::Reopened { .. } => {
                 self.status = Status::Investigating;
                 self.resolved_at = None;
+                // Back to unacknowledged, as a re-triggered page is: a ladder
+                // that stops on acknowledgement must page again until
+                // someone owns the reopened incident.
+                self.acknowledged_at = None;
+                self.acknowledged_by = None;
                 // The ladder starts again from its first step.
                 self.escalation_level = 0;
                 self.escalation_due_at = None;
