@@ -22,6 +22,7 @@ on_both_backends!(
     an_odd_annotation_never_blocks_the_processor,
     s004_maintenance_mode,
     s003_maintenance_scheduled,
+    logged_alerts_survive_a_restart_before_they_are_merged,
     status_and_receivers_answer_like_alertmanager,
     basic_auth_works_for_prometheus,
 );
@@ -754,4 +755,29 @@ async fn s003_maintenance_scheduled(backend: Backend) {
         .collect();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0]["tags"], json!([]), "{}", later[0]);
+}
+
+/// A 2xx means the reports are in the ingest log: a restart before anything
+/// merged them loses nothing, and the backlog is reported after it.
+async fn logged_alerts_survive_a_restart_before_they_are_merged(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let (status, body) = post_alerts(
+        &app,
+        json!([
+            alert("HighErrorRate", "api", "critical"),
+            alert("DiskFull", "web", "critical")
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.state().ingest.backlog(), 2, "logged, not merged yet");
+    app.restart().await;
+    assert_eq!(
+        app.process().await.declared,
+        2,
+        "both became incidents after the restart"
+    );
+    assert_eq!(app.state().ingest.backlog(), 0);
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(alerts.as_array().unwrap().len(), 2);
 }

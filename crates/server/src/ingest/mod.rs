@@ -320,3 +320,59 @@ pub async fn run_writer(state: AppState, IngestReceiver(mut rx): IngestReceiver)
         state.ingest.done(answered);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use firebell_core::alert::AlertSource;
+
+    fn report() -> IncomingAlert {
+        IncomingAlert {
+            source: AlertSource::Alertmanager,
+            key: "k".into(),
+            labels: [("alertname".to_string(), "A".to_string())].into(),
+            annotations: Default::default(),
+            starts_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            ends_at: None,
+            generator_url: None,
+            service: None,
+            severity: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_backlog_refuses_with_429_and_queues_nothing() {
+        let (queue, IngestReceiver(mut rx)) = queue();
+        queue.set_backlog(MAX_BACKLOG);
+        let refused = queue.submit(vec![report()]).await;
+        assert!(
+            matches!(refused, Err(IngestError::Backlog(MAX_BACKLOG))),
+            "{refused:?}"
+        );
+        assert!(rx.try_recv().is_err(), "nothing was queued");
+        assert_eq!(queue.in_flight.load(Ordering::Acquire), 0);
+        let response = crate::error::ApiError::from(refused.unwrap_err()).into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "5");
+
+        // Below the limit it is queued (and counted in flight until answered).
+        queue.set_backlog(MAX_BACKLOG - 1);
+        let pending = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.submit(vec![report()]).await }
+        });
+        let job = loop {
+            if let Ok(job) = rx.try_recv() {
+                break job;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert_eq!(job.entry.len(), 1);
+        assert_eq!(queue.in_flight.load(Ordering::Acquire), 1);
+        job.reply.send(Ok(())).unwrap();
+        queue.done(1);
+        pending.await.unwrap().unwrap();
+        assert_eq!(queue.in_flight.load(Ordering::Acquire), 0);
+    }
+}
