@@ -133,6 +133,7 @@ store_tests!(
     alerts_roundtrip,
     alerts_same_key_twice_in_a_batch,
     alerts_log_merges_in_order,
+    alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
     alerts_large_batch,
     alerts_ingest_timing,
@@ -1487,6 +1488,54 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
     let keys: Vec<&str> = round.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, ["x", "y", "z"], "one row, in order");
     store.close().await;
+}
+
+/// Two replicas merging the same log at once: every report is merged exactly
+/// once (the `alerts` lock on PostgreSQL, the single writer on SQLite).
+async fn alerts_log_merges_once_across_two_stores(db: &TestDb) {
+    let stores = [db.connect().await, db.connect().await];
+    let now = t0();
+    for row in 0..20 {
+        let reports: Vec<IncomingAlert> = (0..10)
+            .map(|i| report(&format!("r{row:02}-{i}"), "checkout", now, None))
+            .collect();
+        stores[row % 2]
+            .log_alerts(now, &[LogEntry::encode(&reports).expect("encode")])
+            .await
+            .expect("log");
+    }
+    let tasks: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|store| {
+            tokio::spawn(async move {
+                let mut keys = Vec::new();
+                loop {
+                    let merged = store
+                        .merge_logged_alerts(10, |prev, r, at| merge_at(at)(prev, r))
+                        .await
+                        .expect("merge");
+                    if merged.is_empty() {
+                        return keys;
+                    }
+                    keys.extend(merged.into_iter().map(|a| a.key));
+                }
+            })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.extend(task.await.expect("merger"));
+    }
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(before, 200, "every report merged once, none twice");
+    assert_eq!(keys.len(), 200);
+    assert_eq!(stores[0].logged_alert_backlog().await.expect("backlog"), 0);
+    for store in stores {
+        store.close().await;
+    }
 }
 
 /// Only processing clears `pending`: a repeat that changes nothing must not
