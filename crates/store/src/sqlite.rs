@@ -345,6 +345,14 @@ impl SqliteStore {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         let _t = Self::timer("merge_logged_alerts");
+        // Most calls (every read of alerts settles the log first) find it
+        // empty: a plain read says so without taking the write lock.
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ingest_log)")
+            .fetch_one(&self.reader)
+            .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let heads: Vec<(i64, i64)> =
             sqlx::query_as("SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT ?")
