@@ -5,8 +5,10 @@
 //! - PostgreSQL (`postgres://…`): the same schema, for several replicas.
 //!
 //! [`Store`] is an enum rather than a trait object: two backends are known at
-//! compile time, and `match` keeps async simple. Each backend has forward-only
-//! migrations under `migrations/<backend>/`. Instants are stored as INTEGER
+//! compile time, and `match` keeps async simple. Every statement is written
+//! once, under `src/sql/`, and compiled against each backend's concrete types
+//! (see `backend/mod.rs`). Each backend has forward-only migrations under
+//! `migrations/<backend>/`: the DDL is where their dialects really differ. Instants are stored as INTEGER
 //! milliseconds since the epoch on both backends (text timestamps do not sort).
 //!
 //! What it keeps: incidents (an event log plus a projection for lists), API
@@ -34,16 +36,15 @@
 //! 4. Resolution: resolving an incident releases its group in the same
 //!    transaction, so the group's next firing alert opens a new incident.
 
-mod common;
+mod backend;
+mod codec;
 mod error;
 mod outbox;
 mod overrides;
-mod postgres;
 mod retention;
-mod sqlite;
 mod types;
 
-pub use common::LogEntry;
+pub use codec::LogEntry;
 pub use error::StoreError;
 pub use outbox::{Completion, FiredAppend, Notification, Planner, Waker};
 pub use overrides::{NewOverride, OverrideRecord};
@@ -56,8 +57,8 @@ use firebell_core::{Event, Incident, Timestamp};
 /// The database behind Firebell.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Sqlite(backend::sqlite::SqliteStore),
+    Postgres(backend::postgres::PgStore),
 }
 
 /// Dispatch a call to whichever backend this store is.
@@ -77,9 +78,13 @@ impl Store {
     /// can each have their own schema.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(postgres::PgStore::connect(url).await?))
+            Ok(Store::Postgres(
+                backend::postgres::PgStore::connect(url).await?,
+            ))
         } else if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+            Ok(Store::Sqlite(
+                backend::sqlite::SqliteStore::connect(url).await?,
+            ))
         } else {
             Err(StoreError::InvalidUrl(format!(
                 "unsupported database URL {url:?}: expected sqlite:PATH or postgres://…"

@@ -1,7 +1,7 @@
-//! What both backends share: the encodings of ids, instants, events,
+//! The pure half of the store: the encodings of ids, instants, events,
 //! cursors, alerts, silences, maintenance windows and changes; the checks made
-//! before writing; the alert batch merge and the multi-row statements that
-//! are the same SQL on both backends; and the latency metric.
+//! before writing; the alert batch merge and the statements built row by row
+//! (`QueryBuilder` writes each backend's placeholders); and the latency metric.
 //!
 //! Keeping these in one place is what makes the two backends agree byte for
 //! byte: an event, a cursor, an alert or an id written by one reads the same

@@ -1,0 +1,218 @@
+//! The PostgreSQL backend: the same schema as SQLite, for teams running
+//! several replicas that share nothing but the database.
+//!
+//! Concurrency is left to PostgreSQL's row locks under READ COMMITTED:
+//!
+//! - Numbering: `INSERT … ON CONFLICT (stem) DO UPDATE … RETURNING` locks the
+//!   stem's counter row until commit, so concurrent creates queue on it and
+//!   each gets its own number; a rolled-back create gives its number back.
+//! - Appending: `UPDATE … WHERE version = expected` waits for a concurrent
+//!   writer of the same incident, then re-checks the version against the
+//!   committed row, so exactly one of two racing appends wins.
+//! - Alerts: every transaction that writes alert rows or the alert-group
+//!   mapping (ingest, processing, the expiry sweep, a resolution, pruning)
+//!   begins with [`PgStore::begin_alert_write`], which locks the `alerts` row
+//!   of `store_locks`. Those writers then run one at a time, as behind
+//!   SQLite's single writer: an ingest's read-merge-write cannot interleave
+//!   with the processor's guarded update (no lost `incident_id`), multi-row
+//!   writers cannot deadlock on each other's rows, and "is this group
+//!   taken?" is answered once and stays true until commit. Readers and the
+//!   other incident writes are not held up.
+//! - Claims (timers, notifications) skip rows another replica is claiming
+//!   (`FOR UPDATE SKIP LOCKED`), so replicas share the work.
+//!
+//! A URL may end in `?schema=NAME`: the schema is created if missing and every
+//! connection gets `search_path=NAME` at startup, so tests (or tenants) can
+//! share one database without seeing each other.
+
+use std::str::FromStr;
+
+use firebell_core::Timestamp;
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::codec::{OpTimer, is_unique_violation, to_ms};
+use crate::{Backend, StoreError};
+
+pub(crate) type Db = sqlx::Postgres;
+pub(crate) type Conn = sqlx::PgConnection;
+pub(crate) type Handle = PgStore;
+type Tx = sqlx::Transaction<'static, Db>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per replica.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// Row-lock suffix of a read that a write in the same transaction depends on.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+
+/// Row-lock suffix of a claim that skips rows another replica is claiming.
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+
+/// PostgreSQL behind one pool.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Computes an incident's timers from its state (set by the server).
+    pub(crate) planner: crate::outbox::PlannerCell,
+}
+
+/// Split `?schema=NAME` (or `&schema=NAME`) off a PostgreSQL URL: sqlx does not
+/// know the parameter. The name must be a plain identifier, since it is spliced
+/// into `CREATE SCHEMA`.
+fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), None));
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("schema=") {
+            Some(name) => schema = Some(name.to_string()),
+            None => rest.push(pair),
+        }
+    }
+    if let Some(name) = &schema {
+        let valid = name.len() <= 63
+            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(StoreError::InvalidUrl(format!(
+                "invalid schema {name:?} in database URL: use letters, digits and _ (at most 63)"
+            )));
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, schema))
+}
+
+impl PgStore {
+    /// Connect, create the URL's schema if it names one, and migrate.
+    pub(crate) async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let (url, schema) = split_schema(url)?;
+        let mut options = PgConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::InvalidUrl(format!("invalid PostgreSQL URL: {e}")))?;
+        if let Some(schema) = &schema {
+            // A startup parameter, so every pooled connection has it from the start.
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
+        if let Some(schema) = &schema {
+            // Validated as a plain identifier by `split_schema`.
+            let create = format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"");
+            if let Err(e) = sqlx::query(AssertSqlSafe(create)).execute(&pool).await {
+                // Two connects racing to create it: the loser may see a
+                // duplicate error although the schema now exists.
+                if !is_unique_violation(&e) {
+                    return Err(e.into());
+                }
+            }
+        }
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore {
+            pool,
+            planner: Default::default(),
+        })
+    }
+
+    pub(crate) fn timer(op: &'static str) -> OpTimer {
+        OpTimer::start(Backend::Postgres, op)
+    }
+
+    /// Where reads go.
+    pub(crate) fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Where single-statement writes go.
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A write transaction; row locks order it against concurrent writers.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A write transaction that writes alerts or the alert-group mapping: it
+    /// takes the `alerts` lock first, as every alert writer does, so lock
+    /// order is the same everywhere.
+    pub(crate) async fn begin_alert_write(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let locked: Option<String> =
+            sqlx::query_scalar("SELECT name FROM store_locks WHERE name = 'alerts' FOR UPDATE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        match locked {
+            Some(_) => Ok(tx),
+            None => Err(StoreError::Corrupt(
+                "the `alerts` row of store_locks is missing: alert writers cannot be serialised"
+                    .into(),
+            )),
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Claim due timers of up to `limit` incidents. Rows another replica is
+    /// claiming are skipped, not waited for.
+    pub(crate) async fn claim_due_incidents(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let _t = Self::timer("claim_due_incidents");
+        let mut ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
+             WHERE (incident_id, duty) IN (SELECT incident_id, duty FROM timers \
+               WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+               ORDER BY fire_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING incident_id",
+        )
+        .bind(token)
+        .bind(to_ms(lease))
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+super::operations!();
+
+#[cfg(test)]
+mod tests {
+    use super::split_schema;
+
+    #[test]
+    fn schema_is_split_off_and_checked() {
+        let (url, schema) = split_schema("postgres://h/db?schema=t_1&sslmode=disable").unwrap();
+        assert_eq!(url, "postgres://h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("t_1"));
+        assert!(split_schema("postgres://h/db?schema=a;drop").is_err());
+        assert_eq!(split_schema("postgres://h/db").unwrap().1, None);
+    }
+}

@@ -1,0 +1,179 @@
+//! The SQLite backend: Firebell's embedded default, one file and nothing else.
+//!
+//! Durability and concurrency come from the connection setup:
+//!
+//! - WAL with `synchronous=FULL`: a committed write survives power loss, and
+//!   readers never block the writer (nor the writer the readers).
+//! - One writer connection (a pool of 1) runs every write transaction, each
+//!   begun with `BEGIN IMMEDIATE`. Writers in this process queue for that
+//!   connection instead of racing for SQLite's lock, so a read-then-write
+//!   transaction never fails with `SQLITE_BUSY` on a lock upgrade. Another
+//!   process writing the same file waits up to the 5 s busy timeout.
+//! - A few reader connections (`query_only`) serve reads concurrently.
+//!
+//! The single writer is also why row locks are not needed: `for_update!` and
+//! `skip_locked!` are empty here.
+//!
+//! `sqlite::memory:` is a special case: every connection to it would be its
+//! own database, so there a single connection serves reads and writes, and it
+//! is never closed while the store is open (closing it would drop the data).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use firebell_core::Timestamp;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::codec::{OpTimer, to_ms};
+use crate::{Backend, StoreError};
+
+pub(crate) type Db = sqlx::Sqlite;
+pub(crate) type Conn = sqlx::SqliteConnection;
+pub(crate) type Handle = SqliteStore;
+type Tx = sqlx::Transaction<'static, Db>;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a connection waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reader connections for a file database.
+const READERS: u32 = 4;
+
+/// Row-lock suffix of a read that a write in the same transaction depends on.
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
+
+/// Row-lock suffix of a claim that skips rows another replica is claiming.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+
+/// SQLite behind a writer pool and a reader pool (the same pool in memory).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// Computes an incident's timers from its state (set by the server).
+    pub(crate) planner: crate::outbox::PlannerCell,
+}
+
+impl SqliteStore {
+    /// Open (creating the file if missing) and migrate.
+    pub(crate) async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl(format!("invalid SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // One connection for everything, kept alive for the store's lifetime.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await?;
+            MIGRATOR.run(&pool).await?;
+            return Ok(SqliteStore {
+                writer: pool.clone(),
+                reader: pool,
+                planner: Default::default(),
+            });
+        }
+
+        // Only the writer sets the journal mode: switching to WAL takes a lock
+        // that the busy timeout does not wait for, and the mode is persistent.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                options
+                    .clone()
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full),
+            )
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            planner: Default::default(),
+        })
+    }
+
+    pub(crate) fn timer(op: &'static str) -> OpTimer {
+        OpTimer::start(Backend::Sqlite, op)
+    }
+
+    /// Where reads go.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Where single-statement writes go.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// A write transaction: it holds SQLite's write lock from the start.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A write transaction that writes alerts or the alert-group mapping:
+    /// the single writer already serialises those.
+    pub(crate) async fn begin_alert_write(&self) -> Result<Tx, StoreError> {
+        self.begin_write().await
+    }
+
+    pub(crate) async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// Claim every timer of up to `limit` incidents with a due timer.
+    pub(crate) async fn claim_due_incidents(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let _t = Self::timer("claim_due_incidents");
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT incident_id FROM timers WHERE fire_at_ms <= $1 \
+             AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1) LIMIT $2",
+        )
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            sqlx::query(
+                "UPDATE timers SET claim_token = $1, claimed_until_ms = $2 WHERE incident_id = $3",
+            )
+            .bind(token)
+            .bind(to_ms(lease))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+super::operations!();

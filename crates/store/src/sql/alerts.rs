@@ -1,0 +1,287 @@
+// Alerts: the ingest log, its merge into `alerts`, the processor's reads and
+// writes, and the alert-group mapping. Every writer of alert rows or of the
+// mapping begins with `begin_alert_write`.
+// Included once per backend (see `backend/mod.rs`).
+
+use std::collections::HashMap;
+
+use firebell_core::alert::{Alert, IncomingAlert};
+use firebell_core::{Event, Incident, Timestamp};
+
+use super::{Conn, Db, Handle};
+use crate::codec::{
+    AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogEntry, ROWS_PER_STATEMENT, alert_columns,
+    alert_counts, alert_limit, decode_logged, distinct_processed, group_taken, into_alerts,
+    list_alerts_query, log_insert_query, log_rows_query, logged_keys, mark_processed_query,
+    merge_batch, select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
+};
+use crate::{AlertFilter, ProcessedAlert, StoreError};
+
+impl Handle {
+    pub(crate) async fn log_alerts(
+        &self,
+        received_at: Timestamp,
+        entries: &[LogEntry],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("log_alerts");
+        if let Some(mut insert) = log_insert_query::<Db>(received_at, entries) {
+            insert.build().execute(self.writer()).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn merge_logged_alerts<F>(
+        &self,
+        max_alerts: usize,
+        merge: F,
+    ) -> Result<Vec<Alert>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+    {
+        let _t = Self::timer("merge_logged_alerts");
+        // Most calls (every read of alerts settles the log first) find it
+        // empty: a plain read says so without taking the write lock.
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ingest_log)")
+            .fetch_one(self.reader())
+            .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_alert_write().await?;
+        let heads: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1")
+                .bind(LOG_ROWS_PER_ROUND)
+                .fetch_all(&mut *tx)
+                .await?;
+        let seqs = take_log_rows(&heads, max_alerts);
+        if seqs.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", &seqs);
+        let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
+        let incoming = decode_logged(rows)?;
+        let stored = load_alerts(&mut tx, &logged_keys(&incoming)).await?;
+        let batch = merge_batch(&incoming, stored, merge)?;
+        for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
+            upsert_alerts_query::<Db>(rows)?
+                .build()
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut delete = log_rows_query::<Db>("DELETE", &seqs);
+        delete.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(batch.results)
+    }
+
+    pub(crate) async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {
+        let _t = Self::timer("logged_alert_backlog");
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(alert_count), 0) AS BIGINT) FROM ingest_log",
+        )
+        .fetch_one(self.reader())
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(crate) async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
+        let _t = Self::timer("pending_alerts");
+        let rows: Vec<AlertRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts WHERE pending ORDER BY updated_at_ms, key LIMIT $1"
+        ))
+        .bind(alert_limit(limit))
+        .fetch_all(self.reader())
+        .await?;
+        into_alerts(rows)
+    }
+
+    pub(crate) async fn sweep_expired_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let _t = Self::timer("sweep_expired_alerts");
+        let mut tx = self.begin_alert_write().await?;
+        let swept = sqlx::query(
+            "UPDATE alerts SET pending = TRUE \
+             WHERE processed_firing AND NOT pending AND ends_at_ms <= $1",
+        )
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(swept)
+    }
+
+    pub(crate) async fn repend_unattached_firing_alerts(
+        &self,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let _t = Self::timer("repend_unattached_firing_alerts");
+        let mut tx = self.begin_alert_write().await?;
+        let repended = sqlx::query(
+            "UPDATE alerts SET pending = TRUE \
+             WHERE NOT pending AND (ends_at_ms IS NULL OR ends_at_ms > $1) \
+             AND NOT EXISTS (SELECT 1 FROM incidents \
+                 WHERE incidents.id = alerts.incident_id AND incidents.status <> 'resolved')",
+        )
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(repended)
+    }
+
+    pub(crate) async fn open_incident_for_group(
+        &self,
+        group_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let _t = Self::timer("open_incident_for_group");
+        Ok(
+            sqlx::query_scalar("SELECT incident_id FROM incident_groups WHERE group_key = $1")
+                .bind(group_key)
+                .fetch_optional(self.reader())
+                .await?,
+        )
+    }
+
+    pub(crate) async fn create_incident_for_group<F>(
+        &self,
+        stem: &str,
+        digits: u8,
+        group_key: &str,
+        alerts: &[ProcessedAlert],
+        build: F,
+    ) -> Result<Incident, StoreError>
+    where
+        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
+    {
+        let _t = Self::timer("create_incident_for_group");
+        let mut tx = self.begin_alert_write().await?;
+        // Checked first so a taken group does not even use up a number.
+        if let Some(incident_id) = group_holder(&mut tx, group_key).await? {
+            tx.rollback().await?;
+            return Err(StoreError::GroupTaken { incident_id });
+        }
+        let incident = super::incidents::insert_incident(&mut tx, stem, digits, build).await?;
+        let due_now = super::outbox::sync_effects(&mut tx, &incident, &self.planner).await?;
+        if incident.is_open() {
+            let claimed = sqlx::query(
+                "INSERT INTO incident_groups (group_key, incident_id) VALUES ($1, $2) \
+                 ON CONFLICT (group_key) DO NOTHING",
+            )
+            .bind(group_key)
+            .bind(&incident.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                let holder = group_holder(&mut tx, group_key).await?;
+                tx.rollback().await?;
+                return Err(group_taken(group_key, holder));
+            }
+        }
+        mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(incident)
+    }
+
+    pub(crate) async fn attach_alerts(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("attach_alerts");
+        self.append_and_mark(state, expected_version, events, alerts)
+            .await
+    }
+
+    pub(crate) async fn mark_alerts_processed(
+        &self,
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("mark_alerts_processed");
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_alert_write().await?;
+        mark_processed(&mut tx, alerts, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError> {
+        let _t = Self::timer("get_alert");
+        let mut query = select_alerts_by_key::<Db>(&[key]);
+        let row: Option<AlertRow> = query.build_query_as().fetch_optional(self.reader()).await?;
+        row.map(AlertRow::into_alert).transpose()
+    }
+
+    pub(crate) async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        let _t = Self::timer("list_alerts");
+        let mut query = list_alerts_query::<Db>(filter);
+        let rows: Vec<AlertRow> = query.build_query_as().fetch_all(self.reader()).await?;
+        into_alerts(rows)
+    }
+
+    pub(crate) async fn alert_counts(
+        &self,
+        incident_id: &str,
+        now: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        let _t = Self::timer("alert_counts");
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN ends_at_ms IS NULL OR ends_at_ms > $1 \
+             THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(*) FROM alerts WHERE incident_id = $2",
+        )
+        .bind(to_ms(now))
+        .bind(incident_id)
+        .fetch_one(self.reader())
+        .await?;
+        alert_counts(counts)
+    }
+}
+
+/// The incident a group's mapping names, if any.
+async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT incident_id FROM incident_groups WHERE group_key = $1")
+            .bind(group_key)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The stored alerts with these keys, by key.
+async fn load_alerts(conn: &mut Conn, keys: &[&str]) -> Result<HashMap<String, Alert>, StoreError> {
+    let mut stored = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let mut query = select_alerts_by_key::<Db>(chunk);
+        let rows: Vec<AlertRow> = query.build_query_as().fetch_all(&mut *conn).await?;
+        for row in rows {
+            let alert = row.into_alert()?;
+            stored.insert(alert.key.clone(), alert);
+        }
+    }
+    Ok(stored)
+}
+
+/// Mark alerts processed inside the caller's transaction (see
+/// [`mark_processed_query`]).
+pub(super) async fn mark_processed(
+    conn: &mut Conn,
+    alerts: &[ProcessedAlert],
+    incident: Option<&str>,
+) -> Result<(), StoreError> {
+    for chunk in distinct_processed(alerts).chunks(ROWS_PER_STATEMENT) {
+        mark_processed_query::<Db>(chunk, incident)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

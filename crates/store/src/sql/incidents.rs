@@ -1,0 +1,273 @@
+// Incidents: the event log, its projection for lists, and the service index.
+// Included once per backend (see `backend/mod.rs`).
+
+use firebell_core::{Event, Incident};
+
+use super::{Conn, Db, Handle};
+use crate::codec::{
+    check_append, check_new, decode_event, decode_incident, distinct_services, effective_limit,
+    encode_event, encode_incident, format_id, into_page, is_unique_violation, list_query,
+    status_counts, to_i64, to_ms, to_u64,
+};
+use crate::{IncidentFilter, IncidentPage, ProcessedAlert, StoreError};
+
+impl Handle {
+    pub(crate) async fn create_incident<F>(
+        &self,
+        stem: &str,
+        digits: u8,
+        build: F,
+    ) -> Result<Incident, StoreError>
+    where
+        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
+    {
+        let _t = Self::timer("create_incident");
+        let mut tx = self.begin_write().await?;
+        let incident = insert_incident(&mut tx, stem, digits, build).await?;
+        let due_now = super::outbox::sync_effects(&mut tx, &incident, &self.planner).await?;
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(incident)
+    }
+
+    pub(crate) async fn append_events(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("append_events");
+        self.append_and_mark(state, expected_version, events, &[])
+            .await
+    }
+
+    /// Append events and mark alerts processed, all or nothing.
+    pub(super) async fn append_and_mark(
+        &self,
+        state: &Incident,
+        expected_version: u64,
+        events: &[Event],
+        alerts: &[ProcessedAlert],
+    ) -> Result<(), StoreError> {
+        check_append(state, expected_version, events)?;
+        // Marking alerts and releasing a resolved incident's groups are alert
+        // writes.
+        let mut tx = if !alerts.is_empty() || !state.is_open() {
+            self.begin_alert_write().await?
+        } else {
+            self.begin_write().await?
+        };
+        if let Err(e) = write_append(&mut tx, state, expected_version, events).await {
+            tx.rollback().await?;
+            if let StoreError::Database(db) = &e
+                && is_unique_violation(db)
+            {
+                // Someone else holds one of these seqs: the log moved on.
+                let mut conn = self.writer().acquire().await?;
+                let actual = current_version(&mut conn, &state.id).await?;
+                return Err(conflict_or_missing(&state.id, expected_version, actual)?);
+            }
+            return Err(e);
+        }
+        let due_now = super::outbox::sync_effects(&mut tx, state, &self.planner).await?;
+        super::alerts::mark_processed(&mut tx, alerts, None).await?;
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(())
+    }
+
+    pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        let _t = Self::timer("load_events");
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, payload FROM incident_events WHERE incident_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|(seq, payload)| decode_event(id, *seq, payload))
+            .collect()
+    }
+
+    pub(crate) async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
+        let _t = Self::timer("get_incident");
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        state.map(|s| decode_incident(id, &s)).transpose()
+    }
+
+    pub(crate) async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+    ) -> Result<IncidentPage, StoreError> {
+        let _t = Self::timer("list_incidents");
+        let limit = effective_limit(filter.limit);
+        let mut query = list_query::<Db>(filter, limit + 1)?;
+        let rows: Vec<(i64, String, String)> =
+            query.build_query_as().fetch_all(self.reader()).await?;
+        into_page(rows, limit)
+    }
+
+    pub(crate) async fn count_incidents_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let _t = Self::timer("count_incidents_by_status");
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM incidents GROUP BY status")
+                .fetch_all(self.reader())
+                .await?;
+        Ok(status_counts(rows))
+    }
+
+    pub(crate) async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
+        let _t = Self::timer("open_incident_ids");
+        Ok(
+            sqlx::query_scalar("SELECT id FROM incidents WHERE status <> 'resolved' ORDER BY id")
+                .fetch_all(self.reader())
+                .await?,
+        )
+    }
+}
+
+async fn current_version(conn: &mut Conn, id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT version FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The error for an append that matched no row at the expected version.
+fn conflict_or_missing(
+    id: &str,
+    expected: u64,
+    actual: Option<i64>,
+) -> Result<StoreError, StoreError> {
+    Ok(match actual {
+        None => StoreError::NotFound(id.to_string()),
+        Some(v) => StoreError::Conflict {
+            expected,
+            actual: to_u64(v, "version")?,
+        },
+    })
+}
+
+async fn insert_services(conn: &mut Conn, incident: &Incident) -> Result<(), StoreError> {
+    for service in distinct_services(incident) {
+        sqlx::query("INSERT INTO incident_services (incident_id, service) VALUES ($1, $2)")
+            .bind(&incident.id)
+            .bind(service)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_events(conn: &mut Conn, id: &str, events: &[Event]) -> Result<(), StoreError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO incident_events (incident_id, seq, at_ms, actor, type, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(to_i64(event.seq, "seq")?)
+        .bind(to_ms(event.at))
+        .bind(&event.actor)
+        .bind(event.kind.type_name())
+        .bind(encode_event(event)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Allocate the stem's next number, build the incident and write it with its
+/// first events (inside the caller's transaction).
+pub(super) async fn insert_incident<F>(
+    conn: &mut Conn,
+    stem: &str,
+    digits: u8,
+    build: F,
+) -> Result<Incident, StoreError>
+where
+    F: FnOnce(String) -> (Incident, Vec<Event>),
+{
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO incident_counters (stem, last) VALUES ($1, 1) \
+         ON CONFLICT (stem) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
+    )
+    .bind(stem)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = format_id(stem, digits, n);
+    let (mut incident, events) = build(id.clone());
+    // The store allocated the id; the state must carry it.
+    incident.id = id;
+    check_new(&incident, &events)?;
+
+    sqlx::query(
+        "INSERT INTO incidents \
+         (id, title, severity, status, declared_at_ms, updated_at_ms, resolved_at_ms, version, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&incident.id)
+    .bind(&incident.title)
+    .bind(&incident.severity)
+    .bind(incident.status.as_str())
+    .bind(to_ms(incident.declared_at))
+    .bind(to_ms(incident.updated_at))
+    .bind(incident.resolved_at.map(to_ms))
+    .bind(to_i64(incident.version, "version")?)
+    .bind(encode_incident(&incident)?)
+    .execute(&mut *conn)
+    .await?;
+    insert_services(conn, &incident).await?;
+    insert_events(conn, &incident.id, &events).await?;
+    Ok(incident)
+}
+
+/// Write an append inside the caller's transaction: the projection (only if
+/// still at `expected_version`, else Conflict or NotFound), the events, the
+/// service index, and, when the incident is now resolved, the end of its
+/// alert groups' claim on it.
+pub(super) async fn write_append(
+    conn: &mut Conn,
+    state: &Incident,
+    expected_version: u64,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let updated = sqlx::query(
+        "UPDATE incidents SET title = $1, severity = $2, status = $3, updated_at_ms = $4, \
+         resolved_at_ms = $5, version = $6, state = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(&state.title)
+    .bind(&state.severity)
+    .bind(state.status.as_str())
+    .bind(to_ms(state.updated_at))
+    .bind(state.resolved_at.map(to_ms))
+    .bind(to_i64(state.version, "version")?)
+    .bind(encode_incident(state)?)
+    .bind(&state.id)
+    .bind(to_i64(expected_version, "version")?)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        let actual = current_version(conn, &state.id).await?;
+        return Err(conflict_or_missing(&state.id, expected_version, actual)?);
+    }
+    insert_events(conn, &state.id, events).await?;
+    sqlx::query("DELETE FROM incident_services WHERE incident_id = $1")
+        .bind(&state.id)
+        .execute(&mut *conn)
+        .await?;
+    insert_services(conn, state).await?;
+    if !state.is_open() {
+        sqlx::query("DELETE FROM incident_groups WHERE incident_id = $1")
+            .bind(&state.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

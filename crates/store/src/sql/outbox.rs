@@ -1,0 +1,273 @@
+// Timers and the notification outbox (see `crate::outbox`).
+// Included once per backend (see `backend/mod.rs`).
+
+use firebell_core::escalation::Intent;
+use firebell_core::{Incident, Timestamp};
+
+use super::{Conn, Handle};
+use crate::StoreError;
+use crate::codec::{check_append, decode_incident, from_ms, is_unique_violation, to_ms};
+use crate::outbox::{
+    Completion, FiredAppend, Notification, NotificationRow, Planner, PlannerCell, Waker,
+    completion_columns, new_id, notification, notification_columns, outcome_event, with_event,
+};
+
+impl Handle {
+    pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
+        self.planner.set(planner, waker);
+    }
+
+    /// Append many firings in one transaction (one fsync for a whole round),
+    /// each in its own savepoint: one that lost a race to a concurrent
+    /// command is rolled back alone, and its index returned for a retry.
+    pub(crate) async fn append_fired_batch(
+        &self,
+        items: &[FiredAppend],
+    ) -> Result<Vec<usize>, StoreError> {
+        let _t = Self::timer("append_fired_batch");
+        let mut tx = self.begin_write().await?;
+        let mut lost = Vec::new();
+        let mut due_now = false;
+        for (i, item) in items.iter().enumerate() {
+            check_append(&item.state, item.expected_version, &item.events)?;
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            match super::incidents::write_append(
+                &mut sp,
+                &item.state,
+                item.expected_version,
+                &item.events,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound(_)) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            due_now |= sync_effects(&mut sp, &item.state, &self.planner).await?;
+            insert_intents(
+                &mut sp,
+                &item.state.id,
+                &item.intents,
+                item.state.updated_at,
+            )
+            .await?;
+            sp.commit().await?;
+        }
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(lost)
+    }
+
+    pub(crate) async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
+        let _t = Self::timer("resync_timers");
+        let mut tx = self.begin_write().await?;
+        let state: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT state FROM incidents WHERE id = $1",
+            for_update!()
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut due_now = false;
+        if let Some(state) = state {
+            let state = decode_incident(id, &state)?;
+            due_now = sync_effects(&mut tx, &state, &self.planner).await?;
+        }
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(())
+    }
+
+    pub(crate) async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let _t = Self::timer("next_timer_at");
+        let ms: Option<i64> = sqlx::query_scalar("SELECT MIN(fire_at_ms) FROM timers")
+            .fetch_one(self.reader())
+            .await?;
+        ms.map(from_ms).transpose()
+    }
+
+    pub(crate) async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let _t = Self::timer("claim_notifications");
+        let rows: Vec<NotificationRow> = sqlx::query_as(concat!(
+            "UPDATE notifications SET state = 'sending', claim_token = $1, claimed_until_ms = $2, \
+             attempts = attempts + 1, updated_at_ms = $3 \
+             WHERE id IN (SELECT id FROM notifications WHERE \
+               (state = 'pending' AND next_attempt_at_ms <= $3) \
+               OR (state = 'sending' AND claimed_until_ms <= $3) \
+               ORDER BY next_attempt_at_ms LIMIT $4",
+            skip_locked!(),
+            ") RETURNING ",
+            notification_columns!()
+        ))
+        .bind(token)
+        .bind(to_ms(lease))
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.writer())
+        .await?;
+        rows.into_iter().map(notification).collect()
+    }
+
+    /// Record how a claimed delivery ended, with its timeline event and any
+    /// follow-up intents (the dead letter's meta-notifications), all or
+    /// nothing. `false` if the claim was lost (lease lapsed, or cancelled).
+    pub(crate) async fn complete_notification(
+        &self,
+        n: &Notification,
+        token: &str,
+        completion: &Completion,
+        follow_up: &[Intent],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("complete_notification");
+        let mut tx = self.begin_write().await?;
+        let (state, next_ms, error, delivered) = completion_columns(completion, now);
+        let done = sqlx::query(
+            "UPDATE notifications SET state = $1, \
+             next_attempt_at_ms = COALESCE($2, next_attempt_at_ms), \
+             last_error = COALESCE($3, last_error), delivered_at_ms = $4, claim_token = NULL, \
+             claimed_until_ms = NULL, updated_at_ms = $5 \
+             WHERE id = $6 AND state = 'sending' AND claim_token = $7",
+        )
+        .bind(state)
+        .bind(next_ms)
+        .bind(error)
+        .bind(delivered)
+        .bind(to_ms(now))
+        .bind(&n.id)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // The incident row lock orders this append after any concurrent one.
+        let current: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT state FROM incidents WHERE id = $1",
+            for_update!()
+        ))
+        .bind(&n.incident_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut due_now = false;
+        if let Some(current) = current {
+            let current = decode_incident(&n.incident_id, &current)?;
+            let version = current.version;
+            let (next, event) = with_event(current, outcome_event(n, completion), now);
+            super::incidents::write_append(&mut tx, &next, version, &[event]).await?;
+            due_now = sync_effects(&mut tx, &next, &self.planner).await?;
+            insert_intents(&mut tx, &n.incident_id, follow_up, now).await?;
+        }
+        tx.commit().await?;
+        self.planner.committed(due_now);
+        Ok(true)
+    }
+
+    pub(crate) async fn list_notifications(
+        &self,
+        incident_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let _t = Self::timer("list_notifications");
+        let rows: Vec<NotificationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            notification_columns!(),
+            " FROM notifications WHERE (CAST($1 AS TEXT) IS NULL OR incident_id = $1) \
+             ORDER BY created_at_ms DESC, intent_key DESC LIMIT $2"
+        ))
+        .bind(incident_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(notification).collect()
+    }
+}
+
+/// Rewrite the incident's timers from its state and cancel what its state
+/// no longer allows, inside the caller's transaction. True if a timer is
+/// already due (the scheduler should look now).
+pub(super) async fn sync_effects(
+    conn: &mut Conn,
+    state: &Incident,
+    planner: &PlannerCell,
+) -> Result<bool, StoreError> {
+    let mut due_now = false;
+    if let Some(agenda) = planner.plan(state) {
+        sqlx::query("DELETE FROM timers WHERE incident_id = $1")
+            .bind(&state.id)
+            .execute(&mut *conn)
+            .await?;
+        // The event's time: a duty due by then is due now.
+        due_now = agenda.iter().any(|d| d.at <= state.updated_at);
+        for due in &agenda {
+            sqlx::query("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES ($1, $2, $3)")
+                .bind(&state.id)
+                .bind(&due.key)
+                .bind(to_ms(due.at))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    if !state.is_open() || state.acknowledged_at.is_some() {
+        sqlx::query(
+            "UPDATE notifications SET state = 'cancelled', updated_at_ms = $1 \
+             WHERE incident_id = $2 AND state = 'pending' AND (stop_on_ack OR $3)",
+        )
+        .bind(to_ms(state.updated_at))
+        .bind(&state.id)
+        .bind(!state.is_open())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(due_now)
+}
+
+/// Store notification intents, each once per incident and intent key.
+async fn insert_intents(
+    conn: &mut Conn,
+    incident_id: &str,
+    intents: &[Intent],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for i in intents {
+        sqlx::query(
+            "INSERT INTO notifications (id, incident_id, intent_key, duty, person, channel, \
+             address, locale, subject, body, stop_on_ack, state, attempts, next_attempt_at_ms, \
+             created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', 0, $12, $12, $12) \
+             ON CONFLICT (incident_id, intent_key) DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(incident_id)
+        .bind(&i.key)
+        .bind(&i.duty)
+        .bind(&i.person)
+        .bind(&i.channel)
+        .bind(&i.address)
+        .bind(&i.locale)
+        .bind(&i.subject)
+        .bind(&i.text)
+        .bind(i.stop_on_ack)
+        .bind(to_ms(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

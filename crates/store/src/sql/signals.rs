@@ -1,0 +1,235 @@
+// Signals beside alerts: silences, maintenance windows, heartbeats and
+// change events.
+// Included once per backend (see `backend/mod.rs`).
+
+use firebell_core::Timestamp;
+use firebell_core::alert::{MaintenanceWindow, Silence};
+
+use super::Handle;
+use crate::codec::{
+    ChangeRow, MaintenanceRow, SilenceRow, change_from_row, change_row, from_ms,
+    maintenance_from_row, maintenance_row, silence_from_row, silence_row, to_ms,
+};
+use crate::{ChangeRecord, HeartbeatPing, StoreError};
+
+impl Handle {
+    pub(crate) async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
+        let _t = Self::timer("upsert_silence");
+        let (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) =
+            silence_row(silence)?;
+        sqlx::query(
+            "INSERT INTO silences \
+             (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, \
+             starts_at_ms = excluded.starts_at_ms, ends_at_ms = excluded.ends_at_ms, \
+             created_by = excluded.created_by, comment = excluded.comment, \
+             updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(id)
+        .bind(matchers)
+        .bind(starts_at_ms)
+        .bind(ends_at_ms)
+        .bind(created_by)
+        .bind(comment)
+        .bind(updated_at_ms)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_silence(&self, id: &str) -> Result<Option<Silence>, StoreError> {
+        let _t = Self::timer("get_silence");
+        let row: Option<SilenceRow> = sqlx::query_as(
+            "SELECT id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms \
+             FROM silences WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(silence_from_row).transpose()
+    }
+
+    pub(crate) async fn list_silences(&self) -> Result<Vec<Silence>, StoreError> {
+        let _t = Self::timer("list_silences");
+        let rows: Vec<SilenceRow> = sqlx::query_as(
+            "SELECT id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms \
+             FROM silences ORDER BY ends_at_ms DESC, id",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(silence_from_row).collect()
+    }
+
+    pub(crate) async fn expire_silence(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("expire_silence");
+        let expired = sqlx::query(
+            "UPDATE silences SET ends_at_ms = $1, updated_at_ms = $1, \
+             starts_at_ms = CASE WHEN starts_at_ms > $1 THEN $1 ELSE starts_at_ms END \
+             WHERE id = $2 AND ends_at_ms > $1",
+        )
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(expired > 0)
+    }
+
+    pub(crate) async fn create_maintenance(
+        &self,
+        window: &MaintenanceWindow,
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("create_maintenance");
+        let (
+            id,
+            title,
+            kind,
+            services,
+            starts_at_ms,
+            ends_at_ms,
+            created_by,
+            created_at_ms,
+            planned_starts_at_ms,
+            planned_ends_at_ms,
+        ) = maintenance_row(window)?;
+        sqlx::query(
+            "INSERT INTO maintenance_windows \
+             (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+              planned_starts_at_ms, planned_ends_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(kind)
+        .bind(services)
+        .bind(starts_at_ms)
+        .bind(ends_at_ms)
+        .bind(created_by)
+        .bind(created_at_ms)
+        .bind(planned_starts_at_ms)
+        .bind(planned_ends_at_ms)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        let _t = Self::timer("list_maintenance");
+        let rows: Vec<MaintenanceRow> = sqlx::query_as(
+            "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
+             planned_starts_at_ms, planned_ends_at_ms \
+             FROM maintenance_windows ORDER BY starts_at_ms DESC, id",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(maintenance_from_row).collect()
+    }
+
+    pub(crate) async fn end_maintenance(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("end_maintenance");
+        let ended = sqlx::query(
+            "UPDATE maintenance_windows SET ends_at_ms = $1, \
+             starts_at_ms = CASE WHEN starts_at_ms > $1 THEN $1 ELSE starts_at_ms END \
+             WHERE id = $2 AND (ends_at_ms IS NULL OR (starts_at_ms <= $1 AND ends_at_ms > $1))",
+        )
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(ended > 0)
+    }
+
+    pub(crate) async fn record_heartbeat(
+        &self,
+        name: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("record_heartbeat");
+        sqlx::query(
+            "INSERT INTO heartbeats (name, last_seen_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET last_seen_at_ms = excluded.last_seen_at_ms",
+        )
+        .bind(name)
+        .bind(to_ms(at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn heartbeats(&self) -> Result<Vec<HeartbeatPing>, StoreError> {
+        let _t = Self::timer("heartbeats");
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, last_seen_at_ms FROM heartbeats ORDER BY name")
+                .fetch_all(self.reader())
+                .await?;
+        rows.into_iter()
+            .map(|(name, ms)| {
+                Ok(HeartbeatPing {
+                    name,
+                    last_seen_at: from_ms(ms)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
+        let _t = Self::timer("record_change");
+        let (id, source, summary, service, environment, at_ms, payload) = change_row(change)?;
+        sqlx::query(
+            "INSERT INTO changes (id, source, summary, service, environment, at_ms, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, summary = excluded.summary, \
+             service = excluded.service, environment = excluded.environment, \
+             at_ms = excluded.at_ms, payload = excluded.payload",
+        )
+        .bind(id)
+        .bind(source)
+        .bind(summary)
+        .bind(service)
+        .bind(environment)
+        .bind(at_ms)
+        .bind(payload)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_changes(
+        &self,
+        service: Option<&str>,
+        since: Timestamp,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let _t = Self::timer("list_changes");
+        // Two texts rather than `$1 IS NULL OR …`, so a service's read uses
+        // its index under a generic plan too.
+        let rows: Vec<ChangeRow> =
+            match service {
+                Some(service) => sqlx::query_as(
+                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
+                     WHERE service = $1 AND at_ms >= $2 ORDER BY at_ms DESC, id",
+                )
+                .bind(service)
+                .bind(to_ms(since))
+                .fetch_all(self.reader())
+                .await?,
+                None => sqlx::query_as(
+                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
+                     WHERE at_ms >= $1 ORDER BY at_ms DESC, id",
+                )
+                .bind(to_ms(since))
+                .fetch_all(self.reader())
+                .await?,
+            };
+        rows.into_iter().map(change_from_row).collect()
+    }
+}

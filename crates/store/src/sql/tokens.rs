@@ -1,0 +1,106 @@
+// API tokens: only a hash of each secret is kept.
+// Included once per backend (see `backend/mod.rs`).
+
+use super::Handle;
+use crate::codec::{from_ms, is_unique_violation, to_ms};
+use crate::{NewToken, StoreError, TokenRecord};
+
+type TokenRow = (i64, String, String, i64, Option<i64>);
+
+fn token_record(
+    (id, name, role, created_at_ms, revoked_at_ms): TokenRow,
+) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id,
+        name,
+        role,
+        created_at: from_ms(created_at_ms)?,
+        revoked_at: revoked_at_ms.map(from_ms).transpose()?,
+    })
+}
+
+impl Handle {
+    pub(crate) async fn create_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        let _t = Self::timer("create_token");
+        let inserted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO api_tokens (name, role, hash, created_at_ms) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(&token.name)
+        .bind(&token.role)
+        .bind(&token.hash)
+        .bind(to_ms(token.created_at))
+        .fetch_one(self.writer())
+        .await;
+        match inserted {
+            Ok(id) => Ok(TokenRecord {
+                id,
+                name: token.name.clone(),
+                role: token.role.clone(),
+                created_at: token.created_at,
+                revoked_at: None,
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM api_tokens WHERE name = $1")
+                        .bind(&token.name)
+                        .fetch_optional(self.writer())
+                        .await?;
+                match taken {
+                    Some(_) => Err(StoreError::DuplicateToken(token.name.clone())),
+                    None => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn token_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let _t = Self::timer("token_by_hash");
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT id, name, role, created_at_ms, revoked_at_ms FROM api_tokens \
+             WHERE hash = $1 AND revoked_at_ms IS NULL",
+        )
+        .bind(hash)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(token_record).transpose()
+    }
+
+    pub(crate) async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let _t = Self::timer("list_tokens");
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT id, name, role, created_at_ms, revoked_at_ms FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter().map(token_record).collect()
+    }
+
+    pub(crate) async fn revoke_token(
+        &self,
+        id: i64,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("revoke_token");
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
+        )
+        .bind(to_ms(at))
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(revoked > 0)
+    }
+
+    pub(crate) async fn count_tokens(&self) -> Result<i64, StoreError> {
+        let _t = Self::timer("count_tokens");
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+            .fetch_one(self.reader())
+            .await?)
+    }
+}
