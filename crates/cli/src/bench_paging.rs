@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use firebell_core::incident::{self, Context, Declare};
-use firebell_core::{Incident, Timestamp};
+use firebell_core::Timestamp;
+use firebell_core::incident::Declare;
 use firebell_server::{Clock, PolicySource, Server, ServerConfig, SystemClock};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -219,7 +219,6 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
     let clock = OffsetClock::default();
     let server = Server::open(&config, Arc::new(clock.clone())).await?;
     let state = server.state.clone();
-    let policy = state.policy.policy();
     let declared: Timestamp = clock.now();
     eprintln!(
         "creating {} incidents with a step due at +10m ...",
@@ -233,22 +232,11 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
             severity: "P1".into(),
             ..Default::default()
         };
-        let kinds = incident::declare(
-            &d,
-            &Context {
-                policy: &policy,
-                now: declared,
-                actor: "bench",
-            },
-        )?;
-        let events = incident::stamp(kinds, 0, declared, "bench");
         let inc = state
-            .store
-            .create_incident(&incident::incident_id_stem(&policy, declared), 6, |id| {
-                let s = Incident::from_events(&id, &events).expect("declared");
-                (s, events.clone())
-            })
-            .await?;
+            .incidents
+            .declare(&d, "bench", Vec::new())
+            .await?
+            .incident;
         ids.push(inc.id);
     }
     eprintln!(

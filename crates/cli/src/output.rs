@@ -267,7 +267,7 @@ pub fn tokens(tokens: &[firebell_store::TokenRecord]) {
             vec![
                 t.id.to_string(),
                 t.name.clone(),
-                t.role.clone(),
+                t.role.to_string(),
                 t.created_at.to_string(),
                 t.revoked_at
                     .map(|r| r.to_string())

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::escalation::{self, agenda};
 use crate::incident::{
     Command, CommandError, Context, Declare, EventKind, Incident, Notified, decide, declare,
-    incident_id_stem, stamp,
+    incident_id_stem,
 };
 use crate::schedule::Override;
 use crate::{Duration, Policy, Timestamp};
@@ -141,12 +141,9 @@ pub fn simulate(policy: &Policy, scenario: &Scenario) -> Result<Vec<PlanEntry>, 
         if firing.events.is_empty() {
             break; // A duty that fires without effect would be offered forever.
         }
-        for event in stamp(firing.events, state.version, t, "system") {
-            state.apply(&event);
-            if let Some(entry) = entry_of(&event.kind, start, t) {
-                plan.push(entry);
-            }
-        }
+        let (next, events) = state.advance(firing.events, t, "system");
+        state = next;
+        plan.extend(events.iter().filter_map(|e| entry_of(&e.kind, start, t)));
     }
     Ok(plan)
 }
@@ -159,14 +156,9 @@ pub fn incident(policy: &Policy, scenario: &Scenario) -> Result<Incident, Comman
         now: scenario.start,
         actor: ACTOR,
     };
-    let kinds = declare(&scenario.declare, &ctx)?;
-    let id = format!("{}-SIM", incident_id_stem(policy, scenario.start));
-    Incident::from_events(&id, &stamp(kinds, 0, scenario.start, ACTOR)).ok_or_else(|| {
-        CommandError::invalid(
-            "invalid_declaration",
-            "the declaration produced no incident",
-        )
-    })
+    let (mut incident, _) = declare(&scenario.declare, &ctx)?;
+    incident.id = format!("{}-SIM", incident_id_stem(policy, scenario.start));
+    Ok(incident)
 }
 
 /// Apply a scenario command (acknowledge, resolve). One that no longer
@@ -189,9 +181,7 @@ fn act(
         Err(e) if e.rejection == crate::incident::Rejection::InvalidTransition => return Ok(()),
         Err(e) => return Err(e),
     };
-    for event in stamp(kinds, state.version, t, ACTOR) {
-        state.apply(&event);
-    }
+    *state = state.advance(kinds, t, ACTOR).0;
     let what = match cmd {
         Command::Acknowledge => "acknowledged",
         _ => "resolved",

@@ -89,7 +89,7 @@ fn policy() -> Policy {
 
 /// Declare at `now` and return the incident and its log.
 fn open(policy: &Policy, d: Declare, now: Timestamp) -> (Incident, Vec<Event>) {
-    let kinds = declare(
+    let (mut incident, events) = declare(
         &d,
         &Context {
             policy,
@@ -98,8 +98,8 @@ fn open(policy: &Policy, d: Declare, now: Timestamp) -> (Incident, Vec<Event>) {
         },
     )
     .unwrap();
-    let events = stamp(kinds, 0, now, "alice");
-    (Incident::from_events("INC-1", &events).unwrap(), events)
+    incident.id = "INC-1".into();
+    (incident, events)
 }
 
 /// Decide and apply; returns the new events.

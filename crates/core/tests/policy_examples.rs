@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use firebell_core::incident::{
-    Context, Declare, Direction, Incident, declare, render_template, stamp,
-};
+use firebell_core::incident::{Context, Declare, Direction, Incident, declare, render_template};
 use firebell_core::policy::{DEMO_POLICY, Paging};
 use firebell_core::{Duration, Policy, Timestamp};
 
@@ -43,9 +41,9 @@ fn incident(policy: &Policy, severity: &str, now: Timestamp) -> Incident {
         services: policy.services.keys().take(1).cloned().collect(),
         ..Default::default()
     };
-    let kinds = declare(&d, &ctx).unwrap_or_else(|e| panic!("declare {severity}: {e}"));
-    Incident::from_events("INC-20260507-001", &stamp(kinds, 0, now, "system"))
-        .expect("a declared incident")
+    let (mut incident, _) = declare(&d, &ctx).unwrap_or_else(|e| panic!("declare {severity}: {e}"));
+    incident.id = "INC-20260507-001".into();
+    incident
 }
 
 #[test]

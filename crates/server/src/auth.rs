@@ -13,45 +13,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use firebell_store::NewToken;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
 
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Responder,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "responder" => Ok(Role::Responder),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role {other:?}; expected viewer, responder or admin"
-            )),
-        }
-    }
-}
+pub use firebell_store::Role;
 
 /// Who is calling, as established by their token.
 #[derive(Clone, Debug)]
@@ -104,7 +71,7 @@ pub async fn create_token(
     let record = store
         .create_token(&NewToken {
             name: name.to_string(),
-            role: role.as_str().into(),
+            role,
             hash: hash_token(&secret),
             created_at: now,
         })
@@ -154,10 +121,9 @@ async fn authenticate(
         .token_by_hash(&hash)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("invalid or revoked token".into()))?;
-    let role = record.role.parse().map_err(ApiError::Internal)?;
     let caller = Caller {
         name: record.name,
-        role,
+        role: record.role,
     };
     state.tokens.insert(hash, caller.clone());
     Ok(caller)

@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firebell_core::incident::{CommandError, Rejection};
 use firebell_store::StoreError;
+
+use crate::command::ChangeError;
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +174,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<ChangeError> for ApiError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Rejected(e) => e.into(),
+            ChangeError::NotFound(id) => not_found_incident(&id),
+            ChangeError::Conflict { .. } => ApiError::Conflict {
+                code: "version_conflict",
+                message: e.to_string(),
+            },
+            ChangeError::GroupTaken { .. } => ApiError::Conflict {
+                code: "group_taken",
+                message: e.to_string(),
+            },
+            ChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e.rejection {
@@ -296,6 +316,12 @@ impl From<ApiError> for PdError {
 
 impl From<StoreError> for PdError {
     fn from(e: StoreError) -> Self {
+        PdError(e.into())
+    }
+}
+
+impl From<ChangeError> for PdError {
+    fn from(e: ChangeError) -> Self {
         PdError(e.into())
     }
 }

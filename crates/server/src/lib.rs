@@ -17,6 +17,7 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod command;
 pub mod error;
 pub mod health;
 pub mod ingest;
@@ -44,6 +45,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
+    /// The one path every change to an incident takes.
+    pub incidents: command::Incidents,
     pub store: Store,
     pub policy: PolicyHandle,
     pub clock: Arc<dyn Clock>,
@@ -111,19 +114,8 @@ impl Server {
         let hangup = policy_source::Hangup::register();
         let (ingest, ingest_rx) = ingest::queue();
         let started_at = clock.now();
-        // Every incident write rewrites its timers from the live policy; a
-        // write that leaves a duty due wakes the scheduler once committed.
         let schedule = scheduler::SchedulerWake::default();
-        {
-            let policy = policy.clone();
-            let wake = schedule.clone();
-            store.set_planner(
-                Arc::new(move |incident| {
-                    firebell_core::escalation::agenda(incident, &policy.policy())
-                }),
-                Arc::new(move || wake.notify_one()),
-            );
-        }
+        let deliver = notify::dispatch::DeliverWake::default();
         let link_key = store
             .setting_or_init("ack_link_key", &hex::encode(rand::random::<[u8; 32]>()))
             .await
@@ -133,6 +125,13 @@ impl Server {
             config.public_url.as_deref().unwrap_or("http://127.0.0.1"),
         ));
         let state = AppState {
+            incidents: command::Incidents::new(
+                store.clone(),
+                policy.clone(),
+                clock.clone(),
+                schedule.clone(),
+                deliver.clone(),
+            ),
             store,
             policy,
             clock,
@@ -144,7 +143,7 @@ impl Server {
             processing: Default::default(),
             health: health::HealthState::new()?,
             schedule,
-            deliver: Default::default(),
+            deliver,
             links,
             replica: uuid::Uuid::new_v4().to_string().into(),
         };

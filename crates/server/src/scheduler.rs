@@ -11,10 +11,12 @@
 use std::time::Duration;
 
 use firebell_core::escalation;
-use firebell_core::incident;
-use firebell_store::{FiredAppend, StoreError};
 
 use crate::AppState;
+use crate::command::{self, ChangeError, Decision};
+
+/// The actor recorded for what the scheduler fires.
+const ACTOR: &str = "system";
 
 /// Incidents claimed per round.
 const BATCH: u32 = 100;
@@ -38,7 +40,7 @@ pub struct Round {
 pub type SchedulerWake = std::sync::Arc<tokio::sync::Notify>;
 
 /// Fire everything due now. Tests call this with a manual clock.
-pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
+pub async fn run_once(state: &AppState) -> Result<Round, ChangeError> {
     let mut round = Round::default();
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
@@ -77,59 +79,46 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
 async fn fire_batch(
     state: &AppState,
     ids: &[String],
-) -> Result<(usize, usize, Vec<String>), StoreError> {
+) -> Result<(usize, usize, Vec<String>), ChangeError> {
     let now = state.clock.now();
     let policy = state.policy.policy();
-    let overrides = state
-        .store
-        .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
-        .await?;
+    let overrides = overrides_now(state, now).await?;
     let mut items = Vec::with_capacity(ids.len());
-    let mut stale = Vec::new();
     for id in ids {
         let Some(current) = state.store.get_incident(id).await? else {
             continue;
         };
         let firing = escalation::fire(&current, &policy, &overrides, now);
         if firing.events.is_empty() {
-            stale.push(id.clone());
+            // Nothing due after all (the policy changed, or the timer was
+            // stale): rewrite the agenda so the timer does not come back.
+            state.incidents.replan(id).await?;
             continue;
         }
-        let stamped = incident::stamp(firing.events, current.version, now, "system");
-        let mut next = current.clone();
-        for e in &stamped {
-            next.apply(e);
-        }
-        items.push(FiredAppend {
-            state: next,
-            expected_version: current.version,
-            events: stamped,
+        let decision = Decision {
+            events: firing.events,
             intents: firing.intents,
-        });
-    }
-    // Nothing due after all (the policy changed, or the timer was stale):
-    // rewrite the agenda so the timer does not come back.
-    for id in &stale {
-        state.store.resync_timers(id).await?;
+        };
+        items.push(command::prepare(
+            &current,
+            decision,
+            &policy,
+            now,
+            ACTOR,
+            Vec::new(),
+        ));
     }
     if items.is_empty() {
         return Ok((0, 0, Vec::new()));
     }
-    let lost = state.store.append_fired_batch(&items).await?;
+    let lost = state.incidents.append_batch(&items).await?;
     let (mut events, mut intents) = (0, 0);
     for (i, item) in items.iter().enumerate() {
-        if lost.contains(&i) {
-            continue;
+        if !lost.contains(&i) {
+            count(&item.events);
+            events += item.events.len();
+            intents += item.intents.len();
         }
-        events += item.events.len();
-        intents += item.intents.len();
-        for e in &item.events {
-            metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
-                .increment(1);
-        }
-    }
-    if intents > 0 {
-        state.deliver.notify_one();
     }
     let retry = lost
         .into_iter()
@@ -138,25 +127,54 @@ async fn fire_batch(
     Ok((events, intents, retry))
 }
 
-/// Fire one incident's due duties; retried on a concurrent write.
-async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), StoreError> {
-    for _ in 0..5 {
-        let (events, intents, retry) = fire_batch(state, &[id.to_string()]).await?;
-        if retry.is_empty() {
-            return Ok((events, intents));
-        }
+/// Overrides in force at `now`, for resolving schedules.
+async fn overrides_now(
+    state: &AppState,
+    now: jiff::Timestamp,
+) -> Result<Vec<firebell_core::schedule::Override>, ChangeError> {
+    Ok(state
+        .store
+        .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
+        .await?)
+}
+
+fn count(events: &[firebell_core::Event]) {
+    for e in events {
+        metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
+            .increment(1);
     }
-    Err(StoreError::Corrupt(format!(
-        "incident {id} kept changing while its timers fired"
-    )))
+}
+
+/// Fire one incident's due duties through the command path, which decides
+/// again on fresh state after a lost race.
+async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), ChangeError> {
+    let overrides = overrides_now(state, state.clock.now()).await?;
+    let mut intents = 0;
+    let applied = state
+        .incidents
+        .change(id, ACTOR, None, &[], |incident, ctx| {
+            let firing = escalation::fire(incident, ctx.policy, &overrides, ctx.now);
+            intents = firing.intents.len();
+            Ok(Decision {
+                events: firing.events,
+                intents: firing.intents,
+            })
+        })
+        .await?;
+    if applied.events.is_empty() {
+        state.incidents.replan(id).await?;
+        return Ok((0, 0));
+    }
+    count(&applied.events);
+    Ok((applied.events.len(), intents))
 }
 
 /// Rewrite the timers of every open incident from the policy in force: a
 /// reloaded policy may move, add or remove what is owed.
-pub async fn resync_all(state: &AppState) -> Result<usize, StoreError> {
+pub async fn resync_all(state: &AppState) -> Result<usize, ChangeError> {
     let ids = state.store.open_incident_ids().await?;
     for id in &ids {
-        state.store.resync_timers(id).await?;
+        state.incidents.replan(id).await?;
     }
     Ok(ids.len())
 }

@@ -25,7 +25,7 @@
 //!    folds the oldest log rows into `alerts` and deletes them in one
 //!    transaction. A change the processor must see marks the alert `pending`.
 //! 2. Processing: [`Store::pending_alerts`], then per group either
-//!    [`Store::create_incident_for_group`], [`Store::attach_alerts`] or
+//!    [`Store::create_incident_for_group`], [`Store::append`] (with the alerts) or
 //!    [`Store::mark_alerts_processed`]: the incident write and "these alerts
 //!    are processed" commit together. An alert re-reported meanwhile stays
 //!    pending (its `updated_at` moved), so the next round sees the news.
@@ -46,12 +46,13 @@ mod types;
 
 pub use codec::LogEntry;
 pub use error::StoreError;
-pub use outbox::{Completion, FiredAppend, Notification, Planner, Waker};
+pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use retention::{PruneBefore, Pruned};
 pub use types::*;
 
 use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Silence};
+use firebell_core::escalation::Due;
 use firebell_core::{Event, Incident, Timestamp};
 
 /// The database behind Firebell.
@@ -111,54 +112,44 @@ impl Store {
 
     /// Create an incident in one transaction: allocate the next number of the
     /// day `id_stem` (e.g. `INC-20261123`), format the id as
-    /// `{id_stem}-{n:0digits}`, call `build(id)` for the initial state and events,
-    /// and write them. Ids are gap-free per stem.
-    pub async fn create_incident<F>(
+    /// `{id_stem}-{n:0digits}`, and write the state (with that id), its first
+    /// events and its timers. Ids are gap-free per stem. Returns the state as
+    /// stored.
+    pub async fn create_incident(
         &self,
         id_stem: &str,
         digits: u8,
-        build: F,
-    ) -> Result<Incident, StoreError>
-    where
-        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
-    {
-        dispatch!(self, s => s.create_incident(id_stem, digits, build).await)
+        new: &NewIncident,
+    ) -> Result<Incident, StoreError> {
+        dispatch!(self, s => s.create_incident(id_stem, digits, new).await)
     }
 
-    /// Append events to an incident if its version is still `expected_version`;
-    /// otherwise nothing is written and [`StoreError::Conflict`] says the current
-    /// version. `state` is the incident after the events (its `version` is the
-    /// last event's `seq`), kept as the list/filter projection. When `state` is
+    /// Write one change to an incident ([`Append`]) if it is still at
+    /// `expected_version`; otherwise nothing is written and
+    /// [`StoreError::Conflict`] says the current version. When the state is
     /// resolved, the incident's alert groups are released in the same
-    /// transaction (see [`Store::open_incident_for_group`]).
-    pub async fn append_events(
+    /// transaction (see [`Store::open_incident_for_group`]); alerts it
+    /// processed stay pending if the write is refused.
+    pub async fn append(&self, append: &Append) -> Result<(), StoreError> {
+        dispatch!(self, s => s.append(append).await)
+    }
+
+    /// Many appends in one transaction, each in a savepoint; returns the
+    /// indexes of those that lost a race (nothing of them was written).
+    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
+        dispatch!(self, s => s.append_batch(appends).await)
+    }
+
+    /// Replace an incident's timers (after a policy change, or when a due
+    /// timer turned out to have nothing to fire) if it is still at
+    /// `version`; false if it moved on (its newer write planned its own).
+    pub async fn replace_timers(
         &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append_events(state, expected_version, events).await)
-    }
-
-    /// Install what computes an incident's timers from its state; from then
-    /// on every incident write rewrites its timers in the same transaction.
-    pub fn set_planner(&self, planner: Planner, waker: Waker) {
-        dispatch!(self, s => s.set_planner(planner, waker))
-    }
-
-    /// Append many firings in one transaction, each in a savepoint; returns
-    /// the indexes of those that lost a race (nothing of them was written).
-    pub async fn append_fired_batch(
-        &self,
-        items: &[FiredAppend],
-    ) -> Result<Vec<usize>, StoreError> {
-        dispatch!(self, s => s.append_fired_batch(items).await)
-    }
-
-    /// Rewrite an incident's timers from its stored state (after a policy
-    /// change, or when a due timer turned out to have nothing to fire).
-    pub async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
-        dispatch!(self, s => s.resync_timers(id).await)
+        id: &str,
+        version: u64,
+        timers: &[Due],
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_timers(id, version, timers).await)
     }
 
     /// Claim incidents with a due timer for `token` until `lease`; rows
@@ -216,7 +207,9 @@ impl Store {
     }
 
     /// Record a delivery's outcome with its timeline event and follow-up
-    /// intents; `false` if the claim was lost meanwhile.
+    /// intents; `false` if the claim was lost meanwhile. The event changes
+    /// neither the incident's agenda nor what is cancelled, so its timers
+    /// stay as they are.
     pub async fn complete_notification(
         &self,
         n: &Notification,
@@ -373,31 +366,15 @@ impl Store {
     /// the new incident whatever they carry). If the group already has an
     /// open incident nothing is written, no number is used up, and
     /// [`StoreError::GroupTaken`] names it: attach to that one instead.
-    pub async fn create_incident_for_group<F>(
+    pub async fn create_incident_for_group(
         &self,
         id_stem: &str,
         digits: u8,
         group_key: &str,
+        new: &NewIncident,
         alerts: &[ProcessedAlert],
-        build: F,
-    ) -> Result<Incident, StoreError>
-    where
-        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
-    {
-        dispatch!(self, s => s.create_incident_for_group(id_stem, digits, group_key, alerts, build).await)
-    }
-
-    /// [`Store::append_events`] and [`Store::mark_alerts_processed`] in one
-    /// transaction: on a conflict (or a missing incident) nothing is written
-    /// and the alerts stay pending.
-    pub async fn attach_alerts(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-        alerts: &[ProcessedAlert],
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.attach_alerts(state, expected_version, events, alerts).await)
+    ) -> Result<Incident, StoreError> {
+        dispatch!(self, s => s.create_incident_for_group(id_stem, digits, group_key, new, alerts).await)
     }
 
     /// Mark alerts processed that lead to no incident (silenced, in

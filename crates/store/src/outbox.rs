@@ -1,12 +1,13 @@
 //! Timers and the notification outbox: every promise to act later, kept in
 //! the database in the transaction that made it.
 //!
-//! - `timers`: an incident's agenda (see `firebell_core::escalation`),
-//!   rewritten with each of its events by the [`Planner`] the server installs.
-//!   The scheduler claims due incidents with a lease (PostgreSQL: `FOR UPDATE
-//!   SKIP LOCKED`, so replicas share the work), fires them through a
-//!   version-checked append ([`crate::Store::append_fired_batch`]) and the duty
-//!   leaves the agenda in the same commit.
+//! - `timers`: an incident's agenda (see `firebell_core::escalation`). Every
+//!   write of an incident carries its agenda ([`crate::Append::timers`]),
+//!   and the rows are replaced in the same transaction: the store plans
+//!   nothing itself. The scheduler claims due incidents with a lease
+//!   (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so replicas share the work), fires
+//!   them through a version-checked append ([`crate::Store::append_batch`])
+//!   and the duty leaves the agenda in the same commit.
 //! - `notifications`: one row per intent (unique per incident and
 //!   `duty/person/channel`), written with the event that decided it. The
 //!   dispatcher claims due rows with a lease and a claim token; completing a
@@ -14,64 +15,14 @@
 //!   an outcome over another's. An acknowledgement cancels pending pages and
 //!   a resolution every pending notification, inside the append that made it.
 
-use std::sync::{Arc, RwLock};
-
-use firebell_core::escalation::{Due, Intent};
+use firebell_core::escalation::{Duty, InvalidDuty};
 use firebell_core::incident::{Event, EventKind};
+use firebell_core::policy::ContactKind;
 use firebell_core::{Incident, Timestamp};
 use serde::Serialize;
 
 use crate::StoreError;
 use crate::codec::{from_ms, to_ms};
-
-/// Computes the timers of an incident from its state (and the live policy).
-pub type Planner = Arc<dyn Fn(&Incident) -> Vec<Due> + Send + Sync>;
-
-/// Called after a commit that left a timer already due (the scheduler
-/// should look now, not at its next poll).
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
-
-/// Where a store keeps its planner; shared by clones of the store. Without
-/// one (tools, store tests) no timers are written.
-#[derive(Clone, Default)]
-pub struct PlannerCell(Arc<RwLock<Option<(Planner, Waker)>>>);
-
-impl std::fmt::Debug for PlannerCell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PlannerCell")
-    }
-}
-
-impl PlannerCell {
-    pub(crate) fn set(&self, planner: Planner, waker: Waker) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some((planner, waker));
-    }
-
-    pub(crate) fn plan(&self, state: &Incident) -> Option<Vec<Due>> {
-        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().map(|(p, _)| p(state))
-    }
-
-    /// After a commit: wake the scheduler if the write left a timer due.
-    pub(crate) fn committed(&self, due_now: bool) {
-        if due_now {
-            let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, wake)) = guard.as_ref() {
-                wake();
-            }
-        }
-    }
-}
-
-/// One incident's firing, for [`crate::Store::append_fired_batch`].
-#[derive(Clone, Debug)]
-pub struct FiredAppend {
-    /// The state after `events`.
-    pub state: Incident,
-    pub expected_version: u64,
-    pub events: Vec<Event>,
-    pub intents: Vec<Intent>,
-}
 
 /// One notification as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -79,16 +30,15 @@ pub struct Notification {
     pub id: String,
     pub incident_id: String,
     pub intent_key: String,
-    pub duty: String,
+    pub duty: Duty,
     pub person: String,
-    pub channel: String,
+    pub channel: ContactKind,
     pub address: String,
     pub locale: String,
     pub subject: String,
     pub body: String,
     pub stop_on_ack: bool,
-    /// `pending`, `sending`, `delivered`, `dead` or `cancelled`.
-    pub state: String,
+    pub state: NotificationState,
     pub attempts: u32,
     pub next_attempt_at: Timestamp,
     #[serde(skip)]
@@ -97,6 +47,48 @@ pub struct Notification {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
+}
+
+/// Where a notification is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationState {
+    /// Waiting for its `next_attempt_at`.
+    Pending,
+    /// Claimed by a dispatcher (until its lease lapses).
+    Sending,
+    Delivered,
+    /// Failed for good; the admins were told.
+    Dead,
+    /// Acknowledged or resolved before it went out.
+    Cancelled,
+}
+
+impl NotificationState {
+    pub const ALL: [NotificationState; 5] = [
+        NotificationState::Pending,
+        NotificationState::Sending,
+        NotificationState::Delivered,
+        NotificationState::Dead,
+        NotificationState::Cancelled,
+    ];
+
+    /// As stored, and as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationState::Pending => "pending",
+            NotificationState::Sending => "sending",
+            NotificationState::Delivered => "delivered",
+            NotificationState::Dead => "dead",
+            NotificationState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> Option<NotificationState> {
+        NotificationState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 /// How a claimed delivery ended.
@@ -147,19 +139,26 @@ macro_rules! notification_columns {
 pub(crate) use notification_columns;
 
 pub(crate) fn notification(r: NotificationRow) -> Result<Notification, StoreError> {
+    let corrupt = |what: &str, e: String| {
+        StoreError::Corrupt(format!("{what} of notification {}: {e}", r.id))
+    };
     Ok(Notification {
+        duty: r
+            .duty
+            .parse()
+            .map_err(|e: InvalidDuty| corrupt("duty", e.to_string()))?,
+        channel: r.channel.parse().map_err(|e| corrupt("channel", e))?,
+        state: NotificationState::parse(&r.state)
+            .ok_or_else(|| corrupt("state", format!("unknown state {:?}", r.state)))?,
         id: r.id,
         incident_id: r.incident_id,
         intent_key: r.intent_key,
-        duty: r.duty,
         person: r.person,
-        channel: r.channel,
         address: r.address,
         locale: r.locale,
         subject: r.subject,
         body: r.body,
         stop_on_ack: r.stop_on_ack,
-        state: r.state,
         attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
         next_attempt_at: from_ms(r.next_attempt_at_ms)?,
         claim_token: r.claim_token,
@@ -185,37 +184,34 @@ pub(crate) fn outcome_event(n: &Notification, completion: &Completion) -> EventK
     EventKind::Notification {
         notification: n.id.clone(),
         person: n.person.clone(),
-        channel: n.channel.clone(),
+        channel: n.channel.to_string(),
         outcome,
         attempt: n.attempts,
         error,
     }
 }
 
-/// `state` with one more event applied, and that event.
-pub(crate) fn with_event(
-    mut state: Incident,
+/// `state` with the outcome's event applied, and that event. It changes
+/// neither the agenda nor what is cancelled, so timers stay as they are.
+pub(crate) fn with_outcome(
+    state: &Incident,
     kind: EventKind,
     now: Timestamp,
-) -> (Incident, Event) {
-    let event = Event {
-        seq: state.version + 1,
-        at: now,
-        actor: "system".into(),
-        kind,
-    };
-    state.apply(&event);
-    (state, event)
+) -> (Incident, Vec<Event>) {
+    state.advance(vec![kind], now, "system")
 }
 
 /// `(state, next_attempt_at_ms, last_error, delivered_at_ms)` to write.
 pub(crate) fn completion_columns(
     completion: &Completion,
     now: Timestamp,
-) -> (&'static str, Option<i64>, Option<String>, Option<i64>) {
+) -> (NotificationState, Option<i64>, Option<String>, Option<i64>) {
+    use NotificationState as S;
     match completion {
-        Completion::Delivered => ("delivered", None, None, Some(to_ms(now))),
-        Completion::Retry { at, error } => ("pending", Some(to_ms(*at)), Some(error.clone()), None),
-        Completion::Dead { error } => ("dead", None, Some(error.clone()), None),
+        Completion::Delivered => (S::Delivered, None, None, Some(to_ms(now))),
+        Completion::Retry { at, error } => {
+            (S::Pending, Some(to_ms(*at)), Some(error.clone()), None)
+        }
+        Completion::Dead { error } => (S::Dead, None, Some(error.clone()), None),
     }
 }

@@ -1,6 +1,7 @@
 //! Plain data passed in and out of the store.
 
-use firebell_core::{Incident, Status, Timestamp};
+use firebell_core::escalation::{Due, Intent};
+use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -45,11 +46,51 @@ pub struct IncidentPage {
     pub next_cursor: Option<String>,
 }
 
+/// What a token may do. Roles nest: a responder can do all a viewer can, an
+/// admin all a responder can (the order of the variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Responder,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "responder" => Ok(Role::Responder),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}; expected viewer, responder or admin"
+            )),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct NewToken {
     pub name: String,
-    /// `viewer`, `responder` or `admin`.
-    pub role: String,
+    pub role: Role,
     /// Hex SHA-256 of the secret; the secret itself is never stored.
     pub hash: String,
     pub created_at: Timestamp,
@@ -59,7 +100,7 @@ pub struct NewToken {
 pub struct TokenRecord {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
@@ -111,4 +152,41 @@ pub struct ChangeRecord {
 pub struct HeartbeatPing {
     pub name: String,
     pub last_seen_at: Timestamp,
+}
+
+/// A new incident as declared, before the store numbers it: its state and
+/// first events (their `id` is set by the store) and the state's agenda.
+#[derive(Clone, Debug)]
+pub struct NewIncident {
+    pub state: Incident,
+    pub events: Vec<Event>,
+    /// Every duty in force for `state`, written as its timers.
+    pub timers: Vec<Due>,
+}
+
+/// One change to an incident, written all or nothing: the events (only if
+/// the incident is still at `expected_version`, else [`crate::StoreError::Conflict`]),
+/// the projection, the timers, the notifications, and the alerts it
+/// processed. Timers are part of every write, so none can be forgotten: the
+/// store replaces the incident's timer rows with `timers`.
+#[derive(Clone, Debug)]
+pub struct Append {
+    /// The incident after `events` (its `version` is the last event's `seq`).
+    pub state: Incident,
+    pub expected_version: u64,
+    pub events: Vec<Event>,
+    /// Every duty in force for `state`.
+    pub timers: Vec<Due>,
+    /// Notifications to send; each is stored once per incident and key.
+    pub intents: Vec<Intent>,
+    /// Alerts this change processed (see [`ProcessedAlert`]).
+    pub alerts: Vec<ProcessedAlert>,
+}
+
+impl Append {
+    /// Whether it writes alert rows or the alert-group mapping (resolving
+    /// releases the incident's groups): such writes take the alerts lock.
+    pub(crate) fn writes_alerts(&self) -> bool {
+        !self.alerts.is_empty() || !self.state.is_open()
+    }
 }

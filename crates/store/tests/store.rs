@@ -17,7 +17,7 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Backend, ChangeRecord, FiredAppend, IncidentFilter, LogEntry, NewToken,
+    AlertFilter, Append, Backend, ChangeRecord, IncidentFilter, LogEntry, NewIncident, NewToken,
     ProcessedAlert, Store, StoreError,
 };
 use jiff::{Timestamp, ToSpan};
@@ -189,11 +189,25 @@ fn next(incident: &Incident, at: Timestamp, actor: &str, kind: EventKind) -> Eve
     }
 }
 
-/// A `build` closure for `create_incident`: state folded from `events`.
-fn build(events: Vec<Event>) -> impl FnOnce(String) -> (Incident, Vec<Event>) + Send {
-    move |id| {
-        let incident = Incident::from_events(&id, &events).expect("log starts with Declared");
-        (incident, events)
+/// A new incident for `create_incident`: state folded from `events`, no timers.
+fn build(events: Vec<Event>) -> NewIncident {
+    NewIncident {
+        state: Incident::from_events("", &events).expect("log starts with Declared"),
+        events,
+        timers: Vec::new(),
+    }
+}
+
+/// A write of `state` (after `events`) at `expected`, marking `alerts`
+/// processed, with no timers or notifications.
+fn write(state: &Incident, expected: u64, events: &[Event], alerts: &[ProcessedAlert]) -> Append {
+    Append {
+        state: state.clone(),
+        expected_version: expected,
+        events: events.to_vec(),
+        timers: Vec::new(),
+        intents: Vec::new(),
+        alerts: alerts.to_vec(),
     }
 }
 
@@ -208,7 +222,7 @@ async fn create(
         .create_incident(
             stem,
             3,
-            build(vec![declared(at, "Checkout down", severity, services)]),
+            &build(vec![declared(at, "Checkout down", severity, services)]),
         )
         .await
         .expect("create")
@@ -229,7 +243,7 @@ async fn append(
         events.push(e);
     }
     store
-        .append_events(&state, incident.version, &events)
+        .append(&write(&state, incident.version, &events, &[]))
         .await
         .expect("append");
     state
@@ -277,7 +291,7 @@ async fn roundtrip(db: &TestDb) {
     };
     let events = vec![first, second, third];
     let created = store
-        .create_incident("INC-20261123", 3, build(events.clone()))
+        .create_incident("INC-20261123", 3, &build(events.clone()))
         .await
         .expect("create");
     assert_eq!(created.id, "INC-20261123-001");
@@ -317,7 +331,7 @@ async fn daily_numbering(db: &TestDb) {
         .create_incident(
             "OPS-20261123",
             5,
-            build(vec![declared(t0(), "x", "SEV3", &[])]),
+            &build(vec![declared(t0(), "x", "SEV3", &[])]),
         )
         .await
         .expect("create");
@@ -344,11 +358,12 @@ async fn daily_numbering(db: &TestDb) {
     );
 
     // A create that fails writes nothing and does not use up a number.
-    let no_events = |id: String| {
-        let state = Incident::from_events(&id, &[declared(t0(), "x", "SEV2", &[])]).expect("state");
-        (state, vec![])
+    let no_events = NewIncident {
+        state: Incident::from_events("", &[declared(t0(), "x", "SEV2", &[])]).expect("state"),
+        events: vec![],
+        timers: vec![],
     };
-    let failed = store.create_incident("INC-20261123", 3, no_events).await;
+    let failed = store.create_incident("INC-20261123", 3, &no_events).await;
     assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
     let f = create(&store, "INC-20261123", t0(), "SEV2", &[]).await;
     assert_eq!(f.id, "INC-20261123-004");
@@ -444,7 +459,7 @@ async fn append_sequential_conflict(db: &TestDb) {
     );
     stale.apply(&note);
     match store
-        .append_events(&stale, 1, std::slice::from_ref(&note))
+        .append(&write(&stale, 1, std::slice::from_ref(&note), &[]))
         .await
     {
         Err(StoreError::Conflict {
@@ -501,7 +516,7 @@ async fn append_concurrent_conflict(db: &TestDb) {
                     );
                     state.apply(&e);
                     store
-                        .append_events(&state, base.version, &[e])
+                        .append(&write(&state, base.version, &[e], &[]))
                         .await
                         .map(|()| state)
                 })
@@ -543,7 +558,7 @@ async fn append_not_found(db: &TestDb) {
         .expect("state");
     let e = next(&ghost, t0(), "bob", EventKind::Acknowledged);
     ghost.apply(&e);
-    match store.append_events(&ghost, 1, &[e]).await {
+    match store.append(&write(&ghost, 1, &[e], &[])).await {
         Err(StoreError::NotFound(id)) => assert_eq!(id, "INC-20261123-404"),
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -561,7 +576,7 @@ async fn append_refuses_gaps(db: &TestDb) {
     let mut e = next(&state, t0(), "bob", EventKind::Acknowledged);
     e.seq = 3; // skips 2
     state.apply(&e);
-    let refused = store.append_events(&state, 1, &[e]).await;
+    let refused = store.append(&write(&state, 1, &[e], &[])).await;
     assert!(
         matches!(refused, Err(StoreError::Corrupt(_))),
         "{refused:?}"
@@ -741,7 +756,7 @@ async fn list_filters(db: &TestDb) {
     state.apply(&e);
     state.services = vec!["search".into(), "search".into()];
     store
-        .append_events(&state, moved.version, &[e])
+        .append(&write(&state, moved.version, &[e], &[]))
         .await
         .expect("append");
     assert_eq!(
@@ -884,7 +899,7 @@ async fn count_by_status(db: &TestDb) {
 fn token(name: &str, hash: &str) -> NewToken {
     NewToken {
         name: name.into(),
-        role: "responder".into(),
+        role: firebell_store::Role::Responder,
         hash: hash.into(),
         created_at: t0(),
     }
@@ -895,7 +910,7 @@ async fn tokens(db: &TestDb) {
     assert_eq!(store.count_tokens().await.expect("count"), 0);
     let admin = store
         .create_token(&NewToken {
-            role: "admin".into(),
+            role: firebell_store::Role::Admin,
             ..token("admin", "h-admin")
         })
         .await
@@ -1161,13 +1176,13 @@ async fn declare_for_group(
             "INC-20261123",
             3,
             group,
-            alerts,
-            build(vec![declared(
+            &build(vec![declared(
                 t0(),
                 &format!("{group} alerts"),
                 "SEV2",
                 &[group],
             )]),
+            alerts,
         )
         .await
 }
@@ -1848,7 +1863,7 @@ async fn alerts_processed_guard(db: &TestDb) {
     );
     state.apply(&note);
     store
-        .attach_alerts(
+        .append(&write(
             &state,
             incident.version,
             std::slice::from_ref(&note),
@@ -1856,7 +1871,7 @@ async fn alerts_processed_guard(db: &TestDb) {
                 incident_id: Some(incident.id.clone()),
                 ..processed(&read[0], true)
             }],
-        )
+        ))
         .await
         .expect("attach");
     assert_eq!(
@@ -1958,11 +1973,18 @@ async fn group_incident_created_once(db: &TestDb) {
 
     // A failed build writes no mapping either.
     let failed = store
-        .create_incident_for_group("INC-20261123", 3, "payments", &[], |id| {
-            let state =
-                Incident::from_events(&id, &[declared(t0(), "x", "SEV2", &[])]).expect("state");
-            (state, vec![])
-        })
+        .create_incident_for_group(
+            "INC-20261123",
+            3,
+            "payments",
+            &NewIncident {
+                state: Incident::from_events("", &[declared(t0(), "x", "SEV2", &[])])
+                    .expect("state"),
+                events: vec![],
+                timers: vec![],
+            },
+            &[],
+        )
         .await;
     assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
     assert_eq!(
@@ -2052,7 +2074,12 @@ async fn attach_conflict_writes_nothing(db: &TestDb) {
 
     let (stale, e) = note(&v1);
     match store
-        .attach_alerts(&stale, v1.version, &[e], std::slice::from_ref(&mark))
+        .append(&write(
+            &stale,
+            v1.version,
+            &[e],
+            std::slice::from_ref(&mark),
+        ))
         .await
     {
         Err(StoreError::Conflict {
@@ -2077,7 +2104,7 @@ async fn attach_conflict_writes_nothing(db: &TestDb) {
         ..ghost
     });
     match store
-        .attach_alerts(&ghost, 1, &[e], std::slice::from_ref(&mark))
+        .append(&write(&ghost, 1, &[e], std::slice::from_ref(&mark)))
         .await
     {
         Err(StoreError::NotFound(id)) => assert_eq!(id, "INC-20261123-404"),
@@ -2088,7 +2115,7 @@ async fn attach_conflict_writes_nothing(db: &TestDb) {
     // At the current version it goes through, all together.
     let (v3, e) = note(&v2);
     store
-        .attach_alerts(&v3, v2.version, &[e], std::slice::from_ref(&mark))
+        .append(&write(&v3, v2.version, &[e], std::slice::from_ref(&mark)))
         .await
         .expect("attach");
     assert_eq!(store.get_incident(&v1.id).await.expect("get"), Some(v3));
@@ -2137,7 +2164,7 @@ async fn resolution_releases_group(db: &TestDb) {
     let e = next(&stale, now + 2.minutes(), "bob", resolve());
     stale.apply(&e);
     assert!(matches!(
-        store.append_events(&stale, first.version, &[e]).await,
+        store.append(&write(&stale, first.version, &[e], &[])).await,
         Err(StoreError::Conflict { .. })
     ));
     assert_eq!(
@@ -2788,12 +2815,7 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
             },
         );
         state.apply(&e);
-        FiredAppend {
-            state,
-            expected_version: inc.version,
-            events: vec![e],
-            intents: Vec::new(),
-        }
+        write(&state, inc.version, &[e], &[])
     };
     let batch = vec![item(&a), item(&b)];
     // `a` moves on before the batch is written.
@@ -2806,7 +2828,7 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
         }],
     )
     .await;
-    let lost = store.append_fired_batch(&batch).await.expect("batch");
+    let lost = store.append_batch(&batch).await.expect("batch");
     assert_eq!(lost, [0]);
     let a_events = store.load_events(&a.id).await.unwrap();
     assert_eq!(a_events.len(), 2, "only the person's note on a");

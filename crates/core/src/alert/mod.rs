@@ -10,9 +10,11 @@
 //! - [`routing`]: the policy's route tree — which service, severity and group.
 //! - [`silence`]: silences and maintenance windows — suppress paging, keep the record.
 //! - [`health`]: heartbeats and health checks — when they fire and resolve.
+//! - [`opening`]: what a group of alerts means for an incident (declare, record).
 
 pub mod health;
 pub mod matcher;
+pub mod opening;
 pub mod routing;
 pub mod silence;
 

@@ -25,8 +25,11 @@
 
 use serde::Serialize;
 
-use crate::incident::{Event, EventKind, Incident, Notified};
-use crate::policy::{EscalationPolicy, Paging, Policy, StopOn};
+mod duty;
+pub use duty::{Duty, InvalidDuty};
+
+use crate::incident::{EventKind, Incident, Notified};
+use crate::policy::{ContactKind, EscalationPolicy, Paging, Policy, StopOn};
 use crate::schedule::{Override, on_call};
 use crate::{Duration, Timestamp};
 
@@ -44,7 +47,9 @@ const MAX_FIRINGS: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Due {
-    pub key: String,
+    /// Called `key` on the wire, as it always was.
+    #[serde(rename = "key")]
+    pub duty: Duty,
     pub at: Timestamp,
 }
 
@@ -54,10 +59,10 @@ pub struct Due {
 pub struct Intent {
     /// `<duty>/<person>/<channel>`.
     pub key: String,
-    pub duty: String,
+    pub duty: Duty,
     pub person: String,
-    /// The contact kind: `email`, `slack`, `sms`, `phone`, `webhook`.
-    pub channel: String,
+    /// The kind of contact it goes to.
+    pub channel: ContactKind,
     pub address: String,
     pub locale: String,
     pub subject: String,
@@ -96,13 +101,13 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
     let mut out = Vec::new();
     if let Some((level, at)) = next_step(incident, policy) {
         out.push(Due {
-            key: format!("step:{level}"),
+            duty: Duty::Step { level },
             at,
         });
     }
     for rule in &policy.escalation_rules {
-        if let Some((key, at)) = rule_due(incident, policy, rule) {
-            out.push(Due { key, at });
+        if let Some((duty, at)) = rule_due(incident, policy, rule) {
+            out.push(Due { duty, at });
         }
     }
     let sev = policy.severity(&incident.severity);
@@ -112,7 +117,7 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
         let n = incident.update_reminders + 1;
         if let Some(at) = add(incident.last_update_at, every, n) {
             out.push(Due {
-                key: update_key(incident, n),
+                duty: update_duty(incident, n),
                 at,
             });
         }
@@ -120,22 +125,22 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
     if incident.is_open()
         && incident.commander_assigned_at.is_none()
         && policy.role(crate::incident::COMMANDER_ROLE).is_some()
-        && !incident.duties_done.contains("reminder:commander")
+        && !incident.duties_done.contains(&Duty::CommanderReminder)
         && let Some(within) = sev.and_then(|s| s.commander_within)
         && let Some(at) = add(incident.declared_at, within, 1)
     {
         out.push(Due {
-            key: "reminder:commander".into(),
+            duty: Duty::CommanderReminder,
             at,
         });
     }
     if incident.is_open()
         && incident.acknowledged_at.is_none()
-        && !incident.duties_done.contains("breach:respond")
+        && !incident.duties_done.contains(&Duty::ResponseBreach)
         && let Some(at) = policy.response_due(&incident.severity, incident.declared_at)
     {
         out.push(Due {
-            key: "breach:respond".into(),
+            duty: Duty::ResponseBreach,
             at,
         });
     }
@@ -147,23 +152,21 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
             continue;
         };
         for (i, before) in def.remind_before.iter().enumerate() {
-            let key = format!("reminder:obligation:{}:{i}", ob.key);
-            if !incident.duties_done.contains(&key)
+            let duty = Duty::ObligationReminder {
+                key: ob.key.clone(),
+                index: i,
+            };
+            if !incident.duties_done.contains(&duty)
                 && let Ok(at) = due.checked_sub(before.as_signed())
             {
-                out.push(Due { key, at });
+                out.push(Due { duty, at });
             }
         }
     }
     // At the same instant the ladder's own step goes first, so a rule that
     // escalates "at once" moves on from it rather than firing it.
-    out.sort_by(|a, b| {
-        (a.at, !a.key.starts_with("step:"), &a.key).cmp(&(
-            b.at,
-            !b.key.starts_with("step:"),
-            &b.key,
-        ))
-    });
+    // Then by the duty's text, the order duties have always fired in.
+    out.sort_by_cached_key(|d| (d.at, !d.duty.is_step(), d.duty.to_string()));
     out
 }
 
@@ -206,132 +209,138 @@ fn fire_one(
         overrides,
         now,
     };
-    if let Some(level) = due.key.strip_prefix("step:") {
-        let level = level.parse().unwrap_or(incident.escalation_level);
-        let reason = format!("not acknowledged by {}", fmt_time(due.at));
-        ctx.step(level, due.at, reason, out);
-    } else if let Some(rest) = due.key.strip_prefix("rule:") {
-        let name = rest.split(':').next().unwrap_or(rest);
-        let Some(rule) = policy.escalation_rules.iter().find(|r| r.name == name) else {
-            return;
-        };
-        let reason = rule_reason(rule, incident);
-        let (notified, unreachable) = ctx.notify(
-            &due.key,
-            &rule.notify,
-            false,
-            rule_stops_on_ack(rule),
-            &reason,
-            out,
-        );
-        out.events.push(EventKind::RuleTriggered {
-            rule: rule.name.clone(),
-            duty: due.key.clone(),
-            due_at: due.at,
-            reason: reason.clone(),
-            notified,
-            unreachable,
-        });
-        if rule.escalate {
-            escalate_now(&ctx, out, due.at, format!("escalated at once: {reason}"));
+    match &due.duty {
+        Duty::Step { level } => {
+            let reason = format!("not acknowledged by {}", fmt_time(due.at));
+            ctx.step(*level, due.at, reason, out);
         }
-    } else if due.key.starts_with("reminder:update:") {
-        let every = policy
-            .severity(&incident.severity)
-            .and_then(|s| s.update_every)
-            .unwrap_or(Duration::from_mins(15));
-        // One reminder for the whole gap, numbered by how many periods passed.
-        let elapsed = now.duration_since(incident.last_update_at).as_secs();
-        let n = u32::try_from(elapsed / every.as_secs().max(1))
-            .unwrap_or(u32::MAX)
-            .max(incident.update_reminders + 1);
-        let key = update_key(incident, n);
-        let reason = format!(
-            "status update overdue: the last was at {} and {} is due every {every}",
-            fmt_time(incident.last_update_at),
-            incident.severity
-        );
-        let (notified, unreachable) =
-            ctx.notify(&key, &policy.reminders.update, true, false, &reason, out);
-        out.events.push(EventKind::Reminded {
-            reminder: "update".into(),
-            duty: key,
-            n,
-            due_at: due.at,
-            reason,
-            notified,
-            unreachable,
-        });
-    } else if due.key == "reminder:commander" {
-        let reason = format!(
-            "no incident commander {} after declaration",
-            policy
+        Duty::Rule { name, .. } => {
+            let Some(rule) = policy.escalation_rules.iter().find(|r| &r.name == name) else {
+                return;
+            };
+            let reason = rule_reason(rule, incident);
+            let (notified, unreachable) = ctx.notify(
+                &due.duty,
+                &rule.notify,
+                false,
+                rule_stops_on_ack(rule),
+                &reason,
+                out,
+            );
+            out.events.push(EventKind::RuleTriggered {
+                rule: rule.name.clone(),
+                duty: due.duty.clone(),
+                due_at: due.at,
+                reason: reason.clone(),
+                notified,
+                unreachable,
+            });
+            if rule.escalate {
+                escalate_now(&ctx, out, due.at, format!("escalated at once: {reason}"));
+            }
+        }
+        Duty::UpdateReminder { .. } => {
+            let every = policy
                 .severity(&incident.severity)
-                .and_then(|s| s.commander_within)
-                .map(|d| d.to_string())
-                .unwrap_or_default()
-        );
-        let (notified, unreachable) = ctx.notify(
-            &due.key,
-            &policy.reminders.commander,
-            true,
-            false,
-            &reason,
-            out,
-        );
-        out.events.push(EventKind::Reminded {
-            reminder: "commander".into(),
-            duty: due.key.clone(),
-            n: 1,
-            due_at: due.at,
-            reason,
-            notified,
-            unreachable,
-        });
-    } else if due.key == "breach:respond" {
-        let reason = format!(
-            "response target breached: {} not acknowledged by {}",
-            incident.severity,
-            fmt_time(due.at)
-        );
-        out.events.push(EventKind::Reminded {
-            reminder: "respond".into(),
-            duty: due.key.clone(),
-            n: 1,
-            due_at: due.at,
-            reason: reason.clone(),
-            notified: Vec::new(),
-            unreachable: Vec::new(),
-        });
-        // A breach escalates: the next step fires now instead of on its timer.
-        escalate_now(&ctx, out, due.at, reason);
-    } else if let Some(rest) = due.key.strip_prefix("reminder:obligation:") {
-        let ob_key = rest.rsplit_once(':').map_or(rest, |(k, _)| k);
-        let Some(ob) = incident.obligations.iter().find(|o| o.key == ob_key) else {
-            return;
-        };
-        let reason = format!(
-            "{} is due at {}",
-            ob.title,
-            ob.due_at.map(fmt_time).unwrap_or_default()
-        );
-        let (notified, unreachable) = ctx.notify(
-            &due.key,
-            &policy.reminders.obligation,
-            true,
-            false,
-            &reason,
-            out,
-        );
-        out.events.push(EventKind::Reminded {
-            reminder: format!("obligation:{}", ob.key),
-            duty: due.key.clone(),
-            n: 1,
-            due_at: due.at,
-            reason,
-            notified,
-            unreachable,
-        });
+                .and_then(|s| s.update_every)
+                .unwrap_or(Duration::from_mins(15));
+            // One reminder for the whole gap, numbered by how many periods passed.
+            let elapsed = now.duration_since(incident.last_update_at).as_secs();
+            let n = u32::try_from(elapsed / every.as_secs().max(1))
+                .unwrap_or(u32::MAX)
+                .max(incident.update_reminders + 1);
+            let duty = update_duty(incident, n);
+            let reason = format!(
+                "status update overdue: the last was at {} and {} is due every {every}",
+                fmt_time(incident.last_update_at),
+                incident.severity
+            );
+            let (notified, unreachable) =
+                ctx.notify(&duty, &policy.reminders.update, true, false, &reason, out);
+            out.events.push(EventKind::Reminded {
+                reminder: "update".into(),
+                duty,
+                n,
+                due_at: due.at,
+                reason,
+                notified,
+                unreachable,
+            });
+        }
+        Duty::CommanderReminder => {
+            let reason = format!(
+                "no incident commander {} after declaration",
+                policy
+                    .severity(&incident.severity)
+                    .and_then(|s| s.commander_within)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            );
+            let (notified, unreachable) = ctx.notify(
+                &due.duty,
+                &policy.reminders.commander,
+                true,
+                false,
+                &reason,
+                out,
+            );
+            out.events.push(EventKind::Reminded {
+                reminder: "commander".into(),
+                duty: due.duty.clone(),
+                n: 1,
+                due_at: due.at,
+                reason,
+                notified,
+                unreachable,
+            });
+        }
+        Duty::ResponseBreach => {
+            let reason = format!(
+                "response target breached: {} not acknowledged by {}",
+                incident.severity,
+                fmt_time(due.at)
+            );
+            out.events.push(EventKind::Reminded {
+                reminder: "respond".into(),
+                duty: due.duty.clone(),
+                n: 1,
+                due_at: due.at,
+                reason: reason.clone(),
+                notified: Vec::new(),
+                unreachable: Vec::new(),
+            });
+            // A breach escalates: the next step fires now instead of on its timer.
+            escalate_now(&ctx, out, due.at, reason);
+        }
+        Duty::ObligationReminder { key, .. } => {
+            let Some(ob) = incident.obligations.iter().find(|o| &o.key == key) else {
+                return;
+            };
+            let reason = format!(
+                "{} is due at {}",
+                ob.title,
+                ob.due_at.map(fmt_time).unwrap_or_default()
+            );
+            let (notified, unreachable) = ctx.notify(
+                &due.duty,
+                &policy.reminders.obligation,
+                true,
+                false,
+                &reason,
+                out,
+            );
+            out.events.push(EventKind::Reminded {
+                reminder: format!("obligation:{}", ob.key),
+                duty: due.duty.clone(),
+                n: 1,
+                due_at: due.at,
+                reason,
+                notified,
+                unreachable,
+            });
+        }
+        // Written by the dispatcher, never on an agenda.
+        Duty::DeadLetter { .. } => {}
     }
 }
 
@@ -366,15 +375,7 @@ fn applied(incident: &Incident, out: &Firing) -> Incident {
 
 /// Apply fired event kinds to a working copy of the state, as the append will.
 fn apply_all(state: &mut Incident, kinds: &[EventKind], at: Timestamp) {
-    for kind in kinds {
-        let seq = state.version + 1;
-        state.apply(&Event {
-            seq,
-            at,
-            actor: "system".into(),
-            kind: kind.clone(),
-        });
-    }
+    *state = state.advance(kinds.to_vec(), at, "system").0;
 }
 
 /// The next step of the ladder and when it is due, if one is owed.
@@ -423,12 +424,12 @@ fn rule_stops_on_ack(rule: &crate::policy::EscalationRule) -> bool {
     rule.stop_on == Some(StopOn::Acknowledge)
 }
 
-/// The rule's duty key and due time, if it is in force and not yet fired.
+/// The rule's duty and due time, if it is in force and not yet fired.
 fn rule_due(
     incident: &Incident,
     policy: &Policy,
     rule: &crate::policy::EscalationRule,
-) -> Option<(String, Timestamp)> {
+) -> Option<(Duty, Timestamp)> {
     if !incident.is_open() || (rule_stops_on_ack(rule) && incident.acknowledged_at.is_some()) {
         return None;
     }
@@ -455,11 +456,10 @@ fn rule_due(
             .checked_add(d.as_signed())
             .ok()?;
         (
-            format!(
-                "rule:{}:{}",
-                rule.name,
-                incident.last_update_at.as_millisecond()
-            ),
+            Duty::Rule {
+                name: rule.name.clone(),
+                update_clock: Some(incident.last_update_at.as_millisecond()),
+            },
             at,
         )
     } else {
@@ -478,7 +478,13 @@ fn rule_due(
         } else {
             declared
         };
-        (format!("rule:{}", rule.name), at)
+        (
+            Duty::Rule {
+                name: rule.name.clone(),
+                update_clock: None,
+            },
+            at,
+        )
     };
     (!incident.duties_done.contains(&key)).then_some((key, at))
 }
@@ -513,11 +519,11 @@ fn rule_reason(rule: &crate::policy::EscalationRule, incident: &Incident) -> Str
     format!("rule {}: {}", rule.name, parts.join(", "))
 }
 
-fn update_key(incident: &Incident, n: u32) -> String {
-    format!(
-        "reminder:update:{}:{n}",
-        incident.last_update_at.as_millisecond()
-    )
+fn update_duty(incident: &Incident, n: u32) -> Duty {
+    Duty::UpdateReminder {
+        last_update: incident.last_update_at.as_millisecond(),
+        n,
+    }
 }
 
 fn add(from: Timestamp, d: Duration, times: u32) -> Option<Timestamp> {
@@ -550,14 +556,14 @@ impl Ctx<'_> {
             .clone()
             .unwrap_or_else(|| format!("step {}", level % n + 1));
         let stops = ep.stop_on == StopOn::Acknowledge;
-        let key = format!("step:{level}");
+        let duty = Duty::Step { level };
         let reason = if level == 0 {
             "declared".to_string()
         } else {
             reason
         };
         let why = format!("escalation {} {name}: {reason}", ep.name);
-        let (notified, unreachable) = self.notify(&key, &step.targets, false, stops, &why, out);
+        let (notified, unreachable) = self.notify(&duty, &step.targets, false, stops, &why, out);
         out.events.push(EventKind::Escalated {
             policy: ep.name.clone(),
             level,
@@ -575,7 +581,7 @@ impl Ctx<'_> {
     /// (reminders: "the comms lead, else the commander, else whoever was paged").
     fn notify(
         &self,
-        duty: &str,
+        duty: &Duty,
         targets: &[String],
         first_only: bool,
         stop_on_ack: bool,
@@ -611,7 +617,7 @@ impl Ctx<'_> {
                     out.intents.push(self.intent(
                         duty,
                         &person,
-                        channel,
+                        *channel,
                         address,
                         reason,
                         stop_on_ack,
@@ -620,7 +626,7 @@ impl Ctx<'_> {
                 notified.push(Notified {
                     person,
                     via: target.clone(),
-                    channels: channels.into_iter().map(|(c, _)| c).collect(),
+                    channels: channels.into_iter().map(|(c, _)| c.to_string()).collect(),
                 });
             }
             if first_only && !notified.is_empty() {
@@ -679,7 +685,7 @@ impl Ctx<'_> {
     /// The person's contacts the severity's channels allow and a notifier
     /// can reach, in their order. `chat` reaches a `slack` contact; no
     /// channels listed allows every contact.
-    fn channels_of(&self, person: &str) -> Vec<(String, String)> {
+    fn channels_of(&self, person: &str) -> Vec<(ContactKind, String)> {
         let Some(p) = self.policy.people.get(person) else {
             return Vec::new();
         };
@@ -688,17 +694,21 @@ impl Ctx<'_> {
             .severity(&self.incident.severity)
             .map(|s| s.channels.as_slice())
             .unwrap_or(&[]);
-        let mut out: Vec<(String, String)> = Vec::new();
+        let mut out: Vec<(ContactKind, String)> = Vec::new();
         for c in &p.contacts {
+            // Validated at load; a kind that does not parse reaches nobody.
+            let Ok(kind) = c.kind.parse::<ContactKind>() else {
+                continue;
+            };
             // Only channels the policy can deliver on: an intent nobody can
             // send would only dead-letter.
-            let ok = self.policy.notifiers.contains_key(&c.kind)
+            let ok = self.policy.notifiers.contains_key(kind.as_str())
                 && (allowed.is_empty()
-                    || allowed
-                        .iter()
-                        .any(|ch| ch == &c.kind || (ch == "chat" && c.kind == "slack")));
-            if ok && !out.iter().any(|(k, _)| k == &c.kind) {
-                out.push((c.kind.clone(), c.address.clone()));
+                    || allowed.iter().any(|ch| {
+                        ch == kind.as_str() || (ch == "chat" && kind == ContactKind::Slack)
+                    }));
+            if ok && !out.iter().any(|(k, _)| *k == kind) {
+                out.push((kind, c.address.clone()));
             }
         }
         out
@@ -706,9 +716,9 @@ impl Ctx<'_> {
 
     fn intent(
         &self,
-        duty: &str,
+        duty: &Duty,
         person: &str,
-        channel: &str,
+        channel: ContactKind,
         address: &str,
         reason: &str,
         stop_on_ack: bool,
@@ -753,9 +763,9 @@ impl Ctx<'_> {
         }
         Intent {
             key: format!("{duty}/{person}/{channel}"),
-            duty: duty.to_string(),
+            duty: duty.clone(),
             person: person.to_string(),
-            channel: channel.to_string(),
+            channel,
             address: address.to_string(),
             locale,
             subject,
@@ -837,7 +847,7 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{AlertBrief, Context, Declare, declare, stamp};
+    use crate::incident::{AlertBrief, Context, Declare, declare};
 
     /// A page about an incident with thousands of alerts carries a summary,
     /// the first few alerts and a count — never the list.
@@ -871,7 +881,7 @@ url = "https://sms.example/send"
             now,
             actor: "t",
         };
-        let kinds = declare(
+        let (declared, _) = declare(
             &Declare {
                 title: "Disk full".into(),
                 severity: "P1".into(),
@@ -881,24 +891,26 @@ url = "https://sms.example/send"
             &ctx,
         )
         .unwrap();
-        let mut kinds = kinds;
-        kinds.push(EventKind::AlertsChanged {
-            attached: 5000,
-            resolved: 0,
-            refired: 0,
-            firing: 5000,
-            total: 5000,
-            sample: (0..5)
-                .map(|i| AlertBrief {
-                    key: format!("k{i}"),
-                    summary: format!("DiskFull{{instance=\"node-{i}\"}}"),
-                    firing: true,
-                })
-                .collect(),
-            all_resolved: false,
-        });
-        let events = stamp(kinds, 0, now, "t");
-        let incident = Incident::from_events("INC-1", &events).unwrap();
+        let (mut incident, _) = declared.advance(
+            vec![EventKind::AlertsChanged {
+                attached: 5000,
+                resolved: 0,
+                refired: 0,
+                firing: 5000,
+                total: 5000,
+                sample: (0..5)
+                    .map(|i| AlertBrief {
+                        key: format!("k{i}"),
+                        summary: format!("DiskFull{{instance=\"node-{i}\"}}"),
+                        firing: true,
+                    })
+                    .collect(),
+                all_resolved: false,
+            }],
+            now,
+            "t",
+        );
+        incident.id = "INC-1".into();
         let firing = fire(&incident, &policy, &[], now);
         assert_eq!(firing.intents.len(), 2);
         // B reads Arabic: the page's own words are Arabic, in B's locale.

@@ -196,8 +196,22 @@ pub fn incident_id_stem(policy: &Policy, now: Timestamp) -> String {
     format!("{}-{}", ids.prefix, now.to_zoned(tz).strftime("%Y%m%d"))
 }
 
-/// Check a declaration and return the events that open the incident.
-pub fn declare(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandError> {
+/// Check a declaration and return the incident it opens with its first
+/// events, stamped at `ctx.now` by `ctx.actor`. The incident's `id` is empty:
+/// the store numbers it when it is written.
+pub fn declare(d: &Declare, ctx: &Context) -> Result<(Incident, Vec<Event>), CommandError> {
+    let events = stamp(declared_events(d, ctx)?, 0, ctx.now, ctx.actor);
+    let incident = Incident::from_events("", &events).ok_or_else(|| {
+        CommandError::invalid(
+            "invalid_declaration",
+            "the declaration produced no incident",
+        )
+    })?;
+    Ok((incident, events))
+}
+
+/// The events that open an incident declared as `d`, the first `Declared`.
+fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandError> {
     let policy = ctx.policy;
     let title = required_text("title", &d.title, MAX_TITLE)?;
     let severity = canonical_severity(policy, &d.severity)?;

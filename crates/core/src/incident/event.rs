@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::escalation::Duty;
 
 /// One entry of an incident's log. `seq` starts at 1 and has no gaps; the
 /// incident's version is the `seq` of its last event.
@@ -245,8 +246,8 @@ pub enum EventKind {
     /// An escalation rule's condition held: who was told.
     RuleTriggered {
         rule: String,
-        /// The duty key (`rule:<name>`, or `rule:<name>:<ms>` for update clocks).
-        duty: String,
+        /// The rule's duty (its clock's instant too, for update clocks).
+        duty: Duty,
         due_at: Timestamp,
         reason: String,
         notified: Vec<Notified>,
@@ -257,7 +258,7 @@ pub enum EventKind {
     /// `obligation:<key>`.
     Reminded {
         reminder: String,
-        duty: String,
+        duty: Duty,
         /// For repeating reminders: how many since the last status update.
         #[serde(default)]
         n: u32,

@@ -194,7 +194,7 @@ fn describe(e: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Context, Declare, declare, stamp};
+    use crate::incident::{Context, Declare, declare};
     use crate::policy::{TEMPLATE_INCIDENT_FIELDS, TEMPLATE_ORG_FIELDS};
 
     fn keys(v: serde_json::Value) -> Vec<String> {
@@ -214,21 +214,15 @@ mod tests {
             severity: "P1".into(),
             ..Default::default()
         };
-        let events = stamp(
-            declare(
-                &d,
-                &Context {
-                    policy: &policy,
-                    now,
-                    actor: "a",
-                },
-            )
-            .unwrap(),
-            0,
-            now,
-            "a",
-        );
-        let incident = Incident::from_events("INC-1", &events).unwrap();
+        let (incident, _) = declare(
+            &d,
+            &Context {
+                policy: &policy,
+                now,
+                actor: "a",
+            },
+        )
+        .unwrap();
         let mut expected: Vec<String> = TEMPLATE_INCIDENT_FIELDS
             .iter()
             .map(|s| s.to_string())

@@ -9,6 +9,7 @@ use super::event::{
     Status, Visibility,
 };
 use crate::Timestamp;
+use crate::escalation::Duty;
 
 /// A checklist item and whether it is done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ pub struct Incident {
     pub escalation_started_at: Timestamp,
     /// Rules and one-off reminders already fired (their duty keys).
     #[serde(default)]
-    pub duties_done: BTreeSet<String>,
+    pub duties_done: BTreeSet<Duty>,
     /// Update reminders sent since the last status update.
     #[serde(default)]
     pub update_reminders: u32,
@@ -83,6 +84,22 @@ pub struct Incident {
 impl Incident {
     /// Rebuild state from the full log. Returns `None` for an empty log or one
     /// that does not start with `Declared` (which the store never produces).
+    /// Stamp `kinds` after this incident's last event (at `at`, by `actor`)
+    /// and apply them: the state after them, and the events to append.
+    pub fn advance(
+        &self,
+        kinds: Vec<EventKind>,
+        at: Timestamp,
+        actor: &str,
+    ) -> (Incident, Vec<Event>) {
+        let events = super::stamp(kinds, self.version, at, actor);
+        let mut next = self.clone();
+        for e in &events {
+            next.apply(e);
+        }
+        (next, events)
+    }
+
     pub fn from_events(id: &str, events: &[Event]) -> Option<Incident> {
         let (first, rest) = events.split_first()?;
         let mut incident = Incident::declared(id, first)?;
@@ -245,10 +262,8 @@ impl Incident {
                 self.duties_done.insert(duty.clone());
                 self.note_paged(notified);
             }
-            EventKind::Reminded {
-                reminder, duty, n, ..
-            } => {
-                if reminder == "update" {
+            EventKind::Reminded { duty, n, .. } => {
+                if matches!(duty, Duty::UpdateReminder { .. }) {
                     self.update_reminders = *n;
                 } else {
                     self.duties_done.insert(duty.clone());

@@ -24,8 +24,8 @@ pub use calendar::WEEKDAY_NAMES;
 pub use load::{PolicyError, PolicyErrors, SYNTAX_PATH};
 pub use model::*;
 pub use validate::{
-    CHANNELS, CONTACT_KINDS, POLICY_VERSION, TARGET_KINDS, TEMPLATE_INCIDENT_FIELDS,
-    TEMPLATE_ORG_FIELDS, TEMPLATE_ROOTS,
+    CHANNELS, POLICY_VERSION, TARGET_KINDS, TEMPLATE_INCIDENT_FIELDS, TEMPLATE_ORG_FIELDS,
+    TEMPLATE_ROOTS,
 };
 
 /// The demo policy embedded in the binary; `firebell serve` uses it when no

@@ -386,9 +386,69 @@ pub struct Person {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Contact {
-    /// One of [`super::CONTACT_KINDS`]: `email`, `phone`, `sms`, `slack`, `webhook`.
+    /// A [`ContactKind`]'s name (validated at load, so it parses).
     pub kind: String,
     pub address: String,
+}
+
+/// The kinds of contact: a person's contacts, the `[notifiers]` keys and a
+/// notification's channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ContactKind {
+    Email,
+    Phone,
+    Sms,
+    Slack,
+    Webhook,
+}
+
+impl ContactKind {
+    pub const ALL: [ContactKind; 5] = [
+        ContactKind::Email,
+        ContactKind::Phone,
+        ContactKind::Sms,
+        ContactKind::Slack,
+        ContactKind::Webhook,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Email => "email",
+            ContactKind::Phone => "phone",
+            ContactKind::Sms => "sms",
+            ContactKind::Slack => "slack",
+            ContactKind::Webhook => "webhook",
+        }
+    }
+
+    /// `email, phone, sms, slack, webhook`, for messages.
+    pub fn names() -> String {
+        ContactKind::ALL.map(ContactKind::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for ContactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ContactKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ContactKind, String> {
+        ContactKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown contact kind `{s}`; expected one of: {}",
+                    ContactKind::names()
+                )
+            })
+    }
 }
 
 /// A deadline owed outside the team, started by tagging an incident.

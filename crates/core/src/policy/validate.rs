@@ -14,8 +14,8 @@ use minijinja::{Environment, UndefinedBehavior};
 use super::calendar::{WEEKDAY_NAMES, parse_date, parse_hhmm, parse_weekday};
 use super::source::KeyPath;
 use super::{
-    Calendar, CheckKind, Contact, HealthCheck, IncidentIds, Policy, Rotation, Route, ScheduleLayer,
-    Severity, Template,
+    Calendar, CheckKind, Contact, ContactKind, HealthCheck, IncidentIds, Policy, Rotation, Route,
+    ScheduleLayer, Severity, Template,
 };
 use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
@@ -34,9 +34,6 @@ pub const CHANNELS: [&str; 8] = [
     "slack",
     "webhook",
 ];
-
-/// Kinds of contact a person may have.
-pub const CONTACT_KINDS: [&str; 5] = ["email", "phone", "sms", "slack", "webhook"];
 
 /// Variables a template may use at the top level (besides minijinja's globals).
 pub const TEMPLATE_ROOTS: [&str; 4] = ["incident", "org", "vars", "now"];
@@ -624,11 +621,11 @@ impl Validator {
             "webhook" if !is_http_url(address) => {
                 self.err(path.key("address"), bad("an http(s) URL"))
             }
-            kind if !CONTACT_KINDS.contains(&kind) => self.err(
+            kind if kind.parse::<ContactKind>().is_err() => self.err(
                 path.key("kind"),
                 format!(
                     "unknown contact kind `{kind}`; expected one of: {}",
-                    CONTACT_KINDS.join(", ")
+                    ContactKind::names()
                 ),
             ),
             _ => {}

@@ -14,16 +14,17 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::incident::{
-    self, Command, Context, Deadline, Declare, Event, Incident, RenderedMessage, Status,
-    UpdateMessage, Visibility,
+    self, Command, Deadline, Declare, Event, Incident, RenderedMessage, Status, UpdateMessage,
+    Visibility,
 };
-use firebell_store::{IncidentFilter, StoreError};
+use firebell_store::IncidentFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
+use crate::command::Applied;
 use crate::error::{ApiError, not_found_incident};
 
 #[derive(Deserialize, ToSchema)]
@@ -97,13 +98,6 @@ pub async fn declare(
     Extension(caller): Extension<Caller>,
     Body(req): Body<DeclareRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let policy = state.policy.policy();
-    let now = state.clock.now();
-    let ctx = Context {
-        policy: &policy,
-        now,
-        actor: &caller.name,
-    };
     let d = Declare {
         title: req.title,
         severity: req.severity,
@@ -114,20 +108,12 @@ pub async fn declare(
         commander: req.commander,
         escalation_policy: req.escalation_policy,
     };
-    let kinds = incident::declare(&d, &ctx)?;
-    let events = incident::stamp(kinds, 0, now, &caller.name);
-    let ids = &policy.incident_ids;
-    let created = state
-        .store
-        .create_incident(
-            &incident::incident_id_stem(&policy, now),
-            ids.digits,
-            |id| {
-                let state = Incident::from_events(&id, &events)
-                    .expect("declare yields a Declared event first");
-                (state, events.clone())
-            },
-        )
+    let Applied {
+        incident: created,
+        events,
+    } = state
+        .incidents
+        .declare(&d, &caller.name, Vec::new())
         .await?;
     metrics::counter!("firebell_incidents_declared_total", "severity" => created.severity.clone())
         .increment(1);
@@ -475,13 +461,9 @@ async fn load(state: &AppState, id: &str) -> Result<(Incident, Vec<Event>), ApiE
     Ok((incident, events))
 }
 
-/// How many times a command without `expected_version` is re-decided after
-/// losing a race before giving up with 409.
-const MAX_ATTEMPTS: usize = 3;
-
-/// Run one command on incident `id` as `actor`: the loop described at the
-/// top of this module. Shared by every command endpoint and by senders that
-/// act on incidents (a PagerDuty `acknowledge`).
+/// Run one command on incident `id` as `actor` through the one command path
+/// ([`crate::command`]). Shared by every command endpoint and by senders
+/// that act on incidents (a PagerDuty `acknowledge`, a page's ack link).
 pub(crate) async fn execute(
     state: &AppState,
     actor: &str,
@@ -489,53 +471,10 @@ pub(crate) async fn execute(
     expected: Option<u64>,
     cmd: Command,
 ) -> Result<CommandResponse, ApiError> {
-    for attempt in 1..=MAX_ATTEMPTS {
-        let (incident, _) = load(state, id).await?;
-        if let Some(expected) = expected
-            && expected != incident.version
-        {
-            return Err(StoreError::Conflict {
-                expected,
-                actual: incident.version,
-            }
-            .into());
-        }
-        let policy = state.policy.policy();
-        let now = state.clock.now();
-        let kinds = incident::decide(
-            &incident,
-            &cmd,
-            &Context {
-                policy: &policy,
-                now,
-                actor,
-            },
-        )?;
-        let events = incident::stamp(kinds, incident.version, now, actor);
-        let mut next = incident.clone();
-        for e in &events {
-            next.apply(e);
-        }
-        match state
-            .store
-            .append_events(&next, incident.version, &events)
-            .await
-        {
-            Ok(()) => {
-                metrics::counter!("firebell_commands_total", "command" => cmd.name()).increment(1);
-                tracing::info!(incident = %id, command = cmd.name(), actor = %actor, version = next.version, "command applied");
-                return Ok(CommandResponse {
-                    incident: next,
-                    events,
-                });
-            }
-            Err(StoreError::Conflict { .. }) if expected.is_none() && attempt < MAX_ATTEMPTS => {
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    unreachable!("the loop returns on its last attempt")
+    let Applied { incident, events } = state.incidents.execute(id, actor, expected, &cmd).await?;
+    metrics::counter!("firebell_commands_total", "command" => cmd.name()).increment(1);
+    tracing::info!(incident = %id, command = cmd.name(), actor = %actor, version = incident.version, "command applied");
+    Ok(CommandResponse { incident, events })
 }
 
 fn csv(s: Option<&str>) -> impl Iterator<Item = &str> {

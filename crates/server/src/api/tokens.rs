@@ -24,7 +24,7 @@ pub struct CreateTokenRequest {
 pub struct TokenView {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: firebell_core::Timestamp,
     pub revoked_at: Option<firebell_core::Timestamp>,
 }

@@ -15,12 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use firebell_core::Timestamp;
-use firebell_core::alert::{Alert, MaintenanceWindow, Silence, SilenceState};
-use firebell_core::incident::{self, AlertBrief, Command, Context, Declare, Incident};
+use firebell_core::alert::{Alert, MaintenanceWindow, Silence, SilenceState, opening};
+use firebell_core::incident;
 use firebell_store::{AlertFilter, ProcessedAlert, StoreError};
 
 use super::ProcessorWake;
 use crate::AppState;
+use crate::command::{ChangeError, Decision};
 
 /// Alerts claimed per round.
 pub const CLAIM: u32 = 10_000;
@@ -56,13 +57,13 @@ pub struct Round {
 /// this directly with a manual clock. Rounds in one process take turns
 /// ([`AppState::processing`]): two at once would both see the same pending
 /// alerts and count them twice.
-pub async fn process_pending(state: &AppState) -> Result<Round, StoreError> {
+pub async fn process_pending(state: &AppState) -> Result<Round, ChangeError> {
     process_round(state, true).await
 }
 
 /// One round; `merge`: fold in the ingest log first (the background loop
 /// leaves that to the merger task, which runs alongside).
-async fn process_round(state: &AppState, merge: bool) -> Result<Round, StoreError> {
+async fn process_round(state: &AppState, merge: bool) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
     let now = state.clock.now();
     state.store.sweep_expired_alerts(now).await?;
@@ -169,8 +170,8 @@ async fn process_group(
     now: Timestamp,
     suppressed: &impl Fn(&Alert) -> bool,
     watched: &[MaintenanceWindow],
-) -> Result<Outcome, StoreError> {
-    // Two attempts: losing a race to declare the group means attaching instead.
+) -> Result<Outcome, ChangeError> {
+    // A few attempts: losing a race to declare the group means attaching instead.
     for _ in 0..3 {
         if let Some(id) = state.store.open_incident_for_group(group_key).await? {
             return record_on(state, &id, &alerts, now)
@@ -194,266 +195,61 @@ async fn process_group(
             record_on(state, id, group, now).await?;
         }
         let opens = fresh.iter().any(|a| a.is_firing(now) && !suppressed(a));
-        if !opens {
+        let declaration = opens
+            .then(|| opening::declaration(&state.policy.policy(), &fresh, watched, now))
+            .flatten();
+        let Some(declaration) = declaration else {
             state
                 .store
                 .mark_alerts_processed(&processed(&fresh, None, now))
                 .await?;
             return Ok(Outcome::Nothing);
-        }
-        match declare_for(state, group_key, &fresh, now, watched).await {
-            Ok(()) => return Ok(Outcome::Declared),
-            Err(StoreError::GroupTaken { .. }) => continue,
+        };
+        // The store sets the real id on the alerts; `processed` carries a placeholder.
+        let marks = processed(&fresh, Some(""), now);
+        let opened = state
+            .incidents
+            .declare_for_group(
+                group_key,
+                &declaration,
+                ACTOR,
+                vec![opening::opened_with(&fresh, now)],
+                &marks,
+            )
+            .await;
+        match opened {
+            Ok(created) => {
+                metrics::counter!("firebell_incidents_declared_total", "severity" => created.severity.clone())
+                    .increment(1);
+                tracing::info!(incident = %created.id, group = group_key, alerts = fresh.len(), "incident declared from alerts");
+                return Ok(Outcome::Declared);
+            }
+            Err(ChangeError::GroupTaken { .. }) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(StoreError::Corrupt(format!(
+    Err(ChangeError::Store(StoreError::Corrupt(format!(
         "group {group_key} kept changing while being processed"
-    )))
+    ))))
 }
 
-/// Declare an incident for a group's firing alerts. One opened for a service
-/// whose maintenance ended within the policy's `watch_after` is tagged
-/// `maintenance-watch` and names the window: the maintenance is the first
-/// suspect.
-async fn declare_for(
-    state: &AppState,
-    group_key: &str,
-    alerts: &[Alert],
-    now: Timestamp,
-    watched: &[MaintenanceWindow],
-) -> Result<(), StoreError> {
-    let policy = state.policy.policy();
-    let firing: Vec<&Alert> = alerts.iter().filter(|a| a.is_firing(now)).collect();
-    let lead = firing[0];
-    let severity = lead
-        .severity
-        .clone()
-        .filter(|s| policy.severity(s).is_some())
-        .or_else(|| policy.severities.last().map(|s| s.name.clone()))
-        .unwrap_or_default();
-    let services: Vec<String> = firing
-        .iter()
-        .filter_map(|a| a.service.clone())
-        .filter(|s| policy.services.is_empty() || policy.services.contains_key(s))
-        .fold(Vec::new(), |mut v, s| {
-            if !v.contains(&s) {
-                v.push(s);
-            }
-            v
-        });
-    let watch: Vec<&MaintenanceWindow> = watched
-        .iter()
-        .filter(|w| firing.iter().any(|a| w.covers(a.service.as_deref())))
-        .collect();
-    let mut summary = lead
-        .annotations
-        .get("description")
-        .map(|d| plain_text(d, 10_000))
-        .unwrap_or_default();
-    for w in &watch {
-        let ended = w.ends_at.map(|t| t.to_string()).unwrap_or_default();
-        let note = format!(
-            "Opened within {} after maintenance \"{}\" ({}) ended at {ended}.",
-            policy.maintenance.watch_after,
-            plain_text(&w.title, 200),
-            w.services.join(", ")
-        );
-        summary = if summary.is_empty() {
-            note
-        } else {
-            format!("{summary}\n\n{note}")
-        };
-    }
-    let d = Declare {
-        title: title_for(lead, firing.len()),
-        severity,
-        summary,
-        services,
-        tags: if watch.is_empty() {
-            Vec::new()
-        } else {
-            vec!["maintenance-watch".to_string()]
-        },
-        detected_at: firing
-            .iter()
-            .map(|a| a.starts_at)
-            .min()
-            .filter(|t| *t <= now),
-        commander: None,
-        // The lead alert's route decides how the incident escalates.
-        escalation_policy: firebell_core::alert::routing::route(&policy, &lead.labels)
-            .into_iter()
-            .find_map(|m| m.escalation_policy),
-    };
-    let ctx = Context {
-        policy: &policy,
-        now,
-        actor: ACTOR,
-    };
-    let mut kinds = incident::declare(&d, &ctx)
-        .map_err(|e| StoreError::Corrupt(format!("cannot declare for alerts: {e}")))?;
-    let total = alerts.len() as u64;
-    kinds.push(firebell_core::EventKind::AlertsChanged {
-        attached: total,
-        resolved: 0,
-        refired: 0,
-        firing: firing.len() as u64,
-        total,
-        sample: sample(alerts, now),
-        all_resolved: false,
-    });
-    let events = incident::stamp(kinds, 0, now, ACTOR);
-    let ids = &policy.incident_ids;
-    let stem = incident::incident_id_stem(&policy, now);
-    // The store sets the real id on the alerts; `processed` carries a placeholder.
-    let marks = processed(alerts, Some(""), now);
-    let created = state
-        .store
-        .create_incident_for_group(&stem, ids.digits, group_key, &marks, |id| {
-            let incident =
-                Incident::from_events(&id, &events).expect("declare yields Declared first");
-            (incident, events.clone())
-        })
-        .await?;
-    metrics::counter!("firebell_incidents_declared_total", "severity" => created.severity.clone())
-        .increment(1);
-    tracing::info!(incident = %created.id, group = group_key, alerts = alerts.len(), "incident declared from alerts");
-    Ok(())
-}
-
-/// Record alert changes on incident `id` (attached, resolved, fired again).
+/// Record alert changes on incident `id` (attached, resolved, fired again),
+/// with the alerts marked processed in the same write.
 async fn record_on(
     state: &AppState,
     id: &str,
     alerts: &[Alert],
     now: Timestamp,
-) -> Result<(), StoreError> {
-    for _ in 0..5 {
-        let events = state.store.load_events(id).await?;
-        let Some(current) = Incident::from_events(id, &events) else {
-            return Err(StoreError::NotFound(id.to_string()));
-        };
-        // Counts follow from the incident's own state, not a COUNT over a set
-        // that grows with every storm: alerts not yet linked are attached now;
-        // a linked alert is only pending again when it resolved (firing again
-        // after resolution is a new occurrence, which arrives unlinked).
-        let new: Vec<&Alert> = alerts
-            .iter()
-            .filter(|a| a.incident_id.as_deref() != Some(id))
-            .collect();
-        let resolved = alerts
-            .iter()
-            .filter(|a| a.incident_id.as_deref() == Some(id) && !a.is_firing(now))
-            .count() as u64;
-        let new_firing = new.iter().filter(|a| a.is_firing(now)).count() as u64;
-        let firing = (current.alerts_firing + new_firing).saturating_sub(resolved);
-        let total = current.alerts_total + new.len() as u64;
-        let refired = new.iter().filter(|a| a.incident_id.is_some()).count() as u64;
-        let cmd = Command::RecordAlerts {
-            attached: new.len() as u64,
-            resolved,
-            refired,
-            firing,
-            total,
-            sample: sample(alerts, now),
-        };
-        let policy = state.policy.policy();
-        let ctx = Context {
-            policy: &policy,
-            now,
-            actor: ACTOR,
-        };
-        let kinds = incident::decide(&current, &cmd, &ctx)
-            .map_err(|e| StoreError::Corrupt(format!("cannot record alerts on {id}: {e}")))?;
-        let stamped = incident::stamp(kinds, current.version, now, ACTOR);
-        let mut next = current.clone();
-        for e in &stamped {
-            next.apply(e);
-        }
-        match state
-            .store
-            .attach_alerts(
-                &next,
-                current.version,
-                &stamped,
-                &processed(alerts, Some(id), now),
-            )
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Corrupt(format!(
-        "incident {id} kept changing while alerts were recorded"
-    )))
-}
-
-/// A human title for an incident opened by alerts.
-fn title_for(lead: &Alert, firing: usize) -> String {
-    let name = [
-        lead.annotations.get("summary"),
-        lead.labels.get("alertname"),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|t| plain_text(t, 200))
-    .find(|t| !t.is_empty())
-    .unwrap_or_else(|| "Alert".to_string());
-    if firing > 1 {
-        format!("{name} ({firing} alerts)")
-    } else {
-        name
-    }
-}
-
-/// Sender text made fit for an incident: control characters (which the
-/// incident core refuses) become spaces, and it is cut to `max` characters.
-/// One odd annotation must never stop the processor.
-fn plain_text(text: &str, max: usize) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                ' '
-            } else {
-                c
-            }
+) -> Result<(), ChangeError> {
+    let marks = processed(alerts, Some(id), now);
+    state
+        .incidents
+        .change(id, ACTOR, None, &marks, |incident, ctx| {
+            incident::decide(incident, &opening::record(incident, alerts, now), ctx)
+                .map(Decision::from)
         })
-        .take(max)
-        .collect();
-    cleaned.trim().to_string()
-}
-
-/// The first few alerts, described in a line each.
-fn sample(alerts: &[Alert], now: Timestamp) -> Vec<AlertBrief> {
-    alerts
-        .iter()
-        .take(incident::MAX_ALERT_SAMPLE)
-        .map(|a| AlertBrief {
-            key: a.key.clone(),
-            summary: brief(a),
-            firing: a.is_firing(now),
-        })
-        .collect()
-}
-
-fn brief(a: &Alert) -> String {
-    let name = a
-        .labels
-        .get("alertname")
-        .map(String::as_str)
-        .unwrap_or("alert");
-    let rest: Vec<String> = a
-        .labels
-        .iter()
-        .filter(|(k, _)| k.as_str() != "alertname")
-        .take(4)
-        .map(|(k, v)| format!("{k}={v:?}"))
-        .collect();
-    format!("{name}{{{}}}", rest.join(", "))
+        .await?;
+    Ok(())
 }
 
 /// Alerts attached to an incident, newest first (for the API).

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use firebell_core::policy::{Notifier, Policy, SmtpServer};
+use firebell_core::escalation::Duty;
+use firebell_core::policy::{ContactKind, Notifier, Policy, SmtpServer};
 use firebell_store::Notification;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
@@ -31,9 +32,9 @@ pub const SIGNATURE_HEADER: &str = "X-Firebell-Signature";
 pub struct WebhookPayload<'a> {
     pub id: &'a str,
     pub incident_id: &'a str,
-    pub duty: &'a str,
+    pub duty: &'a Duty,
     pub person: &'a str,
-    pub channel: &'a str,
+    pub channel: ContactKind,
     pub address: &'a str,
     pub locale: &'a str,
     pub subject: &'a str,
@@ -65,7 +66,7 @@ pub async fn deliver(
     policy: &Policy,
     n: &Notification,
 ) -> Result<(), DeliveryError> {
-    let Some(notifier) = policy.notifiers.get(&n.channel) else {
+    let Some(notifier) = policy.notifiers.get(n.channel.as_str()) else {
         return Err(fail(
             false,
             format!("the policy has no [notifiers.{}]", n.channel),
@@ -73,8 +74,8 @@ pub async fn deliver(
     };
     let ack_url = state.links.ack_url_for(&n.incident_id, &n.id, &n.person);
     let incident_url = state.links.incident_url(&n.incident_id);
-    match n.channel.as_str() {
-        "email" => {
+    match n.channel {
+        ContactKind::Email => {
             let smtp = notifier
                 .smtp
                 .as_ref()
@@ -92,7 +93,7 @@ pub async fn deliver(
                 })
                 .await
         }
-        "slack" => {
+        ContactKind::Slack => {
             let url = notifier
                 .url
                 .as_deref()
@@ -110,14 +111,14 @@ pub async fn deliver(
             )
             .await
         }
-        _ => {
+        ContactKind::Sms | ContactKind::Phone | ContactKind::Webhook => {
             let url = notifier.url.as_deref().unwrap_or(&n.address);
             let payload = WebhookPayload {
                 id: &n.id,
                 incident_id: &n.incident_id,
                 duty: &n.duty,
                 person: &n.person,
-                channel: &n.channel,
+                channel: n.channel,
                 address: &n.address,
                 locale: &n.locale,
                 subject: &n.subject,

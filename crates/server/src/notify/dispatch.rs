@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use firebell_core::escalation::Intent;
-use firebell_core::policy::Policy;
+use firebell_core::escalation::{Duty, Intent};
+use firebell_core::policy::{ContactKind, Policy};
 use firebell_store::{Completion, Notification, StoreError};
 use rand::Rng;
 
@@ -103,7 +103,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
                     "dead_lettered"
                 }
             };
-            metrics::counter!("firebell_notifications_total", "channel" => n.channel.clone(), "outcome" => kind)
+            metrics::counter!("firebell_notifications_total", "channel" => n.channel.as_str(), "outcome" => kind)
                 .increment(1);
             if !state
                 .store
@@ -127,7 +127,7 @@ fn completion_for(
 ) -> Completion {
     let max = policy
         .notifiers
-        .get(&n.channel)
+        .get(n.channel.as_str())
         .and_then(|c| c.max_attempts)
         .unwrap_or(DEFAULT_MAX_ATTEMPTS);
     match result {
@@ -172,15 +172,20 @@ fn dead_letter_intents(policy: &Policy, n: &Notification, error: &str) -> Vec<In
         let Some(contact) = person
             .contacts
             .iter()
-            .find(|c| c.kind != n.channel && policy.notifiers.contains_key(&c.kind))
+            .filter_map(|c| Some((c.kind.parse::<ContactKind>().ok()?, c)))
+            .find(|(kind, _)| *kind != n.channel && policy.notifiers.contains_key(kind.as_str()))
         else {
             continue;
         };
+        let (kind, contact) = contact;
+        let duty = Duty::DeadLetter {
+            notification: n.id.clone(),
+        };
         out.push(Intent {
-            key: format!("dead:{}/{admin}/{}", n.id, contact.kind),
-            duty: format!("dead:{}", n.id),
+            key: format!("{duty}/{admin}/{kind}"),
+            duty,
             person: admin.clone(),
-            channel: contact.kind.clone(),
+            channel: kind,
             address: contact.address.clone(),
             locale: person
                 .locale

@@ -62,8 +62,6 @@ macro_rules! skip_locked {
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-    /// Computes an incident's timers from its state (set by the server).
-    pub(crate) planner: crate::outbox::PlannerCell,
 }
 
 /// Split `?schema=NAME` (or `&schema=NAME`) off a PostgreSQL URL: sqlx does not
@@ -125,10 +123,7 @@ impl PgStore {
             }
         }
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore {
-            pool,
-            planner: Default::default(),
-        })
+        Ok(PgStore { pool })
     }
 
     pub(crate) fn timer(op: &'static str) -> OpTimer {

@@ -60,8 +60,6 @@ macro_rules! skip_locked {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// Computes an incident's timers from its state (set by the server).
-    pub(crate) planner: crate::outbox::PlannerCell,
 }
 
 impl SqliteStore {
@@ -86,7 +84,6 @@ impl SqliteStore {
             return Ok(SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
-                planner: Default::default(),
             });
         }
 
@@ -106,11 +103,7 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(SqliteStore {
-            writer,
-            reader,
-            planner: Default::default(),
-        })
+        Ok(SqliteStore { writer, reader })
     }
 
     pub(crate) fn timer(op: &'static str) -> OpTimer {

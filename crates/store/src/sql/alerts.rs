@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use firebell_core::alert::{Alert, IncomingAlert};
-use firebell_core::{Event, Incident, Timestamp};
+use firebell_core::{Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
 use crate::codec::{
@@ -15,7 +15,7 @@ use crate::codec::{
     list_alerts_query, log_insert_query, log_rows_query, logged_keys, mark_processed_query,
     merge_batch, select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
 };
-use crate::{AlertFilter, ProcessedAlert, StoreError};
+use crate::{AlertFilter, NewIncident, ProcessedAlert, StoreError};
 
 impl Handle {
     pub(crate) async fn log_alerts(
@@ -146,17 +146,14 @@ impl Handle {
         )
     }
 
-    pub(crate) async fn create_incident_for_group<F>(
+    pub(crate) async fn create_incident_for_group(
         &self,
         stem: &str,
         digits: u8,
         group_key: &str,
+        new: &NewIncident,
         alerts: &[ProcessedAlert],
-        build: F,
-    ) -> Result<Incident, StoreError>
-    where
-        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
-    {
+    ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident_for_group");
         let mut tx = self.begin_alert_write().await?;
         // Checked first so a taken group does not even use up a number.
@@ -164,8 +161,7 @@ impl Handle {
             tx.rollback().await?;
             return Err(StoreError::GroupTaken { incident_id });
         }
-        let incident = super::incidents::insert_incident(&mut tx, stem, digits, build).await?;
-        let due_now = super::outbox::sync_effects(&mut tx, &incident, &self.planner).await?;
+        let incident = super::incidents::insert_incident(&mut tx, stem, digits, new).await?;
         if incident.is_open() {
             let claimed = sqlx::query(
                 "INSERT INTO incident_groups (group_key, incident_id) VALUES ($1, $2) \
@@ -184,20 +180,7 @@ impl Handle {
         }
         mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
         tx.commit().await?;
-        self.planner.committed(due_now);
         Ok(incident)
-    }
-
-    pub(crate) async fn attach_alerts(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-        alerts: &[ProcessedAlert],
-    ) -> Result<(), StoreError> {
-        let _t = Self::timer("attach_alerts");
-        self.append_and_mark(state, expected_version, events, alerts)
-            .await
     }
 
     pub(crate) async fn mark_alerts_processed(

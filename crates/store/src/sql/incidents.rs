@@ -9,71 +9,81 @@ use crate::codec::{
     encode_event, encode_incident, format_id, into_page, is_unique_violation, list_query,
     status_counts, to_i64, to_ms, to_u64,
 };
-use crate::{IncidentFilter, IncidentPage, ProcessedAlert, StoreError};
+use crate::{Append, IncidentFilter, IncidentPage, NewIncident, StoreError};
 
 impl Handle {
-    pub(crate) async fn create_incident<F>(
+    pub(crate) async fn create_incident(
         &self,
         stem: &str,
         digits: u8,
-        build: F,
-    ) -> Result<Incident, StoreError>
-    where
-        F: FnOnce(String) -> (Incident, Vec<Event>) + Send,
-    {
+        new: &NewIncident,
+    ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident");
         let mut tx = self.begin_write().await?;
-        let incident = insert_incident(&mut tx, stem, digits, build).await?;
-        let due_now = super::outbox::sync_effects(&mut tx, &incident, &self.planner).await?;
+        let incident = insert_incident(&mut tx, stem, digits, new).await?;
         tx.commit().await?;
-        self.planner.committed(due_now);
         Ok(incident)
     }
 
-    pub(crate) async fn append_events(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-    ) -> Result<(), StoreError> {
-        let _t = Self::timer("append_events");
-        self.append_and_mark(state, expected_version, events, &[])
-            .await
-    }
-
-    /// Append events and mark alerts processed, all or nothing.
-    pub(super) async fn append_and_mark(
-        &self,
-        state: &Incident,
-        expected_version: u64,
-        events: &[Event],
-        alerts: &[ProcessedAlert],
-    ) -> Result<(), StoreError> {
-        check_append(state, expected_version, events)?;
-        // Marking alerts and releasing a resolved incident's groups are alert
-        // writes.
-        let mut tx = if !alerts.is_empty() || !state.is_open() {
+    pub(crate) async fn append(&self, append: &Append) -> Result<(), StoreError> {
+        let _t = Self::timer("append");
+        check_append(&append.state, append.expected_version, &append.events)?;
+        let mut tx = if append.writes_alerts() {
             self.begin_alert_write().await?
         } else {
             self.begin_write().await?
         };
-        if let Err(e) = write_append(&mut tx, state, expected_version, events).await {
+        if let Err(e) = write(&mut tx, append).await {
             tx.rollback().await?;
             if let StoreError::Database(db) = &e
                 && is_unique_violation(db)
             {
                 // Someone else holds one of these seqs: the log moved on.
                 let mut conn = self.writer().acquire().await?;
-                let actual = current_version(&mut conn, &state.id).await?;
-                return Err(conflict_or_missing(&state.id, expected_version, actual)?);
+                let actual = current_version(&mut conn, &append.state.id).await?;
+                return Err(conflict_or_missing(
+                    &append.state.id,
+                    append.expected_version,
+                    actual,
+                )?);
             }
             return Err(e);
         }
-        let due_now = super::outbox::sync_effects(&mut tx, state, &self.planner).await?;
-        super::alerts::mark_processed(&mut tx, alerts, None).await?;
         tx.commit().await?;
-        self.planner.committed(due_now);
         Ok(())
+    }
+
+    /// Many appends in one transaction (one fsync for a whole scheduler
+    /// round), each in its own savepoint: one that lost a race to a
+    /// concurrent command is rolled back alone, and its index returned.
+    pub(crate) async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
+        let _t = Self::timer("append_batch");
+        for a in appends {
+            check_append(&a.state, a.expected_version, &a.events)?;
+        }
+        let mut tx = if appends.iter().any(Append::writes_alerts) {
+            self.begin_alert_write().await?
+        } else {
+            self.begin_write().await?
+        };
+        let mut lost = Vec::new();
+        for (i, append) in appends.iter().enumerate() {
+            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+            match write(&mut sp, append).await {
+                Ok(()) => sp.commit().await?,
+                Err(StoreError::Conflict { .. } | StoreError::NotFound(_)) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                }
+                Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                    sp.rollback().await?;
+                    lost.push(i);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(lost)
     }
 
     pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
@@ -182,17 +192,14 @@ async fn insert_events(conn: &mut Conn, id: &str, events: &[Event]) -> Result<()
     Ok(())
 }
 
-/// Allocate the stem's next number, build the incident and write it with its
-/// first events (inside the caller's transaction).
-pub(super) async fn insert_incident<F>(
+/// Allocate the stem's next number and write the incident with its first
+/// events and timers (inside the caller's transaction). Returns it with its id.
+pub(super) async fn insert_incident(
     conn: &mut Conn,
     stem: &str,
     digits: u8,
-    build: F,
-) -> Result<Incident, StoreError>
-where
-    F: FnOnce(String) -> (Incident, Vec<Event>),
-{
+    new: &NewIncident,
+) -> Result<Incident, StoreError> {
     let n: i64 = sqlx::query_scalar(
         "INSERT INTO incident_counters (stem, last) VALUES ($1, 1) \
          ON CONFLICT (stem) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
@@ -200,11 +207,9 @@ where
     .bind(stem)
     .fetch_one(&mut *conn)
     .await?;
-    let id = format_id(stem, digits, n);
-    let (mut incident, events) = build(id.clone());
-    // The store allocated the id; the state must carry it.
-    incident.id = id;
-    check_new(&incident, &events)?;
+    let mut incident = new.state.clone();
+    incident.id = format_id(stem, digits, n);
+    check_new(&incident, &new.events)?;
 
     sqlx::query(
         "INSERT INTO incidents \
@@ -223,8 +228,20 @@ where
     .execute(&mut *conn)
     .await?;
     insert_services(conn, &incident).await?;
-    insert_events(conn, &incident.id, &events).await?;
+    insert_events(conn, &incident.id, &new.events).await?;
+    super::outbox::sync_effects(conn, &incident, &new.timers).await?;
     Ok(incident)
+}
+
+/// Write an append inside the caller's transaction: the events and their
+/// effects (timers, cancellations, intents, alerts marked processed).
+async fn write(conn: &mut Conn, append: &Append) -> Result<(), StoreError> {
+    let state = &append.state;
+    write_append(conn, state, append.expected_version, &append.events).await?;
+    super::outbox::sync_effects(conn, state, &append.timers).await?;
+    super::outbox::insert_intents(conn, &state.id, &append.intents, state.updated_at).await?;
+    super::alerts::mark_processed(conn, &append.alerts, None).await?;
+    Ok(())
 }
 
 /// Write an append inside the caller's transaction: the projection (only if

@@ -1,90 +1,43 @@
 // Timers and the notification outbox (see `crate::outbox`).
 // Included once per backend (see `backend/mod.rs`).
 
-use firebell_core::escalation::Intent;
+use firebell_core::escalation::{Due, Intent};
 use firebell_core::{Incident, Timestamp};
 
 use super::{Conn, Handle};
 use crate::StoreError;
-use crate::codec::{check_append, decode_incident, from_ms, is_unique_violation, to_ms};
+use crate::codec::{decode_incident, from_ms, to_i64, to_ms};
 use crate::outbox::{
-    Completion, FiredAppend, Notification, NotificationRow, Planner, PlannerCell, Waker,
-    completion_columns, new_id, notification, notification_columns, outcome_event, with_event,
+    Completion, Notification, NotificationRow, completion_columns, new_id, notification,
+    notification_columns, outcome_event, with_outcome,
 };
 
 impl Handle {
-    pub(crate) fn set_planner(&self, planner: Planner, waker: Waker) {
-        self.planner.set(planner, waker);
-    }
-
-    /// Append many firings in one transaction (one fsync for a whole round),
-    /// each in its own savepoint: one that lost a race to a concurrent
-    /// command is rolled back alone, and its index returned for a retry.
-    pub(crate) async fn append_fired_batch(
+    /// Replace an incident's timers, if it is still at `version` (a newer
+    /// write has planned its own). False if it moved on or does not exist.
+    pub(crate) async fn replace_timers(
         &self,
-        items: &[FiredAppend],
-    ) -> Result<Vec<usize>, StoreError> {
-        let _t = Self::timer("append_fired_batch");
-        let mut tx = self.begin_write().await?;
-        let mut lost = Vec::new();
-        let mut due_now = false;
-        for (i, item) in items.iter().enumerate() {
-            check_append(&item.state, item.expected_version, &item.events)?;
-            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-            match super::incidents::write_append(
-                &mut sp,
-                &item.state,
-                item.expected_version,
-                &item.events,
-            )
-            .await
-            {
-                Ok(()) => {}
-                Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound(_)) => {
-                    sp.rollback().await?;
-                    lost.push(i);
-                    continue;
-                }
-                Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                    sp.rollback().await?;
-                    lost.push(i);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-            due_now |= sync_effects(&mut sp, &item.state, &self.planner).await?;
-            insert_intents(
-                &mut sp,
-                &item.state.id,
-                &item.intents,
-                item.state.updated_at,
-            )
-            .await?;
-            sp.commit().await?;
-        }
-        tx.commit().await?;
-        self.planner.committed(due_now);
-        Ok(lost)
-    }
-
-    pub(crate) async fn resync_timers(&self, id: &str) -> Result<(), StoreError> {
-        let _t = Self::timer("resync_timers");
+        id: &str,
+        version: u64,
+        timers: &[Due],
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("replace_timers");
         let mut tx = self.begin_write().await?;
         let state: Option<String> = sqlx::query_scalar(concat!(
-            "SELECT state FROM incidents WHERE id = $1",
+            "SELECT state FROM incidents WHERE id = $1 AND version = $2",
             for_update!()
         ))
         .bind(id)
+        .bind(to_i64(version, "version")?)
         .fetch_optional(&mut *tx)
         .await?;
-        let mut due_now = false;
-        if let Some(state) = state {
-            let state = decode_incident(id, &state)?;
-            due_now = sync_effects(&mut tx, &state, &self.planner).await?;
-        }
+        let Some(state) = state else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        sync_effects(&mut tx, &decode_incident(id, &state)?, timers).await?;
         tx.commit().await?;
-        self.planner.committed(due_now);
-        Ok(())
+        Ok(true)
     }
 
     pub(crate) async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -144,7 +97,7 @@ impl Handle {
              claimed_until_ms = NULL, updated_at_ms = $5 \
              WHERE id = $6 AND state = 'sending' AND claim_token = $7",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(next_ms)
         .bind(error)
         .bind(delivered)
@@ -166,17 +119,13 @@ impl Handle {
         .bind(&n.incident_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let mut due_now = false;
         if let Some(current) = current {
             let current = decode_incident(&n.incident_id, &current)?;
-            let version = current.version;
-            let (next, event) = with_event(current, outcome_event(n, completion), now);
-            super::incidents::write_append(&mut tx, &next, version, &[event]).await?;
-            due_now = sync_effects(&mut tx, &next, &self.planner).await?;
+            let (next, events) = with_outcome(&current, outcome_event(n, completion), now);
+            super::incidents::write_append(&mut tx, &next, current.version, &events).await?;
             insert_intents(&mut tx, &n.incident_id, follow_up, now).await?;
         }
         tx.commit().await?;
-        self.planner.committed(due_now);
         Ok(true)
     }
 
@@ -200,30 +149,26 @@ impl Handle {
     }
 }
 
-/// Rewrite the incident's timers from its state and cancel what its state
-/// no longer allows, inside the caller's transaction. True if a timer is
-/// already due (the scheduler should look now).
+/// Replace the incident's timers with `timers` (its agenda) and cancel what
+/// its state no longer allows, inside the caller's transaction: an
+/// acknowledgement cancels pending pages, a resolution every pending
+/// notification.
 pub(super) async fn sync_effects(
     conn: &mut Conn,
     state: &Incident,
-    planner: &PlannerCell,
-) -> Result<bool, StoreError> {
-    let mut due_now = false;
-    if let Some(agenda) = planner.plan(state) {
-        sqlx::query("DELETE FROM timers WHERE incident_id = $1")
+    timers: &[Due],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM timers WHERE incident_id = $1")
+        .bind(&state.id)
+        .execute(&mut *conn)
+        .await?;
+    for due in timers {
+        sqlx::query("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES ($1, $2, $3)")
             .bind(&state.id)
+            .bind(due.duty.to_string())
+            .bind(to_ms(due.at))
             .execute(&mut *conn)
             .await?;
-        // The event's time: a duty due by then is due now.
-        due_now = agenda.iter().any(|d| d.at <= state.updated_at);
-        for due in &agenda {
-            sqlx::query("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES ($1, $2, $3)")
-                .bind(&state.id)
-                .bind(&due.key)
-                .bind(to_ms(due.at))
-                .execute(&mut *conn)
-                .await?;
-        }
     }
     if !state.is_open() || state.acknowledged_at.is_some() {
         sqlx::query(
@@ -236,11 +181,11 @@ pub(super) async fn sync_effects(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(due_now)
+    Ok(())
 }
 
 /// Store notification intents, each once per incident and intent key.
-async fn insert_intents(
+pub(super) async fn insert_intents(
     conn: &mut Conn,
     incident_id: &str,
     intents: &[Intent],
@@ -257,9 +202,9 @@ async fn insert_intents(
         .bind(new_id())
         .bind(incident_id)
         .bind(&i.key)
-        .bind(&i.duty)
+        .bind(i.duty.to_string())
         .bind(&i.person)
-        .bind(&i.channel)
+        .bind(i.channel.as_str())
         .bind(&i.address)
         .bind(&i.locale)
         .bind(&i.subject)

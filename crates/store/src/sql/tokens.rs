@@ -11,9 +11,11 @@ fn token_record(
     (id, name, role, created_at_ms, revoked_at_ms): TokenRow,
 ) -> Result<TokenRecord, StoreError> {
     Ok(TokenRecord {
+        role: role
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("token {name:?}: {e}")))?,
         id,
         name,
-        role,
         created_at: from_ms(created_at_ms)?,
         revoked_at: revoked_at_ms.map(from_ms).transpose()?,
     })
@@ -27,7 +29,7 @@ impl Handle {
              RETURNING id",
         )
         .bind(&token.name)
-        .bind(&token.role)
+        .bind(token.role.as_str())
         .bind(&token.hash)
         .bind(to_ms(token.created_at))
         .fetch_one(self.writer())
@@ -36,7 +38,7 @@ impl Handle {
             Ok(id) => Ok(TokenRecord {
                 id,
                 name: token.name.clone(),
-                role: token.role.clone(),
+                role: token.role,
                 created_at: token.created_at,
                 revoked_at: None,
             }),

@@ -2,7 +2,8 @@
 //! notifiers: every name they refer to must exist, and every notifier must be
 //! able to deliver.
 
-use super::{CONTACT_KINDS, KeyPath, Validator, check_http_url, is_email, unknown};
+use super::{KeyPath, Validator, check_http_url, is_email, unknown};
+use crate::policy::ContactKind;
 use crate::policy::{EscalationPolicy, EscalationRule, Notifier, Policy};
 
 /// The target kinds escalation steps, rules and reminders accept.
@@ -271,12 +272,12 @@ impl Validator {
     }
 
     fn notifier(&mut self, at: &KeyPath, kind: &str, n: &Notifier) {
-        if !CONTACT_KINDS.contains(&kind) {
+        if kind.parse::<ContactKind>().is_err() {
             self.err_at_key(
                 at.clone(),
                 format!(
                     "notifiers are keyed by contact kind; `{kind}` is not one of {}",
-                    CONTACT_KINDS.join(", ")
+                    ContactKind::names()
                 ),
             );
             return;

@@ -1,0 +1,323 @@
+//! The one path every change to an incident takes: the API's commands, the
+//! alert processor's declarations and alert news, the scheduler's firings,
+//! a PagerDuty `acknowledge` and a page's ack link.
+//!
+//! A change is decided by the pure core on the incident's current state,
+//! stamped after its version, and written with its effects in one
+//! transaction that succeeds only if the incident is still at that version
+//! ([`firebell_store::Append`]). Every write carries the new state's agenda
+//! under the live policy, so its timers can never be forgotten. A caller who
+//! names `expected_version` gets a conflict on any mismatch; a caller who
+//! does not is re-decided on fresh state, a few times, so two people acting
+//! at once never both win and neither is lost.
+
+use std::sync::Arc;
+
+use firebell_core::escalation::{self, Due, Intent};
+use firebell_core::incident::{self, Command, Context, Declare, Event, EventKind, Incident};
+use firebell_core::{Policy, Timestamp};
+use firebell_store::{Append, NewIncident, ProcessedAlert, Store, StoreError};
+
+use crate::clock::Clock;
+use crate::notify::dispatch::DeliverWake;
+use crate::policy_source::PolicyHandle;
+use crate::scheduler::SchedulerWake;
+
+/// Attempts before a change without `expected_version` that keeps losing
+/// races gives up with a conflict.
+const MAX_ATTEMPTS: usize = 5;
+
+/// Why a change to an incident did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// The domain refused it (not allowed now, or malformed).
+    #[error(transparent)]
+    Rejected(#[from] incident::CommandError),
+    #[error("no incident with id {0:?}")]
+    NotFound(String),
+    /// The incident is not at the version the caller named, or kept moving.
+    #[error(
+        "version conflict: expected version {expected}, but the incident is at version {actual}"
+    )]
+    Conflict { expected: u64, actual: u64 },
+    /// The alert group already has an open incident; attach to it instead.
+    #[error("the alert group already has open incident {incident_id}")]
+    GroupTaken { incident_id: String },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { expected, actual } => ChangeError::Conflict { expected, actual },
+            StoreError::NotFound(id) => ChangeError::NotFound(id),
+            StoreError::GroupTaken { incident_id } => ChangeError::GroupTaken { incident_id },
+            e => ChangeError::Store(e),
+        }
+    }
+}
+
+/// What a decision adds to an incident: events, and the notifications
+/// they send.
+#[derive(Clone, Debug, Default)]
+pub struct Decision {
+    pub events: Vec<EventKind>,
+    pub intents: Vec<Intent>,
+}
+
+impl From<Vec<EventKind>> for Decision {
+    fn from(events: Vec<EventKind>) -> Self {
+        Decision {
+            events,
+            intents: Vec::new(),
+        }
+    }
+}
+
+/// A change as written: the incident after it, and its events (none if the
+/// decision had nothing to add).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub incident: Incident,
+    pub events: Vec<Event>,
+}
+
+/// What the command path needs, and nothing else: the store, the live
+/// policy, the clock, and the two wake-ups a write may owe.
+#[derive(Clone)]
+pub struct Incidents {
+    pub store: Store,
+    pub policy: PolicyHandle,
+    pub clock: Arc<dyn Clock>,
+    /// Woken after a write that left a duty due already.
+    schedule: SchedulerWake,
+    /// Woken after a write that queued notifications.
+    deliver: DeliverWake,
+}
+
+impl Incidents {
+    pub fn new(
+        store: Store,
+        policy: PolicyHandle,
+        clock: Arc<dyn Clock>,
+        schedule: SchedulerWake,
+        deliver: DeliverWake,
+    ) -> Self {
+        Incidents {
+            store,
+            policy,
+            clock,
+            schedule,
+            deliver,
+        }
+    }
+
+    /// Declare an incident as `actor`; `then` are events recorded right
+    /// after the declaration (the alerts that opened it).
+    pub async fn declare(
+        &self,
+        d: &Declare,
+        actor: &str,
+        then: Vec<EventKind>,
+    ) -> Result<Applied, ChangeError> {
+        let (policy, now) = (self.policy.policy(), self.clock.now());
+        let new = self.new_incident(d, actor, then, &policy, now)?;
+        let incident = self
+            .store
+            .create_incident(
+                &incident::incident_id_stem(&policy, now),
+                policy.incident_ids.digits,
+                &new,
+            )
+            .await?;
+        self.committed(&incident, &new.timers, 0);
+        Ok(Applied {
+            incident,
+            events: new.events,
+        })
+    }
+
+    /// [`Incidents::declare`] for an alert group: the incident becomes the
+    /// group's open one and `alerts` are marked processed, in one
+    /// transaction; [`ChangeError::GroupTaken`] if the group has one already.
+    pub async fn declare_for_group(
+        &self,
+        group_key: &str,
+        d: &Declare,
+        actor: &str,
+        then: Vec<EventKind>,
+        alerts: &[ProcessedAlert],
+    ) -> Result<Incident, ChangeError> {
+        let (policy, now) = (self.policy.policy(), self.clock.now());
+        let new = self.new_incident(d, actor, then, &policy, now)?;
+        let incident = self
+            .store
+            .create_incident_for_group(
+                &incident::incident_id_stem(&policy, now),
+                policy.incident_ids.digits,
+                group_key,
+                &new,
+                alerts,
+            )
+            .await?;
+        self.committed(&incident, &new.timers, 0);
+        Ok(incident)
+    }
+
+    fn new_incident(
+        &self,
+        d: &Declare,
+        actor: &str,
+        then: Vec<EventKind>,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Result<NewIncident, ChangeError> {
+        let ctx = Context { policy, now, actor };
+        let (declared, mut events) = incident::declare(d, &ctx)?;
+        let (state, more) = declared.advance(then, now, actor);
+        events.extend(more);
+        Ok(NewIncident {
+            timers: escalation::agenda(&state, policy),
+            state,
+            events,
+        })
+    }
+
+    /// Run `cmd` on incident `id` as `actor`.
+    pub async fn execute(
+        &self,
+        id: &str,
+        actor: &str,
+        expected: Option<u64>,
+        cmd: &Command,
+    ) -> Result<Applied, ChangeError> {
+        self.change(id, actor, expected, &[], |incident, ctx| {
+            incident::decide(incident, cmd, ctx).map(Decision::from)
+        })
+        .await
+    }
+
+    /// Decide on the current state, stamp, and write with its effects and
+    /// `alerts` marked processed, retrying on a lost race unless the caller
+    /// named `expected` (see the module docs). A decision with no events
+    /// writes nothing.
+    pub async fn change<F>(
+        &self,
+        id: &str,
+        actor: &str,
+        expected: Option<u64>,
+        alerts: &[ProcessedAlert],
+        mut decide: F,
+    ) -> Result<Applied, ChangeError>
+    where
+        F: FnMut(&Incident, &Context) -> Result<Decision, incident::CommandError>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self
+                .store
+                .get_incident(id)
+                .await?
+                .ok_or_else(|| ChangeError::NotFound(id.to_string()))?;
+            if let Some(expected) = expected
+                && expected != current.version
+            {
+                return Err(ChangeError::Conflict {
+                    expected,
+                    actual: current.version,
+                });
+            }
+            let (policy, now) = (self.policy.policy(), self.clock.now());
+            let decision = decide(
+                &current,
+                &Context {
+                    policy: &policy,
+                    now,
+                    actor,
+                },
+            )?;
+            if decision.events.is_empty() {
+                return Ok(Applied {
+                    incident: current,
+                    events: Vec::new(),
+                });
+            }
+            let append = prepare(&current, decision, &policy, now, actor, alerts.to_vec());
+            match self.store.append(&append).await {
+                Ok(()) => {
+                    self.committed(&append.state, &append.timers, append.intents.len());
+                    return Ok(Applied {
+                        incident: append.state,
+                        events: append.events,
+                    });
+                }
+                Err(StoreError::Conflict { .. })
+                    if expected.is_none() && attempt < MAX_ATTEMPTS => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Write many prepared changes in one transaction; returns the indexes
+    /// of those that lost a race (to be decided again).
+    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, ChangeError> {
+        let lost = self.store.append_batch(appends).await?;
+        for (i, a) in appends.iter().enumerate() {
+            if !lost.contains(&i) {
+                self.committed(&a.state, &a.timers, a.intents.len());
+            }
+        }
+        Ok(lost)
+    }
+
+    /// Rewrite an incident's timers from the live policy (a reload may move,
+    /// add or remove duties), unless a newer write planned them already.
+    pub async fn replan(&self, id: &str) -> Result<(), ChangeError> {
+        let Some(current) = self.store.get_incident(id).await? else {
+            return Ok(());
+        };
+        let timers = escalation::agenda(&current, &self.policy.policy());
+        if self
+            .store
+            .replace_timers(id, current.version, &timers)
+            .await?
+        {
+            self.committed(&current, &timers, 0);
+        }
+        Ok(())
+    }
+
+    /// After a commit: wake the scheduler if a duty is due by the write's
+    /// time, and the dispatcher if notifications were queued.
+    fn committed(&self, state: &Incident, timers: &[Due], intents: usize) {
+        if timers.iter().any(|d| d.at <= state.updated_at) {
+            self.schedule.notify_one();
+        }
+        if intents > 0 {
+            self.deliver.notify_one();
+        }
+    }
+}
+
+/// The write for `decision` on `current`: the events stamped at `now` by
+/// `actor`, the state after them and its agenda under `policy`.
+pub fn prepare(
+    current: &Incident,
+    decision: Decision,
+    policy: &Policy,
+    now: Timestamp,
+    actor: &str,
+    alerts: Vec<ProcessedAlert>,
+) -> Append {
+    let (state, events) = current.advance(decision.events, now, actor);
+    Append {
+        timers: escalation::agenda(&state, policy),
+        expected_version: current.version,
+        state,
+        events,
+        intents: decision.intents,
+        alerts,
+    }
+}
