@@ -246,7 +246,7 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
     let due = declared + jiff::SignedDuration::from_mins(10);
     clock.jump_to(due);
     let started = Instant::now();
-    let round = firebell_server::scheduler::run_once(&state).await?;
+    let round = firebell_server::scheduler::run_once(&state.scheduler).await?;
     let wall = started.elapsed();
     let mut lateness = Vec::with_capacity(ids.len());
     for id in &ids {

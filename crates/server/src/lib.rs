@@ -42,7 +42,8 @@ pub use policy_source::{PolicyHandle, PolicySource};
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What handlers share.
+/// What handlers share: the command path, the stores of state, and each
+/// background worker's handle (a worker holds only its own).
 #[derive(Clone)]
 pub struct AppState {
     /// The one path every change to an incident takes.
@@ -52,28 +53,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Where every alert source hands its alerts (group commit).
     pub ingest: ingest::IngestQueue,
-    /// Wakes the alert processor after a merge.
-    pub wake: ingest::ProcessorWake,
+    /// The alert pipeline (reads settle the ingest log through it).
+    pub pipeline: ingest::Pipeline,
+    pub processor: ingest::processor::Processor,
+    pub scheduler: scheduler::Scheduler,
+    pub dispatcher: notify::dispatch::Dispatcher,
+    /// Health checks and the heartbeat monitor, with their memory.
+    pub monitors: health::Monitors,
+    pub retention: retention::Retention,
     pub started_at: firebell_core::Timestamp,
-    /// Silence and maintenance ids active at the processor's last round, to
-    /// notice when one lapses (`None` before the first round).
     /// Recently verified API tokens (see [`auth::TokenCache`]).
     pub tokens: Arc<auth::TokenCache>,
-    pub suppressions_seen: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
-    /// Held for a whole processing round, so rounds in this process never
-    /// overlap (the background loop, and a PagerDuty `acknowledge` that needs
-    /// its alert processed first).
-    pub processing: Arc<tokio::sync::Mutex<()>>,
-    /// Heartbeats' and health checks' memory between observations.
-    pub health: health::HealthState,
-    /// Wakes the scheduler (an incident was written with a duty due now).
-    pub schedule: scheduler::SchedulerWake,
-    /// Wakes the notification dispatcher (intents were written).
-    pub deliver: notify::dispatch::DeliverWake,
     /// Signs and checks the links in notifications.
     pub links: Arc<notify::links::Links>,
-    /// This process's name among replicas (lease holder).
-    pub replica: Arc<str>,
 }
 
 /// How to start a server.
@@ -124,28 +116,52 @@ impl Server {
             &link_key,
             config.public_url.as_deref().unwrap_or("http://127.0.0.1"),
         ));
+        let replica: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+        let incidents = command::Incidents::new(
+            store.clone(),
+            policy.clone(),
+            clock.clone(),
+            schedule.clone(),
+            deliver.clone(),
+        );
+        let pipeline = ingest::Pipeline {
+            store: store.clone(),
+            policy: policy.clone(),
+            clock: clock.clone(),
+            ingest: ingest.clone(),
+            wake: Default::default(),
+        };
         let state = AppState {
-            incidents: command::Incidents::new(
+            processor: ingest::processor::Processor::new(incidents.clone(), pipeline.clone()),
+            scheduler: scheduler::Scheduler::new(incidents.clone(), schedule),
+            dispatcher: notify::dispatch::Dispatcher::new(
                 store.clone(),
                 policy.clone(),
                 clock.clone(),
-                schedule.clone(),
-                deliver.clone(),
+                links.clone(),
+                deliver,
             ),
+            monitors: health::Monitors::new(
+                pipeline.clone(),
+                health::HealthState::new()?,
+                replica.clone(),
+                started_at,
+            ),
+            retention: retention::Retention {
+                store: store.clone(),
+                policy: policy.clone(),
+                clock: clock.clone(),
+                replica,
+            },
+            incidents,
+            pipeline,
             store,
             policy,
             clock,
             ingest,
-            wake: Default::default(),
             started_at,
-            suppressions_seen: Default::default(),
             tokens: Default::default(),
-            processing: Default::default(),
-            health: health::HealthState::new()?,
-            schedule,
-            deliver,
             links,
-            replica: uuid::Uuid::new_v4().to_string().into(),
         };
         Ok(Server {
             state,
@@ -205,19 +221,22 @@ impl Server {
                 policy_poll,
                 hangup,
             )),
-            tokio::spawn(ingest::run_writer(state.clone(), ingest_rx)),
+            tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx)),
         ];
         if background_processing {
-            tasks.push(tokio::spawn(ingest::run_merger(state.clone())));
+            tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
-                state.clone(),
-                state.wake.clone(),
+                state.processor.clone(),
             )));
-            tasks.push(tokio::spawn(health::checks::run(state.clone())));
-            tasks.push(tokio::spawn(health::heartbeats::run(state.clone())));
-            tasks.push(tokio::spawn(scheduler::run(state.clone())));
-            tasks.push(tokio::spawn(notify::dispatch::run(state.clone())));
-            tasks.push(tokio::spawn(retention::run(state.clone())));
+            tasks.push(tokio::spawn(health::checks::run(state.monitors.clone())));
+            tasks.push(tokio::spawn(health::heartbeats::run(
+                state.monitors.clone(),
+            )));
+            tasks.push(tokio::spawn(scheduler::run(state.scheduler.clone())));
+            tasks.push(tokio::spawn(notify::dispatch::run(
+                state.dispatcher.clone(),
+            )));
+            tasks.push(tokio::spawn(retention::run(state.retention.clone())));
         }
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

@@ -5,12 +5,27 @@ use std::time::Duration;
 
 use firebell_store::{PruneBefore, Pruned, StoreError};
 
-use crate::AppState;
+use std::sync::Arc;
+
+use firebell_store::Store;
+
+use crate::clock::Clock;
+use crate::policy_source::PolicyHandle;
 
 const EVERY: Duration = Duration::from_secs(600);
 
+/// The pruner's handles.
+#[derive(Clone)]
+pub struct Retention {
+    pub store: Store,
+    pub policy: PolicyHandle,
+    pub clock: Arc<dyn Clock>,
+    /// This process among replicas (the lease holder).
+    pub replica: Arc<str>,
+}
+
 /// Delete what the policy no longer keeps, as of the server's now.
-pub async fn prune_once(state: &AppState) -> Result<Pruned, StoreError> {
+pub async fn prune_once(state: &Retention) -> Result<Pruned, StoreError> {
     let now = state.clock.now();
     let r = state.policy.policy().retention;
     let before = |d: firebell_core::Duration| now - d.as_signed();
@@ -33,10 +48,13 @@ pub async fn prune_once(state: &AppState) -> Result<Pruned, StoreError> {
     Ok(pruned)
 }
 
-pub async fn run(state: AppState) {
+pub async fn run(state: Retention) {
     let mut lease = crate::health::Lease::new("retention");
     loop {
-        if lease.hold(&state).await {
+        if lease
+            .hold(&state.store, state.clock.as_ref(), &state.replica)
+            .await
+        {
             match prune_once(&state).await {
                 Ok(p) if p != Pruned::default() => tracing::info!(?p, "pruned old records"),
                 Ok(_) => {}

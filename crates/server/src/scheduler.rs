@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use firebell_core::escalation;
 
-use crate::AppState;
-use crate::command::{self, ChangeError, Decision};
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::command::{self, ChangeError, Decision, Incidents};
+use crate::policy_source::PolicyHandle;
 
 /// The actor recorded for what the scheduler fires.
 const ACTOR: &str = "system";
@@ -39,8 +42,31 @@ pub struct Round {
 /// Wakes the scheduler early (an incident was written with a timer due now).
 pub type SchedulerWake = std::sync::Arc<tokio::sync::Notify>;
 
+/// The scheduler's handles.
+#[derive(Clone)]
+pub struct Scheduler {
+    store: firebell_store::Store,
+    policy: PolicyHandle,
+    clock: Arc<dyn Clock>,
+    incidents: Incidents,
+    /// What wakes it (the command path notifies it).
+    schedule: SchedulerWake,
+}
+
+impl Scheduler {
+    pub fn new(incidents: Incidents, schedule: SchedulerWake) -> Scheduler {
+        Scheduler {
+            store: incidents.store.clone(),
+            policy: incidents.policy.clone(),
+            clock: incidents.clock.clone(),
+            incidents,
+            schedule,
+        }
+    }
+}
+
 /// Fire everything due now. Tests call this with a manual clock.
-pub async fn run_once(state: &AppState) -> Result<Round, ChangeError> {
+pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
     let mut round = Round::default();
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
@@ -77,7 +103,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, ChangeError> {
 /// (one commit for the round, not one per incident). Returns the events and
 /// intents written and the incidents to retry alone (a concurrent write won).
 async fn fire_batch(
-    state: &AppState,
+    state: &Scheduler,
     ids: &[String],
 ) -> Result<(usize, usize, Vec<String>), ChangeError> {
     let now = state.clock.now();
@@ -129,7 +155,7 @@ async fn fire_batch(
 
 /// Overrides in force at `now`, for resolving schedules.
 async fn overrides_now(
-    state: &AppState,
+    state: &Scheduler,
     now: jiff::Timestamp,
 ) -> Result<Vec<firebell_core::schedule::Override>, ChangeError> {
     Ok(state
@@ -147,7 +173,7 @@ fn count(events: &[firebell_core::Event]) {
 
 /// Fire one incident's due duties through the command path, which decides
 /// again on fresh state after a lost race.
-async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), ChangeError> {
+async fn fire_incident(state: &Scheduler, id: &str) -> Result<(usize, usize), ChangeError> {
     let overrides = overrides_now(state, state.clock.now()).await?;
     let mut intents = 0;
     let applied = state
@@ -171,7 +197,7 @@ async fn fire_incident(state: &AppState, id: &str) -> Result<(usize, usize), Cha
 
 /// Rewrite the timers of every open incident from the policy in force: a
 /// reloaded policy may move, add or remove what is owed.
-pub async fn resync_all(state: &AppState) -> Result<usize, ChangeError> {
+pub async fn resync_all(state: &Scheduler) -> Result<usize, ChangeError> {
     let ids = state.store.open_incident_ids().await?;
     for id in &ids {
         state.incidents.replan(id).await?;
@@ -180,7 +206,7 @@ pub async fn resync_all(state: &AppState) -> Result<usize, ChangeError> {
 }
 
 /// The background loop: a round whenever woken or the next timer is due.
-pub async fn run(state: AppState) {
+pub async fn run(state: Scheduler) {
     let mut policy = state.policy.policy();
     loop {
         let current = state.policy.policy();

@@ -488,7 +488,7 @@ async fn a_reloaded_policy_rewrites_the_timers_of_open_incidents(backend: Backen
         "{agenda}"
     );
     // The scheduler rewrites the stored timers (its loop does this on reload).
-    firebell_server::scheduler::resync_all(app.state())
+    firebell_server::scheduler::resync_all(&app.state().scheduler)
         .await
         .unwrap();
     app.advance_mins(10);
@@ -562,14 +562,14 @@ async fn two_replicas_racing_for_the_same_timers_fire_each_step_once(backend: Ba
     for _ in 0..3 {
         // Both replicas tick and deliver at once, three times over an hour.
         let (a, b) = tokio::join!(
-            firebell_server::scheduler::run_once(app.state()),
-            firebell_server::scheduler::run_once(&other.state)
+            firebell_server::scheduler::run_once(&app.state().scheduler),
+            firebell_server::scheduler::run_once(&other.state.scheduler)
         );
         a.unwrap();
         b.unwrap();
         let (a, b) = tokio::join!(
-            firebell_server::notify::dispatch::run_once(app.state()),
-            firebell_server::notify::dispatch::run_once(&other.state)
+            firebell_server::notify::dispatch::run_once(&app.state().dispatcher),
+            firebell_server::notify::dispatch::run_once(&other.state.dispatcher)
         );
         a.unwrap();
         b.unwrap();

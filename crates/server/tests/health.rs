@@ -151,19 +151,21 @@ description = "API"
 "#;
 
 async fn check(app: &TestApp, name: &str) -> CheckRun {
-    run_check_once(app.state(), name)
+    run_check_once(&app.state().monitors, name)
         .await
         .unwrap_or_else(|e| panic!("check {name}: {e}"))
 }
 
 async fn heartbeats(app: &TestApp) -> HeartbeatRound {
-    check_heartbeats_once(app.state())
+    check_heartbeats_once(&app.state().monitors)
         .await
         .expect("heartbeat round")
 }
 
 async fn process(app: &TestApp) -> firebell_server::ingest::processor::Round {
-    process_pending(app.state()).await.expect("processing")
+    process_pending(&app.state().processor)
+        .await
+        .expect("processing")
 }
 
 async fn incidents(app: &TestApp) -> Vec<Value> {
@@ -614,7 +616,7 @@ severity = "P2"
     );
     assert_eq!(shown["target"], format!("TCP 127.0.0.1:{open}"));
     assert!(matches!(
-        run_check_once(app.state(), "nope").await,
+        run_check_once(&app.state().monitors, "nope").await,
         Err(HealthError::UnknownCheck(name)) if name == "nope"
     ));
 }
@@ -641,15 +643,30 @@ failure_threshold = 1
     assert!(check(&app, "cache").await.reported);
     app.advance_mins(10);
     assert_eq!(heartbeats(&app).await.fired, 1);
-    assert_eq!(resolve_removed_monitors(app.state()).await.unwrap(), 0);
+    assert_eq!(
+        resolve_removed_monitors(&app.state().monitors)
+            .await
+            .unwrap(),
+        0
+    );
 
     std::fs::write(dir.path().join("policy.toml"), BASE).unwrap();
     app.state()
         .policy
         .reload(app.clock.now())
         .expect("the smaller policy loads");
-    assert_eq!(resolve_removed_monitors(app.state()).await.unwrap(), 2);
-    assert_eq!(resolve_removed_monitors(app.state()).await.unwrap(), 0);
+    assert_eq!(
+        resolve_removed_monitors(&app.state().monitors)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        resolve_removed_monitors(&app.state().monitors)
+            .await
+            .unwrap(),
+        0
+    );
     let (_, firing) = app.get("/api/v1/alerts").await;
     assert_eq!(firing, json!([]));
     let (_, all) = app.get("/api/v1/alerts?all=true").await;
@@ -894,9 +911,12 @@ async fn two_thousand_tcp_checks_complete_a_round(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::spawn_with_policy(backend, policy_file(&dir, &text)).await;
     let started = Instant::now();
-    let results = tokio::time::timeout(Duration::from_secs(60), run_all_checks_once(app.state()))
-        .await
-        .expect("a round of 2,000 checks finishes within a minute");
+    let results = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_all_checks_once(&app.state().monitors),
+    )
+    .await
+    .expect("a round of 2,000 checks finishes within a minute");
     let elapsed = started.elapsed();
     println!(
         "{backend:?}: {N} TCP checks, one round in {:.2}s ({} connections accepted)",

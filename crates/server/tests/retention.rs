@@ -65,7 +65,7 @@ async fn old_records_are_pruned_and_history_is_kept(backend: Backend) {
         .await;
 
     // Nothing is old enough yet.
-    let p = firebell_server::retention::prune_once(app.state())
+    let p = firebell_server::retention::prune_once(&app.state().retention)
         .await
         .unwrap();
     assert_eq!(p, firebell_store::Pruned::default());
@@ -73,7 +73,7 @@ async fn old_records_are_pruned_and_history_is_kept(backend: Backend) {
     // 31 days later: the resolved alert and the expired silence go (30 d);
     // the change record stays (90 d); the firing alert and every incident stay.
     app.advance_mins(31 * 24 * 60);
-    let p = firebell_server::retention::prune_once(app.state())
+    let p = firebell_server::retention::prune_once(&app.state().retention)
         .await
         .unwrap();
     assert_eq!((p.alerts, p.silences, p.changes), (1, 1, 0));
@@ -91,7 +91,7 @@ async fn old_records_are_pruned_and_history_is_kept(backend: Backend) {
 
     // 91 days: the change record goes too.
     app.advance_mins(60 * 24 * 60);
-    let p = firebell_server::retention::prune_once(app.state())
+    let p = firebell_server::retention::prune_once(&app.state().retention)
         .await
         .unwrap();
     assert_eq!(p.changes, 1);

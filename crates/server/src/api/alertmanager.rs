@@ -281,7 +281,7 @@ async fn gettable_alerts(
     state: &AppState,
     p: &ListParams,
 ) -> Result<Vec<(String, LabelSet, GettableAlert)>, ApiError> {
-    crate::ingest::settle(state).await?;
+    crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let policy = state.policy.policy();
     let silences: Vec<Silence> = state

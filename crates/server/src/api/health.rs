@@ -146,6 +146,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<MonitorsView>, A
                 .find(|p| p.name == hb.name)
                 .map(|p| p.last_seen_at);
             let waiting_since = state
+                .monitors
                 .health
                 .heartbeat_waiting_since(&hb.name)
                 .unwrap_or(state.started_at);
@@ -156,7 +157,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<MonitorsView>, A
         .checks
         .iter()
         .map(|c| {
-            let entry = state.health.check(&c.name);
+            let entry = state.monitors.health.check(&c.name);
             let tracker = &entry.tracker;
             let last = entry.last.as_ref();
             let phase = match tracker.phase() {

@@ -318,7 +318,7 @@ fn capped(mut text: String) -> String {
 
 /// End the alert now (nothing if it is unknown or already resolved).
 async fn resolve(state: &AppState, key: &str) -> Result<(), PdError> {
-    crate::ingest::settle(state).await?;
+    crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let Some(alert) = state.store.get_alert(key).await? else {
         tracing::info!(
@@ -354,14 +354,14 @@ async fn resolve(state: &AppState, key: &str) -> Result<(), PdError> {
 /// Acknowledge the incident the alert is attached to (processing pending
 /// alerts first if it is not attached yet).
 async fn acknowledge(state: &AppState, key: &str, actor: &str) -> Result<(), PdError> {
-    crate::ingest::settle(state).await?;
+    crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let mut alert = state.store.get_alert(key).await?;
     if alert
         .as_ref()
         .is_some_and(|a| a.incident_id.is_none() && a.is_firing(now))
     {
-        process_pending(state).await?;
+        process_pending(&state.processor).await?;
         alert = state.store.get_alert(key).await?;
     }
     let Some(incident) = alert

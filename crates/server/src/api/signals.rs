@@ -58,7 +58,7 @@ pub async fn list_alerts(
             .map_err(|e| ApiError::bad_request("invalid_query", format!("filter {f:?}: {e}")))?,
         None => Vec::new(),
     };
-    crate::ingest::settle(&state).await?;
+    crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let silences = active_silences(&state, now).await?;
     let alerts = state

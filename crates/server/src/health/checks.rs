@@ -21,8 +21,9 @@ use firebell_core::alert::health::{
 };
 use firebell_core::policy::{CheckKind, HealthCheck};
 
-use super::{HealthError, LastProbe, probe, report_failed, reported, stored_firing, submit};
-use crate::AppState;
+use super::{
+    HealthError, LastProbe, Monitors, probe, report_failed, reported, stored_firing, submit,
+};
 
 /// The runner looks at the schedule at least this often (policy reloads).
 const TICK: Duration = Duration::from_secs(1);
@@ -39,7 +40,7 @@ pub struct CheckRun {
 
 /// Probe check `name` once now and report what changed. Tests drive checks
 /// with this; the runner does the same on its schedule.
-pub async fn run_check_once(state: &AppState, name: &str) -> Result<CheckRun, HealthError> {
+pub async fn run_check_once(state: &Monitors, name: &str) -> Result<CheckRun, HealthError> {
     let policy = state.policy.policy();
     let check = policy
         .checks
@@ -51,7 +52,7 @@ pub async fn run_check_once(state: &AppState, name: &str) -> Result<CheckRun, He
 
 /// Probe every check once, concurrently (bounded like the runner), and wait
 /// for all of them. Results in policy order.
-pub async fn run_all_checks_once(state: &AppState) -> Vec<(String, Result<CheckRun, HealthError>)> {
+pub async fn run_all_checks_once(state: &Monitors) -> Vec<(String, Result<CheckRun, HealthError>)> {
     let policy = state.policy.policy();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check) in policy.checks.iter().enumerate() {
@@ -75,7 +76,7 @@ pub async fn run_all_checks_once(state: &AppState) -> Vec<(String, Result<CheckR
 }
 
 async fn probe_and_report(
-    state: &AppState,
+    state: &Monitors,
     policy: &Policy,
     check: &HealthCheck,
 ) -> Result<CheckRun, HealthError> {
@@ -156,12 +157,15 @@ async fn probe_and_report(
 }
 
 /// Run the checks on their schedules until the task is dropped.
-pub async fn run(state: AppState) {
+pub async fn run(state: Monitors) {
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut seen: Option<Arc<Policy>> = None;
     let mut lease = super::Lease::new("health-checks");
     loop {
-        if !lease.hold(&state).await {
+        if !lease
+            .hold(&state.store, state.clock.as_ref(), &state.replica)
+            .await
+        {
             // Another replica runs the checks; start afresh if we take over.
             due.clear();
             tokio::time::sleep(TICK).await;

@@ -18,10 +18,9 @@ use firebell_core::alert::health::{LastPing, heartbeat_key, observe_heartbeat};
 use firebell_core::{Policy, Timestamp};
 
 use super::{
-    HealthError, HeartbeatEntry, report_failed, reported, resolve_removed_monitors, stored_firing,
-    submit,
+    HealthError, HeartbeatEntry, Monitors, report_failed, reported, resolve_removed_monitors,
+    stored_firing, submit,
 };
-use crate::AppState;
 
 /// How often the monitor looks.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -34,11 +33,14 @@ pub struct HeartbeatRound {
 }
 
 /// Run the monitor until the task is dropped.
-pub async fn run(state: AppState) {
+pub async fn run(state: Monitors) {
     let mut seen: Option<Arc<Policy>> = None;
     let mut lease = super::Lease::new("heartbeat-monitor");
     loop {
-        if !lease.hold(&state).await {
+        if !lease
+            .hold(&state.store, state.clock.as_ref(), &state.replica)
+            .await
+        {
             tokio::time::sleep(CHECK_EVERY).await;
             continue;
         }
@@ -59,7 +61,7 @@ pub async fn run(state: AppState) {
 
 /// One round: report every heartbeat whose missing/pinged state changed.
 /// Tests call this directly with the manual clock.
-pub async fn check_heartbeats_once(state: &AppState) -> Result<HeartbeatRound, HealthError> {
+pub async fn check_heartbeats_once(state: &Monitors) -> Result<HeartbeatRound, HealthError> {
     let policy = state.policy.policy();
     let now = state.clock.now();
     let health = &state.health;

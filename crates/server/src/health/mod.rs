@@ -50,16 +50,15 @@ impl Lease {
         }
     }
 
-    /// Whether this replica holds the lease now (taking or renewing it when due).
-    pub(crate) async fn hold(&mut self, state: &AppState) -> bool {
+    /// Whether `replica` holds the lease now (taking or renewing it when due).
+    pub(crate) async fn hold(&mut self, store: &Store, clock: &dyn Clock, replica: &str) -> bool {
         let now = std::time::Instant::now();
         if self.renew_at.is_some_and(|at| now < at) {
             return self.held;
         }
-        let at = state.clock.now();
-        let held = match state
-            .store
-            .try_lease(self.name, &state.replica, at, at + LEASE_TTL)
+        let at = clock.now();
+        let held = match store
+            .try_lease(self.name, replica, at, at + LEASE_TTL)
             .await
         {
             Ok(held) => held,
@@ -91,11 +90,12 @@ use std::time::Duration;
 use firebell_core::Timestamp;
 use firebell_core::alert::health::{CheckTracker, ProbeResult};
 use firebell_core::alert::{Alert, AlertSource, IncomingAlert, LabelSet};
-use firebell_store::{AlertFilter, StoreError};
+use firebell_store::{AlertFilter, Store, StoreError};
 use tokio::sync::Semaphore;
 
-use crate::AppState;
-use crate::ingest::IngestError;
+use crate::clock::Clock;
+use crate::ingest::{IngestError, IngestQueue, Pipeline};
+use crate::policy_source::PolicyHandle;
 
 /// Probes in flight at once, across all checks.
 pub const MAX_PROBES_IN_FLIGHT: usize = 256;
@@ -114,7 +114,44 @@ pub enum HealthError {
     Ingest(#[from] IngestError),
 }
 
-/// The monitors' shared memory (in [`AppState`]).
+/// The monitors' handles: the checks runner and the heartbeat monitor.
+#[derive(Clone)]
+pub struct Monitors {
+    store: Store,
+    policy: PolicyHandle,
+    clock: Arc<dyn Clock>,
+    /// Where their alerts go, as every source's.
+    ingest: IngestQueue,
+    pipeline: Pipeline,
+    /// Their memory between observations.
+    pub health: HealthState,
+    /// This process among replicas (the monitors' lease holder).
+    replica: Arc<str>,
+    /// Heartbeats never seen are waited for from the server's start.
+    started_at: Timestamp,
+}
+
+impl Monitors {
+    pub fn new(
+        pipeline: Pipeline,
+        health: HealthState,
+        replica: Arc<str>,
+        started_at: Timestamp,
+    ) -> Monitors {
+        Monitors {
+            store: pipeline.store.clone(),
+            policy: pipeline.policy.clone(),
+            clock: pipeline.clock.clone(),
+            ingest: pipeline.ingest.clone(),
+            pipeline,
+            health,
+            replica,
+            started_at,
+        }
+    }
+}
+
+/// The monitors' shared memory (see [`Monitors`]).
 #[derive(Clone)]
 pub struct HealthState {
     inner: Arc<Inner>,
@@ -226,11 +263,11 @@ impl HealthState {
 /// Whether the alert stored under `key` is firing now (read once per monitor
 /// after a start, so a success resolves what fired before a restart).
 async fn stored_firing(
-    state: &AppState,
+    state: &Monitors,
     key: &str,
     source: AlertSource,
 ) -> Result<bool, StoreError> {
-    crate::ingest::settle(state).await?;
+    crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     Ok(state
         .store
@@ -240,7 +277,7 @@ async fn stored_firing(
 }
 
 /// Hand alerts to the ingest queue, retrying briefly while it is full.
-async fn submit(state: &AppState, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
+async fn submit(state: &Monitors, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
     let mut wait = Duration::from_millis(50);
     for attempt in 1..=SUBMIT_ATTEMPTS {
         match state.ingest.submit(alerts.clone()).await {
@@ -277,8 +314,8 @@ fn report_failed(source: &'static str, error: &dyn std::fmt::Display) {
 /// has (removed or renamed by a reload, or while Firebell was down): nothing
 /// would ever resolve them otherwise. Returns how many. The heartbeat
 /// monitor calls this whenever the policy changes.
-pub async fn resolve_removed_monitors(state: &AppState) -> Result<usize, HealthError> {
-    crate::ingest::settle(state).await?;
+pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthError> {
+    crate::ingest::settle(&state.pipeline).await?;
     let policy = state.policy.policy();
     let now = state.clock.now();
     let heartbeats: BTreeSet<&str> = policy.heartbeats.iter().map(|h| h.name.as_str()).collect();

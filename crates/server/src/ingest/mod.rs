@@ -22,10 +22,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use firebell_core::alert::{IncomingAlert, merge, route};
-use firebell_store::{LogEntry, StoreError};
+use firebell_store::{LogEntry, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::AppState;
+use crate::clock::Clock;
+use crate::policy_source::PolicyHandle;
 
 /// Requests waiting for the writer; beyond this, senders get 429.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -88,6 +89,19 @@ pub struct IngestReceiver(mpsc::Receiver<Job>);
 
 /// Wakes the processor when new alerts were merged.
 pub type ProcessorWake = Arc<Notify>;
+
+/// The alert pipeline's handles: what the ingest writer, the merger and
+/// read-your-writes share, and nothing more.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub store: Store,
+    pub policy: PolicyHandle,
+    pub clock: Arc<dyn Clock>,
+    /// Where every alert source hands its alerts (group commit).
+    pub ingest: IngestQueue,
+    /// Wakes the alert processor after a merge.
+    pub wake: ProcessorWake,
+}
 
 pub fn queue() -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
@@ -188,7 +202,7 @@ impl IngestQueue {
 /// ([`IngestQueue::quiet`]): an append never waits behind more than one, and
 /// under a flood merging takes a small share of the writer.
 /// Returns how many reports were merged: 0 when the log is empty.
-pub async fn merge_logged(state: &AppState, max: usize) -> Result<usize, StoreError> {
+pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreError> {
     let policy = state.policy.policy();
     let mut total = 0;
     while total < max {
@@ -214,7 +228,7 @@ pub async fn merge_logged(state: &AppState, max: usize) -> Result<usize, StoreEr
 }
 
 /// How much to merge in the next transaction: less while senders wait.
-fn merge_chunk(state: &AppState) -> usize {
+fn merge_chunk(state: &Pipeline) -> usize {
     if state.ingest.in_flight.load(Ordering::Acquire) > 0 {
         MERGE_CHUNK
     } else {
@@ -225,7 +239,7 @@ fn merge_chunk(state: &AppState) -> usize {
 /// Read-your-writes for alert reads: merge what the log holds before reading,
 /// for at most [`SETTLE_LIMIT`] (under a storm the read then answers with
 /// what is merged so far rather than wait for senders to stop).
-pub async fn settle(state: &AppState) -> Result<(), StoreError> {
+pub async fn settle(state: &Pipeline) -> Result<(), StoreError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     while merge_logged(state, processor::CLAIM as usize).await? > 0 {
         state.wake.notify_one();
@@ -243,7 +257,7 @@ const MERGE_POLL: Duration = Duration::from_secs(1);
 /// The merger task: fold the ingest log into the alerts as it grows, waking
 /// the processor after each slice. A task of its own, so merging the next
 /// slice overlaps with processing the last one. Runs until dropped.
-pub async fn run_merger(state: AppState) {
+pub async fn run_merger(state: Pipeline) {
     loop {
         tokio::select! {
             _ = state.ingest.appended.notified() => {}
@@ -268,7 +282,7 @@ pub async fn run_merger(state: AppState) {
 
 /// Set the backlog from the database (at start, and after each processing
 /// round, since other replicas merge this one's rows too).
-pub async fn refresh_backlog(state: &AppState) -> Result<(), StoreError> {
+pub async fn refresh_backlog(state: &Pipeline) -> Result<(), StoreError> {
     let n = state.store.logged_alert_backlog().await?;
     state.ingest.set_backlog(n);
     Ok(())
@@ -276,7 +290,7 @@ pub async fn refresh_backlog(state: &AppState) -> Result<(), StoreError> {
 
 /// The writer task: drain, route, merge, commit, answer. Runs until every
 /// sender is gone.
-pub async fn run_writer(state: AppState, IngestReceiver(mut rx): IngestReceiver) {
+pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         let mut count = jobs[0].entry.len();

@@ -12,6 +12,7 @@
 //! but never open an incident by themselves.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use firebell_core::Timestamp;
@@ -19,9 +20,12 @@ use firebell_core::alert::{Alert, MaintenanceWindow, Silence, SilenceState, open
 use firebell_core::incident;
 use firebell_store::{AlertFilter, ProcessedAlert, StoreError};
 
-use super::ProcessorWake;
+use super::Pipeline;
 use crate::AppState;
+use crate::clock::Clock;
+use crate::command::Incidents;
 use crate::command::{ChangeError, Decision};
+use crate::policy_source::PolicyHandle;
 
 /// Alerts claimed per round.
 pub const CLAIM: u32 = 10_000;
@@ -31,11 +35,43 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// The actor recorded for what the processor does.
 pub const ACTOR: &str = "alerts";
 
+/// The processor's handles.
+#[derive(Clone)]
+pub struct Processor {
+    store: firebell_store::Store,
+    policy: PolicyHandle,
+    clock: Arc<dyn Clock>,
+    incidents: Incidents,
+    /// The pipeline it merges and is woken by.
+    pipeline: Pipeline,
+    /// Held for a whole round, so rounds in this process never overlap (the
+    /// background loop, and a PagerDuty `acknowledge` that needs its alert
+    /// processed first): two at once would count the same alerts twice.
+    processing: Arc<tokio::sync::Mutex<()>>,
+    /// Silence and maintenance ids active at the last round, to notice when
+    /// one lapses (`None` before the first round).
+    suppressions_seen: Arc<Mutex<Option<BTreeSet<String>>>>,
+}
+
+impl Processor {
+    pub fn new(incidents: Incidents, pipeline: Pipeline) -> Processor {
+        Processor {
+            store: incidents.store.clone(),
+            policy: incidents.policy.clone(),
+            clock: incidents.clock.clone(),
+            incidents,
+            pipeline,
+            processing: Default::default(),
+            suppressions_seen: Default::default(),
+        }
+    }
+}
+
 /// Run until the task is dropped.
-pub async fn run(state: AppState, wake: ProcessorWake) {
+pub async fn run(state: Processor) {
     loop {
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = state.pipeline.wake.notified() => {}
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
         }
         if let Err(e) = process_round(&state, false).await {
@@ -55,15 +91,14 @@ pub struct Round {
 
 /// Merge the ingest log, then process everything pending now. Tests call
 /// this directly with a manual clock. Rounds in one process take turns
-/// ([`AppState::processing`]): two at once would both see the same pending
-/// alerts and count them twice.
-pub async fn process_pending(state: &AppState) -> Result<Round, ChangeError> {
+/// (see [`Processor`]).
+pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
     process_round(state, true).await
 }
 
 /// One round; `merge`: fold in the ingest log first (the background loop
 /// leaves that to the merger task, which runs alongside).
-async fn process_round(state: &AppState, merge: bool) -> Result<Round, ChangeError> {
+async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
     let now = state.clock.now();
     state.store.sweep_expired_alerts(now).await?;
@@ -116,7 +151,7 @@ async fn process_round(state: &AppState, merge: bool) -> Result<Round, ChangeErr
         // so under a storm the first alerts become an incident while the
         // rest are still being merged.
         let merged = if merge {
-            super::merge_logged(state, CLAIM as usize).await?
+            super::merge_logged(&state.pipeline, CLAIM as usize).await?
         } else {
             0
         };
@@ -164,7 +199,7 @@ fn processed(alerts: &[Alert], incident_id: Option<&str>, now: Timestamp) -> Vec
 }
 
 async fn process_group(
-    state: &AppState,
+    state: &Processor,
     group_key: &str,
     alerts: Vec<Alert>,
     now: Timestamp,
@@ -236,7 +271,7 @@ async fn process_group(
 /// Record alert changes on incident `id` (attached, resolved, fired again),
 /// with the alerts marked processed in the same write.
 async fn record_on(
-    state: &AppState,
+    state: &Processor,
     id: &str,
     alerts: &[Alert],
     now: Timestamp,
@@ -258,7 +293,7 @@ pub async fn alerts_of(
     incident_id: &str,
     limit: u32,
 ) -> Result<Vec<Alert>, StoreError> {
-    super::settle(state).await?;
+    super::settle(&state.pipeline).await?;
     state
         .store
         .list_alerts(&AlertFilter {

@@ -13,9 +13,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+use super::dispatch::Dispatcher;
 pub use super::email::DeliveryError;
 use super::email::{EmailMessage, EmailSender, SmtpSettings, SmtpTls};
-use crate::AppState;
 
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +62,7 @@ pub fn timeout_of(n: &Notifier) -> Duration {
 
 /// Deliver `n` once.
 pub async fn deliver(
-    state: &AppState,
+    state: &Dispatcher,
     policy: &Policy,
     n: &Notification,
 ) -> Result<(), DeliveryError> {

@@ -9,15 +9,18 @@
 //! for a permanent failure) the notification is dead-lettered: a timeline
 //! entry, and a message to the organization's admins on another channel.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use firebell_core::escalation::{Duty, Intent};
 use firebell_core::policy::{ContactKind, Policy};
-use firebell_store::{Completion, Notification, StoreError};
+use firebell_store::{Completion, Notification, Store, StoreError};
 use rand::Rng;
 
 use super::channels::{self, DeliveryError};
-use crate::AppState;
+use super::links::Links;
+use crate::clock::Clock;
+use crate::policy_source::PolicyHandle;
 
 /// Notifications claimed per round.
 const BATCH: u32 = 32;
@@ -32,6 +35,36 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// Wakes the dispatcher (new intents were written).
 pub type DeliverWake = std::sync::Arc<tokio::sync::Notify>;
 
+/// The dispatcher's handles.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub(super) store: Store,
+    pub(super) policy: PolicyHandle,
+    pub(super) clock: Arc<dyn Clock>,
+    /// Signs the ack links in what it sends.
+    pub(super) links: Arc<Links>,
+    /// What wakes it (the command path notifies it).
+    deliver: DeliverWake,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        policy: PolicyHandle,
+        clock: Arc<dyn Clock>,
+        links: Arc<Links>,
+        deliver: DeliverWake,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            policy,
+            clock,
+            links,
+            deliver,
+        }
+    }
+}
+
 /// What one round did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
@@ -41,7 +74,7 @@ pub struct Round {
 }
 
 /// Deliver every notification due now. Tests call this with a manual clock.
-pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
+pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
     let mut round = Round::default();
     loop {
         let now = state.clock.now();
@@ -209,7 +242,7 @@ fn dead_letter_intents(policy: &Policy, n: &Notification, error: &str) -> Vec<In
 
 /// The background loop: a round when woken, and at least every second (for
 /// retries that came due).
-pub async fn run(state: AppState) {
+pub async fn run(state: Dispatcher) {
     loop {
         if let Err(e) = run_once(&state).await {
             tracing::error!(error = %e, "notification round failed; retrying");

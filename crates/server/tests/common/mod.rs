@@ -271,7 +271,7 @@ impl TestApp {
 
     /// Run the alert processor once, as the background task would.
     pub async fn process(&self) -> firebell_server::ingest::processor::Round {
-        firebell_server::ingest::processor::process_pending(self.state())
+        firebell_server::ingest::processor::process_pending(&self.state().processor)
             .await
             .expect("processing succeeds")
     }
@@ -286,14 +286,14 @@ impl TestApp {
 
     /// Run the scheduler once (fire due timers), as the background task would.
     pub async fn tick(&self) -> firebell_server::scheduler::Round {
-        firebell_server::scheduler::run_once(self.state())
+        firebell_server::scheduler::run_once(&self.state().scheduler)
             .await
             .expect("the scheduler round succeeds")
     }
 
     /// Run the notification dispatcher once.
     pub async fn deliver(&self) -> firebell_server::notify::dispatch::Round {
-        firebell_server::notify::dispatch::run_once(self.state())
+        firebell_server::notify::dispatch::run_once(&self.state().dispatcher)
             .await
             .expect("the delivery round succeeds")
     }
