@@ -377,7 +377,10 @@ pub(crate) fn into_alerts(rows: Vec<AlertRow>) -> Result<Vec<Alert>, StoreError>
 }
 
 /// JSON text of a value we are about to store.
-fn encode_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String, StoreError> {
+pub(crate) fn encode_json<T: Serialize + ?Sized>(
+    value: &T,
+    what: &str,
+) -> Result<String, StoreError> {
     serde_json::to_string(value)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
 }
@@ -389,7 +392,7 @@ fn decode_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreEr
 
 /// A unit enum as stored: its serde name (`alertmanager_webhook`, `scheduled`),
 /// so the column reads the same as the API.
-fn encode_enum<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+pub(crate) fn encode_enum<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => Ok(s),
         Ok(other) => Err(StoreError::Corrupt(format!(
@@ -788,135 +791,93 @@ pub(crate) fn group_taken(group_key: &str, holder: Option<String>) -> StoreError
 }
 
 // --- silences, maintenance windows, changes ------------------------------------
+// Written by binding each field; read back through these rows.
 
-/// A silence as bound: `(id, matchers JSON, starts, ends, created_by, comment, updated)`.
-pub(crate) type SilenceRow = (String, String, i64, i64, String, String, i64);
-
-pub(crate) fn silence_row(s: &Silence) -> Result<SilenceRow, StoreError> {
-    Ok((
-        s.id.clone(),
-        encode_json(&s.matchers, &format!("matchers of silence {}", s.id))?,
-        to_ms(s.starts_at),
-        to_ms(s.ends_at),
-        s.created_by.clone(),
-        s.comment.clone(),
-        to_ms(s.updated_at),
-    ))
+#[derive(sqlx::FromRow)]
+pub(crate) struct SilenceRow {
+    id: String,
+    matchers: String,
+    starts_at_ms: i64,
+    ends_at_ms: i64,
+    created_by: String,
+    comment: String,
+    updated_at_ms: i64,
 }
 
-pub(crate) fn silence_from_row(
-    (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms): SilenceRow,
-) -> Result<Silence, StoreError> {
-    let matchers: Vec<Matcher> = decode_json(&matchers, &format!("matchers of silence {id}"))?;
-    Ok(Silence {
-        matchers,
-        starts_at: from_ms(starts_at_ms)?,
-        ends_at: from_ms(ends_at_ms)?,
-        created_by,
-        comment,
-        updated_at: from_ms(updated_at_ms)?,
-        id,
-    })
+impl SilenceRow {
+    pub(crate) fn into_silence(self) -> Result<Silence, StoreError> {
+        let matchers: Vec<Matcher> =
+            decode_json(&self.matchers, &format!("matchers of silence {}", self.id))?;
+        Ok(Silence {
+            matchers,
+            starts_at: from_ms(self.starts_at_ms)?,
+            ends_at: from_ms(self.ends_at_ms)?,
+            created_by: self.created_by,
+            comment: self.comment,
+            updated_at: from_ms(self.updated_at_ms)?,
+            id: self.id,
+        })
+    }
 }
 
-/// A maintenance window as bound:
-/// `(id, title, kind, services JSON, starts, ends, created_by, created_at)`.
-pub(crate) type MaintenanceRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-pub(crate) fn maintenance_row(w: &MaintenanceWindow) -> Result<MaintenanceRow, StoreError> {
-    let what = |field: &str| format!("{field} of maintenance window {}", w.id);
-    Ok((
-        w.id.clone(),
-        w.title.clone(),
-        encode_enum(&w.kind, &what("kind"))?,
-        encode_json(&w.services, &what("services"))?,
-        to_ms(w.starts_at),
-        w.ends_at.map(to_ms),
-        w.created_by.clone(),
-        to_ms(w.created_at),
-        w.planned_starts_at.map(to_ms),
-        w.planned_ends_at.map(to_ms),
-    ))
+#[derive(sqlx::FromRow)]
+pub(crate) struct MaintenanceRow {
+    id: String,
+    title: String,
+    kind: String,
+    services: String,
+    starts_at_ms: i64,
+    ends_at_ms: Option<i64>,
+    created_by: String,
+    created_at_ms: i64,
+    planned_starts_at_ms: Option<i64>,
+    planned_ends_at_ms: Option<i64>,
 }
 
-pub(crate) fn maintenance_from_row(
-    (
-        id,
-        title,
-        kind,
-        services,
-        starts_at_ms,
-        ends_at_ms,
-        created_by,
-        created_at_ms,
-        planned_starts_at_ms,
-        planned_ends_at_ms,
-    ): MaintenanceRow,
-) -> Result<MaintenanceWindow, StoreError> {
-    let what = |field: &str| format!("{field} of maintenance window {id}");
-    let kind: MaintenanceKind = decode_enum(&kind, &what("kind"))?;
-    let services: Vec<String> = decode_json(&services, &what("services"))?;
-    Ok(MaintenanceWindow {
-        title,
-        kind,
-        services,
-        starts_at: from_ms(starts_at_ms)?,
-        ends_at: ends_at_ms.map(from_ms).transpose()?,
-        created_by,
-        created_at: from_ms(created_at_ms)?,
-        planned_starts_at: planned_starts_at_ms.map(from_ms).transpose()?,
-        planned_ends_at: planned_ends_at_ms.map(from_ms).transpose()?,
-        id,
-    })
+impl MaintenanceRow {
+    pub(crate) fn into_window(self) -> Result<MaintenanceWindow, StoreError> {
+        let what = |field: &str| format!("{field} of maintenance window {}", self.id);
+        let kind: MaintenanceKind = decode_enum(&self.kind, &what("kind"))?;
+        let services: Vec<String> = decode_json(&self.services, &what("services"))?;
+        let instant = |ms: Option<i64>| ms.map(from_ms).transpose();
+        Ok(MaintenanceWindow {
+            kind,
+            services,
+            starts_at: from_ms(self.starts_at_ms)?,
+            ends_at: instant(self.ends_at_ms)?,
+            created_at: from_ms(self.created_at_ms)?,
+            planned_starts_at: instant(self.planned_starts_at_ms)?,
+            planned_ends_at: instant(self.planned_ends_at_ms)?,
+            title: self.title,
+            created_by: self.created_by,
+            id: self.id,
+        })
+    }
 }
 
-/// A change as bound: `(id, source, summary, service, environment, at, payload JSON)`.
-pub(crate) type ChangeRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    String,
-);
-
-pub(crate) fn change_row(c: &ChangeRecord) -> Result<ChangeRow, StoreError> {
-    Ok((
-        c.id.clone(),
-        c.source.clone(),
-        c.summary.clone(),
-        c.service.clone(),
-        c.environment.clone(),
-        to_ms(c.at),
-        encode_json(&c.payload, &format!("payload of change {}", c.id))?,
-    ))
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChangeRow {
+    id: String,
+    source: String,
+    summary: String,
+    service: Option<String>,
+    environment: Option<String>,
+    at_ms: i64,
+    payload: String,
 }
 
-pub(crate) fn change_from_row(
-    (id, source, summary, service, environment, at_ms, payload): ChangeRow,
-) -> Result<ChangeRecord, StoreError> {
-    let payload = decode_json(&payload, &format!("payload of change {id}"))?;
-    Ok(ChangeRecord {
-        source,
-        summary,
-        service,
-        environment,
-        at: from_ms(at_ms)?,
-        payload,
-        id,
-    })
+impl ChangeRow {
+    pub(crate) fn into_change(self) -> Result<ChangeRecord, StoreError> {
+        Ok(ChangeRecord {
+            payload: decode_json(&self.payload, &format!("payload of change {}", self.id))?,
+            at: from_ms(self.at_ms)?,
+            source: self.source,
+            summary: self.summary,
+            service: self.service,
+            environment: self.environment,
+            id: self.id,
+        })
+    }
 }
 
 #[cfg(test)]

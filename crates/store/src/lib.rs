@@ -8,8 +8,8 @@
 //! compile time, and `match` keeps async simple. Every statement is written
 //! once, under `src/sql/`, and compiled against each backend's concrete types
 //! (see `backend/mod.rs`). Each backend has forward-only migrations under
-//! `migrations/<backend>/`: the DDL is where their dialects really differ. Instants are stored as INTEGER
-//! milliseconds since the epoch on both backends (text timestamps do not sort).
+//! `migrations/<backend>/`: the DDL is where their dialects really differ.
+//! Instants are INTEGER milliseconds since the epoch (text does not sort).
 //!
 //! What it keeps: incidents (an event log plus a projection for lists), API
 //! tokens, alerts and the mapping from alert groups to their open incident,
@@ -25,8 +25,8 @@
 //!    folds the oldest log rows into `alerts` and deletes them in one
 //!    transaction. A change the processor must see marks the alert `pending`.
 //! 2. Processing: [`Store::pending_alerts`], then per group either
-//!    [`Store::create_incident_for_group`], [`Store::append`] (with the alerts) or
-//!    [`Store::mark_alerts_processed`]: the incident write and "these alerts
+//!    [`Store::create_incident_for_group`], [`Store::append`] (with the
+//!    alerts) or [`Store::mark_alerts_processed`]: the incident write and "these alerts
 //!    are processed" commit together. An alert re-reported meanwhile stays
 //!    pending (its `updated_at` moved), so the next round sees the news.
 //! 3. Expiry: [`Store::sweep_expired_alerts`] makes alerts whose `ends_at`
@@ -72,6 +72,22 @@ macro_rules! dispatch {
     };
 }
 
+/// Define each `pub async fn name(&self, args…) -> R;` on [`Store`] as a
+/// call of the same method on whichever backend this store is. The
+/// backends' methods are written once, under `src/sql/`.
+macro_rules! forward {
+    ($($(#[$doc:meta])* pub async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    dispatch!(self, s => s.$name($($arg),*).await)
+                }
+            )*
+        }
+    };
+}
+
 impl Store {
     /// Open (creating if needed) and migrate the database at `url`:
     /// `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:` or `postgres://…`.
@@ -100,200 +116,9 @@ impl Store {
         }
     }
 
-    /// Cheap round trip for readiness checks.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.ping().await)
-    }
-
     /// Close the pools, waiting for in-flight work.
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
-    }
-
-    /// Create an incident in one transaction: allocate the next number of the
-    /// day `id_stem` (e.g. `INC-20261123`), format the id as
-    /// `{id_stem}-{n:0digits}`, and write the state (with that id), its first
-    /// events and its timers. Ids are gap-free per stem. Returns the state as
-    /// stored.
-    pub async fn create_incident(
-        &self,
-        id_stem: &str,
-        digits: u8,
-        new: &NewIncident,
-    ) -> Result<Incident, StoreError> {
-        dispatch!(self, s => s.create_incident(id_stem, digits, new).await)
-    }
-
-    /// Write one change to an incident ([`Append`]) if it is still at
-    /// `expected_version`; otherwise nothing is written and
-    /// [`StoreError::Conflict`] says the current version. When the state is
-    /// resolved, the incident's alert groups are released in the same
-    /// transaction (see [`Store::open_incident_for_group`]); alerts it
-    /// processed stay pending if the write is refused.
-    pub async fn append(&self, append: &Append) -> Result<(), StoreError> {
-        dispatch!(self, s => s.append(append).await)
-    }
-
-    /// Many appends in one transaction, each in a savepoint; returns the
-    /// indexes of those that lost a race (nothing of them was written).
-    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
-        dispatch!(self, s => s.append_batch(appends).await)
-    }
-
-    /// Replace an incident's timers (after a policy change, or when a due
-    /// timer turned out to have nothing to fire) if it is still at
-    /// `version`; false if it moved on (its newer write planned its own).
-    pub async fn replace_timers(
-        &self,
-        id: &str,
-        version: u64,
-        timers: &[Due],
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.replace_timers(id, version, timers).await)
-    }
-
-    /// Claim incidents with a due timer for `token` until `lease`; rows
-    /// another scheduler holds are skipped.
-    pub async fn claim_due_incidents(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        token: &str,
-        lease: Timestamp,
-    ) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, s => s.claim_due_incidents(now, limit, token, lease).await)
-    }
-
-    /// Ids of every incident not resolved (to rewrite their timers after a
-    /// policy change).
-    pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, s => s.open_incident_ids().await)
-    }
-
-    /// Take or renew the lease `name` for `holder` until `until`; false if
-    /// another holder's lease is still running at `now`. Singleton duties
-    /// (health checks, the heartbeat monitor) run only on the holder.
-    pub async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.try_lease(name, holder, now, until).await)
-    }
-
-    /// Delete resolved alerts (not holding an open incident's history),
-    /// expired silences, ended maintenance windows and change records that
-    /// ended before the cutoffs, in chunks.
-    pub async fn prune(&self, before: &PruneBefore) -> Result<Pruned, StoreError> {
-        dispatch!(self, s => s.prune(before).await)
-    }
-
-    /// The earliest timer, claimed or not.
-    pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
-        dispatch!(self, s => s.next_timer_at().await)
-    }
-
-    /// Claim notifications due for delivery (and ones whose sender's lease lapsed).
-    pub async fn claim_notifications(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        token: &str,
-        lease: Timestamp,
-    ) -> Result<Vec<Notification>, StoreError> {
-        dispatch!(self, s => s.claim_notifications(now, limit, token, lease).await)
-    }
-
-    /// Record a delivery's outcome with its timeline event and follow-up
-    /// intents; `false` if the claim was lost meanwhile. The event changes
-    /// neither the incident's agenda nor what is cancelled, so its timers
-    /// stay as they are.
-    pub async fn complete_notification(
-        &self,
-        n: &Notification,
-        token: &str,
-        completion: &Completion,
-        follow_up: &[firebell_core::escalation::Intent],
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.complete_notification(n, token, completion, follow_up, now).await)
-    }
-
-    /// Notifications, newest first, of one incident or of all.
-    pub async fn list_notifications(
-        &self,
-        incident_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Notification>, StoreError> {
-        dispatch!(self, s => s.list_notifications(incident_id, limit).await)
-    }
-
-    /// A server-wide setting, set to `value` by whoever asks first.
-    pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        dispatch!(self, s => s.setting_or_init(key, value).await)
-    }
-
-    /// Every event of an incident in `seq` order; empty if there is no such incident.
-    pub async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
-        dispatch!(self, s => s.load_events(id).await)
-    }
-
-    /// The stored projection of an incident (what lists show).
-    pub async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError> {
-        dispatch!(self, s => s.get_incident(id).await)
-    }
-
-    /// Incidents matching `filter`, newest declaration first, `limit` per page.
-    pub async fn list_incidents(
-        &self,
-        filter: &IncidentFilter,
-    ) -> Result<IncidentPage, StoreError> {
-        dispatch!(self, s => s.list_incidents(filter).await)
-    }
-
-    /// Number of incidents per status (for metrics).
-    pub async fn count_incidents_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        dispatch!(self, s => s.count_incidents_by_status().await)
-    }
-
-    pub async fn create_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
-        dispatch!(self, s => s.create_token(token).await)
-    }
-
-    /// The live (not revoked) token with this hash.
-    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        dispatch!(self, s => s.token_by_hash(hash).await)
-    }
-
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        dispatch!(self, s => s.list_tokens().await)
-    }
-
-    /// Revoke by id; returns false if no live token had that id.
-    pub async fn revoke_token(&self, id: i64, at: jiff::Timestamp) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.revoke_token(id, at).await)
-    }
-
-    /// Count of all tokens ever created (revoked included): zero means a fresh
-    /// database, which is when the first admin token is minted.
-    pub async fn count_tokens(&self) -> Result<i64, StoreError> {
-        dispatch!(self, s => s.count_tokens().await)
-    }
-
-    // --- alerts --------------------------------------------------------------
-
-    /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
-    /// statement: once this returns they are durable, and a sender may be
-    /// told so. Nothing is merged yet; [`Store::merge_logged_alerts`] does
-    /// that, in log order.
-    pub async fn log_alerts(
-        &self,
-        received_at: Timestamp,
-        entries: &[LogEntry],
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.log_alerts(received_at, entries).await)
     }
 
     /// Merge the oldest ingest-log rows (whole rows, at least one, about
@@ -325,40 +150,173 @@ impl Store {
     {
         dispatch!(self, s => s.merge_logged_alerts(max_alerts, merge).await)
     }
+}
+
+// Every other operation: the same signature on each backend's handle.
+forward! {
+    /// Cheap round trip for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Create an incident in one transaction: allocate the next number of the
+    /// day `id_stem` (e.g. `INC-20261123`), format the id as
+    /// `{id_stem}-{n:0digits}`, and write the state (with that id), its first
+    /// events and its timers. Ids are gap-free per stem. Returns the state as
+    /// stored.
+    pub async fn create_incident(
+        &self,
+        id_stem: &str,
+        digits: u8,
+        new: &NewIncident,
+    ) -> Result<Incident, StoreError>;
+
+    /// Write one change to an incident ([`Append`]) if it is still at
+    /// `expected_version`; otherwise nothing is written and
+    /// [`StoreError::Conflict`] says the current version. When the state is
+    /// resolved, the incident's alert groups are released in the same
+    /// transaction (see [`Store::open_incident_for_group`]); alerts it
+    /// processed stay pending if the write is refused.
+    pub async fn append(&self, append: &Append) -> Result<(), StoreError>;
+
+    /// Many appends in one transaction, each in a savepoint; returns the
+    /// indexes of those that lost a race (nothing of them was written).
+    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError>;
+
+    /// Replace an incident's timers (after a policy change, or when a due
+    /// timer turned out to have nothing to fire) if it is still at
+    /// `version`; false if it moved on (its newer write planned its own).
+    pub async fn replace_timers(
+        &self,
+        id: &str,
+        version: u64,
+        timers: &[Due],
+    ) -> Result<bool, StoreError>;
+
+    /// Claim incidents with a due timer for `token` until `lease`; rows
+    /// another scheduler holds are skipped.
+    pub async fn claim_due_incidents(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Ids of every incident not resolved (to rewrite their timers after a
+    /// policy change).
+    pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Take or renew the lease `name` for `holder` until `until`; false if
+    /// another holder's lease is still running at `now`. Singleton duties
+    /// (health checks, the heartbeat monitor) run only on the holder.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Delete resolved alerts (not holding an open incident's history),
+    /// expired silences, ended maintenance windows and change records that
+    /// ended before the cutoffs, in chunks.
+    pub async fn prune(&self, before: &PruneBefore) -> Result<Pruned, StoreError>;
+
+    /// The earliest timer, claimed or not.
+    pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Claim notifications due for delivery (and ones whose sender's lease lapsed).
+    pub async fn claim_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// Record a delivery's outcome with its timeline event and follow-up
+    /// intents; `false` if the claim was lost meanwhile. The event changes
+    /// neither the incident's agenda nor what is cancelled, so its timers
+    /// stay as they are.
+    pub async fn complete_notification(
+        &self,
+        n: &Notification,
+        token: &str,
+        completion: &Completion,
+        follow_up: &[firebell_core::escalation::Intent],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Notifications, newest first, of one incident or of all.
+    pub async fn list_notifications(
+        &self,
+        incident_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError>;
+
+    /// A server-wide setting, set to `value` by whoever asks first.
+    pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Every event of an incident in `seq` order; empty if there is no such incident.
+    pub async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError>;
+
+    /// The stored projection of an incident (what lists show).
+    pub async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+
+    /// Incidents matching `filter`, newest declaration first, `limit` per page.
+    pub async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError>;
+
+    /// Number of incidents per status (for metrics).
+    pub async fn count_incidents_by_status(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    pub async fn create_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
+
+    /// The live (not revoked) token with this hash.
+    pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revoke by id; returns false if no live token had that id.
+    pub async fn revoke_token(&self, id: i64, at: jiff::Timestamp) -> Result<bool, StoreError>;
+
+    /// Count of all tokens ever created (revoked included): zero means a fresh
+    /// database, which is when the first admin token is minted.
+    pub async fn count_tokens(&self) -> Result<i64, StoreError>;
+
+    // --- alerts --------------------------------------------------------------
+
+    /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
+    /// statement: once this returns they are durable, and a sender may be
+    /// told so. Nothing is merged yet; [`Store::merge_logged_alerts`] does
+    /// that, in log order.
+    pub async fn log_alerts(
+        &self,
+        received_at: Timestamp,
+        entries: &[LogEntry],
+    ) -> Result<(), StoreError>;
 
     /// Reports in the ingest log not merged yet.
-    pub async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.logged_alert_backlog().await)
-    }
+    pub async fn logged_alert_backlog(&self) -> Result<u64, StoreError>;
 
     /// Up to `limit` pending alerts (0: up to 10,000), least recently updated
     /// first, so a busy alert cannot starve a quiet one.
-    pub async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError> {
-        dispatch!(self, s => s.pending_alerts(limit).await)
-    }
+    pub async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, StoreError>;
 
     /// Mark pending every alert last processed as firing whose `ends_at` is at
     /// or before `now` (and that is not pending already): the sender stopped
     /// refreshing it, so it resolved. Returns how many.
-    pub async fn sweep_expired_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.sweep_expired_alerts(now).await)
-    }
+    pub async fn sweep_expired_alerts(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Mark pending every alert firing at `now` that is not attached to an
     /// open incident (no incident, or a resolved one) and is not pending
     /// already. For when a silence or maintenance window lapses: the alerts it
     /// held back are news again. Returns how many.
-    pub async fn repend_unattached_firing_alerts(&self, now: Timestamp) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.repend_unattached_firing_alerts(now).await)
-    }
+    pub async fn repend_unattached_firing_alerts(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// The open incident of an alert group, if it has one.
     pub async fn open_incident_for_group(
         &self,
         group_key: &str,
-    ) -> Result<Option<String>, StoreError> {
-        dispatch!(self, s => s.open_incident_for_group(group_key).await)
-    }
+    ) -> Result<Option<String>, StoreError>;
 
     /// [`Store::create_incident`] for an alert group, in one transaction that
     /// also makes it the group's open incident and marks `alerts` processed
@@ -373,108 +331,76 @@ impl Store {
         group_key: &str,
         new: &NewIncident,
         alerts: &[ProcessedAlert],
-    ) -> Result<Incident, StoreError> {
-        dispatch!(self, s => s.create_incident_for_group(id_stem, digits, group_key, new, alerts).await)
-    }
+    ) -> Result<Incident, StoreError>;
 
     /// Mark alerts processed that lead to no incident (silenced, in
     /// maintenance, below the paging threshold). Each is updated only if its
     /// `updated_at` is still `seen_updated_at`: an alert re-reported while it
     /// was being processed stays pending. `incident_id: None` keeps the
     /// stored one; `Some` must name an existing incident (a foreign key).
-    pub async fn mark_alerts_processed(&self, alerts: &[ProcessedAlert]) -> Result<(), StoreError> {
-        dispatch!(self, s => s.mark_alerts_processed(alerts).await)
-    }
+    pub async fn mark_alerts_processed(&self, alerts: &[ProcessedAlert]) -> Result<(), StoreError>;
 
     /// The alert stored under `key`, if any.
-    pub async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError> {
-        dispatch!(self, s => s.get_alert(key).await)
-    }
+    pub async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError>;
 
     /// Alerts matching `filter`, latest `starts_at` first, then by key.
-    pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
-        dispatch!(self, s => s.list_alerts(filter).await)
-    }
+    pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError>;
 
     /// `(firing at now, total)` alerts attached to an incident.
     pub async fn alert_counts(
         &self,
         incident_id: &str,
         now: Timestamp,
-    ) -> Result<(u64, u64), StoreError> {
-        dispatch!(self, s => s.alert_counts(incident_id, now).await)
-    }
+    ) -> Result<(u64, u64), StoreError>;
 
     // --- silences --------------------------------------------------------------
 
     /// Insert a silence, or replace the one with its id.
-    pub async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
-        dispatch!(self, s => s.upsert_silence(silence).await)
-    }
+    pub async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError>;
 
-    pub async fn get_silence(&self, id: &str) -> Result<Option<Silence>, StoreError> {
-        dispatch!(self, s => s.get_silence(id).await)
-    }
+    pub async fn get_silence(&self, id: &str) -> Result<Option<Silence>, StoreError>;
 
     /// Every silence, expired ones included, latest end first.
-    pub async fn list_silences(&self) -> Result<Vec<Silence>, StoreError> {
-        dispatch!(self, s => s.list_silences().await)
-    }
+    pub async fn list_silences(&self) -> Result<Vec<Silence>, StoreError>;
 
     /// End a silence at `now` (its record stays). One that had not started
     /// yet gets `starts_at = now` too, so it reads as expired, not pending.
     /// False if there is no such silence or it had already ended.
-    pub async fn expire_silence(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.expire_silence(id, now).await)
-    }
+    pub async fn expire_silence(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
 
     // --- maintenance windows -----------------------------------------------------
 
     /// Store a new maintenance window; an id already used is a database error.
-    pub async fn create_maintenance(&self, window: &MaintenanceWindow) -> Result<(), StoreError> {
-        dispatch!(self, s => s.create_maintenance(window).await)
-    }
+    pub async fn create_maintenance(&self, window: &MaintenanceWindow) -> Result<(), StoreError>;
 
     /// Every maintenance window, latest start first.
-    pub async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError> {
-        dispatch!(self, s => s.list_maintenance().await)
-    }
+    pub async fn list_maintenance(&self) -> Result<Vec<MaintenanceWindow>, StoreError>;
 
     /// End a window at `now`: one that is active, or open-ended (maintenance
     /// mode; if it had not started, `starts_at` becomes `now` as well). False
     /// if there is no such window, it is over, or it is scheduled for later.
-    pub async fn end_maintenance(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.end_maintenance(id, now).await)
-    }
+    pub async fn end_maintenance(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
 
     // --- heartbeats --------------------------------------------------------------
 
     /// Record that heartbeat `name` pinged at `at`: its last ping is now `at`.
-    pub async fn record_heartbeat(&self, name: &str, at: Timestamp) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_heartbeat(name, at).await)
-    }
+    pub async fn record_heartbeat(&self, name: &str, at: Timestamp) -> Result<(), StoreError>;
 
     /// The last ping of every heartbeat that ever pinged, by name.
-    pub async fn heartbeats(&self) -> Result<Vec<HeartbeatPing>, StoreError> {
-        dispatch!(self, s => s.heartbeats().await)
-    }
+    pub async fn heartbeats(&self) -> Result<Vec<HeartbeatPing>, StoreError>;
 
     // --- changes -----------------------------------------------------------------
 
     /// Record a change event; a record with the same id is replaced, so a
     /// sender's retry (or a later status of the same deploy) is harmless.
-    pub async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
-        dispatch!(self, s => s.record_change(change).await)
-    }
+    pub async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError>;
 
     /// Changes at or after `since` (to one service, or all), newest first.
     pub async fn list_changes(
         &self,
         service: Option<&str>,
         since: Timestamp,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        dispatch!(self, s => s.list_changes(service, since).await)
-    }
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
 
     // --- schedule overrides --------------------------------------------------------
 
@@ -482,14 +408,10 @@ impl Store {
     /// (instants truncated to the millisecond). The caller has validated it
     /// against the policy; `ends_at` must be after `starts_at`, and an id
     /// already used is a database error.
-    pub async fn create_override(&self, new: &NewOverride) -> Result<OverrideRecord, StoreError> {
-        dispatch!(self, s => s.create_override(new).await)
-    }
+    pub async fn create_override(&self, new: &NewOverride) -> Result<OverrideRecord, StoreError>;
 
     /// One override by id, removed or not.
-    pub async fn get_override(&self, id: &str) -> Result<Option<OverrideRecord>, StoreError> {
-        dispatch!(self, s => s.get_override(id).await)
-    }
+    pub async fn get_override(&self, id: &str) -> Result<Option<OverrideRecord>, StoreError>;
 
     /// Overrides not removed, of one schedule (exact name) or all, that end
     /// after `active_at_or_after` if given (so ended ones are left out),
@@ -498,16 +420,12 @@ impl Store {
         &self,
         schedule: Option<&str>,
         active_at_or_after: Option<Timestamp>,
-    ) -> Result<Vec<OverrideRecord>, StoreError> {
-        dispatch!(self, s => s.list_overrides(schedule, active_at_or_after).await)
-    }
+    ) -> Result<Vec<OverrideRecord>, StoreError>;
 
     /// Remove an override at `now` (soft delete: the row keeps `deleted_at`,
     /// and the override no longer applies). False if there is no such
     /// override or it was already removed.
-    pub async fn delete_override(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.delete_override(id, now).await)
-    }
+    pub async fn delete_override(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
 
     /// Every override not removed that overlaps `[from, to)`, of every
     /// schedule, ready for [`firebell_core::schedule::on_call`]. Newest
@@ -517,7 +435,5 @@ impl Store {
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Vec<firebell_core::schedule::Override>, StoreError> {
-        dispatch!(self, s => s.overrides_between(from, to).await)
-    }
+    ) -> Result<Vec<firebell_core::schedule::Override>, StoreError>;
 }

@@ -73,62 +73,50 @@ macro_rules! override_columns {
 }
 pub(crate) use override_columns;
 
-pub(crate) type OverrideRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-);
+#[derive(Clone, sqlx::FromRow)]
+pub(crate) struct OverrideRow {
+    pub(crate) id: String,
+    pub(crate) schedule: String,
+    pub(crate) person: String,
+    pub(crate) covering: Option<String>,
+    pub(crate) starts_at_ms: i64,
+    pub(crate) ends_at_ms: i64,
+    pub(crate) reason: String,
+    pub(crate) created_by: String,
+    pub(crate) created_at_ms: i64,
+    pub(crate) deleted_at_ms: Option<i64>,
+}
 
-pub(crate) fn from_row(
-    (
-        id,
-        schedule,
-        person,
-        covering,
-        starts_at_ms,
-        ends_at_ms,
-        reason,
-        created_by,
-        created_at_ms,
-        deleted_at_ms,
-    ): OverrideRow,
-) -> Result<OverrideRecord, StoreError> {
+pub(crate) fn from_row(r: OverrideRow) -> Result<OverrideRecord, StoreError> {
     Ok(OverrideRecord {
-        id,
-        schedule,
-        person,
-        covering,
-        starts_at: from_ms(starts_at_ms)?,
-        ends_at: from_ms(ends_at_ms)?,
-        reason,
-        created_by,
-        created_at: from_ms(created_at_ms)?,
-        deleted_at: deleted_at_ms.map(from_ms).transpose()?,
+        starts_at: from_ms(r.starts_at_ms)?,
+        ends_at: from_ms(r.ends_at_ms)?,
+        created_at: from_ms(r.created_at_ms)?,
+        deleted_at: r.deleted_at_ms.map(from_ms).transpose()?,
+        id: r.id,
+        schedule: r.schedule,
+        person: r.person,
+        covering: r.covering,
+        reason: r.reason,
+        created_by: r.created_by,
     })
 }
 
 /// The row to insert, and the record it reads back as (instants truncated
 /// to the millisecond, as stored).
 pub(crate) fn to_row(new: &NewOverride) -> Result<(OverrideRow, OverrideRecord), StoreError> {
-    let row: OverrideRow = (
-        new.id.clone(),
-        new.schedule.clone(),
-        new.person.clone(),
-        new.covering.clone(),
-        to_ms(new.starts_at),
-        to_ms(new.ends_at),
-        new.reason.clone(),
-        new.created_by.clone(),
-        to_ms(new.created_at),
-        None,
-    );
+    let row = OverrideRow {
+        id: new.id.clone(),
+        schedule: new.schedule.clone(),
+        person: new.person.clone(),
+        covering: new.covering.clone(),
+        starts_at_ms: to_ms(new.starts_at),
+        ends_at_ms: to_ms(new.ends_at),
+        reason: new.reason.clone(),
+        created_by: new.created_by.clone(),
+        created_at_ms: to_ms(new.created_at),
+        deleted_at_ms: None,
+    };
     let record = from_row(row.clone())?;
     Ok((row, record))
 }

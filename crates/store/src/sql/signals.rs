@@ -7,16 +7,13 @@ use firebell_core::alert::{MaintenanceWindow, Silence};
 
 use super::Handle;
 use crate::codec::{
-    ChangeRow, MaintenanceRow, SilenceRow, change_from_row, change_row, from_ms,
-    maintenance_from_row, maintenance_row, silence_from_row, silence_row, to_ms,
+    ChangeRow, MaintenanceRow, SilenceRow, encode_enum, encode_json, from_ms, to_ms,
 };
 use crate::{ChangeRecord, HeartbeatPing, StoreError};
 
 impl Handle {
     pub(crate) async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
         let _t = Self::timer("upsert_silence");
-        let (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) =
-            silence_row(silence)?;
         sqlx::query(
             "INSERT INTO silences \
              (id, matchers, starts_at_ms, ends_at_ms, created_by, comment, updated_at_ms) \
@@ -26,13 +23,16 @@ impl Handle {
              created_by = excluded.created_by, comment = excluded.comment, \
              updated_at_ms = excluded.updated_at_ms",
         )
-        .bind(id)
-        .bind(matchers)
-        .bind(starts_at_ms)
-        .bind(ends_at_ms)
-        .bind(created_by)
-        .bind(comment)
-        .bind(updated_at_ms)
+        .bind(&silence.id)
+        .bind(encode_json(
+            &silence.matchers,
+            &format!("matchers of silence {}", silence.id),
+        )?)
+        .bind(to_ms(silence.starts_at))
+        .bind(to_ms(silence.ends_at))
+        .bind(&silence.created_by)
+        .bind(&silence.comment)
+        .bind(to_ms(silence.updated_at))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -47,7 +47,7 @@ impl Handle {
         .bind(id)
         .fetch_optional(self.reader())
         .await?;
-        row.map(silence_from_row).transpose()
+        row.map(SilenceRow::into_silence).transpose()
     }
 
     pub(crate) async fn list_silences(&self) -> Result<Vec<Silence>, StoreError> {
@@ -58,7 +58,7 @@ impl Handle {
         )
         .fetch_all(self.reader())
         .await?;
-        rows.into_iter().map(silence_from_row).collect()
+        rows.into_iter().map(SilenceRow::into_silence).collect()
     }
 
     pub(crate) async fn expire_silence(
@@ -85,34 +85,23 @@ impl Handle {
         window: &MaintenanceWindow,
     ) -> Result<(), StoreError> {
         let _t = Self::timer("create_maintenance");
-        let (
-            id,
-            title,
-            kind,
-            services,
-            starts_at_ms,
-            ends_at_ms,
-            created_by,
-            created_at_ms,
-            planned_starts_at_ms,
-            planned_ends_at_ms,
-        ) = maintenance_row(window)?;
+        let what = |field: &str| format!("{field} of maintenance window {}", window.id);
         sqlx::query(
             "INSERT INTO maintenance_windows \
              (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
               planned_starts_at_ms, planned_ends_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(id)
-        .bind(title)
-        .bind(kind)
-        .bind(services)
-        .bind(starts_at_ms)
-        .bind(ends_at_ms)
-        .bind(created_by)
-        .bind(created_at_ms)
-        .bind(planned_starts_at_ms)
-        .bind(planned_ends_at_ms)
+        .bind(&window.id)
+        .bind(&window.title)
+        .bind(encode_enum(&window.kind, &what("kind"))?)
+        .bind(encode_json(&window.services, &what("services"))?)
+        .bind(to_ms(window.starts_at))
+        .bind(window.ends_at.map(to_ms))
+        .bind(&window.created_by)
+        .bind(to_ms(window.created_at))
+        .bind(window.planned_starts_at.map(to_ms))
+        .bind(window.planned_ends_at.map(to_ms))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -127,7 +116,7 @@ impl Handle {
         )
         .fetch_all(self.reader())
         .await?;
-        rows.into_iter().map(maintenance_from_row).collect()
+        rows.into_iter().map(MaintenanceRow::into_window).collect()
     }
 
     pub(crate) async fn end_maintenance(
@@ -184,7 +173,6 @@ impl Handle {
 
     pub(crate) async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
         let _t = Self::timer("record_change");
-        let (id, source, summary, service, environment, at_ms, payload) = change_row(change)?;
         sqlx::query(
             "INSERT INTO changes (id, source, summary, service, environment, at_ms, payload) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -192,13 +180,16 @@ impl Handle {
              service = excluded.service, environment = excluded.environment, \
              at_ms = excluded.at_ms, payload = excluded.payload",
         )
-        .bind(id)
-        .bind(source)
-        .bind(summary)
-        .bind(service)
-        .bind(environment)
-        .bind(at_ms)
-        .bind(payload)
+        .bind(&change.id)
+        .bind(&change.source)
+        .bind(&change.summary)
+        .bind(&change.service)
+        .bind(&change.environment)
+        .bind(to_ms(change.at))
+        .bind(encode_json(
+            &change.payload,
+            &format!("payload of change {}", change.id),
+        )?)
         .execute(self.writer())
         .await?;
         Ok(())
@@ -230,6 +221,6 @@ impl Handle {
                 .fetch_all(self.reader())
                 .await?,
             };
-        rows.into_iter().map(change_from_row).collect()
+        rows.into_iter().map(ChangeRow::into_change).collect()
     }
 }
