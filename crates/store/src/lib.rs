@@ -234,9 +234,10 @@ forward! {
     ) -> Result<Vec<Notification>, StoreError>;
 
     /// Record a delivery's outcome with its timeline event and follow-up
-    /// intents; `false` if the claim was lost meanwhile. The event changes
-    /// neither the incident's agenda nor what is cancelled, so its timers
-    /// stay as they are.
+    /// intents; `false` if the claim was lost meanwhile. A page that failed
+    /// and would be retried is cancelled if the incident was acknowledged
+    /// meanwhile. The event does not change the incident's agenda, so its
+    /// timers stay as they are.
     pub async fn complete_notification(
         &self,
         n: &Notification,

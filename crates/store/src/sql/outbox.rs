@@ -123,6 +123,8 @@ impl Handle {
             let current = decode_incident(&n.incident_id, &current)?;
             let (next, events) = with_outcome(&current, outcome_event(n, completion), now);
             super::incidents::write_append(&mut tx, &next, current.version, &events).await?;
+            // A failed page put back to pending after an ack must not go out.
+            cancel_stopped(&mut tx, &next).await?;
             insert_intents(&mut tx, &n.incident_id, follow_up, now).await?;
         }
         tx.commit().await?;
@@ -170,6 +172,12 @@ pub(super) async fn sync_effects(
             .execute(&mut *conn)
             .await?;
     }
+    cancel_stopped(conn, state).await
+}
+
+/// Cancel the pending notifications `state` no longer allows: pages once it
+/// is acknowledged, everything once it is resolved.
+async fn cancel_stopped(conn: &mut Conn, state: &Incident) -> Result<(), StoreError> {
     if !state.is_open() || state.acknowledged_at.is_some() {
         sqlx::query(
             "UPDATE notifications SET state = 'cancelled', updated_at_ms = $1 \
