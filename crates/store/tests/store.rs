@@ -17,103 +17,14 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Append, Backend, ChangeRecord, IncidentFilter, LogEntry, NewIncident, NewToken,
+    AlertFilter, Backend, ChangeRecord, IncidentFilter, LogEntry, NewIncident, NewToken,
     ProcessedAlert, Store, StoreError,
 };
 use jiff::{Timestamp, ToSpan};
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::Connection;
 
-const PG_ENV: &str = "FIREBELL_TEST_DATABASE_URL";
-
-/// One test's database: where it is, and how to clean it up.
-struct TestDb {
-    url: String,
-    /// Keeps the SQLite file's directory alive for the test.
-    _dir: Option<tempfile::TempDir>,
-    /// PostgreSQL: the server URL and the test's schema, dropped afterwards.
-    pg: Option<(String, String)>,
-}
-
-impl TestDb {
-    fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("firebell.db").display());
-        TestDb {
-            url,
-            _dir: Some(dir),
-            pg: None,
-        }
-    }
-
-    /// `None` (after saying so) when no PostgreSQL server is configured.
-    fn postgres(test: &str) -> Option<TestDb> {
-        let Ok(base) = std::env::var(PG_ENV) else {
-            println!("postgres::{test}: SKIPPED (set {PG_ENV} to run PostgreSQL store tests)");
-            return None;
-        };
-        let schema = format!("t_{:016x}", rand::random::<u64>());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}schema={schema}");
-        Some(TestDb {
-            url,
-            _dir: None,
-            pg: Some((base, schema)),
-        })
-    }
-
-    async fn connect(&self) -> Store {
-        Store::connect(&self.url).await.expect("connect")
-    }
-
-    /// Best effort: drop the test's schema.
-    async fn teardown(&self) {
-        if let Some((base, schema)) = &self.pg
-            && let Ok(mut conn) = sqlx::PgConnection::connect(base).await
-        {
-            let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-            let _ = sqlx::query(AssertSqlSafe(drop)).execute(&mut conn).await;
-            let _ = conn.close().await;
-        }
-    }
-}
-
-/// `sqlite::<test>` and `postgres::<test>` for each test body.
-macro_rules! store_tests {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::run(super::TestDb::sqlite(), |db| async move { super::$test(&db).await }).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = super::TestDb::postgres(stringify!($test)) {
-                        super::run(db, |db| async move { super::$test(&db).await }).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-/// Run a body, then tear down even if it panicked, then re-raise the panic.
-async fn run<F, Fut>(db: TestDb, body: F)
-where
-    F: FnOnce(Arc<TestDb>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let db = Arc::new(db);
-    let outcome = tokio::spawn(body(db.clone())).await;
-    db.teardown().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
+mod common;
+use common::*;
 
 store_tests!(
     roundtrip,
@@ -153,107 +64,8 @@ store_tests!(
     heartbeats_keep_the_latest_ping,
     fired_batch_rolls_back_only_the_loser,
     leases_have_one_holder_until_they_lapse,
+    prune_deletes_only_what_ended_before_each_cutoff,
 );
-
-// --- building incidents from real core events ------------------------------
-
-fn t0() -> Timestamp {
-    "2026-11-23T09:00:00Z".parse().expect("instant")
-}
-
-fn declared(at: Timestamp, title: &str, severity: &str, services: &[&str]) -> Event {
-    Event {
-        seq: 1,
-        at,
-        actor: "alice".into(),
-        kind: EventKind::Declared {
-            title: title.into(),
-            severity: severity.into(),
-            summary: "checkout is failing".into(),
-            services: services.iter().map(|s| s.to_string()).collect(),
-            tags: vec!["customer-facing".into()],
-            detected_at: Some(at - 5.minutes()),
-            checklist: vec![],
-            obligations: vec![],
-            escalation_policy: None,
-        },
-    }
-}
-
-fn next(incident: &Incident, at: Timestamp, actor: &str, kind: EventKind) -> Event {
-    Event {
-        seq: incident.version + 1,
-        at,
-        actor: actor.into(),
-        kind,
-    }
-}
-
-/// A new incident for `create_incident`: state folded from `events`, no timers.
-fn build(events: Vec<Event>) -> NewIncident {
-    NewIncident {
-        state: Incident::from_events("", &events).expect("log starts with Declared"),
-        events,
-        timers: Vec::new(),
-    }
-}
-
-/// A write of `state` (after `events`) at `expected`, marking `alerts`
-/// processed, with no timers or notifications.
-fn write(state: &Incident, expected: u64, events: &[Event], alerts: &[ProcessedAlert]) -> Append {
-    Append {
-        state: state.clone(),
-        expected_version: expected,
-        events: events.to_vec(),
-        timers: Vec::new(),
-        intents: Vec::new(),
-        alerts: alerts.to_vec(),
-    }
-}
-
-async fn create(
-    store: &Store,
-    stem: &str,
-    at: Timestamp,
-    severity: &str,
-    services: &[&str],
-) -> Incident {
-    store
-        .create_incident(
-            stem,
-            3,
-            &build(vec![declared(at, "Checkout down", severity, services)]),
-        )
-        .await
-        .expect("create")
-}
-
-/// Append `kinds` as the next events of `incident`; returns the new state.
-async fn append(
-    store: &Store,
-    incident: &Incident,
-    at: Timestamp,
-    kinds: Vec<EventKind>,
-) -> Incident {
-    let mut state = incident.clone();
-    let mut events = Vec::new();
-    for kind in kinds {
-        let e = next(&state, at, "bob", kind);
-        state.apply(&e);
-        events.push(e);
-    }
-    store
-        .append(&write(&state, incident.version, &events, &[]))
-        .await
-        .expect("append");
-    state
-}
-
-fn resolve() -> EventKind {
-    EventKind::Resolved {
-        summary: "rolled back".into(),
-    }
-}
 
 // --- the tests ---------------------------------------------------------------
 
@@ -2871,4 +2683,127 @@ async fn leases_have_one_holder_until_they_lapse(db: &TestDb) {
     );
     // Other leases are independent.
     assert!(a.try_lease("heartbeats", "a", t, until(1)).await.unwrap());
+}
+
+/// `[retention]`: each kind is pruned by its own cutoff, and nothing an open
+/// incident or the processor still needs goes.
+async fn prune_deletes_only_what_ended_before_each_cutoff(db: &TestDb) {
+    use firebell_store::{PruneBefore, Pruned};
+    let store = db.connect().await;
+    let day = |n: i64| t0() - (24 * n).hours();
+
+    // Silences and maintenance windows follow the silences' cutoff.
+    store
+        .upsert_silence(&silence("old", day(10), day(9)))
+        .await
+        .unwrap();
+    store
+        .upsert_silence(&silence("recent", day(3), day(2)))
+        .await
+        .unwrap();
+    store
+        .upsert_silence(&silence("active", day(1), t0() + 1.hours()))
+        .await
+        .unwrap();
+    store
+        .create_maintenance(&window(
+            "old-w",
+            MaintenanceKind::Scheduled,
+            day(10),
+            Some(day(9)),
+        ))
+        .await
+        .unwrap();
+    store
+        .create_maintenance(&window("mode", MaintenanceKind::Mode, day(10), None))
+        .await
+        .unwrap();
+    // Changes by their own instant and cutoff.
+    store
+        .record_change(&change("c-old", Some("api"), day(40)))
+        .await
+        .unwrap();
+    store
+        .record_change(&change("c-new", Some("api"), day(1)))
+        .await
+        .unwrap();
+
+    // Alerts: resolved long ago with no incident (goes); resolved long ago
+    // but held by an open incident (stays); firing (stays); resolved long ago
+    // and not yet processed (stays).
+    let ended = Some(day(9));
+    let alerts = ingest(
+        &store,
+        day(10),
+        &[
+            report("gone", "checkout", day(10), ended),
+            report("held", "payments", day(10), ended),
+            report("firing", "search", day(10), None),
+        ],
+    )
+    .await;
+    let open = declare_for_group(&store, "payments", &[processed(&alerts[1], false)])
+        .await
+        .unwrap();
+    assert!(open.is_open());
+    store
+        .mark_alerts_processed(&[processed(&alerts[0], false), processed(&alerts[2], true)])
+        .await
+        .unwrap();
+    ingest(
+        &store,
+        day(10),
+        &[report("unprocessed", "web", day(10), ended)],
+    )
+    .await;
+
+    let before = PruneBefore {
+        alerts: day(7),
+        silences: day(7),
+        changes: day(30),
+    };
+    let pruned = store.prune(&before).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            alerts: 1,
+            silences: 1,
+            maintenance_windows: 1,
+            changes: 1,
+        }
+    );
+    let silences: BTreeSet<String> = store
+        .list_silences()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        silences,
+        BTreeSet::from(["recent".to_string(), "active".to_string()])
+    );
+    let windows: Vec<String> = store
+        .list_maintenance()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(windows, ["mode"]);
+    let changes: Vec<String> = store
+        .list_changes(None, day(100))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(changes, ["c-new"]);
+    assert!(store.get_alert("gone").await.unwrap().is_none());
+    for kept in ["held", "firing", "unprocessed"] {
+        assert!(store.get_alert(kept).await.unwrap().is_some(), "{kept}");
+    }
+    // A second run finds nothing more.
+    assert_eq!(store.prune(&before).await.unwrap(), Pruned::default());
+    store.close().await;
 }
