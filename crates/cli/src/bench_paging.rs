@@ -220,6 +220,9 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
     let server = Server::open(&config, Arc::new(clock.clone())).await?;
     let state = server.state.clone();
     let declared: Timestamp = clock.now();
+    // Every incident is declared at the same instant, so every step falls due
+    // at the same instant too.
+    clock.stop_at(declared);
     eprintln!(
         "creating {} incidents with a step due at +10m ...",
         a.timers
@@ -272,19 +275,25 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The wall clock moved by an offset that can be changed.
+/// The wall clock moved by an offset that can be changed, or stopped.
 #[derive(Clone, Default)]
-struct OffsetClock(Arc<Mutex<jiff::SignedDuration>>);
+struct OffsetClock(Arc<Mutex<(jiff::SignedDuration, Option<Timestamp>)>>);
 
 impl OffsetClock {
     /// From now on, the clock reads `t` at this instant and runs on.
     fn jump_to(&self, t: Timestamp) {
-        *self.0.lock().unwrap() = t.duration_since(jiff::Timestamp::now());
+        *self.0.lock().unwrap() = (t.duration_since(jiff::Timestamp::now()), None);
+    }
+
+    /// Until the next jump, the clock reads `t`.
+    fn stop_at(&self, t: Timestamp) {
+        self.0.lock().unwrap().1 = Some(t);
     }
 }
 
 impl Clock for OffsetClock {
     fn now(&self) -> Timestamp {
-        jiff::Timestamp::now() + *self.0.lock().unwrap()
+        let (offset, stopped) = *self.0.lock().unwrap();
+        stopped.unwrap_or_else(|| jiff::Timestamp::now() + offset)
     }
 }

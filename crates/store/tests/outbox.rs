@@ -21,6 +21,8 @@ store_tests!(
     timers_are_replaced_by_every_write,
     stale_replans_change_nothing,
     claims_hold_until_the_lease_lapses,
+    a_claim_holds_every_timer_of_its_incident,
+    a_claim_holds_a_timer_that_comes_due_during_the_lease,
     concurrent_claimers_never_share_an_incident,
     intents_are_stored_once_per_key,
     notifications_are_claimed_once_and_completed_by_their_claimant,
@@ -266,6 +268,76 @@ async fn claims_hold_until_the_lease_lapses(db: &TestDb) {
             .len(),
         1
     );
+    store.close().await;
+}
+
+async fn claimed(store: &Store, now: Timestamp, limit: u32, token: &str) -> BTreeSet<String> {
+    store
+        .claim_due_incidents(now, limit, token, t0() + 30.minutes())
+        .await
+        .expect("claim")
+        .into_iter()
+        .collect()
+}
+
+/// An incident with two due timers is claimed whole: the second does not
+/// hand it to another scheduler, and `limit` counts incidents.
+async fn a_claim_holds_every_timer_of_its_incident(db: &TestDb) {
+    let store = db.connect().await;
+    let rule = Duty::Rule {
+        name: "no-update".into(),
+        update_clock: None,
+    };
+    let x = open_with(
+        &store,
+        vec![
+            due(step(1), t0() + 1.minutes()),
+            due(rule, t0() + 3.minutes()),
+        ],
+    )
+    .await;
+    let y = open_with(&store, vec![due(step(1), t0() + 2.minutes())]).await;
+    let now = t0() + 5.minutes();
+    // Earliest due first.
+    assert_eq!(
+        claimed(&store, now, 1, "s1").await,
+        BTreeSet::from([x.id.clone()])
+    );
+    assert_eq!(
+        claimed(&store, now, 10, "s2").await,
+        BTreeSet::from([y.id.clone()])
+    );
+    assert!(
+        claimed(&store, t0() + 29.minutes(), 10, "s3")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        claimed(&store, t0() + 30.minutes(), 10, "s3").await,
+        BTreeSet::from([x.id, y.id])
+    );
+    store.close().await;
+}
+
+async fn a_claim_holds_a_timer_that_comes_due_during_the_lease(db: &TestDb) {
+    let store = db.connect().await;
+    let x = open_with(
+        &store,
+        vec![
+            due(step(1), t0() + 1.minutes()),
+            due(Duty::CommanderReminder, t0() + 20.minutes()),
+        ],
+    )
+    .await;
+    let held = BTreeSet::from([x.id.clone()]);
+    assert_eq!(claimed(&store, t0() + 5.minutes(), 10, "s1").await, held);
+    // The reminder falls due at 20 min, inside s1's lease (until 30 min).
+    assert!(
+        claimed(&store, t0() + 25.minutes(), 10, "s2")
+            .await
+            .is_empty()
+    );
+    assert_eq!(claimed(&store, t0() + 30.minutes(), 10, "s2").await, held);
     store.close().await;
 }
 

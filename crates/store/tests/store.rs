@@ -65,6 +65,7 @@ store_tests!(
     fired_batch_rolls_back_only_the_loser,
     leases_have_one_holder_until_they_lapse,
     prune_deletes_only_what_ended_before_each_cutoff,
+    prune_deletes_in_chunks,
 );
 
 // --- the tests ---------------------------------------------------------------
@@ -2805,5 +2806,51 @@ async fn prune_deletes_only_what_ended_before_each_cutoff(db: &TestDb) {
     }
     // A second run finds nothing more.
     assert_eq!(store.prune(&before).await.unwrap(), Pruned::default());
+    store.close().await;
+}
+
+/// More than a chunk (5,000 rows per statement) is deleted in full.
+async fn prune_deletes_in_chunks(db: &TestDb) {
+    use firebell_store::{PruneBefore, Pruned};
+    const EXPIRED: usize = 5_003;
+    let store = db.connect().await;
+    let long_ago = t0() - 48.hours();
+    let mut reports: Vec<IncomingAlert> = (0..EXPIRED)
+        .map(|n| {
+            report(
+                &format!("old-{n:05}"),
+                "api",
+                long_ago,
+                Some(long_ago + 1.hours()),
+            )
+        })
+        .collect();
+    reports.push(report("live", "api", long_ago, None));
+    let alerts = ingest(&store, long_ago + 2.hours(), &reports).await;
+    let done: Vec<ProcessedAlert> = alerts
+        .iter()
+        .map(|a| processed(a, a.ends_at.is_none()))
+        .collect();
+    store.mark_alerts_processed(&done).await.unwrap();
+    let before = PruneBefore {
+        alerts: t0(),
+        silences: t0(),
+        changes: t0(),
+    };
+    assert_eq!(
+        store.prune(&before).await.unwrap(),
+        Pruned {
+            alerts: EXPIRED as u64,
+            ..Pruned::default()
+        }
+    );
+    let left: Vec<String> = store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(left, ["live"]);
     store.close().await;
 }

@@ -3,8 +3,8 @@
 //! A backend module (`sqlite`, `postgres`) holds only what really differs:
 //! connection setup, how a write transaction begins (SQLite's
 //! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN`, plus the `alerts` lock for alert
-//! writers), the row-lock suffixes (`for_update!`, `skip_locked!`, empty on
-//! SQLite, whose single writer already serialises), and the scheduler's claim.
+//! writers), and the row-lock suffixes (`for_update!`, `skip_locked!`, empty
+//! on SQLite, whose single writer already serialises).
 //!
 //! Every operation is written once, under `src/sql/`, with `$N` placeholders
 //! and `CAST(… AS …)` (both drivers bind `$N`). [`operations!`] includes those

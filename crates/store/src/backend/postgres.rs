@@ -27,11 +27,10 @@
 
 use std::str::FromStr;
 
-use firebell_core::Timestamp;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::codec::{OpTimer, is_unique_violation, to_ms};
+use crate::codec::{OpTimer, is_unique_violation};
 use crate::{Backend, StoreError};
 
 pub(crate) type Db = sqlx::Postgres;
@@ -165,34 +164,6 @@ impl PgStore {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Claim due timers of up to `limit` incidents. Rows another replica is
-    /// claiming are skipped, not waited for.
-    pub(crate) async fn claim_due_incidents(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        token: &str,
-        lease: Timestamp,
-    ) -> Result<Vec<String>, StoreError> {
-        let _t = Self::timer("claim_due_incidents");
-        let mut ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
-             WHERE (incident_id, duty) IN (SELECT incident_id, duty FROM timers \
-               WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-               ORDER BY fire_at_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING incident_id",
-        )
-        .bind(token)
-        .bind(to_ms(lease))
-        .bind(to_ms(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
     }
 }
 

@@ -21,12 +21,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use firebell_core::Timestamp;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::codec::{OpTimer, to_ms};
+use crate::codec::OpTimer;
 use crate::{Backend, StoreError};
 
 pub(crate) type Db = sqlx::Sqlite;
@@ -134,38 +133,6 @@ impl SqliteStore {
     pub(crate) async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-    }
-
-    /// Claim every timer of up to `limit` incidents with a due timer.
-    pub(crate) async fn claim_due_incidents(
-        &self,
-        now: Timestamp,
-        limit: u32,
-        token: &str,
-        lease: Timestamp,
-    ) -> Result<Vec<String>, StoreError> {
-        let _t = Self::timer("claim_due_incidents");
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT incident_id FROM timers WHERE fire_at_ms <= $1 \
-             AND (claimed_until_ms IS NULL OR claimed_until_ms <= $1) LIMIT $2",
-        )
-        .bind(to_ms(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in &ids {
-            sqlx::query(
-                "UPDATE timers SET claim_token = $1, claimed_until_ms = $2 WHERE incident_id = $3",
-            )
-            .bind(token)
-            .bind(to_ms(lease))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(ids)
     }
 }
 

@@ -40,6 +40,42 @@ impl Handle {
         Ok(true)
     }
 
+    /// Claim whole incidents, up to `limit`, with a timer due at `now`: every
+    /// timer of a claimed incident is held until `lease`, so one that comes
+    /// due meanwhile does not hand it to another scheduler. Incidents whose
+    /// row another transaction holds (a command, another replica's claim) are
+    /// skipped, not waited for; the final check on each timer row means a
+    /// claim committed meanwhile is never taken over.
+    pub(crate) async fn claim_due_incidents(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let _t = Self::timer("claim_due_incidents");
+        let mut ids: Vec<String> = sqlx::query_scalar(concat!(
+            "WITH due AS (SELECT incident_id FROM timers \
+               WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+               GROUP BY incident_id ORDER BY MIN(fire_at_ms), incident_id LIMIT $4), \
+             claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
+            skip_locked!(),
+            ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
+             WHERE incident_id IN (SELECT id FROM claimed) \
+               AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+             RETURNING incident_id"
+        ))
+        .bind(token)
+        .bind(to_ms(lease))
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.writer())
+        .await?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     pub(crate) async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError> {
         let _t = Self::timer("next_timer_at");
         let ms: Option<i64> = sqlx::query_scalar("SELECT MIN(fire_at_ms) FROM timers")
