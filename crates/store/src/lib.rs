@@ -191,8 +191,9 @@ forward! {
         timers: &[Due],
     ) -> Result<bool, StoreError>;
 
-    /// Claim incidents with a due timer for `token` until `lease`; rows
-    /// another scheduler holds are skipped.
+    /// Claim, for `token` until `lease`, the incidents of the `limit`
+    /// earliest due timers, with all their timers; incidents another
+    /// scheduler or a command holds are skipped. Empty when nothing is due.
     pub async fn claim_due_incidents(
         &self,
         now: Timestamp,

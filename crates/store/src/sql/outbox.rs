@@ -40,12 +40,15 @@ impl Handle {
         Ok(true)
     }
 
-    /// Claim whole incidents, up to `limit`, with a timer due at `now`: every
-    /// timer of a claimed incident is held until `lease`, so one that comes
-    /// due meanwhile does not hand it to another scheduler. Incidents whose
-    /// row another transaction holds (a command, another replica's claim) are
-    /// skipped, not waited for; the final check on each timer row means a
-    /// claim committed meanwhile is never taken over.
+    /// Claim the incidents of the `limit` earliest due timers (so at most
+    /// `limit` incidents; fewer when one has several due), whole: every timer
+    /// of a claimed incident is held until `lease`, so one that comes due
+    /// meanwhile does not hand it to another scheduler. The earliest due are
+    /// read through the `fire_at_ms` index, a few rows per claim however many
+    /// are due. Incidents whose row another transaction holds (a command,
+    /// another replica's claim) are skipped, not waited for; the final check
+    /// on each timer row means a claim committed meanwhile is never taken
+    /// over.
     pub(crate) async fn claim_due_incidents(
         &self,
         now: Timestamp,
@@ -57,7 +60,7 @@ impl Handle {
         let mut ids: Vec<String> = sqlx::query_scalar(concat!(
             "WITH due AS (SELECT incident_id FROM timers \
                WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-               GROUP BY incident_id ORDER BY MIN(fire_at_ms), incident_id LIMIT $4), \
+               ORDER BY fire_at_ms LIMIT $4), \
              claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
             skip_locked!(),
             ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
