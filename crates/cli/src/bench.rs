@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
+use firebell_server::wire::IncidentList;
 use serde_json::{Value, json};
 
 #[derive(Subcommand)]
@@ -256,29 +257,19 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     let base = a.target.url.trim_end_matches('/');
     let started = Instant::now();
     loop {
-        let list: Value = client
+        let list: IncidentList = client
             .get(format!("{base}/api/v1/incidents?limit=500"))
             .bearer_auth(token)
             .send()
             .await?
             .json()
             .await?;
-        let ours: Vec<&Value> = list["items"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .filter(|i| {
-                        i["title"]
-                            .as_str()
-                            .is_some_and(|t| t.contains(&format!("benchmark {run}")))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let attached: u64 = ours
+        let ours: Vec<_> = list
+            .items
             .iter()
-            .map(|i| i["alerts_total"].as_u64().unwrap_or(0))
-            .sum();
+            .filter(|i| i.title.contains(&format!("benchmark {run}")))
+            .collect();
+        let attached: u64 = ours.iter().map(|i| i.alerts_total).sum();
         if attached >= a.alerts as u64 || started.elapsed() > Duration::from_secs(a.timeout_secs) {
             println!(
                 "processed: {attached} alerts on {} incident(s), {:.2} s after the last commit ({:.2} s in all)",

@@ -1,8 +1,12 @@
-//! A small typed client for the JSON API, used by the client commands.
+//! A small client for the JSON API. Bodies are the server's own wire types
+//! ([`firebell_server::wire`]), so a field renamed there fails to compile here.
 
+use firebell_server::wire::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::ClientArgs;
+use crate::commands::ClientArgs;
 use crate::config::{ConfigFile, DEFAULT_URL};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +25,26 @@ pub enum ClientError {
     NoToken,
     #[error("unexpected response from {url}: {reason}")]
     BadResponse { url: String, reason: String },
+}
+
+/// A successful answer as the server sent it: `--json` prints it as it is,
+/// everything else reads it through a wire type with [`Answer::read`].
+pub struct Answer {
+    url: String,
+    body: Value,
+}
+
+impl Answer {
+    pub fn json(&self) -> &Value {
+        &self.body
+    }
+
+    pub fn read<R: DeserializeOwned>(self) -> Result<R, ClientError> {
+        serde_json::from_value(self.body).map_err(|e| ClientError::BadResponse {
+            url: self.url,
+            reason: e.to_string(),
+        })
+    }
 }
 
 pub struct Client {
@@ -56,23 +80,40 @@ impl Client {
         })
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ClientError> {
+    /// `GET path?query`, read as `R`.
+    pub async fn get<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<R, ClientError> {
+        self.get_answer(path, query).await?.read()
+    }
+
+    pub async fn get_answer<Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<Answer, ClientError> {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+    pub async fn post_answer<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Answer, ClientError> {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
-    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
-        self.send(self.http.delete(self.url(path))).await
+    pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
+        self.send(self.http.delete(self.url(path))).await.map(drop)
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, ClientError> {
         let resp =
             req.bearer_auth(&self.token)
                 .send()
@@ -96,16 +137,23 @@ impl Client {
             })?
         };
         if status.is_success() {
-            return Ok(body);
+            return Ok(Answer { url, body });
         }
-        let err = &body["error"];
+        // Not our error format (a proxy's, say): the HTTP status says it all.
+        let (code, message) = match serde_json::from_value::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => (error.code, error.message),
+            Err(_) => (
+                "unknown".to_string(),
+                status
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_string(),
+            ),
+        };
         Err(ClientError::Api {
             status: status.as_u16(),
-            code: err["code"].as_str().unwrap_or("unknown").to_string(),
-            message: err["message"]
-                .as_str()
-                .unwrap_or(status.canonical_reason().unwrap_or("request failed"))
-                .to_string(),
+            code,
+            message,
         })
     }
 }

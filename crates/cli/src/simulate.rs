@@ -22,7 +22,7 @@ pub struct SimulateArgs {
     policy: Option<PathBuf>,
     /// Alert labels, 'alertname=X,service=api': the route they take sets the
     /// severity, service and escalation policy (the flags below win).
-    #[arg(long, value_parser = crate::parse_labels)]
+    #[arg(long, value_parser = crate::commands::policy::parse_labels)]
     labels: Option<BTreeMap<String, String>>,
     /// Severity name from the policy, e.g. P0.
     #[arg(long)]

@@ -40,7 +40,7 @@ pub struct Override {
 }
 
 /// Who is on call, and the stretch in which that does not change.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OnCall {
     /// Key of the person (in `[people]`).

@@ -25,7 +25,7 @@ use crate::StoreError;
 use crate::codec::{from_ms, to_ms};
 
 /// One notification as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Notification {
     pub id: String,
     pub incident_id: String,
@@ -50,7 +50,7 @@ pub struct Notification {
 }
 
 /// Where a notification is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationState {
     /// Waiting for its `next_attempt_at`.

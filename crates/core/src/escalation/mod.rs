@@ -44,7 +44,7 @@ pub const MAX_PAGE_TEXT: usize = 2_000;
 const MAX_FIRINGS: usize = 64;
 
 /// Something owed to an incident at a time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Due {
     /// Called `key` on the wire, as it always was.

@@ -12,7 +12,7 @@ use super::state::Incident;
 use crate::{Policy, Timestamp};
 
 /// Where a deadline stands at `now`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineStatus {
@@ -26,7 +26,7 @@ pub enum DeadlineStatus {
     Breached,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deadline {
     /// Stable key: `acknowledge`, `respond`, `commander`, `next_update`,

@@ -18,7 +18,7 @@ use crate::policy::Audience;
 use crate::{Duration, Policy, Timestamp};
 
 /// A template rendered for one locale.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenderedMessage {
     pub template: String,

@@ -6,90 +6,27 @@
 //! on any mismatch — two people acting on the same version never both win. A
 //! caller who does not is re-checked against fresh state and retried.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::incident::{
-    self, Command, Deadline, Declare, Event, Incident, RenderedMessage, Status, UpdateMessage,
-    Visibility,
+    self, Command, Declare, Event, Incident, RenderedMessage, Status, UpdateMessage,
 };
 use firebell_store::IncidentFilter;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::command::Applied;
 use crate::error::{ApiError, not_found_incident};
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeclareRequest {
-    pub title: String,
-    /// A severity name from the policy, e.g. `P1`.
-    pub severity: String,
-    #[serde(default)]
-    pub summary: String,
-    /// Affected services (keys of the policy's `[services]`).
-    #[serde(default)]
-    pub services: Vec<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// When the problem was detected, if before now (RFC 3339).
-    pub detected_at: Option<Timestamp>,
-    /// Person to assign as incident commander at once.
-    pub commander: Option<String>,
-    /// Escalation policy to page with; default: the first service's, the
-    /// severity's, then the organization's.
-    #[serde(default)]
-    pub escalation_policy: Option<String>,
-}
-
-/// State after the command, and the events it appended.
-#[derive(Serialize, ToSchema)]
-pub struct CommandResponse {
-    pub incident: Incident,
-    pub events: Vec<Event>,
-}
-
-/// An incident with its deadlines and its whole timeline (the event log).
-#[derive(Serialize, ToSchema)]
-pub struct IncidentDetail {
-    pub incident: Incident,
-    /// What the policy expects of this incident and when, as of now.
-    pub deadlines: Vec<Deadline>,
-    pub timeline: Vec<Event>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IncidentList {
-    pub items: Vec<Incident>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Comma-separated statuses, or `open` for every status but resolved.
-    pub status: Option<String>,
-    /// Comma-separated severity names.
-    pub severity: Option<String>,
-    /// Only incidents affecting this service.
-    pub service: Option<String>,
-    /// Declared at or after this instant (RFC 3339).
-    pub since: Option<String>,
-    /// Declared before this instant (RFC 3339).
-    pub until: Option<String>,
-    /// Page size, 1-500 (default 50).
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
+use crate::wire::{
+    AcknowledgeRequest, AlertList, CommandResponse, DeclareRequest, HandoffRequest,
+    IncidentAlertsQuery, IncidentDetail, IncidentList, IncidentListQuery, NoteRequest,
+    RenderRequest, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TickRequest,
+    UpdateRequest,
+};
 
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareRequest,
     responses((status = 201, body = CommandResponse), (status = 400), (status = 401), (status = 403), (status = 422)))]
@@ -129,11 +66,11 @@ pub async fn declare(
     ))
 }
 
-#[utoipa::path(get, path = "/incidents", tag = "incidents", params(ListQuery),
+#[utoipa::path(get, path = "/incidents", tag = "incidents", params(IncidentListQuery),
     responses((status = 200, body = IncidentList), (status = 400), (status = 401), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<IncidentListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<IncidentList>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();
@@ -201,109 +138,6 @@ pub async fn show(
         deadlines,
         timeline,
     }))
-}
-
-/// Fields every command body may carry.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct AcknowledgeRequest {
-    /// The version you acted on; a mismatch answers 409 instead of applying.
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleRequest {
-    /// Role key or short name (`incident_commander`, `IC`).
-    pub role: String,
-    /// Person key from the policy.
-    pub person: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateRequest {
-    /// New status; omitted keeps the current one. `resolved` resolves.
-    pub status: Option<Status>,
-    #[serde(default)]
-    pub visibility: Visibility,
-    /// Free text. Give either this or `template`.
-    pub message: Option<String>,
-    /// Template name from the policy.
-    pub template: Option<String>,
-    /// Template locale, e.g. `ar`; defaults to the policy's default locale.
-    pub locale: Option<String>,
-    /// Values for the template's `vars.*`.
-    #[serde(default)]
-    pub vars: BTreeMap<String, String>,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SeverityRequest {
-    pub severity: String,
-    pub reason: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoteRequest {
-    pub text: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TickRequest {
-    /// Item id (`first-10-minutes.freeze`) or, if unambiguous, its key (`freeze`).
-    pub item: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HandoffRequest {
-    /// Person taking over.
-    pub to: String,
-    /// Role handed over (default: incident commander).
-    pub role: Option<String>,
-    /// Escalation level of the new owner, e.g. `L2`.
-    pub level: Option<String>,
-    /// What has been tried.
-    pub summary: String,
-    #[serde(default)]
-    pub metrics: String,
-    #[serde(default)]
-    pub evidence: String,
-    pub next_steps: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
-    #[serde(default)]
-    pub summary: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReopenRequest {
-    pub reason: String,
-    pub expected_version: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RenderRequest {
-    pub template: String,
-    pub locale: Option<String>,
-    #[serde(default)]
-    pub vars: BTreeMap<String, String>,
 }
 
 macro_rules! command_endpoint {
@@ -493,28 +327,13 @@ fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
     })
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AlertsQuery {
-    /// At most this many (1-10000, default 500), newest first.
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AlertList {
-    pub items: Vec<firebell_core::alert::Alert>,
-    /// Firing now and ever attached, over all of the incident's alerts.
-    pub firing: u64,
-    pub total: u64,
-}
-
 #[utoipa::path(get, path = "/incidents/{id}/alerts", tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), AlertsQuery),
+    params(("id" = String, Path, description = "Incident id"), IncidentAlertsQuery),
     responses((status = 200, body = AlertList), (status = 404)))]
 pub async fn alerts(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    query: Result<Query<AlertsQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<IncidentAlertsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AlertList>, ApiError> {
     let Query(q) = query?;
     let limit = q.limit.unwrap_or(500);

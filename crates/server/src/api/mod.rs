@@ -19,12 +19,12 @@ pub mod webhooks;
 use axum::extract::{FromRequest, Request, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use utoipa::OpenApi;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::policy_source::LoadedPolicy;
+use crate::wire::PolicyResponse;
 
 /// JSON request body whose rejections (bad syntax, wrong shape, too large,
 /// wrong content type) come back in our error format.
@@ -110,16 +110,6 @@ pub fn router(state: AppState) -> Router<AppState> {
             state,
             crate::auth::require_token,
         ))
-}
-
-/// The policy in force, where it came from, and any refused reload.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PolicyResponse {
-    #[schema(value_type = Object)]
-    pub loaded: serde_json::Value,
-    /// The policy itself, as parsed (durations as strings).
-    #[schema(value_type = Object)]
-    pub policy: serde_json::Value,
 }
 
 #[utoipa::path(get, path = "/policy", tag = "policy", responses((status = 200, body = PolicyResponse), (status = 401)))]

@@ -5,33 +5,14 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use firebell_core::escalation::{self, Due};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use firebell_core::escalation;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::wire::{Agenda, EscalationPolicies, NotificationList, NotificationQuery};
 
 /// Most notifications one call lists.
 const MAX_LIMIT: u32 = 1000;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NotificationQuery {
-    /// Only this incident's notifications.
-    pub incident: Option<String>,
-    /// 1-1000, default 100; newest first.
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct NotificationList {
-    /// Each: id, incident_id, duty, person, channel, address, subject, body,
-    /// state (pending, sending, delivered, dead, cancelled), attempts,
-    /// next_attempt_at, last_error, created_at, delivered_at.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<firebell_store::Notification>,
-}
 
 fn limit(l: Option<u32>) -> Result<u32, ApiError> {
     match l.unwrap_or(100) {
@@ -82,16 +63,6 @@ pub async fn of_incident(
     .await
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Agenda {
-    /// The escalation policy that applies, if any.
-    pub escalation_policy: Option<String>,
-    /// Steps fired so far (counting repeats).
-    pub escalation_level: u32,
-    /// Everything owed, soonest first; a due time in the past fires at the next tick.
-    pub due: Vec<Due>,
-}
-
 #[utoipa::path(get, path = "/incidents/{id}/agenda", tag = "notifications",
     params(("id" = String, Path)), responses((status = 200, body = Agenda), (status = 404)))]
 pub async fn agenda(
@@ -109,16 +80,6 @@ pub async fn agenda(
         escalation_level: incident.escalation_level,
         due: escalation::agenda(&incident, &policy),
     }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct EscalationPolicies {
-    #[schema(value_type = Vec<Object>)]
-    pub policies: Vec<firebell_core::policy::EscalationPolicy>,
-    #[schema(value_type = Vec<Object>)]
-    pub rules: Vec<firebell_core::policy::EscalationRule>,
-    #[schema(value_type = Object)]
-    pub reminders: firebell_core::policy::Reminders,
 }
 
 #[utoipa::path(get, path = "/escalation-policies", tag = "notifications",

@@ -8,43 +8,15 @@ use firebell_core::Timestamp;
 use firebell_core::incident::display_name;
 use firebell_core::schedule::{OnCall, next_shifts, on_call};
 use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::wire::{OnCallQuery, ScheduleOnCall, Shift};
 
 /// Shifts listed after the current one.
 const NEXT: usize = 3;
 /// Overrides starting within this many days of `at` are always considered.
 const OVERRIDE_HORIZON_DAYS: i64 = 90;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OnCallQuery {
-    /// One schedule by name (default: all).
-    pub schedule: Option<String>,
-    /// The instant to ask about (RFC 3339; default: now).
-    pub at: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Shift {
-    #[serde(flatten)]
-    pub shift: OnCall,
-    /// The person's display name from the policy.
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ScheduleOnCall {
-    pub schedule: String,
-    pub at: Timestamp,
-    /// Who is on call at `at`; absent when nobody is.
-    pub now: Option<Shift>,
-    /// The following shifts.
-    pub next: Vec<Shift>,
-}
 
 #[utoipa::path(get, path = "/oncall", tag = "on-call", params(OnCallQuery),
     responses((status = 200, body = Vec<ScheduleOnCall>), (status = 400), (status = 404)))]

@@ -15,68 +15,15 @@ use axum::{Extension, Json};
 use firebell_core::{Policy, Timestamp};
 use firebell_store::{NewOverride, OverrideRecord};
 use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::wire::{CreateOverride, OverrideView, OverridesQuery, ScheduleOverridesQuery};
 
 /// The longest override accepted, in days.
 pub const MAX_WINDOW_DAYS: i64 = 90;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateOverride {
-    /// Key of the person on call during the override (in `[people]`).
-    pub person: String,
-    /// Start (RFC 3339, inclusive); may be in the past.
-    pub starts_at: Timestamp,
-    /// End (RFC 3339, exclusive): after `starts_at`, in the future, and at
-    /// most 90 days after `starts_at`.
-    pub ends_at: Timestamp,
-    /// Key of the person they stand in for.
-    pub covering: Option<String>,
-    /// Why, for the record.
-    pub reason: Option<String>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Include overrides that have ended (default: only those not ended yet).
-    #[serde(default)]
-    pub include_past: bool,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListAllQuery {
-    /// One schedule by name (default: all).
-    pub schedule: Option<String>,
-    /// Include overrides that have ended (default: only those not ended yet).
-    #[serde(default)]
-    pub include_past: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OverrideView {
-    pub id: String,
-    /// The schedule's name as the policy spells it.
-    pub schedule: String,
-    pub person: String,
-    /// The person's display name from the policy.
-    pub name: String,
-    pub covering: Option<String>,
-    pub starts_at: Timestamp,
-    pub ends_at: Timestamp,
-    pub reason: String,
-    pub created_by: String,
-    pub created_at: Timestamp,
-    /// `scheduled` (not started), `active` or `ended`.
-    pub state: String,
-}
 
 fn view(policy: &Policy, r: OverrideRecord, now: Timestamp) -> OverrideView {
     let state = if now < r.starts_at {
@@ -221,12 +168,12 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/schedules/{name}/overrides", tag = "on-call",
-    params(("name" = String, Path, description = "Schedule name"), ListQuery),
+    params(("name" = String, Path, description = "Schedule name"), ScheduleOverridesQuery),
     responses((status = 200, body = Vec<OverrideView>), (status = 400), (status = 404)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ScheduleOverridesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<OverrideView>>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();
@@ -235,11 +182,11 @@ pub async fn list(
 }
 
 /// Every schedule's overrides (what `firebell override list` shows).
-#[utoipa::path(get, path = "/overrides", tag = "on-call", params(ListAllQuery),
+#[utoipa::path(get, path = "/overrides", tag = "on-call", params(OverridesQuery),
     responses((status = 200, body = Vec<OverrideView>), (status = 400), (status = 404)))]
 pub async fn list_all(
     State(state): State<AppState>,
-    query: Result<Query<ListAllQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<OverridesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<OverrideView>>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();

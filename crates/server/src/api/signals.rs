@@ -7,37 +7,15 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::alert::{
-    Alert, MaintenanceKind, MaintenanceWindow, Matcher, Silence, SilenceState, parse_matchers,
+    MaintenanceKind, MaintenanceWindow, Matcher, Silence, SilenceState, parse_matchers,
 };
 use firebell_store::AlertFilter;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AlertQuery {
-    /// Matchers in Alertmanager syntax, e.g. `{service="api",severity=~"crit.*"}`.
-    pub filter: Option<String>,
-    /// Include resolved alerts too (default: firing only).
-    #[serde(default)]
-    pub all: bool,
-    /// 1-10000, default 500.
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AlertView {
-    #[serde(flatten)]
-    pub alert: Alert,
-    pub firing: bool,
-    /// Ids of active silences that match it.
-    pub silenced_by: Vec<String>,
-}
+use crate::wire::{AlertQuery, AlertView, CreateMaintenance, CreateSilence, SilenceView};
 
 #[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<AlertView>), (status = 400)))]
@@ -94,32 +72,6 @@ async fn active_silences(state: &AppState, now: Timestamp) -> Result<Vec<Silence
         .into_iter()
         .filter(|s| s.state(now) == SilenceState::Active)
         .collect())
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSilence {
-    /// Matchers in Alertmanager syntax: `alertname="Disk", instance=~"db.*"`.
-    pub matchers: String,
-    /// Defaults to now.
-    pub starts_at: Option<Timestamp>,
-    /// Give `ends_at` or `duration` (e.g. `2h`).
-    pub ends_at: Option<Timestamp>,
-    pub duration: Option<String>,
-    pub comment: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SilenceView {
-    pub id: String,
-    pub matchers: Vec<String>,
-    pub starts_at: Timestamp,
-    pub ends_at: Timestamp,
-    pub created_by: String,
-    pub comment: String,
-    pub updated_at: Timestamp,
-    /// `pending`, `active` or `expired`.
-    pub state: String,
 }
 
 fn silence_view(s: Silence, now: Timestamp) -> SilenceView {
@@ -240,21 +192,6 @@ pub async fn expire_silence(
     state.store.expire_silence(&id, now).await?;
     let s = state.store.get_silence(&id).await?.ok_or_else(not_found)?;
     Ok(Json(silence_view(s, now)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateMaintenance {
-    pub title: String,
-    /// Services whose alerts page nobody during the window.
-    pub services: Vec<String>,
-    /// `scheduled` (needs notice: starts in the future), `emergency`, or
-    /// `mode` (on now, until switched off).
-    #[schema(value_type = String)]
-    pub kind: MaintenanceKind,
-    pub starts_at: Option<Timestamp>,
-    pub ends_at: Option<Timestamp>,
-    pub duration: Option<String>,
 }
 
 #[utoipa::path(post, path = "/maintenance", tag = "maintenance", request_body = CreateMaintenance,

@@ -4,30 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use firebell_store::TokenRecord;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::Body;
 use crate::AppState;
 use crate::auth::{self, Caller, Role};
 use crate::error::ApiError;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTokenRequest {
-    /// Unique name; it is the actor recorded on the timeline.
-    pub name: String,
-    pub role: Role,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TokenView {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub created_at: firebell_core::Timestamp,
-    pub revoked_at: Option<firebell_core::Timestamp>,
-}
+use crate::wire::{CreateTokenRequest, CreatedToken, TokenView};
 
 impl From<TokenRecord> for TokenView {
     fn from(t: TokenRecord) -> Self {
@@ -39,13 +21,6 @@ impl From<TokenRecord> for TokenView {
             revoked_at: t.revoked_at,
         }
     }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedToken {
-    pub token: TokenView,
-    /// The secret. Shown once; only its hash is stored.
-    pub secret: String,
 }
 
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateTokenRequest,

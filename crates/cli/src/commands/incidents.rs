@@ -1,0 +1,394 @@
+//! Incidents: declare, list, show, and one command per action on an incident.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use clap::Args;
+use firebell_core::Timestamp;
+use firebell_core::incident::{Status, Visibility};
+use firebell_server::wire::{
+    AcknowledgeRequest, CommandResponse, DeclareRequest, HandoffRequest, IncidentDetail,
+    IncidentList, IncidentListQuery, NoteRequest, RenderRequest, RenderedMessage, ReopenRequest,
+    ResolveRequest, RoleRequest, SeverityRequest, TickRequest, UpdateRequest,
+};
+use serde::Serialize;
+
+use super::{ClientArgs, NO_QUERY, Session, enc, parse_time};
+use crate::config::ConfigFile;
+use crate::output::incidents as out;
+
+#[derive(Args)]
+pub struct DeclareArgs {
+    /// What is happening, in a line.
+    #[arg(long)]
+    title: String,
+    /// Severity name from the policy, e.g. P1.
+    #[arg(long)]
+    severity: String,
+    #[arg(long, default_value = "")]
+    summary: String,
+    /// Affected service (repeatable).
+    #[arg(long = "service")]
+    services: Vec<String>,
+    /// Tag (repeatable), e.g. personal-data-breach.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Assign this person as incident commander.
+    #[arg(long)]
+    commander: Option<String>,
+    /// When it was detected (RFC 3339), if before now.
+    #[arg(long, value_parser = parse_time)]
+    detected_at: Option<Timestamp>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Statuses, comma-separated, or `open`.
+    #[arg(long)]
+    status: Option<String>,
+    /// Severities, comma-separated.
+    #[arg(long)]
+    severity: Option<String>,
+    #[arg(long)]
+    service: Option<String>,
+    /// Declared at or after (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Declared before (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
+    limit: u32,
+    /// Continue from a previous page.
+    #[arg(long)]
+    cursor: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct IdArgs {
+    /// Incident id, e.g. INC-20261123-001.
+    id: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args, Clone, Copy)]
+pub struct VersionArg {
+    /// Refuse (409) unless the incident is still at this version.
+    #[arg(long, value_name = "N")]
+    expected_version: Option<u64>,
+}
+
+#[derive(Args)]
+pub struct RoleArgs {
+    id: String,
+    /// Role key or short name, e.g. IC.
+    role: String,
+    /// Person key from the policy.
+    person: String,
+    /// Remove the person from the role instead.
+    #[arg(long)]
+    unassign: bool,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    id: String,
+    /// investigating, identified, mitigated, monitoring or resolved.
+    #[arg(long, value_parser = Status::from_str)]
+    status: Option<Status>,
+    /// Mark the update public (customer-facing).
+    #[arg(long)]
+    public: bool,
+    /// The update text.
+    #[arg(
+        long,
+        short,
+        conflicts_with = "template",
+        required_unless_present = "template"
+    )]
+    message: Option<String>,
+    /// Render a policy template instead of typing text.
+    #[arg(long)]
+    template: Option<String>,
+    /// Template locale, e.g. ar.
+    #[arg(long, requires = "template")]
+    locale: Option<String>,
+    /// Template variable KEY=VALUE (repeatable), e.g. --var eta=30m.
+    #[arg(long = "var", value_parser = parse_var, requires = "template")]
+    vars: Vec<(String, String)>,
+    /// Show the rendered template without posting it.
+    #[arg(long, requires = "template")]
+    dry_run: bool,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct SeverityArgs {
+    id: String,
+    severity: String,
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct NoteArgs {
+    id: String,
+    text: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct TickArgs {
+    id: String,
+    /// Item id (`first-10-minutes.freeze`) or its key (`freeze`).
+    item: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct HandoffArgs {
+    id: String,
+    /// Person taking over.
+    #[arg(long)]
+    to: String,
+    /// Role handed over [default: incident commander].
+    #[arg(long)]
+    role: Option<String>,
+    /// Escalation level of the new owner, e.g. L2.
+    #[arg(long)]
+    level: Option<String>,
+    /// What has been tried.
+    #[arg(long)]
+    summary: String,
+    #[arg(long)]
+    next_steps: String,
+    /// Current metrics (error rate, latency, affected users).
+    #[arg(long, default_value = "")]
+    metrics: String,
+    /// Logs and evidence collected.
+    #[arg(long, default_value = "")]
+    evidence: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ResolveArgs {
+    id: String,
+    #[arg(long, default_value = "")]
+    summary: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ReopenArgs {
+    id: String,
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+pub async fn declare(a: DeclareArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = DeclareRequest {
+        title: a.title,
+        severity: a.severity,
+        summary: a.summary,
+        services: a.services,
+        tags: a.tags,
+        detected_at: a.detected_at,
+        commander: a.commander,
+        escalation_policy: None,
+    };
+    let session = Session::new(&a.client, file)?;
+    session.post("/incidents", &body, out::command_result).await
+}
+
+pub async fn list(a: ListArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let query = IncidentListQuery {
+        status: a.status,
+        severity: a.severity,
+        service: a.service,
+        since: a.since,
+        until: a.until,
+        limit: Some(a.limit),
+        cursor: a.cursor,
+    };
+    let session = Session::new(&a.client, file)?;
+    session
+        .get("/incidents", &query, |l: &IncidentList| {
+            out::incident_list(l)
+        })
+        .await
+}
+
+pub async fn show(a: IdArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let session = Session::new(&a.client, file)?;
+    let path = format!("/incidents/{}", enc(&a.id));
+    session
+        .get(&path, NO_QUERY, |d: &IncidentDetail| {
+            out::incident_detail(d)
+        })
+        .await
+}
+
+pub async fn ack(a: IdArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = AcknowledgeRequest {
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "acknowledge", &body).await
+}
+
+pub async fn role(a: RoleArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let action = if a.unassign {
+        "roles/unassign"
+    } else {
+        "roles"
+    };
+    let body = RoleRequest {
+        role: a.role,
+        person: a.person,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, action, &body).await
+}
+
+pub async fn update(a: UpdateArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let vars: BTreeMap<_, _> = a.vars.into_iter().collect();
+    if a.dry_run {
+        let body = RenderRequest {
+            // `--dry-run` requires `--template`.
+            template: a.template.unwrap_or_default(),
+            locale: a.locale,
+            vars,
+        };
+        let session = Session::new(&a.client, file)?;
+        let path = format!("/incidents/{}/render", enc(&a.id));
+        return session
+            .post(&path, &body, |m: &RenderedMessage| out::rendered(m))
+            .await;
+    }
+    let body = UpdateRequest {
+        status: a.status,
+        visibility: if a.public {
+            Visibility::Public
+        } else {
+            Visibility::Internal
+        },
+        message: a.message,
+        template: a.template,
+        locale: a.locale,
+        vars,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "updates", &body).await
+}
+
+pub async fn severity(a: SeverityArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = SeverityRequest {
+        severity: a.severity,
+        reason: a.reason,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "severity", &body).await
+}
+
+pub async fn note(a: NoteArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = NoteRequest {
+        text: a.text,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "notes", &body).await
+}
+
+pub async fn tick(a: TickArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = TickRequest {
+        item: a.item,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "checklist/tick", &body).await
+}
+
+pub async fn handoff(a: HandoffArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = HandoffRequest {
+        to: a.to,
+        role: a.role,
+        level: a.level,
+        summary: a.summary,
+        metrics: a.metrics,
+        evidence: a.evidence,
+        next_steps: a.next_steps,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "handoff", &body).await
+}
+
+pub async fn resolve(a: ResolveArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = ResolveRequest {
+        summary: a.summary,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "resolve", &body).await
+}
+
+pub async fn reopen(a: ReopenArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = ReopenRequest {
+        reason: a.reason,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "reopen", &body).await
+}
+
+/// `POST /incidents/{id}/{action}`: every command answers the incident as
+/// it now stands and the events it appended.
+async fn command<B: Serialize>(
+    client: &ClientArgs,
+    file: &ConfigFile,
+    id: &str,
+    action: &str,
+    body: &B,
+) -> anyhow::Result<()> {
+    let session = Session::new(client, file)?;
+    let path = format!("/incidents/{}/{action}", enc(id));
+    session
+        .post(&path, body, |r: &CommandResponse| out::command_result(r))
+        .await
+}

@@ -1,0 +1,114 @@
+//! Policy files, offline: `policy check` and `route test`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Validate policy files; prints `file:line:col: path: message` per problem, exits 1 if any.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn check_files(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for path in files {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Err(e) => {
+                failed = true;
+                eprintln!("{shown}: cannot read: {e}");
+            }
+            Ok(text) => match firebell_core::Policy::parse(&text, &shown) {
+                Ok(p) => println!(
+                    "{shown}: ok ({} severities, {} roles, {} templates, {} services)",
+                    p.severities.len(),
+                    p.roles.len(),
+                    p.templates.len(),
+                    p.services.len()
+                ),
+                Err(errors) => {
+                    failed = true;
+                    for e in &errors.0 {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("{shown}: {} problem(s)", errors.0.len());
+                }
+            },
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[derive(Subcommand)]
+pub enum RouteCmd {
+    /// Show which route an alert with these labels takes, from a policy file.
+    Test {
+        /// Labels as name=value pairs, comma-separated: 'alertname=X,service=api'.
+        #[arg(long, value_parser = parse_labels)]
+        labels: std::collections::BTreeMap<String, String>,
+        /// Policy file [default: the embedded demo policy].
+        #[arg(long, env = "FIREBELL_POLICY", value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+}
+
+pub fn parse_labels(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("expected name=value, got {pair:?}"))?;
+        let v = v.trim().trim_matches('"');
+        out.insert(k.trim().to_string(), v.to_string());
+    }
+    if out.is_empty() {
+        return Err("give at least one name=value label".into());
+    }
+    Ok(out)
+}
+
+/// Route labels through a policy's routing tree, locally (no server needed).
+fn route_test(
+    labels: &std::collections::BTreeMap<String, String>,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let policy = match policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            firebell_core::Policy::parse(&text, &path.display().to_string())
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => firebell_core::Policy::demo(),
+    };
+    for m in firebell_core::alert::route(&policy, labels) {
+        println!("route {}", m.path);
+        println!("  receiver: {}", m.receiver);
+        println!("  service:  {}", m.service.as_deref().unwrap_or("-"));
+        println!("  severity: {}", m.severity.as_deref().unwrap_or("-"));
+        println!("  group:    {}", m.group_key);
+        if let Some(r) = &m.runbook {
+            println!("  runbook:  {} <{}>", r.title, r.url);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(cmd: PolicyCmd) -> ExitCode {
+    let PolicyCmd::Check { files } = cmd;
+    check_files(&files)
+}
+
+pub fn route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {
+    let RouteCmd::Test { labels, policy } = cmd;
+    route_test(&labels, policy.as_deref())
+}

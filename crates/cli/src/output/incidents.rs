@@ -1,0 +1,192 @@
+//! Incidents: the list, one incident with its timeline, a command's result.
+
+use firebell_core::Incident;
+use firebell_core::incident::{DeadlineStatus, Event, EventKind};
+use firebell_server::wire::{CommandResponse, IncidentDetail, IncidentList, RenderedMessage};
+
+use super::{name, table, text, when};
+
+pub fn incident_list(list: &IncidentList) {
+    if list.items.is_empty() {
+        println!("no incidents");
+        return;
+    }
+    let rows: Vec<Vec<String>> = list
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.severity.clone(),
+                i.status.to_string(),
+                when(i.declared_at),
+                if i.acknowledged_at.is_none() {
+                    "no".into()
+                } else {
+                    "yes".into()
+                },
+                i.title.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "SEV", "STATUS", "DECLARED", "ACKED", "TITLE"],
+        &rows,
+    );
+    if let Some(c) = &list.next_cursor {
+        println!("more: --cursor {c}");
+    }
+}
+
+fn incident_header(i: &Incident) {
+    println!("{}  [{}] {}  ({})", i.id, i.severity, i.title, i.status);
+    if !i.summary.is_empty() {
+        println!("  {}", i.summary);
+    }
+    println!("  declared  {} by {}", when(i.declared_at), i.declared_by);
+    if i.acknowledged_at.is_some() {
+        println!(
+            "  acked     {} by {}",
+            when(i.acknowledged_at),
+            text(&i.acknowledged_by)
+        );
+    }
+    if i.resolved_at.is_some() {
+        println!("  resolved  {}", when(i.resolved_at));
+    }
+    if !i.services.is_empty() {
+        println!("  services  {}", i.services.join(", "));
+    }
+    if !i.tags.is_empty() {
+        println!("  tags      {}", i.tags.join(", "));
+    }
+    if !i.roles.is_empty() {
+        let parts: Vec<String> = i
+            .roles
+            .iter()
+            .map(|(role, people)| format!("{role}: {}", people.join(", ")))
+            .collect();
+        println!("  roles     {}", parts.join("; "));
+    }
+    println!("  version   {}", i.version);
+    if !i.checklist.is_empty() {
+        println!("  checklist:");
+        for c in &i.checklist {
+            let mark = if c.ticked_at.is_none() { "[ ]" } else { "[x]" };
+            let due = match c.item.due_at {
+                None => String::new(),
+                Some(due) => format!(" (due {})", when(due)),
+            };
+            println!("    {mark} {}  {}{due}", c.item.id, c.item.text);
+        }
+    }
+    if !i.obligations.is_empty() {
+        println!("  obligations:");
+        for o in &i.obligations {
+            println!("    {} — due {}", o.title, when(o.due_at));
+        }
+    }
+}
+
+/// One timeline line per event: time, sequence, actor, what happened.
+fn event_line(e: &Event) -> String {
+    let what = match &e.kind {
+        EventKind::Declared {
+            severity, title, ..
+        } => format!("declared {severity} {title:?}"),
+        EventKind::Acknowledged => "acknowledged".into(),
+        EventKind::RoleAssigned { role, person } => format!("assigned {role} → {person}"),
+        EventKind::RoleUnassigned { role, person } => format!("unassigned {person} from {role}"),
+        EventKind::StatusUpdated {
+            status,
+            visibility,
+            message,
+            template,
+            locale,
+            ..
+        } => {
+            let tpl = template
+                .as_ref()
+                .map(|t| format!(" (template {t}, {})", text(locale)))
+                .unwrap_or_default();
+            format!(
+                "update [{}] {status}{tpl}:\n      {}",
+                name(visibility),
+                message.replace('\n', "\n      ")
+            )
+        }
+        EventKind::SeverityChanged { from, to, reason } => {
+            format!("severity {from} → {to}: {reason}")
+        }
+        EventKind::NoteAdded { text } => format!("note: {text}"),
+        EventKind::ChecklistItemTicked { item } => format!("ticked {item}"),
+        EventKind::HandedOff { message, .. } => message.replace('\n', "\n      "),
+        EventKind::Resolved { summary } => format!("resolved {summary}"),
+        EventKind::Reopened { reason } => format!("reopened: {reason}"),
+        EventKind::AlertsChanged {
+            attached,
+            resolved,
+            firing,
+            total,
+            sample,
+            all_resolved,
+            ..
+        } => {
+            let mut line = format!(
+                "alerts: {attached} attached, {resolved} resolved; {firing} of {total} firing"
+            );
+            if *all_resolved {
+                line.push_str(" — all alerts resolved");
+            }
+            for a in sample {
+                let state = if a.firing { "firing" } else { "resolved" };
+                line.push_str(&format!("\n      {} ({state})", a.summary));
+            }
+            line
+        }
+        other => other.type_name().to_string(),
+    };
+    format!("  {}  #{:<3} {:<12} {what}", when(e.at), e.seq, e.actor)
+}
+
+pub fn incident_detail(d: &IncidentDetail) {
+    incident_header(&d.incident);
+    if !d.deadlines.is_empty() {
+        println!("deadlines:");
+        for dl in &d.deadlines {
+            let mark = match dl.status {
+                DeadlineStatus::Met => "met     ",
+                DeadlineStatus::MetLate => "LATE    ",
+                DeadlineStatus::Breached => "BREACHED",
+                DeadlineStatus::Pending => "pending ",
+            };
+            println!("  {mark} {}  {}", when(dl.due_at), dl.title);
+        }
+    }
+    println!("timeline:");
+    for e in &d.timeline {
+        println!("{}", event_line(e));
+    }
+}
+
+pub fn command_result(r: &CommandResponse) {
+    let i = &r.incident;
+    println!(
+        "{} [{}] {} — {} (version {})",
+        i.id, i.severity, i.title, i.status, i.version
+    );
+    for e in &r.events {
+        println!("{}", event_line(e));
+    }
+}
+
+pub fn rendered(m: &RenderedMessage) {
+    println!(
+        "-- template {} ({}, {}, {}) --",
+        m.template,
+        m.locale,
+        name(&m.direction),
+        name(&m.audience)
+    );
+    println!("{}", m.text);
+}

@@ -1,0 +1,74 @@
+//! The JSON bodies of `/api/v1`, shared by the handlers in [`crate::api`]
+//! and the `firebell` CLI, so the two cannot drift apart: a field renamed
+//! here breaks the CLI's build instead of printing a blank.
+//!
+//! Requests derive `Serialize` (the CLI sends them) besides `Deserialize`,
+//! responses the other way round. The `ToSchema` and `IntoParams` derives
+//! build the OpenAPI document (`GET /api/v1/openapi.json`).
+
+mod incidents;
+mod monitors;
+mod notifications;
+mod oncall;
+mod signals;
+mod tokens;
+
+pub use incidents::*;
+pub use monitors::*;
+pub use notifications::*;
+pub use oncall::*;
+pub use signals::*;
+pub use tokens::*;
+
+/// Answered as they are, without a wrapper.
+pub use firebell_core::alert::MaintenanceWindow;
+pub use firebell_core::incident::RenderedMessage;
+
+use serde::{Deserialize, Serialize};
+
+/// The policy in force, where it came from, and any refused reload.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PolicyResponse {
+    #[schema(value_type = Object)]
+    pub loaded: serde_json::Value,
+    /// The policy itself, as parsed (durations as strings).
+    #[schema(value_type = Object)]
+    pub policy: serde_json::Value,
+}
+
+/// Every error answer: `{"error": {"code": …, "message": …}}`, as
+/// [`crate::error::ApiError`] writes it (a test holds the two together).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, e.g. `incident_not_found`.
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::ErrorBody;
+    use crate::error::ApiError;
+
+    #[tokio::test]
+    async fn error_answers_read_as_error_body() {
+        let response = ApiError::NotFound {
+            code: "incident_not_found",
+            message: "no incident with id \"INC-1\"".into(),
+        }
+        .into_response();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body: ErrorBody = serde_json::from_slice(&bytes).expect("an ErrorBody");
+        assert_eq!(body.error.code, "incident_not_found");
+        assert_eq!(body.error.message, "no incident with id \"INC-1\"");
+    }
+}
