@@ -8,6 +8,7 @@ use firebell_core::incident::{CommandError, Rejection};
 use firebell_store::StoreError;
 
 use crate::command::ChangeError;
+use crate::wire::{ErrorBody, ErrorDetail};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,17 +48,6 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
-}
-
-#[derive(Serialize)]
-struct Detail<'a> {
-    code: &'a str,
-    message: String,
 }
 
 impl ApiError {
@@ -105,9 +95,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Detail {
-                code: self.code(),
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
                 message: self.to_string(),
             },
         };

@@ -36,8 +36,8 @@ pub struct PolicyResponse {
     pub policy: serde_json::Value,
 }
 
-/// Every error answer: `{"error": {"code": …, "message": …}}`, as
-/// [`crate::error::ApiError`] writes it (a test holds the two together).
+/// Every error answer: `{"error": {"code": …, "message": …}}`, written by
+/// [`crate::error::ApiError`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
