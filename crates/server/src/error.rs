@@ -271,6 +271,7 @@ impl From<crate::ingest::IngestError> for ApiError {
                 retry_after: 5,
             },
             IngestError::Closed | IngestError::Store(_) => ApiError::Unavailable(e.to_string()),
+            IngestError::Unstorable { .. } => ApiError::bad_request("invalid_text", e.to_string()),
         }
     }
 }

@@ -25,6 +25,7 @@ on_both_backends!(
     signed_webhook_replayed_later_is_401,
     signed_webhook_field_mapping_and_status_words,
     signed_webhook_secret_from_the_environment,
+    a_nul_character_is_refused_at_every_door_and_paging_goes_on,
 );
 
 const DATADOG_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -887,4 +888,99 @@ async fn signed_webhook_secret_from_the_environment(backend: Backend) {
     let msg = assert_error(&got, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert!(!msg.contains(UNSET_VAR), "{msg}");
     assert_eq!(all_alerts(&app).await.len(), 1);
+}
+
+/// Text PostgreSQL cannot store (a NUL character) is refused at every door,
+/// on both backends, naming the field; it never reaches the ingest log, so
+/// the alerts behind it still become incidents.
+async fn a_nul_character_is_refused_at_every_door_and_paging_goes_on(backend: Backend) {
+    let (app, _dir) = spawn(backend).await;
+    let nul = "db\u{0}1";
+
+    // Alertmanager API v2: a 400 that names the alert and the field.
+    let (status, body) = app
+        .post(
+            "/api/v2/alerts",
+            json!([
+                {"labels": {"alertname": "DiskFull", "service": "api"}},
+                {"labels": {"alertname": "DiskFull", "service": "api", "instance": nul}},
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let msg = body.as_str().unwrap_or_default();
+    assert!(msg.contains("alerts[1].labels[\"instance\"]"), "{msg}");
+    assert!(msg.contains("NUL"), "{msg}");
+
+    // Alertmanager's webhook receiver: an annotation this time.
+    let got = app
+        .post(
+            "/api/v1/alertmanager/webhook",
+            json!({"version": "4", "alerts": [{
+                "status": "firing",
+                "labels": {"alertname": "DiskFull", "service": "api"},
+                "annotations": {"summary": nul},
+                "startsAt": "2026-11-23T09:55:00Z"
+            }]}),
+        )
+        .await;
+    let msg = assert_error(&got, StatusCode::BAD_REQUEST, "invalid_text");
+    assert!(msg.contains("alerts[0].annotations[\"summary\"]"), "{msg}");
+
+    // PagerDuty Events v2, alert and change events: PagerDuty's 400, naming
+    // the field as the sender wrote it; custom details too.
+    let errors = pd_errors(&pd(&app, trigger(nul, "critical", None)).await);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("'payload.summary'") && e.contains("NUL")),
+        "{errors:?}"
+    );
+    let mut change = json!({
+        "routing_key": CI_KEY,
+        "payload": {"summary": nul, "source": "ci"}
+    });
+    let got = post_anonymous(&app, "/v2/change/enqueue", &[], change.to_string()).await;
+    assert!(
+        pd_errors(&got)
+            .iter()
+            .any(|e| e.contains("'payload.summary'"))
+    );
+    change["payload"]["summary"] = json!("Deploy v1.4");
+    change["payload"]["source"] = json!(nul);
+    let got = post_anonymous(&app, "/v2/change/enqueue", &[], change.to_string()).await;
+    assert!(
+        pd_errors(&got)
+            .iter()
+            .any(|e| e.contains("'payload.source'"))
+    );
+
+    // A signed webhook.
+    let event = json!({"key": "k", "title": nul, "status": "firing"});
+    let got = signed(&app, "plain", PLAIN_SECRET, &event).await;
+    let msg = assert_error(&got, StatusCode::BAD_REQUEST, "invalid_text");
+    assert!(msg.contains("NUL"), "{msg}");
+
+    // Nothing refused was stored.
+    assert!(all_alerts(&app).await.is_empty());
+
+    // Custom details travel as JSON text, where a NUL is an escape
+    // (`\u0000`), which every backend stores: accepted, and processed.
+    let mut details = trigger("Disk almost full", "critical", None);
+    details["payload"]["custom_details"] = json!({"host": nul});
+    let got = pd(&app, details).await;
+    assert_eq!(got.0, StatusCode::ACCEPTED, "{}", got.1);
+
+    // Paging goes on.
+    let (status, body) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "DiskFull", "service": "api", "severity": "critical"}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let round = app.process().await;
+    assert_eq!(round.alerts, 2, "{round:?}");
+    assert!(round.declared >= 1, "{round:?}");
+    assert_eq!(all_alerts(&app).await.len(), 2);
 }

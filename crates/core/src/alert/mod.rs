@@ -76,6 +76,39 @@ pub struct IncomingAlert {
     pub severity: Option<String>,
 }
 
+/// Why text with a NUL is refused: PostgreSQL cannot store it in a text
+/// column, and one such alert in the ingest log would stop every merge
+/// behind it. Every ingest endpoint refuses it at the door, on both
+/// backends, so the rule does not depend on where Firebell runs.
+pub const NUL_REFUSED: &str =
+    "contains a NUL character (U+0000), which Firebell does not store; remove it";
+
+impl IncomingAlert {
+    /// The first field holding a NUL character, named as in the stored
+    /// alert (`labels["instance"]`), if any; see [`NUL_REFUSED`].
+    pub fn field_with_nul(&self) -> Option<String> {
+        let nul = |s: &str| s.contains('\0');
+        if nul(&self.key) {
+            return Some("key".into());
+        }
+        for (what, set) in [("labels", &self.labels), ("annotations", &self.annotations)] {
+            for (name, value) in set {
+                if nul(name) || nul(value) {
+                    return Some(format!("{what}[{name:?}]"));
+                }
+            }
+        }
+        [
+            ("generator_url", &self.generator_url),
+            ("service", &self.service),
+            ("severity", &self.severity),
+        ]
+        .into_iter()
+        .find(|(_, v)| v.as_deref().is_some_and(nul))
+        .map(|(field, _)| field.to_string())
+    }
+}
+
 /// An alert as stored: the merge of every report about one identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -499,6 +499,10 @@ impl Checker {
                 ));
                 None
             }
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.problem(format!("'{path}' {}", firebell_core::alert::NUL_REFUSED));
+                None
+            }
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
                 self.problem(format!("'{path}' must be a string"));

@@ -61,6 +61,9 @@ pub enum IngestError {
     Closed,
     #[error("could not store alerts: {0}")]
     Store(String),
+    /// Text no backend may store (see [`firebell_core::alert::NUL_REFUSED`]).
+    #[error("alerts[{index}].{field} {}", firebell_core::alert::NUL_REFUSED)]
+    Unstorable { index: usize, field: String },
 }
 
 struct Job {
@@ -120,6 +123,17 @@ impl IngestQueue {
     pub async fn submit(&self, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
         if alerts.is_empty() {
             return Ok(());
+        }
+        // Refused at the door: once logged, an alert no backend can store
+        // would stop every merge behind it.
+        if let Some((index, field)) = alerts
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| a.field_with_nul().map(|f| (i, f)))
+        {
+            metrics::counter!("firebell_ingest_rejected_total", "reason" => "unstorable_text")
+                .increment(1);
+            return Err(IngestError::Unstorable { index, field });
         }
         let backlog = self.backlog();
         if backlog >= MAX_BACKLOG {

@@ -98,10 +98,8 @@ pub async fn deliver(
                 .url
                 .as_deref()
                 .ok_or_else(|| fail(false, "[notifiers.slack] has no url".into()))?;
-            // Slack's incoming webhooks take `text` (mrkdwn); `<url|label>` is a link.
             let body = serde_json::json!({
-                "text": format!("{} {}\n{}\n<{ack_url}|Acknowledge> · <{incident_url}|Open incident>",
-                    n.address, n.subject, n.body),
+                "text": slack_text(&n.address, &n.subject, &n.body, &ack_url, &incident_url),
             });
             post(
                 url,
@@ -263,4 +261,54 @@ fn email_sender(smtp: &SmtpServer, timeout: Duration) -> Result<EmailSender, Del
     let sender = EmailSender::new(&settings).map_err(|e| fail(false, e))?;
     senders.insert(key, Arc::new(sender.clone()));
     Ok(sender)
+}
+
+/// A page as Slack's incoming webhooks take it (`text`, mrkdwn, where
+/// `<url|label>` is a link and `<!channel>` a mention). What people wrote
+/// (titles, summaries, reasons) is escaped by Slack's rules, so an incident
+/// titled `<http://evil.example/|Acknowledge>` cannot put a fake link or an
+/// @channel next to the real ones. The address comes from the policy.
+fn slack_text(
+    address: &str,
+    subject: &str,
+    body: &str,
+    ack_url: &str,
+    incident_url: &str,
+) -> String {
+    format!(
+        "{address} {}\n{}\n<{ack_url}|Acknowledge> · <{incident_url}|Open incident>",
+        slack_escape(subject),
+        slack_escape(body)
+    )
+}
+
+/// Slack's escaping for message text: `&`, `<` and `>` only.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod slack_tests {
+    use super::slack_text;
+
+    #[test]
+    fn people_text_cannot_make_links_or_mentions() {
+        let text = slack_text(
+            "@omar",
+            "[P1] INC-1 <http://evil.example/|Acknowledge> <!channel>",
+            "Summary: A & B > C",
+            "https://fb.example/ack/t",
+            "https://fb.example/incidents/INC-1",
+        );
+        assert_eq!(
+            text,
+            "@omar [P1] INC-1 &lt;http://evil.example/|Acknowledge&gt; &lt;!channel&gt;\n\
+             Summary: A &amp; B &gt; C\n\
+             <https://fb.example/ack/t|Acknowledge> · <https://fb.example/incidents/INC-1|Open incident>"
+        );
+        // Only the two real links remain links.
+        assert_eq!(text.matches('<').count(), 2);
+    }
 }
