@@ -44,7 +44,7 @@ impl PolicySource {
 }
 
 /// The policy in force, with where it came from.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct LoadedPolicy {
     #[serde(skip)]
     pub policy: Arc<Policy>,
@@ -114,7 +114,17 @@ impl PolicyHandle {
                     .increment(1);
                 Ok(true)
             }
-            Ok(_) => Ok(false),
+            Ok(_) => {
+                // The file is valid again and is what is in force: the last
+                // refusal no longer describes it.
+                if guard.last_reload_error.is_some() {
+                    *guard = Arc::new(LoadedPolicy {
+                        last_reload_error: None,
+                        ..LoadedPolicy::clone(&guard)
+                    });
+                }
+                Ok(false)
+            }
             Err(e) => {
                 *guard = Arc::new(LoadedPolicy {
                     policy: guard.policy.clone(),

@@ -21,6 +21,7 @@ on_both_backends!(
     state_survives_a_restart,
     policy_and_openapi_are_served,
     policy_reload_keeps_the_old_policy_when_the_new_one_is_broken,
+    a_policy_file_put_back_clears_the_reload_error,
     a_changed_policy_file_is_picked_up_by_the_watcher,
 );
 
@@ -843,6 +844,31 @@ async fn policy_reload_keeps_the_old_policy_when_the_new_one_is_broken(backend: 
         "the new policy is enforced: {}",
         r.1
     );
+}
+
+/// A broken file put back as it was (so nothing is reloaded) clears the
+/// error: `/api/v1/policy` must not keep reporting a problem that is gone.
+async fn a_policy_file_put_back_clears_the_reload_error(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, firebell_core::policy::DEMO_POLICY).unwrap();
+    let app =
+        TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(path.clone()))
+            .await;
+    let now = firebell_server::Clock::now(&app.clock);
+    std::fs::write(&path, "version = 1\n[[severities]]\nname = 7\n").unwrap();
+    assert!(app.state().policy.reload(now).is_err());
+    let (_, p) = app.get("/api/v1/policy").await;
+    assert!(p["loaded"]["last_reload_error"].is_string(), "{p}");
+
+    std::fs::write(&path, firebell_core::policy::DEMO_POLICY).unwrap();
+    assert!(
+        !app.state().policy.reload(now).unwrap(),
+        "same policy: not replaced"
+    );
+    let (_, p) = app.get("/api/v1/policy").await;
+    assert!(p["loaded"]["last_reload_error"].is_null(), "{p}");
+    assert_eq!(p["policy"]["severities"][0]["name"], "P0");
 }
 
 async fn a_changed_policy_file_is_picked_up_by_the_watcher(backend: Backend) {
