@@ -93,12 +93,29 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// What the client is told. A fault on the server's side (a database
+    /// error, say) could name tables, hosts or users: it is logged in full
+    /// under a reference, and the client gets the reference instead.
+    pub fn public_message(&self) -> String {
+        let (said, detail) = match self {
+            ApiError::Internal(detail) => ("internal error", detail),
+            ApiError::Unavailable(detail) => ("unavailable; retry shortly", detail),
+            other => return other.to_string(),
+        };
+        let reference = uuid::Uuid::new_v4().simple().to_string();
+        let reference = &reference[..12];
+        tracing::error!(reference, status = self.status().as_u16(), error = %detail, "request failed");
+        format!("{said} (reference {reference}; the details are in the server's log)")
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_string(),
-                message: self.to_string(),
+                message: self.public_message(),
             },
         };
         self.respond(axum::Json(body))
@@ -251,7 +268,7 @@ impl From<StoreError> for AmError {
 
 impl IntoResponse for AmError {
     fn into_response(self) -> Response {
-        let message = self.0.to_string();
+        let message = self.0.public_message();
         self.0.respond(axum::Json(message))
     }
 }
@@ -350,10 +367,53 @@ impl IntoResponse for PdError {
             },
             other => PdBody {
                 status: "error",
-                message: other.to_string(),
+                message: other.public_message(),
                 errors: Vec::new(),
             },
         };
         self.0.respond(axum::Json(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::{AmError, ApiError, PdError};
+    use firebell_store::StoreError;
+
+    async fn body_of(response: axum::response::Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// A fault's text (here a database's) never reaches the client, in any
+    /// of the three error shapes; a reference to the log does.
+    #[tokio::test]
+    async fn server_faults_answer_a_reference_not_their_text() {
+        let fault = || ApiError::from(StoreError::Corrupt("table secret_tokens on db-7".into()));
+        for response in [
+            fault().into_response(),
+            AmError(fault()).into_response(),
+            PdError(fault()).into_response(),
+            ApiError::Unavailable("password authentication failed for user \"fb\"".into())
+                .into_response(),
+        ] {
+            let (status, body) = body_of(response).await;
+            assert!(status == 500 || status == 503, "{status}");
+            assert!(!body.contains("secret_tokens"), "{body}");
+            assert!(!body.contains("password"), "{body}");
+            assert!(body.contains("reference "), "{body}");
+        }
+        // What the client sent wrong is still told in full.
+        let (status, body) = body_of(
+            ApiError::bad_request("invalid_query", "limit=x is not a number").into_response(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(body.contains("limit=x is not a number"), "{body}");
     }
 }
