@@ -216,10 +216,15 @@ impl From<CommandError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
+        ApiError::from_json_rejection(r, crate::MAX_BODY_BYTES)
+    }
+}
+
+impl ApiError {
+    /// A refused JSON body, on a route whose body limit is `limit` bytes.
+    pub fn from_json_rejection(r: JsonRejection, limit: usize) -> Self {
         match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
-                limit: crate::MAX_BODY_BYTES,
-            },
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
                 "expected a JSON body with `Content-Type: application/json`".into(),
             ),

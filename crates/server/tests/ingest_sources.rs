@@ -26,6 +26,7 @@ on_both_backends!(
     signed_webhook_field_mapping_and_status_words,
     signed_webhook_secret_from_the_environment,
     a_nul_character_is_refused_at_every_door_and_paging_goes_on,
+    the_ingest_doors_agree_on_content_type_limits_and_times,
 );
 
 const DATADOG_KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -983,4 +984,82 @@ async fn a_nul_character_is_refused_at_every_door_and_paging_goes_on(backend: Ba
     assert_eq!(round.alerts, 2, "{round:?}");
     assert!(round.declared >= 1, "{round:?}");
     assert_eq!(all_alerts(&app).await.len(), 2);
+}
+
+/// One rule at every door: JSON only if it says so, the 413 names the
+/// route's own limit, and no instant before 1970 but Go's zero time (unset).
+async fn the_ingest_doors_agree_on_content_type_limits_and_times(backend: Backend) {
+    let (app, _dir) = spawn(backend).await;
+    let webhook = json!({"version": "4", "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "DiskFull", "service": "api"},
+        "startsAt": "2026-11-23T09:55:00Z"
+    }]});
+    let got = app
+        .post_raw(
+            "/api/v1/alertmanager/webhook",
+            "text/plain",
+            webhook.to_string(),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+
+    // The Alertmanager API takes 8 MiB, and says so when refusing more.
+    let big = format!("[{}]", "{\"labels\":{\"a\":\"b\"}},".repeat(400_000));
+    let got = app
+        .post_raw("/api/v2/alerts", "application/json", big)
+        .await;
+    assert_eq!(got.0, StatusCode::PAYLOAD_TOO_LARGE, "{}", got.1);
+    assert!(got.1.to_string().contains("8388608-byte"), "{}", got.1);
+
+    // Year 1 (not Go's zero time) is a broken clock.
+    let (status, body) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "A"}, "startsAt": "0001-06-01T00:00:00Z"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("alerts[0].startsAt"), "{body}");
+    let mut event = trigger("Disk almost full", "critical", None);
+    event["payload"]["timestamp"] = json!("0001-06-01T00:00:00Z");
+    let errors = pd_errors(&pd(&app, event).await);
+    assert!(
+        errors.iter().any(|e| e.contains("'payload.timestamp'")),
+        "{errors:?}"
+    );
+    let got = app
+        .post(
+            "/api/v1/incidents",
+            json!({"title": "x", "severity": "P1", "detected_at": "0001-06-01T00:00:00Z"}),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_detected_at",
+    );
+    // Go's zero time still means unset.
+    let (status, body) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "A"}, "startsAt": "0001-01-01T00:00:00Z"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // An incident carries at most 50 tags.
+    let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let got = app
+        .post(
+            "/api/v1/incidents",
+            json!({"title": "x", "severity": "P1", "tags": tags}),
+        )
+        .await;
+    let msg = assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, "invalid_tag");
+    assert!(msg.contains("at most 50"), "{msg}");
 }

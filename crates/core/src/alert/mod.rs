@@ -191,6 +191,13 @@ pub fn format_labels(labels: &LabelSet) -> String {
 /// JSON for an unset `startsAt`/`endsAt`.
 const GO_ZERO_TIME: Timestamp = Timestamp::constant(-62_135_596_800, 0);
 
+/// Whether `t` is before 1970 and is not Go's zero time (which means
+/// "unset"): a broken sender's clock, refused rather than stored as an
+/// alert that began in the year 1.
+pub fn before_epoch(t: Timestamp) -> bool {
+    t < Timestamp::UNIX_EPOCH && t != GO_ZERO_TIME
+}
+
 /// A sender's `startsAt`/`endsAt`, made usable. A missing time or Go's zero
 /// time (`0001-01-01T00:00:00Z`) counts as unset:
 ///

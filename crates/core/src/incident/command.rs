@@ -219,6 +219,14 @@ fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, Command
     let services = known_services(policy, &d.services)?;
     let tags = valid_tags(&d.tags)?;
     if let Some(detected) = d.detected_at
+        && detected < Timestamp::UNIX_EPOCH
+    {
+        return Err(CommandError::invalid(
+            "invalid_detected_at",
+            format!("detected_at {detected} is before 1970"),
+        ));
+    }
+    if let Some(detected) = d.detected_at
         && detected > ctx.now
     {
         return Err(CommandError::invalid(
@@ -646,7 +654,19 @@ fn known_services(policy: &Policy, services: &[String]) -> Result<Vec<String>, C
     Ok(out)
 }
 
+/// Most tags an incident may carry.
+pub const MAX_TAGS: usize = 50;
+
 fn valid_tags(tags: &[String]) -> Result<Vec<String>, CommandError> {
+    if tags.len() > MAX_TAGS {
+        return Err(CommandError::invalid(
+            "invalid_tag",
+            format!(
+                "{} tags; an incident carries at most {MAX_TAGS}",
+                tags.len()
+            ),
+        ));
+    }
     let mut out: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim();

@@ -92,6 +92,13 @@ pub fn validate_alert(
         MAX_ANNOTATION_VALUE,
         false,
     )?;
+    for (field, t) in [("startsAt", a.starts_at), ("endsAt", a.ends_at)] {
+        if let Some(t) = t.filter(|t| firebell_core::alert::before_epoch(*t)) {
+            return Err(format!(
+                "alerts[{i}].{field}: {t} is before 1970; leave it out to mean unset"
+            ));
+        }
+    }
     let (starts_at, ends_at) = normalize_times(a.starts_at, a.ends_at, now);
     if let Some(end) = ends_at
         && end < starts_at
@@ -159,7 +166,8 @@ async fn post_alerts(
         axum::extract::rejection::JsonRejection,
     >,
 ) -> Result<StatusCode, AmError> {
-    let super::json::FastJson(alerts) = body.map_err(ApiError::from)?;
+    let super::json::FastJson(alerts) =
+        body.map_err(|r| ApiError::from_json_rejection(r, MAX_ALERTS_BODY))?;
     if alerts.len() > MAX_ALERTS_PER_REQUEST {
         return Err(ApiError::bad_request(
             "too_many_alerts",

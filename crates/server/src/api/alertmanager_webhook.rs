@@ -73,8 +73,15 @@ struct WebhookAlert {
     responses((status = 200, description = "Committed"), (status = 400), (status = 401), (status = 413)))]
 pub async fn receive(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
+    // As every other JSON endpoint: the body is JSON only if it says so.
+    if !super::json::says_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected a JSON body with `Content-Type: application/json`".into(),
+        ));
+    }
     let body = body.map_err(|r| unreadable_body(&r, MAX_ALERTS_BODY))?;
     let incoming = parse(&body, state.clock.now())?;
     state.ingest.submit(incoming).await?;

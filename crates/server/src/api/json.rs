@@ -36,6 +36,19 @@ where
     }
 }
 
+/// What axum's `Json` takes as JSON: `application/json` or any
+/// `application/*+json`, with or without parameters.
+pub fn says_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
 /// `Content-Type: application/json`, with or without parameters: a strict
 /// subset of what axum's `Json` accepts.
 fn plain_json(req: &Request) -> bool {

@@ -573,6 +573,10 @@ impl Checker {
                 "'{path}' must be an ISO 8601 time like 2015-07-17T08:42:58.315+0000"
             ));
         }
+        if let Some(t) = parsed.filter(|t| firebell_core::alert::before_epoch(*t)) {
+            self.problem(format!("'{path}' is {t}, before 1970"));
+            return None;
+        }
         parsed
     }
 }

@@ -342,6 +342,12 @@ fn to_alert(
     ) {
         f.problems.push(e);
     }
+    for (field, t) in [("starts_at", starts_at), ("ends_at", ends_at)] {
+        if let Some(t) = t.filter(|t| firebell_core::alert::before_epoch(*t)) {
+            let path = f.path(field);
+            f.problems.push(format!("{path}: {t} is before 1970"));
+        }
+    }
     let (starts_at, ends_at) = normalize_times(starts_at, ends_at, now);
     let ends_at = match firing {
         Some(true) => match ends_at {
