@@ -1052,6 +1052,33 @@ async fn the_ingest_doors_agree_on_content_type_limits_and_times(backend: Backen
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
+    // A key named twice is refused everywhere, as it is on the typed
+    // endpoints: no "last one wins".
+    let twice = r#"{"version": "4", "version": "4", "alerts": []}"#;
+    let got = app
+        .post_raw("/api/v1/alertmanager/webhook", "application/json", twice)
+        .await;
+    let msg = assert_error(&got, StatusCode::BAD_REQUEST, "malformed_json");
+    assert!(msg.contains("duplicate key"), "{msg}");
+    let twice = format!(
+        r#"{{"routing_key": "{DATADOG_KEY}", "event_action": "trigger",
+            "payload": {{"summary": "a", "summary": "b", "source": "s", "severity": "info"}}}}"#
+    );
+    let got = post_anonymous(&app, "/v2/enqueue", &[], twice).await;
+    assert!(
+        pd_errors(&got).iter().any(|e| e.contains("duplicate key")),
+        "{}",
+        got.1
+    );
+    let got = app
+        .post_raw(
+            "/api/v2/alerts",
+            "application/json",
+            r#"[{"labels": {"a": "1", "a": "2"}}]"#,
+        )
+        .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+
     // An incident carries at most 50 tags.
     let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
     let got = app

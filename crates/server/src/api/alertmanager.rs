@@ -58,9 +58,9 @@ pub fn router(state: AppState) -> Router<AppState> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostableAlert {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::json::unique_keys")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::json::unique_keys")]
     pub annotations: BTreeMap<String, String>,
     pub starts_at: Option<Timestamp>,
     pub ends_at: Option<Timestamp>,

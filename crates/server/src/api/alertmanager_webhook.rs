@@ -91,7 +91,7 @@ pub async fn receive(
 /// A webhook body as the alerts it reports, checked whole: any problem
 /// refuses the notification with a 400 naming it (public for the fuzz target).
 pub fn parse(body: &[u8], now: Timestamp) -> Result<Vec<IncomingAlert>, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
+    let value: serde_json::Value = super::json::from_slice_strict(body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     // The version first: another version's shape would fail in less helpful ways.
     match value.get("version") {

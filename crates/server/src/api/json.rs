@@ -36,6 +36,119 @@ where
     }
 }
 
+/// Parse JSON into a `Value`, refusing an object that names a key twice
+/// (at any depth), as the typed endpoints (`/api/v2/alerts`, declare) do:
+/// "the last one wins" would let two readers of one body disagree on it.
+pub fn from_slice_strict(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde::de::DeserializeSeed::deserialize(Strict, &mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// A string map that names no key twice, for typed bodies (the labels and
+/// annotations of `/api/v2/alerts`): the same rule as
+/// [`from_slice_strict`], at the cost of one comparison per key.
+pub fn unique_keys<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    struct Unique;
+    impl<'de> serde::de::Visitor<'de> for Unique {
+        type Value = std::collections::BTreeMap<String, String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of strings")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = std::collections::BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate key {key:?}"
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique)
+}
+
+/// A `Value` whose objects have unique keys.
+#[derive(Clone, Copy)]
+struct Strict;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict)? {
+            out.push(v);
+        }
+        Ok(out.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}"
+                )));
+            }
+            let value = map.next_value_seed(Strict)?;
+            out.insert(key, value);
+        }
+        Ok(out.into())
+    }
+}
+
 /// What axum's `Json` takes as JSON: `application/json` or any
 /// `application/*+json`, with or without parameters.
 pub fn says_json(headers: &axum::http::HeaderMap) -> bool {
@@ -62,6 +175,24 @@ fn plain_json(req: &Request) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_parsing_refuses_a_key_named_twice_at_any_depth() {
+        let ok = from_slice_strict(br#"{"a": [1, 2.5, null, true, {"b": "c"}], "d": {}}"#).unwrap();
+        assert_eq!(
+            ok,
+            serde_json::json!({"a": [1, 2.5, null, true, {"b": "c"}], "d": {}})
+        );
+        for body in [
+            &br#"{"a": 1, "a": 2}"#[..],
+            br#"{"x": [{"k": 1, "k": 1}]}"#,
+            br#"{"payload": {"summary": "s", "summary": "t"}}"#,
+        ] {
+            let e = from_slice_strict(body).unwrap_err().to_string();
+            assert!(e.contains("duplicate key"), "{e}");
+        }
+        assert!(from_slice_strict(b"{} x").is_err(), "trailing input");
+    }
     use axum::body::Body;
 
     fn request(content_type: Option<&str>, body: &str) -> Request {

@@ -127,7 +127,7 @@ pub fn check_event(
     integration: &Integration,
     now: Timestamp,
 ) -> Result<Option<IncomingAlert>, PdError> {
-    let event = match serde_json::from_slice::<Value>(body) {
+    let event = match super::json::from_slice_strict(body) {
         Ok(Value::Object(event)) => event,
         Ok(_) => return Err(invalid("the event must be a JSON object")),
         Err(e) => return Err(invalid(format!("the body is not valid JSON: {e}"))),
@@ -173,7 +173,7 @@ fn authenticate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Map<String, Value>, Integration), PdError> {
     let body = body.map_err(|r| unreadable_body(&r, MAX_EVENT_BYTES))?;
-    let event = match serde_json::from_slice::<Value>(&body) {
+    let event = match super::json::from_slice_strict(&body) {
         Ok(Value::Object(event)) => event,
         Ok(_) => return Err(invalid("the event must be a JSON object")),
         Err(e) => return Err(invalid(format!("the body is not valid JSON: {e}"))),

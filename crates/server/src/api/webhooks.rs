@@ -94,7 +94,7 @@ pub async fn receive(
         metrics::counter!("firebell_webhook_rejected_total", "reason" => "signature").increment(1);
         tracing::warn!(webhook = %hook.name, error = %e, "webhook request refused");
     })?;
-    let value: Value = serde_json::from_slice(&body)
+    let value: Value = super::json::from_slice_strict(&body)
         .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
     let alert = to_alert(&policy, hook, &value, now).map_err(|problems| ApiError::Invalid {
         code: "invalid_event",
