@@ -12,11 +12,7 @@ use std::time::Duration;
 
 use firebell_core::escalation;
 
-use std::sync::Arc;
-
-use crate::clock::Clock;
 use crate::command::{self, ChangeError, Decision, Incidents};
-use crate::policy_source::PolicyHandle;
 
 /// The actor recorded for what the scheduler fires.
 const ACTOR: &str = "system";
@@ -45,9 +41,7 @@ pub type SchedulerWake = std::sync::Arc<tokio::sync::Notify>;
 /// The scheduler's handles.
 #[derive(Clone)]
 pub struct Scheduler {
-    store: firebell_store::Store,
-    policy: PolicyHandle,
-    clock: Arc<dyn Clock>,
+    /// The command path, and through it the store, the policy and the clock.
     incidents: Incidents,
     /// What wakes it (the command path notifies it).
     schedule: SchedulerWake,
@@ -56,9 +50,6 @@ pub struct Scheduler {
 impl Scheduler {
     pub fn new(incidents: Incidents, schedule: SchedulerWake) -> Scheduler {
         Scheduler {
-            store: incidents.store.clone(),
-            policy: incidents.policy.clone(),
-            clock: incidents.clock.clone(),
             incidents,
             schedule,
         }
@@ -71,9 +62,10 @@ pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
     for _ in 0..MAX_BATCHES {
-        let now = state.clock.now();
+        let now = state.incidents.clock.now();
         let token = uuid::Uuid::new_v4().to_string();
         let ids = state
+            .incidents
             .store
             .claim_due_incidents(now, BATCH, &token, now + LEASE)
             .await?;
@@ -103,12 +95,12 @@ async fn fire_batch(
     state: &Scheduler,
     ids: &[String],
 ) -> Result<(usize, usize, Vec<String>), ChangeError> {
-    let now = state.clock.now();
-    let policy = state.policy.policy();
+    let now = state.incidents.clock.now();
+    let policy = state.incidents.policy.policy();
     let overrides = overrides_now(state, now).await?;
     let mut items = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(current) = state.store.get_incident(id).await? else {
+        let Some(current) = state.incidents.store.get_incident(id).await? else {
             continue;
         };
         let firing = escalation::fire(&current, &policy, &overrides, now);
@@ -156,6 +148,7 @@ async fn overrides_now(
     now: jiff::Timestamp,
 ) -> Result<Vec<firebell_core::schedule::Override>, ChangeError> {
     Ok(state
+        .incidents
         .store
         .overrides_between(now, now + jiff::SignedDuration::from_secs(1))
         .await?)
@@ -171,7 +164,7 @@ fn count(events: &[firebell_core::Event]) {
 /// Fire one incident's due duties through the command path, which decides
 /// again on fresh state after a lost race.
 async fn fire_incident(state: &Scheduler, id: &str) -> Result<(usize, usize), ChangeError> {
-    let overrides = overrides_now(state, state.clock.now()).await?;
+    let overrides = overrides_now(state, state.incidents.clock.now()).await?;
     let mut intents = 0;
     let applied = state
         .incidents
@@ -195,7 +188,7 @@ async fn fire_incident(state: &Scheduler, id: &str) -> Result<(usize, usize), Ch
 /// Rewrite the timers of every open incident from the policy in force: a
 /// reloaded policy may move, add or remove what is owed.
 pub async fn resync_all(state: &Scheduler) -> Result<usize, ChangeError> {
-    let ids = state.store.open_incident_ids().await?;
+    let ids = state.incidents.store.open_incident_ids().await?;
     for id in &ids {
         state.incidents.replan(id).await?;
     }
@@ -204,9 +197,9 @@ pub async fn resync_all(state: &Scheduler) -> Result<usize, ChangeError> {
 
 /// The background loop: a round whenever woken or the next timer is due.
 pub async fn run(state: Scheduler) {
-    let mut policy = state.policy.policy();
+    let mut policy = state.incidents.policy.policy();
     loop {
-        let current = state.policy.policy();
+        let current = state.incidents.policy.policy();
         if !std::sync::Arc::ptr_eq(&policy, &current) {
             match resync_all(&state).await {
                 Ok(n) => {
@@ -224,9 +217,9 @@ pub async fn run(state: Scheduler) {
         if let Err(e) = run_once(&state).await {
             tracing::error!(error = %e, "scheduler round failed; retrying");
         }
-        let sleep = match state.store.next_timer_at().await {
+        let sleep = match state.incidents.store.next_timer_at().await {
             Ok(Some(at)) => {
-                let wait = at.duration_since(state.clock.now());
+                let wait = at.duration_since(state.incidents.clock.now());
                 if wait.is_negative() {
                     // Due but claimed by someone else: look again after a moment.
                     Duration::from_millis(500)

@@ -149,27 +149,25 @@ impl<'de> serde::de::Visitor<'de> for Strict {
     }
 }
 
+/// The media type a request's `Content-Type` names, lower-cased, without
+/// parameters.
+fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
 /// What axum's `Json` takes as JSON: `application/json` or any
 /// `application/*+json`, with or without parameters.
 pub fn says_json(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase())
-        .is_some_and(|m| {
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        })
+    media_type(headers).is_some_and(|m| {
+        m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+    })
 }
 
 /// `Content-Type: application/json`, with or without parameters: a strict
 /// subset of what axum's `Json` accepts.
 fn plain_json(req: &Request) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+    media_type(req.headers()).is_some_and(|m| m == "application/json")
 }
 
 #[cfg(test)]

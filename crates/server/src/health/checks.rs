@@ -41,7 +41,7 @@ pub struct CheckRun {
 /// Probe check `name` once now and report what changed. Tests drive checks
 /// with this; the runner does the same on its schedule.
 pub async fn run_check_once(state: &Monitors, name: &str) -> Result<CheckRun, HealthError> {
-    let policy = state.policy.policy();
+    let policy = state.pipeline.policy.policy();
     let check = policy
         .checks
         .iter()
@@ -53,7 +53,7 @@ pub async fn run_check_once(state: &Monitors, name: &str) -> Result<CheckRun, He
 /// Probe every check once, concurrently (bounded like the runner), and wait
 /// for all of them. Results in policy order.
 pub async fn run_all_checks_once(state: &Monitors) -> Vec<(String, Result<CheckRun, HealthError>)> {
-    let policy = state.policy.policy();
+    let policy = state.pipeline.policy.policy();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, check) in policy.checks.iter().enumerate() {
         let (state, policy, check) = (state.clone(), policy.clone(), check.clone());
@@ -114,7 +114,7 @@ async fn probe_and_report(
         tracing::debug!(check = name, %failure, "check failed");
     }
 
-    let now = state.clock.now();
+    let now = state.pipeline.clock.now();
     let outcome = {
         let mut checks = health.checks();
         let entry = checks.entry(name.to_string()).or_default();
@@ -163,7 +163,11 @@ pub async fn run(state: Monitors) {
     let mut lease = super::Lease::new("health-checks");
     loop {
         if !lease
-            .hold(&state.store, state.clock.as_ref(), &state.replica)
+            .hold(
+                &state.pipeline.store,
+                state.pipeline.clock.as_ref(),
+                &state.replica,
+            )
             .await
         {
             // Another replica runs the checks; start afresh if we take over.
@@ -171,7 +175,7 @@ pub async fn run(state: Monitors) {
             tokio::time::sleep(TICK).await;
             continue;
         }
-        let policy = state.policy.policy();
+        let policy = state.pipeline.policy.policy();
         if seen.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &policy)) {
             let names: BTreeSet<&str> = policy.checks.iter().map(|c| c.name.as_str()).collect();
             due.retain(|n, _| names.contains(n.as_str()));

@@ -38,13 +38,17 @@ pub async fn run(state: Monitors) {
     let mut lease = super::Lease::new("heartbeat-monitor");
     loop {
         if !lease
-            .hold(&state.store, state.clock.as_ref(), &state.replica)
+            .hold(
+                &state.pipeline.store,
+                state.pipeline.clock.as_ref(),
+                &state.replica,
+            )
             .await
         {
             tokio::time::sleep(CHECK_EVERY).await;
             continue;
         }
-        let policy = state.policy.policy();
+        let policy = state.pipeline.policy.policy();
         if seen.as_ref().is_none_or(|p| !Arc::ptr_eq(p, &policy)) {
             // Retried every round until it works.
             match resolve_removed_monitors(&state).await {
@@ -62,8 +66,8 @@ pub async fn run(state: Monitors) {
 /// One round: report every heartbeat whose missing/pinged state changed.
 /// Tests call this directly with the manual clock.
 pub async fn check_heartbeats_once(state: &Monitors) -> Result<HeartbeatRound, HealthError> {
-    let policy = state.policy.policy();
-    let now = state.clock.now();
+    let policy = state.pipeline.policy.policy();
+    let now = state.pipeline.clock.now();
     let health = &state.health;
 
     // Heartbeats seen for the first time: when to count a silent one from,
@@ -109,6 +113,7 @@ pub async fn check_heartbeats_once(state: &Monitors) -> Result<HeartbeatRound, H
     }
 
     let pings: HashMap<String, Timestamp> = state
+        .pipeline
         .store
         .heartbeats()
         .await?

@@ -94,8 +94,7 @@ use firebell_store::{AlertFilter, Store, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
-use crate::ingest::{IngestError, IngestQueue, Pipeline};
-use crate::policy_source::PolicyHandle;
+use crate::ingest::{IngestError, Pipeline};
 
 /// Probes in flight at once, across all checks.
 pub const MAX_PROBES_IN_FLIGHT: usize = 256;
@@ -117,11 +116,6 @@ pub enum HealthError {
 /// The monitors' handles: the checks runner and the heartbeat monitor.
 #[derive(Clone)]
 pub struct Monitors {
-    store: Store,
-    policy: PolicyHandle,
-    clock: Arc<dyn Clock>,
-    /// Where their alerts go, as every source's.
-    ingest: IngestQueue,
     pipeline: Pipeline,
     /// Their memory between observations.
     pub health: HealthState,
@@ -139,10 +133,6 @@ impl Monitors {
         started_at: Timestamp,
     ) -> Monitors {
         Monitors {
-            store: pipeline.store.clone(),
-            policy: pipeline.policy.clone(),
-            clock: pipeline.clock.clone(),
-            ingest: pipeline.ingest.clone(),
             pipeline,
             health,
             replica,
@@ -268,8 +258,9 @@ async fn stored_firing(
     source: AlertSource,
 ) -> Result<bool, StoreError> {
     crate::ingest::settle(&state.pipeline).await?;
-    let now = state.clock.now();
+    let now = state.pipeline.clock.now();
     Ok(state
+        .pipeline
         .store
         .get_alert(key)
         .await?
@@ -280,7 +271,7 @@ async fn stored_firing(
 async fn submit(state: &Monitors, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
     let mut wait = Duration::from_millis(50);
     for attempt in 1..=SUBMIT_ATTEMPTS {
-        match state.ingest.submit(alerts.clone()).await {
+        match state.pipeline.ingest.submit(alerts.clone()).await {
             Err(IngestError::Full | IngestError::Backlog(_)) if attempt < SUBMIT_ATTEMPTS => {
                 tokio::time::sleep(wait).await;
                 wait *= 2;
@@ -316,8 +307,8 @@ fn report_failed(source: &'static str, error: &dyn std::fmt::Display) {
 /// monitor calls this whenever the policy changes.
 pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthError> {
     crate::ingest::settle(&state.pipeline).await?;
-    let policy = state.policy.policy();
-    let now = state.clock.now();
+    let policy = state.pipeline.policy.policy();
+    let now = state.pipeline.clock.now();
     let heartbeats: BTreeSet<&str> = policy.heartbeats.iter().map(|h| h.name.as_str()).collect();
     let checks: BTreeSet<&str> = policy.checks.iter().map(|c| c.name.as_str()).collect();
     let removed = |a: &Alert| {
@@ -331,6 +322,7 @@ pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthE
             .is_some_and(|name| !names.contains(name))
     };
     let retired: Vec<IncomingAlert> = state
+        .pipeline
         .store
         .list_alerts(&AlertFilter {
             incident_id: None,

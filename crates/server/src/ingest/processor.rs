@@ -22,10 +22,8 @@ use firebell_store::{AlertFilter, ProcessedAlert, StoreError};
 
 use super::Pipeline;
 use crate::AppState;
-use crate::clock::Clock;
 use crate::command::Incidents;
 use crate::command::{ChangeError, Decision};
-use crate::policy_source::PolicyHandle;
 
 /// Alerts claimed per round.
 pub const CLAIM: u32 = 10_000;
@@ -38,9 +36,6 @@ pub const ACTOR: &str = "alerts";
 /// The processor's handles.
 #[derive(Clone)]
 pub struct Processor {
-    store: firebell_store::Store,
-    policy: PolicyHandle,
-    clock: Arc<dyn Clock>,
     incidents: Incidents,
     /// The pipeline it merges and is woken by.
     pipeline: Pipeline,
@@ -56,9 +51,6 @@ pub struct Processor {
 impl Processor {
     pub fn new(incidents: Incidents, pipeline: Pipeline) -> Processor {
         Processor {
-            store: incidents.store.clone(),
-            policy: incidents.policy.clone(),
-            clock: incidents.clock.clone(),
             incidents,
             pipeline,
             processing: Default::default(),
@@ -100,17 +92,19 @@ pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
 /// leaves that to the merger task, which runs alongside).
 async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
-    let now = state.clock.now();
-    state.store.sweep_expired_alerts(now).await?;
+    let now = state.incidents.clock.now();
+    state.incidents.store.sweep_expired_alerts(now).await?;
     let silences: Vec<Silence> = state
+        .incidents
         .store
         .list_silences()
         .await?
         .into_iter()
         .filter(|s| s.state(now) == SilenceState::Active)
         .collect();
-    let watch_after = state.policy.policy().maintenance.watch_after;
+    let watch_after = state.incidents.policy.policy().maintenance.watch_after;
     let (maintenance, watched): (Vec<MaintenanceWindow>, Vec<MaintenanceWindow>) = state
+        .incidents
         .store
         .list_maintenance()
         .await?
@@ -138,7 +132,11 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         lapsed
     };
     if lapsed {
-        state.store.repend_unattached_firing_alerts(now).await?;
+        state
+            .incidents
+            .store
+            .repend_unattached_firing_alerts(now)
+            .await?;
     }
     let suppressed = |a: &Alert| {
         silences.iter().any(|s| s.matches(&a.labels))
@@ -155,7 +153,7 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         } else {
             0
         };
-        let pending = state.store.pending_alerts(CLAIM).await?;
+        let pending = state.incidents.store.pending_alerts(CLAIM).await?;
         if pending.is_empty() {
             if merged > 0 {
                 continue;
@@ -208,7 +206,12 @@ async fn process_group(
 ) -> Result<Outcome, ChangeError> {
     // A few attempts: losing a race to declare the group means attaching instead.
     for _ in 0..3 {
-        if let Some(id) = state.store.open_incident_for_group(group_key).await? {
+        if let Some(id) = state
+            .incidents
+            .store
+            .open_incident_for_group(group_key)
+            .await?
+        {
             return record_on(state, &id, &alerts, now)
                 .await
                 .map(|()| Outcome::Updated);
@@ -231,10 +234,11 @@ async fn process_group(
         }
         let opens = fresh.iter().any(|a| a.is_firing(now) && !suppressed(a));
         let declaration = opens
-            .then(|| opening::declaration(&state.policy.policy(), &fresh, watched, now))
+            .then(|| opening::declaration(&state.incidents.policy.policy(), &fresh, watched, now))
             .flatten();
         let Some(declaration) = declaration else {
             state
+                .incidents
                 .store
                 .mark_alerts_processed(&processed(&fresh, None, now))
                 .await?;
