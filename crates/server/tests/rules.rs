@@ -1,4 +1,4 @@
-//! The seed runbooks' rules (`shared/RULES.md`), one test each, named after the
+//! The seed runbooks' rules (each rule has an id such as `s003.update-cadence`), one test each, named after the
 //! rule. Each loads that seed's policy from `examples/` into the real server and
 //! drives it through the API with a manual clock.
 //!

@@ -1,5 +1,5 @@
-//! The seed runbooks' paging rules (`shared/RULES.md`): escalation ladders,
-//! condition rules, reminders and channels, one test per rule, named after
+//! The seed runbooks' paging rules (ids such as `s003.update-cadence`):
+//! escalation ladders, condition rules, reminders and channels, one test per rule, named after
 //! it. Each loads that seed's policy from `examples/` into the real server,
 //! moves a manual clock and runs the scheduler by hand (`tick`), so "escalate
 //! after 30 minutes" takes milliseconds.
