@@ -136,6 +136,10 @@ enum Cmd {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Rows that kept failing in a queue (ingest log, timers, outbox) and were
+    /// set aside; put one back or drop it.
+    #[command(subcommand)]
+    SetAside(commands::set_aside::SetAsideCmd),
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -200,6 +204,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Notifications(a) => notifications::notifications(a, file).await?,
         Cmd::Escalation { client } => notifications::escalation(&client, file).await?,
         Cmd::Agenda { id, client } => notifications::agenda(&id, &client, file).await?,
+        Cmd::SetAside(cmd) => commands::set_aside::run(cmd, file).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

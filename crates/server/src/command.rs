@@ -47,6 +47,18 @@ pub enum ChangeError {
     Store(StoreError),
 }
 
+impl ChangeError {
+    /// Whether trying the same change again would fail the same way
+    /// ([`Fault::Row`]): a refusal or bad stored data, not a busy database.
+    pub fn fault(&self) -> firebell_store::Fault {
+        match self {
+            ChangeError::Rejected(_) => firebell_store::Fault::Row,
+            ChangeError::Store(e) => e.fault(),
+            _ => firebell_store::Fault::Transient,
+        }
+    }
+}
+
 impl From<StoreError> for ChangeError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -287,6 +299,16 @@ impl Incidents {
             self.committed(&current, &timers, 0);
         }
         Ok(())
+    }
+
+    /// Wake the scheduler (a timer was put back, say).
+    pub fn wake_scheduler(&self) {
+        self.schedule.notify_one();
+    }
+
+    /// Wake the dispatcher (a notification was put back, say).
+    pub fn wake_delivery(&self) {
+        self.deliver.notify_one();
     }
 
     /// After a commit: wake the scheduler if a duty is due by the write's

@@ -176,7 +176,8 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidUrl(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)
-            | StoreError::Database(_) => ApiError::Internal(e.to_string()),
+            | StoreError::Database(_)
+            | StoreError::Row { .. } => ApiError::Internal(e.to_string()),
         }
     }
 }

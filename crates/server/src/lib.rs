@@ -27,6 +27,7 @@ pub mod ops;
 pub mod policy_source;
 pub mod retention;
 pub mod scheduler;
+pub mod set_aside;
 pub mod wire;
 
 use std::future::Future;

@@ -1,5 +1,5 @@
 //! Operations endpoints, open without a token: `/health` (the process is up),
-//! `/ready` (database reachable and a policy loaded), `/metrics` (Prometheus).
+//! `/ready` (database reachable, a policy loaded, no queue stalled), `/metrics` (Prometheus).
 
 use axum::Router;
 use axum::extract::State;
@@ -28,12 +28,28 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => Ok(state.store.backend().as_str()),
         Err(e) => Err(e.to_string()),
     };
+    // A queue that stopped draining makes the server not ready: it takes
+    // alerts but would not page on them.
+    let queues = match &database {
+        Ok(_) => crate::set_aside::queue_health(&state.store, state.clock.now())
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let stalled: Vec<&str> = queues
+        .iter()
+        .filter(|q| q.stalled)
+        .map(|q| q.queue.as_str())
+        .collect();
+    let ok = database.is_ok() && stalled.is_empty();
     let body = json!({
-        "status": if database.is_ok() { "ready" } else { "not_ready" },
+        "status": if ok { "ready" } else { "not_ready" },
         "database": match &database { Ok(b) => json!({"ok": true, "backend": b}), Err(e) => json!({"ok": false, "error": e}) },
         "policy": { "ok": true, "source": policy.source, "sha256": policy.sha256 },
+        "queues": queues,
+        "stalled": stalled,
     });
-    let status = if database.is_ok() {
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -53,6 +69,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("firebell_incidents", "status" => status.as_str()).set(n as f64);
         }
     }
+    // Sets the queue gauges.
+    let _ = crate::set_aside::queue_health(&state.store, state.clock.now()).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),

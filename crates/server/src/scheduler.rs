@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use firebell_core::escalation;
+use firebell_store::{Fault, Queue};
 
 use crate::command::{self, ChangeError, Decision, Incidents};
 
@@ -21,6 +22,10 @@ const ACTOR: &str = "system";
 const BATCH: u32 = 100;
 /// Batches one call of [`run_once`] takes at most (100,000 incidents).
 const MAX_BATCHES: usize = 1_000;
+/// Failed firings of one incident's timers, each on its own, before they
+/// are set aside; and the pause before the next try.
+pub const MAX_TRIES: u32 = 5;
+const RETRY_FAILED: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 /// How long a claim keeps other schedulers off an incident.
 const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// Longest sleep between rounds when no timer is near (a policy reload or a
@@ -33,6 +38,8 @@ pub struct Round {
     pub incidents: usize,
     pub events: usize,
     pub intents: usize,
+    /// Incidents whose firing failed on their own (see [`crate::set_aside`]).
+    pub failed: usize,
 }
 
 /// Wakes the scheduler early (an incident was written with a timer due now).
@@ -73,16 +80,40 @@ pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
             return Ok(round);
         }
         let claimed = ids.len();
-        let (events, intents, retry) = fire_batch(state, &ids).await?;
-        round.incidents += claimed - retry.len();
-        round.events += events;
-        round.intents += intents;
-        // Those that lost a race to a concurrent command: one by one.
+        let (retry, alone) = match fire_batch(state, &ids).await {
+            Ok((events, intents, retry)) => {
+                round.incidents += claimed - retry.len();
+                round.events += events;
+                round.intents += intents;
+                (retry, false)
+            }
+            // One of them is at fault: fire each alone, to find it.
+            Err(e) if e.fault() == Fault::Row => (ids, true),
+            Err(e) => return Err(e),
+        };
+        // Those that lost a race to a concurrent command, or all of the
+        // batch to isolate a failing one: one by one.
+        let overrides = overrides_now(state, now).await?;
         for id in retry {
-            let (events, intents) = fire_incident(state, &id).await?;
-            round.incidents += 1;
-            round.events += events;
-            round.intents += intents;
+            match fire_incident(state, &id, &overrides).await {
+                Ok((events, intents)) => {
+                    round.incidents += 1;
+                    round.events += events;
+                    round.intents += intents;
+                }
+                Err(e) if alone && e.fault() == Fault::Row => {
+                    let error = e.to_string();
+                    let now = state.incidents.clock.now();
+                    let tried = state
+                        .incidents
+                        .store
+                        .timers_failed(&id, &token, &error, now, now + RETRY_FAILED, MAX_TRIES)
+                        .await?;
+                    crate::set_aside::tried(Queue::Timers, &id, &error, tried);
+                    round.failed += 1;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(round)
@@ -163,13 +194,16 @@ fn count(events: &[firebell_core::Event]) {
 
 /// Fire one incident's due duties through the command path, which decides
 /// again on fresh state after a lost race.
-async fn fire_incident(state: &Scheduler, id: &str) -> Result<(usize, usize), ChangeError> {
-    let overrides = overrides_now(state, state.incidents.clock.now()).await?;
+async fn fire_incident(
+    state: &Scheduler,
+    id: &str,
+    overrides: &[firebell_core::schedule::Override],
+) -> Result<(usize, usize), ChangeError> {
     let mut intents = 0;
     let applied = state
         .incidents
         .change(id, ACTOR, None, &[], |incident, ctx| {
-            let firing = escalation::fire(incident, ctx.policy, &overrides, ctx.now);
+            let firing = escalation::fire(incident, ctx.policy, overrides, ctx.now);
             intents = firing.intents.len();
             Ok(Decision {
                 events: firing.events,

@@ -42,10 +42,11 @@ mod error;
 mod outbox;
 mod overrides;
 mod retention;
+mod set_aside;
 mod types;
 
 pub use codec::LogEntry;
-pub use error::StoreError;
+pub use error::{Fault, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use retention::{PruneBefore, Pruned};
@@ -224,6 +225,66 @@ forward! {
 
     /// The earliest timer, claimed or not.
     pub async fn next_timer_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Count a failed merge of log row `seq` (it failed alone, see
+    /// [`StoreError::Row`]); at `max_tries` the row is set aside and no
+    /// longer holds up the log.
+    pub async fn log_row_failed(
+        &self,
+        seq: i64,
+        error: &str,
+        now: Timestamp,
+        max_tries: u32,
+    ) -> Result<Tried, StoreError>;
+
+    /// Count a failed firing of an incident's timers claimed under `token`,
+    /// and hold them until `retry_at`; at `max_tries` they are set aside. A
+    /// later write of the incident plans its timers afresh.
+    pub async fn timers_failed(
+        &self,
+        incident_id: &str,
+        token: &str,
+        error: &str,
+        now: Timestamp,
+        retry_at: Timestamp,
+        max_tries: u32,
+    ) -> Result<Tried, StoreError>;
+
+    /// Set aside a claimed notification whose outcome cannot be recorded
+    /// (trying again would page again): at once, whatever its attempts.
+    pub async fn notification_failed(
+        &self,
+        id: &str,
+        token: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<Tried, StoreError>;
+
+    /// When the oldest row of each queue was due: the earliest unmerged
+    /// report, the earliest timer, the earliest notification due or whose
+    /// claim lapses. `None` for an empty queue.
+    pub async fn queue_heads(&self) -> Result<Vec<(Queue, Option<Timestamp>)>, StoreError>;
+
+    /// Set-aside rows, oldest first, of one queue or all.
+    pub async fn list_set_aside(
+        &self,
+        queue: Option<Queue>,
+        limit: u32,
+    ) -> Result<Vec<SetAside>, StoreError>;
+
+    /// Rows set aside, per queue (every queue, zeros included).
+    pub async fn count_set_aside(&self) -> Result<Vec<(Queue, u64)>, StoreError>;
+
+    /// Put a set-aside row back in its queue, due now (a log row at the end
+    /// of the log, keeping its receive time); `None` if there is no such row.
+    pub async fn retry_set_aside(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<SetAside>, StoreError>;
+
+    /// Drop a set-aside row for good; false if there is no such row.
+    pub async fn discard_set_aside(&self, id: i64) -> Result<bool, StoreError>;
 
     /// Claim notifications due for delivery (and ones whose sender's lease lapsed).
     pub async fn claim_notifications(

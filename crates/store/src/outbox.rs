@@ -106,27 +106,27 @@ pub enum Completion {
     },
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub(crate) struct NotificationRow {
-    id: String,
-    incident_id: String,
-    intent_key: String,
-    duty: String,
-    person: String,
-    channel: String,
-    address: String,
-    locale: String,
-    subject: String,
-    body: String,
-    stop_on_ack: bool,
-    state: String,
-    attempts: i64,
-    next_attempt_at_ms: i64,
-    claim_token: Option<String>,
-    last_error: Option<String>,
-    created_at_ms: i64,
-    updated_at_ms: i64,
-    delivered_at_ms: Option<i64>,
+    pub(crate) id: String,
+    pub(crate) incident_id: String,
+    pub(crate) intent_key: String,
+    pub(crate) duty: String,
+    pub(crate) person: String,
+    pub(crate) channel: String,
+    pub(crate) address: String,
+    pub(crate) locale: String,
+    pub(crate) subject: String,
+    pub(crate) body: String,
+    pub(crate) stop_on_ack: bool,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) next_attempt_at_ms: i64,
+    pub(crate) claim_token: Option<String>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) created_at_ms: i64,
+    pub(crate) updated_at_ms: i64,
+    pub(crate) delivered_at_ms: Option<i64>,
 }
 
 /// The columns [`NotificationRow`] reads, as a literal for `concat!`.

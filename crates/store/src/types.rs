@@ -190,3 +190,66 @@ impl Append {
         !self.alerts.is_empty() || !self.state.is_open()
     }
 }
+
+/// The queues whose rows can be set aside after failing too often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    /// Reports logged and not merged into the alerts yet.
+    IngestLog,
+    /// Incidents' due timers (escalation steps, rules, reminders).
+    Timers,
+    /// Notifications to deliver.
+    Outbox,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 3] = [Queue::IngestLog, Queue::Timers, Queue::Outbox];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::IngestLog => "ingest_log",
+            Queue::Timers => "timers",
+            Queue::Outbox => "outbox",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A row set aside: it failed `tries` times and no longer blocks its queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetAside {
+    pub id: i64,
+    pub queue: Queue,
+    /// The row in its queue: a log seq, an incident id, a notification id.
+    pub item: String,
+    pub tries: u32,
+    /// The last failure.
+    pub error: String,
+    /// The row as it was (JSON text), as put back by a retry.
+    pub payload: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub set_aside_at: Timestamp,
+}
+
+/// What recording a failed try did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tried {
+    /// Counted; the row stays in its queue for another try.
+    Again { tries: u32 },
+    /// That was the last try: the row is set aside under this id.
+    SetAside { id: i64 },
+    /// The row is gone (merged, replaced or set aside meanwhile).
+    Gone,
+}

@@ -7,6 +7,7 @@ pub mod monitors;
 pub mod notifications;
 pub mod oncall;
 pub mod policy;
+pub mod set_aside;
 pub mod signals;
 pub mod tokens;
 

@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod oncall;
 pub mod overrides;
 pub mod pagerduty;
+pub mod set_aside;
 pub mod signals;
 pub mod tokens;
 pub mod webhooks;
@@ -103,6 +104,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/overrides", get(overrides::list_all))
         .route("/policy", get(policy))
+        .route("/set-aside", get(set_aside::list))
+        .route("/set-aside/{id}", delete(set_aside::discard))
+        .route("/set-aside/{id}/retry", post(set_aside::retry))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/openapi.json", get(openapi))
@@ -137,6 +141,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         overrides::create, overrides::list, overrides::list_all, overrides::delete,
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
+        set_aside::list, set_aside::retry, set_aside::discard,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

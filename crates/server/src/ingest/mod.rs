@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use firebell_core::alert::{IncomingAlert, merge, route};
-use firebell_store::{LogEntry, Store, StoreError};
+use firebell_core::alert::{Alert, IncomingAlert, merge, route};
+use firebell_store::{Fault, LogEntry, Queue, Store, StoreError, Tried};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -40,6 +40,9 @@ pub const MAX_BACKLOG: u64 = 1_000_000;
 /// that an append (and so a sender's 2xx) never waits long behind a merge on
 /// SQLite's single writer.
 pub const MERGE_CHUNK: usize = 1_000;
+/// Failed merges of one log row, each on its own, before it is set aside
+/// (see [`crate::set_aside`]).
+pub const MAX_TRIES: u32 = 5;
 /// Reports merged per transaction when no append is waiting: larger
 /// transactions mean fewer fsyncs and fewer rewrites of the same index pages.
 const MERGE_CHUNK_QUIET: usize = 10_000;
@@ -119,6 +122,11 @@ pub fn queue() -> (IngestQueue, IngestReceiver) {
 }
 
 impl IngestQueue {
+    /// Wake the merger (a log row was put back, say).
+    pub fn wake_merger(&self) {
+        self.appended.notify_one();
+    }
+
     /// Commit `alerts` durably; returns once they are in the database.
     pub async fn submit(&self, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
         if alerts.is_empty() {
@@ -221,16 +229,46 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
     let mut total = 0;
     while total < max {
         state.ingest.quiet().await;
-        let merged = state
+        let mut fold = |existing: Option<&Alert>, incoming: &IncomingAlert, received_at| {
+            let routed = route(&policy, &incoming.labels);
+            merge(existing, incoming, &routed[0], received_at)
+        };
+        let merged = match state
             .store
-            .merge_logged_alerts(
-                merge_chunk(state).min(max - total),
-                |existing, incoming, received_at| {
-                    let routed = route(&policy, &incoming.labels);
-                    merge(existing, incoming, &routed[0], received_at)
-                },
-            )
-            .await?;
+            .merge_logged_alerts(merge_chunk(state).min(max - total), &mut fold)
+            .await
+        {
+            Ok(merged) => merged,
+            // Some row of the chunk is at fault: merge the oldest alone, so
+            // a row that keeps failing is named, counted and set aside, and
+            // the rows behind it go on.
+            Err(e) if e.fault() == Fault::Row => {
+                match state.store.merge_logged_alerts(1, &mut fold).await {
+                    Ok(merged) => merged,
+                    Err(StoreError::Row { item, source, .. }) => {
+                        let seq = item
+                            .parse::<i64>()
+                            .map_err(|_| StoreError::Corrupt(format!("ingest log seq {item:?}")))?;
+                        let tried = state
+                            .store
+                            .log_row_failed(seq, &source.to_string(), state.clock.now(), MAX_TRIES)
+                            .await?;
+                        crate::set_aside::tried(Queue::IngestLog, &item, &source, tried);
+                        if matches!(tried, Tried::SetAside { .. }) {
+                            refresh_backlog(state).await?;
+                            continue;
+                        }
+                        return Err(StoreError::Row {
+                            queue: Queue::IngestLog,
+                            item,
+                            source,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if merged.is_empty() {
             break;
         }
@@ -252,16 +290,22 @@ fn merge_chunk(state: &Pipeline) -> usize {
 
 /// Read-your-writes for alert reads: merge what the log holds before reading,
 /// for at most [`SETTLE_LIMIT`] (under a storm the read then answers with
-/// what is merged so far rather than wait for senders to stop).
+/// what is merged so far rather than wait for senders to stop). A log row
+/// at fault stops the settling, not the read: its try is counted, and the
+/// read answers with what is merged.
 pub async fn settle(state: &Pipeline) -> Result<(), StoreError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
-    while merge_logged(state, processor::CLAIM as usize).await? > 0 {
-        state.wake.notify_one();
+    loop {
+        match merge_logged(state, processor::CLAIM as usize).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => state.wake.notify_one(),
+            Err(e) if e.fault() == Fault::Row => return Ok(()),
+            Err(e) => return Err(e),
+        }
         if Instant::now() >= deadline {
-            break;
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 /// How often the merger looks at the log without being woken (rows appended

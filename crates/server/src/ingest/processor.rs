@@ -18,7 +18,7 @@ use std::time::Duration;
 use firebell_core::Timestamp;
 use firebell_core::alert::{Alert, MaintenanceWindow, Silence, SilenceState, opening};
 use firebell_core::incident;
-use firebell_store::{AlertFilter, ProcessedAlert, StoreError};
+use firebell_store::{AlertFilter, Fault, ProcessedAlert, StoreError};
 
 use super::Pipeline;
 use crate::AppState;
@@ -149,7 +149,12 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         // so under a storm the first alerts become an incident while the
         // rest are still being merged.
         let merged = if merge {
-            super::merge_logged(&state.pipeline, CLAIM as usize).await?
+            match super::merge_logged(&state.pipeline, CLAIM as usize).await {
+                Ok(n) => n,
+                // Counted against the row; what is merged is processed.
+                Err(e) if e.fault() == Fault::Row => 0,
+                Err(e) => return Err(e.into()),
+            }
         } else {
             0
         };

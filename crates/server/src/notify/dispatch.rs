@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use firebell_core::escalation::{Duty, Intent};
 use firebell_core::policy::{ContactKind, Policy};
-use firebell_store::{Completion, Notification, Store, StoreError};
+use firebell_store::{Completion, Fault, Notification, Queue, Store, StoreError};
 use rand::Rng;
 
 use super::channels::{self, DeliveryError};
@@ -138,12 +138,27 @@ pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
             };
             metrics::counter!("firebell_notifications_total", "channel" => n.channel.as_str(), "outcome" => kind)
                 .increment(1);
-            if !state
+            match state
                 .store
                 .complete_notification(n, &token, &completion, &follow_up, now)
-                .await?
+                .await
             {
-                tracing::warn!(notification = %n.id, "lost the claim on a notification before recording its outcome");
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(notification = %n.id, "lost the claim on a notification before recording its outcome")
+                }
+                // This notification's outcome cannot be written (its
+                // incident's data, say): set it aside rather than fail the
+                // round, which would leave the others to be sent again.
+                Err(e) if e.fault() == Fault::Row => {
+                    let error = e.to_string();
+                    let tried = state
+                        .store
+                        .notification_failed(&n.id, &token, &error, now)
+                        .await?;
+                    crate::set_aside::tried(Queue::Outbox, &n.id, &error, tried);
+                }
+                Err(e) => return Err(e),
             }
         }
         if claimed < BATCH as usize {

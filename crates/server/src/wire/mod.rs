@@ -23,6 +23,9 @@ pub use tokens::*;
 /// Answered as they are, without a wrapper.
 pub use firebell_core::alert::MaintenanceWindow;
 pub use firebell_core::incident::RenderedMessage;
+pub use firebell_store::{Queue, SetAside};
+
+pub use crate::set_aside::QueueHealth;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,4 +74,21 @@ mod tests {
         assert_eq!(body.error.code, "incident_not_found");
         assert_eq!(body.error.message, "no incident with id \"INC-1\"");
     }
+}
+
+/// `GET /set-aside`: each queue's health and the rows set aside.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SetAsideList {
+    pub queues: Vec<QueueHealth>,
+    pub items: Vec<SetAside>,
+}
+
+/// `GET /set-aside` filters.
+#[derive(Serialize, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SetAsideQuery {
+    /// Only this queue: `ingest_log`, `timers` or `outbox`.
+    pub queue: Option<String>,
+    /// At most this many rows (default and maximum 500).
+    pub limit: Option<u32>,
 }

@@ -79,6 +79,37 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
+/// Run `sql` on a test's database behind the server's back (to plant rows
+/// no sender could write). `?schema=` is honoured on PostgreSQL.
+pub async fn raw_sql(database_url: &str, sql: &str) {
+    use sqlx::Connection;
+    if let Some(path) = database_url.strip_prefix("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{path}"))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        return;
+    }
+    let (url, schema) = match database_url.split_once("schema=") {
+        Some((head, schema)) => (head.trim_end_matches(['?', '&']), Some(schema)),
+        None => (database_url, None),
+    };
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    if let Some(schema) = schema {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
 pub struct TestApp {
     pub base: String,
     pub admin_token: String,

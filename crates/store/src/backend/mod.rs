@@ -40,6 +40,9 @@ macro_rules! operations {
         mod retention {
             include!("../sql/retention.rs");
         }
+        mod set_aside {
+            include!("../sql/set_aside.rs");
+        }
         mod signals {
             include!("../sql/signals.rs");
         }

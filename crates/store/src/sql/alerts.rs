@@ -58,21 +58,21 @@ impl Handle {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", &seqs);
-        let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
-        let incoming = decode_logged(rows)?;
-        let stored = load_alerts(&mut tx, &logged_keys(&incoming)).await?;
-        let batch = merge_batch(&incoming, stored, merge)?;
-        for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
-            upsert_alerts_query::<Db>(rows)?
-                .build()
-                .execute(&mut *tx)
-                .await?;
+        let merged = merge_log_rows(&mut tx, &seqs, merge).await;
+        match merged {
+            Ok(results) => {
+                tx.commit().await?;
+                Ok(results)
+            }
+            // A row merged alone and failed on its own: name it, so the
+            // caller can count the try against it.
+            Err(e) if seqs.len() == 1 && e.fault() == crate::Fault::Row => Err(StoreError::Row {
+                queue: crate::Queue::IngestLog,
+                item: seqs[0].to_string(),
+                source: Box::new(e),
+            }),
+            Err(e) => Err(e),
         }
-        let mut delete = log_rows_query::<Db>("DELETE", &seqs);
-        delete.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(batch.results)
     }
 
     pub(crate) async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {
@@ -230,6 +230,27 @@ impl Handle {
 }
 
 /// The incident a group's mapping names, if any.
+/// Merge the log rows `seqs` into the alerts and delete them, in `tx`.
+async fn merge_log_rows<F>(tx: &mut Conn, seqs: &[i64], merge: F) -> Result<Vec<Alert>, StoreError>
+where
+    F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+{
+    let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", seqs);
+    let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
+    let incoming = decode_logged(rows)?;
+    let stored = load_alerts(tx, &logged_keys(&incoming)).await?;
+    let batch = merge_batch(&incoming, stored, merge)?;
+    for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
+        upsert_alerts_query::<Db>(rows)?
+            .build()
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut delete = log_rows_query::<Db>("DELETE", seqs);
+    delete.build().execute(&mut *tx).await?;
+    Ok(batch.results)
+}
+
 async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT incident_id FROM incident_groups WHERE group_key = $1")

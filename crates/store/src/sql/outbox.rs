@@ -112,7 +112,37 @@ impl Handle {
         .bind(i64::from(limit))
         .fetch_all(self.writer())
         .await?;
-        rows.into_iter().map(notification).collect()
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            match notification(row.clone()) {
+                Ok(n) => claimed.push(n),
+                // A row this version cannot read (written by a newer one,
+                // or damaged) would come back every round: set it aside.
+                Err(e) => {
+                    tracing::error!(notification = %row.id, error = %e, "notification set aside");
+                    let payload = serde_json::to_string(&row)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let mut tx = self.begin_write().await?;
+                    let tries = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+                    super::set_aside::put_aside(
+                        &mut tx,
+                        crate::Queue::Outbox,
+                        &row.id,
+                        tries,
+                        &e.to_string(),
+                        &payload,
+                        now,
+                    )
+                    .await?;
+                    sqlx::query("DELETE FROM notifications WHERE id = $1")
+                        .bind(&row.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+            }
+        }
+        Ok(claimed)
     }
 
     /// Record how a claimed delivery ended, with its timeline event and any
