@@ -146,6 +146,7 @@ pub async fn paging(a: PagingArgs) -> anyhow::Result<()> {
         policy_poll: Duration::from_secs(60),
         background_processing: true,
         public_url: None,
+        connections: Default::default(),
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let token = server.bootstrap_admin_token().await?.unwrap_or_default();
@@ -212,6 +213,7 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
         policy_poll: Duration::from_secs(60),
         background_processing: false,
         public_url: None,
+        connections: Default::default(),
     };
     // Real time shifted by an offset: incidents are declared "10 minutes
     // ago" in no time, then the clock lines up with the due instant and the

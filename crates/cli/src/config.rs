@@ -20,6 +20,10 @@ pub struct ConfigFile {
     pub policy_poll_seconds: Option<u64>,
     pub log_format: Option<String>,
     pub public_url: Option<String>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub body_read_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub max_connections: Option<u32>,
     pub url: Option<String>,
     pub token: Option<String>,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use firebell_server::{PolicySource, Server, ServerConfig, SystemClock};
+use firebell_server::{ConnectionLimits, PolicySource, Server, ServerConfig, SystemClock};
 
 use crate::config::{ConfigFile, DEFAULT_LISTEN, DatabaseArgs};
 
@@ -26,12 +26,28 @@ pub struct ServeArgs {
     /// notifications (acknowledge, open incident) [default: http://<listen address>].
     #[arg(long, env = "FIREBELL_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// Seconds a client has to send a request's line and headers, from
+    /// connecting or from its first byte after an idle spell [default: 10].
+    #[arg(long, env = "FIREBELL_HEADER_READ_TIMEOUT_SECONDS", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_seconds: Option<u64>,
+    /// Seconds a request body may take to arrive, from the end of its
+    /// headers; past it the request gets 408 [default: 60].
+    #[arg(long, env = "FIREBELL_BODY_READ_TIMEOUT_SECONDS", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may stay silent between requests;
+    /// keep it above any load balancer's idle timeout [default: 75].
+    #[arg(long, env = "FIREBELL_IDLE_TIMEOUT_SECONDS", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_seconds: Option<u64>,
+    /// Connections served at once; past it new ones wait to be accepted [default: 4096].
+    #[arg(long, env = "FIREBELL_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "FIREBELL_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
 }
 
 pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let connections = connection_limits(&args, file)?;
     let log_format = args
         .log_format
         .or_else(|| file.log_format.clone())
@@ -63,6 +79,7 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
             Some(u) => anyhow::bail!("--public-url {u:?} is not an http(s) URL"),
             None => None,
         },
+        connections,
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -91,6 +108,44 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Flags and variables (checked by clap) over the config file over defaults.
+fn connection_limits(args: &ServeArgs, file: &ConfigFile) -> anyhow::Result<ConnectionLimits> {
+    let defaults = ConnectionLimits::default();
+    let seconds =
+        |flag: Option<u64>, key: &str, from_file: Option<u64>, default: std::time::Duration| {
+            match flag.or(from_file) {
+                Some(0) => anyhow::bail!("config file: `{key}` must be at least 1"),
+                Some(s) => Ok(std::time::Duration::from_secs(s)),
+                None => Ok(default),
+            }
+        };
+    Ok(ConnectionLimits {
+        header_read_timeout: seconds(
+            args.header_read_timeout_seconds,
+            "header_read_timeout_seconds",
+            file.header_read_timeout_seconds,
+            defaults.header_read_timeout,
+        )?,
+        body_read_timeout: seconds(
+            args.body_read_timeout_seconds,
+            "body_read_timeout_seconds",
+            file.body_read_timeout_seconds,
+            defaults.body_read_timeout,
+        )?,
+        idle_timeout: seconds(
+            args.idle_timeout_seconds,
+            "idle_timeout_seconds",
+            file.idle_timeout_seconds,
+            defaults.idle_timeout,
+        )?,
+        max_connections: match args.max_connections.or(file.max_connections) {
+            Some(0) => anyhow::bail!("config file: `max_connections` must be at least 1"),
+            Some(n) => n as usize,
+            None => defaults.max_connections,
+        },
+    })
 }
 
 fn init_tracing(format: &str) -> anyhow::Result<()> {

@@ -250,6 +250,8 @@ fn bad_arguments_exit_2_with_a_message() {
         vec!["update", "INC-1", "--template", "t", "--var", "novalue"],
         vec!["token", "create", "--role", "root"],
         vec!["frobnicate"],
+        vec!["serve", "--max-connections", "0"],
+        vec!["serve", "--header-read-timeout-seconds", "0"],
     ] {
         let out = Command::new(BIN)
             .args(&args)
@@ -259,6 +261,51 @@ fn bad_arguments_exit_2_with_a_message() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?} printed no message");
     }
+}
+
+/// The connection settings reach the server: a half-sent request is closed
+/// at the header-read timeout set by flag, and one set to 0 in the config file
+/// is refused.
+#[test]
+fn serve_applies_the_connection_settings() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("sqlite", dir.path()).unwrap();
+    let server = ServeProcess::start_with(&db, dir.path(), &["--header-read-timeout-seconds", "1"]);
+    let mut half = std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+    half.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    let sent = std::time::Instant::now();
+    half.set_read_timeout(Some(std::time::Duration::from_secs(8)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match half.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the server to close the connection, got {other:?}"),
+    }
+    let waited = sent.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "closed at the timeout ({waited:?})"
+    );
+    server.stop();
+
+    let config = dir.path().join("firebell.toml");
+    std::fs::write(&config, "idle_timeout_seconds = 0\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--database-url",
+            &db,
+        ])
+        .env_remove("FIREBELL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("idle_timeout_seconds"), "{stderr}");
 }
 
 #[test]

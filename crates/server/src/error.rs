@@ -36,6 +36,9 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
+    /// The body did not all arrive within the server's body-read timeout.
+    #[error("{0}")]
+    BodyTimeout(crate::connections::BodyTimeout),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// Well-formed, but names something that does not exist or is not allowed.
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -85,6 +89,7 @@ impl ApiError {
             ApiError::BadSignature(_) => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Overloaded { .. } => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
@@ -141,7 +146,7 @@ impl ApiError {
             }
             // The unread body leaves the connection unusable: tell the client
             // not to reuse it, or its next request on that socket fails.
-            ApiError::PayloadTooLarge { .. } => {
+            ApiError::PayloadTooLarge { .. } | ApiError::BodyTimeout(_) => {
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::Overloaded { retry_after, .. } => {
@@ -224,6 +229,9 @@ impl From<JsonRejection> for ApiError {
 impl ApiError {
     /// A refused JSON body, on a route whose body limit is `limit` bytes.
     pub fn from_json_rejection(r: JsonRejection, limit: usize) -> Self {
+        if let Some(timeout) = body_timeout(&r) {
+            return ApiError::BodyTimeout(timeout);
+        }
         match r.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit },
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
@@ -306,11 +314,28 @@ pub fn unreadable_body(
     rejection: &axum::extract::rejection::BytesRejection,
     limit: usize,
 ) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if let Some(timeout) = body_timeout(rejection) {
+        ApiError::BodyTimeout(timeout)
+    } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge { limit }
     } else {
         ApiError::bad_request("invalid_body", rejection.body_text())
     }
+}
+
+/// The [`BodyTimeout`](crate::connections::BodyTimeout) behind a body that
+/// could not be read, if that is why; axum reports any failed body as a 400.
+fn body_timeout(
+    error: &(dyn std::error::Error + 'static),
+) -> Option<crate::connections::BodyTimeout> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(timeout) = e.downcast_ref::<crate::connections::BodyTimeout>() {
+            return Some(timeout.clone());
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// An [`ApiError`] on the PagerDuty Events API endpoints (`/v2/enqueue`,

@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod command;
+pub mod connections;
 pub mod error;
 pub mod health;
 pub mod ingest;
@@ -39,6 +40,7 @@ use firebell_store::Store;
 use tokio::net::TcpListener;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use connections::ConnectionLimits;
 pub use policy_source::{PolicyHandle, PolicySource};
 
 /// Largest request body accepted, in bytes.
@@ -98,6 +100,9 @@ pub struct ServerConfig {
     /// Base URL people reach this server at, for links in notifications;
     /// default `http://<the bound address>`.
     pub public_url: Option<String>,
+    /// Timeouts and the connection limit that keep slow or silent clients
+    /// from holding connections.
+    pub connections: ConnectionLimits,
 }
 
 pub struct Server {
@@ -106,6 +111,7 @@ pub struct Server {
     ingest_rx: ingest::IngestReceiver,
     background_processing: bool,
     public_url: Option<String>,
+    connections: ConnectionLimits,
 }
 
 impl Server {
@@ -184,6 +190,7 @@ impl Server {
             ingest_rx,
             background_processing: config.background_processing,
             public_url: config.public_url.clone(),
+            connections: config.connections,
         })
     }
 
@@ -223,6 +230,7 @@ impl Server {
             ingest_rx,
             background_processing,
             public_url,
+            connections,
         } = self;
         if public_url.is_none()
             && let Ok(addr) = listener.local_addr()
@@ -253,9 +261,7 @@ impl Server {
             )));
             tasks.push(tokio::spawn(retention::run(state.retention.clone())));
         }
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        connections::serve(listener, app, connections, shutdown).await;
         for task in tasks {
             task.abort();
         }

@@ -551,6 +551,7 @@ async fn two_replicas_racing_for_the_same_timers_fire_each_step_once(backend: Ba
         policy_poll: std::time::Duration::from_secs(60),
         background_processing: false,
         public_url: None,
+        connections: Default::default(),
     };
     let other = firebell_server::Server::open(&config, std::sync::Arc::new(app.clock.clone()))
         .await

@@ -8,7 +8,9 @@ pub mod receiver;
 
 use std::sync::Arc;
 
-use firebell_server::{AppState, ManualClock, PolicySource, Server, ServerConfig};
+use firebell_server::{
+    AppState, ConnectionLimits, ManualClock, PolicySource, Server, ServerConfig,
+};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -125,6 +127,9 @@ pub struct TestApp {
     pub background_processing: bool,
     /// Real clock instead of the manual one.
     live: bool,
+    /// Timeouts and connection limit of the server (the defaults unless a
+    /// test about slow clients shortens them).
+    pub connections: ConnectionLimits,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -149,7 +154,24 @@ impl TestApp {
         Self::spawn_inner(backend, policy, true).await
     }
 
+    /// A server with the test's own connection timeouts and limit.
+    pub async fn spawn_with_connections(
+        backend: Backend,
+        connections: ConnectionLimits,
+    ) -> TestApp {
+        Self::spawn_full(backend, PolicySource::Demo, false, connections).await
+    }
+
     async fn spawn_inner(backend: Backend, policy: PolicySource, live: bool) -> TestApp {
+        Self::spawn_full(backend, policy, live, ConnectionLimits::default()).await
+    }
+
+    async fn spawn_full(
+        backend: Backend,
+        policy: PolicySource,
+        live: bool,
+        connections: ConnectionLimits,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database_url = fresh_database(backend, &dir);
         let clock = ManualClock::new(T0.parse().unwrap());
@@ -165,6 +187,7 @@ impl TestApp {
             bootstrap: None,
             background_processing: live,
             live,
+            connections,
             shutdown: None,
             task: None,
         };
@@ -185,6 +208,7 @@ impl TestApp {
             policy_poll: std::time::Duration::from_millis(50),
             background_processing: self.background_processing,
             public_url: None,
+            connections: self.connections,
         };
         let clock: Arc<dyn firebell_server::Clock> = if self.live {
             Arc::new(firebell_server::SystemClock)
