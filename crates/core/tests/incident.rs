@@ -717,6 +717,7 @@ fn reopening_clears_the_acknowledgement() {
     let policy = policy();
     let now = t("2026-11-23T10:00:00Z");
     let (mut inc, mut log) = open(&policy, p0(), now);
+    assert_eq!(inc.ack_round, 0);
     run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
     assert!(inc.acknowledged_at.is_some());
     run(
@@ -741,6 +742,8 @@ fn reopening_clears_the_acknowledgement() {
         (inc.acknowledged_at, inc.acknowledged_by.clone()),
         (None, None)
     );
+    // A new acknowledgement round: ack links from before the reopen are void.
+    assert_eq!(inc.ack_round, 1);
     // So it can be acknowledged again, by whoever owns it now.
     run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
     assert!(inc.acknowledged_at.is_some());

@@ -610,3 +610,22 @@ fn maintenance_notice_and_watch_are_checked() {
     let e = only_error(&with_base("[maintenance]\nwatch_after = 60\n"));
     assert_eq!(e.path, "maintenance.watch_after");
 }
+
+#[test]
+fn ack_links_lapse_after_a_day_unless_the_policy_says_otherwise() {
+    let default = Policy::parse(&with_base(""), "p.toml").expect("the base loads");
+    assert_eq!(default.ack_links.valid_for.as_secs(), 24 * 3_600);
+    let ok = Policy::parse(&with_base("[ack_links]\nvalid_for = \"2h\"\n"), "p.toml")
+        .expect("two hours load");
+    assert_eq!(ok.ack_links.valid_for.as_secs(), 7_200);
+    for (text, says) in [
+        ("\"30s\"", "1m to 7d"),
+        ("\"8d\"", "1m to 7d"),
+        ("\"-1h\"", "negative"),
+        ("3600", "duration"),
+    ] {
+        let e = only_error(&with_base(&format!("[ack_links]\nvalid_for = {text}\n")));
+        assert_eq!(e.path, "ack_links.valid_for", "{text}");
+        assert!(e.message.contains(says), "{text}: {}", e.message);
+    }
+}

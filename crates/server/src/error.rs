@@ -34,6 +34,10 @@ pub enum ApiError {
     /// The request conflicts with the current state (version, transition).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// It existed and is over for good: an ack link that expired or whose
+    /// acknowledgement round a reopen ended.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     #[error("request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
     /// The body did not all arrive within the server's body-read timeout.
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -84,6 +89,7 @@ impl ApiError {
             | ApiError::Invalid { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::BadSignature(_) => "invalid_signature",
@@ -130,7 +136,7 @@ impl IntoResponse for ApiError {
 impl ApiError {
     /// The one place an error becomes a response: status and headers from the
     /// error, body in whichever wire format the endpoint speaks.
-    fn respond(self, body: impl IntoResponse) -> Response {
+    pub(crate) fn respond(self, body: impl IntoResponse) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(code = self.code(), error = %self, "request failed");

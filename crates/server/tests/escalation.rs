@@ -108,6 +108,10 @@ on_both_backends!(
     an_ack_racing_a_due_step_pages_nobody_after_it_commits,
     a_restart_mid_escalation_loses_and_doubles_nothing,
     the_ack_link_shows_a_button_and_acknowledges_on_post,
+    an_ack_link_works_until_it_expires_and_then_says_so,
+    a_reopen_retires_the_ack_links_of_the_earlier_round,
+    a_second_click_says_already_acknowledged,
+    an_ack_link_with_an_altered_expiry_or_round_is_refused,
     a_reloaded_policy_rewrites_the_timers_of_open_incidents,
     a_page_by_email_really_talks_smtp,
     two_replicas_racing_for_the_same_timers_fire_each_step_once,
@@ -453,6 +457,212 @@ async fn the_ack_link_shows_a_button_and_acknowledges_on_post(backend: Backend) 
     // A tampered link is refused.
     let bad = app.http.post(format!("{link}x")).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+}
+
+/// The ack links the receiver got for `person`, in the order sent.
+fn ack_links(recv: &Receiver, person: &str) -> Vec<String> {
+    recv.received()
+        .iter()
+        .filter(|r| r.body["person"] == person)
+        .map(|r| r.body["ack_url"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The status of a GET or POST of `link`, and the page's `<title>`.
+async fn click(app: &TestApp, link: &str, post: bool) -> (StatusCode, String) {
+    let req = if post {
+        app.http.post(link)
+    } else {
+        app.http.get(link)
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let html = resp.text().await.unwrap();
+    let title = html
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(t, _)| t.to_string())
+        .unwrap_or_else(|| panic!("no title in {html}"));
+    (status, title)
+}
+
+async fn an_ack_link_works_until_it_expires_and_then_says_so(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "[ack_links]\nvalid_for = \"2h\"\n");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    // Omar's L1 page at T0; his page in the ladder's second round at +50m.
+    app.tick().await;
+    app.deliver().await;
+    app.advance_mins(30);
+    app.tick().await;
+    app.deliver().await;
+    app.advance_mins(20);
+    app.tick().await;
+    app.deliver().await;
+    let links = ack_links(&recv, "omar");
+    assert_eq!(links.len(), 2, "{links:?}");
+    // A minute before its two hours, the first link still offers the button.
+    app.advance_mins(69);
+    assert_eq!(
+        click(&app, &links[0], false).await,
+        (StatusCode::OK, "Acknowledge this incident?".into())
+    );
+    // At two hours it is over, on GET and on POST, and acknowledges nothing.
+    app.advance_mins(1);
+    for post in [false, true] {
+        let resp = if post {
+            app.http.post(&links[0])
+        } else {
+            app.http.get(&links[0])
+        }
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::GONE);
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("<title>Link expired</title>"), "{html}");
+        assert!(html.contains("expired at 2026-11-23T12:00:00Z"), "{html}");
+    }
+    assert!(app.events_of(&id, "acknowledged").await.is_empty());
+    // The later page's link, 70 minutes old, still works.
+    assert_eq!(
+        click(&app, &links[1], true).await,
+        (StatusCode::OK, "Acknowledged".into())
+    );
+    let acked = app.events_of(&id, "acknowledged").await;
+    assert_eq!(acked.len(), 1);
+    assert_eq!(acked[0]["actor"], "omar");
+}
+
+async fn a_reopen_retires_the_ack_links_of_the_earlier_round(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    app.deliver().await;
+    let old = ack_links(&recv, "omar").remove(0);
+    for (command, body) in [
+        ("resolve", json!({"summary": "restarted"})),
+        ("reopen", json!({"reason": "down again"})),
+    ] {
+        let (status, v) = app
+            .post(&format!("/api/v1/incidents/{id}/{command}"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{command}: {v}");
+    }
+    // Before any new page: the old link no longer acknowledges.
+    for post in [false, true] {
+        assert_eq!(
+            click(&app, &old, post).await,
+            (StatusCode::GONE, "Link superseded".into()),
+            "post: {post}"
+        );
+    }
+    assert!(app.events_of(&id, "acknowledged").await.is_empty());
+    // The reopened ladder pages L1 again: a new notification of the new round.
+    app.tick().await;
+    assert_eq!(app.deliver().await.delivered, 1);
+    let links = ack_links(&recv, "omar");
+    assert_eq!(links.len(), 2, "{links:?}");
+    let rounds: Vec<_> = app
+        .notifications(&id)
+        .await
+        .iter()
+        .map(|n| n["ack_round"].clone())
+        .collect();
+    assert_eq!(rounds, [json!(0), json!(1)]);
+    assert_eq!(
+        click(&app, &old, true).await,
+        (StatusCode::GONE, "Link superseded".into())
+    );
+    assert_eq!(
+        click(&app, &links[1], true).await,
+        (StatusCode::OK, "Acknowledged".into())
+    );
+    assert_eq!(app.events_of(&id, "acknowledged").await.len(), 1);
+}
+
+async fn a_second_click_says_already_acknowledged(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    app.deliver().await;
+    let link = ack_links(&recv, "omar").remove(0);
+    assert_eq!(
+        click(&app, &link, true).await,
+        (StatusCode::OK, "Acknowledged".into())
+    );
+    app.advance_mins(5);
+    for post in [false, true] {
+        let resp = if post {
+            app.http.post(&link)
+        } else {
+            app.http.get(&link)
+        }
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "post: {post}");
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("<title>Already acknowledged</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Acknowledged by omar at 2026-11-23T10:00:00Z"),
+            "{html}"
+        );
+        assert!(!html.contains("<form"), "no second button: {html}");
+    }
+    assert_eq!(app.events_of(&id, "acknowledged").await.len(), 1);
+}
+
+async fn an_ack_link_with_an_altered_expiry_or_round_is_refused(backend: Backend) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+    app.tick().await;
+    app.deliver().await;
+    let link = ack_links(&recv, "omar").remove(0);
+    let (prefix, token) = link.rsplit_once('/').unwrap();
+    let (data, sig) = token.split_once('.').unwrap();
+    let data = String::from_utf8(URL_SAFE_NO_PAD.decode(data).unwrap()).unwrap();
+    // `round|expiry|incident|notification|person`, signed as a whole.
+    let fields: Vec<&str> = data.splitn(5, '|').collect();
+    assert_eq!(fields[0], "0", "{data}");
+    assert_eq!(fields[2], id, "{data}");
+    let expiry: i64 = fields[1].parse().unwrap();
+    let later = (expiry + 365 * 86_400).to_string();
+    let altered = |i: usize, value: &str| {
+        let mut f = fields.clone();
+        f[i] = value;
+        let data = URL_SAFE_NO_PAD.encode(f.join("|"));
+        format!("{prefix}/{data}.{sig}")
+    };
+    // The genuine link has expired a day on; a year more of life, or a
+    // later round, is not taken.
+    app.advance_mins(24 * 60);
+    assert_eq!(
+        click(&app, &link, true).await,
+        (StatusCode::GONE, "Link expired".into())
+    );
+    for forged in [altered(1, &later), altered(0, "1")] {
+        for post in [false, true] {
+            assert_eq!(
+                click(&app, &forged, post).await,
+                (StatusCode::NOT_FOUND, "Link not valid".into()),
+                "{forged} post: {post}"
+            );
+        }
+    }
+    assert!(app.events_of(&id, "acknowledged").await.is_empty());
 }
 
 async fn a_reloaded_policy_rewrites_the_timers_of_open_incidents(backend: Backend) {

@@ -38,6 +38,9 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub stop_on_ack: bool,
+    /// The incident's acknowledgement round it was decided in; its ack
+    /// link works only while the incident is still in that round.
+    pub ack_round: u32,
     pub state: NotificationState,
     pub attempts: u32,
     pub next_attempt_at: Timestamp,
@@ -119,6 +122,7 @@ pub(crate) struct NotificationRow {
     pub(crate) subject: String,
     pub(crate) body: String,
     pub(crate) stop_on_ack: bool,
+    pub(crate) ack_round: i64,
     pub(crate) state: String,
     pub(crate) attempts: i64,
     pub(crate) next_attempt_at_ms: i64,
@@ -133,7 +137,7 @@ pub(crate) struct NotificationRow {
 macro_rules! notification_columns {
     () => {
         "id, incident_id, intent_key, duty, person, channel, address, locale, subject, body, \
-     stop_on_ack, state, attempts, next_attempt_at_ms, claim_token, last_error, created_at_ms, updated_at_ms, delivered_at_ms"
+     stop_on_ack, ack_round, state, attempts, next_attempt_at_ms, claim_token, last_error, created_at_ms, updated_at_ms, delivered_at_ms"
     };
 }
 pub(crate) use notification_columns;
@@ -148,6 +152,7 @@ pub(crate) fn notification(r: NotificationRow) -> Result<Notification, StoreErro
             .parse()
             .map_err(|e: InvalidDuty| corrupt("duty", e.to_string()))?,
         channel: r.channel.parse().map_err(|e| corrupt("channel", e))?,
+        ack_round: u32::try_from(r.ack_round).map_err(|e| corrupt("ack_round", e.to_string()))?,
         state: NotificationState::parse(&r.state)
             .ok_or_else(|| corrupt("state", format!("unknown state {:?}", r.state)))?,
         id: r.id,

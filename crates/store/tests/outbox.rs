@@ -90,7 +90,7 @@ fn note(text: &str) -> EventKind {
 fn intent(person: &str, stop_on_ack: bool) -> Intent {
     let duty = step(0);
     Intent {
-        key: format!("{duty}/{person}/sms"),
+        key: Intent::key_for(&duty, person, ContactKind::Sms, 0),
         duty,
         person: person.into(),
         channel: ContactKind::Sms,
@@ -99,6 +99,7 @@ fn intent(person: &str, stop_on_ack: bool) -> Intent {
         subject: "[SEV1] Checkout down".into(),
         text: "الدفع متوقف".into(),
         stop_on_ack,
+        ack_round: 0,
     }
 }
 
@@ -396,7 +397,7 @@ async fn intents_are_stored_once_per_key(db: &TestDb) {
     .await
     .unwrap();
     // A second write of the same intent (a retried firing) adds nothing.
-    change(
+    let inc = change(
         &store,
         &inc,
         t0() + 1.minutes(),
@@ -415,6 +416,30 @@ async fn intents_are_stored_once_per_key(db: &TestDb) {
     assert_eq!(omar.body, "الدفع متوقف");
     assert_eq!(omar.attempts, 0);
     assert_eq!(omar.next_attempt_at, t0());
+    assert_eq!(omar.ack_round, 0);
+    // After a reopen the same page is a new intent, and remembers its round.
+    let reopened = Intent {
+        key: Intent::key_for(&step(0), "omar", ContactKind::Sms, 2),
+        ack_round: 2,
+        ..intent("omar", true)
+    };
+    let inc = change(
+        &store,
+        &inc,
+        t0() + 2.minutes(),
+        note("reopened page"),
+        vec![],
+        vec![reopened],
+    )
+    .await
+    .unwrap();
+    let rounds: BTreeSet<u32> = notifications(&store, &inc)
+        .await
+        .iter()
+        .filter(|n| n.person == "omar")
+        .map(|n| n.ack_round)
+        .collect();
+    assert_eq!(rounds, BTreeSet::from([0, 2]));
     // Another incident's notifications are not listed with this one's.
     let other = open_with(&store, vec![]).await;
     change(
@@ -427,8 +452,8 @@ async fn intents_are_stored_once_per_key(db: &TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(notifications(&store, &inc).await.len(), 2);
-    assert_eq!(store.list_notifications(None, 100).await.unwrap().len(), 3);
+    assert_eq!(notifications(&store, &inc).await.len(), 3);
+    assert_eq!(store.list_notifications(None, 100).await.unwrap().len(), 4);
     store.close().await;
 }
 
@@ -646,6 +671,7 @@ async fn dead_letters_record_and_queue_the_follow_up(db: &TestDb) {
         subject: "could not notify omar".into(),
         text: "given up after 1 attempt".into(),
         stop_on_ack: false,
+        ack_round: 0,
     };
     let dead = Completion::Dead {
         error: "404 Not Found".into(),

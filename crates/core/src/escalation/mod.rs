@@ -57,7 +57,9 @@ pub struct Due {
 /// incident, so writing the same intent twice is a no-op.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Intent {
-    /// `<duty>/<person>/<channel>`.
+    /// `<duty>/<person>/<channel>`, then `@<ack_round>` after a reopen: a
+    /// reopened ladder's steps are new pages, not repeats of the first
+    /// round's.
     pub key: String,
     pub duty: Duty,
     pub person: String,
@@ -70,6 +72,19 @@ pub struct Intent {
     /// An acknowledgement cancels it if not yet sent (pages); reminders are
     /// cancelled only by resolution.
     pub stop_on_ack: bool,
+    /// The incident's acknowledgement round when it was decided; its ack
+    /// link is good for this round only.
+    pub ack_round: u32,
+}
+
+impl Intent {
+    /// The key of an intent for `duty/person/channel` in `ack_round`.
+    pub fn key_for(duty: &Duty, person: &str, channel: ContactKind, ack_round: u32) -> String {
+        match ack_round {
+            0 => format!("{duty}/{person}/{channel}"),
+            n => format!("{duty}/{person}/{channel}@{n}"),
+        }
+    }
 }
 
 /// What firing the due duties produced.
@@ -762,7 +777,7 @@ impl Ctx<'_> {
             }
         }
         Intent {
-            key: format!("{duty}/{person}/{channel}"),
+            key: Intent::key_for(duty, person, channel, i.ack_round),
             duty: duty.clone(),
             person: person.to_string(),
             channel,
@@ -771,6 +786,7 @@ impl Ctx<'_> {
             subject,
             text: truncate(&text, MAX_PAGE_TEXT),
             stop_on_ack,
+            ack_round: i.ack_round,
         }
     }
 }

@@ -76,6 +76,10 @@ pub struct Incident {
     /// Everyone paged or notified for this incident, in first-paged order.
     #[serde(default)]
     pub paged: Vec<String>,
+    /// The acknowledgement round: 0 at declaration, one more per reopen.
+    /// Ack links carry it, so a reopen retires every earlier link.
+    #[serde(default)]
+    pub ack_round: u32,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -162,6 +166,7 @@ impl Incident {
             duties_done: BTreeSet::new(),
             update_reminders: 0,
             paged: Vec::new(),
+            ack_round: 0,
             updated_at: e.at,
             version: e.seq,
         })
@@ -235,6 +240,7 @@ impl Incident {
                 self.escalation_level = 0;
                 self.escalation_due_at = None;
                 self.escalation_started_at = e.at;
+                self.ack_round += 1;
             }
             EventKind::AlertsChanged {
                 firing,

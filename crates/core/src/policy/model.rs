@@ -66,6 +66,26 @@ pub struct Policy {
     pub retention: Retention,
     /// Rules for maintenance windows: notice, and the watch afterwards.
     pub maintenance: MaintenancePolicy,
+    /// The one-click acknowledge links in pages: how long they work.
+    pub ack_links: AckLinks,
+}
+
+/// `[ack_links]`: a page's acknowledge link is a credential anyone holding
+/// the message can use, so it lapses.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct AckLinks {
+    /// How long after a page is sent its link still acknowledges.
+    #[serde(deserialize_with = "duration")]
+    pub valid_for: Duration,
+}
+
+impl Default for AckLinks {
+    fn default() -> Self {
+        AckLinks {
+            valid_for: Duration::from_hours(24),
+        }
+    }
 }
 
 /// `[maintenance]` (s003.maintenance-scheduled).

@@ -130,6 +130,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.escalation(policy);
     v.retention(policy);
     v.maintenance(policy);
+    v.ack_links(policy);
     v.problems
 }
 
@@ -1205,6 +1206,18 @@ impl Validator {
                     format!("{d} is out of range; use 0s to {max_days}d"),
                 );
             }
+        }
+    }
+
+    /// `[ack_links]`: long enough to reach a phone and be clicked, short
+    /// enough that a forwarded or leaked page stops working soon.
+    fn ack_links(&mut self, policy: &Policy) {
+        let d = policy.ack_links.valid_for;
+        if d.as_secs() < 60 || d.as_secs() > 7 * 86_400 {
+            self.err(
+                KeyPath::root().key("ack_links").key("valid_for"),
+                format!("{d} is out of range; use 1m to 7d"),
+            );
         }
     }
 

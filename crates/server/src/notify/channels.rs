@@ -16,6 +16,7 @@ use sha2::Sha256;
 use super::dispatch::Dispatcher;
 pub use super::email::DeliveryError;
 use super::email::{EmailMessage, EmailSender, SmtpSettings, SmtpTls};
+use super::links::AckTarget;
 
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,7 +73,15 @@ pub async fn deliver(
             format!("the policy has no [notifiers.{}]", n.channel),
         ));
     };
-    let ack_url = state.links.ack_url_for(&n.incident_id, &n.id, &n.person);
+    // The link's life starts when it is sent, not when the page was decided.
+    let expires_at = state.clock.now() + policy.ack_links.valid_for.as_signed();
+    let ack_url = state.links.ack_url_for(&AckTarget {
+        incident_id: n.incident_id.clone(),
+        notification_id: n.id.clone(),
+        person: n.person.clone(),
+        ack_round: n.ack_round,
+        expires_at,
+    });
     let incident_url = state.links.incident_url(&n.incident_id);
     match n.channel {
         ContactKind::Email => {

@@ -250,6 +250,7 @@ fn dead_letter_intents(policy: &Policy, n: &Notification, error: &str) -> Vec<In
             ),
             // Admins must hear about it even if the incident is acknowledged.
             stop_on_ack: false,
+            ack_round: n.ack_round,
         });
     }
     out

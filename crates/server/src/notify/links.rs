@@ -1,25 +1,38 @@
 //! Signed links in notifications: a one-click acknowledge link per page.
 //!
-//! The link carries `incident|notification|person` and an HMAC-SHA256 over
-//! it with a key kept in the database (`settings`), so every replica can
-//! check links the others sent, and a link cannot be forged or moved to
-//! another incident. Opening it (GET) shows one button; the acknowledgement
-//! is the POST that button sends: mail scanners and chat unfurlers fetch
-//! links, and a GET must never acknowledge a page by itself.
+//! The link carries `round|expiry|incident|notification|person` and an
+//! HMAC-SHA256 over all of it with a key kept in the database (`settings`),
+//! so every replica can check links the others sent, and a link cannot be
+//! forged, moved to another incident, extended or carried into a later
+//! acknowledgement round. Opening it (GET) shows one button; the
+//! acknowledgement is the POST that button sends: mail scanners and chat
+//! unfurlers fetch links, and a GET must never acknowledge a page by itself.
+//!
+//! Whether a genuine link still works (its expiry, its round) is decided by
+//! the ack page against the clock and the incident, not here.
 
 use std::sync::RwLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use firebell_core::Timestamp;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-/// What an ack link names.
+/// Domain of the MAC: a token of an older layout (without round and expiry)
+/// never verifies as one of this layout.
+const MAC_DOMAIN: &[u8] = b"ack-v2:";
+
+/// What an ack link names, and for how long and which round it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AckTarget {
     pub incident_id: String,
     pub notification_id: String,
     pub person: String,
+    /// The incident's acknowledgement round the page was sent in.
+    pub ack_round: u32,
+    /// When the link stops working (whole seconds: the token keeps seconds).
+    pub expires_at: Timestamp,
 }
 
 pub struct Links {
@@ -45,45 +58,53 @@ impl Links {
         self.base.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn mac(&self, data: &[u8]) -> Vec<u8> {
+    fn mac(&self) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(b"ack:");
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
+        mac.update(MAC_DOMAIN);
+        mac
     }
 
-    /// The token of an ack link for `person`'s notification.
-    pub fn ack_token(&self, incident_id: &str, notification_id: &str, person: &str) -> String {
-        let data = format!("{incident_id}|{notification_id}|{person}");
+    /// The token of an ack link for `target`. The person goes last, so it
+    /// is the only field that may hold a `|`.
+    pub fn ack_token(&self, target: &AckTarget) -> String {
+        let data = format!(
+            "{}|{}|{}|{}|{}",
+            target.ack_round,
+            target.expires_at.as_second(),
+            target.incident_id,
+            target.notification_id,
+            target.person
+        );
+        let mut mac = self.mac();
+        mac.update(data.as_bytes());
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(&data),
-            URL_SAFE_NO_PAD.encode(self.mac(data.as_bytes()))
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
         )
     }
 
-    pub fn ack_url_for(&self, incident_id: &str, notification_id: &str, person: &str) -> String {
-        format!(
-            "{}/ack/{}",
-            self.base(),
-            self.ack_token(incident_id, notification_id, person)
-        )
+    pub fn ack_url_for(&self, target: &AckTarget) -> String {
+        format!("{}/ack/{}", self.base(), self.ack_token(target))
     }
 
-    /// What a valid token names; `None` if it was altered or is not a token.
+    /// What a genuine token names; `None` if it was altered or is not a
+    /// token. Expiry and round are the caller's to check.
     pub fn verify(&self, token: &str) -> Option<AckTarget> {
         let (data, sig) = token.split_once('.')?;
         let data = URL_SAFE_NO_PAD.decode(data).ok()?;
         let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(b"ack:");
+        let mut mac = self.mac();
         mac.update(&data);
         mac.verify_slice(&sig).ok()?;
         let data = String::from_utf8(data).ok()?;
-        let mut parts = data.splitn(3, '|');
+        let mut parts = data.splitn(5, '|');
+        let ack_round = parts.next()?.parse().ok()?;
+        let expires_at = Timestamp::from_second(parts.next()?.parse().ok()?).ok()?;
         Some(AckTarget {
+            ack_round,
+            expires_at,
             incident_id: parts.next()?.to_string(),
             notification_id: parts.next()?.to_string(),
             person: parts.next()?.to_string(),
@@ -99,28 +120,59 @@ impl Links {
 mod tests {
     use super::*;
 
+    fn target() -> AckTarget {
+        AckTarget {
+            incident_id: "INC-1".into(),
+            notification_id: "n1".into(),
+            person: "al|ice".into(),
+            ack_round: 2,
+            expires_at: "2026-11-24T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    /// `token` with its signed data replaced by `other`'s, signature kept.
+    fn splice(token: &str, other: &str) -> String {
+        let (data, _) = other.split_once('.').unwrap();
+        let (_, sig) = token.split_once('.').unwrap();
+        format!("{data}.{sig}")
+    }
+
     #[test]
     fn a_token_round_trips_and_any_change_is_refused() {
         let links = Links::new("k", "http://x/");
-        let token = links.ack_token("INC-1", "n1", "alice");
-        assert_eq!(
-            links.verify(&token),
-            Some(AckTarget {
-                incident_id: "INC-1".into(),
-                notification_id: "n1".into(),
-                person: "alice".into()
-            })
-        );
-        let forged = links.ack_token("INC-2", "n1", "alice");
-        let (data, _) = forged.split_once('.').unwrap();
-        let (_, sig) = token.split_once('.').unwrap();
-        assert_eq!(links.verify(&format!("{data}.{sig}")), None);
+        let token = links.ack_token(&target());
+        assert_eq!(links.verify(&token), Some(target()));
+        // Every signed field: another incident, a later expiry, another round.
+        let changes: [fn(&mut AckTarget); 4] = [
+            |t| t.incident_id = "INC-2".into(),
+            |t| t.expires_at += jiff::SignedDuration::from_hours(24 * 365),
+            |t| t.ack_round += 1,
+            |t| t.person = "mallory".into(),
+        ];
+        for change in changes {
+            let mut altered = target();
+            change(&mut altered);
+            let forged = links.ack_token(&altered);
+            assert_ne!(links.verify(&forged), None, "genuine when signed");
+            assert_eq!(links.verify(&splice(&token, &forged)), None, "{altered:?}");
+        }
         assert_eq!(Links::new("other", "http://x").verify(&token), None);
         assert_eq!(links.verify("garbage"), None);
-        assert!(
-            links
-                .ack_url_for("INC-1", "n1", "alice")
-                .starts_with("http://x/ack/")
+        assert!(links.ack_url_for(&target()).starts_with("http://x/ack/"));
+    }
+
+    #[test]
+    fn a_token_of_the_old_layout_is_refused() {
+        let key = b"k";
+        let data = "INC-1|n1|alice";
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(b"ack:");
+        mac.update(data.as_bytes());
+        let old = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(data),
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
         );
+        assert_eq!(Links::new("k", "http://x").verify(&old), None);
     }
 }

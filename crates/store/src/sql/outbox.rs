@@ -271,9 +271,9 @@ pub(super) async fn insert_intents(
     for i in intents {
         sqlx::query(
             "INSERT INTO notifications (id, incident_id, intent_key, duty, person, channel, \
-             address, locale, subject, body, stop_on_ack, state, attempts, next_attempt_at_ms, \
-             created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', 0, $12, $12, $12) \
+             address, locale, subject, body, stop_on_ack, ack_round, state, attempts, \
+             next_attempt_at_ms, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $13, $13, $13) \
              ON CONFLICT (incident_id, intent_key) DO NOTHING",
         )
         .bind(new_id())
@@ -287,6 +287,7 @@ pub(super) async fn insert_intents(
         .bind(&i.subject)
         .bind(&i.text)
         .bind(i.stop_on_ack)
+        .bind(i64::from(i.ack_round))
         .bind(to_ms(now))
         .execute(&mut *conn)
         .await?;

@@ -299,9 +299,9 @@ async fn insert_pending(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO notifications (id, incident_id, intent_key, duty, person, channel, \
-         address, locale, subject, body, stop_on_ack, state, attempts, next_attempt_at_ms, \
-         created_at_ms, updated_at_ms) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', 0, $12, $13, $12 \
+         address, locale, subject, body, stop_on_ack, ack_round, state, attempts, \
+         next_attempt_at_ms, created_at_ms, updated_at_ms) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $14, 'pending', 0, $12, $13, $12 \
          WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $2) \
          ON CONFLICT DO NOTHING",
     )
@@ -318,6 +318,7 @@ async fn insert_pending(
     .bind(n.stop_on_ack)
     .bind(to_ms(now))
     .bind(n.created_at_ms)
+    .bind(n.ack_round)
     .execute(conn)
     .await?;
     Ok(())
