@@ -1204,3 +1204,261 @@ fn escalation_and_agenda_through_the_cli() {
     assert_eq!(run(&["agenda"]).status.code(), Some(2));
     server.stop();
 }
+
+/// A bare HTTP/1.1 request with a deadline: (status, body); `None` if the
+/// server did not answer in time (it is stopped, say).
+fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+    timeout: std::time::Duration,
+) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig}");
+}
+
+/// Two replicas on one PostgreSQL database; one is frozen (SIGSTOP) in the
+/// middle of a flood, so likely inside a transaction holding the alerts
+/// lock, then thawed (SIGCONT). Meanwhile the other merges new alerts and
+/// pages every step (the frozen one's transaction is cut by the database,
+/// its claims lapse); after the thaw the frozen one pages nothing twice and
+/// merges nothing stale, every alert either replica acknowledged is there,
+/// and it is ready again by itself.
+#[test]
+fn postgres_a_frozen_replica_is_fenced_and_the_other_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = database("postgres", dir.path()) else {
+        return;
+    };
+    let sink = PageSink::start();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"
+version = 1
+[organization]
+name = "Freeze test"
+escalation_policy = "ladder"
+[[severities]]
+name = "P0"
+[people.a]
+name = "A"
+contacts = [{{ kind = "sms", address = "+1 555 0001" }}]
+[people.b]
+name = "B"
+contacts = [{{ kind = "sms", address = "+1 555 0002" }}]
+[people.c]
+name = "C"
+contacts = [{{ kind = "sms", address = "+1 555 0003" }}]
+[[escalation_policies]]
+name = "ladder"
+[[escalation_policies.steps]]
+targets = ["person:a"]
+[[escalation_policies.steps]]
+after = "4s"
+targets = ["person:b"]
+[[escalation_policies.steps]]
+after = "4s"
+targets = ["person:c"]
+[notifiers.sms]
+url = "{}/sms"
+"#,
+            sink.url
+        ),
+    )
+    .unwrap();
+    let policy_arg = policy.display().to_string();
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let a = ServeProcess::start_with(&db, &a_dir, &["--policy", &policy_arg]);
+    let token = a.admin_token.clone().unwrap();
+    let b = ServeProcess::start_with(&db, &b_dir, &["--policy", &policy_arg]);
+    let short = std::time::Duration::from_secs(2);
+
+    // A flood at A, recording what A acknowledged.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop_flood = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (url, token, acked, stop) = (
+            a.url.clone(),
+            token.clone(),
+            acked.clone(),
+            stop_flood.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut batch = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                batch += 1;
+                let names: Vec<String> = (0..50).map(|i| format!("Flood{batch}x{i}")).collect();
+                let body: Vec<serde_json::Value> = names
+                    .iter()
+                    .map(|n| serde_json::json!({"labels": {"alertname": n, "service": "flood"}}))
+                    .collect();
+                let body = serde_json::Value::Array(body).to_string();
+                match http(&url, "POST", "/api/v2/alerts", &token, &body, short) {
+                    Some((200, _)) => acked.lock().unwrap().extend(names),
+                    _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+                }
+            }
+        })
+    };
+
+    let declared = ok(&firebell(
+        &b.url,
+        &token,
+        &[
+            "declare",
+            "--title",
+            "API down",
+            "--severity",
+            "P0",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&declared).unwrap();
+    let id = v["incident"]["id"].as_str().unwrap().to_string();
+    let pages_of = |id: &str| -> Vec<(String, String)> {
+        sink.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, body)| body["incident_id"] == id)
+            .map(|(key, body)| (key.clone(), body["person"].as_str().unwrap_or("?").into()))
+            .collect()
+    };
+    let wait_pages = |n: usize, secs: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while pages_of(&id).len() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        pages_of(&id)
+    };
+    assert_eq!(wait_pages(1, 15).len(), 1, "L1 is paged");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+
+    // Freeze A mid-flood.
+    signal(&a.child, "-STOP");
+    stop_flood.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stopped_at = std::time::Instant::now();
+
+    // B merges a new alert while A is frozen (A's open transaction, if any,
+    // is cut by the database, releasing the alerts lock).
+    let fresh = r#"[{"labels": {"alertname": "WhileFrozen", "service": "api"}}]"#;
+    let got = http(&b.url, "POST", "/api/v2/alerts", &token, fresh, short);
+    assert_eq!(
+        got.map(|g| g.0),
+        Some(200),
+        "B takes alerts while A is frozen"
+    );
+    let merged = loop {
+        let listed = http(
+            &b.url,
+            "GET",
+            "/api/v2/alerts?filter=alertname%3D%22WhileFrozen%22",
+            &token,
+            "",
+            std::time::Duration::from_secs(10),
+        );
+        if let Some((200, body)) = &listed
+            && body.contains("WhileFrozen")
+        {
+            break true;
+        }
+        if stopped_at.elapsed() > std::time::Duration::from_secs(40) {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        merged,
+        "B merged while A was frozen; B's log:\n{}",
+        log(&b_dir)
+    );
+    // B pages the later steps, whoever held what when A froze.
+    let pages = wait_pages(3, 60);
+    assert_eq!(
+        pages.len(),
+        3,
+        "every step paged while A is frozen: {pages:?}"
+    );
+
+    // Thaw A: it must page nothing again and be ready by itself.
+    signal(&a.child, "-CONT");
+    flood.join().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let pages = pages_of(&id);
+    let people: Vec<&str> = pages.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(people, ["a", "b", "c"], "each step paged once: {pages:?}");
+    let ready = (0..40).any(|_| {
+        let r = http(&a.url, "GET", "/ready", "", "", short);
+        if matches!(r, Some((200, _))) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        false
+    });
+    assert!(
+        ready,
+        "A is ready again after the thaw; log:\n{}",
+        log(&a_dir)
+    );
+
+    // Every alert A acknowledged before it froze is stored.
+    let acked = acked.lock().unwrap().clone();
+    assert!(!acked.is_empty(), "the flood reached A");
+    let (status, body) = http(
+        &b.url,
+        "GET",
+        "/api/v2/alerts?filter=service%3D%22flood%22",
+        &token,
+        "",
+        std::time::Duration::from_secs(30),
+    )
+    .expect("B answers");
+    assert_eq!(status, 200);
+    let stored: std::collections::BTreeSet<String> =
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["labels"]["alertname"].as_str().map(String::from))
+            .collect();
+    let lost: Vec<&String> = acked.iter().filter(|n| !stored.contains(*n)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged alerts lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    b.stop();
+    a.stop();
+}

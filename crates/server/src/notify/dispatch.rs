@@ -24,6 +24,9 @@ use crate::policy_source::PolicyHandle;
 
 /// Notifications claimed per round.
 const BATCH: u32 = 32;
+/// A claimed notification's send must start this soon after the claim; its
+/// lease covers that plus the slowest channel's timeout.
+pub const START_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(15);
 /// Default attempts before a dead letter.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
@@ -71,6 +74,8 @@ pub struct Round {
     pub delivered: usize,
     pub retried: usize,
     pub dead: usize,
+    /// Claimed but not sent: too late to start (see [`START_WITHIN`]).
+    pub fenced: usize,
 }
 
 /// Deliver every notification due now. Tests call this with a manual clock.
@@ -88,7 +93,8 @@ pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
             .map(channels::timeout_of)
             .max()
             .unwrap_or(channels::DEFAULT_TIMEOUT);
-        let lease = now + jiff::SignedDuration::from_secs(slowest.as_secs() as i64 + 15);
+        let start_by = now + START_WITHIN;
+        let lease = start_by + jiff::SignedDuration::try_from(slowest).unwrap_or_default();
         let batch = state
             .store
             .claim_notifications(now, BATCH, &token, lease)
@@ -102,8 +108,14 @@ pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
             let state = state.clone();
             let policy = policy.clone();
             tasks.spawn(async move {
+                // Fencing: past `start_by` the send might not end within the
+                // lease, and after a pause (SIGSTOP, a VM freeze) the claim
+                // may be another replica's already. Leave it to lapse.
+                if state.clock.now() >= start_by {
+                    return (n, None);
+                }
                 let result = channels::deliver(&state, &policy, &n).await;
-                (n, result)
+                (n, Some(result))
             });
         }
         let mut outcomes = Vec::with_capacity(claimed);
@@ -115,7 +127,12 @@ pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
             }
         }
         for (n, result) in &outcomes {
-            let result = result.clone();
+            let Some(result) = result.clone() else {
+                tracing::warn!(notification = %n.id, "not sent: its claim is too old to finish within the lease; left for the next claim");
+                metrics::counter!("firebell_notifications_fenced_total").increment(1);
+                round.fenced += 1;
+                continue;
+            };
             let now = state.clock.now();
             let completion = completion_for(&policy, n, result, now);
             let follow_up = match &completion {

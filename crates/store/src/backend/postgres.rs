@@ -96,6 +96,9 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
     Ok((url, schema))
 }
 
+/// See [`PgStore::connect`].
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+
 impl PgStore {
     /// Connect, create the URL's schema if it names one, and migrate.
     pub(crate) async fn connect(url: &str) -> Result<PgStore, StoreError> {
@@ -106,6 +109,13 @@ impl PgStore {
             // A startup parameter, so every pooled connection has it from the start.
             options = options.options([("search_path", schema)]);
         }
+        // Fencing: a replica stopped inside a transaction (SIGSTOP, a VM
+        // pause) loses it, its locks go to the others, and its commit fails
+        // when it wakes. No transaction of ours idles this long.
+        options = options.options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
