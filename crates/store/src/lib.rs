@@ -45,7 +45,7 @@ mod retention;
 mod types;
 
 pub use codec::LogEntry;
-pub use error::StoreError;
+pub use error::{Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use retention::{PruneBefore, Pruned};
