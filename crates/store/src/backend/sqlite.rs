@@ -21,6 +21,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -90,6 +91,18 @@ impl SqliteStore {
         // that the busy timeout does not wait for, and the mode is persistent.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A write that failed mid-transaction (SQLITE_FULL above
+                    // all) may have been rolled back by SQLite itself; the
+                    // driver's own ROLLBACK then fails and it goes on believing
+                    // it is inside a transaction, refusing every BEGIN after.
+                    // Flush the pending rollback, and replace a connection
+                    // that still thinks so, or the writer never recovers.
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(
                 options
                     .clone()
