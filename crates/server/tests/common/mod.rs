@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod receiver;
 
 use std::sync::Arc;
@@ -119,8 +120,30 @@ impl TestApp {
     }
 
     async fn spawn_inner(backend: Backend, policy: PolicySource, live: bool) -> TestApp {
+        Self::build(backend, policy, live, live, |url| url).await
+    }
+
+    /// A server on the manual clock with every background worker running
+    /// (`background`), on the fresh database's URL as `database` rewrites it
+    /// (through a proxy, onto a small disk).
+    pub async fn spawn_custom(
+        backend: Backend,
+        policy: PolicySource,
+        background: bool,
+        database: impl FnOnce(String) -> String,
+    ) -> TestApp {
+        Self::build(backend, policy, false, background, database).await
+    }
+
+    async fn build(
+        backend: Backend,
+        policy: PolicySource,
+        live: bool,
+        background: bool,
+        database: impl FnOnce(String) -> String,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let database_url = fresh_database(backend, &dir);
+        let database_url = database(fresh_database(backend, &dir));
         let clock = ManualClock::new(T0.parse().unwrap());
         let mut app = TestApp {
             base: String::new(),
@@ -132,7 +155,7 @@ impl TestApp {
             policy,
             dir,
             bootstrap: None,
-            background_processing: live,
+            background_processing: background,
             live,
             shutdown: None,
             task: None,
