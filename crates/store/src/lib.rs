@@ -116,6 +116,17 @@ impl Store {
         }
     }
 
+    /// Fault injection for tests that cannot fill a real disk: a SQLite
+    /// database answers `SQLITE_FULL` once it would grow past `pages` pages
+    /// (`None`: no limit again). Nothing on PostgreSQL.
+    #[cfg(feature = "fault-injection")]
+    pub async fn limit_sqlite_pages(&self, pages: Option<u32>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.limit_pages(pages).await,
+            Store::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Close the pools, waiting for in-flight work.
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
