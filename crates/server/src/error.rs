@@ -184,6 +184,8 @@ impl From<StoreError> for ApiError {
                 code: "group_taken",
                 message: e.to_string(),
             },
+            // Out of space or connection: passes by itself, so "retry later".
+            _ if e.outage().is_some() => ApiError::Unavailable(e.to_string()),
             StoreError::InvalidUrl(_)
             | StoreError::Corrupt(_)
             | StoreError::Migration(_)

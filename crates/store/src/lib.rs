@@ -46,7 +46,7 @@ mod set_aside;
 mod types;
 
 pub use codec::LogEntry;
-pub use error::{Fault, StoreError};
+pub use error::{Fault, Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
 pub use retention::{PruneBefore, Pruned};
@@ -114,6 +114,17 @@ impl Store {
         match self {
             Store::Sqlite(_) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Fault injection for tests that cannot fill a real disk: a SQLite
+    /// database answers `SQLITE_FULL` once it would grow past `pages` pages
+    /// (`None`: no limit again). Nothing on PostgreSQL.
+    #[cfg(feature = "fault-injection")]
+    pub async fn limit_sqlite_pages(&self, pages: Option<u32>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.limit_pages(pages).await,
+            Store::Postgres(_) => Ok(()),
         }
     }
 

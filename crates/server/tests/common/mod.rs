@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod receiver;
 
 use std::sync::Arc;
@@ -163,17 +164,57 @@ impl TestApp {
     }
 
     async fn spawn_inner(backend: Backend, policy: PolicySource, live: bool) -> TestApp {
-        Self::spawn_full(backend, policy, live, ConnectionLimits::default()).await
+        Self::build(
+            backend,
+            policy,
+            live,
+            live,
+            ConnectionLimits::default(),
+            |url| url,
+        )
+        .await
     }
 
+    /// A server with the test's own connection timeouts and limit.
     async fn spawn_full(
         backend: Backend,
         policy: PolicySource,
         live: bool,
         connections: ConnectionLimits,
     ) -> TestApp {
+        Self::build(backend, policy, live, live, connections, |url| url).await
+    }
+
+    /// A server on the manual clock with every background worker running
+    /// (`background`), on the fresh database's URL as `database` rewrites it
+    /// (through a proxy, onto a small disk).
+    pub async fn spawn_custom(
+        backend: Backend,
+        policy: PolicySource,
+        background: bool,
+        database: impl FnOnce(String) -> String,
+    ) -> TestApp {
+        Self::build(
+            backend,
+            policy,
+            false,
+            background,
+            ConnectionLimits::default(),
+            database,
+        )
+        .await
+    }
+
+    async fn build(
+        backend: Backend,
+        policy: PolicySource,
+        live: bool,
+        background: bool,
+        connections: ConnectionLimits,
+        database: impl FnOnce(String) -> String,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let database_url = fresh_database(backend, &dir);
+        let database_url = database(fresh_database(backend, &dir));
         let clock = ManualClock::new(T0.parse().unwrap());
         let mut app = TestApp {
             base: String::new(),
@@ -185,7 +226,7 @@ impl TestApp {
             policy,
             dir,
             bootstrap: None,
-            background_processing: live,
+            background_processing: background,
             live,
             connections,
             shutdown: None,

@@ -42,6 +42,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// Connections per replica.
 const MAX_CONNECTIONS: u32 = 10;
+/// Longest a caller waits for a connection. While the database is down the
+/// pool keeps retrying a refused connect until this passes; short enough that
+/// a sender hears "retry later" (503) before its own timeout gives up on us.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Row-lock suffix of a read that a write in the same transaction depends on.
 macro_rules! for_update {
@@ -118,6 +122,7 @@ impl PgStore {
         )]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         if let Some(schema) = &schema {

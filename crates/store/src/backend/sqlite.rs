@@ -21,6 +21,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -59,6 +60,10 @@ macro_rules! skip_locked {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Fault injection: the writer's `max_page_count`, 0 for no limit; kept
+    /// here so a replaced writer connection gets it too.
+    #[cfg(feature = "fault-injection")]
+    page_limit: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl SqliteStore {
@@ -83,13 +88,46 @@ impl SqliteStore {
             return Ok(SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
+                #[cfg(feature = "fault-injection")]
+                page_limit: Default::default(),
             });
         }
 
         // Only the writer sets the journal mode: switching to WAL takes a lock
         // that the busy timeout does not wait for, and the mode is persistent.
-        let writer = SqlitePoolOptions::new()
+        #[cfg(feature = "fault-injection")]
+        let page_limit = std::sync::Arc::<std::sync::atomic::AtomicU32>::default();
+        let writer = SqlitePoolOptions::new();
+        #[cfg(feature = "fault-injection")]
+        let writer = {
+            let page_limit = page_limit.clone();
+            writer.after_connect(move |conn, _| {
+                let limit = page_limit.load(std::sync::atomic::Ordering::Relaxed);
+                Box::pin(async move {
+                    if limit > 0 {
+                        let pragma = format!("PRAGMA max_page_count = {limit}");
+                        sqlx::query(sqlx::AssertSqlSafe(pragma))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+        };
+        let writer = writer
             .max_connections(1)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A write that failed mid-transaction (SQLITE_FULL above
+                    // all) may have been rolled back by SQLite itself; the
+                    // driver's own ROLLBACK then fails and it goes on believing
+                    // it is inside a transaction, refusing every BEGIN after.
+                    // Flush the pending rollback, and replace a connection
+                    // that still thinks so, or the writer never recovers.
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(
                 options
                     .clone()
@@ -102,7 +140,28 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(options.pragma("query_only", "ON"))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            #[cfg(feature = "fault-injection")]
+            page_limit,
+        })
+    }
+
+    /// Fault injection: let the database grow to at most `pages` pages
+    /// (SQLite keeps it at least as large as it is), or without limit, so
+    /// tests can fill it up where they cannot fill a disk.
+    #[cfg(feature = "fault-injection")]
+    pub(crate) async fn limit_pages(&self, pages: Option<u32>) -> Result<(), StoreError> {
+        let limit = pages.unwrap_or(0);
+        self.page_limit
+            .store(limit, std::sync::atomic::Ordering::Relaxed);
+        // SQLite's own default: the largest database it can address.
+        let pragma = format!("PRAGMA max_page_count = {}", pages.unwrap_or(u32::MAX - 1));
+        sqlx::query(sqlx::AssertSqlSafe(pragma))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     pub(crate) fn timer(op: &'static str) -> OpTimer {
