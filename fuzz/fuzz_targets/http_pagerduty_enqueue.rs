@@ -75,7 +75,7 @@ enum Input {
         change: bool,
         body: Vec<u8>,
     },
-    Event(Event),
+    Event(Box<Event>),
 }
 
 fn path(change: bool) -> &'static str {

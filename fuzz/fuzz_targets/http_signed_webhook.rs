@@ -68,7 +68,7 @@ enum Input {
     Event {
         hook: Hook,
         signature: Signature,
-        event: Event,
+        event: Box<Event>,
     },
 }
 

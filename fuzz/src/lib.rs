@@ -79,7 +79,21 @@ pub struct Harness {
     clock: ManualClock,
     /// An admin token, for the endpoints behind bearer auth.
     pub token: String,
-    _dir: tempfile::TempDir,
+}
+
+/// The database's directory, removed when the run ends normally.
+static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// libFuzzer ends a run with `exit`, which drops no statics: remove the
+/// database then. After a crash (an abort) it stays, to be looked at.
+extern "C" fn remove_database() {
+    if let Some(dir) = DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// The harness, built on first use.
@@ -90,15 +104,23 @@ pub fn harness() -> &'static Harness {
 
 impl Harness {
     fn build() -> Harness {
-        let dir = tempfile::tempdir().expect("a temp directory");
-        let policy = dir.path().join("policy.toml");
+        let dir = tempfile::Builder::new()
+            .prefix("firebell-fuzz-")
+            .tempdir()
+            .expect("a temp directory")
+            .keep();
+        eprintln!("firebell-fuzz: database in {}", dir.display());
+        DIR.set(dir.clone()).expect("built once");
+        // SAFETY: registers a plain function with no arguments.
+        unsafe { atexit(remove_database) };
+        let policy = dir.join("policy.toml");
         std::fs::write(
             &policy,
             format!("{}\n{SENDERS}", firebell_core::policy::DEMO_POLICY),
         )
         .expect("the policy is written");
         let config = ServerConfig {
-            database_url: format!("sqlite:{}", dir.path().join("firebell.db").display()),
+            database_url: format!("sqlite:{}", dir.join("firebell.db").display()),
             policy: PolicySource::File(policy),
             // The file never changes: look rarely.
             policy_poll: std::time::Duration::from_secs(3600),
@@ -136,7 +158,6 @@ impl Harness {
             state,
             clock,
             token,
-            _dir: dir,
         }
     }
 
