@@ -20,6 +20,7 @@ on_both_backends!(
     pagerduty_unknown_routing_key_is_refused,
     pagerduty_body_limit_is_512_kb,
     pagerduty_change_events_are_stored,
+    pagerduty_timestamps_at_the_ends_of_i64_are_refused,
     signed_webhook_with_a_good_signature_opens_and_resolves,
     signed_webhook_with_a_bad_or_missing_signature_is_401_and_stores_nothing,
     signed_webhook_replayed_later_is_401,
@@ -557,6 +558,33 @@ async fn pagerduty_body_limit_is_512_kb(backend: Backend) {
     let a = alert(&app, "pd:datadog:big").await;
     let details = a["annotations"]["custom_details"].as_str().unwrap();
     assert!(details.len() <= 65_536 && details.ends_with("(truncated by Firebell)"));
+}
+
+/// Found by the `http_pagerduty_enqueue` fuzz target: `i64::MIN` as a Unix
+/// time overflowed taking its absolute value (a panic where overflow checks
+/// are on), instead of being refused like any other impossible time.
+async fn pagerduty_timestamps_at_the_ends_of_i64_are_refused(backend: Backend) {
+    let (app, _dir) = spawn(backend).await;
+    for at in [json!(i64::MIN), json!(i64::MAX), json!(u64::MAX)] {
+        let mut e = trigger("x", "critical", None);
+        e["payload"]["timestamp"] = at.clone();
+        let errors = pd_errors(&pd(&app, e).await);
+        assert!(
+            errors[0].contains("'payload.timestamp'"),
+            "{at}: {errors:?}"
+        );
+
+        let change = json!({
+            "routing_key": CI_KEY,
+            "payload": {"summary": "Deploy", "timestamp": at},
+        });
+        let got = post_anonymous(&app, "/v2/change/enqueue", &[], change.to_string()).await;
+        assert!(
+            pd_errors(&got)[0].contains("'payload.timestamp'"),
+            "{at}: {got:?}"
+        );
+    }
+    assert!(all_alerts(&app).await.is_empty(), "nothing was stored");
 }
 
 async fn pagerduty_change_events_are_stored(backend: Backend) {

@@ -559,8 +559,9 @@ impl Checker {
             None | Some(Value::Null) => return None,
             Some(Value::String(s)) if s.is_empty() => return None,
             Some(Value::String(s)) => s.parse::<Timestamp>().ok(),
+            // `unsigned_abs`: `i64::MIN` has no `abs`.
             Some(Value::Number(n)) => n.as_i64().and_then(|n| {
-                if n.abs() < 100_000_000_000 {
+                if n.unsigned_abs() < 100_000_000_000 {
                     Timestamp::from_second(n).ok()
                 } else {
                     Timestamp::from_millisecond(n).ok()
