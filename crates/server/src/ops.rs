@@ -69,8 +69,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("firebell_incidents", "status" => status.as_str()).set(n as f64);
         }
     }
-    // Sets the queue gauges.
-    let _ = crate::set_aside::queue_health(&state.store, state.clock.now()).await;
+    if let Ok(queues) = crate::set_aside::queue_health(&state.store, state.clock.now()).await {
+        crate::set_aside::publish(&queues);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),

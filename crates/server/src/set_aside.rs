@@ -48,7 +48,7 @@ pub struct QueueHealth {
     pub set_aside: u64,
 }
 
-/// Every queue's health at `now`, also published as gauges.
+/// Every queue's health at `now`.
 pub async fn queue_health(
     store: &firebell_store::Store,
     now: jiff::Timestamp,
@@ -65,22 +65,28 @@ pub async fn queue_health(
                 .iter()
                 .find(|(q, _)| *q == queue)
                 .map_or(0, |(_, n)| *n);
-            let health = QueueHealth {
+            QueueHealth {
                 queue,
                 oldest_due_at,
                 late_seconds: late.as_secs_f64(),
                 stalled: late >= STALLED_AFTER,
                 set_aside,
-            };
-            let q = queue.as_str();
-            metrics::gauge!("firebell_queue_late_seconds", "queue" => q).set(health.late_seconds);
-            metrics::gauge!("firebell_queue_stalled", "queue" => q).set(if health.stalled {
-                1.0
-            } else {
-                0.0
-            });
-            metrics::gauge!("firebell_set_aside_rows", "queue" => q).set(set_aside as f64);
-            health
+            }
         })
         .collect())
+}
+
+/// Set the queue gauges (at each scrape: `/metrics` alone sets them, so a
+/// scrape reports what it read).
+pub fn publish(queues: &[QueueHealth]) {
+    for health in queues {
+        let q = health.queue.as_str();
+        metrics::gauge!("firebell_queue_late_seconds", "queue" => q).set(health.late_seconds);
+        metrics::gauge!("firebell_queue_stalled", "queue" => q).set(if health.stalled {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::gauge!("firebell_set_aside_rows", "queue" => q).set(health.set_aside as f64);
+    }
 }

@@ -35,7 +35,12 @@ async fn set_aside(app: &TestApp, query: &str) -> Value {
     body
 }
 
+/// Gauges are process-wide and each scrape sets them from its own server's
+/// database: scrapes of the tests running side by side take turns.
+static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn metric(app: &TestApp, line_start: &str) -> f64 {
+    let _turn = SCRAPE.lock().await;
     let text = app
         .http
         .get(app.url("/metrics"))
