@@ -147,6 +147,7 @@ pub async fn paging(a: PagingArgs) -> anyhow::Result<()> {
         background_processing: true,
         public_url: None,
         connections: Default::default(),
+        max_clock_skew: firebell_server::skew::DEFAULT_MAX_SKEW,
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let token = server.bootstrap_admin_token().await?.unwrap_or_default();
@@ -214,6 +215,7 @@ pub async fn timers(a: TimersArgs) -> anyhow::Result<()> {
         background_processing: false,
         public_url: None,
         connections: Default::default(),
+        max_clock_skew: firebell_server::skew::DEFAULT_MAX_SKEW,
     };
     // Real time shifted by an offset: incidents are declared "10 minutes
     // ago" in no time, then the clock lines up with the due instant and the

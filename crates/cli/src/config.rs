@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub body_read_timeout_seconds: Option<u64>,
     pub idle_timeout_seconds: Option<u64>,
     pub max_connections: Option<u32>,
+    pub max_clock_skew_ms: Option<u64>,
     pub url: Option<String>,
     pub token: Option<String>,
 }

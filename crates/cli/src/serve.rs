@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// Connections served at once; past it new ones wait to be accepted [default: 4096].
     #[arg(long, env = "FIREBELL_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
+    /// Milliseconds this server's clock may differ from the database's
+    /// before it stops claiming timers, notifications and leases and
+    /// /ready answers 503 [default: 2000].
+    #[arg(long, env = "FIREBELL_MAX_CLOCK_SKEW_MS", value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_clock_skew_ms: Option<u64>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "FIREBELL_LOG_FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
@@ -80,6 +85,11 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
             None => None,
         },
         connections,
+        max_clock_skew: match args.max_clock_skew_ms.or(file.max_clock_skew_ms) {
+            Some(0) => anyhow::bail!("config file: `max_clock_skew_ms` must be at least 1"),
+            Some(ms) => std::time::Duration::from_millis(ms),
+            None => firebell_server::skew::DEFAULT_MAX_SKEW,
+        },
     };
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(&listen)

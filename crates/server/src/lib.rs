@@ -9,7 +9,8 @@
 //! - [`error`]: the one place errors become HTTP responses.
 //! - [`health`]: heartbeats and HTTP/TCP health checks, reported as alerts.
 //! - [`policy_source`]: the live policy, validated hot reload.
-//! - [`clock`]: "now", injectable so tests drive time by hand.
+//! - [`clock`]: "now", injectable so tests drive time by hand; [`skew`]:
+//!   the guard that stops a replica whose clock is wrong from claiming work.
 //!
 //! [`Server::open`] wires it together; [`Server::serve`] runs it on a listener
 //! the caller bound (tests bind port 0) until the shutdown future completes.
@@ -29,6 +30,7 @@ pub mod policy_source;
 pub mod retention;
 pub mod scheduler;
 pub mod set_aside;
+pub mod skew;
 pub mod wire;
 
 use std::future::Future;
@@ -39,7 +41,7 @@ use axum::extract::DefaultBodyLimit;
 use firebell_store::Store;
 use tokio::net::TcpListener;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use connections::ConnectionLimits;
 pub use policy_source::{PolicyHandle, PolicySource};
 
@@ -67,7 +69,11 @@ pub struct Shared {
     pub incidents: command::Incidents,
     pub store: Store,
     pub policy: PolicyHandle,
+    /// The clock every component reads: [`Shared::clock_guard`] seen as a
+    /// [`Clock`].
     pub clock: Arc<dyn Clock>,
+    /// The same clock with its measured offset from the database's.
+    pub clock_guard: Arc<skew::ClockGuard>,
     /// Where every alert source hands its alerts (group commit).
     pub ingest: ingest::IngestQueue,
     /// The alert pipeline (reads settle the ingest log through it).
@@ -103,6 +109,9 @@ pub struct ServerConfig {
     /// Timeouts and the connection limit that keep slow or silent clients
     /// from holding connections.
     pub connections: ConnectionLimits,
+    /// Largest disagreement with the database's clock before this replica
+    /// stops claiming timed work (see [`skew`]).
+    pub max_clock_skew: std::time::Duration,
 }
 
 pub struct Server {
@@ -123,6 +132,11 @@ impl Server {
         let store = Store::connect(&config.database_url).await.map_err(|e| {
             anyhow::anyhow!("cannot open database {}: {e}", redact(&config.database_url))
         })?;
+        // Measured before any worker starts, so a replica started with a
+        // wrong clock claims nothing even once.
+        let clock_guard = Arc::new(skew::ClockGuard::new(clock, config.max_clock_skew));
+        clock_guard.check(&store).await;
+        let clock: Arc<dyn Clock> = clock_guard.clone();
         // Take over SIGHUP now, before anyone is told the server is up.
         let hangup = policy_source::Hangup::register();
         let (ingest, ingest_rx) = ingest::queue();
@@ -179,6 +193,7 @@ impl Server {
             store,
             policy,
             clock,
+            clock_guard,
             ingest,
             started_at,
             tokens: Default::default(),
@@ -245,6 +260,7 @@ impl Server {
                 hangup,
             )),
             tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx)),
+            tokio::spawn(skew::run(state.clock_guard.clone(), state.store.clone())),
         ];
         if background_processing {
             tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));

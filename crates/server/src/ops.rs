@@ -1,5 +1,6 @@
 //! Operations endpoints, open without a token: `/health` (the process is up),
-//! `/ready` (database reachable, a policy loaded, no queue stalled), `/metrics` (Prometheus).
+//! `/ready` (database reachable, a policy loaded, no queue stalled, the clock
+//! agreeing with the database's), `/metrics` (Prometheus).
 
 use axum::Router;
 use axum::extract::State;
@@ -41,13 +42,17 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         .filter(|q| q.stalled)
         .map(|q| q.queue.as_str())
         .collect();
-    let ok = database.is_ok() && stalled.is_empty();
+    // A replica with a wrong clock claims no timed work (see `skew`):
+    // the load balancer should send people elsewhere.
+    let (clock_ok, clock) = state.clock_guard.report();
+    let ok = database.is_ok() && stalled.is_empty() && clock_ok;
     let body = json!({
         "status": if ok { "ready" } else { "not_ready" },
         "database": match &database { Ok(b) => json!({"ok": true, "backend": b}), Err(e) => json!({"ok": false, "error": e}) },
         "policy": { "ok": true, "source": policy.source, "sha256": policy.sha256 },
         "queues": queues,
         "stalled": stalled,
+        "clock": clock,
     });
     let status = if ok {
         StatusCode::OK

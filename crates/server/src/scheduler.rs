@@ -40,6 +40,9 @@ pub struct Round {
     pub intents: usize,
     /// Incidents whose firing failed on their own (see [`crate::set_aside`]).
     pub failed: usize,
+    /// Nothing claimed: this replica's clock is not trusted (see
+    /// [`crate::skew`]).
+    pub held: bool,
 }
 
 /// Wakes the scheduler early (an incident was written with a timer due now).
@@ -66,6 +69,10 @@ impl Scheduler {
 /// Fire everything due now. Tests call this with a manual clock.
 pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
     let mut round = Round::default();
+    if !state.incidents.clock.trusted() {
+        round.held = true;
+        return Ok(round);
+    }
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
     for _ in 0..MAX_BATCHES {

@@ -762,6 +762,7 @@ async fn two_replicas_racing_for_the_same_timers_fire_each_step_once(backend: Ba
         background_processing: false,
         public_url: None,
         connections: Default::default(),
+        max_clock_skew: firebell_server::skew::DEFAULT_MAX_SKEW,
     };
     let other = firebell_server::Server::open(&config, std::sync::Arc::new(app.clock.clone()))
         .await

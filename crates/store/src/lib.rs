@@ -169,6 +169,10 @@ forward! {
     /// Cheap round trip for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError>;
 
+    /// The database server's clock: the reference replicas measure their
+    /// own clocks against (see the server's clock guard).
+    pub async fn database_time(&self) -> Result<Timestamp, StoreError>;
+
     /// Create an incident in one transaction: allocate the next number of the
     /// day `id_stem` (e.g. `INC-20261123`), format the id as
     /// `{id_stem}-{n:0digits}`, and write the state (with that id), its first
@@ -228,6 +232,10 @@ forward! {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// Give up the lease `name` if `holder` holds it, so another replica
+    /// takes the duty at once instead of when the lease runs out.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 
     /// Delete resolved alerts (not holding an open incident's history),
     /// expired silences, ended maintenance windows and change records that

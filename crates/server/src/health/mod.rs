@@ -53,6 +53,22 @@ impl Lease {
     /// Whether `replica` holds the lease now (taking or renewing it when due).
     pub(crate) async fn hold(&mut self, store: &Store, clock: &dyn Clock, replica: &str) -> bool {
         let now = std::time::Instant::now();
+        if !clock.trusted() {
+            // Our "until" would be wrong for everyone else: let go now, so
+            // another replica takes the duty without waiting it out.
+            if self.held {
+                if let Err(e) = store.release_lease(self.name, replica).await {
+                    tracing::warn!(lease = self.name, error = %e, "cannot release a lease");
+                }
+                tracing::info!(
+                    lease = self.name,
+                    "lease released: the clock is not trusted"
+                );
+                self.held = false;
+            }
+            self.renew_at = None;
+            return false;
+        }
         if self.renew_at.is_some_and(|at| now < at) {
             return self.held;
         }
@@ -360,4 +376,37 @@ pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthE
     submit(state, retired.clone()).await?;
     reported("monitor", &retired, now);
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+    use crate::skew::{ClockGuard, DEFAULT_MAX_SKEW};
+    use jiff::SignedDuration;
+
+    #[tokio::test]
+    async fn a_lease_is_let_go_when_the_clock_is_not_trusted() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock = OffsetClock::new(SignedDuration::ZERO);
+        let guard = ClockGuard::new(Arc::new(clock.clone()), DEFAULT_MAX_SKEW);
+        let mut lease = Lease::new("health-checks");
+        assert!(lease.hold(&store, &guard, "a").await);
+        let other = |now: Timestamp| {
+            let store = store.clone();
+            async move {
+                store
+                    .try_lease("health-checks", "b", now, now + LEASE_TTL)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!other(Timestamp::now()).await, "held by a");
+
+        // An hour fast: a's lease would have kept b out for an hour.
+        clock.set_offset(SignedDuration::from_secs(3600));
+        guard.check(&store).await.unwrap();
+        assert!(!lease.hold(&store, &guard, "a").await);
+        assert!(other(Timestamp::now()).await, "released at once");
+    }
 }

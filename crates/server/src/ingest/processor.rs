@@ -79,6 +79,9 @@ pub struct Round {
     pub alerts: usize,
     pub declared: usize,
     pub updated: usize,
+    /// Nothing processed: this replica's clock is not trusted (see
+    /// [`crate::skew`]); another replica processes the alerts.
+    pub held: bool,
 }
 
 /// Merge the ingest log, then process everything pending now. Tests call
@@ -92,6 +95,12 @@ pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
 /// leaves that to the merger task, which runs alongside).
 async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
+    if !state.incidents.clock.trusted() {
+        return Ok(Round {
+            held: true,
+            ..Round::default()
+        });
+    }
     let now = state.incidents.clock.now();
     state.incidents.store.sweep_expired_alerts(now).await?;
     let silences: Vec<Silence> = state

@@ -128,6 +128,8 @@ pub struct TestApp {
     pub background_processing: bool,
     /// Real clock instead of the manual one.
     live: bool,
+    /// A clock of the test's own instead of either (a wrong one).
+    own_clock: Option<Arc<dyn firebell_server::Clock>>,
     /// Timeouts and connection limit of the server (the defaults unless a
     /// test about slow clients shortens them).
     pub connections: ConnectionLimits,
@@ -185,6 +187,26 @@ impl TestApp {
         Self::build(backend, policy, live, live, connections, |url| url).await
     }
 
+    /// A server on `clock`, with the workers driven by hand.
+    pub async fn spawn_on_clock(
+        backend: Backend,
+        policy: PolicySource,
+        clock: Arc<dyn firebell_server::Clock>,
+    ) -> TestApp {
+        let mut app = Self::unstarted(
+            backend,
+            policy,
+            false,
+            false,
+            ConnectionLimits::default(),
+            |url| url,
+        );
+        app.own_clock = Some(clock);
+        app.start().await;
+        app.admin_token = app.bootstrap.take().unwrap_or_default();
+        app
+    }
+
     /// A server on the manual clock with every background worker running
     /// (`background`), on the fresh database's URL as `database` rewrites it
     /// (through a proxy, onto a small disk).
@@ -213,10 +235,24 @@ impl TestApp {
         connections: ConnectionLimits,
         database: impl FnOnce(String) -> String,
     ) -> TestApp {
+        let mut app = Self::unstarted(backend, policy, live, background, connections, database);
+        app.start().await;
+        app.admin_token = app.bootstrap.take().unwrap_or_default();
+        app
+    }
+
+    fn unstarted(
+        backend: Backend,
+        policy: PolicySource,
+        live: bool,
+        background: bool,
+        connections: ConnectionLimits,
+        database: impl FnOnce(String) -> String,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database_url = database(fresh_database(backend, &dir));
         let clock = ManualClock::new(T0.parse().unwrap());
-        let mut app = TestApp {
+        TestApp {
             base: String::new(),
             admin_token: String::new(),
             clock,
@@ -228,13 +264,11 @@ impl TestApp {
             bootstrap: None,
             background_processing: background,
             live,
+            own_clock: None,
             connections,
             shutdown: None,
             task: None,
-        };
-        app.start().await;
-        app.admin_token = app.bootstrap.take().unwrap_or_default();
-        app
+        }
     }
 
     /// The running server's shared state (store, policy, clock).
@@ -250,8 +284,11 @@ impl TestApp {
             background_processing: self.background_processing,
             public_url: None,
             connections: self.connections,
+            max_clock_skew: firebell_server::skew::DEFAULT_MAX_SKEW,
         };
-        let clock: Arc<dyn firebell_server::Clock> = if self.live {
+        let clock: Arc<dyn firebell_server::Clock> = if let Some(own) = &self.own_clock {
+            own.clone()
+        } else if self.live {
             Arc::new(firebell_server::SystemClock)
         } else {
             Arc::new(self.clock.clone())

@@ -61,6 +61,14 @@ macro_rules! skip_locked {
     };
 }
 
+/// The database's clock, in milliseconds since the epoch (the moment of the
+/// call, not of the transaction's start).
+macro_rules! clock_ms {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
+
 /// PostgreSQL behind one pool.
 #[derive(Clone, Debug)]
 pub struct PgStore {

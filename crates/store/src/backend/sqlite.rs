@@ -55,6 +55,13 @@ macro_rules! skip_locked {
     };
 }
 
+/// The database's clock, in milliseconds since the epoch.
+macro_rules! clock_ms {
+    () => {
+        "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
+    };
+}
+
 /// SQLite behind a writer pool and a reader pool (the same pool in memory).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {

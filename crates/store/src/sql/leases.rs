@@ -15,6 +15,25 @@ impl Handle {
         Ok(())
     }
 
+    /// The database server's clock, the one reference every replica shares.
+    pub(crate) async fn database_time(&self) -> Result<Timestamp, StoreError> {
+        let _t = Self::timer("database_time");
+        let ms: i64 = sqlx::query_scalar(concat!("SELECT ", clock_ms!()))
+            .fetch_one(self.reader())
+            .await?;
+        crate::codec::from_ms(ms)
+    }
+
+    pub(crate) async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _t = Self::timer("release_lease");
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     pub(crate) async fn try_lease(
         &self,
         name: &str,
