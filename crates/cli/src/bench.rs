@@ -23,22 +23,26 @@ pub enum BenchCmd {
     Paging(crate::bench_paging::PagingArgs),
     /// Many escalation timers due at the same instant: lateness of firing.
     Timers(crate::bench_paging::TimersArgs),
+    /// A flood of alerts with a new critical alert every second: how soon
+    /// each is paged (to this command's receiver), side by side with
+    /// Alertmanager.
+    Flood(crate::bench_flood::FloodArgs),
 }
 
 #[derive(Args, Clone)]
 pub struct Target {
     /// Base URL of Firebell or Alertmanager, e.g. http://127.0.0.1:8080.
     #[arg(long)]
-    url: String,
+    pub url: String,
     /// Bearer token (Firebell); omit for an Alertmanager without auth.
     #[arg(long, env = "FIREBELL_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    pub token: Option<String>,
     /// PID of the server, to report its peak resident memory (Linux).
     #[arg(long)]
-    pid: Option<u32>,
+    pub pid: Option<u32>,
     /// Name printed in the result row.
     #[arg(long, default_value = "target")]
-    label: String,
+    pub label: String,
 }
 
 #[derive(Args)]
@@ -77,6 +81,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Storm(a) => storm(a).await,
         BenchCmd::Paging(a) => crate::bench_paging::paging(a).await,
         BenchCmd::Timers(a) => crate::bench_paging::timers(a).await,
+        BenchCmd::Flood(a) => crate::bench_flood::flood(a).await,
     }
 }
 

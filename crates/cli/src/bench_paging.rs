@@ -66,12 +66,18 @@ fn write_policy(
     Ok(PolicySource::File(path))
 }
 
-/// Arrival time of each page, by the alert name in its subject.
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+/// First arrival of each `bench-…` name a page or webhook carried.
+pub(crate) type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
-/// A bare HTTP/1.1 receiver: records when each page arrives, answers 200.
 async fn receiver() -> anyhow::Result<(String, Arrivals)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    receiver_on("127.0.0.1:0").await
+}
+
+/// A bare HTTP/1.1 receiver on `addr`: records when each `bench-…` name
+/// first arrives anywhere in a body (a Firebell page, an Alertmanager
+/// webhook), answers 200.
+pub(crate) async fn receiver_on(addr: &str) -> anyhow::Result<(String, Arrivals)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let arrivals: Arrivals = Default::default();
     let sink = arrivals.clone();
@@ -102,13 +108,12 @@ async fn receiver() -> anyhow::Result<(String, Arrivals)> {
                         continue;
                     }
                     let at = Instant::now();
-                    let body: serde_json::Value =
-                        serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap_or_default();
-                    if let Some(subject) = body["subject"].as_str()
-                        && let Some(name) =
-                            subject.split_whitespace().find(|w| w.starts_with("bench-"))
                     {
-                        sink.lock().unwrap().entry(name.to_string()).or_insert(at);
+                        let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]);
+                        let mut seen = sink.lock().unwrap();
+                        for name in bench_names(&body) {
+                            seen.entry(name.to_string()).or_insert(at);
+                        }
                     }
                     let _ = stream
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
@@ -121,7 +126,23 @@ async fn receiver() -> anyhow::Result<(String, Arrivals)> {
     Ok((url, arrivals))
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+/// Every `bench-…` word (letters, digits, `-`, `_`) in `text`.
+fn bench_names(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("bench-").filter_map(move |(at, _)| {
+        let word = &text[at..];
+        let end = word
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(word.len());
+        // Not the tail of a longer word.
+        let starts = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        starts.then_some(&word[..end])
+    })
+}
+
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -129,7 +150,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -299,5 +320,15 @@ impl Clock for OffsetClock {
     fn now(&self) -> Timestamp {
         let (offset, stopped) = *self.0.lock().unwrap();
         stopped.unwrap_or_else(|| jiff::Timestamp::now() + offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bench_names_are_whole_words() {
+        let body = r#"{"subject":"[P1] bench-12 on api","alerts":[{"alertname":"bench-probe-a1-3"}],"x":"notbench-9"}"#;
+        let names: Vec<&str> = super::bench_names(body).collect();
+        assert_eq!(names, ["bench-12", "bench-probe-a1-3"]);
     }
 }

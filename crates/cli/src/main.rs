@@ -6,6 +6,7 @@
 //! 1 refused or failed, 2 bad arguments, 3 server unreachable.
 
 mod bench;
+mod bench_flood;
 mod bench_paging;
 mod client;
 mod commands;

@@ -289,3 +289,41 @@ fn a_source_that_fixes_service_and_severity_wins_over_the_route() {
     assert_eq!(alert.service.as_deref(), Some("api"));
     assert_eq!(alert.severity.as_deref(), Some("P0"));
 }
+
+#[test]
+fn a_report_older_than_the_stored_state_changes_nothing() {
+    // Resolved at 10:05; a firing report received at 10:03 is merged after it
+    // (out of order: a new group's row went first, or another replica's
+    // commit landed later). The resolve stands.
+    let old = stored_firing();
+    let resolved_at = t("2026-05-07T10:05:00Z");
+    let (resolved, pending) = merge(
+        Some(&old),
+        &report(
+            "2026-05-07T09:58:00Z",
+            Some("2026-05-07T10:04:00Z"),
+            "resolved",
+        ),
+        &routed("api", "P1", "g"),
+        resolved_at,
+    );
+    assert!(pending);
+    let late = report("2026-05-07T09:58:00Z", None, "stale firing");
+    let (alert, pending) = merge(
+        Some(&resolved),
+        &late,
+        &routed("api", "P1", "g"),
+        t("2026-05-07T10:03:00Z"),
+    );
+    assert!(!pending, "nothing new to process");
+    assert_eq!(alert, resolved, "the newer state stands");
+    // Received at the same instant or later, it applies as before.
+    let (again, pending) = merge(
+        Some(&resolved),
+        &late,
+        &routed("api", "P1", "g"),
+        resolved_at,
+    );
+    assert!(pending, "fired again");
+    assert!(again.is_firing(resolved_at));
+}

@@ -465,23 +465,36 @@ impl LogEntry {
 }
 
 /// One `INSERT` of entries into the ingest log: pieces packed, in order, into
-/// rows of at most [`LOG_ROW_ALERTS`] reports (JSON arrays joined). `None`
-/// when there is nothing to write.
+/// rows of at most [`LOG_ROW_ALERTS`] reports (JSON arrays joined), the
+/// `urgent` ones into rows of their own, flagged. `None` when there is
+/// nothing to write.
 pub(crate) fn log_insert_query<DB>(
     received_at: Timestamp,
     entries: &[LogEntry],
+    urgent: &[LogEntry],
 ) -> Option<QueryBuilder<DB>>
 where
     DB: Database,
     DB::Arguments: Default,
     String: for<'q> Encode<'q, DB> + Type<DB>,
     i64: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut rows: Vec<(usize, String)> = Vec::new();
-    for (n, json) in entries.iter().flat_map(|e| &e.pieces) {
+    let mut rows: Vec<(usize, String, bool)> = Vec::new();
+    let pieces = entries
+        .iter()
+        .flat_map(|e| e.pieces.iter().map(|p| (p, false)))
+        .chain(
+            urgent
+                .iter()
+                .flat_map(|e| e.pieces.iter().map(|p| (p, true))),
+        );
+    for ((n, json), is_urgent) in pieces {
         let inner = &json[1..json.len() - 1];
         match rows.last_mut() {
-            Some((count, row)) if *count + n <= LOG_ROW_ALERTS && !inner.is_empty() => {
+            Some((count, row, u))
+                if *u == is_urgent && *count + n <= LOG_ROW_ALERTS && !inner.is_empty() =>
+            {
                 *count += n;
                 row.truncate(row.len() - 1);
                 if row.len() > 1 {
@@ -490,18 +503,20 @@ where
                 row.push_str(inner);
                 row.push(']');
             }
-            _ => rows.push((*n, json.clone())),
+            _ => rows.push((*n, json.clone(), is_urgent)),
         }
     }
     if rows.is_empty() {
         return None;
     }
-    let mut qb =
-        QueryBuilder::<DB>::new("INSERT INTO ingest_log (received_at_ms, alert_count, alerts) ");
-    qb.push_values(rows, |mut row, (count, payload)| {
+    let mut qb = QueryBuilder::<DB>::new(
+        "INSERT INTO ingest_log (received_at_ms, alert_count, alerts, urgent) ",
+    );
+    qb.push_values(rows, |mut row, (count, payload, urgent)| {
         row.push_bind(to_ms(received_at))
             .push_bind(count as i64)
-            .push_bind(payload);
+            .push_bind(payload)
+            .push_bind(urgent);
     });
     Some(qb)
 }

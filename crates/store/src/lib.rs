@@ -160,8 +160,32 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(max_alerts, merge).await)
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge).await)
     }
+
+    /// [`Store::merge_logged_alerts`] for the urgent rows only (the first
+    /// reports of alert groups not seen before, logged with
+    /// [`Store::log_alerts`]'s `urgent`), oldest first, ahead of the rest of
+    /// the log. Empty when there are none.
+    pub async fn merge_urgent_alerts<F>(
+        &self,
+        max_alerts: usize,
+        merge: F,
+    ) -> Result<Vec<Alert>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge).await)
+    }
+}
+
+/// Which log rows a merge takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogLane {
+    /// The oldest rows, urgent or not.
+    Oldest,
+    /// Only rows flagged urgent.
+    Urgent,
 }
 
 // Every other operation: the same signature on each backend's handle.
@@ -369,12 +393,18 @@ forward! {
     /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
     /// statement: once this returns they are durable, and a sender may be
     /// told so. Nothing is merged yet; [`Store::merge_logged_alerts`] does
-    /// that, in log order.
+    /// that, in log order, and [`Store::merge_urgent_alerts`] takes the
+    /// `urgent` entries ahead of it.
     pub async fn log_alerts(
         &self,
         received_at: Timestamp,
         entries: &[LogEntry],
+        urgent: &[LogEntry],
     ) -> Result<(), StoreError>;
+
+    /// Those of these alerts that are pending, least recently updated first
+    /// (the processor takes a new group's alerts ahead of the rest).
+    pub async fn pending_alerts_by_key(&self, keys: &[String]) -> Result<Vec<Alert>, StoreError>;
 
     /// Reports in the ingest log not merged yet.
     pub async fn logged_alert_backlog(&self) -> Result<u64, StoreError>;

@@ -44,6 +44,7 @@ store_tests!(
     alerts_roundtrip,
     alerts_same_key_twice_in_a_batch,
     alerts_log_merges_in_order,
+    urgent_log_rows_merge_ahead_of_the_backlog,
     alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
     alerts_large_batch,
@@ -924,7 +925,7 @@ where
     F: FnMut(Option<&Alert>, &IncomingAlert) -> (Alert, bool) + Send,
 {
     store
-        .log_alerts(now, &[LogEntry::encode(reports).expect("encode")])
+        .log_alerts(now, &[LogEntry::encode(reports).expect("encode")], &[])
         .await?;
     store
         .merge_logged_alerts(usize::MAX, move |prev, report, received_at| {
@@ -1183,6 +1184,55 @@ async fn alerts_same_key_twice_in_a_batch(db: &TestDb) {
     store.close().await;
 }
 
+/// Urgent rows (first reports of new groups) merge before older rows, and
+/// only they; the rest of the log then merges in order as before.
+async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let backlog: Vec<IncomingAlert> = (0..50)
+        .map(|i| report(&format!("flood-{i}"), "api", now, None))
+        .collect();
+    store
+        .log_alerts(
+            now,
+            &[LogEntry::encode(&backlog).expect("encode")],
+            &[LogEntry::encode(&[report("new-1", "db", now, None)]).expect("encode")],
+        )
+        .await
+        .expect("log");
+    store
+        .log_alerts(
+            now + 1.second(),
+            &[LogEntry::encode(&backlog[..10]).expect("encode")],
+            &[LogEntry::encode(&[report("new-2", "db", now, None)]).expect("encode")],
+        )
+        .await
+        .expect("log");
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 62);
+    let urgent = store
+        .merge_urgent_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge urgent");
+    let keys: Vec<&str> = urgent.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["new-1", "new-2"], "urgent rows only, oldest first");
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 60);
+    assert_eq!(store.pending_alerts(0).await.unwrap().len(), 2);
+    assert!(
+        store
+            .merge_urgent_alerts(usize::MAX, |_, _, _| unreachable!("none left"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rest = store
+        .merge_logged_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge the rest");
+    assert_eq!(rest.len(), 60);
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    store.close().await;
+}
+
 /// The ingest log: rows merge oldest first, whole, each at its own instant;
 /// a round stops at its size; merged rows are gone and an empty log merges
 /// nothing.
@@ -1198,6 +1248,7 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
         .log_alerts(
             now,
             &[LogEntry::encode(&[report("a", "checkout", now, None)]).expect("encode")],
+            &[],
         )
         .await
         .expect("log 1");
@@ -1209,6 +1260,7 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
                 report("b", "checkout", now + 1.minute(), None),
             ])
             .expect("encode")],
+            &[],
         )
         .await
         .expect("log 2");
@@ -1216,6 +1268,7 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
         .log_alerts(
             now + 2.minutes(),
             &[LogEntry::encode(&[report("c", "search", now, None)]).expect("encode")],
+            &[],
         )
         .await
         .expect("log 3");
@@ -1291,7 +1344,7 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
         .map(|i| report(&format!("m{i:05}"), "checkout", now, None))
         .collect();
     store
-        .log_alerts(now, &[LogEntry::encode(&many).expect("encode")])
+        .log_alerts(now, &[LogEntry::encode(&many).expect("encode")], &[])
         .await
         .expect("log many");
     let round = store
@@ -1309,7 +1362,10 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
     // Small entries of one append (several requests' reports) share a row.
     let entries = ["x", "y", "z"]
         .map(|k| LogEntry::encode(&[report(k, "checkout", now, None)]).expect("encode"));
-    store.log_alerts(now, &entries).await.expect("log entries");
+    store
+        .log_alerts(now, &entries, &[])
+        .await
+        .expect("log entries");
     let round = store
         .merge_logged_alerts(1, |prev, r, at| merge_at(at)(prev, r))
         .await
@@ -1329,7 +1385,7 @@ async fn alerts_log_merges_once_across_two_stores(db: &TestDb) {
             .map(|i| report(&format!("r{row:02}-{i}"), "checkout", now, None))
             .collect();
         stores[row % 2]
-            .log_alerts(now, &[LogEntry::encode(&reports).expect("encode")])
+            .log_alerts(now, &[LogEntry::encode(&reports).expect("encode")], &[])
             .await
             .expect("log");
     }

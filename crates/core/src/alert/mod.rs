@@ -231,6 +231,11 @@ pub fn normalize_times(
 ///   incident link are kept. Needs processing only if the report resolves it.
 /// - **Resolved, reported resolved again**: stored with the later end (as
 ///   Alertmanager does: the latest explicit end wins); needs no processing.
+/// - **Older than what is stored** (`now` before the stored `updated_at`):
+///   changes nothing. Reports of a new alert group are merged ahead of the
+///   log's backlog, and replicas commit in their own order, so a report can
+///   arrive after a newer one of the same alert; reports carry the whole
+///   state, so the newer one already says everything.
 pub fn merge(
     existing: Option<&Alert>,
     incoming: &IncomingAlert,
@@ -241,6 +246,9 @@ pub fn merge(
     let Some(old) = existing else {
         return (new_occurrence(incoming, routed, now), true);
     };
+    if now < old.updated_at {
+        return (old.clone(), false);
+    }
     let was_firing = old.is_firing(now);
     if !was_firing && incoming_firing {
         return (new_occurrence(incoming, routed, now), true);

@@ -14,11 +14,22 @@
 //! incidents is the [`processor`]'s job, after the commit, so ingest latency
 //! never waits for either. Reads of alerts call [`settle`] first, so a sender
 //! that reads after its 2xx sees what it sent.
+//!
+//! **New groups jump the queue.** Under a flood the log holds a backlog, and
+//! a new problem must not wait behind it. A report whose alert group this
+//! process has not logged before is logged in an *urgent* row; the merger
+//! takes urgent rows before the oldest ones, without waiting for a quiet
+//! moment, and hands their alerts to the processor, which takes them before
+//! its current batch. Order within an alert is kept by the merge itself: a
+//! report older than the stored state changes nothing
+//! ([`firebell_core::alert::merge`]).
 
 pub mod processor;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use firebell_core::alert::{Alert, IncomingAlert, merge, route};
@@ -36,6 +47,10 @@ const MAX_BATCH_ALERTS: usize = 10_000;
 /// a minute of merging on a small machine, so an alert's incident is never
 /// further behind than that however hard senders push.
 pub const MAX_BACKLOG: u64 = 1_000_000;
+/// Reports of new groups only still taken past [`MAX_BACKLOG`]: a new
+/// problem is heard during the worst flood, and a flood of nothing but new
+/// groups is still bounded.
+pub const URGENT_MARGIN: u64 = 100_000;
 /// Reports merged per transaction while appends are waiting: small enough
 /// that an append (and so a sender's 2xx) never waits long behind a merge on
 /// SQLite's single writer.
@@ -53,6 +68,10 @@ const MERGE_CHUNK_QUIET: usize = 10_000;
 const MERGE_DEFER: Duration = Duration::from_millis(200);
 /// How long a read waits for the log to be merged before answering anyway.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// Alert groups remembered as seen; past this the memory starts afresh (the
+/// first report of each group is urgent once more), bounding it to a few
+/// tens of megabytes whatever senders invent.
+const MAX_SEEN_GROUPS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -71,7 +90,37 @@ pub enum IngestError {
 
 struct Job {
     entry: LogEntry,
+    /// Reports of groups not seen before (see the module's docs).
+    urgent: Option<LogEntry>,
+    /// Their groups, remembered once committed.
+    new_groups: Vec<u64>,
     reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// The alert groups this process has logged reports of, as hashes of their
+/// group keys: a report of any other group is urgent.
+#[derive(Default)]
+struct SeenGroups {
+    hasher: std::hash::RandomState,
+    groups: Mutex<HashSet<u64>>,
+}
+
+impl SeenGroups {
+    fn hash(&self, group_key: &str) -> u64 {
+        self.hasher.hash_one(group_key)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remember(&self, new: &[u64]) {
+        let mut groups = self.lock();
+        if groups.len() + new.len() > MAX_SEEN_GROUPS {
+            groups.clear();
+        }
+        groups.extend(new);
+    }
 }
 
 /// The sending side, shared by every ingest endpoint.
@@ -88,6 +137,11 @@ pub struct IngestQueue {
     idle: Arc<Notify>,
     /// Wakes the merger after an append.
     appended: Arc<Notify>,
+    /// Wakes a merger waiting for a quiet moment: an urgent row is in.
+    urgent: Arc<Notify>,
+    /// Routes reports to their group, to tell new groups from known ones.
+    policy: PolicyHandle,
+    seen: Arc<SeenGroups>,
 }
 
 /// The receiving side, handed to [`run_writer`] when the server starts.
@@ -107,9 +161,15 @@ pub struct Pipeline {
     pub ingest: IngestQueue,
     /// Wakes the alert processor after a merge.
     pub wake: ProcessorWake,
+    /// Keys of alerts merged from urgent rows, for the processor to take
+    /// ahead of its batch.
+    pub urgent: UrgentAlerts,
 }
 
-pub fn queue() -> (IngestQueue, IngestReceiver) {
+/// Keys of alerts from urgent log rows, merged and waiting for the processor.
+pub type UrgentAlerts = Arc<Mutex<Vec<String>>>;
+
+pub fn queue(policy: PolicyHandle) -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let queue = IngestQueue {
         tx,
@@ -117,6 +177,9 @@ pub fn queue() -> (IngestQueue, IngestReceiver) {
         in_flight: Arc::new(AtomicUsize::new(0)),
         idle: Arc::new(Notify::new()),
         appended: Arc::new(Notify::new()),
+        urgent: Arc::new(Notify::new()),
+        policy,
+        seen: Default::default(),
     };
     (queue, IngestReceiver(rx))
 }
@@ -143,19 +206,38 @@ impl IngestQueue {
                 .increment(1);
             return Err(IngestError::Unstorable { index, field });
         }
+        // Routed and encoded here, in the request's own task (in parallel
+        // with other requests), so the single writer only concatenates.
+        let (urgent, new_groups, alerts) = self.split_new_groups(alerts);
+        // A full backlog refuses reports of known groups; a request of new
+        // groups only jumps the queue anyway, so it is taken up to a margin.
         let backlog = self.backlog();
-        if backlog >= MAX_BACKLOG {
+        let limit = match alerts.is_empty() {
+            true => MAX_BACKLOG + URGENT_MARGIN,
+            false => MAX_BACKLOG,
+        };
+        if backlog >= limit {
             metrics::counter!("firebell_ingest_rejected_total", "reason" => "backlog").increment(1);
             return Err(IngestError::Backlog(backlog));
         }
-        // Encoded here, in the request's own task (in parallel with other
-        // requests), so the single writer only concatenates.
-        let entry = LogEntry::encode(&alerts).map_err(|e| IngestError::Store(e.to_string()))?;
+        let encode = |alerts: &[IncomingAlert]| {
+            LogEntry::encode(alerts).map_err(|e| IngestError::Store(e.to_string()))
+        };
+        let entry = encode(&alerts)?;
+        let urgent = match urgent.is_empty() {
+            true => None,
+            false => Some(encode(&urgent)?),
+        };
         drop(alerts);
         let (reply, done) = oneshot::channel();
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.tx
-            .try_send(Job { entry, reply })
+            .try_send(Job {
+                entry,
+                urgent,
+                new_groups,
+                reply,
+            })
             .inspect_err(|_| self.done(1))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -170,6 +252,39 @@ impl IngestQueue {
             .map_err(IngestError::Store)
     }
 
+    /// Reports of groups not seen before (urgent), their groups, and the rest.
+    fn split_new_groups(
+        &self,
+        alerts: Vec<IncomingAlert>,
+    ) -> (Vec<IncomingAlert>, Vec<u64>, Vec<IncomingAlert>) {
+        let policy = self.policy.policy();
+        let hashed: Vec<u64> = alerts
+            .iter()
+            .map(|a| self.seen.hash(&route(&policy, &a.labels)[0].group_key))
+            .collect();
+        let mut new_groups = Vec::new();
+        {
+            let seen = self.seen.lock();
+            for g in &hashed {
+                if !seen.contains(g) && !new_groups.contains(g) {
+                    new_groups.push(*g);
+                }
+            }
+        }
+        if new_groups.is_empty() {
+            return (Vec::new(), new_groups, alerts);
+        }
+        let (mut urgent, mut rest) = (Vec::new(), Vec::with_capacity(alerts.len()));
+        for (a, g) in alerts.into_iter().zip(hashed) {
+            if new_groups.contains(&g) {
+                urgent.push(a);
+            } else {
+                rest.push(a);
+            }
+        }
+        (urgent, new_groups, rest)
+    }
+
     /// `n` requests were answered (or never queued).
     fn done(&self, n: usize) {
         if self.in_flight.fetch_sub(n, Ordering::AcqRel) == n {
@@ -182,8 +297,12 @@ impl IngestQueue {
     /// sender's 2xx waits for an append, nobody waits for a merge, so the
     /// merge goes in the gaps, and at least this often under a flood. The
     /// backlog limit bounds how far merging can fall behind.
+    /// An urgent row committed meanwhile ends the wait too.
     async fn quiet(&self) {
         let deadline = tokio::time::Instant::now() + MERGE_DEFER;
+        let urgent = self.urgent.notified();
+        tokio::pin!(urgent);
+        urgent.as_mut().enable();
         loop {
             let idle = self.idle.notified();
             tokio::pin!(idle);
@@ -191,8 +310,10 @@ impl IngestQueue {
             if self.in_flight.load(Ordering::Acquire) == 0 {
                 return;
             }
-            if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                return;
+            tokio::select! {
+                _ = &mut idle => {}
+                _ = &mut urgent => return,
+                _ = tokio::time::sleep_until(deadline) => return,
             }
         }
     }
@@ -228,7 +349,9 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
     let policy = state.policy.policy();
     let mut total = 0;
     while total < max {
+        total += merge_urgent(state).await;
         state.ingest.quiet().await;
+        total += merge_urgent(state).await;
         let mut fold = |existing: Option<&Alert>, incoming: &IncomingAlert, received_at| {
             let routed = route(&policy, &incoming.labels);
             merge(existing, incoming, &routed[0], received_at)
@@ -277,6 +400,38 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
         metrics::counter!("firebell_alerts_merged_total").increment(merged.len() as u64);
     }
     Ok(total)
+}
+
+/// Merge the urgent log rows (new groups' first reports) and hand their
+/// alerts to the processor, waking it. Returns how many reports. A failure
+/// is left to the oldest-first merge, which reaches the same row in order and
+/// counts its tries there.
+pub async fn merge_urgent(state: &Pipeline) -> usize {
+    let policy = state.policy.policy();
+    let fold = |existing: Option<&Alert>, incoming: &IncomingAlert, received_at| {
+        let routed = route(&policy, &incoming.labels);
+        merge(existing, incoming, &routed[0], received_at)
+    };
+    match state.store.merge_urgent_alerts(MERGE_CHUNK, fold).await {
+        Ok(merged) if merged.is_empty() => 0,
+        Ok(merged) => {
+            let n = merged.len();
+            state.ingest.merged(n as u64);
+            metrics::counter!("firebell_alerts_merged_total").increment(n as u64);
+            metrics::counter!("firebell_alerts_merged_urgent_total").increment(n as u64);
+            state
+                .urgent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(merged.into_iter().map(|a| a.key));
+            state.wake.notify_one();
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "merging urgent log rows failed; they merge in log order instead");
+            0
+        }
+    }
 }
 
 /// How much to merge in the next transaction: less while senders wait.
@@ -350,22 +505,31 @@ pub async fn refresh_backlog(state: &Pipeline) -> Result<(), StoreError> {
 /// sender is gone.
 pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver) {
     while let Some(first) = rx.recv().await {
+        let size = |job: &Job| job.entry.len() + job.urgent.as_ref().map_or(0, LogEntry::len);
+        let mut count = size(&first);
         let mut jobs = vec![first];
-        let mut count = jobs[0].entry.len();
         while count < MAX_BATCH_ALERTS {
             match rx.try_recv() {
                 Ok(job) => {
-                    count += job.entry.len();
+                    count += size(&job);
                     jobs.push(job);
                 }
                 Err(_) => break,
             }
         }
         let started = Instant::now();
-        let (entries, replies): (Vec<LogEntry>, Vec<_>) =
-            jobs.into_iter().map(|job| (job.entry, job.reply)).unzip();
+        let mut entries = Vec::with_capacity(jobs.len());
+        let mut urgent = Vec::new();
+        let mut new_groups = Vec::new();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            entries.push(job.entry);
+            urgent.extend(job.urgent);
+            new_groups.extend(job.new_groups);
+            replies.push(job.reply);
+        }
         let now = state.clock.now();
-        let result = state.store.log_alerts(now, &entries).await;
+        let result = state.store.log_alerts(now, &entries, &urgent).await;
         drop(entries);
         metrics::histogram!("firebell_ingest_batch_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -377,6 +541,10 @@ pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver)
                     .ingest
                     .backlog
                     .fetch_add(count as u64, Ordering::Relaxed);
+                if !urgent.is_empty() {
+                    state.ingest.seen.remember(&new_groups);
+                    state.ingest.urgent.notify_one();
+                }
                 state.ingest.appended.notify_one();
                 Ok(())
             }
@@ -413,9 +581,20 @@ mod tests {
         }
     }
 
+    fn demo_policy() -> PolicyHandle {
+        PolicyHandle::load(
+            crate::PolicySource::Demo,
+            "2026-11-23T10:00:00Z".parse().unwrap(),
+        )
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn a_full_backlog_refuses_with_429_and_queues_nothing() {
-        let (queue, IngestReceiver(mut rx)) = queue();
+        let (queue, IngestReceiver(mut rx)) = queue(demo_policy());
+        // The report's group is known: the limit applies to it.
+        let (_, groups, _) = queue.split_new_groups(vec![report()]);
+        queue.seen.remember(&groups);
         queue.set_backlog(MAX_BACKLOG);
         let refused = queue.submit(vec![report()]).await;
         assert!(
@@ -423,6 +602,45 @@ mod tests {
             "{refused:?}"
         );
         assert!(rx.try_recv().is_err(), "nothing was queued");
+        // Except a new group's report, past the limit up to a margin.
+        let (queue2, IngestReceiver(mut rx2)) = super::queue(demo_policy());
+        queue2.set_backlog(MAX_BACKLOG);
+        let taken = tokio::spawn({
+            let queue2 = queue2.clone();
+            async move { queue2.submit(vec![report()]).await }
+        });
+        let job = loop {
+            if let Ok(job) = rx2.try_recv() {
+                break job;
+            }
+            tokio::task::yield_now().await;
+        };
+        assert_eq!(job.entry.len(), 0);
+        assert_eq!(
+            job.urgent.as_ref().map(LogEntry::len),
+            Some(1),
+            "a group not seen before is urgent"
+        );
+        job.reply.send(Ok(())).unwrap();
+        queue2.done(1);
+        taken.await.unwrap().unwrap();
+        queue2.seen.remember(&job.new_groups);
+        assert!(
+            matches!(
+                queue2.submit(vec![report()]).await,
+                Err(IngestError::Backlog(_))
+            ),
+            "once its group is known, the limit applies"
+        );
+        queue2.set_backlog(MAX_BACKLOG + URGENT_MARGIN);
+        let other = IncomingAlert {
+            labels: [("alertname".to_string(), "B".to_string())].into(),
+            ..report()
+        };
+        assert!(matches!(
+            queue2.submit(vec![other]).await,
+            Err(IngestError::Backlog(_))
+        ));
         assert_eq!(queue.in_flight.load(Ordering::Acquire), 0);
         let response = crate::error::ApiError::from(refused.unwrap_err()).into_response();
         assert_eq!(response.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
@@ -441,6 +659,7 @@ mod tests {
             tokio::task::yield_now().await;
         };
         assert_eq!(job.entry.len(), 1);
+        assert!(job.urgent.is_none(), "a known group is not urgent");
         assert_eq!(queue.in_flight.load(Ordering::Acquire), 1);
         job.reply.send(Ok(())).unwrap();
         queue.done(1);

@@ -10,8 +10,13 @@
 //!
 //! Silenced alerts and alerts of services in maintenance are kept and shown,
 //! but never open an incident by themselves.
+//!
+//! **New groups first.** Alerts the merger took from urgent log rows (see
+//! [`super`]) are processed before each slice of the current batch, and a
+//! group's alerts are processed in slices of [`GROUP_SLICE`], so a new
+//! group waits for at most one slice of a flood, not for all of it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +32,11 @@ use crate::command::{ChangeError, Decision};
 
 /// Alerts claimed per round.
 pub const CLAIM: u32 = 10_000;
+/// Alerts of one group recorded per incident write: between slices, urgent
+/// alerts (new groups) go first. Each slice is one summary event on the
+/// timeline, so smaller slices would answer a new group sooner at the cost
+/// of a longer timeline in a storm.
+pub const GROUP_SLICE: usize = 2_000;
 /// How often the processor looks even without a wake-up (for alerts whose
 /// `endsAt` passes without a new report).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -91,9 +101,11 @@ pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
     process_round(state, true).await
 }
 
-/// One round; `merge`: fold in the ingest log first (the background loop
-/// leaves that to the merger task, which runs alongside).
-async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
+/// The fast lane alone: merge the urgent log rows (new groups' first
+/// reports) and process their alerts, leaving the rest of the log where it
+/// is. The background merger and processor do this ahead of their batches;
+/// tests call it to see a new group overtake a backlog.
+pub async fn process_new_groups(state: &Processor) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
     if !state.incidents.clock.trusted() {
         return Ok(Round {
@@ -101,8 +113,44 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
             ..Round::default()
         });
     }
+    super::merge_urgent(&state.pipeline).await;
     let now = state.incidents.clock.now();
-    state.incidents.store.sweep_expired_alerts(now).await?;
+    let (suppressed, watched) = suppressions(state, now).await?;
+    let mut round = Round::default();
+    process_urgent(
+        state,
+        &|a: &Alert| suppressed.holds(a),
+        &watched,
+        &mut HashSet::new(),
+        &mut round,
+    )
+    .await?;
+    Ok(round)
+}
+
+/// Silences and maintenance windows active at `now`.
+struct Suppressions {
+    silences: Vec<Silence>,
+    maintenance: Vec<MaintenanceWindow>,
+}
+
+impl Suppressions {
+    /// Whether an alert is held back from opening an incident.
+    fn holds(&self, a: &Alert) -> bool {
+        self.silences.iter().any(|s| s.matches(&a.labels))
+            || self
+                .maintenance
+                .iter()
+                .any(|w| w.covers(a.service.as_deref()))
+    }
+}
+
+/// What holds alerts back at `now`, and the windows that ended recently
+/// enough that alerts of their services are still watched.
+async fn suppressions(
+    state: &Processor,
+    now: Timestamp,
+) -> Result<(Suppressions, Vec<MaintenanceWindow>), ChangeError> {
     let silences: Vec<Silence> = state
         .incidents
         .store
@@ -120,12 +168,35 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         .into_iter()
         .filter(|w| w.is_active(now) || w.ended_within(watch_after, now))
         .partition(|w| w.is_active(now));
+    Ok((
+        Suppressions {
+            silences,
+            maintenance,
+        },
+        watched,
+    ))
+}
+
+/// One round; `merge`: fold in the ingest log first (the background loop
+/// leaves that to the merger task, which runs alongside).
+async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
+    let _turn = state.processing.lock().await;
+    if !state.incidents.clock.trusted() {
+        return Ok(Round {
+            held: true,
+            ..Round::default()
+        });
+    }
+    let now = state.incidents.clock.now();
+    state.incidents.store.sweep_expired_alerts(now).await?;
+    let (suppressions, watched) = suppressions(state, now).await?;
     // A silence or window that lapsed since the last round makes alerts it was
     // holding back news again: re-queue firing alerts that have no incident.
-    let active_ids: BTreeSet<String> = silences
+    let active_ids: BTreeSet<String> = suppressions
+        .silences
         .iter()
         .map(|s| s.id.clone())
-        .chain(maintenance.iter().map(|w| w.id.clone()))
+        .chain(suppressions.maintenance.iter().map(|w| w.id.clone()))
         .collect();
     let lapsed = {
         let mut seen = state
@@ -147,13 +218,12 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
             .repend_unattached_firing_alerts(now)
             .await?;
     }
-    let suppressed = |a: &Alert| {
-        silences.iter().any(|s| s.matches(&a.labels))
-            || maintenance.iter().any(|w| w.covers(a.service.as_deref()))
-    };
+    let suppressed = |a: &Alert| suppressions.holds(a);
 
     let mut round = Round::default();
     loop {
+        let mut handled = HashSet::new();
+        process_urgent(state, &suppressed, &watched, &mut handled, &mut round).await?;
         // Fold in the next slice of the ingest log (a claim's worth) first,
         // so under a storm the first alerts become an incident while the
         // rest are still being merged.
@@ -174,20 +244,75 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
             }
             break;
         }
-        round.alerts += pending.len();
         let mut groups: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
         for a in pending {
             groups.entry(a.group_key.clone()).or_default().push(a);
         }
         for (group_key, alerts) in groups {
-            match process_group(state, &group_key, alerts, now, &suppressed, &watched).await? {
-                Outcome::Declared => round.declared += 1,
-                Outcome::Updated => round.updated += 1,
-                Outcome::Nothing => {}
+            for slice in alerts.chunks(GROUP_SLICE) {
+                process_urgent(state, &suppressed, &watched, &mut handled, &mut round).await?;
+                // Taken ahead by the urgent path since this batch was read.
+                let slice: Vec<Alert> = slice
+                    .iter()
+                    .filter(|a| !handled.contains(&a.key))
+                    .cloned()
+                    .collect();
+                if slice.is_empty() {
+                    continue;
+                }
+                round.alerts += slice.len();
+                let outcome =
+                    process_group(state, &group_key, slice, now, &suppressed, &watched).await?;
+                round.count(outcome);
             }
         }
     }
     Ok(round)
+}
+
+impl Round {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Declared => self.declared += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Nothing => {}
+        }
+    }
+}
+
+/// Process the alerts merged from urgent log rows that are still pending,
+/// by group, and note their keys in `handled`. On failure they stay
+/// pending, for the next round to take in its turn.
+async fn process_urgent(
+    state: &Processor,
+    suppressed: &impl Fn(&Alert) -> bool,
+    watched: &[MaintenanceWindow],
+    handled: &mut HashSet<String>,
+    round: &mut Round,
+) -> Result<(), ChangeError> {
+    let keys = std::mem::take(
+        &mut *state
+            .pipeline
+            .urgent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let alerts = state.incidents.store.pending_alerts_by_key(&keys).await?;
+    let now = state.incidents.clock.now();
+    round.alerts += alerts.len();
+    let mut groups: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+    for a in alerts {
+        handled.insert(a.key.clone());
+        groups.entry(a.group_key.clone()).or_default().push(a);
+    }
+    for (group_key, alerts) in groups {
+        let outcome = process_group(state, &group_key, alerts, now, suppressed, watched).await?;
+        round.count(outcome);
+    }
+    Ok(())
 }
 
 enum Outcome {

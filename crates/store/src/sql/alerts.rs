@@ -22,9 +22,10 @@ impl Handle {
         &self,
         received_at: Timestamp,
         entries: &[LogEntry],
+        urgent: &[LogEntry],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("log_alerts");
-        if let Some(mut insert) = log_insert_query::<Db>(received_at, entries) {
+        if let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) {
             insert.build().execute(self.writer()).await?;
         }
         Ok(())
@@ -32,6 +33,7 @@ impl Handle {
 
     pub(crate) async fn merge_logged_alerts<F>(
         &self,
+        lane: crate::LogLane,
         max_alerts: usize,
         merge: F,
     ) -> Result<Vec<Alert>, StoreError>
@@ -41,18 +43,27 @@ impl Handle {
         let _t = Self::timer("merge_logged_alerts");
         // Most calls (every read of alerts settles the log first) find it
         // empty: a plain read says so without taking the write lock.
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ingest_log)")
-            .fetch_one(self.reader())
-            .await?;
+        let any: bool = sqlx::query_scalar(match lane {
+            crate::LogLane::Oldest => "SELECT EXISTS (SELECT 1 FROM ingest_log)",
+            crate::LogLane::Urgent => "SELECT EXISTS (SELECT 1 FROM ingest_log WHERE urgent)",
+        })
+        .fetch_one(self.reader())
+        .await?;
         if !any {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_alert_write().await?;
-        let heads: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1")
-                .bind(LOG_ROWS_PER_ROUND)
-                .fetch_all(&mut *tx)
-                .await?;
+        let heads: Vec<(i64, i64)> = sqlx::query_as(match lane {
+            crate::LogLane::Oldest => {
+                "SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1"
+            }
+            crate::LogLane::Urgent => {
+                "SELECT seq, alert_count FROM ingest_log WHERE urgent ORDER BY seq LIMIT $1"
+            }
+        })
+        .bind(LOG_ROWS_PER_ROUND)
+        .fetch_all(&mut *tx)
+        .await?;
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
             tx.rollback().await?;
@@ -73,6 +84,22 @@ impl Handle {
             }),
             Err(e) => Err(e),
         }
+    }
+
+    pub(crate) async fn pending_alerts_by_key(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Alert>, StoreError> {
+        let _t = Self::timer("pending_alerts_by_key");
+        let mut alerts = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_QUERY) {
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let mut query = select_alerts_by_key::<Db>(&chunk);
+            query.push(" AND pending ORDER BY updated_at_ms, key");
+            let rows: Vec<AlertRow> = query.build_query_as().fetch_all(self.reader()).await?;
+            alerts.extend(into_alerts(rows)?);
+        }
+        Ok(alerts)
     }
 
     pub(crate) async fn logged_alert_backlog(&self) -> Result<u64, StoreError> {

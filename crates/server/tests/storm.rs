@@ -1,0 +1,114 @@
+//! Staying fast in a storm: a new alert group overtakes the backlog of a
+//! flood, and reports merged out of order leave the newest state standing.
+//! The workers are driven by hand on the manual clock.
+
+mod common;
+
+use common::{Backend, TestApp};
+use firebell_server::ingest::processor::{process_new_groups, process_pending};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn flood_batch(batch: usize, n: usize) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({"labels": {
+                    "alertname": "NodeDown", "service": "api", "severity": "warning",
+                    "instance": format!("node-{batch}-{i}"),
+                }})
+            })
+            .collect(),
+    )
+}
+
+async fn backlog(app: &TestApp) -> u64 {
+    app.state().store.logged_alert_backlog().await.unwrap()
+}
+
+async fn a_new_group_overtakes_a_flood_backlog(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for batch in 0..20 {
+        let (status, body) = app.post("/api/v2/alerts", flood_batch(batch, 500)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // A new problem, in its own group, behind 10,000 waiting reports.
+    let (status, body) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(backlog(&app).await, 10_001);
+
+    let round = process_new_groups(&app.state().processor).await.unwrap();
+    // The flood's first request was a new group too: its 500 reports went
+    // ahead with DiskFull. The other 9,500 still wait.
+    assert_eq!(round.declared, 2, "{round:?}");
+    assert_eq!(backlog(&app).await, 9_500);
+    let incidents = app.incidents().await;
+    let disk = incidents
+        .iter()
+        .find(|i| i["title"].as_str().unwrap().contains("DiskFull"))
+        .unwrap_or_else(|| panic!("DiskFull opened an incident: {incidents:?}"));
+    assert_eq!(disk["severity"], "P1");
+    assert_eq!(disk["alerts_total"], 1);
+
+    // The rest merges and attaches as before: one incident per group.
+    process_pending(&app.state().processor).await.unwrap();
+    assert_eq!(backlog(&app).await, 0);
+    let incidents = app.incidents().await;
+    assert_eq!(incidents.len(), 2, "{incidents:?}");
+    let flood = incidents
+        .iter()
+        .find(|i| i["title"].as_str().unwrap().contains("NodeDown"))
+        .unwrap();
+    assert_eq!(flood["alerts_total"], 10_000);
+}
+
+/// A resolve logged before a restart, then the alert firing again after it:
+/// the firing report is urgent (the restarted process has seen no groups)
+/// and merges first; the older resolve must not undo it.
+async fn an_older_report_merged_late_changes_nothing(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let firing =
+        json!([{"labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"}}]);
+    app.post("/api/v2/alerts", firing.clone()).await;
+    process_pending(&app.state().processor).await.unwrap();
+    app.advance_mins(1);
+    let resolved = json!([{
+        "labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"},
+        "endsAt": "2026-11-23T10:00:30Z",
+    }]);
+    let (status, _) = app.post("/api/v2/alerts", resolved).await;
+    assert_eq!(status, StatusCode::OK);
+    app.restart().await;
+    app.advance_mins(1);
+    let (status, _) = app.post("/api/v2/alerts", firing).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        backlog(&app).await,
+        2,
+        "the resolve and the new firing wait"
+    );
+
+    process_new_groups(&app.state().processor).await.unwrap();
+    assert_eq!(backlog(&app).await, 1, "the firing report went first");
+    process_pending(&app.state().processor).await.unwrap();
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0]["status"]["state"], "active",
+        "the newest report (firing) stands: {alerts:?}"
+    );
+    let incidents = app.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_ne!(incidents[0]["status"], "resolved");
+}
+
+on_both_backends!(
+    a_new_group_overtakes_a_flood_backlog,
+    an_older_report_merged_late_changes_nothing,
+);

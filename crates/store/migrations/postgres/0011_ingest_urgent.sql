@@ -1,0 +1,5 @@
+-- Log rows holding the first reports of alert groups not seen before: merged
+-- ahead of the backlog, so a new problem becomes an incident in a flood of
+-- known ones (reports merged out of order change nothing that is newer).
+ALTER TABLE ingest_log ADD COLUMN urgent BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX ingest_log_urgent ON ingest_log (seq) WHERE urgent;
