@@ -108,7 +108,49 @@ async fn an_older_report_merged_late_changes_nothing(backend: Backend) {
     assert_ne!(incidents[0]["status"], "resolved");
 }
 
+/// 50 alerts of team db, older than 10,000 others: a filter finds all of
+/// them, not only those among the newest 10,000 (which held none).
+async fn a_filter_sees_past_the_newest_ten_thousand(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alert = |team: &str, i: usize, starts: &str| {
+        json!({
+            "labels": {"alertname": "NodeDown", "team": team, "instance": format!("n{i}")},
+            "startsAt": starts,
+        })
+    };
+    let db: Vec<Value> = (0..50)
+        .map(|i| alert("db", i, "2026-11-23T09:00:00Z"))
+        .collect();
+    app.post("/api/v2/alerts", Value::Array(db)).await;
+    for batch in 0..2 {
+        let web: Vec<Value> = (0..5_000)
+            .map(|i| alert("web", batch * 5_000 + i, "2026-11-23T09:30:00Z"))
+            .collect();
+        let (status, body) = app.post("/api/v2/alerts", Value::Array(web)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    let (status, all) = app.get("/api/v2/alerts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(count(&all), 10_050);
+    let (_, db) = app.get("/api/v2/alerts?filter=team%3D%22db%22").await;
+    assert_eq!(count(&db), 50, "every match, however old");
+    let (_, groups) = app
+        .get("/api/v2/alerts/groups?filter=team%3D%22db%22")
+        .await;
+    assert_eq!(count(&groups[0]["alerts"]), 50);
+    let (_, some) = app
+        .get("/api/v1/alerts?filter=team%3D%22db%22&limit=20")
+        .await;
+    assert_eq!(count(&some), 20, "the limit applies after the filter");
+    let (_, all_db) = app
+        .get("/api/v1/alerts?filter=team%3D%22db%22&limit=10000")
+        .await;
+    assert_eq!(count(&all_db), 50);
+}
+
 on_both_backends!(
     a_new_group_overtakes_a_flood_backlog,
     an_older_report_merged_late_changes_nothing,
+    a_filter_sees_past_the_newest_ten_thousand,
 );

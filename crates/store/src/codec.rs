@@ -779,6 +779,16 @@ where
             .push_bind(to_ms(at))
             .push(")");
     }
+    if let Some(after) = &filter.after {
+        let at = to_ms(after.starts_at);
+        qb.push(" AND (starts_at_ms < ")
+            .push_bind(at)
+            .push(" OR (starts_at_ms = ")
+            .push_bind(at)
+            .push(" AND key > ")
+            .push_bind(after.key.clone())
+            .push("))");
+    }
     qb.push(" ORDER BY starts_at_ms DESC, key LIMIT ")
         .push_bind(alert_limit(filter.limit));
     qb

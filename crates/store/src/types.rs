@@ -1,5 +1,6 @@
 //! Plain data passed in and out of the store.
 
+use firebell_core::alert::Alert;
 use firebell_core::escalation::{Due, Intent};
 use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,25 @@ pub struct AlertFilter {
     pub firing_at: Option<Timestamp>,
     /// At most this many (0: up to the cap of 10,000).
     pub limit: u32,
+    /// Only alerts after this one in the list's order (newest start first,
+    /// then key): the next page.
+    pub after: Option<AlertCursor>,
+}
+
+/// Where a page of alerts ended: the last alert's start and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub starts_at: Timestamp,
+    pub key: String,
+}
+
+impl AlertCursor {
+    pub fn of(alert: &Alert) -> AlertCursor {
+        AlertCursor {
+            starts_at: alert.starts_at,
+            key: alert.key.clone(),
+        }
+    }
 }
 
 /// A change somewhere (a deploy, a config push, a feature flag), reported so

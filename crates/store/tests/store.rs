@@ -2189,6 +2189,7 @@ async fn list_alerts_filters(db: &TestDb) {
     assert_eq!(
         keys(AlertFilter {
             limit: 2,
+            after: None,
             ..Default::default()
         })
         .await,

@@ -19,7 +19,6 @@ use firebell_core::alert::{
     AlertSource, IncomingAlert, LabelSet, MatchOp, Matcher, Silence, SilenceState, fingerprint_hex,
     normalize_times, parse_matchers, route,
 };
-use firebell_store::AlertFilter;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -299,19 +298,13 @@ async fn gettable_alerts(
         .into_iter()
         .filter(|s| s.state(now) == SilenceState::Active)
         .collect();
-    let alerts = state
-        .store
-        .list_alerts(&AlertFilter {
-            incident_id: None,
-            firing_at: Some(now),
-            limit: 0,
-        })
-        .await?;
+    // Every firing alert the filter matches, not a cut of them.
+    let alerts = super::signals::matching_alerts(&state.store, Some(now), usize::MAX, |a| {
+        p.filter.iter().all(|m| m.matches(&a.labels))
+    })
+    .await?;
     let mut out = Vec::new();
     for a in alerts {
-        if !p.filter.iter().all(|m| m.matches(&a.labels)) {
-            continue;
-        }
         let routed = route(&policy, &a.labels);
         let receivers: Vec<String> = routed.iter().map(|r| r.receiver.clone()).collect();
         if let Some(re) = &p.receiver

@@ -6,10 +6,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
+use firebell_core::alert::Alert;
 use firebell_core::alert::{
     MaintenanceKind, MaintenanceWindow, Matcher, Silence, SilenceState, parse_matchers,
 };
-use firebell_store::AlertFilter;
+use firebell_store::{AlertCursor, AlertFilter, Store, StoreError};
 
 use super::Body;
 use crate::AppState;
@@ -39,18 +40,12 @@ pub async fn list_alerts(
     crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let silences = active_silences(&state, now).await?;
-    let alerts = state
-        .store
-        .list_alerts(&AlertFilter {
-            incident_id: None,
-            firing_at: (!q.all).then_some(now),
-            limit: 10_000,
-        })
-        .await?;
+    let alerts = matching_alerts(&state.store, (!q.all).then_some(now), limit as usize, |a| {
+        matchers.iter().all(|m| m.matches(&a.labels))
+    })
+    .await?;
     let views = alerts
         .into_iter()
-        .filter(|a| matchers.iter().all(|m| m.matches(&a.labels)))
-        .take(limit as usize)
         .map(|a| AlertView {
             firing: a.is_firing(now),
             silenced_by: silences
@@ -62,6 +57,46 @@ pub async fn list_alerts(
         })
         .collect();
     Ok(Json(views))
+}
+
+/// Alerts read per query while scanning (see [`matching_alerts`]).
+const SCAN_PAGE: u32 = 5_000;
+
+/// Every stored alert (firing at `firing_at`, if given) that `keep` accepts,
+/// newest start first, at most `limit`. The table is read page by page, so
+/// the filter comes before the limit and no match past the first page is
+/// missed, however many alerts there are.
+pub(crate) async fn matching_alerts(
+    store: &Store,
+    firing_at: Option<Timestamp>,
+    limit: usize,
+    mut keep: impl FnMut(&Alert) -> bool,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_alerts(&AlertFilter {
+                incident_id: None,
+                firing_at,
+                limit: SCAN_PAGE,
+                after: after.take(),
+            })
+            .await?;
+        let more = page.len() == SCAN_PAGE as usize;
+        after = page.last().map(AlertCursor::of);
+        for a in page {
+            if keep(&a) {
+                found.push(a);
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+        }
+        if !more {
+            return Ok(found);
+        }
+    }
 }
 
 async fn active_silences(state: &AppState, now: Timestamp) -> Result<Vec<Silence>, ApiError> {

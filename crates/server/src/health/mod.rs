@@ -344,6 +344,7 @@ pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthE
             incident_id: None,
             firing_at: Some(now),
             limit: 0,
+            after: None,
         })
         .await?
         .into_iter()

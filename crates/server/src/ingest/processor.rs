@@ -443,6 +443,7 @@ pub async fn alerts_of(
             incident_id: Some(incident_id.to_string()),
             firing_at: None,
             limit,
+            after: None,
         })
         .await
 }
