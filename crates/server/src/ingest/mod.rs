@@ -68,6 +68,8 @@ const MERGE_CHUNK_QUIET: usize = 10_000;
 const MERGE_DEFER: Duration = Duration::from_millis(200);
 /// How long a read waits for the log to be merged before answering anyway.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// Keys of urgent alerts waiting for the processor, at most.
+const MAX_URGENT_KEYS: usize = 10_000;
 /// Alert groups remembered as seen; past this the memory starts afresh (the
 /// first report of each group is urgent once more), bounding it to a few
 /// tens of megabytes whatever senders invent.
@@ -419,11 +421,11 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
             state.ingest.merged(n as u64);
             metrics::counter!("firebell_alerts_merged_total").increment(n as u64);
             metrics::counter!("firebell_alerts_merged_urgent_total").increment(n as u64);
-            state
-                .urgent
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(merged.into_iter().map(|a| a.key));
+            // Bounded: past it (a processor that is held, a flood of new
+            // groups) the alerts still wait, pending, for its next batch.
+            let mut urgent = state.urgent.lock().unwrap_or_else(|e| e.into_inner());
+            let room = MAX_URGENT_KEYS.saturating_sub(urgent.len());
+            urgent.extend(merged.into_iter().take(room).map(|a| a.key));
             state.wake.notify_one();
             n
         }
