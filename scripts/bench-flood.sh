@@ -10,11 +10,9 @@
 # compare); the load always comes from this tree's `firebell bench flood`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-20}" per="${2:-100}" conc="${3:-32}" target_dir="${4:-target}"
-CARGO_TARGET_DIR="$target_dir" cargo build --release -p firebell >&2
-bin="$target_dir/release/firebell"
-work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+seconds="${1:-20}" per="${2:-100}" conc="${3:-32}"
+. scripts/bench-common.sh
+bench_build "${4:-target}"
 receiver=127.0.0.1:19300 fb_port=18182 am_port=19194
 
 cat >"$work/policy.toml" <<TOML
@@ -43,7 +41,7 @@ matchers = ['severity="critical"']
 severity = "P1"
 TOML
 "$bin" policy check "$work/policy.toml" >&2
-cat >"$work/am.yml" <<YML
+am_config="$(cat <<YML
 route:
   receiver: blackhole
   group_by: [alertname]
@@ -59,18 +57,11 @@ receivers:
     webhook_configs:
       - url: http://$receiver/am
 YML
+)"
 
-"${FIREBELL_SERVER_BIN:-$bin}" serve --listen "127.0.0.1:$fb_port" --database-url "sqlite:$work/firebell.db" \
-  --policy "$work/policy.toml" >"$work/fb.out" 2>"$work/fb.log" &
-fb_pid=$!
-prometheus-alertmanager --config.file="$work/am.yml" --storage.path="$work/am" \
-  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$work/am.log" 2>&1 &
-am_pid=$!
-for _ in $(seq 1 50); do grep -q "listening on" "$work/fb.out" 2>/dev/null && break; sleep 0.2; done
-sleep 1
-token="$(grep -o 'fb_[A-Za-z0-9_-]*' "$work/fb.out" | head -1)"
-
-echo "machine: $(nproc) cores, $(uname -sr); firebell $("$bin" --version | cut -d' ' -f2), $(prometheus-alertmanager --version 2>&1 | head -1)"
+start_alertmanager "$am_port" "$am_config"
+start_firebell "$fb_port" --policy "$work/policy.toml"
+bench_machine
 echo "flood: ${seconds}s, $per alerts/request, $conc in flight"
 "$bin" bench flood --url "http://127.0.0.1:$am_port" --label alertmanager \
   --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver"

@@ -5,27 +5,13 @@
 #   scripts/bench-ingest.sh [target-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target_dir="${1:-target}"
-CARGO_TARGET_DIR="$target_dir" cargo build --release -p firebell >&2
-bin="$target_dir/release/firebell"
-work="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/bench-common.sh
+bench_build "${1:-target}"
 
 fb_port=18181 am_port=19193
-"$bin" serve --listen "127.0.0.1:$fb_port" --database-url "sqlite:$work/firebell.db" >"$work/fb.out" 2>"$work/fb.log" &
-fb_pid=$!
-cat >"$work/am.yml" <<YML
-route: {receiver: blackhole, group_wait: 30s}
-receivers: [{name: blackhole}]
-YML
-prometheus-alertmanager --config.file="$work/am.yml" --storage.path="$work/am" \
-  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$work/am.log" 2>&1 &
-am_pid=$!
-for _ in $(seq 1 50); do grep -q "listening on" "$work/fb.out" 2>/dev/null && break; sleep 0.2; done
-sleep 1
-token="$(grep -o 'fb_[A-Za-z0-9_-]*' "$work/fb.out" | head -1)"
-
-echo "machine: $(nproc) cores, $(uname -sr); firebell $("$bin" --version | cut -d' ' -f2), $(prometheus-alertmanager --version 2>&1 | head -1)"
+start_alertmanager "$am_port" '{route: {receiver: blackhole, group_wait: 30s}, receivers: [{name: blackhole}]}'
+start_firebell "$fb_port"
+bench_machine
 for per in 1 100; do
   requests=$(( per == 1 ? 20000 : 2000 ))
   "$bin" bench ingest --url "http://127.0.0.1:$am_port" --pid "$am_pid" --label alertmanager \

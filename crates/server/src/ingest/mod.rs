@@ -354,10 +354,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
         total += merge_urgent(state).await;
         state.ingest.quiet().await;
         total += merge_urgent(state).await;
-        let mut fold = |existing: Option<&Alert>, incoming: &IncomingAlert, received_at| {
-            let routed = route(&policy, &incoming.labels);
-            merge(existing, incoming, &routed[0], received_at)
-        };
+        let mut fold = fold_with(&policy);
         let merged = match state
             .store
             .merge_logged_alerts(merge_chunk(state).min(max - total), &mut fold)
@@ -404,17 +401,29 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
     Ok(total)
 }
 
+/// How a logged report folds into its stored alert: routed by `policy`,
+/// merged at the instant it was received.
+fn fold_with(
+    policy: &firebell_core::policy::Policy,
+) -> impl FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send + '_
+{
+    move |existing, incoming, received_at| {
+        let routed = route(policy, &incoming.labels);
+        merge(existing, incoming, &routed[0], received_at)
+    }
+}
+
 /// Merge the urgent log rows (new groups' first reports) and hand their
 /// alerts to the processor, waking it. Returns how many reports. A failure
 /// is left to the oldest-first merge, which reaches the same row in order and
 /// counts its tries there.
 pub async fn merge_urgent(state: &Pipeline) -> usize {
     let policy = state.policy.policy();
-    let fold = |existing: Option<&Alert>, incoming: &IncomingAlert, received_at| {
-        let routed = route(&policy, &incoming.labels);
-        merge(existing, incoming, &routed[0], received_at)
-    };
-    match state.store.merge_urgent_alerts(MERGE_CHUNK, fold).await {
+    match state
+        .store
+        .merge_urgent_alerts(MERGE_CHUNK, fold_with(&policy))
+        .await
+    {
         Ok(merged) if merged.is_empty() => 0,
         Ok(merged) => {
             let n = merged.len();

@@ -108,10 +108,7 @@ pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
 pub async fn process_new_groups(state: &Processor) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
     if !state.incidents.clock.trusted() {
-        return Ok(Round {
-            held: true,
-            ..Round::default()
-        });
+        return Ok(Round::held());
     }
     super::merge_urgent(&state.pipeline).await;
     let now = state.incidents.clock.now();
@@ -182,10 +179,7 @@ async fn suppressions(
 async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeError> {
     let _turn = state.processing.lock().await;
     if !state.incidents.clock.trusted() {
-        return Ok(Round {
-            held: true,
-            ..Round::default()
-        });
+        return Ok(Round::held());
     }
     let now = state.incidents.clock.now();
     state.incidents.store.sweep_expired_alerts(now).await?;
@@ -271,6 +265,14 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
 }
 
 impl Round {
+    /// Nothing done: the clock is not trusted.
+    fn held() -> Round {
+        Round {
+            held: true,
+            ..Round::default()
+        }
+    }
+
     fn count(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Declared => self.declared += 1,

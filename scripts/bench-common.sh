@@ -1,0 +1,37 @@
+# Sourced by the bench-*.sh scripts: build Firebell, and start it and
+# Alertmanager side by side on loopback, cleaned up on exit.
+#   bench_build TARGET_DIR                  sets bin, work
+#   start_firebell PORT [serve flags…]       sets fb_pid, token (fresh SQLite)
+#   start_alertmanager PORT CONFIG_YAML      sets am_pid
+#   bench_machine                            prints the machine and versions
+
+bench_build() {
+  CARGO_TARGET_DIR="$1" cargo build --release -p firebell >&2
+  bin="$1/release/firebell"
+  work="$(mktemp -d)"
+  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+}
+
+# FIREBELL_SERVER_BIN serves with another build (an earlier commit, to
+# compare); the load always comes from this tree's `firebell bench`.
+start_firebell() {
+  local port="$1"
+  shift
+  "${FIREBELL_SERVER_BIN:-$bin}" serve --listen "127.0.0.1:$port" \
+    --database-url "sqlite:$work/firebell.db" "$@" >"$work/fb.out" 2>"$work/fb.log" &
+  fb_pid=$!
+  for _ in $(seq 1 50); do grep -q "listening on" "$work/fb.out" 2>/dev/null && break; sleep 0.2; done
+  sleep 1
+  token="$(grep -o 'fb_[A-Za-z0-9_-]*' "$work/fb.out" | head -1)"
+}
+
+start_alertmanager() {
+  printf '%s\n' "$2" >"$work/am.yml"
+  prometheus-alertmanager --config.file="$work/am.yml" --storage.path="$work/am" \
+    --web.listen-address="127.0.0.1:$1" --cluster.listen-address= >"$work/am.log" 2>&1 &
+  am_pid=$!
+}
+
+bench_machine() {
+  echo "machine: $(nproc) cores, $(uname -sr); firebell $("$bin" --version | cut -d' ' -f2), $(prometheus-alertmanager --version 2>&1 | head -1)"
+}
