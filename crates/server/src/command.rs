@@ -135,15 +135,27 @@ impl Incidents {
     ) -> Result<Applied, ChangeError> {
         let (policy, now) = (self.policy.policy(), self.clock.now());
         let new = self.new_incident(d, actor, then, &policy, now)?;
+        let overrides = self.overrides_for_first_duties(now).await?;
+        let fired = std::sync::Mutex::new(None);
+        let first = |i: &Incident| {
+            let append = first_duties(i, &policy, overrides.as_deref(), now);
+            *fired.lock().unwrap_or_else(|e| e.into_inner()) = append.clone();
+            append
+        };
         let incident = self
             .store
             .create_incident(
                 &incident::incident_id_stem(&policy, now),
                 policy.incident_ids.digits,
                 &new,
+                &first,
             )
             .await?;
-        self.committed(&incident, &new.timers, 0);
+        self.declared(
+            &incident,
+            &new,
+            fired.into_inner().unwrap_or_else(|e| e.into_inner()),
+        );
         Ok(Applied {
             incident,
             events: new.events,
@@ -163,6 +175,13 @@ impl Incidents {
     ) -> Result<Incident, ChangeError> {
         let (policy, now) = (self.policy.policy(), self.clock.now());
         let new = self.new_incident(d, actor, then, &policy, now)?;
+        let overrides = self.overrides_for_first_duties(now).await?;
+        let fired = std::sync::Mutex::new(None);
+        let first = |i: &Incident| {
+            let append = first_duties(i, &policy, overrides.as_deref(), now);
+            *fired.lock().unwrap_or_else(|e| e.into_inner()) = append.clone();
+            append
+        };
         let incident = self
             .store
             .create_incident_for_group(
@@ -171,10 +190,41 @@ impl Incidents {
                 group_key,
                 &new,
                 alerts,
+                &first,
             )
             .await?;
-        self.committed(&incident, &new.timers, 0);
+        self.declared(
+            &incident,
+            &new,
+            fired.into_inner().unwrap_or_else(|e| e.into_inner()),
+        );
         Ok(incident)
+    }
+
+    /// The schedule overrides the first duties resolve people with, or
+    /// `None` to leave those duties to the scheduler: this replica's clock
+    /// is not trusted (see [`crate::skew`]), and a replica that is fires them.
+    async fn overrides_for_first_duties(
+        &self,
+        now: Timestamp,
+    ) -> Result<Option<Vec<firebell_core::schedule::Override>>, ChangeError> {
+        if !self.clock.trusted() {
+            return Ok(None);
+        }
+        let until = now + jiff::SignedDuration::from_secs(1);
+        Ok(Some(self.store.overrides_between(now, until).await?))
+    }
+
+    /// After a declaration commits, with the first duties if they went with
+    /// it: count them, and wake whoever owes the next step.
+    fn declared(&self, incident: &Incident, new: &NewIncident, first: Option<Append>) {
+        match first {
+            Some(first) => {
+                crate::scheduler::count(&first.events);
+                self.committed(incident, &first.timers, first.intents.len());
+            }
+            None => self.committed(incident, &new.timers, 0),
+        }
     }
 
     fn new_incident(
@@ -321,6 +371,34 @@ impl Incidents {
             self.deliver.notify_one();
         }
     }
+}
+
+/// The duties due on a just-numbered incident (the first page above all), as
+/// the scheduler would fire them at `now`, to be written in the declaring
+/// transaction (see [`firebell_store::FirstDuties`]). `None` with no
+/// overrides: this replica leaves them to the scheduler.
+fn first_duties(
+    incident: &Incident,
+    policy: &Policy,
+    overrides: Option<&[firebell_core::schedule::Override]>,
+    now: Timestamp,
+) -> Option<Append> {
+    let firing = escalation::fire(incident, policy, overrides?, now);
+    if firing.events.is_empty() {
+        return None;
+    }
+    let decision = Decision {
+        events: firing.events,
+        intents: firing.intents,
+    };
+    Some(prepare(
+        incident,
+        decision,
+        policy,
+        now,
+        crate::scheduler::ACTOR,
+        Vec::new(),
+    ))
 }
 
 /// The write for `decision` on `current`: the events stamped at `now` by

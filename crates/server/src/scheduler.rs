@@ -16,7 +16,7 @@ use firebell_store::{Fault, Queue};
 use crate::command::{self, ChangeError, Decision, Incidents};
 
 /// The actor recorded for what the scheduler fires.
-const ACTOR: &str = "system";
+pub(crate) const ACTOR: &str = "system";
 
 /// Due timers claimed per batch: their incidents, at most as many.
 const BATCH: u32 = 100;
@@ -192,7 +192,7 @@ async fn overrides_now(
         .await?)
 }
 
-fn count(events: &[firebell_core::Event]) {
+pub(crate) fn count(events: &[firebell_core::Event]) {
     for e in events {
         metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
             .increment(1);

@@ -115,7 +115,40 @@ on_both_backends!(
     a_reloaded_policy_rewrites_the_timers_of_open_incidents,
     a_page_by_email_really_talks_smtp,
     two_replicas_racing_for_the_same_timers_fire_each_step_once,
+    a_declaration_queues_its_first_page_in_the_same_write,
 );
+
+/// The first step is due at declaration: it is written with the declaration
+/// itself, so the page waits for no scheduler round (under a flood, each
+/// write waits its turn at the database).
+async fn a_declaration_queues_its_first_page_in_the_same_write(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = declare_p0(&app).await;
+
+    // No scheduler round has run: the declaration wrote L1 and its page.
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0]["step"], "L1");
+    assert_eq!(steps[0]["actor"], "system");
+    let (_, incident) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(steps[0]["at"], incident["incident"]["declared_at"]);
+    let queued = app.notifications(&id).await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0]["person"], "omar");
+
+    // The scheduler finds nothing left to do now, and L2 still waits.
+    assert_eq!(app.tick().await.intents, 0);
+    assert_eq!(app.deliver().await.delivered, 1);
+    assert_eq!(recv.received().len(), 1);
+    app.advance_mins(30);
+    app.tick().await;
+    assert_eq!(
+        people(&app.events_of(&id, "escalated").await),
+        ["omar", "sara"]
+    );
+}
 
 async fn a_step_policy_pages_on_call_then_the_next_level(backend: Backend) {
     let recv = Receiver::start().await;

@@ -179,6 +179,13 @@ impl Store {
     }
 }
 
+/// What a declaring write also writes once the new incident has its id
+/// (which its notifications name): the duties already due, above all the
+/// first page, as an [`Append`] to the new state. One commit then takes a
+/// new incident all the way to a queued page, instead of a second and third
+/// write by the scheduler's next round. `None`: nothing is due.
+pub type FirstDuties<'a> = &'a (dyn Fn(&Incident) -> Option<Append> + Sync);
+
 /// Which log rows a merge takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LogLane {
@@ -202,11 +209,15 @@ forward! {
     /// `{id_stem}-{n:0digits}`, and write the state (with that id), its first
     /// events and its timers. Ids are gap-free per stem. Returns the state as
     /// stored.
+    /// `first` is asked, once the incident has its id, for the duties due at
+    /// declaration (see [`FirstDuties`]), written in the same transaction;
+    /// the state returned is after them.
     pub async fn create_incident(
         &self,
         id_stem: &str,
         digits: u8,
         new: &NewIncident,
+        first: FirstDuties<'_>,
     ) -> Result<Incident, StoreError>;
 
     /// Write one change to an incident ([`Append`]) if it is still at
@@ -443,6 +454,7 @@ forward! {
         group_key: &str,
         new: &NewIncident,
         alerts: &[ProcessedAlert],
+        first: FirstDuties<'_>,
     ) -> Result<Incident, StoreError>;
 
     /// Mark alerts processed that lead to no incident (silenced, in

@@ -55,6 +55,7 @@ async fn open_with(store: &Store, timers: Vec<Due>) -> Incident {
                 events,
                 timers,
             },
+            &|_| None,
         )
         .await
         .expect("create")

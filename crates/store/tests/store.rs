@@ -105,7 +105,7 @@ async fn roundtrip(db: &TestDb) {
     };
     let events = vec![first, second, third];
     let created = store
-        .create_incident("INC-20261123", 3, &build(events.clone()))
+        .create_incident("INC-20261123", 3, &build(events.clone()), &|_| None)
         .await
         .expect("create");
     assert_eq!(created.id, "INC-20261123-001");
@@ -146,6 +146,7 @@ async fn daily_numbering(db: &TestDb) {
             "OPS-20261123",
             5,
             &build(vec![declared(t0(), "x", "SEV3", &[])]),
+            &|_| None,
         )
         .await
         .expect("create");
@@ -177,7 +178,9 @@ async fn daily_numbering(db: &TestDb) {
         events: vec![],
         timers: vec![],
     };
-    let failed = store.create_incident("INC-20261123", 3, &no_events).await;
+    let failed = store
+        .create_incident("INC-20261123", 3, &no_events, &|_| None)
+        .await;
     assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");
     let f = create(&store, "INC-20261123", t0(), "SEV2", &[]).await;
     assert_eq!(f.id, "INC-20261123-004");
@@ -997,6 +1000,7 @@ async fn declare_for_group(
                 &[group],
             )]),
             alerts,
+            &|_| None,
         )
         .await
 }
@@ -1854,6 +1858,7 @@ async fn group_incident_created_once(db: &TestDb) {
                 timers: vec![],
             },
             &[],
+            &|_| None,
         )
         .await;
     assert!(matches!(failed, Err(StoreError::Corrupt(_))), "{failed:?}");

@@ -17,6 +17,9 @@
 
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+mod turns;
+
+pub(crate) use turns::Lane;
 
 /// Include every file of `src/sql/` as a submodule of the calling backend
 /// module. Paths are relative to this directory, where both callers live.

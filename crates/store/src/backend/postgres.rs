@@ -185,6 +185,20 @@ impl PgStore {
         }
     }
 
+    /// [`PgStore::begin_alert_write`]; lanes matter only on SQLite's single
+    /// writer connection.
+    pub(crate) async fn begin_alert_write_in(&self, _lane: super::Lane) -> Result<Tx, StoreError> {
+        self.begin_alert_write().await
+    }
+
+    /// A connection for a single statement; lanes matter only on SQLite.
+    pub(crate) async fn writer_in(
+        &self,
+        _lane: super::Lane,
+    ) -> Result<sqlx::pool::PoolConnection<Db>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }

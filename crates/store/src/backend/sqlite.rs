@@ -26,6 +26,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use super::Lane;
+use super::turns::Turns;
 use crate::codec::OpTimer;
 use crate::{Backend, StoreError};
 
@@ -67,6 +69,8 @@ macro_rules! clock_ms {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Who takes the writer next: pipeline writes before bulk ones.
+    turns: std::sync::Arc<Turns>,
     /// Fault injection: the writer's `max_page_count`, 0 for no limit; kept
     /// here so a replaced writer connection gets it too.
     #[cfg(feature = "fault-injection")]
@@ -95,6 +99,7 @@ impl SqliteStore {
             return Ok(SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
+                turns: Default::default(),
                 #[cfg(feature = "fault-injection")]
                 page_limit: Default::default(),
             });
@@ -150,6 +155,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             reader,
+            turns: Default::default(),
             #[cfg(feature = "fault-injection")]
             page_limit,
         })
@@ -187,13 +193,32 @@ impl SqliteStore {
 
     /// A write transaction: it holds SQLite's write lock from the start.
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        self.begin_in(Lane::Pipeline).await
     }
 
     /// A write transaction that writes alerts or the alert-group mapping:
     /// the single writer already serialises those.
     pub(crate) async fn begin_alert_write(&self) -> Result<Tx, StoreError> {
-        self.begin_write().await
+        self.begin_in(Lane::Pipeline).await
+    }
+
+    /// [`SqliteStore::begin_alert_write`] in `lane` (see [`Turns`]).
+    pub(crate) async fn begin_alert_write_in(&self, lane: Lane) -> Result<Tx, StoreError> {
+        self.begin_in(lane).await
+    }
+
+    async fn begin_in(&self, lane: Lane) -> Result<Tx, StoreError> {
+        let _turn = self.turns.take(lane).await;
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The writer connection for a single statement in `lane`.
+    pub(crate) async fn writer_in(
+        &self,
+        lane: Lane,
+    ) -> Result<sqlx::pool::PoolConnection<Db>, StoreError> {
+        let _turn = self.turns.take(lane).await;
+        Ok(self.writer.acquire().await?)
     }
 
     pub(crate) async fn close(&self) {

@@ -26,7 +26,13 @@ impl Handle {
     ) -> Result<(), StoreError> {
         let _t = Self::timer("log_alerts");
         if let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) {
-            insert.build().execute(self.writer()).await?;
+            // A new group's report goes with the pipeline; the rest is bulk.
+            let lane = match urgent.is_empty() {
+                true => crate::backend::Lane::Bulk,
+                false => crate::backend::Lane::Pipeline,
+            };
+            let mut conn = self.writer_in(lane).await?;
+            insert.build().execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -52,7 +58,12 @@ impl Handle {
         if !any {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_alert_write().await?;
+        let mut tx = self
+            .begin_alert_write_in(match lane {
+                crate::LogLane::Oldest => crate::backend::Lane::Bulk,
+                crate::LogLane::Urgent => crate::backend::Lane::Pipeline,
+            })
+            .await?;
         let heads: Vec<(i64, i64)> = sqlx::query_as(match lane {
             crate::LogLane::Oldest => {
                 "SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1"
@@ -180,6 +191,7 @@ impl Handle {
         group_key: &str,
         new: &NewIncident,
         alerts: &[ProcessedAlert],
+        first: crate::FirstDuties<'_>,
     ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident_for_group");
         let mut tx = self.begin_alert_write().await?;
@@ -206,6 +218,7 @@ impl Handle {
             }
         }
         mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
+        let incident = super::incidents::write_first_duties(&mut tx, incident, first).await?;
         tx.commit().await?;
         Ok(incident)
     }

@@ -9,7 +9,7 @@ use crate::codec::{
     encode_event, encode_incident, format_id, into_page, is_unique_violation, list_query,
     status_counts, to_i64, to_ms, to_u64,
 };
-use crate::{Append, IncidentFilter, IncidentPage, NewIncident, StoreError};
+use crate::{Append, FirstDuties, IncidentFilter, IncidentPage, NewIncident, StoreError};
 
 impl Handle {
     pub(crate) async fn create_incident(
@@ -17,10 +17,12 @@ impl Handle {
         stem: &str,
         digits: u8,
         new: &NewIncident,
+        first: FirstDuties<'_>,
     ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident");
         let mut tx = self.begin_write().await?;
         let incident = insert_incident(&mut tx, stem, digits, new).await?;
+        let incident = write_first_duties(&mut tx, incident, first).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -231,6 +233,21 @@ pub(super) async fn insert_incident(
     insert_events(conn, &incident.id, &new.events).await?;
     super::outbox::sync_effects(conn, &incident, &new.timers).await?;
     Ok(incident)
+}
+
+/// Write the duties due at declaration (see [`FirstDuties`]) inside the
+/// declaring transaction; returns the state after them.
+pub(super) async fn write_first_duties(
+    conn: &mut Conn,
+    incident: Incident,
+    first: FirstDuties<'_>,
+) -> Result<Incident, StoreError> {
+    let Some(append) = first(&incident) else {
+        return Ok(incident);
+    };
+    check_append(&append.state, append.expected_version, &append.events)?;
+    write(conn, &append).await?;
+    Ok(append.state)
 }
 
 /// Write an append inside the caller's transaction: the events and their

@@ -175,6 +175,7 @@ pub(crate) async fn create(
             stem,
             3,
             &build(vec![declared(at, "Checkout down", severity, services)]),
+            &|_| None,
         )
         .await
         .expect("create")
