@@ -27,6 +27,8 @@ pub enum BenchCmd {
     /// each is paged (to this command's receiver), side by side with
     /// Alertmanager.
     Flood(crate::bench_flood::FloodArgs),
+    /// The incident list at a realistic history, with and without filters.
+    IncidentList(crate::bench_lists::IncidentListArgs),
 }
 
 #[derive(Args, Clone)]
@@ -82,6 +84,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Paging(a) => crate::bench_paging::paging(a).await,
         BenchCmd::Timers(a) => crate::bench_paging::timers(a).await,
         BenchCmd::Flood(a) => crate::bench_flood::flood(a).await,
+        BenchCmd::IncidentList(a) => crate::bench_lists::incident_list(a).await,
     }
 }
 

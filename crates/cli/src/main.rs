@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_flood;
+mod bench_lists;
 mod bench_paging;
 mod client;
 mod commands;

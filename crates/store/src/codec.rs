@@ -141,10 +141,29 @@ where
     String: for<'q> Encode<'q, DB> + Type<DB>,
     i64: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut qb =
-        QueryBuilder::<DB>::new("SELECT declared_at_ms, id, state FROM incidents WHERE TRUE");
+    // With a service, the walk goes down that service's index, newest first,
+    // and stops at the page's end; `CROSS JOIN` keeps SQLite's planner to
+    // that order rather than gathering the service's incidents and sorting.
+    let (mut qb, at, id) = match &filter.service {
+        Some(service) => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT i.declared_at_ms, i.id, i.state \
+                 FROM incident_services s CROSS JOIN incidents i \
+                 WHERE i.id = s.incident_id AND s.service = ",
+            );
+            qb.push_bind(service.clone());
+            (qb, "s.declared_at_ms", "s.incident_id")
+        }
+        None => (
+            QueryBuilder::<DB>::new(
+                "SELECT i.declared_at_ms, i.id, i.state FROM incidents i WHERE TRUE",
+            ),
+            "i.declared_at_ms",
+            "i.id",
+        ),
+    };
     if !filter.statuses.is_empty() {
-        qb.push(" AND status IN (");
+        qb.push(" AND i.status IN (");
         let mut list = qb.separated(", ");
         for status in &filter.statuses {
             list.push_bind(status.as_str().to_string());
@@ -152,35 +171,30 @@ where
         qb.push(")");
     }
     if !filter.severities.is_empty() {
-        qb.push(" AND severity IN (");
+        qb.push(" AND i.severity IN (");
         let mut list = qb.separated(", ");
         for severity in &filter.severities {
             list.push_bind(severity.clone());
         }
         qb.push(")");
     }
-    if let Some(service) = &filter.service {
-        qb.push(" AND id IN (SELECT incident_id FROM incident_services WHERE service = ")
-            .push_bind(service.clone())
-            .push(")");
-    }
     if let Some(since) = filter.since {
-        qb.push(" AND declared_at_ms >= ").push_bind(to_ms(since));
+        qb.push(format!(" AND {at} >= ")).push_bind(to_ms(since));
     }
     if let Some(until) = filter.until {
-        qb.push(" AND declared_at_ms < ").push_bind(to_ms(until));
+        qb.push(format!(" AND {at} < ")).push_bind(to_ms(until));
     }
     if let Some(cursor) = filter.cursor.as_deref() {
         let after = Cursor::decode(cursor)?;
-        qb.push(" AND (declared_at_ms < ")
+        qb.push(format!(" AND ({at} < "))
             .push_bind(after.declared_at_ms)
-            .push(" OR (declared_at_ms = ")
+            .push(format!(" OR ({at} = "))
             .push_bind(after.declared_at_ms)
-            .push(" AND id < ")
+            .push(format!(" AND {id} < "))
             .push_bind(after.id)
             .push("))");
     }
-    qb.push(" ORDER BY declared_at_ms DESC, id DESC LIMIT ")
+    qb.push(format!(" ORDER BY {at} DESC, {id} DESC LIMIT "))
         .push_bind(i64::from(fetch));
     Ok(qb)
 }

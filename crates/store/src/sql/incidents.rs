@@ -167,11 +167,15 @@ fn conflict_or_missing(
 
 async fn insert_services(conn: &mut Conn, incident: &Incident) -> Result<(), StoreError> {
     for service in distinct_services(incident) {
-        sqlx::query("INSERT INTO incident_services (incident_id, service) VALUES ($1, $2)")
-            .bind(&incident.id)
-            .bind(service)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO incident_services (incident_id, service, declared_at_ms) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(&incident.id)
+        .bind(service)
+        .bind(to_ms(incident.declared_at))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
