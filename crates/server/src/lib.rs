@@ -166,6 +166,7 @@ impl Server {
             ingest: ingest.clone(),
             wake: Default::default(),
             urgent: Default::default(),
+            fast_lane: Default::default(),
         };
         let state = AppState(Arc::new(Shared {
             processor: ingest::processor::Processor::new(incidents.clone(), pipeline.clone()),
@@ -266,6 +267,9 @@ impl Server {
         if background_processing {
             tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
+                state.processor.clone(),
+            )));
+            tasks.push(tokio::spawn(ingest::processor::run_fast_lane(
                 state.processor.clone(),
             )));
             tasks.push(tokio::spawn(health::checks::run(state.monitors.clone())));

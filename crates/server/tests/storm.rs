@@ -153,4 +153,64 @@ on_both_backends!(
     a_new_group_overtakes_a_flood_backlog,
     an_older_report_merged_late_changes_nothing,
     a_filter_sees_past_the_newest_ten_thousand,
+    the_fast_lane_and_the_batch_never_count_an_alert_twice,
 );
+
+/// The fast lane and the batch run at once over the same groups: new groups'
+/// first reports (urgent) and their later reports (the batch's) interleave.
+/// However their rounds overlap, each group opens one incident and each
+/// alert is counted on it once.
+async fn the_fast_lane_and_the_batch_never_count_an_alert_twice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let processor = &app.state().processor;
+    let alerts = |group: usize, from: usize, n: usize| {
+        Value::Array(
+            (from..from + n)
+                .map(|i| {
+                    json!({"labels": {
+                        "alertname": format!("Group{group}"), "severity": "critical",
+                        "instance": format!("node-{i}"),
+                    }})
+                })
+                .collect(),
+        )
+    };
+    let (groups, rounds) = (12, 4);
+    for round in 0..rounds {
+        // Old groups' news for the batch, and new groups for the fast lane
+        // (a group's first request is urgent, its later ones are not).
+        for group in 0..(round + 1) * groups / rounds {
+            let (status, body) = app
+                .post("/api/v2/alerts", alerts(group, round * 30, 30))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (batch, fast) = tokio::join!(process_pending(processor), process_new_groups(processor));
+        batch.unwrap();
+        fast.unwrap();
+    }
+    process_pending(processor).await.unwrap();
+    let incidents = app.incidents().await;
+    assert_eq!(
+        incidents.len(),
+        groups,
+        "one incident per group: {incidents:?}"
+    );
+    for incident in &incidents {
+        // Group g was first posted in round g * rounds / groups.
+        let title = incident["title"].as_str().unwrap();
+        let group: usize = title
+            .trim_start_matches("Group")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let first = group * rounds / groups;
+        assert_eq!(
+            incident["alerts_total"],
+            (rounds - first) * 30,
+            "each alert counted once: {incident}"
+        );
+    }
+}

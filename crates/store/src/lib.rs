@@ -45,6 +45,7 @@ mod retention;
 mod set_aside;
 mod types;
 
+pub use backend::{Lane, in_lane};
 pub use codec::LogEntry;
 pub use error::{Fault, Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};

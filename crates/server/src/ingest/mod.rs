@@ -163,13 +163,23 @@ pub struct Pipeline {
     pub ingest: IngestQueue,
     /// Wakes the alert processor after a merge.
     pub wake: ProcessorWake,
-    /// Keys of alerts merged from urgent rows, for the processor to take
-    /// ahead of its batch.
+    /// Alerts merged from urgent rows, for the processor's fast lane.
     pub urgent: UrgentAlerts,
+    /// Wakes the fast lane ([`processor::run_fast_lane`]): an urgent row was
+    /// committed, or its alerts merged.
+    pub fast_lane: Arc<Notify>,
 }
 
-/// Keys of alerts from urgent log rows, merged and waiting for the processor.
-pub type UrgentAlerts = Arc<Mutex<Vec<String>>>;
+/// Alerts from urgent log rows, merged and waiting for the processor: their
+/// group keys and alert keys.
+pub type UrgentAlerts = Arc<Mutex<Vec<UrgentAlert>>>;
+
+/// An alert of a new group, as the fast lane takes it.
+#[derive(Clone, Debug)]
+pub struct UrgentAlert {
+    pub group_key: String,
+    pub key: String,
+}
 
 pub fn queue(policy: PolicyHandle) -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
@@ -414,7 +424,7 @@ fn fold_with(
 }
 
 /// Merge the urgent log rows (new groups' first reports) and hand their
-/// alerts to the processor, waking it. Returns how many reports. A failure
+/// alerts to the processor's fast lane, waking it. Returns how many reports. A failure
 /// is left to the oldest-first merge, which reaches the same row in order and
 /// counts its tries there.
 pub async fn merge_urgent(state: &Pipeline) -> usize {
@@ -434,8 +444,11 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
             // groups) the alerts still wait, pending, for its next batch.
             let mut urgent = state.urgent.lock().unwrap_or_else(|e| e.into_inner());
             let room = MAX_URGENT_KEYS.saturating_sub(urgent.len());
-            urgent.extend(merged.into_iter().take(room).map(|a| a.key));
-            state.wake.notify_one();
+            urgent.extend(merged.into_iter().take(room).map(|a| UrgentAlert {
+                group_key: a.group_key,
+                key: a.key,
+            }));
+            state.fast_lane.notify_one();
             n
         }
         Err(e) => {
@@ -555,6 +568,7 @@ pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver)
                 if !urgent.is_empty() {
                     state.ingest.seen.remember(&new_groups);
                     state.ingest.urgent.notify_one();
+                    state.fast_lane.notify_one();
                 }
                 state.ingest.appended.notify_one();
                 Ok(())

@@ -11,10 +11,14 @@
 //! Silenced alerts and alerts of services in maintenance are kept and shown,
 //! but never open an incident by themselves.
 //!
-//! **New groups first.** Alerts the merger took from urgent log rows (see
-//! [`super`]) are processed before each slice of the current batch, and a
-//! group's alerts are processed in slices of [`GROUP_SLICE`], so a new
-//! group waits for at most one slice of a flood, not for all of it.
+//! **New groups first.** Alerts of urgent log rows (see [`super`]) go
+//! through a fast lane ([`run_fast_lane`]): a task of its own that merges
+//! them and declares their incidents while the batch goes on, so a new group
+//! waits for no part of a flood. The two never count an alert twice: each
+//! holds a group while it processes it ([`GroupsInHand`]), the fast lane
+//! reads its alerts only once it holds the group, and the batch reads again
+//! the alerts of a group the fast lane finished with since the batch was
+//! read. A group's alerts are processed in slices of [`GROUP_SLICE`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -23,7 +27,7 @@ use std::time::Duration;
 use firebell_core::Timestamp;
 use firebell_core::alert::{Alert, MaintenanceWindow, Silence, SilenceState, opening};
 use firebell_core::incident;
-use firebell_store::{AlertFilter, Fault, ProcessedAlert, StoreError};
+use firebell_store::{AlertFilter, Fault, Lane, ProcessedAlert, StoreError, in_lane};
 
 use super::Pipeline;
 use crate::AppState;
@@ -56,6 +60,11 @@ pub struct Processor {
     /// Silence and maintenance ids active at the last round, to notice when
     /// one lapses (`None` before the first round).
     suppressions_seen: Arc<Mutex<Option<BTreeSet<String>>>>,
+    /// Groups the batch and the fast lane are processing now.
+    groups: Arc<GroupsInHand>,
+    /// Groups the fast lane finished with since the batch was last read:
+    /// the batch's copy of their alerts may be stale.
+    fast_done: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Processor {
@@ -65,7 +74,50 @@ impl Processor {
             pipeline,
             processing: Default::default(),
             suppressions_seen: Default::default(),
+            groups: Default::default(),
+            fast_done: Default::default(),
         }
+    }
+}
+
+/// Alert groups being processed, each by one path at a time.
+#[derive(Default)]
+pub struct GroupsInHand {
+    held: Mutex<HashSet<String>>,
+    released: tokio::sync::Notify,
+}
+
+/// A group held; dropping it lets the other path have it.
+struct GroupHold<'a> {
+    groups: &'a GroupsInHand,
+    key: String,
+}
+
+impl GroupsInHand {
+    async fn hold(&self, key: &str) -> GroupHold<'_> {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if self.lock().insert(key.to_string()) {
+                return GroupHold {
+                    groups: self,
+                    key: key.to_string(),
+                };
+            }
+            released.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for GroupHold<'_> {
+    fn drop(&mut self) {
+        self.groups.lock().remove(&self.key);
+        self.groups.released.notify_waiters();
     }
 }
 
@@ -101,28 +153,50 @@ pub async fn process_pending(state: &Processor) -> Result<Round, ChangeError> {
     process_round(state, true).await
 }
 
-/// The fast lane alone: merge the urgent log rows (new groups' first
-/// reports) and process their alerts, leaving the rest of the log where it
-/// is. The background merger and processor do this ahead of their batches;
-/// tests call it to see a new group overtake a backlog.
+/// The fast lane: merge the urgent log rows (new groups' first reports) and
+/// process their alerts, leaving the rest of the log where it is. Runs
+/// beside the batch ([`run`]); tests call it to see a new group overtake a
+/// backlog.
 pub async fn process_new_groups(state: &Processor) -> Result<Round, ChangeError> {
-    let _turn = state.processing.lock().await;
     if !state.incidents.clock.trusted() {
         return Ok(Round::held());
     }
     super::merge_urgent(&state.pipeline).await;
+    let waiting = !state
+        .pipeline
+        .urgent
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_empty();
+    let mut round = Round::default();
+    if !waiting {
+        return Ok(round);
+    }
     let now = state.incidents.clock.now();
     let (suppressed, watched) = suppressions(state, now).await?;
-    let mut round = Round::default();
     process_urgent(
         state,
         &|a: &Alert| suppressed.holds(a),
         &watched,
-        &mut HashSet::new(),
         &mut round,
     )
     .await?;
     Ok(round)
+}
+
+/// The fast lane's task: woken by each committed urgent row, and once a
+/// second for urgent alerts merged by someone else. Runs until dropped.
+pub async fn run_fast_lane(state: Processor) {
+    loop {
+        tokio::select! {
+            _ = state.pipeline.fast_lane.notified() => {}
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        if let Err(e) = process_new_groups(&state).await {
+            tracing::error!(error = %e, "processing new alert groups failed; they wait for the batch");
+            metrics::counter!("firebell_alert_processing_errors_total").increment(1);
+        }
+    }
 }
 
 /// Silences and maintenance windows active at `now`.
@@ -216,8 +290,9 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
 
     let mut round = Round::default();
     loop {
-        let mut handled = HashSet::new();
-        process_urgent(state, &suppressed, &watched, &mut handled, &mut round).await?;
+        // Urgent alerts waiting with no fast lane to take them (tests run
+        // rounds by hand) go first.
+        process_urgent(state, &suppressed, &watched, &mut round).await?;
         // Fold in the next slice of the ingest log (a claim's worth) first,
         // so under a storm the first alerts become an incident while the
         // rest are still being merged.
@@ -231,6 +306,13 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         } else {
             0
         };
+        // Cleared as the batch is read: a group the fast lane finishes with
+        // from now on may hold alerts this read saw pending.
+        state
+            .fast_done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let pending = state.incidents.store.pending_alerts(CLAIM).await?;
         if pending.is_empty() {
             if merged > 0 {
@@ -244,19 +326,32 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         }
         for (group_key, alerts) in groups {
             for slice in alerts.chunks(GROUP_SLICE) {
-                process_urgent(state, &suppressed, &watched, &mut handled, &mut round).await?;
-                // Taken ahead by the urgent path since this batch was read.
-                let slice: Vec<Alert> = slice
-                    .iter()
-                    .filter(|a| !handled.contains(&a.key))
-                    .cloned()
-                    .collect();
+                let _hold = state.groups.hold(&group_key).await;
+                let fast_done = state
+                    .fast_done
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&group_key);
+                let slice = match fast_done {
+                    // The fast lane took some of these since the read: what
+                    // is still pending, as it is now.
+                    true => {
+                        let keys: Vec<String> = slice.iter().map(|a| a.key.clone()).collect();
+                        state.incidents.store.pending_alerts_by_key(&keys).await?
+                    }
+                    false => slice.to_vec(),
+                };
                 if slice.is_empty() {
                     continue;
                 }
                 round.alerts += slice.len();
-                let outcome =
-                    process_group(state, &group_key, slice, now, &suppressed, &watched).await?;
+                // News for open incidents takes the gaps between pipeline
+                // writes; a declaration goes back to the pipeline's lane.
+                let outcome = in_lane(
+                    Lane::Bulk,
+                    process_group(state, &group_key, slice, now, &suppressed, &watched),
+                )
+                .await?;
                 round.count(outcome);
             }
         }
@@ -283,36 +378,40 @@ impl Round {
 }
 
 /// Process the alerts merged from urgent log rows that are still pending,
-/// by group, and note their keys in `handled`. On failure they stay
-/// pending, for the next round to take in its turn.
+/// group by group, each read once its group is held (see the module's
+/// docs). On failure they stay pending, for the batch to take in its turn.
 async fn process_urgent(
     state: &Processor,
     suppressed: &impl Fn(&Alert) -> bool,
     watched: &[MaintenanceWindow],
-    handled: &mut HashSet<String>,
     round: &mut Round,
 ) -> Result<(), ChangeError> {
-    let keys = std::mem::take(
+    let urgent = std::mem::take(
         &mut *state
             .pipeline
             .urgent
             .lock()
             .unwrap_or_else(|e| e.into_inner()),
     );
-    if keys.is_empty() {
-        return Ok(());
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in urgent {
+        groups.entry(a.group_key).or_default().push(a.key);
     }
-    let alerts = state.incidents.store.pending_alerts_by_key(&keys).await?;
-    let now = state.incidents.clock.now();
-    round.alerts += alerts.len();
-    let mut groups: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
-    for a in alerts {
-        handled.insert(a.key.clone());
-        groups.entry(a.group_key.clone()).or_default().push(a);
-    }
-    for (group_key, alerts) in groups {
-        let outcome = process_group(state, &group_key, alerts, now, suppressed, watched).await?;
-        round.count(outcome);
+    for (group_key, keys) in groups {
+        let hold = state.groups.hold(&group_key).await;
+        let alerts = state.incidents.store.pending_alerts_by_key(&keys).await?;
+        if !alerts.is_empty() {
+            round.alerts += alerts.len();
+            let now = state.incidents.clock.now();
+            let outcome = process_group(state, &group_key, alerts, now, suppressed, watched).await;
+            state
+                .fast_done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(group_key);
+            round.count(outcome?);
+        }
+        drop(hold);
     }
     Ok(())
 }
@@ -387,16 +486,17 @@ async fn process_group(
         };
         // The store sets the real id on the alerts; `processed` carries a placeholder.
         let marks = processed(&fresh, Some(""), now);
-        let opened = state
-            .incidents
-            .declare_for_group(
+        let opened = in_lane(
+            Lane::Pipeline,
+            state.incidents.declare_for_group(
                 group_key,
                 &declaration,
                 ACTOR,
                 vec![opening::opened_with(&fresh, now)],
                 &marks,
-            )
-            .await;
+            ),
+        )
+        .await;
         match opened {
             Ok(created) => {
                 metrics::counter!("firebell_incidents_declared_total", "severity" => created.severity.clone())

@@ -19,7 +19,8 @@ pub(crate) mod postgres;
 pub(crate) mod sqlite;
 mod turns;
 
-pub(crate) use turns::Lane;
+pub(crate) use turns::current_lane;
+pub use turns::{Lane, in_lane};
 
 /// Include every file of `src/sql/` as a submodule of the calling backend
 /// module. Paths are relative to this directory, where both callers live.

@@ -191,15 +191,16 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// A write transaction: it holds SQLite's write lock from the start.
+    /// A write transaction: it holds SQLite's write lock from the start. In
+    /// the pipeline's lane unless the task chose another ([`super::in_lane`]).
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {
-        self.begin_in(Lane::Pipeline).await
+        self.begin_in(super::current_lane(Lane::Pipeline)).await
     }
 
     /// A write transaction that writes alerts or the alert-group mapping:
     /// the single writer already serialises those.
     pub(crate) async fn begin_alert_write(&self) -> Result<Tx, StoreError> {
-        self.begin_in(Lane::Pipeline).await
+        self.begin_write().await
     }
 
     /// [`SqliteStore::begin_alert_write`] in `lane` (see [`Turns`]).

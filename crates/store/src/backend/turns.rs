@@ -16,12 +16,30 @@ use tokio::sync::oneshot;
 
 /// The kind of write, and so its place in the queue for the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Lane {
+pub enum Lane {
     /// Everything that moves an incident along or answers a person.
     Pipeline,
     /// The ingest log's appends of known groups and its oldest-first merge:
     /// throughput, not latency.
     Bulk,
+}
+
+tokio::task_local! {
+    /// The lane of the current task's writes, where [`in_lane`] set one.
+    static LANE: Lane;
+}
+
+/// Run `work` with its writes in `lane`: the alert processor's batch runs in
+/// [`Lane::Bulk`], its declarations back in [`Lane::Pipeline`]. A task-local
+/// rather than a parameter of every write: the lane is the caller's
+/// concern, not the statement's.
+pub async fn in_lane<F: std::future::Future>(lane: Lane, work: F) -> F::Output {
+    LANE.scope(lane, work).await
+}
+
+/// The lane set by [`in_lane`] around this task, or `default`.
+pub(crate) fn current_lane(default: Lane) -> Lane {
+    LANE.try_with(|lane| *lane).unwrap_or(default)
 }
 
 /// A priority lock without a value: pipeline waiters before bulk ones,
