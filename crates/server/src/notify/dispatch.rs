@@ -89,105 +89,146 @@ pub async fn run_once(state: &Dispatcher) -> Result<Round, StoreError> {
         return Ok(round);
     }
     loop {
+        let Some(claim) = claim(state).await? else {
+            return Ok(round);
+        };
+        let full = claim.batch.len() >= BATCH as usize;
+        round.add(finish(state, claim).await?);
+        if !full {
+            return Ok(round);
+        }
+    }
+}
+
+/// Notifications claimed together, and what their sends must respect.
+struct Claim {
+    batch: Vec<Notification>,
+    token: String,
+    policy: Arc<Policy>,
+    start_by: jiff::Timestamp,
+}
+
+/// Claim the next batch of due notifications, if any.
+async fn claim(state: &Dispatcher) -> Result<Option<Claim>, StoreError> {
+    let now = state.clock.now();
+    let token = uuid::Uuid::new_v4().to_string();
+    let policy = state.policy.policy();
+    // The lease outlives the slowest attempt, so nobody else retries it
+    // meanwhile; a dispatcher that died mid-send is retried after it.
+    let slowest = policy
+        .notifiers
+        .values()
+        .map(channels::timeout_of)
+        .max()
+        .unwrap_or(channels::DEFAULT_TIMEOUT);
+    let start_by = now + START_WITHIN;
+    let lease = start_by + jiff::SignedDuration::try_from(slowest).unwrap_or_default();
+    let batch = state
+        .store
+        .claim_notifications(now, BATCH, &token, lease)
+        .await?;
+    Ok((!batch.is_empty()).then_some(Claim {
+        batch,
+        token,
+        policy,
+        start_by,
+    }))
+}
+
+/// Send a claimed batch, each on its own task, and record each outcome.
+async fn finish(state: &Dispatcher, claim: Claim) -> Result<Round, StoreError> {
+    let Claim {
+        batch,
+        token,
+        policy,
+        start_by,
+    } = claim;
+    let mut round = Round::default();
+    let claimed = batch.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in batch {
+        let state = state.clone();
+        let policy = policy.clone();
+        tasks.spawn(async move {
+            // Fencing: past `start_by` the send might not end within the
+            // lease, and after a pause (SIGSTOP, a VM freeze) the claim
+            // may be another replica's already. Leave it to lapse.
+            if state.clock.now() >= start_by {
+                return (n, None);
+            }
+            let result = channels::deliver(&state, &policy, &n).await;
+            (n, Some(result))
+        });
+    }
+    let mut outcomes = Vec::with_capacity(claimed);
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(outcome) => outcomes.push(outcome),
+            // A panicking delivery leaves its claim to lapse and be retried.
+            Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+        }
+    }
+    for (n, result) in &outcomes {
+        let Some(result) = result.clone() else {
+            tracing::warn!(notification = %n.id, "not sent: its claim is too old to finish within the lease; left for the next claim");
+            metrics::counter!("firebell_notifications_fenced_total").increment(1);
+            round.fenced += 1;
+            continue;
+        };
         let now = state.clock.now();
-        let token = uuid::Uuid::new_v4().to_string();
-        let policy = state.policy.policy();
-        // The lease outlives the slowest attempt, so nobody else retries it
-        // meanwhile; a dispatcher that died mid-send is retried after it.
-        let slowest = policy
-            .notifiers
-            .values()
-            .map(channels::timeout_of)
-            .max()
-            .unwrap_or(channels::DEFAULT_TIMEOUT);
-        let start_by = now + START_WITHIN;
-        let lease = start_by + jiff::SignedDuration::try_from(slowest).unwrap_or_default();
-        let batch = state
+        let completion = completion_for(&policy, n, result, now);
+        let follow_up = match &completion {
+            Completion::Dead { error } => dead_letter_intents(&policy, n, error),
+            _ => Vec::new(),
+        };
+        let kind = match &completion {
+            Completion::Delivered => {
+                round.delivered += 1;
+                "delivered"
+            }
+            Completion::Retry { .. } => {
+                round.retried += 1;
+                "failed"
+            }
+            Completion::Dead { .. } => {
+                round.dead += 1;
+                "dead_lettered"
+            }
+        };
+        metrics::counter!("firebell_notifications_total", "channel" => n.channel.as_str(), "outcome" => kind)
+            .increment(1);
+        match state
             .store
-            .claim_notifications(now, BATCH, &token, lease)
-            .await?;
-        if batch.is_empty() {
-            return Ok(round);
-        }
-        let claimed = batch.len();
-        let mut tasks = tokio::task::JoinSet::new();
-        for n in batch {
-            let state = state.clone();
-            let policy = policy.clone();
-            tasks.spawn(async move {
-                // Fencing: past `start_by` the send might not end within the
-                // lease, and after a pause (SIGSTOP, a VM freeze) the claim
-                // may be another replica's already. Leave it to lapse.
-                if state.clock.now() >= start_by {
-                    return (n, None);
-                }
-                let result = channels::deliver(&state, &policy, &n).await;
-                (n, Some(result))
-            });
-        }
-        let mut outcomes = Vec::with_capacity(claimed);
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(outcome) => outcomes.push(outcome),
-                // A panicking delivery leaves its claim to lapse and be retried.
-                Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+            .complete_notification(n, &token, &completion, &follow_up, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(notification = %n.id, "lost the claim on a notification before recording its outcome")
             }
-        }
-        for (n, result) in &outcomes {
-            let Some(result) = result.clone() else {
-                tracing::warn!(notification = %n.id, "not sent: its claim is too old to finish within the lease; left for the next claim");
-                metrics::counter!("firebell_notifications_fenced_total").increment(1);
-                round.fenced += 1;
-                continue;
-            };
-            let now = state.clock.now();
-            let completion = completion_for(&policy, n, result, now);
-            let follow_up = match &completion {
-                Completion::Dead { error } => dead_letter_intents(&policy, n, error),
-                _ => Vec::new(),
-            };
-            let kind = match &completion {
-                Completion::Delivered => {
-                    round.delivered += 1;
-                    "delivered"
-                }
-                Completion::Retry { .. } => {
-                    round.retried += 1;
-                    "failed"
-                }
-                Completion::Dead { .. } => {
-                    round.dead += 1;
-                    "dead_lettered"
-                }
-            };
-            metrics::counter!("firebell_notifications_total", "channel" => n.channel.as_str(), "outcome" => kind)
-                .increment(1);
-            match state
-                .store
-                .complete_notification(n, &token, &completion, &follow_up, now)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(notification = %n.id, "lost the claim on a notification before recording its outcome")
-                }
-                // This notification's outcome cannot be written (its
-                // incident's data, say): set it aside rather than fail the
-                // round, which would leave the others to be sent again.
-                Err(e) if e.fault() == Fault::Row => {
-                    let error = e.to_string();
-                    let tried = state
-                        .store
-                        .notification_failed(&n.id, &token, &error, now)
-                        .await?;
-                    crate::set_aside::tried(Queue::Outbox, &n.id, &error, tried);
-                }
-                Err(e) => return Err(e),
+            // This notification's outcome cannot be written (its
+            // incident's data, say): set it aside rather than fail the
+            // round, which would leave the others to be sent again.
+            Err(e) if e.fault() == Fault::Row => {
+                let error = e.to_string();
+                let tried = state
+                    .store
+                    .notification_failed(&n.id, &token, &error, now)
+                    .await?;
+                crate::set_aside::tried(Queue::Outbox, &n.id, &error, tried);
             }
+            Err(e) => return Err(e),
         }
-        if claimed < BATCH as usize {
-            return Ok(round);
-        }
+    }
+    Ok(round)
+}
+
+impl Round {
+    fn add(&mut self, other: Round) {
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.fenced += other.fenced;
     }
 }
 
@@ -280,12 +321,43 @@ fn dead_letter_intents(policy: &Policy, n: &Notification, error: &str) -> Vec<In
     out
 }
 
-/// The background loop: a round when woken, and at least every second (for
-/// retries that came due).
+/// Batches being sent at once by the background loop, at most.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// The background loop: claims when woken, and at least every second (for
+/// retries that came due). Each batch is sent and recorded on a task of its
+/// own, so a page queued meanwhile is claimed at once, not after the
+/// previous batch's outcomes are written.
 pub async fn run(state: Dispatcher) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
     loop {
-        if let Err(e) = run_once(&state).await {
-            tracing::error!(error = %e, "notification round failed; retrying");
+        loop {
+            if !state.clock.trusted() {
+                break;
+            }
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            match claim(&state).await {
+                Ok(Some(claim)) => {
+                    let full = claim.batch.len() >= BATCH as usize;
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = finish(&state, claim).await {
+                            tracing::error!(error = %e, "recording notification outcomes failed; their claims lapse and they are retried");
+                        }
+                        drop(permit);
+                    });
+                    if !full {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming notifications failed; retrying");
+                    break;
+                }
+            }
         }
         tokio::select! {
             _ = state.deliver.notified() => {}
