@@ -264,30 +264,94 @@ impl Server {
             tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx)),
             tokio::spawn(skew::run(state.clock_guard.clone(), state.store.clone())),
         ];
+        let paging = PagingThread::start();
         if background_processing {
             tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
                 state.processor.clone(),
             )));
-            tasks.push(tokio::spawn(ingest::processor::run_fast_lane(
-                state.processor.clone(),
-            )));
+            tasks.push(paging.spawn(ingest::processor::run_fast_lane(state.processor.clone())));
             tasks.push(tokio::spawn(health::checks::run(state.monitors.clone())));
             tasks.push(tokio::spawn(health::heartbeats::run(
                 state.monitors.clone(),
             )));
-            tasks.push(tokio::spawn(scheduler::run(state.scheduler.clone())));
-            tasks.push(tokio::spawn(notify::dispatch::run(
-                state.dispatcher.clone(),
-            )));
+            tasks.push(paging.spawn(scheduler::run(state.scheduler.clone())));
+            tasks.push(paging.spawn(notify::dispatch::run(state.dispatcher.clone())));
             tasks.push(tokio::spawn(retention::run(state.retention.clone())));
         }
         connections::serve(listener, app, connections, shutdown).await;
         for task in tasks {
             task.abort();
         }
+        drop(paging);
         state.store.close().await;
         Ok(())
+    }
+}
+
+/// The paging path's own thread: the fast lane, the scheduler and the
+/// dispatcher run on a runtime of their own. Under a flood, parsing requests
+/// keeps the main runtime's workers busy, and a woken task waits in their
+/// queues behind it; a thread of its own is scheduled by the OS instead, so
+/// a page is not delayed by the requests that caused it.
+struct PagingThread {
+    handle: Option<tokio::runtime::Handle>,
+    /// Dropped to stop the runtime (its tasks are cancelled).
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl PagingThread {
+    fn start() -> PagingThread {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, handle) = std::sync::mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("firebell-paging".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(runtime.handle().clone()));
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            });
+        let handle = match started {
+            Ok(_) => handle
+                .recv()
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
+        match handle {
+            Ok(handle) => PagingThread {
+                handle: Some(handle),
+                _stop: Some(stop),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no thread of its own for paging; it shares the main runtime");
+                PagingThread {
+                    handle: None,
+                    _stop: None,
+                }
+            }
+        }
+    }
+
+    fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match &self.handle {
+            Some(handle) => handle.spawn(task),
+            None => tokio::spawn(task),
+        }
     }
 }
 

@@ -110,7 +110,7 @@ impl Handle {
         .bind(to_ms(lease))
         .bind(to_ms(now))
         .bind(i64::from(limit))
-        .fetch_all(self.writer())
+        .fetch_all(&mut *self.writer_in(crate::backend::Lane::Pipeline).await?)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
