@@ -29,6 +29,9 @@ pub enum BenchCmd {
     Flood(crate::bench_flood::FloodArgs),
     /// The incident list at a realistic history, with and without filters.
     IncidentList(crate::bench_lists::IncidentListArgs),
+    /// Prometheus's pattern: N alerts re-sent every evaluation; the
+    /// server's CPU per refreshed alert, and its memory.
+    Resend(crate::bench_resend::ResendArgs),
 }
 
 #[derive(Args, Clone)]
@@ -85,6 +88,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Timers(a) => crate::bench_paging::timers(a).await,
         BenchCmd::Flood(a) => crate::bench_flood::flood(a).await,
         BenchCmd::IncidentList(a) => crate::bench_lists::incident_list(a).await,
+        BenchCmd::Resend(a) => crate::bench_resend::resend(a).await,
     }
 }
 
@@ -202,7 +206,7 @@ async fn send(
     })
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

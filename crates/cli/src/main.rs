@@ -9,6 +9,7 @@ mod bench;
 mod bench_flood;
 mod bench_lists;
 mod bench_paging;
+mod bench_resend;
 mod client;
 mod commands;
 mod config;
