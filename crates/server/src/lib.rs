@@ -264,8 +264,10 @@ impl Server {
             tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx)),
             tokio::spawn(skew::run(state.clock_guard.clone(), state.store.clone())),
         ];
-        let paging = PagingThread::start();
+        // Only a server that runs its workers needs the paging thread.
+        let mut paging = None;
         if background_processing {
+            let paging = paging.insert(PagingThread::start());
             tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
                 state.processor.clone(),

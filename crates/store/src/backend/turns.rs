@@ -8,6 +8,8 @@
 //! of it; bulk writes take the gaps. The turn covers only taking the
 //! connection, which the pool hands to its one waiter as soon as the
 //! transaction in flight ends, so the order of turns is the order of writes.
+//! Bulk writes wait as long as pipeline writes keep coming (a storm of new
+//! incidents, say): by design, pages before the backlog.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
