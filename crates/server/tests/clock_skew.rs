@@ -14,54 +14,12 @@ use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// P0 pages alice at once and sara after 30 minutes.
-fn ladder(recv: &Receiver) -> (tempfile::TempDir, firebell_server::PolicySource) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("policy.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-version = 1
-[organization]
-name = "Test"
-admins = ["alice"]
-
-[[severities]]
-name = "P0"
-channels = ["sms"]
-
-[people.alice]
-name = "Alice"
-contacts = [{{ kind = "sms", address = "+44 20 7946 0001" }}]
-
-[people.sara]
-name = "Sara"
-contacts = [{{ kind = "sms", address = "+44 20 7946 0003" }}]
-
-[[escalation_policies]]
-name = "ladder"
-[[escalation_policies.steps]]
-name = "L1"
-targets = ["person:alice"]
-[[escalation_policies.steps]]
-name = "L2"
-after = "30m"
-targets = ["person:sara"]
-
+/// Alerts page up the ladder as P0.
+const ROUTE_TO_LADDER: &str = r#"
 [routing]
 severity = "P0"
 escalation_policy = "ladder"
-
-[notifiers.sms]
-url = "{url}/sms"
-"#,
-            url = recv.url
-        ),
-    )
-    .unwrap();
-    (dir, firebell_server::PolicySource::File(path))
-}
+"#;
 
 async fn ready(app: &TestApp) -> (StatusCode, serde_json::Value) {
     let resp = app.http.get(app.url("/ready")).send().await.unwrap();
@@ -70,7 +28,7 @@ async fn ready(app: &TestApp) -> (StatusCode, serde_json::Value) {
 
 async fn a_replica_an_hour_fast_fires_nothing_early(backend: Backend) {
     let recv = Receiver::start().await;
-    let (_dir, policy) = ladder(&recv);
+    let (_dir, policy) = common::sms_ladder(&recv, ROUTE_TO_LADDER);
     let clock = OffsetClock::new(SignedDuration::ZERO);
     let app = TestApp::spawn_on_clock(backend, policy, Arc::new(clock.clone())).await;
     let guard = app.state().clock_guard.clone();
@@ -151,7 +109,7 @@ async fn a_replica_an_hour_fast_fires_nothing_early(backend: Backend) {
 
 async fn a_replica_started_with_a_slow_clock_is_not_ready(backend: Backend) {
     let recv = Receiver::start().await;
-    let (_dir, policy) = ladder(&recv);
+    let (_dir, policy) = common::sms_ladder(&recv, ROUTE_TO_LADDER);
     // Started wrong: measured before any worker could claim anything.
     let clock = OffsetClock::new(SignedDuration::from_secs(-10));
     let app = TestApp::spawn_on_clock(backend, policy, Arc::new(clock)).await;

@@ -163,51 +163,6 @@ async fn a_log_row_that_keeps_failing_is_set_aside_and_the_rows_behind_it_merge(
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
-/// Two steps: L1 pages alice at once, L2 pages sara after 30 minutes.
-fn ladder(recv: &Receiver) -> (tempfile::TempDir, firebell_server::PolicySource) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("policy.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-version = 1
-[organization]
-name = "Test"
-admins = ["alice"]
-
-[[severities]]
-name = "P0"
-channels = ["sms"]
-
-[people.alice]
-name = "Alice"
-contacts = [{{ kind = "sms", address = "+44 20 7946 0001" }}]
-
-[people.sara]
-name = "Sara"
-contacts = [{{ kind = "sms", address = "+44 20 7946 0002" }}]
-
-[[escalation_policies]]
-name = "ladder"
-[[escalation_policies.steps]]
-name = "L1"
-targets = ["person:alice"]
-[[escalation_policies.steps]]
-name = "L2"
-after = "30m"
-targets = ["person:sara"]
-
-[notifiers.sms]
-url = "{url}/sms"
-"#,
-            url = recv.url
-        ),
-    )
-    .unwrap();
-    (dir, firebell_server::PolicySource::File(path))
-}
-
 async fn declare(app: &TestApp, title: &str) -> String {
     app.declare(json!({"title": title, "severity": "P0", "escalation_policy": "ladder"}))
         .await
@@ -217,7 +172,7 @@ async fn an_incident_whose_timers_keep_failing_is_set_aside_and_the_others_escal
     backend: Backend,
 ) {
     let recv = Receiver::start().await;
-    let (_dir, source) = ladder(&recv);
+    let (_dir, source) = common::sms_ladder(&recv, "");
     let app = TestApp::spawn_with_policy(backend, source).await;
     let good = declare(&app, "good").await;
     let bad = declare(&app, "bad").await;
@@ -266,7 +221,7 @@ async fn a_notification_this_version_cannot_read_is_set_aside_and_the_others_go_
     backend: Backend,
 ) {
     let recv = Receiver::start().await;
-    let (_dir, source) = ladder(&recv);
+    let (_dir, source) = common::sms_ladder(&recv, "");
     let app = TestApp::spawn_with_policy(backend, source).await;
     let first = declare(&app, "first").await;
     let second = declare(&app, "second").await;

@@ -480,6 +480,54 @@ pub fn demo_policy_with(extra: &str) -> (tempfile::TempDir, PolicySource) {
     (dir, PolicySource::File(path))
 }
 
+/// A two-step ladder paging by SMS through `recv`: L1 pages alice at once,
+/// L2 pages sara after 30 minutes; `extra` TOML is appended (a `[routing]`
+/// that sends alerts up it, say). Kept as a file, as [`demo_policy_with`].
+pub fn sms_ladder(recv: &receiver::Receiver, extra: &str) -> (tempfile::TempDir, PolicySource) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+version = 1
+[organization]
+name = "Test"
+admins = ["alice"]
+
+[[severities]]
+name = "P0"
+channels = ["sms"]
+
+[people.alice]
+name = "Alice"
+contacts = [{{ kind = "sms", address = "+44 20 7946 0001" }}]
+
+[people.sara]
+name = "Sara"
+contacts = [{{ kind = "sms", address = "+44 20 7946 0002" }}]
+
+[[escalation_policies]]
+name = "ladder"
+[[escalation_policies.steps]]
+name = "L1"
+targets = ["person:alice"]
+[[escalation_policies.steps]]
+name = "L2"
+after = "30m"
+targets = ["person:sara"]
+
+[notifiers.sms]
+url = "{url}/sms"
+{extra}
+"#,
+            url = recv.url
+        ),
+    )
+    .unwrap();
+    (dir, PolicySource::File(path))
+}
+
 pub async fn decode(resp: reqwest::Response) -> (StatusCode, Value) {
     let status = resp.status();
     let text = resp.text().await.unwrap();
