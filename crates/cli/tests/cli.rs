@@ -1392,7 +1392,10 @@ url = "{}/sms"
         {
             break true;
         }
-        if stopped_at.elapsed() > std::time::Duration::from_secs(40) {
+        // Usually ~16 s (the 15 s cut, then the merge), at times ~37 s for a
+        // reason not found yet: the bound leaves room for the slow mode
+        // under a loaded CI machine.
+        if stopped_at.elapsed() > std::time::Duration::from_secs(75) {
             break false;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
