@@ -164,13 +164,7 @@ async fn send(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let Some(body) = bodies.get(i) else { break };
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone());
-                if let Some(tok) = &token {
-                    req = req.bearer_auth(tok);
-                }
+                let req = post_alerts(&client, &url, token.as_deref(), body.clone());
                 let t0 = Instant::now();
                 match req.send().await {
                     Ok(resp) if resp.status().is_success() => latencies.push(t0.elapsed()),
@@ -204,6 +198,23 @@ async fn send(
         errors: errors.load(Ordering::Relaxed),
         peak_rss_kib: (peak > 0).then_some(peak),
     })
+}
+
+/// A POST of encoded alerts to `url`, with the bearer token if there is one.
+pub(crate) fn post_alerts(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
+    match token {
+        Some(t) => req.bearer_auth(t),
+        None => req,
+    }
 }
 
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {

@@ -63,13 +63,7 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
             while Instant::now() < deadline {
                 let start = next.fetch_add(per as u64, Ordering::Relaxed) as usize;
                 let body = serde_json::to_vec(&flood_batch(&run, start, per)).unwrap_or_default();
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body);
-                if let Some(t) = &token {
-                    req = req.bearer_auth(t);
-                }
+                let req = crate::bench::post_alerts(&client, &url, token.as_deref(), body);
                 match req.send().await {
                     Ok(r) if r.status().is_success() => {
                         accepted.fetch_add(per as u64, Ordering::Relaxed);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::bench::{Target, rss_kib};
+use crate::bench::{Target, post_alerts, rss_kib};
 
 #[derive(Args)]
 pub struct ResendArgs {
@@ -112,14 +112,10 @@ pub async fn resend(a: ResendArgs) -> anyhow::Result<()> {
                     let Some(body) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                         return (ok, failed);
                     };
-                    let mut req = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body);
-                    if let Some(t) = &token {
-                        req = req.bearer_auth(t);
-                    }
-                    match req.send().await {
+                    match post_alerts(&client, &url, token.as_deref(), body)
+                        .send()
+                        .await
+                    {
                         Ok(r) if r.status().is_success() => ok += 1,
                         _ => failed += 1,
                     }

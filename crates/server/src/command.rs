@@ -133,32 +133,17 @@ impl Incidents {
         actor: &str,
         then: Vec<EventKind>,
     ) -> Result<Applied, ChangeError> {
-        let (policy, now) = (self.policy.policy(), self.clock.now());
-        let new = self.new_incident(d, actor, then, &policy, now)?;
-        let overrides = self.overrides_for_first_duties(now).await?;
-        let fired = std::sync::Mutex::new(None);
-        let first = |i: &Incident| {
-            let append = first_duties(i, &policy, overrides.as_deref(), now);
-            *fired.lock().unwrap_or_else(|e| e.into_inner()) = append.clone();
-            append
-        };
+        let decl = self.prepare_declaration(d, actor, then).await?;
         let incident = self
             .store
-            .create_incident(
-                &incident::incident_id_stem(&policy, now),
-                policy.incident_ids.digits,
-                &new,
-                &first,
-            )
+            .create_incident(&decl.id_stem(), decl.digits(), &decl.new, &|i| {
+                decl.first_duties(i)
+            })
             .await?;
-        self.declared(
-            &incident,
-            &new,
-            fired.into_inner().unwrap_or_else(|e| e.into_inner()),
-        );
+        self.declared(&incident, &decl);
         Ok(Applied {
             incident,
-            events: new.events,
+            events: decl.new.events,
         })
     }
 
@@ -173,57 +158,59 @@ impl Incidents {
         then: Vec<EventKind>,
         alerts: &[ProcessedAlert],
     ) -> Result<Incident, ChangeError> {
-        let (policy, now) = (self.policy.policy(), self.clock.now());
-        let new = self.new_incident(d, actor, then, &policy, now)?;
-        let overrides = self.overrides_for_first_duties(now).await?;
-        let fired = std::sync::Mutex::new(None);
-        let first = |i: &Incident| {
-            let append = first_duties(i, &policy, overrides.as_deref(), now);
-            *fired.lock().unwrap_or_else(|e| e.into_inner()) = append.clone();
-            append
-        };
+        let decl = self.prepare_declaration(d, actor, then).await?;
         let incident = self
             .store
             .create_incident_for_group(
-                &incident::incident_id_stem(&policy, now),
-                policy.incident_ids.digits,
+                &decl.id_stem(),
+                decl.digits(),
                 group_key,
-                &new,
+                &decl.new,
                 alerts,
-                &first,
+                &|i| decl.first_duties(i),
             )
             .await?;
-        self.declared(
-            &incident,
-            &new,
-            fired.into_inner().unwrap_or_else(|e| e.into_inner()),
-        );
+        self.declared(&incident, &decl);
         Ok(incident)
     }
 
-    /// The schedule overrides the first duties resolve people with, or
-    /// `None` to leave those duties to the scheduler: this replica's clock
-    /// is not trusted (see [`crate::skew`]), and a replica that is fires them.
-    async fn overrides_for_first_duties(
+    /// A declaration decided at the policy and time in force, with the
+    /// schedule overrides its first duties resolve people with; none (the
+    /// duties left to the scheduler) if this replica's clock is not trusted
+    /// (see [`crate::skew`]), as a replica whose clock is fires them.
+    async fn prepare_declaration(
         &self,
-        now: Timestamp,
-    ) -> Result<Option<Vec<firebell_core::schedule::Override>>, ChangeError> {
-        if !self.clock.trusted() {
-            return Ok(None);
-        }
-        let until = now + jiff::SignedDuration::from_secs(1);
-        Ok(Some(self.store.overrides_between(now, until).await?))
+        d: &Declare,
+        actor: &str,
+        then: Vec<EventKind>,
+    ) -> Result<Declaration, ChangeError> {
+        let (policy, now) = (self.policy.policy(), self.clock.now());
+        let new = self.new_incident(d, actor, then, &policy, now)?;
+        let overrides = match self.clock.trusted() {
+            true => {
+                let until = now + jiff::SignedDuration::from_secs(1);
+                Some(self.store.overrides_between(now, until).await?)
+            }
+            false => None,
+        };
+        Ok(Declaration {
+            policy,
+            now,
+            new,
+            overrides,
+            fired: Default::default(),
+        })
     }
 
     /// After a declaration commits, with the first duties if they went with
     /// it: count them, and wake whoever owes the next step.
-    fn declared(&self, incident: &Incident, new: &NewIncident, first: Option<Append>) {
-        match first {
+    fn declared(&self, incident: &Incident, decl: &Declaration) {
+        match decl.fired.lock().unwrap_or_else(|e| e.into_inner()).take() {
             Some(first) => {
                 crate::scheduler::count(&first.events);
                 self.committed(incident, &first.timers, first.intents.len());
             }
-            None => self.committed(incident, &new.timers, 0),
+            None => self.committed(incident, &decl.new.timers, 0),
         }
     }
 
@@ -373,32 +360,48 @@ impl Incidents {
     }
 }
 
-/// The duties due on a just-numbered incident (the first page above all), as
-/// the scheduler would fire them at `now`, to be written in the declaring
-/// transaction (see [`firebell_store::FirstDuties`]). `None` with no
-/// overrides: this replica leaves them to the scheduler.
-fn first_duties(
-    incident: &Incident,
-    policy: &Policy,
-    overrides: Option<&[firebell_core::schedule::Override]>,
+/// A declaration about to be written (see [`Incidents::prepare_declaration`]).
+struct Declaration {
+    policy: Arc<Policy>,
     now: Timestamp,
-) -> Option<Append> {
-    let firing = escalation::fire(incident, policy, overrides?, now);
-    if firing.events.is_empty() {
-        return None;
+    new: NewIncident,
+    overrides: Option<Vec<firebell_core::schedule::Override>>,
+    /// What [`Declaration::first_duties`] handed the store, for after the
+    /// commit.
+    fired: std::sync::Mutex<Option<Append>>,
+}
+
+impl Declaration {
+    fn id_stem(&self) -> String {
+        incident::incident_id_stem(&self.policy, self.now)
     }
-    let decision = Decision {
-        events: firing.events,
-        intents: firing.intents,
-    };
-    Some(prepare(
-        incident,
-        decision,
-        policy,
-        now,
-        crate::scheduler::ACTOR,
-        Vec::new(),
-    ))
+
+    fn digits(&self) -> u8 {
+        self.policy.incident_ids.digits
+    }
+
+    /// The duties due on the just-numbered incident (the first page above
+    /// all), as the scheduler would fire them now, to be written in the
+    /// declaring transaction (see [`firebell_store::FirstDuties`]).
+    fn first_duties(&self, incident: &Incident) -> Option<Append> {
+        let firing = escalation::fire(incident, &self.policy, self.overrides.as_deref()?, self.now);
+        let first = (!firing.events.is_empty()).then(|| {
+            let decision = Decision {
+                events: firing.events,
+                intents: firing.intents,
+            };
+            prepare(
+                incident,
+                decision,
+                &self.policy,
+                self.now,
+                crate::scheduler::ACTOR,
+                Vec::new(),
+            )
+        });
+        *self.fired.lock().unwrap_or_else(|e| e.into_inner()) = first.clone();
+        first
+    }
 }
 
 /// The write for `decision` on `current`: the events stamped at `now` by
