@@ -139,7 +139,7 @@ impl Server {
         let clock: Arc<dyn Clock> = clock_guard.clone();
         // Take over SIGHUP now, before anyone is told the server is up.
         let hangup = policy_source::Hangup::register();
-        let (ingest, ingest_rx) = ingest::queue(policy.clone());
+        let (ingest, ingest_rx) = ingest::queue(policy.clone(), clock.clone());
         let started_at = clock.now();
         let schedule = scheduler::SchedulerWake::default();
         let deliver = notify::dispatch::DeliverWake::default();

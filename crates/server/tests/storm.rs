@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Backend, TestApp};
+use firebell_server::Clock;
 use firebell_server::ingest::processor::{process_new_groups, process_pending};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -154,7 +155,99 @@ on_both_backends!(
     an_older_report_merged_late_changes_nothing,
     a_filter_sees_past_the_newest_ten_thousand,
     the_fast_lane_and_the_batch_never_count_an_alert_twice,
+    refreshes_keep_an_alert_firing_with_half_the_writes,
+    a_refresh_racing_a_resolve_never_hides_it,
 );
+
+/// Prometheus's pattern: an alert re-sent every minute with `endsAt` four
+/// minutes ahead. Refreshes are answered at the door while the stored
+/// `endsAt` keeps more than half that lead, so one in two is logged, and the
+/// alert never lapses meanwhile. When the sender stops, it resolves.
+async fn refreshes_keep_an_alert_firing_with_half_the_writes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let processor = &app.state().processor;
+    let starts = app.clock.now();
+    let report = |now: jiff::Timestamp| {
+        json!([{
+            "labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"},
+            "annotations": {"summary": "disk full"},
+            "startsAt": starts.to_string(),
+            "endsAt": (now + jiff::SignedDuration::from_mins(4)).to_string(),
+        }])
+    };
+    let (status, body) = app.post("/api/v2/alerts", report(starts)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    process_pending(processor).await.unwrap();
+    let mut logged = 0;
+    for _ in 0..30 {
+        app.advance_mins(1);
+        let (status, body) = app.post("/api/v2/alerts", report(app.clock.now())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        logged += backlog(&app).await;
+        process_pending(processor).await.unwrap();
+        let incidents = app.incidents().await;
+        assert_eq!(incidents.len(), 1, "{incidents:?}");
+        assert_eq!(incidents[0]["alerts_firing"], 1, "the alert never lapsed");
+        assert_eq!(incidents[0]["alerts_total"], 1, "nor fired anew");
+    }
+    assert_eq!(logged, 15, "refreshes logged");
+    // What reads show is the last stored endsAt: at most two minutes old.
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    let ends: jiff::Timestamp = alerts[0]["endsAt"].as_str().unwrap().parse().unwrap();
+    let ahead = ends.duration_since(app.clock.now());
+    assert!(
+        ahead >= jiff::SignedDuration::from_mins(3),
+        "stored endsAt {ends}"
+    );
+    // The sender stops: the stored endsAt passes and the alert resolves.
+    app.advance_mins(5);
+    process_pending(processor).await.unwrap();
+    assert_eq!(app.incidents().await[0]["alerts_firing"], 0);
+}
+
+/// A resolve is never absorbed, and a refresh sent after it is not either
+/// until the resolve is merged: the sender's last word stands.
+async fn a_refresh_racing_a_resolve_never_hides_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let processor = &app.state().processor;
+    let starts = app.clock.now();
+    let report = |ends: jiff::Timestamp| {
+        json!([{
+            "labels": {"alertname": "DiskFull", "service": "db", "severity": "critical"},
+            "startsAt": starts.to_string(),
+            "endsAt": ends.to_string(),
+        }])
+    };
+    let in_mins = |m| app.clock.now() + jiff::SignedDuration::from_mins(m);
+    app.post("/api/v2/alerts", report(in_mins(4))).await;
+    process_pending(processor).await.unwrap();
+    app.advance_mins(1);
+    // Absorbed: a refresh of the stored state.
+    app.post("/api/v2/alerts", report(in_mins(4))).await;
+    assert_eq!(backlog(&app).await, 0);
+    // The resolve goes to the log; so does a refresh right behind it (a
+    // stale sender), though the door knew the alert as firing.
+    app.post("/api/v2/alerts", report(app.clock.now())).await;
+    assert_eq!(backlog(&app).await, 1, "a resolve is logged");
+    app.post("/api/v2/alerts", report(in_mins(4))).await;
+    assert_eq!(backlog(&app).await, 2, "a refresh after it is logged too");
+    // Merged in order, the later report stands: firing again.
+    process_pending(processor).await.unwrap();
+    assert_eq!(firing(&app).await, 1);
+    // A resolve after that is logged too, and resolves.
+    app.advance_mins(1);
+    app.post("/api/v2/alerts", report(app.clock.now())).await;
+    assert_eq!(backlog(&app).await, 1);
+    process_pending(processor).await.unwrap();
+    assert_eq!(firing(&app).await, 0);
+}
+
+/// Alerts firing, as Alertmanager's API lists them.
+async fn firing(app: &TestApp) -> usize {
+    let (status, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(status, StatusCode::OK, "{alerts}");
+    alerts.as_array().unwrap().len()
+}
 
 /// The fast lane and the batch run at once over the same groups: new groups'
 /// first reports (urgent) and their later reports (the batch's) interleave.

@@ -25,6 +25,7 @@
 //! ([`firebell_core::alert::merge`]).
 
 pub mod processor;
+pub mod refresh;
 
 use std::collections::HashSet;
 use std::hash::BuildHasher;
@@ -38,6 +39,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::policy_source::PolicyHandle;
+use refresh::StoredAlerts;
 
 /// Requests waiting for the writer; beyond this, senders get 429.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -145,6 +147,10 @@ pub struct IngestQueue {
     /// Routes reports to their group, to tell new groups from known ones.
     policy: PolicyHandle,
     seen: Arc<SeenGroups>,
+    /// Recognises refreshes that change nothing worth a write
+    /// ([`refresh`]).
+    stored: Arc<StoredAlerts>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The receiving side, handed to [`run_writer`] when the server starts.
@@ -182,7 +188,7 @@ pub struct UrgentAlert {
     pub key: String,
 }
 
-pub fn queue(policy: PolicyHandle) -> (IngestQueue, IngestReceiver) {
+pub fn queue(policy: PolicyHandle, clock: Arc<dyn Clock>) -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let queue = IngestQueue {
         tx,
@@ -193,6 +199,8 @@ pub fn queue(policy: PolicyHandle) -> (IngestQueue, IngestReceiver) {
         urgent: Arc::new(Notify::new()),
         policy,
         seen: Default::default(),
+        stored: Default::default(),
+        clock,
     };
     (queue, IngestReceiver(rx))
 }
@@ -218,6 +226,16 @@ impl IngestQueue {
             metrics::counter!("firebell_ingest_rejected_total", "reason" => "unstorable_text")
                 .increment(1);
             return Err(IngestError::Unstorable { index, field });
+        }
+        // A refresh that would only move a distant `endsAt` on is answered
+        // here: no log row, no merge, and no backlog limit.
+        let (alerts, absorbed) = self.stored.absorb(alerts, self.clock.now(), self.backlog());
+        if absorbed > 0 {
+            metrics::counter!("firebell_alerts_refreshes_absorbed_total")
+                .increment(absorbed as u64);
+        }
+        if alerts.is_empty() {
+            return Ok(());
         }
         // Routed and encoded here, in the request's own task (in parallel
         // with other requests), so the single writer only concatenates.
@@ -365,10 +383,11 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
         total += merge_urgent(state).await;
         state.ingest.quiet().await;
         total += merge_urgent(state).await;
-        let mut fold = fold_with(&policy);
+        let mut learned = Vec::new();
+        let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
         let merged = match state
             .store
-            .merge_logged_alerts(merge_chunk(state).min(max - total), &mut fold)
+            .merge_logged_alerts(merge_chunk(state).min(max - total), fold)
             .await
         {
             Ok(merged) => merged,
@@ -376,7 +395,9 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
             // a row that keeps failing is named, counted and set aside, and
             // the rows behind it go on.
             Err(e) if e.fault() == Fault::Row => {
-                match state.store.merge_logged_alerts(1, &mut fold).await {
+                learned.clear();
+                let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
+                match state.store.merge_logged_alerts(1, fold).await {
                     Ok(merged) => merged,
                     Err(StoreError::Row { item, source, .. }) => {
                         let seq = item
@@ -402,6 +423,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
             }
             Err(e) => return Err(e),
         };
+        state.ingest.stored.learn(learned, state.clock.now());
         if merged.is_empty() {
             break;
         }
@@ -413,14 +435,19 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
 }
 
 /// How a logged report folds into its stored alert: routed by `policy`,
-/// merged at the instant it was received.
-fn fold_with(
-    policy: &firebell_core::policy::Policy,
-) -> impl FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send + '_
+/// merged at the instant it was received. Each outcome goes to `learned`,
+/// for [`StoredAlerts::learn`] once the merge commits.
+fn fold_with<'a>(
+    policy: &'a firebell_core::policy::Policy,
+    stored: &'a StoredAlerts,
+    learned: &'a mut Vec<refresh::Merged>,
+) -> impl FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send + 'a
 {
     move |existing, incoming, received_at| {
         let routed = route(policy, &incoming.labels);
-        merge(existing, incoming, &routed[0], received_at)
+        let (alert, pending) = merge(existing, incoming, &routed[0], received_at);
+        learned.push(stored.merged(incoming, received_at, &alert));
+        (alert, pending)
     }
 }
 
@@ -430,13 +457,12 @@ fn fold_with(
 /// counts its tries there.
 pub async fn merge_urgent(state: &Pipeline) -> usize {
     let policy = state.policy.policy();
-    match state
-        .store
-        .merge_urgent_alerts(MERGE_CHUNK, fold_with(&policy))
-        .await
-    {
+    let mut learned = Vec::new();
+    let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
+    match state.store.merge_urgent_alerts(MERGE_CHUNK, fold).await {
         Ok(merged) if merged.is_empty() => 0,
         Ok(merged) => {
+            state.ingest.stored.learn(learned, state.clock.now());
             let n = merged.len();
             state.ingest.merged(n as u64);
             metrics::counter!("firebell_alerts_merged_total").increment(n as u64);
@@ -617,7 +643,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_backlog_refuses_with_429_and_queues_nothing() {
-        let (queue, IngestReceiver(mut rx)) = queue(demo_policy());
+        let (queue, IngestReceiver(mut rx)) =
+            queue(demo_policy(), Arc::new(crate::clock::SystemClock));
         // The report's group is known: the limit applies to it.
         let (_, groups, _) = queue.split_new_groups(vec![report()]);
         queue.seen.remember(&groups);
@@ -629,7 +656,8 @@ mod tests {
         );
         assert!(rx.try_recv().is_err(), "nothing was queued");
         // Except a new group's report, past the limit up to a margin.
-        let (queue2, IngestReceiver(mut rx2)) = super::queue(demo_policy());
+        let (queue2, IngestReceiver(mut rx2)) =
+            super::queue(demo_policy(), Arc::new(crate::clock::SystemClock));
         queue2.set_backlog(MAX_BACKLOG);
         let taken = tokio::spawn({
             let queue2 = queue2.clone();

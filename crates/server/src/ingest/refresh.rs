@@ -1,0 +1,449 @@
+//! Refreshes answered at the door.
+//!
+//! Prometheus re-sends every firing alert each evaluation, with only `endsAt`
+//! moved on: most of what arrives in a steady state changes nothing but a
+//! deadline that is minutes away. Logging and merging each such report costs
+//! a row rewrite; [`StoredAlerts`] lets the request that carries it answer
+//! 2xx without either.
+//!
+//! **What is absorbed.** A report is absorbed when this process's own merge
+//! left its alert stored, firing, from a report identical in everything but
+//! `endsAt` (the same key, labels, annotations, `startsAt`, URL, source,
+//! service and severity), and the new `endsAt` is no earlier than the stored
+//! one, and the stored one is still more than the margin away
+//! ([`StoredAlerts::margin`]). Merged, such a report would only move `endsAt`
+//! and `updatedAt` on.
+//!
+//! **The bound.** The margin is half the lead the report itself gives (its
+//! `endsAt` minus now), at least a minute, plus the time the log's backlog
+//! takes to merge, plus up to a quarter of the lead, fixed per alert so that
+//! alerts first sent together are not all logged together again. So while the sender keeps refreshing, the stored `endsAt`
+//! keeps at least half the sender's own lead: the first refresh inside it is
+//! logged and merged as before, well before the old `endsAt` passes, and a
+//! restart loses nothing the sender would not re-send first. Prometheus sets
+//! `endsAt` four resend intervals ahead, so at least one refresh in three is
+//! absorbed (one in two for most alerts). What reads show lags: `endsAt` and `updatedAt` are those of the
+//! last stored report, at most half the lead old.
+//!
+//! **Coherence.** Entries come only from this process's committed merges. A
+//! report that is not absorbed marks its alert as changing, so an older log
+//! row merged after it cannot vouch for the stored state. A change another
+//! replica merges is not seen here; the entry's stored `endsAt` bounds that:
+//! once it is within the margin, reports go through the log again.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use firebell_core::Timestamp;
+use firebell_core::alert::{Alert, IncomingAlert};
+
+/// The least margin (see the module's docs).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// A floor on the merge rate assumed when widening the margin by the
+/// backlog: a backlog of this many reports adds one second.
+const MERGED_PER_SEC_FLOOR: u64 = 10_000;
+/// Alerts remembered at most (about 25 bytes each): past it, entries whose
+/// stored `endsAt` has passed are dropped, then nothing new is learned until
+/// there is room. A refresh that is not remembered is merely logged.
+const MAX_REMEMBERED: usize = 1_000_000;
+/// `ends_ms` of an open-ended alert (no `endsAt`).
+const OPEN_ENDED: i64 = i64::MAX;
+/// `content` of an entry whose alert is changing.
+const CHANGING: u64 = 0;
+
+/// What this process knows of each firing alert's stored state, by a hash of
+/// its key.
+pub struct StoredAlerts {
+    hasher: RandomState,
+    entries: Mutex<HashMap<u64, Entry>>,
+}
+
+/// Either the content hash of the report a merge stored, and the stored
+/// `endsAt` in ms; or [`CHANGING`] and the instant, in ms, a report of the
+/// alert went to the log (older log rows do not vouch for it any more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    content: u64,
+    ends_ms: i64,
+}
+
+/// A merge's outcome for one report, learned once the merge commits.
+pub struct Merged {
+    key: u64,
+    content: u64,
+    received_ms: i64,
+    /// `None`: the report left its alert not firing, or was older than the
+    /// stored state (the stored alert is not what this report describes).
+    firing_until_ms: Option<i64>,
+}
+
+impl Default for StoredAlerts {
+    fn default() -> Self {
+        Self {
+            hasher: RandomState::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ends_ms(ends_at: Option<Timestamp>) -> i64 {
+    ends_at.map_or(OPEN_ENDED, ms)
+}
+
+/// Up to a quarter of the lead more margin, fixed per alert: alerts first
+/// sent together (a rule that fires for a thousand targets at once) are not
+/// all logged in the same refresh.
+fn spread(key: u64, lead: Duration) -> Duration {
+    lead / 4 * (key % 1024) as u32 / 1024
+}
+
+impl StoredAlerts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn key(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Everything of a report a merge keeps, but `endsAt` (never
+    /// [`CHANGING`]).
+    fn content(&self, a: &IncomingAlert) -> u64 {
+        let h = self.hasher.hash_one((
+            &a.key,
+            a.source,
+            &a.labels,
+            &a.annotations,
+            a.starts_at,
+            &a.generator_url,
+            &a.service,
+            &a.severity,
+        ));
+        h.max(1)
+    }
+
+    /// How far ahead a stored `endsAt` must be for a refresh ending `lead`
+    /// from now to be absorbed, with `backlog` reports waiting to merge.
+    pub fn margin(lead: Duration, backlog: u64) -> Duration {
+        (lead / 2).max(REFRESH_MARGIN) + Duration::from_secs(backlog / MERGED_PER_SEC_FLOOR)
+    }
+
+    /// Keep the reports that must be logged; answer the rest here. Returns
+    /// them and how many were absorbed.
+    pub fn absorb(
+        &self,
+        alerts: Vec<IncomingAlert>,
+        now: Timestamp,
+        backlog: u64,
+    ) -> (Vec<IncomingAlert>, usize) {
+        if self.lock().is_empty() {
+            return (alerts, 0);
+        }
+        let now_ms = ms(now);
+        let hashed: Vec<(u64, u64)> = alerts
+            .iter()
+            .map(|a| (self.key(&a.key), self.content(a)))
+            .collect();
+        let total = alerts.len();
+        let mut keep = Vec::with_capacity(total);
+        let mut entries = self.lock();
+        for (alert, (key, content)) in alerts.into_iter().zip(hashed) {
+            let Some(entry) = entries.get_mut(&key) else {
+                keep.push(alert);
+                continue;
+            };
+            let incoming_end = ends_ms(alert.ends_at);
+            let absorbed = entry.content == content
+                && incoming_end > now_ms
+                && incoming_end >= entry.ends_ms
+                // Dropping an end, or setting one, is news.
+                && (incoming_end == OPEN_ENDED) == (entry.ends_ms == OPEN_ENDED)
+                && (incoming_end == OPEN_ENDED || {
+                    let lead = Duration::from_millis((incoming_end - now_ms) as u64);
+                    let margin = Self::margin(lead, backlog) + spread(key, lead);
+                    entry.ends_ms > now_ms.saturating_add(margin.as_millis() as i64)
+                });
+            if !absorbed {
+                *entry = Entry {
+                    content: CHANGING,
+                    ends_ms: now_ms,
+                };
+                keep.push(alert);
+            }
+        }
+        drop(entries);
+        let absorbed = total - keep.len();
+        (keep, absorbed)
+    }
+
+    /// One merge's outcome for `report`, to [`learn`](Self::learn) once it
+    /// commits.
+    pub fn merged(&self, report: &IncomingAlert, received_at: Timestamp, stored: &Alert) -> Merged {
+        let applied = stored.updated_at == received_at && stored.ends_at == report.ends_at;
+        Merged {
+            key: self.key(&report.key),
+            content: self.content(report),
+            received_ms: ms(received_at),
+            firing_until_ms: (applied && stored.is_firing(received_at))
+                .then(|| ends_ms(stored.ends_at)),
+        }
+    }
+
+    /// Learn what committed merges stored, in merge order.
+    pub fn learn(&self, merged: Vec<Merged>, now: Timestamp) {
+        if merged.is_empty() {
+            return;
+        }
+        let mut entries = self.lock();
+        for m in merged {
+            if let Some(entry) = entries.get(&m.key)
+                && entry.content == CHANGING
+                && entry.ends_ms > m.received_ms
+            {
+                // A report logged after this one is not merged yet. (One
+                // received in the same millisecond is taken as the later: a
+                // flip back within it is corrected by the next report.)
+                continue;
+            }
+            match m.firing_until_ms {
+                Some(ends_ms) => {
+                    if entries.len() >= MAX_REMEMBERED && !entries.contains_key(&m.key) {
+                        let now_ms = ms(now);
+                        entries.retain(|_, e| e.content != CHANGING && e.ends_ms > now_ms);
+                        if entries.len() >= MAX_REMEMBERED {
+                            continue;
+                        }
+                    }
+                    entries.insert(
+                        m.key,
+                        Entry {
+                            content: m.content,
+                            ends_ms,
+                        },
+                    );
+                }
+                None => {
+                    entries.remove(&m.key);
+                }
+            }
+        }
+    }
+
+    /// Alerts remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firebell_core::alert::AlertSource;
+
+    const T0: &str = "2026-12-05T10:00:00Z";
+
+    fn at(secs: i64) -> Timestamp {
+        T0.parse::<Timestamp>().unwrap() + jiff::SignedDuration::from_secs(secs)
+    }
+
+    /// Firing, received at `T0`, ending `ends_in` seconds after it.
+    fn report(ends_in: Option<i64>) -> IncomingAlert {
+        IncomingAlert {
+            source: AlertSource::Alertmanager,
+            key: "fp1".into(),
+            labels: [("alertname".to_string(), "A".to_string())].into(),
+            annotations: [("summary".to_string(), "s".to_string())].into(),
+            starts_at: at(-60),
+            ends_at: ends_in.map(at),
+            generator_url: None,
+            service: None,
+            severity: None,
+        }
+    }
+
+    /// The alert a merge of `r` received at `received` stores.
+    fn stored(r: &IncomingAlert, received: Timestamp) -> Alert {
+        let routed = firebell_core::alert::RouteMatch {
+            path: "root".into(),
+            receiver: "firebell".into(),
+            service: None,
+            severity: None,
+            group_labels: Default::default(),
+            group_key: "g".into(),
+            runbook: None,
+            escalation_policy: None,
+        };
+        firebell_core::alert::merge(None, r, &routed, received).0
+    }
+
+    /// Remember `r` as merged at `received`.
+    fn learned(known: &StoredAlerts, r: &IncomingAlert, received: Timestamp) {
+        known.learn(
+            vec![known.merged(r, received, &stored(r, received))],
+            received,
+        );
+    }
+
+    fn absorbed(known: &StoredAlerts, r: IncomingAlert, now: Timestamp) -> bool {
+        let (kept, n) = known.absorb(vec![r], now, 0);
+        assert_eq!(kept.len() + n, 1);
+        n == 1
+    }
+
+    #[test]
+    fn a_refresh_that_only_moves_a_distant_ends_at_later_is_absorbed() {
+        let known = StoredAlerts::default();
+        assert!(
+            !absorbed(&known, report(Some(240)), at(0)),
+            "nothing known yet"
+        );
+        learned(&known, &report(Some(240)), at(0));
+        assert!(absorbed(&known, report(Some(255)), at(15)));
+        assert!(
+            absorbed(&known, report(Some(240)), at(15)),
+            "the same endsAt"
+        );
+        // Absorbed while the stored endsAt (240 s) is more than the margin
+        // away: half the new lead, at least a minute, plus this alert's
+        // share of a quarter of the lead.
+        let after_learning = |now: i64, lead: i64| {
+            let known = StoredAlerts::default();
+            learned(&known, &report(Some(240)), at(0));
+            let margin = StoredAlerts::margin(Duration::from_secs(lead as u64), 0)
+                + spread(known.key("fp1"), Duration::from_secs(lead as u64));
+            let expected = at(240) > at(now) + margin;
+            (
+                absorbed(&known, report(Some(now + lead)), at(now)),
+                expected,
+            )
+        };
+        let (mut absorbed_some, mut logged_some) = (false, false);
+        for now in (60..=200).step_by(5) {
+            for lead in [200, 240, 300] {
+                let (got, expected) = after_learning(now, lead);
+                assert_eq!(got, expected, "at {now} s with a lead of {lead} s");
+                absorbed_some |= got;
+                logged_some |= !got;
+            }
+        }
+        assert!(absorbed_some && logged_some);
+        assert!(after_learning(60, 240).0, "a margin of at most 3 min");
+        assert!(!after_learning(120, 240).0, "a margin of at least 2 min");
+        // Once one is logged, the rest are too until it is merged.
+        assert!(!absorbed(&known, report(Some(360)), at(120)));
+        assert!(!absorbed(&known, report(Some(361)), at(121)));
+        learned(&known, &report(Some(360)), at(122));
+        assert!(absorbed(&known, report(Some(375)), at(135)));
+    }
+
+    #[test]
+    fn anything_else_goes_to_the_log() {
+        let cases: Vec<(&str, IncomingAlert)> = vec![
+            ("an earlier endsAt", report(Some(200))),
+            ("resolved", report(Some(-1))),
+            ("open-ended", report(None)),
+            (
+                "another annotation",
+                IncomingAlert {
+                    annotations: [("summary".to_string(), "t".to_string())].into(),
+                    ..report(Some(255))
+                },
+            ),
+            (
+                "another startsAt",
+                IncomingAlert {
+                    starts_at: at(-30),
+                    ..report(Some(255))
+                },
+            ),
+            (
+                "another severity",
+                IncomingAlert {
+                    severity: Some("P1".into()),
+                    ..report(Some(255))
+                },
+            ),
+            (
+                "another alert",
+                IncomingAlert {
+                    key: "fp2".into(),
+                    ..report(Some(255))
+                },
+            ),
+        ];
+        for (what, r) in cases {
+            let known = StoredAlerts::default();
+            learned(&known, &report(Some(240)), at(0));
+            assert!(!absorbed(&known, r, at(15)), "{what}");
+        }
+    }
+
+    #[test]
+    fn an_open_ended_alert_refreshed_as_it_is_is_absorbed() {
+        let known = StoredAlerts::default();
+        learned(&known, &report(None), at(0));
+        assert!(absorbed(&known, report(None), at(3600)));
+        assert!(
+            !absorbed(&known, report(Some(4000)), at(3600)),
+            "an end is news"
+        );
+    }
+
+    #[test]
+    fn a_logged_change_stops_older_merges_vouching_for_the_alert() {
+        let known = StoredAlerts::default();
+        let old = report(Some(240));
+        learned(&known, &old, at(0));
+        // A change goes to the log at 10 s...
+        let changed = IncomingAlert {
+            annotations: [("summary".to_string(), "t".to_string())].into(),
+            ..report(Some(250))
+        };
+        assert!(!absorbed(&known, changed.clone(), at(10)));
+        // ...while a report of the old content received at 5 s merges: it
+        // must not make the old content absorbable again.
+        learned(&known, &report(Some(245)), at(5));
+        assert!(!absorbed(&known, report(Some(260)), at(20)));
+        // Once the change merges, its own refreshes are absorbed.
+        learned(&known, &changed, at(30));
+        let refresh = IncomingAlert {
+            ends_at: Some(at(300)),
+            ..changed
+        };
+        assert!(absorbed(&known, refresh, at(45)));
+    }
+
+    #[test]
+    fn a_resolve_forgets_the_alert_and_a_stale_merge_teaches_nothing() {
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        let resolve = report(Some(10));
+        assert!(!absorbed(&known, resolve.clone(), at(10)));
+        learned(&known, &resolve, at(11));
+        assert_eq!(known.len(), 0, "not firing: forgotten");
+        // A report older than the stored state changes nothing, so it does
+        // not describe what is stored.
+        let r = report(Some(240));
+        let newer = stored(&r, at(20));
+        known.learn(vec![known.merged(&r, at(12), &newer)], at(20));
+        assert_eq!(known.len(), 0);
+    }
+
+    #[test]
+    fn the_margin_is_half_the_lead_and_grows_with_the_backlog() {
+        let mins = |m: u64| Duration::from_secs(60 * m);
+        assert_eq!(StoredAlerts::margin(mins(4), 0), mins(2));
+        assert_eq!(StoredAlerts::margin(mins(1), 0), REFRESH_MARGIN);
+        assert_eq!(
+            StoredAlerts::margin(mins(4), 1_000_000),
+            mins(2) + Duration::from_secs(100)
+        );
+    }
+}
