@@ -13,7 +13,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use firebell_core::alert::silence::MaintenanceKind;
-use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Matcher, Silence};
+use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Matcher, Silence, ValueTest};
 use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -772,8 +772,18 @@ where
     qb
 }
 
+/// How a backend reads one label's value in SQL (`NULL` when absent), for
+/// narrowing reads of alerts by their labels.
+pub(crate) struct LabelSql<DB: Database> {
+    /// Whether a label of this name can be read (else it is not narrowed on).
+    pub readable: fn(&str) -> bool,
+    /// Push the expression for the value of the label named.
+    pub push_value: fn(&mut QueryBuilder<DB>, &str),
+}
+
 /// The `list_alerts` query: newest start first, then by key.
-pub(crate) fn list_alerts_query<DB>(filter: &AlertFilter) -> QueryBuilder<DB>
+/// `labels` says how this backend reads a label's value in SQL.
+pub(crate) fn list_alerts_query<DB>(filter: &AlertFilter, labels: &LabelSql<DB>) -> QueryBuilder<DB>
 where
     DB: Database,
     DB::Arguments: Default,
@@ -792,6 +802,31 @@ where
         qb.push(" AND (ends_at_ms IS NULL OR ends_at_ms > ")
             .push_bind(to_ms(at))
             .push(")");
+    }
+    for (name, test) in filter
+        .labels
+        .iter()
+        .filter(|(name, _)| (labels.readable)(name))
+    {
+        match test {
+            ValueTest::Equals(v) => {
+                qb.push(" AND ");
+                (labels.push_value)(&mut qb, name);
+                qb.push(" = ").push_bind(v.clone());
+            }
+            ValueTest::StartsWith(prefixes) => {
+                qb.push(" AND (FALSE");
+                for p in prefixes {
+                    qb.push(" OR substr(");
+                    (labels.push_value)(&mut qb, name);
+                    qb.push(", 1, CAST(")
+                        .push_bind(p.chars().count() as i64)
+                        .push(" AS INTEGER)) = ")
+                        .push_bind(p.clone());
+                }
+                qb.push(")");
+            }
+        }
     }
     if let Some(after) = &filter.after {
         let at = to_ms(after.starts_at);

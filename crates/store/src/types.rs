@@ -1,6 +1,6 @@
 //! Plain data passed in and out of the store.
 
-use firebell_core::alert::Alert;
+use firebell_core::alert::{Alert, ValueTest};
 use firebell_core::escalation::{Due, Intent};
 use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,10 @@ pub struct AlertFilter {
     /// Only alerts after this one in the list's order (newest start first,
     /// then key): the next page.
     pub after: Option<AlertCursor>,
+    /// Only alerts whose label of this name passes the test: a narrowing
+    /// done in SQL before rows are decoded (a label name holding `"` or `\`
+    /// is not narrowed on SQLite; the caller's matchers still decide).
+    pub labels: Vec<(String, ValueTest)>,
 }
 
 /// Where a page of alerts ended: the last alert's start and key.

@@ -58,6 +58,7 @@ store_tests!(
     resolution_releases_group,
     ingest_never_undoes_processing,
     list_alerts_filters,
+    list_alerts_narrowed_by_labels,
     silences_crud,
     maintenance_crud,
     changes_crud,
@@ -2126,6 +2127,89 @@ async fn ingest_never_undoes_processing(db: &TestDb) {
     store.close().await;
 }
 
+/// Label tests narrow the read in SQL: equal values, prefixes (counted in
+/// characters), names with dots and non-ASCII text, and absent labels
+/// (which pass no test).
+async fn list_alerts_narrowed_by_labels(db: &TestDb) {
+    use firebell_core::alert::ValueTest;
+    let store = db.connect().await;
+    let now = t0();
+    let with = |key: &str, extra: &[(&str, &str)]| {
+        let mut r = report(key, "api", now, None);
+        r.labels
+            .extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        r
+    };
+    ingest(
+        &store,
+        now,
+        &[
+            with("node-19", &[("zone", "ünïcode-1")]),
+            with("node-190", &[("k8s.pod", "web-1")]),
+            with("node-2", &[("zone", "ünïcode-2")]),
+            with("other", &[]),
+        ],
+    )
+    .await;
+    let keys = |labels: Vec<(&'static str, ValueTest)>| {
+        let store = store.clone();
+        async move {
+            let mut keys: Vec<String> = store
+                .list_alerts(&AlertFilter {
+                    labels: labels
+                        .into_iter()
+                        .map(|(n, t)| (n.to_string(), t))
+                        .collect(),
+                    ..Default::default()
+                })
+                .await
+                .expect("list")
+                .into_iter()
+                .map(|a| a.key)
+                .collect();
+            keys.sort();
+            keys
+        }
+    };
+    let starts = |p: &[&str]| ValueTest::StartsWith(p.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        keys(vec![("instance", ValueTest::Equals("node-19".into()))]).await,
+        ["node-19"]
+    );
+    assert_eq!(
+        keys(vec![("instance", starts(&["node-19"]))]).await,
+        ["node-19", "node-190"]
+    );
+    assert_eq!(
+        keys(vec![("instance", starts(&["node-2", "oth"]))]).await,
+        ["node-2", "other"]
+    );
+    assert_eq!(
+        keys(vec![("zone", starts(&["ünïcode-"]))]).await,
+        ["node-19", "node-2"],
+        "prefixes count characters"
+    );
+    assert_eq!(
+        keys(vec![("k8s.pod", ValueTest::Equals("web-1".into()))]).await,
+        ["node-190"],
+        "a dot is part of the name"
+    );
+    assert_eq!(
+        keys(vec![
+            ("instance", starts(&["node-"])),
+            ("zone", ValueTest::Equals("ünïcode-2".into())),
+        ])
+        .await,
+        ["node-2"],
+        "every test holds"
+    );
+    assert!(
+        keys(vec![("missing", starts(&["x"]))]).await.is_empty(),
+        "an absent label passes no test"
+    );
+    store.close().await;
+}
+
 async fn list_alerts_filters(db: &TestDb) {
     let store = db.connect().await;
     let now = t0();
@@ -2195,6 +2279,7 @@ async fn list_alerts_filters(db: &TestDb) {
         keys(AlertFilter {
             limit: 2,
             after: None,
+            labels: Vec::new(),
             ..Default::default()
         })
         .await,

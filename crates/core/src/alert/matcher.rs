@@ -196,6 +196,62 @@ impl Matcher {
     }
 }
 
+/// What every label value a matcher accepts satisfies, in a form a database
+/// can test before it decodes a row: the store narrows a read with it, and
+/// the matcher itself still decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueTest {
+    Equals(String),
+    /// Starts with one of these (none of them empty).
+    StartsWith(Vec<String>),
+}
+
+/// Most prefixes a regex is narrowed by: past it, the read is not narrowed.
+const MAX_PREFIXES: usize = 16;
+
+impl Matcher {
+    /// A test on this matcher's label value that every accepted label set
+    /// passes, when there is one worth making. `None` for `!=` and `!~`, and
+    /// for anything that accepts the empty string, which an absent label
+    /// also is.
+    pub fn value_test(&self) -> Option<ValueTest> {
+        if self.matches_value("") {
+            return None;
+        }
+        match self.op {
+            MatchOp::Equal => Some(ValueTest::Equals(self.value.clone())),
+            MatchOp::Regex => regex_prefixes(&self.value).map(ValueTest::StartsWith),
+            MatchOp::NotEqual | MatchOp::NotRegex => None,
+        }
+    }
+}
+
+/// Literal prefixes one of which starts every string `pattern` matches in
+/// full, when there are few and none is empty. Too many are cut shorter
+/// (`x[0-9]{2}` gives `x00`…`x99`, cut to `x0`…`x9`).
+fn regex_prefixes(pattern: &str) -> Option<Vec<String>> {
+    use regex_syntax::hir::literal::Extractor;
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let mut seq = Extractor::new().extract(&hir);
+    let mut len = seq.max_literal_len()?;
+    while seq.len()? > MAX_PREFIXES && len > 1 {
+        len -= 1;
+        seq.keep_first_bytes(len);
+        seq.dedup();
+    }
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.len() > MAX_PREFIXES {
+        return None;
+    }
+    literals
+        .iter()
+        .map(|l| {
+            let prefix = String::from_utf8(l.as_bytes().to_vec()).ok()?;
+            (!prefix.is_empty()).then_some(prefix)
+        })
+        .collect()
+}
+
 /// The pattern a compiled matcher regex was built from, without the anchors.
 fn anchored_source(re: &Regex) -> Option<&str> {
     re.as_str()
@@ -522,6 +578,50 @@ mod tests {
         assert!(m.matches_value("yy"));
         m.value = "(".into();
         assert!(!m.matches_value("("), "an invalid regex matches nothing");
+        Ok(())
+    }
+
+    #[test]
+    fn a_value_test_holds_for_every_match_and_narrows_when_it_can() -> Result<(), MatcherError> {
+        let test = |s: &str| s.parse::<Matcher>().map(|m| m.value_test());
+        let prefixes = |p: &[&str]| {
+            Some(ValueTest::StartsWith(
+                p.iter().map(|s| s.to_string()).collect(),
+            ))
+        };
+        assert_eq!(test(r#"job="api""#)?, Some(ValueTest::Equals("api".into())));
+        assert_eq!(test(r#"instance=~"node-19.*""#)?, prefixes(&["node-19"]));
+        assert_eq!(test(r#"job=~"api|web""#)?, prefixes(&["api", "web"]));
+        assert_eq!(test(r#"job=~"api-?x""#)?, prefixes(&["api-x", "apix"]));
+        // Nothing worth narrowing by, or a test an absent label would fail
+        // though the matcher accepts it.
+        for m in [
+            r#"job="""#,
+            r#"job=~".*""#,
+            r#"job=~"a*""#,
+            r#"job=~".+x""#,
+            r#"job!="api""#,
+            r#"job!~"api""#,
+        ] {
+            assert_eq!(test(m)?, None, "{m}");
+        }
+        // Each prefix starts every value the regex matches.
+        for (m, values) in [
+            (r#"v=~"(?i)ab""#, &["ab", "AB", "aB"][..]),
+            (r#"v=~"x[0-9]{2}|yz""#, &["x12", "yz"][..]),
+        ] {
+            let m: Matcher = m.parse()?;
+            let Some(ValueTest::StartsWith(ps)) = m.value_test() else {
+                panic!("{m} narrows");
+            };
+            for v in values {
+                assert!(m.matches_value(v));
+                assert!(
+                    ps.iter().any(|p| v.starts_with(p.as_str())),
+                    "{m}: {v} vs {ps:?}"
+                );
+            }
+        }
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 
-pub use matcher::{MatchOp, Matcher, MatcherError, parse_matchers};
+pub use matcher::{MatchOp, Matcher, MatcherError, ValueTest, parse_matchers};
 pub use routing::{RouteMatch, route};
 pub use silence::{MaintenanceKind, MaintenanceWindow, Silence, SilenceState};
 

@@ -299,10 +299,8 @@ async fn gettable_alerts(
         .filter(|s| s.state(now) == SilenceState::Active)
         .collect();
     // Every firing alert the filter matches, not a cut of them.
-    let alerts = super::signals::matching_alerts(&state.store, Some(now), usize::MAX, |a| {
-        p.filter.iter().all(|m| m.matches(&a.labels))
-    })
-    .await?;
+    let alerts =
+        super::signals::matching_alerts(&state.store, Some(now), usize::MAX, &p.filter).await?;
     let mut out = Vec::new();
     for a in alerts {
         let routed = route(&policy, &a.labels);

@@ -40,9 +40,12 @@ pub async fn list_alerts(
     crate::ingest::settle(&state.pipeline).await?;
     let now = state.clock.now();
     let silences = active_silences(&state, now).await?;
-    let alerts = matching_alerts(&state.store, (!q.all).then_some(now), limit as usize, |a| {
-        matchers.iter().all(|m| m.matches(&a.labels))
-    })
+    let alerts = matching_alerts(
+        &state.store,
+        (!q.all).then_some(now),
+        limit as usize,
+        &matchers,
+    )
     .await?;
     let views = alerts
         .into_iter()
@@ -62,16 +65,22 @@ pub async fn list_alerts(
 /// Alerts read per query while scanning (see [`matching_alerts`]).
 const SCAN_PAGE: u32 = 5_000;
 
-/// Every stored alert (firing at `firing_at`, if given) that `keep` accepts,
-/// newest start first, at most `limit`. The table is read page by page, so
-/// the filter comes before the limit and no match past the first page is
-/// missed, however many alerts there are.
+/// Every stored alert (firing at `firing_at`, if given) that `matchers`
+/// accept, newest start first, at most `limit`. The table is read page by
+/// page, so the filter comes before the limit and no match past the first
+/// page is missed, however many alerts there are. Equality matchers and
+/// regexes with literal prefixes narrow each read in SQL
+/// ([`Matcher::value_test`]), so the rows decoded are mostly matches.
 pub(crate) async fn matching_alerts(
     store: &Store,
     firing_at: Option<Timestamp>,
     limit: usize,
-    mut keep: impl FnMut(&Alert) -> bool,
+    matchers: &[Matcher],
 ) -> Result<Vec<Alert>, StoreError> {
+    let labels: Vec<_> = matchers
+        .iter()
+        .filter_map(|m| Some((m.name.clone(), m.value_test()?)))
+        .collect();
     let mut found = Vec::new();
     let mut after = None;
     loop {
@@ -81,12 +90,13 @@ pub(crate) async fn matching_alerts(
                 firing_at,
                 limit: SCAN_PAGE,
                 after: after.take(),
+                labels: labels.clone(),
             })
             .await?;
         let more = page.len() == SCAN_PAGE as usize;
         after = page.last().map(AlertCursor::of);
         for a in page {
-            if keep(&a) {
+            if matchers.iter().all(|m| m.matches(&a.labels)) {
                 found.push(a);
                 if found.len() >= limit {
                     return Ok(found);

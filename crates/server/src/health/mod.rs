@@ -345,6 +345,7 @@ pub async fn resolve_removed_monitors(state: &Monitors) -> Result<usize, HealthE
             firing_at: Some(now),
             limit: 0,
             after: None,
+            labels: Vec::new(),
         })
         .await?
         .into_iter()

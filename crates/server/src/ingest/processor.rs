@@ -546,6 +546,7 @@ pub async fn alerts_of(
             firing_at: None,
             limit,
             after: None,
+            labels: Vec::new(),
         })
         .await
 }

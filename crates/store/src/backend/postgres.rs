@@ -34,6 +34,16 @@ use crate::codec::{OpTimer, is_unique_violation};
 use crate::{Backend, StoreError};
 
 pub(crate) type Db = sqlx::Postgres;
+
+/// A label's value: labels are a JSON object in a text column.
+pub(crate) const LABEL_SQL: crate::codec::LabelSql<Db> = crate::codec::LabelSql {
+    readable: |_| true,
+    push_value: |qb, name| {
+        qb.push("(labels::jsonb ->> ")
+            .push_bind(name.to_string())
+            .push(")");
+    },
+};
 pub(crate) type Conn = sqlx::PgConnection;
 pub(crate) type Handle = PgStore;
 type Tx = sqlx::Transaction<'static, Db>;

@@ -38,6 +38,17 @@ type Tx = sqlx::Transaction<'static, Db>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// A label's value: labels are a JSON object in a text column, read by a
+/// JSON path, in which a quoted name cannot hold `"` or `\`.
+pub(crate) const LABEL_SQL: crate::codec::LabelSql<Db> = crate::codec::LabelSql {
+    readable: |name| !name.contains(['"', '\\']),
+    push_value: |qb, name| {
+        qb.push("json_extract(labels, ")
+            .push_bind(format!("$.\"{name}\""))
+            .push(")");
+    },
+};
+
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reader connections for a file database.

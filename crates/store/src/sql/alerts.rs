@@ -246,7 +246,7 @@ impl Handle {
 
     pub(crate) async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
         let _t = Self::timer("list_alerts");
-        let mut query = list_alerts_query::<Db>(filter);
+        let mut query = list_alerts_query::<Db>(filter, &super::LABEL_SQL);
         let rows: Vec<AlertRow> = query.build_query_as().fetch_all(self.reader()).await?;
         into_alerts(rows)
     }
