@@ -3,8 +3,8 @@
 //! anchored regexes, and the FNV-1a fingerprint every system agrees on.
 
 use firebell_core::alert::{
-    LabelSet, MatchOp, Matcher, MatcherError, fingerprint, fingerprint_hex, format_labels,
-    parse_matchers,
+    LabelSet, MatchOp, Matcher, MatcherError, ValueTest, fingerprint, fingerprint_hex,
+    format_labels, parse_matchers,
 };
 use proptest::prelude::*;
 
@@ -403,5 +403,39 @@ proptest! {
     #[test]
     fn the_parser_never_panics(input in any::<String>()) {
         let _ = parse_matchers(&input);
+    }
+
+    /// The SQL narrowing never drops a match: every value a regex matcher
+    /// accepts starts with one of its prefixes (values drawn from the
+    /// pattern itself).
+    #[test]
+    fn every_match_passes_the_value_test(
+        (pattern, values) in proptest::collection::vec(
+            prop_oneof![
+                Just("a"), Just("node-"), Just("ü"), Just("[0-9]"), Just("[a-c]{2}"),
+                Just("x?"), Just("(ab|c)"), Just("(?i)q"), Just(".*"), Just("z+"), Just("|"),
+            ],
+            1..6,
+        )
+        .prop_map(|pieces| pieces.concat())
+        .prop_filter("compiles", |p| Matcher::new("l", MatchOp::Regex, p).is_ok())
+        .prop_flat_map(|p| {
+            let values = proptest::collection::vec(
+                proptest::string::string_regex(&p).expect("a pattern proptest can draw from"),
+                1..8,
+            );
+            (Just(p), values)
+        }),
+    ) {
+        let m = Matcher::new("l", MatchOp::Regex, &pattern).unwrap();
+        if let Some(test) = m.value_test() {
+            for v in values.iter().filter(|v| m.matches_value(v)) {
+                let passes = match &test {
+                    ValueTest::Equals(x) => v == x,
+                    ValueTest::StartsWith(ps) => ps.iter().any(|p| v.starts_with(p.as_str())),
+                };
+                prop_assert!(passes, "{} accepts {:?} but {:?} refuses it", pattern, v, test);
+            }
+        }
     }
 }
