@@ -1,14 +1,16 @@
-//! `firebell bench incident-list`: how long the incident list takes to answer
-//! at a realistic history, with and without its filters, over HTTP. It starts
-//! its own Firebell in this process (temporary SQLite unless
-//! `--database-url`), declares the incidents through the command path, and
-//! times `GET /api/v1/incidents` as a client would.
+//! `firebell bench incident-list`: how long the incident list and an
+//! incident's detail take to answer at a realistic history, with and without
+//! the list's filters, over HTTP. It starts its own Firebell in this process
+//! (temporary SQLite unless `--database-url`), builds the history through the
+//! command path (most incidents resolved, a few still open; one in twenty P1,
+//! one in five P2, the rest P3; notes on each if asked), and times
+//! `GET /api/v1/incidents` as a client would.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use firebell_core::incident::Declare;
+use firebell_core::incident::{Command, Declare};
 use firebell_server::{PolicySource, Server, ServerConfig, SystemClock};
 
 use crate::bench_paging::{ms, pct};
@@ -24,6 +26,17 @@ pub struct IncidentListArgs {
     /// Requests timed per query.
     #[arg(long, default_value_t = 50)]
     runs: usize,
+    /// One incident in this many stays open; the rest are resolved (0: all
+    /// stay open).
+    #[arg(long, default_value_t = 100)]
+    open_every: usize,
+    /// Notes added to each incident (timeline events beyond declaring and
+    /// resolving).
+    #[arg(long, default_value_t = 0)]
+    notes: usize,
+    /// Incidents built at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
     /// Database (default: a temporary SQLite file).
     #[arg(long)]
     database_url: Option<String>,
@@ -35,10 +48,13 @@ pub async fn incident_list(a: IncidentListArgs) -> anyhow::Result<()> {
     let database_url = a
         .database_url
         .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
-    // P3 pages nobody: the list is what is measured, not paging.
-    let mut policy = String::from(
-        "version = 1\n[organization]\nname = \"Bench\"\n[[severities]]\nname = \"P3\"\npaging = \"never\"\n",
-    );
+    // Nobody is paged: the list is what is measured, not paging.
+    let mut policy = String::from("version = 1\n[organization]\nname = \"Bench\"\n");
+    for severity in SEVERITIES {
+        policy.push_str(&format!(
+            "[[severities]]\nname = \"{severity}\"\npaging = \"never\"\n"
+        ));
+    }
     for s in 0..a.services {
         policy.push_str(&format!(
             "[services.svc{s}]\ndescription = \"service {s}\"\n"
@@ -58,32 +74,63 @@ pub async fn incident_list(a: IncidentListArgs) -> anyhow::Result<()> {
     let server = Server::open(&config, Arc::new(SystemClock)).await?;
     let token = server.bootstrap_admin_token().await?.unwrap_or_default();
     let state = server.state.clone();
-    eprintln!("declaring {} incidents ...", a.incidents);
+    eprintln!(
+        "building {} incidents ({} notes each, one in {} open) ...",
+        a.incidents, a.notes, a.open_every
+    );
     let started = Instant::now();
-    for i in 0..a.incidents {
-        let d = Declare {
-            title: format!("incident {i}"),
-            severity: "P3".into(),
-            services: vec![format!("svc{}", i % a.services)],
-            ..Default::default()
-        };
-        state.incidents.declare(&d, "bench", Vec::new()).await?;
+    let mut workers = tokio::task::JoinSet::new();
+    let concurrency = a.concurrency.max(1);
+    for w in 0..concurrency {
+        let state = state.clone();
+        let (n, services, notes, open_every) = (a.incidents, a.services, a.notes, a.open_every);
+        workers.spawn(async move {
+            let mut built = Vec::new();
+            for i in (w..n).step_by(concurrency) {
+                built.push((i, build(&state, i, services, notes, open_every).await?));
+            }
+            anyhow::Ok(built)
+        });
     }
-    eprintln!("declared in {:.1} s", started.elapsed().as_secs_f64());
+    let mut built: Vec<(usize, (String, jiff::Timestamp))> = Vec::with_capacity(a.incidents);
+    while let Some(done) = workers.join_next().await {
+        built.extend(done??);
+    }
+    built.sort_by_key(|(i, _)| *i);
+    eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/api/v1/incidents", listener.local_addr()?);
     tokio::spawn(server.serve(listener, config.policy_poll, std::future::pending()));
 
     let client = reqwest::Client::new();
-    println!("| incidents | query | runs | p50 | p99 | max | items |");
+    println!("| incidents | request | runs | p50 | p99 | max | items or events |");
     println!("|---|---|---|---|---|---|---|");
+    // A window of a hundredth of the history, in its middle.
+    let at = |share: f64| built[((built.len() - 1) as f64 * share) as usize].1.1;
+    let (since, until) = (at(0.5), at(0.51));
+    let window = format!("since={since}&until={until}&limit=50");
+    let detail = |share: f64| {
+        format!(
+            "/{}",
+            built[((built.len() - 1) as f64 * share) as usize].1.0
+        )
+    };
     for query in [
-        "limit=50",
-        "service=svc3&limit=50",
-        "service=svc3&status=investigating&limit=50",
-        "severity=P3&limit=50",
+        "?limit=50".to_string(),
+        "?status=open&limit=50".into(),
+        "?status=resolved&limit=50".into(),
+        "?severity=P1&limit=50".into(),
+        "?service=svc3&limit=50".into(),
+        "?service=svc3&status=open&limit=50".into(),
+        "?service=svc3&severity=P1&limit=50".into(),
+        "?severity=P1&status=open&limit=50".into(),
+        format!("?{window}"),
+        format!("?service=svc3&{window}"),
+        detail(0.0),
+        detail(0.5),
+        detail(1.0),
     ] {
-        let url = format!("{base}?{query}");
+        let url = format!("{base}{query}");
         let mut times = Vec::with_capacity(a.runs);
         let mut items = 0;
         for _ in 0..a.runs {
@@ -96,12 +143,18 @@ pub async fn incident_list(a: IncidentListArgs) -> anyhow::Result<()> {
             );
             let page: serde_json::Value = response.json().await?;
             times.push(sent.elapsed());
-            items = page["items"].as_array().map_or(0, Vec::len);
+            items = page["items"]
+                .as_array()
+                .or(page["timeline"].as_array())
+                .map_or(0, Vec::len);
         }
         times.sort();
         println!(
-            "| {} | `{query}` | {} | {} | {} | {} | {items} |",
+            "| {} | `{}` | {} | {} | {} | {} | {items} |",
             a.incidents,
+            query
+                .replace(&since.to_string(), "MID")
+                .replace(&until.to_string(), "MID+1%"),
             a.runs,
             ms(pct(&times, 0.5)),
             ms(pct(&times, 0.99)),
@@ -109,4 +162,47 @@ pub async fn incident_list(a: IncidentListArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+const SEVERITIES: [&str; 3] = ["P1", "P2", "P3"];
+
+/// Incident `i` of the history: declared, given its notes, and resolved
+/// unless it is one of those kept open. Returns its id and when it was
+/// declared.
+async fn build(
+    state: &firebell_server::AppState,
+    i: usize,
+    services: usize,
+    notes: usize,
+    open_every: usize,
+) -> anyhow::Result<(String, jiff::Timestamp)> {
+    let severity = match i {
+        _ if i.is_multiple_of(20) => SEVERITIES[0],
+        _ if i.is_multiple_of(5) => SEVERITIES[1],
+        _ => SEVERITIES[2],
+    };
+    let d = Declare {
+        title: format!("incident {i}"),
+        severity: severity.into(),
+        services: vec![format!("svc{}", i % services)],
+        ..Default::default()
+    };
+    let declared = state.incidents.declare(&d, "bench", Vec::new()).await?;
+    let id = declared.incident.id.clone();
+    for n in 0..notes {
+        let note = Command::AddNote {
+            text: format!("note {n}"),
+        };
+        state.incidents.execute(&id, "bench", None, &note).await?;
+    }
+    if open_every == 0 || !i.is_multiple_of(open_every) {
+        let resolve = Command::Resolve {
+            summary: "done".into(),
+        };
+        state
+            .incidents
+            .execute(&id, "bench", None, &resolve)
+            .await?;
+    }
+    Ok((id, declared.incident.declared_at))
 }
