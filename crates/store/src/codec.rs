@@ -128,11 +128,16 @@ impl Cursor {
     }
 }
 
-/// The page query for `filter`, the same SQL on both backends (the builder
-/// writes `?` or `$n` placeholders as the backend wants). Selects
-/// `declared_at_ms, id, state`, newest first, `fetch` rows at most.
-pub(crate) fn list_query<DB>(
-    filter: &IncidentFilter,
+/// The incident list's query: newest first, `fetch` rows at most.
+///
+/// A filter on statuses or severities is one arm per value (per pair, when
+/// both are given), each walking its own index range newest first and
+/// stopping at `fetch`, merged at the end: an `IN` list over one index would
+/// have to gather and sort every match, and a status that is rare within a
+/// service, or among a severity's incidents, would be found only by walking
+/// all of them.
+pub(crate) fn list_query<'a, DB>(
+    filter: &'a IncidentFilter,
     fetch: u32,
 ) -> Result<QueryBuilder<DB>, StoreError>
 where
@@ -141,42 +146,108 @@ where
     String: for<'q> Encode<'q, DB> + Type<DB>,
     i64: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    // With a service, the walk goes down that service's index, newest first,
-    // and stops at the page's end; `CROSS JOIN` keeps SQLite's planner to
-    // that order rather than gathering the service's incidents and sorting.
-    let (mut qb, at, id) = match &filter.service {
+    let cursor = filter.cursor.as_deref().map(Cursor::decode).transpose()?;
+    // One arm per status, per severity, or per pair of both: each is one
+    // range of an index that has both as its leading columns.
+    let statuses: BTreeSet<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    let mut severities: BTreeSet<&str> = filter.severities.iter().map(String::as_str).collect();
+    // Past the cap (a long list of severities), severities are a plain
+    // filter within each status's arm instead.
+    if statuses.len().max(1) * severities.len() > MAX_ARMS {
+        severities.clear();
+    }
+    let or_any = |values: BTreeSet<&'a str>| match values.is_empty() {
+        true => vec![None],
+        false => values.into_iter().map(Some).collect(),
+    };
+    let (statuses, severities) = (or_any(statuses), or_any(severities));
+    let arms: Vec<Arm> = statuses
+        .iter()
+        .flat_map(|&status| {
+            severities
+                .iter()
+                .map(move |&severity| Arm { status, severity })
+        })
+        .collect();
+    if let [arm] = arms[..] {
+        let mut qb = QueryBuilder::<DB>::new("");
+        push_arm(&mut qb, filter, arm, cursor.as_ref(), fetch);
+        return Ok(qb);
+    }
+    let mut qb = QueryBuilder::<DB>::new("SELECT declared_at_ms, id, state FROM (");
+    for (n, arm) in arms.iter().enumerate() {
+        if n > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push("SELECT declared_at_ms, id, state FROM (");
+        push_arm(&mut qb, filter, *arm, cursor.as_ref(), fetch);
+        qb.push(format!(") AS arm{n}"));
+    }
+    qb.push(") AS arms ORDER BY declared_at_ms DESC, id DESC LIMIT ")
+        .push_bind(i64::from(fetch));
+    Ok(qb)
+}
+
+/// Status and severity pairs one incident list may be split into.
+const MAX_ARMS: usize = 64;
+
+/// Which index range one arm of [`list_query`] walks: a status, a severity,
+/// both, or neither.
+#[derive(Clone, Copy)]
+struct Arm<'a> {
+    status: Option<&'a str>,
+    severity: Option<&'a str>,
+}
+
+/// One arm: `declared_at_ms, id, state` of the incidents `filter` and `arm`
+/// select, newest first, `fetch` at most.
+fn push_arm<DB>(
+    qb: &mut QueryBuilder<DB>,
+    filter: &IncidentFilter,
+    arm: Arm<'_>,
+    cursor: Option<&Cursor>,
+    fetch: u32,
+) where
+    DB: Database,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    // With a service, the walk goes down that service's index (which
+    // carries status and severity, kept with each write), newest first, and
+    // stops at the page's end; `CROSS JOIN` keeps SQLite's planner to that
+    // order rather than gathering the service's incidents and sorting.
+    let (t, at, id) = match &filter.service {
         Some(service) => {
-            let mut qb = QueryBuilder::<DB>::new(
+            qb.push(
                 "SELECT i.declared_at_ms, i.id, i.state \
                  FROM incident_services s CROSS JOIN incidents i \
                  WHERE i.id = s.incident_id AND s.service = ",
-            );
-            qb.push_bind(service.clone());
-            (qb, "s.declared_at_ms", "s.incident_id")
+            )
+            .push_bind(service.clone());
+            ("s", "s.declared_at_ms", "s.incident_id")
         }
-        None => (
-            QueryBuilder::<DB>::new(
-                "SELECT i.declared_at_ms, i.id, i.state FROM incidents i WHERE TRUE",
-            ),
-            "i.declared_at_ms",
-            "i.id",
-        ),
+        None => {
+            qb.push("SELECT i.declared_at_ms, i.id, i.state FROM incidents i WHERE TRUE");
+            ("i", "i.declared_at_ms", "i.id")
+        }
     };
-    if !filter.statuses.is_empty() {
-        qb.push(" AND i.status IN (");
-        let mut list = qb.separated(", ");
-        for status in &filter.statuses {
-            list.push_bind(status.as_str().to_string());
-        }
-        qb.push(")");
+    if let Some(status) = arm.status {
+        qb.push(format!(" AND {t}.status = ")).push_bind(status.to_string());
     }
-    if !filter.severities.is_empty() {
-        qb.push(" AND i.severity IN (");
-        let mut list = qb.separated(", ");
-        for severity in &filter.severities {
-            list.push_bind(severity.clone());
+    match arm.severity {
+        Some(severity) => {
+            qb.push(format!(" AND {t}.severity = "))
+                .push_bind(severity.to_string());
         }
-        qb.push(")");
+        None if !filter.severities.is_empty() => {
+            qb.push(format!(" AND {t}.severity IN ("));
+            let mut list = qb.separated(", ");
+            for severity in &filter.severities {
+                list.push_bind(severity.clone());
+            }
+            qb.push(")");
+        }
+        None => {}
     }
     if let Some(since) = filter.since {
         qb.push(format!(" AND {at} >= ")).push_bind(to_ms(since));
@@ -184,19 +255,17 @@ where
     if let Some(until) = filter.until {
         qb.push(format!(" AND {at} < ")).push_bind(to_ms(until));
     }
-    if let Some(cursor) = filter.cursor.as_deref() {
-        let after = Cursor::decode(cursor)?;
+    if let Some(after) = cursor {
         qb.push(format!(" AND ({at} < "))
             .push_bind(after.declared_at_ms)
             .push(format!(" OR ({at} = "))
             .push_bind(after.declared_at_ms)
             .push(format!(" AND {id} < "))
-            .push_bind(after.id)
+            .push_bind(after.id.clone())
             .push("))");
     }
     qb.push(format!(" ORDER BY {at} DESC, {id} DESC LIMIT "))
         .push_bind(i64::from(fetch));
-    Ok(qb)
 }
 
 /// Turn the rows of [`list_query`] (`limit + 1` of them at most) into a page.

@@ -557,6 +557,52 @@ async fn list_filters(db: &TestDb) {
         })
     );
 
+    // A service with statuses or severities walks one index range per value
+    // (an arm each), and a status changed by an append is found there.
+    let checkout = |i: &Incident| i.services.iter().any(|s| s == "checkout");
+    for statuses in [
+        vec![Status::Resolved],
+        vec![Status::Investigating, Status::Resolved],
+    ] {
+        assert_eq!(
+            ids(
+                &store,
+                IncidentFilter {
+                    statuses: statuses.clone(),
+                    service: Some("checkout".into()),
+                    ..any()
+                }
+            )
+            .await,
+            expected(&all, |i| checkout(i) && statuses.contains(&i.status)),
+            "{statuses:?}"
+        );
+    }
+    assert_eq!(
+        ids(
+            &store,
+            IncidentFilter {
+                severities: vec!["SEV1".into(), "SEV2".into()],
+                service: Some("checkout".into()),
+                ..any()
+            }
+        )
+        .await,
+        expected(&all, |i| checkout(i) && i.severity != "SEV3")
+    );
+    assert_eq!(
+        ids(
+            &store,
+            IncidentFilter {
+                statuses: vec![Status::Resolved, Status::Investigating],
+                severities: vec!["SEV1".into()],
+                ..any()
+            }
+        )
+        .await,
+        expected(&all, |i| i.severity == "SEV1")
+    );
+
     // Appends replace the service index with the new state's services.
     let moved = all
         .iter()
@@ -671,6 +717,31 @@ async fn list_pagination(db: &TestDb) {
         expected(&all, |i| i.services.iter().any(|s| s == "checkout"))
     );
     assert_eq!(p2.next_cursor, None);
+
+    // Pagination over several arms: two statuses, two a page.
+    let both = IncidentFilter {
+        statuses: vec![Status::Resolved, Status::Investigating],
+        limit: 2,
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_incidents(&IncidentFilter {
+                cursor: cursor.clone(),
+                ..both.clone()
+            })
+            .await
+            .expect("list");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|i| i.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, want, "every incident once, newest first, across arms");
 
     // limit 0 means the default page (50), so all seven fit.
     let page = store

@@ -168,12 +168,15 @@ fn conflict_or_missing(
 async fn insert_services(conn: &mut Conn, incident: &Incident) -> Result<(), StoreError> {
     for service in distinct_services(incident) {
         sqlx::query(
-            "INSERT INTO incident_services (incident_id, service, declared_at_ms) \
-             VALUES ($1, $2, $3)",
+            "INSERT INTO incident_services \
+             (incident_id, service, declared_at_ms, status, severity) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&incident.id)
         .bind(service)
         .bind(to_ms(incident.declared_at))
+        .bind(incident.status.as_str())
+        .bind(&incident.severity)
         .execute(&mut *conn)
         .await?;
     }
