@@ -232,7 +232,8 @@ fn push_arm<DB>(
         }
     };
     if let Some(status) = arm.status {
-        qb.push(format!(" AND {t}.status = ")).push_bind(status.to_string());
+        qb.push(format!(" AND {t}.status = "))
+            .push_bind(status.to_string());
     }
     match arm.severity {
         Some(severity) => {

@@ -165,12 +165,43 @@ fn conflict_or_missing(
     })
 }
 
+/// Bring an incident's rows of `incident_services` in line with its state,
+/// writing only what changed: most writes (a note, an acknowledgement, alerts
+/// recorded) change none of its services, status or severity, and the table
+/// carries four indexes.
+async fn sync_services(conn: &mut Conn, incident: &Incident) -> Result<(), StoreError> {
+    let services = distinct_services(incident);
+    let mut gone =
+        sqlx::QueryBuilder::<Db>::new("DELETE FROM incident_services WHERE incident_id = ");
+    gone.push_bind(&incident.id);
+    if !services.is_empty() {
+        gone.push(" AND service NOT IN (");
+        let mut list = gone.separated(", ");
+        for service in &services {
+            list.push_bind(*service);
+        }
+        gone.push(")");
+    }
+    gone.build().execute(&mut *conn).await?;
+    sqlx::query(
+        "UPDATE incident_services SET status = $1, severity = $2 \
+         WHERE incident_id = $3 AND (status <> $1 OR severity <> $2)",
+    )
+    .bind(incident.status.as_str())
+    .bind(&incident.severity)
+    .bind(&incident.id)
+    .execute(&mut *conn)
+    .await?;
+    insert_services(conn, incident).await
+}
+
+/// Rows of `incident_services` for the incident's services that have none.
 async fn insert_services(conn: &mut Conn, incident: &Incident) -> Result<(), StoreError> {
     for service in distinct_services(incident) {
         sqlx::query(
             "INSERT INTO incident_services \
              (incident_id, service, declared_at_ms, status, severity) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (incident_id, service) DO NOTHING",
         )
         .bind(&incident.id)
         .bind(service)
@@ -299,11 +330,7 @@ pub(super) async fn write_append(
         return Err(conflict_or_missing(&state.id, expected_version, actual)?);
     }
     insert_events(conn, &state.id, events).await?;
-    sqlx::query("DELETE FROM incident_services WHERE incident_id = $1")
-        .bind(&state.id)
-        .execute(&mut *conn)
-        .await?;
-    insert_services(conn, state).await?;
+    sync_services(conn, state).await?;
     if !state.is_open() {
         sqlx::query("DELETE FROM incident_groups WHERE incident_id = $1")
             .bind(&state.id)
