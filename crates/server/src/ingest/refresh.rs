@@ -55,6 +55,7 @@ const CHANGING: u64 = 0;
 
 /// What this process knows of each firing alert's stored state, by a hash of
 /// its key.
+#[derive(Default)]
 pub struct StoredAlerts {
     hasher: RandomState,
     entries: Mutex<HashMap<u64, Entry>>,
@@ -77,15 +78,6 @@ pub struct Merged {
     /// `None`: the report left its alert not firing, or was older than the
     /// stored state (the stored alert is not what this report describes).
     firing_until_ms: Option<i64>,
-}
-
-impl Default for StoredAlerts {
-    fn default() -> Self {
-        Self {
-            hasher: RandomState::new(),
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 fn ms(t: Timestamp) -> i64 {
