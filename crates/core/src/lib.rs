@@ -11,6 +11,7 @@
 //!   owed to an incident next, and who is notified when it falls due.
 //! - [`simulate`]: who would be paged or reminded when, for a hypothetical
 //!   incident (`firebell simulate`).
+//! - [`status_page`]: what customers see: component states, uptime, public updates.
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
 pub mod alert;
@@ -20,6 +21,7 @@ pub mod incident;
 pub mod policy;
 pub mod schedule;
 pub mod simulate;
+pub mod status_page;
 
 pub use duration::Duration;
 pub use incident::{Command, CommandError, Declare, Event, EventKind, Incident, Status};

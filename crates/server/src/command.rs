@@ -106,6 +106,9 @@ pub struct Incidents {
     schedule: SchedulerWake,
     /// Woken after a write that queued notifications.
     deliver: DeliverWake,
+    /// Bumped after every committed write, so views rendered from the
+    /// store (the status page) know theirs is out of date.
+    changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Incidents {
@@ -122,7 +125,20 @@ impl Incidents {
             clock,
             schedule,
             deliver,
+            changes: Default::default(),
         }
+    }
+
+    /// How many writes this replica has committed (see `changes`).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Count a change made outside the command path that views show too
+    /// (a maintenance window created or ended).
+    pub fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Declare an incident as `actor`; `then` are events recorded right
@@ -351,6 +367,7 @@ impl Incidents {
     /// After a commit: wake the scheduler if a duty is due by the write's
     /// time, and the dispatcher if notifications were queued.
     fn committed(&self, state: &Incident, timers: &[Due], intents: usize) {
+        self.changed();
         if timers.iter().any(|d| d.at <= state.updated_at) {
             self.schedule.notify_one();
         }

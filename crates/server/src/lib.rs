@@ -4,6 +4,8 @@
 //! - [`api`]: `/api/v1` — incidents and their commands, policy, tokens, OpenAPI;
 //!   and the ingest front doors: `/api/v2` (Alertmanager), `/v2/enqueue`
 //!   (PagerDuty Events), `/api/v1/webhooks/{name}` (signed webhooks).
+//! - [`status_page`]: `/status` — the public status page, its Atom feed and
+//!   Statuspage's JSON API (no token).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` (no token).
 //! - [`auth`]: bearer tokens and roles.
 //! - [`error`]: the one place errors become HTTP responses.
@@ -31,6 +33,7 @@ pub mod retention;
 pub mod scheduler;
 pub mod set_aside;
 pub mod skew;
+pub mod status_page;
 pub mod wire;
 
 use std::future::Future;
@@ -89,6 +92,8 @@ pub struct Shared {
     pub tokens: Arc<auth::TokenCache>,
     /// Signs and checks the links in notifications.
     pub links: Arc<notify::links::Links>,
+    /// The public status page's renderings.
+    pub status_pages: status_page::StatusPages,
 }
 
 /// How to start a server.
@@ -200,6 +205,7 @@ impl Server {
             started_at,
             tokens: Default::default(),
             links,
+            status_pages: Default::default(),
         }));
         Ok(Server {
             state,
@@ -369,6 +375,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::webhooks::router())
         // The signed token in the link is the credential.
         .merge(api::ack::router())
+        // Public: what customers see.
+        .merge(status_page::router())
         .merge(ops::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -78,6 +78,7 @@ on_both_backends!(
     s003_handoff,
     s004_templates,
     s004_ack_and_assess_5m,
+    s004_uptime_target,
     oncall_shows_who_is_on_call_now_and_next,
 );
 
@@ -772,4 +773,118 @@ async fn oncall_shows_who_is_on_call_now_and_next(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/v1/oncall?at=tomorrow").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// s004.uptime-target: each component's uptime over 30 and 90 days is
+/// computed from incidents and maintenance and compared with the policy's
+/// target ("Uptime (target: 99.9%)"). A major outage counts fully, a
+/// partial one 30 %, time under maintenance not at all.
+async fn s004_uptime_target(backend: Backend) {
+    let app = app(backend, "agent-factory.toml").await;
+    let uptime = |app: &TestApp| {
+        let url = app.url("/status/api/v2/uptime.json");
+        let http = app.http.clone();
+        async move {
+            let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            let api = v["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["service"] == "api")
+                .unwrap()
+                .clone();
+            api["uptime"].clone()
+        }
+    };
+    let before = uptime(&app).await;
+    assert_eq!(before["last_30_days"], 100.0);
+    assert_eq!(before["target"], 99.9);
+    assert_eq!(before["below_target"], false);
+    assert_eq!(before["days"].as_array().unwrap().len(), 90);
+
+    // A 20-minute P1 (partial outage): 6 minutes of down time. Still on target.
+    let p1 = app
+        .declare(json!({"title": "Agents slow", "severity": "P1", "services": ["api"]}))
+        .await;
+    app.advance_mins(20);
+    ok(&app, &format!("/api/v1/incidents/{p1}/resolve"), json!({})).await;
+    let month = 30.0 * 86_400.0;
+    let quarter = 90.0 * 86_400.0;
+    let close = |got: &Value, want: f64| {
+        let got = got.as_f64().unwrap();
+        assert!((got - want).abs() < 1e-6, "got {got}, want {want}");
+    };
+    let u = uptime(&app).await;
+    close(&u["last_30_days"], 100.0 * (1.0 - 360.0 / month));
+    assert_eq!(u["below_target"], false, "{u}");
+
+    // A P0 under maintenance mode is planned time: it does not count.
+    let (status, w) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Supabase upgrade", "services": ["api"], "kind": "mode"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let planned = app
+        .declare(json!({"title": "Planned restart", "severity": "P0", "services": ["api"]}))
+        .await;
+    app.advance_mins(30);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{planned}/resolve"),
+        json!({}),
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/maintenance/{}/end", w["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    close(
+        &uptime(&app).await["last_30_days"],
+        100.0 * (1.0 - 360.0 / month),
+    );
+
+    // A 60-minute P0 (major outage) breaks 99.9 % over 30 days, not over 90.
+    let p0 = app
+        .declare(json!({"title": "API down", "severity": "P0", "services": ["api"]}))
+        .await;
+    app.advance_mins(60);
+    ok(&app, &format!("/api/v1/incidents/{p0}/resolve"), json!({})).await;
+    let u = uptime(&app).await;
+    close(&u["last_30_days"], 100.0 * (1.0 - 3960.0 / month));
+    close(&u["last_90_days"], 100.0 * (1.0 - 3960.0 / quarter));
+    assert_eq!(u["below_target"], true, "{u}");
+    let today = u["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["date"], "2026-11-23");
+    assert_eq!(today["worst"], "major_outage");
+    assert_eq!(today["major_secs"], 3600);
+    assert_eq!(today["partial_secs"], 1200);
+    assert_eq!(today["maintenance_secs"], 1800);
+
+    // The page says so beside the figures.
+    let page = app
+        .http
+        .get(app.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("99.84%"), "30-day figure, floored: {page}");
+    assert!(
+        page.contains("target 99.9%") && page.contains("below target"),
+        "{page}"
+    );
+
+    // Thirty-one days on, the outage has left the 30-day window but not the 90.
+    app.advance_mins(31 * 24 * 60);
+    let u = uptime(&app).await;
+    assert_eq!(u["last_30_days"], 100.0);
+    assert_eq!(u["below_target"], false);
+    close(&u["last_90_days"], 100.0 * (1.0 - 3960.0 / quarter));
 }

@@ -566,8 +566,8 @@ async fn an_odd_annotation_never_blocks_the_processor(backend: Backend) {
 }
 
 /// s004.maintenance-mode: maintenance mode can be switched on for a service
-/// and suppresses its alerts (kept and shown; no incident), and off again.
-/// (Showing it on the public status page comes with the status-page issue.)
+/// and suppresses its alerts (kept and shown; no incident), and off again;
+/// while on, the status page shows its components under maintenance.
 async fn s004_maintenance_mode(backend: Backend) {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/agent-factory.toml");
@@ -585,6 +585,25 @@ async fn s004_maintenance_mode(backend: Backend) {
     );
     let (_, windows) = app.get("/api/v1/maintenance").await;
     assert_eq!(windows[0]["kind"], "mode");
+    let api_components = |components: &Value| -> Vec<String> {
+        components["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["group_id"] == "api")
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let shown = public_json(&app, "/status/api/v2/components.json").await;
+    assert_eq!(
+        api_components(&shown),
+        ["under_maintenance", "under_maintenance"],
+        "{shown}"
+    );
+    assert_eq!(
+        public_json(&app, "/status/api/v2/status.json").await["status"]["indicator"],
+        "maintenance"
+    );
 
     let mut uptime =
         json!({"labels": {"alertname": "UptimeBelowTarget"}, "startsAt": "2026-11-23T09:59:00Z"});
@@ -612,6 +631,12 @@ async fn s004_maintenance_mode(backend: Backend) {
             .0,
         StatusCode::NO_CONTENT
     );
+    let shown = public_json(&app, "/status/api/v2/components.json").await;
+    assert_eq!(
+        api_components(&shown),
+        ["operational", "operational"],
+        "switched off: {shown}"
+    );
     uptime["labels"]["instance"] = json!("api-2");
     post_alerts(&app, json!([uptime])).await;
     app.process().await;
@@ -627,13 +652,36 @@ async fn s004_maintenance_mode(backend: Backend) {
     );
 }
 
-/// s003.maintenance-scheduled, the parts that are Firebell's job before a
-/// status page exists: scheduled maintenance needs a week's notice (sooner is
+/// Statuses of a Statuspage maintenance's posts, newest first.
+fn posts_of(window: &Value) -> Vec<&str> {
+    window["incident_updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect()
+}
+
+/// A status page document, read as a customer would: no token.
+async fn public_text(app: &TestApp, path: &str) -> String {
+    let resp = app.http.get(app.url(path)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.text().await.unwrap()
+}
+
+async fn public_json(app: &TestApp, path: &str) -> Value {
+    serde_json::from_str(&public_text(app, path).await).unwrap()
+}
+
+/// s003.maintenance-scheduled, the parts that are Firebell's job: scheduled maintenance needs a week's notice (sooner is
 /// refused; emergency maintenance needs none), suppresses paging for its
 /// components while keeping their alerts, keeps planned and actual times,
 /// and the hour after it is watched: an incident of its services opened then
-/// is tagged `maintenance-watch` and names the window. (Start, every-30-min
-/// and complete posts on the status page come with the status page.)
+/// is tagged `maintenance-watch` and names the window. The status page
+/// announces it when it is scheduled and posts at its start, every 30
+/// minutes while it runs, and at its end; emergency maintenance shows as
+/// "Emergency maintenance in progress" (s003.maintenance-emergency's
+/// review within 24 h comes with the learning loop).
 async fn s003_maintenance_scheduled(backend: Backend) {
     let path =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashflow.toml");
@@ -660,10 +708,17 @@ async fn s003_maintenance_scheduled(backend: Backend) {
     let (status, emergency) = app
         .post(
             "/api/v1/maintenance",
-            json!({"title": "Hotfix", "services": ["vector-store"], "kind": "emergency", "duration": "30m"}),
+            json!({"title": "Hotfix", "services": ["dashflow", "vector-store"], "kind": "emergency", "duration": "30m"}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{emergency}");
+    // s003.maintenance-emergency: the status page says what it is.
+    let page = public_text(&app, "/status").await;
+    assert!(page.contains("Emergency maintenance in progress"), "{page}");
+    assert_eq!(
+        public_json(&app, "/status/api/v2/components.json").await["components"][1]["status"],
+        "under_maintenance"
+    );
 
     let starts = now + day * 8;
     let (status, w) = app
@@ -678,6 +733,13 @@ async fn s003_maintenance_scheduled(backend: Backend) {
     let at = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
     assert_eq!(at(&w["planned_starts_at"]), starts);
     assert_eq!(at(&w["planned_ends_at"]), planned_end);
+    // Announced on the status page as soon as it is scheduled.
+    let upcoming = public_json(&app, "/status/api/v2/scheduled-maintenances/upcoming.json").await;
+    let announced = &upcoming["scheduled_maintenances"][0];
+    assert_eq!(announced["name"], "Postgres 16 upgrade", "{upcoming}");
+    assert_eq!(at(&announced["scheduled_for"]), starts);
+    assert_eq!(at(&announced["scheduled_until"]), planned_end);
+    assert_eq!(posts_of(announced), ["scheduled"]);
 
     // During the window the dashflow's alerts page nobody, and are kept.
     app.clock
@@ -695,6 +757,25 @@ async fn s003_maintenance_scheduled(backend: Backend) {
 
     // Done early, after 40 minutes: actual and planned are both on record.
     app.advance_mins(30);
+    // Meanwhile the page posted its start and, 30 minutes in, a progress post.
+    let active = public_json(&app, "/status/api/v2/scheduled-maintenances/active.json").await;
+    let running = &active["scheduled_maintenances"][0];
+    assert_eq!(running["status"], "in_progress", "{active}");
+    assert_eq!(
+        posts_of(running),
+        ["in_progress", "in_progress", "scheduled"]
+    );
+    assert!(
+        running["incident_updates"][0]["body"]
+            .as_str()
+            .unwrap()
+            .ends_with("(30 min)"),
+        "{running}"
+    );
+    assert_eq!(
+        public_json(&app, "/status/api/v2/components.json").await["components"][1]["status"],
+        "under_maintenance"
+    );
     let id = w["id"].as_str().unwrap();
     let (status, _) = app
         .post(&format!("/api/v1/maintenance/{id}/end"), json!({}))
@@ -718,6 +799,19 @@ async fn s003_maintenance_scheduled(backend: Backend) {
         at(&ended["ends_at"]).duration_since(at(&ended["starts_at"])),
         jiff::SignedDuration::from_mins(40),
         "actual duration 40 min, planned 2 h"
+    );
+    // ... and the page posted its completion.
+    let all = public_json(&app, "/status/api/v2/scheduled-maintenances.json").await;
+    let done = all["scheduled_maintenances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == w["id"])
+        .unwrap();
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        posts_of(done),
+        ["completed", "in_progress", "in_progress", "scheduled"]
     );
 
     // The hour after is watched: the alert still firing now pages, and the

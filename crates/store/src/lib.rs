@@ -258,6 +258,11 @@ forward! {
     /// policy change).
     pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Each service of each incident resolved since `since`, with its
+    /// severity and span: the history status-page uptime is computed from
+    /// (open incidents are read live).
+    pub async fn incident_spans(&self, since: Timestamp) -> Result<Vec<firebell_core::status_page::Span>, StoreError>;
+
     /// Take or renew the lease `name` for `holder` until `until`; false if
     /// another holder's lease is still running at `now`. Singleton duties
     /// (health checks, the heartbeat monitor) run only on the holder.

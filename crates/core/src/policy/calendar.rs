@@ -132,6 +132,11 @@ impl Rules {
 }
 
 impl Calendar {
+    /// The calendar's zone (UTC when the name is unknown; the loader refuses those).
+    pub fn tz(&self) -> TimeZone {
+        TimeZone::get(&self.time_zone).unwrap_or(TimeZone::UTC)
+    }
+
     /// Whether `date` (in the calendar's zone) is a working day and not a holiday.
     pub fn is_business_day(&self, date: Date) -> bool {
         Rules::of(self).is_business_day(date)

@@ -110,4 +110,38 @@ impl Policy {
     pub fn default_locale(&self) -> &str {
         self.organization.default_locale.as_deref().unwrap_or("en")
     }
+
+    /// What an open incident of `severity` does to its components on the
+    /// status page: the policy's `[status_page.impact]`, or the ladder's
+    /// default (top: major outage, second: partial, rest: degraded).
+    /// Unknown severities are not shown.
+    pub fn status_impact(&self, severity: &str) -> Impact {
+        if let Some((_, impact)) = self
+            .status_page
+            .impact
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(severity))
+        {
+            return *impact;
+        }
+        match self.severity_rank(severity) {
+            Some(0) => Impact::MajorOutage,
+            Some(1) => Impact::PartialOutage,
+            Some(_) => Impact::DegradedPerformance,
+            None => Impact::None,
+        }
+    }
+
+    /// The status page's locales, the default first.
+    pub fn status_locales(&self) -> Vec<&str> {
+        if self.status_page.locales.is_empty() {
+            vec![self.default_locale()]
+        } else {
+            self.status_page
+                .locales
+                .iter()
+                .map(String::as_str)
+                .collect()
+        }
+    }
 }

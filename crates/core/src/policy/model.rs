@@ -68,6 +68,69 @@ pub struct Policy {
     pub maintenance: MaintenancePolicy,
     /// The one-click acknowledge links in pages: how long they work.
     pub ack_links: AckLinks,
+    /// What customers see at `/status`.
+    pub status_page: StatusPage,
+}
+
+/// `[status_page]`: the public page. Its components are the services'
+/// `components`; an open incident puts them in the state its severity's
+/// impact names, a running maintenance window in `under_maintenance`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct StatusPage {
+    /// Page title; the organization's name when unset.
+    pub title: Option<String>,
+    /// Uptime target in percent (`99.9`), shown beside each component's 30-
+    /// and 90-day uptime (s004.uptime-target).
+    pub uptime_target: Option<f64>,
+    /// Severity name → what an open incident of it does to its components.
+    /// Severities not named follow the ladder: the top one `major_outage`,
+    /// the second `partial_outage`, the rest `degraded_performance`. `none`
+    /// keeps a severity's incidents off the page.
+    pub impact: BTreeMap<String, Impact>,
+    /// Locales the page is offered in; the first is the default. Empty: the
+    /// organization's default locale.
+    pub locales: Vec<String>,
+    /// Locale → the digits numbers are written in: `latin` (default) or
+    /// `arabic` (Arabic-Indic, ٠١٢٣).
+    pub digits: BTreeMap<String, Digits>,
+    /// Resolved incidents listed under "past incidents", by days since
+    /// declaration.
+    pub history_days: u32,
+}
+
+impl Default for StatusPage {
+    fn default() -> Self {
+        StatusPage {
+            title: None,
+            uptime_target: None,
+            impact: BTreeMap::new(),
+            locales: Vec::new(),
+            digits: BTreeMap::new(),
+            history_days: 15,
+        }
+    }
+}
+
+/// What an open incident does to the components of its services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    /// Not shown on the status page at all.
+    None,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+/// How numbers are written on the status page for a locale.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Digits {
+    #[default]
+    Latin,
+    /// Arabic-Indic digits (U+0660–U+0669).
+    Arabic,
 }
 
 /// `[ack_links]`: a page's acknowledge link is a credential anyone holding
@@ -101,6 +164,11 @@ pub struct MaintenancePolicy {
     /// may be the maintenance. 0: no watch.
     #[serde(deserialize_with = "duration")]
     pub watch_after: Duration,
+    /// While a scheduled or emergency window runs, the status page posts
+    /// "still in progress" this often (s003.maintenance-scheduled: "update
+    /// status page every 30 minutes"). 0: only start and completion.
+    #[serde(deserialize_with = "duration")]
+    pub post_every: Duration,
 }
 
 /// How long records that stop mattering are kept. Incidents, their
@@ -351,6 +419,9 @@ pub struct Template {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Service {
+    /// What customers call it, heading its components on the status page;
+    /// the service's key when unset.
+    pub name: Option<String>,
     pub description: String,
     /// Key of the owning team in `[teams]`.
     pub owner_team: Option<String>,

@@ -131,6 +131,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.retention(policy);
     v.maintenance(policy);
     v.ack_links(policy);
+    v.status_page(policy);
     v.problems
 }
 
@@ -1199,13 +1200,24 @@ impl Validator {
     fn maintenance(&mut self, policy: &Policy) {
         let at = KeyPath::root().key("maintenance");
         let m = &policy.maintenance;
-        for (key, d, max_days) in [("notice", m.notice, 90), ("watch_after", m.watch_after, 7)] {
+        for (key, d, max_days) in [
+            ("notice", m.notice, 90),
+            ("watch_after", m.watch_after, 7),
+            ("post_every", m.post_every, 1),
+        ] {
             if d.as_secs() < 0 || d.as_secs() > max_days * 86_400 {
                 self.err(
                     at.key(key),
                     format!("{d} is out of range; use 0s to {max_days}d"),
                 );
             }
+        }
+        // A post every few seconds would bury the page.
+        if m.post_every.as_secs() > 0 && m.post_every.as_secs() < 300 {
+            self.err(
+                at.key("post_every"),
+                format!("{} is too often; post at most every 5m", m.post_every),
+            );
         }
     }
 
@@ -1217,6 +1229,45 @@ impl Validator {
             self.err(
                 KeyPath::root().key("ack_links").key("valid_for"),
                 format!("{d} is out of range; use 1m to 7d"),
+            );
+        }
+    }
+
+    /// `[status_page]`: impacts name real severities, locales are tags, and
+    /// the uptime target is a percentage a service can miss.
+    fn status_page(&mut self, policy: &Policy) {
+        let at = KeyPath::root().key("status_page");
+        let page = &policy.status_page;
+        if let Some(target) = page.uptime_target
+            && !(target > 0.0 && target < 100.0)
+        {
+            self.err(
+                at.key("uptime_target"),
+                format!("{target} is not a percentage below 100; write it like 99.9"),
+            );
+        }
+        for name in page.impact.keys() {
+            if policy.severity(name).is_none() {
+                let known: Vec<_> = policy.severities.iter().map(|s| s.name.as_str()).collect();
+                self.err_at_key(
+                    at.key("impact").key(name),
+                    format!(
+                        "unknown severity `{name}`; the ladder has {}",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        for (i, locale) in page.locales.iter().enumerate() {
+            self.locale(at.key("locales").index(i), locale, false);
+        }
+        for locale in page.digits.keys() {
+            self.locale(at.key("digits").key(locale), locale, true);
+        }
+        if page.history_days > 90 {
+            self.err(
+                at.key("history_days"),
+                format!("{} is out of range; use 0 to 90", page.history_days),
             );
         }
     }

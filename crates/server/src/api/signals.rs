@@ -301,6 +301,7 @@ pub async fn create_maintenance(
         message: e,
     })?;
     state.store.create_maintenance(&window).await?;
+    state.incidents.changed();
     Ok((StatusCode::CREATED, Json(window)))
 }
 
@@ -318,6 +319,7 @@ pub async fn end_maintenance(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.end_maintenance(&id, state.clock.now()).await? {
+        state.incidents.changed();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound {

@@ -1,12 +1,13 @@
 // Incidents: the event log, its projection for lists, and the service index.
 // Included once per backend (see `backend/mod.rs`).
 
-use firebell_core::{Event, Incident};
+use firebell_core::status_page::Span;
+use firebell_core::{Event, Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
 use crate::codec::{
     check_append, check_new, decode_event, decode_incident, distinct_services, effective_limit,
-    encode_event, encode_incident, format_id, into_page, is_unique_violation, list_query,
+    encode_event, encode_incident, format_id, from_ms, into_page, is_unique_violation, list_query,
     status_counts, to_i64, to_ms, to_u64,
 };
 use crate::{Append, FirstDuties, IncidentFilter, IncidentPage, NewIncident, StoreError};
@@ -129,6 +130,28 @@ impl Handle {
                 .fetch_all(self.reader())
                 .await?;
         Ok(status_counts(rows))
+    }
+
+    pub(crate) async fn incident_spans(&self, since: Timestamp) -> Result<Vec<Span>, StoreError> {
+        let _t = Self::timer("incident_spans");
+        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT s.service, i.severity, i.declared_at_ms, i.resolved_at_ms \
+             FROM incident_services s JOIN incidents i ON i.id = s.incident_id \
+             WHERE i.resolved_at_ms >= $1",
+        )
+        .bind(to_ms(since))
+        .fetch_all(self.reader())
+        .await?;
+        rows.into_iter()
+            .map(|(service, severity, start, end)| {
+                Ok(Span {
+                    service,
+                    severity,
+                    start: from_ms(start)?,
+                    end: end.map(from_ms).transpose()?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
