@@ -106,6 +106,8 @@ pub async fn run(args: ServeArgs, file: &ConfigFile) -> anyhow::Result<()> {
         println!("  admin token (shown once; store it now): {secret}");
         println!("  try: FIREBELL_URL=http://{addr} FIREBELL_TOKEN={secret} firebell list");
     }
+    println!("  console:  http://{addr}/ (sign in with an API token)");
+    println!("  status:   http://{addr}/status (public)");
     // Last line of the banner, so scripts can wait for it.
     println!("listening on http://{addr}");
     tracing::info!(%addr, policy = %config.policy.describe(), "serving");

@@ -107,8 +107,9 @@ pub struct Incidents {
     /// Woken after a write that queued notifications.
     deliver: DeliverWake,
     /// Bumped after every committed write, so views rendered from the
-    /// store (the status page) know theirs is out of date.
-    changes: Arc<std::sync::atomic::AtomicU64>,
+    /// store (the status page) know theirs is out of date and live views
+    /// (the console's timeline) wake up.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Incidents {
@@ -125,20 +126,24 @@ impl Incidents {
             clock,
             schedule,
             deliver,
-            changes: Default::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
     /// How many writes this replica has committed (see `changes`).
     pub fn changes(&self) -> u64 {
-        self.changes.load(std::sync::atomic::Ordering::Acquire)
+        *self.changes.borrow()
+    }
+
+    /// Woken at every committed write on this replica.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Count a change made outside the command path that views show too
     /// (a maintenance window created or ended).
     pub fn changed(&self) {
-        self.changes
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Declare an incident as `actor`; `then` are events recorded right

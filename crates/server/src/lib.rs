@@ -4,6 +4,8 @@
 //! - [`api`]: `/api/v1` — incidents and their commands, policy, tokens, OpenAPI;
 //!   and the ingest front doors: `/api/v2` (Alertmanager), `/v2/enqueue`
 //!   (PagerDuty Events), `/api/v1/webhooks/{name}` (signed webhooks).
+//! - [`console`]: `/`, `/login`, `/incidents/{id}` — the web console
+//!   (sign in with a token; a session cookie).
 //! - [`status_page`]: `/status` — the public status page, its Atom feed and
 //!   Statuspage's JSON API (no token).
 //! - [`ops`]: `/health`, `/ready`, `/metrics` (no token).
@@ -22,6 +24,7 @@ pub mod auth;
 pub mod clock;
 pub mod command;
 pub mod connections;
+pub mod console;
 pub mod error;
 pub mod health;
 pub mod ingest;
@@ -94,6 +97,8 @@ pub struct Shared {
     pub links: Arc<notify::links::Links>,
     /// The public status page's renderings.
     pub status_pages: status_page::StatusPages,
+    /// The web console's templates.
+    pub console: console::Console,
 }
 
 /// How to start a server.
@@ -206,6 +211,7 @@ impl Server {
             tokens: Default::default(),
             links,
             status_pages: Default::default(),
+            console: Default::default(),
         }));
         Ok(Server {
             state,
@@ -377,6 +383,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::ack::router())
         // Public: what customers see.
         .merge(status_page::router())
+        // People in a browser: a session cookie, not a bearer token.
+        .merge(console::router(state.clone()))
         .merge(ops::router())
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -405,6 +405,16 @@ forward! {
     /// database, which is when the first admin token is minted.
     pub async fn count_tokens(&self) -> Result<i64, StoreError>;
 
+    /// Start a console session.
+    pub async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session whose secret hashes to `id_hash`, if it has not expired
+    /// by `now` and its token is not revoked.
+    pub async fn session_by_hash(&self, id_hash: &str, now: Timestamp) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// End a session (and forget every session expired by `now`).
+    pub async fn delete_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError>;
+
     // --- alerts --------------------------------------------------------------
 
     /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one

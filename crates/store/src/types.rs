@@ -97,6 +97,27 @@ pub struct NewToken {
     pub created_at: Timestamp,
 }
 
+/// A console session about to be written (see `Store::create_session`).
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// SHA-256 of the cookie's secret.
+    pub id_hash: String,
+    pub token_id: i64,
+    /// The anti-forgery token its forms carry.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A live console session: who it acts as (its token's name and role).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TokenRecord {
     pub id: i64,

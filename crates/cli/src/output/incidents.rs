@@ -1,7 +1,7 @@
 //! Incidents: the list, one incident with its timeline, a command's result.
 
 use firebell_core::Incident;
-use firebell_core::incident::{DeadlineStatus, Event, EventKind};
+use firebell_core::incident::{DeadlineStatus, Event};
 use firebell_server::wire::{CommandResponse, IncidentDetail, IncidentList, RenderedMessage};
 
 use super::{name, table, text, when};
@@ -90,62 +90,7 @@ fn incident_header(i: &Incident) {
 
 /// One timeline line per event: time, sequence, actor, what happened.
 fn event_line(e: &Event) -> String {
-    let what = match &e.kind {
-        EventKind::Declared {
-            severity, title, ..
-        } => format!("declared {severity} {title:?}"),
-        EventKind::Acknowledged => "acknowledged".into(),
-        EventKind::RoleAssigned { role, person } => format!("assigned {role} → {person}"),
-        EventKind::RoleUnassigned { role, person } => format!("unassigned {person} from {role}"),
-        EventKind::StatusUpdated {
-            status,
-            visibility,
-            message,
-            template,
-            locale,
-            ..
-        } => {
-            let tpl = template
-                .as_ref()
-                .map(|t| format!(" (template {t}, {})", text(locale)))
-                .unwrap_or_default();
-            format!(
-                "update [{}] {status}{tpl}:\n      {}",
-                name(visibility),
-                message.replace('\n', "\n      ")
-            )
-        }
-        EventKind::SeverityChanged { from, to, reason } => {
-            format!("severity {from} → {to}: {reason}")
-        }
-        EventKind::NoteAdded { text } => format!("note: {text}"),
-        EventKind::ChecklistItemTicked { item } => format!("ticked {item}"),
-        EventKind::HandedOff { message, .. } => message.replace('\n', "\n      "),
-        EventKind::Resolved { summary } => format!("resolved {summary}"),
-        EventKind::Reopened { reason } => format!("reopened: {reason}"),
-        EventKind::AlertsChanged {
-            attached,
-            resolved,
-            firing,
-            total,
-            sample,
-            all_resolved,
-            ..
-        } => {
-            let mut line = format!(
-                "alerts: {attached} attached, {resolved} resolved; {firing} of {total} firing"
-            );
-            if *all_resolved {
-                line.push_str(" — all alerts resolved");
-            }
-            for a in sample {
-                let state = if a.firing { "firing" } else { "resolved" };
-                line.push_str(&format!("\n      {} ({state})", a.summary));
-            }
-            line
-        }
-        other => other.type_name().to_string(),
-    };
+    let what = e.kind.describe().replace('\n', "\n      ");
     format!("  {}  #{:<3} {:<12} {what}", when(e.at), e.seq, e.actor)
 }
 

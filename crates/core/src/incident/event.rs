@@ -345,6 +345,133 @@ impl EventKind {
             EventKind::Notification { .. } => "notification",
         }
     }
+
+    /// What happened, in words, for a timeline read by people (the CLI's
+    /// `show`, the console). Multi-line texts keep their line breaks.
+    pub fn describe(&self) -> String {
+        let people = |notified: &[Notified]| -> String {
+            notified
+                .iter()
+                .map(|n| format!("{} ({})", n.person, n.channels.join(", ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let told = |what: String, notified: &[Notified], unreachable: &[String]| -> String {
+            let mut line = what;
+            if !notified.is_empty() {
+                line.push_str(&format!(" — notified {}", people(notified)));
+            }
+            if !unreachable.is_empty() {
+                line.push_str(&format!(" — UNREACHABLE: {}", unreachable.join("; ")));
+            }
+            line
+        };
+        match self {
+            EventKind::Declared {
+                severity, title, ..
+            } => format!("declared {severity} {title:?}"),
+            EventKind::Acknowledged => "acknowledged".into(),
+            EventKind::RoleAssigned { role, person } => format!("assigned {role} → {person}"),
+            EventKind::RoleUnassigned { role, person } => {
+                format!("unassigned {person} from {role}")
+            }
+            EventKind::StatusUpdated {
+                status,
+                visibility,
+                message,
+                template,
+                locale,
+                ..
+            } => {
+                let visibility = match visibility {
+                    Visibility::Public => "public",
+                    Visibility::Internal => "internal",
+                };
+                let tpl = template
+                    .as_ref()
+                    .map(|t| format!(" (template {t}, {})", locale.as_deref().unwrap_or("")))
+                    .unwrap_or_default();
+                format!("update [{visibility}] {status}{tpl}:\n{message}")
+            }
+            EventKind::SeverityChanged { from, to, reason } => {
+                format!("severity {from} → {to}: {reason}")
+            }
+            EventKind::NoteAdded { text } => format!("note: {text}"),
+            EventKind::ChecklistItemTicked { item } => format!("ticked {item}"),
+            EventKind::HandedOff { message, .. } => message.clone(),
+            EventKind::Resolved { summary } => format!("resolved {summary}"),
+            EventKind::Reopened { reason } => format!("reopened: {reason}"),
+            EventKind::AlertsChanged {
+                attached,
+                resolved,
+                firing,
+                total,
+                sample,
+                all_resolved,
+                ..
+            } => {
+                let mut line = format!(
+                    "alerts: {attached} attached, {resolved} resolved; {firing} of {total} firing"
+                );
+                if *all_resolved {
+                    line.push_str(" — all alerts resolved");
+                }
+                for a in sample {
+                    let state = if a.firing { "firing" } else { "resolved" };
+                    line.push_str(&format!("\n{} ({state})", a.summary));
+                }
+                line
+            }
+            EventKind::Escalated {
+                step,
+                reason,
+                notified,
+                unreachable,
+                ..
+            } => told(
+                format!("escalated: {step} ({reason})"),
+                notified,
+                unreachable,
+            ),
+            EventKind::RuleTriggered {
+                rule,
+                reason,
+                notified,
+                unreachable,
+                ..
+            } => told(format!("rule {rule}: {reason}"), notified, unreachable),
+            EventKind::Reminded {
+                reminder,
+                reason,
+                notified,
+                unreachable,
+                ..
+            } => told(
+                format!("reminder {reminder}: {reason}"),
+                notified,
+                unreachable,
+            ),
+            EventKind::Notification {
+                person,
+                channel,
+                outcome,
+                attempt,
+                error,
+                ..
+            } => {
+                let outcome = serde_json::to_value(outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                let mut line =
+                    format!("notification to {person} by {channel}: {outcome} (attempt {attempt})");
+                if let Some(e) = error {
+                    line.push_str(&format!(": {e}"));
+                }
+                line
+            }
+        }
+    }
 }
 
 /// Roles held on an incident: role key → people, in assignment order.

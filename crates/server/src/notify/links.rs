@@ -111,8 +111,11 @@ impl Links {
         })
     }
 
+    /// The incident's room in the console: the one link to an incident,
+    /// carried in every page (s003.incident-doc-link). A browser without
+    /// a session signs in first and lands there.
     pub fn incident_url(&self, incident_id: &str) -> String {
-        format!("{}/api/v1/incidents/{incident_id}", self.base())
+        format!("{}/incidents/{incident_id}", self.base())
     }
 }
 

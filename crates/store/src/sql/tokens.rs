@@ -1,9 +1,9 @@
-// API tokens: only a hash of each secret is kept.
-// Included once per backend (see `backend/mod.rs`).
+// API tokens, and the console sessions signed in with them: only a hash of
+// each secret is kept. Included once per backend (see `backend/mod.rs`).
 
 use super::Handle;
 use crate::codec::{from_ms, is_unique_violation, to_ms};
-use crate::{NewToken, StoreError, TokenRecord};
+use crate::{NewSession, NewToken, SessionRecord, StoreError, TokenRecord};
 
 type TokenRow = (i64, String, String, i64, Option<i64>);
 
@@ -104,5 +104,64 @@ impl Handle {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
             .fetch_one(self.reader())
             .await?)
+    }
+
+    pub(crate) async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let _t = Self::timer("create_session");
+        sqlx::query(
+            "INSERT INTO console_sessions (id_hash, token_id, csrf, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.token_id)
+        .bind(&session.csrf)
+        .bind(to_ms(session.created_at))
+        .bind(to_ms(session.expires_at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session_by_hash(
+        &self,
+        id_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let _t = Self::timer("session_by_hash");
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT t.name, t.role, s.csrf, s.expires_at_ms \
+             FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id \
+             WHERE s.id_hash = $1 AND s.expires_at_ms > $2 AND t.revoked_at_ms IS NULL",
+        )
+        .bind(id_hash)
+        .bind(to_ms(now))
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|(name, role, csrf, expires_at_ms)| {
+            Ok(SessionRecord {
+                role: role
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("token {name:?}: {e}")))?,
+                name,
+                csrf,
+                expires_at: from_ms(expires_at_ms)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Sign out: the session, and any of its kind that expired by `now`.
+    pub(crate) async fn delete_session(
+        &self,
+        id_hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let _t = Self::timer("delete_session");
+        sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at_ms <= $2")
+            .bind(id_hash)
+            .bind(to_ms(now))
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 }

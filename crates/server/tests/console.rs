@@ -1,0 +1,443 @@
+//! The web console over HTTP, as a browser uses it: sign-in and its
+//! cookie, CSRF on every form, roles, expiry, the incident room's actions,
+//! the live timeline (Server-Sent Events) and the update preview.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+/// A browser: no automatic redirects (the tests look at them), and the
+/// session cookie kept by hand.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookie: None,
+        }
+    }
+
+    fn with_cookie(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(c) => req.header("cookie", c),
+            None => req,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.with_cookie(self.http.get(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.with_cookie(self.http.post(format!("{}{path}", self.base)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sign in with `token`; keeps the cookie.
+    async fn sign_in(&mut self, token: &str) -> reqwest::Response {
+        let resp = self
+            .post("/login", &[("token", token), ("next", "/")])
+            .await;
+        if let Some(set) = resp.headers().get("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            self.cookie = Some(pair);
+        }
+        resp
+    }
+
+    async fn text(&self, path: &str) -> String {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+}
+
+fn location(resp: &reqwest::Response) -> &str {
+    resp.headers()["location"].to_str().unwrap()
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(html: &str) -> String {
+    let at = html
+        .find(r#"name="csrf" value=""#)
+        .expect("a form with a CSRF token");
+    let rest = &html[at + r#"name="csrf" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn signing_in_makes_a_session_and_signing_out_ends_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+
+    // Not signed in: pages send you to sign in, and bring you back.
+    let resp = browser.get("/incidents/INC-1").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login?next=%2Fincidents%2FINC-1");
+    let form = browser.text("/login?next=%2F").await;
+    assert!(form.contains(r#"<label for="token">API token</label>"#));
+
+    // A wrong token: refused, said so, no cookie.
+    let resp = browser.sign_in("fb_not-a-token").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().get("set-cookie").is_none());
+    assert!(resp.text().await.unwrap().contains("not valid"));
+
+    // The printed admin token: a session cookie as the issue asks.
+    let resp = browser.sign_in(&app.admin_token).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/");
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    for part in ["firebell_session=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    assert!(
+        !cookie.contains(&app.admin_token),
+        "the cookie is not the token"
+    );
+
+    // Declaring from the list page: to the new incident's room.
+    let list = browser.text("/").await;
+    let resp = browser
+        .post(
+            "/incidents",
+            &[
+                ("csrf", &csrf(&list)),
+                ("title", "Login broken"),
+                ("severity", "P2"),
+                ("service", "web"),
+                ("service", "api"),
+                ("commander", "omar"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let room = location(&resp).to_string();
+    assert!(room.starts_with("/incidents/INC-"), "{room}");
+    let (_, detail) = app.get(&format!("/api/v1{room}")).await;
+    assert_eq!(detail["incident"]["services"], json!(["web", "api"]));
+    assert_eq!(
+        detail["incident"]["roles"]["incident_commander"],
+        json!(["omar"])
+    );
+    assert_eq!(detail["timeline"][0]["actor"], "admin");
+    let refused = browser
+        .post(
+            "/incidents",
+            &[("csrf", &csrf(&list)), ("title", "x"), ("severity", "P9")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("P9"));
+
+    // The list, with an incident declared through the API.
+    let id = app
+        .declare(json!({"title": "Checkout failing", "severity": "P1", "services": ["api"]}))
+        .await;
+    let list = browser.text("/").await;
+    assert!(
+        list.contains(&format!(r#"<a href="/incidents/{id}">{id}</a>"#)),
+        "{list}"
+    );
+    assert!(list.contains("Checkout failing"));
+    assert!(list.contains("Login broken"));
+    let filtered = browser.text("/?status=resolved").await;
+    assert!(!filtered.contains("Checkout failing"));
+    let by_service = browser.text("/?service=web").await;
+    assert!(!by_service.contains("Checkout failing"));
+
+    // The cookie is no credential for the JSON API.
+    let api = browser.get("/api/v1/incidents").await;
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+
+    // Signing out needs the form's CSRF token too, then ends the session.
+    let refused = browser.post("/logout", &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let token = csrf(&list);
+    let resp = browser.post("/logout", &[("csrf", &token)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login");
+    assert!(
+        resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = browser.get("/").await;
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie is dead"
+    );
+}
+
+async fn a_session_expires_and_dies_with_its_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+    app.advance_mins(12 * 60 + 1);
+    let resp = browser.get("/").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER, "expired after 12 h");
+    assert!(location(&resp).starts_with("/login"));
+
+    // A revoked token signs out its sessions.
+    let secret = app.token("carol", "responder").await;
+    let mut carol = Browser::new(&app);
+    carol.sign_in(&secret).await;
+    assert_eq!(carol.get("/").await.status(), StatusCode::OK);
+    let (_, tokens) = app.get("/api/v1/tokens").await;
+    let carol_id = tokens
+        .as_array()
+        .or_else(|| tokens["items"].as_array())
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "carol")
+        .unwrap()["id"]
+        .clone();
+    let resp = app
+        .http
+        .delete(app.url(&format!("/api/v1/tokens/{carol_id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(carol.get("/").await.status(), StatusCode::SEE_OTHER);
+}
+
+async fn the_room_acts_through_forms_with_csrf(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("API errors"));
+    assert!(room.contains("Next deadline"), "a countdown: {room}");
+    assert!(room.contains("API runbook"), "the service's runbook");
+    assert!(room.contains(r#"href="/incidents/"#), "its own link");
+    let token = csrf(&room);
+
+    // No CSRF token: refused, nothing written.
+    let resp = browser
+        .post(&format!("/incidents/{id}/notes"), &[("text", "forged")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(app.events_of(&id, "note_added").await.is_empty());
+
+    // With it: done as the token's name, and back to the room.
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/notes"),
+            &[("csrf", &token), ("text", "DB failover started")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), format!("/incidents/{id}"));
+    let notes = app.events_of(&id, "note_added").await;
+    assert_eq!(notes[0]["text"], "DB failover started");
+    assert_eq!(notes[0]["actor"], "admin");
+
+    for (action, form) in [
+        ("acknowledge", vec![]),
+        (
+            "updates",
+            vec![
+                ("status", "identified"),
+                ("visibility", "public"),
+                ("message", "We found it"),
+            ],
+        ),
+        (
+            "roles",
+            vec![("role", "incident_commander"), ("person", "omar")],
+        ),
+        (
+            "severity",
+            vec![("severity", "P0"), ("reason", "all customers")],
+        ),
+        ("checklist", vec![("item", "first-15-minutes.impact")]),
+        ("resolve", vec![("summary", "rolled back")]),
+        ("reopen", vec![("reason", "errors again")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &token));
+        let resp = browser
+            .post(&format!("/incidents/{id}/{action}"), &form)
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "{action}: {}",
+            resp.text().await.unwrap()
+        );
+    }
+    let (_, detail) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "acknowledged",
+        "status_updated",
+        "role_assigned",
+        "severity_changed",
+        "checklist_item_ticked",
+        "resolved",
+        "reopened",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert_eq!(detail["incident"]["severity"], "P0");
+
+    // A refused command shows the room again with the reason.
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/severity"),
+            &[("csrf", &token), ("severity", "P9"), ("reason", "x")],
+        )
+        .await;
+    assert!(resp.status().is_client_error());
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains(r#"class="error" role="alert""#) && body.contains("P9"),
+        "{body}"
+    );
+}
+
+async fn viewers_see_but_do_not_act(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let secret = app.token("victor", "viewer").await;
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in(&secret).await;
+    let room = viewer.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("API errors"));
+    assert!(
+        !room.contains("Post an update"),
+        "no action forms for a viewer"
+    );
+    let token = csrf(&room);
+    let resp = viewer
+        .post(
+            &format!("/incidents/{id}/notes"),
+            &[("csrf", &token), ("text", "hello")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(app.events_of(&id, "note_added").await.is_empty());
+}
+
+/// A second responder's action reaches an open room without a reload.
+async fn the_timeline_is_live(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    let after = room
+        .split(r#"data-after=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let mut stream = browser
+        .get(&format!("/incidents/{id}/events?after={after}"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/notes"),
+            json!({"text": "Rolling back <v1.4>"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("Rolling back") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .expect("the note arrives within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: timeline"), "{seen}");
+    assert!(
+        seen.contains("Rolling back &lt;v1.4&gt;"),
+        "escaped: {seen}"
+    );
+    assert!(!seen.contains("declared P1"), "only what is new: {seen}");
+}
+
+/// The preview shows exactly what a template will post, in its direction.
+async fn the_update_preview_renders_the_template(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let token = csrf(&browser.text(&format!("/incidents/{id}")).await);
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/preview"),
+            &[("csrf", &token), ("template", "initial"), ("locale", "ar")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"dir="rtl" lang="ar""#), "{html}");
+    assert!(html.contains(&id), "{html}");
+    assert!(
+        app.events_of(&id, "status_updated").await.is_empty(),
+        "a preview posts nothing"
+    );
+}
+
+on_both_backends!(
+    signing_in_makes_a_session_and_signing_out_ends_it,
+    a_session_expires_and_dies_with_its_token,
+    the_room_acts_through_forms_with_csrf,
+    viewers_see_but_do_not_act,
+    the_timeline_is_live,
+    the_update_preview_renders_the_template,
+);
