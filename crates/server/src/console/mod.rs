@@ -40,6 +40,23 @@ impl Default for Console {
     }
 }
 
+/// The headers every HTML page of ours carries (the console's and the
+/// status page's): a strict Content-Security-Policy (no inline code exists
+/// to allow; scripts and styles are files of their own), never framed, no
+/// content sniffing.
+pub fn harden_page(h: &mut axum::http::HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
 /// Routes: `/login` open, the rest behind a session.
 pub fn router(state: AppState) -> Router<AppState> {
     let signed_in = Router::new()
@@ -62,22 +79,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn(headers))
 }
 
-/// Every console answer: a strict Content-Security-Policy (no inline
-/// code; scripts and styles are the files above), never framed, never
-/// cached by a shared cache.
+/// Every console answer: [`harden_page`]'s headers, no referrer to other
+/// sites, never cached by a shared cache.
 async fn headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    harden_page(h);
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

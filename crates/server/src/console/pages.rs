@@ -364,7 +364,7 @@ struct DeadlineView {
 
 fn deadline_view(d: &Deadline) -> DeadlineView {
     DeadlineView {
-        title: d.title.clone(),
+        title: d.title.trim_end_matches('.').to_string(),
         due: when(d.due_at),
         due_at: d.due_at.to_string(),
         state: match d.status {
@@ -456,6 +456,7 @@ async fn room(
     Ok(serde_json::json!({
         "chrome": chrome(session),
         "error": error,
+        "now": now.to_string(),
         "incident": {
             "id": incident.id, "title": incident.title, "severity": incident.severity,
             "severity_label": policy.severity(&incident.severity).and_then(|s| s.label.clone()),

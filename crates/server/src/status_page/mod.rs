@@ -308,16 +308,7 @@ async fn page(
     let mut response = respond("text/html; charset=utf-8", body);
     let h = response.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    crate::console::harden_page(h);
     Ok(response)
 }
 

@@ -3,7 +3,7 @@
 //   (while the tab is visible) and swapped in place.
 // - #timeline[data-events]: new timeline entries arrive over Server-Sent
 //   Events as anyone acts; the room's summary is refreshed with them.
-// - [data-countdown]: a live countdown to a deadline.
+// - [data-countdown]: a live countdown to a deadline, on the server's clock.
 // - #preview-button: shows exactly what an update will say before posting.
 (function () {
   "use strict";
@@ -49,7 +49,9 @@
     timers.forEach(window.clearInterval);
     timers = [];
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
-      var due = Date.parse(el.getAttribute("data-countdown"));
+      // Counted on the server's clock, not this device's (which may be off).
+      var skew = el.hasAttribute("data-now") ? Date.parse(el.getAttribute("data-now")) - Date.now() : 0;
+      var due = Date.parse(el.getAttribute("data-countdown")) - skew;
       var label = el.textContent;
       function tick() {
         var s = Math.round((due - Date.now()) / 1000);
