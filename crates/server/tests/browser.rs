@@ -477,6 +477,14 @@ async fn the_console_and_the_status_page_in_a_real_browser() {
     dark.goto(&app.url(&room)).await.unwrap();
     checks.shot(&dark, "incident-phone-dark").await;
 
+    // The other console pages pass axe too.
+    for path in ["/oncall", "/alerts", "/maintenance"] {
+        dark.goto(&app.url(path)).await.unwrap();
+        checks.axe(&dark, path).await;
+        a.goto(&app.url(path)).await.unwrap();
+        checks.axe(&a, path).await;
+    }
+
     // An expired session goes back to the sign-in page.
     app.advance_mins(12 * 60 + 1);
     a.goto(&app.url(&room)).await.unwrap();

@@ -433,7 +433,96 @@ async fn the_update_preview_renders_the_template(backend: Backend) {
     );
 }
 
+/// On call, alerts and silences, maintenance: seen and managed from the
+/// console, with the API's own rules.
+async fn oncall_alerts_and_maintenance_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let oncall = browser.text("/oncall").await;
+    assert!(oncall.contains("<h1>On call</h1>"));
+
+    let page = browser.text("/alerts").await;
+    let token = csrf(&page);
+    // The API's rule: a silence says why.
+    let refused = browser
+        .post(
+            "/silences",
+            &[
+                ("csrf", &token),
+                ("matchers", r#"alertname="Disk""#),
+                ("duration", "2h"),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("comment"));
+    let resp = browser
+        .post(
+            "/silences",
+            &[
+                ("csrf", &token),
+                ("matchers", r#"alertname="Disk""#),
+                ("duration", "2h"),
+                ("comment", "disk swap tonight"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = browser.text("/alerts").await;
+    assert!(page.contains("disk swap tonight"), "{page}");
+    let (_, silences) = app.get("/api/v1/silences").await;
+    let id = silences[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(silences[0]["created_by"], "admin");
+    let resp = browser
+        .post(&format!("/silences/{id}/expire"), &[("csrf", &token)])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, silences) = app.get("/api/v1/silences").await;
+    assert_eq!(silences[0]["state"], "expired");
+
+    let page = browser.text("/maintenance").await;
+    let token = csrf(&page);
+    let resp = browser
+        .post(
+            "/maintenance",
+            &[
+                ("csrf", &token),
+                ("title", "Database upgrade"),
+                ("kind", "mode"),
+                ("service", "web"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let status: serde_json::Value = app
+        .http
+        .get(app.url("/status/api/v2/status.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"]["indicator"], "maintenance");
+    let (_, windows) = app.get("/api/v1/maintenance").await;
+    let id = windows[0]["id"].as_str().unwrap().to_string();
+    let resp = browser
+        .post(&format!("/maintenance/{id}/end"), &[("csrf", &token)])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let bad = browser
+        .post(
+            "/maintenance",
+            &[("csrf", &token), ("title", "x"), ("kind", "someday")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
 on_both_backends!(
+    oncall_alerts_and_maintenance_pages,
     signing_in_makes_a_session_and_signing_out_ends_it,
     a_session_expires_and_dies_with_its_token,
     the_room_acts_through_forms_with_csrf,

@@ -8,6 +8,7 @@
 
 mod pages;
 pub mod session;
+mod signals;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,6 +33,9 @@ impl Default for Console {
             ("incident.html", include_str!("assets/incident.html")),
             ("timeline.html", include_str!("assets/timeline.html")),
             ("preview.html", include_str!("assets/preview.html")),
+            ("oncall.html", include_str!("assets/oncall.html")),
+            ("alerts.html", include_str!("assets/alerts.html")),
+            ("maintenance.html", include_str!("assets/maintenance.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -66,6 +70,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/events", get(pages::incident_events))
         .route("/incidents/{id}/preview", post(pages::preview))
         .route("/incidents/{id}/{action}", post(pages::act))
+        .route("/oncall", get(signals::oncall_page))
+        .route("/alerts", get(signals::alerts_page))
+        .route("/silences", post(signals::create_silence))
+        .route("/silences/{id}/expire", post(signals::expire_silence))
+        .route(
+            "/maintenance",
+            get(signals::maintenance_page).post(signals::create_maintenance),
+        )
+        .route("/maintenance/{id}/end", post(signals::end_maintenance))
         .route("/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(
             state,

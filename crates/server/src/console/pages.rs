@@ -29,7 +29,7 @@ pub fn url_encode(s: &str) -> String {
 }
 
 /// `2026-11-23 10:00:00Z`.
-fn when(t: Timestamp) -> String {
+pub(super) fn when(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
@@ -44,7 +44,11 @@ fn elapsed(from: Timestamp, to: Timestamp) -> String {
     }
 }
 
-fn render<S: Serialize>(console: &Console, name: &str, ctx: &S) -> Result<String, ApiError> {
+pub(super) fn render<S: Serialize>(
+    console: &Console,
+    name: &str,
+    ctx: &S,
+) -> Result<String, ApiError> {
     console
         .env
         .get_template(name)
@@ -57,14 +61,14 @@ fn page(console: &Console, name: &str, ctx: &impl Serialize) -> Result<Response,
 }
 
 #[derive(Serialize)]
-struct Chrome<'a> {
+pub(super) struct Chrome<'a> {
     user: &'a str,
     role: &'a str,
     csrf: &'a str,
     can_act: bool,
 }
 
-fn chrome(s: &Session) -> Chrome<'_> {
+pub(super) fn chrome(s: &Session) -> Chrome<'_> {
     Chrome {
         user: &s.caller.name,
         role: s.caller.role.as_str(),
