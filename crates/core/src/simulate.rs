@@ -155,6 +155,7 @@ pub fn incident(policy: &Policy, scenario: &Scenario) -> Result<Incident, Comman
         policy,
         now: scenario.start,
         actor: ACTOR,
+        link_base: "",
     };
     let (mut incident, _) = declare(&scenario.declare, &ctx)?;
     incident.id = format!("{}-SIM", incident_id_stem(policy, scenario.start));
@@ -175,6 +176,7 @@ fn act(
         policy,
         now: t,
         actor: ACTOR,
+        link_base: "",
     };
     let kinds = match decide(state, cmd, &ctx) {
         Ok(kinds) => kinds,

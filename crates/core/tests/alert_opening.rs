@@ -68,6 +68,7 @@ fn the_lead_alert_names_the_incident_and_unknown_severities_fall_back() {
         policy: &policy,
         now: now(),
         actor: "alerts",
+        link_base: "",
     };
     assert!(declare(&d, &ctx).is_ok());
 }
@@ -108,6 +109,7 @@ fn news_counts_follow_the_incident_not_the_whole_set() {
         policy: &policy,
         now: now(),
         actor: "alerts",
+        link_base: "",
     };
     let opened = [alert("a", Some("api"), Some("P1"), true)];
     let d = opening::declaration(&policy, &opened, &[], now()).unwrap();

@@ -95,6 +95,7 @@ fn open(policy: &Policy, d: Declare, now: Timestamp) -> (Incident, Vec<Event>) {
             policy,
             now,
             actor: "alice",
+            link_base: "",
         },
     )
     .unwrap();
@@ -117,6 +118,7 @@ fn run(
             policy,
             now,
             actor: "alice",
+            link_base: "",
         },
     )
     .unwrap();
@@ -263,6 +265,7 @@ fn ticking_is_by_id_or_unambiguous_key() {
         policy: &policy,
         now,
         actor: "alice",
+        link_base: "",
     };
     let err = decide(
         &inc,
@@ -321,6 +324,7 @@ fn resolved_incidents_take_only_notes_and_reopen() {
         policy: &policy,
         now,
         actor: "alice",
+        link_base: "",
     };
     for cmd in [
         Command::Acknowledge,
@@ -374,6 +378,7 @@ fn invalid_transitions_and_inputs_say_why() {
         policy: &policy,
         now,
         actor: "alice",
+        link_base: "",
     };
     run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
     let cases: Vec<(Command, &str)> = vec![
@@ -506,6 +511,7 @@ fn handoff_moves_the_role_and_announces_it() {
         policy: &policy,
         now,
         actor: "omar",
+        link_base: "",
     };
     let again = Command::Handoff {
         role: None,

@@ -33,6 +33,7 @@ fn incident(policy: &Policy, severity: &str, now: Timestamp) -> Incident {
         policy,
         now,
         actor: "system",
+        link_base: "",
     };
     let d = Declare {
         title: "Checkout fails".into(),

@@ -106,6 +106,8 @@ pub struct Incidents {
     schedule: SchedulerWake,
     /// Woken after a write that queued notifications.
     deliver: DeliverWake,
+    /// Where people reach this server: the incident links in messages.
+    links: Arc<crate::notify::links::Links>,
     /// Bumped after every committed write, so views rendered from the
     /// store (the status page) know theirs is out of date and live views
     /// (the console's timeline) wake up.
@@ -119,6 +121,7 @@ impl Incidents {
         clock: Arc<dyn Clock>,
         schedule: SchedulerWake,
         deliver: DeliverWake,
+        links: Arc<crate::notify::links::Links>,
     ) -> Self {
         Incidents {
             store,
@@ -126,6 +129,7 @@ impl Incidents {
             clock,
             schedule,
             deliver,
+            links,
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
@@ -243,7 +247,13 @@ impl Incidents {
         policy: &Policy,
         now: Timestamp,
     ) -> Result<NewIncident, ChangeError> {
-        let ctx = Context { policy, now, actor };
+        let base = self.links.base();
+        let ctx = Context {
+            policy,
+            now,
+            actor,
+            link_base: &base,
+        };
         let (declared, mut events) = incident::declare(d, &ctx)?;
         let (state, more) = declared.advance(then, now, actor);
         events.extend(more);
@@ -300,12 +310,14 @@ impl Incidents {
                 });
             }
             let (policy, now) = (self.policy.policy(), self.clock.now());
+            let base = self.links.base();
             let decision = decide(
                 &current,
                 &Context {
                     policy: &policy,
                     now,
                     actor,
+                    link_base: &base,
                 },
             )?;
             if decision.events.is_empty() {

@@ -168,6 +168,7 @@ impl Server {
             clock.clone(),
             schedule.clone(),
             deliver.clone(),
+            links.clone(),
         );
         let pipeline = ingest::Pipeline {
             store: store.clone(),

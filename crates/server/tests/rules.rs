@@ -76,6 +76,7 @@ on_both_backends!(
     s003_declaration_template,
     s003_severity_response,
     s003_handoff,
+    s003_incident_doc_link,
     s004_templates,
     s004_ack_and_assess_5m,
     s004_uptime_target,
@@ -496,6 +497,7 @@ async fn s003_declaration_template(backend: Backend) {
     )
     .await;
     let text = r["text"].as_str().unwrap();
+    let doc = format!("Incident doc: {}/incidents/{id}", app.base);
     let expected = [
         "INCIDENT: [P0] - All pods crash looping",
         "Time: 10:00 UTC",
@@ -504,6 +506,7 @@ async fn s003_declaration_template(backend: Backend) {
         "Incident Commander: John Doe",
         "Communication Channel: #incident-dashflow",
         "Status Page: https://status.example.com",
+        doc.as_str(),
     ];
     assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
 }
@@ -887,4 +890,99 @@ async fn s004_uptime_target(backend: Backend) {
     assert_eq!(u["last_30_days"], 100.0);
     assert_eq!(u["below_target"], false);
     close(&u["last_90_days"], 100.0 * (1.0 - 3960.0 / quarter));
+}
+
+/// s003.incident-doc-link: every incident has one link, its room in the
+/// console, carried in pages (with the ack link), in the hand-off
+/// announcement (with the policy's channel) and in messages from templates
+/// (`incident.url`, in 003's declaration beside the channel and status
+/// page); the link opens the room once signed in.
+async fn s003_incident_doc_link(backend: Backend) {
+    let app = app(backend, "dashflow.toml").await;
+    let id = app
+        .declare(json!({"title": "50% error rate", "severity": "P1", "commander": "oncall"}))
+        .await;
+    let link = format!("{}/incidents/{id}", app.base);
+
+    // The declaration template carries it beside the channel and status page.
+    let v = ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"template": "declaration", "visibility": "internal"}),
+    )
+    .await;
+    let text = v["events"][0]["message"].as_str().unwrap();
+    assert!(text.contains(&format!("Incident doc: {link}")), "{text}");
+    assert!(
+        text.contains("Communication Channel: #incident-dashflow"),
+        "{text}"
+    );
+
+    // So does the hand-off announcement.
+    let v = ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/handoff"),
+        json!({"to": "jane", "summary": "rolled back", "next_steps": "watch the pool"}),
+    )
+    .await;
+    let message = v["events"][0]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("Incident: {link}")), "{message}");
+    assert!(message.contains("Channel: #incident-dashflow"), "{message}");
+
+    // A page carries it, beside its ack link.
+    let recv = common::receiver::Receiver::start().await;
+    let (_dir, source) = common::sms_ladder(&recv, "");
+    let paging = TestApp::spawn_with_policy(backend, source).await;
+    let paged = paging
+        .declare(json!({"title": "API down", "severity": "P0", "escalation_policy": "ladder"}))
+        .await;
+    paging.tick().await;
+    assert_eq!(paging.deliver().await.delivered, 1);
+    let page = &recv.bodies()[0];
+    assert_eq!(
+        page["incident_url"].as_str().unwrap(),
+        format!("{}/incidents/{paged}", paging.base)
+    );
+    assert!(page["ack_url"].as_str().unwrap().starts_with(&paging.base));
+
+    // The link opens the room: through sign-in for a browser without a
+    // session, straight in with one.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http.get(&link).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("/login?next=%2Fincidents%2F{id}").as_str()
+    );
+    let body = format!("token={}&next=%2Fincidents%2F{id}", app.admin_token);
+    let resp = http
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        format!("/incidents/{id}").as_str()
+    );
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let room = http
+        .get(&link)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(room.status(), StatusCode::OK);
+    let room = room.text().await.unwrap();
+    assert!(room.contains("50% error rate") && room.contains("#incident-dashflow"));
 }

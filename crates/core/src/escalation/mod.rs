@@ -896,6 +896,7 @@ url = "https://sms.example/send"
             policy: &policy,
             now,
             actor: "t",
+            link_base: "",
         };
         let (declared, _) = declare(
             &Declare {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::event::{
     AlertBrief, Event, EventKind, OpenedChecklistItem, StartedObligation, Status, Visibility,
 };
-use super::message::render_template;
+use super::message::render_template_linked;
 use super::state::Incident;
 use crate::{Policy, Timestamp};
 
@@ -27,6 +27,17 @@ pub struct Context<'a> {
     pub now: Timestamp,
     /// Who is acting: a person key, `token:<name>` or `system`.
     pub actor: &'a str,
+    /// Where people reach this Firebell (`https://firebell.example`), so
+    /// messages can carry the incident's own link; empty when unknown.
+    pub link_base: &'a str,
+}
+
+impl Context<'_> {
+    /// The incident's one link (its room in the console), if the base is known.
+    pub fn incident_link(&self, id: &str) -> Option<String> {
+        (!self.link_base.is_empty())
+            .then(|| format!("{}/incidents/{id}", self.link_base.trim_end_matches('/')))
+    }
 }
 
 /// Declare a new incident.
@@ -380,8 +391,15 @@ pub fn decide(
                     // Render against the incident as it will be after this update.
                     let mut preview = incident.clone();
                     preview.status = status;
-                    let r =
-                        render_template(policy, &preview, name, locale.as_deref(), vars, ctx.now)?;
+                    let r = render_template_linked(
+                        policy,
+                        &preview,
+                        name,
+                        locale.as_deref(),
+                        vars,
+                        ctx.now,
+                        ctx.link_base,
+                    )?;
                     (r.text, Some(name.clone()), Some(r.locale), r.direction)
                 }
             };
@@ -460,10 +478,17 @@ pub fn decide(
                 .as_deref()
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default();
-            let message = format!(
+            let mut message = format!(
                 "HANDOFF: Incident now owned by {}{level}\nSummary: {summary}\nNext Steps: {next_steps}",
                 display_name(policy, &to)
             );
+            // s003.incident-doc-link: the one link, and the channel beside it.
+            if let Some(link) = ctx.incident_link(&incident.id) {
+                message.push_str(&format!("\nIncident: {link}"));
+            }
+            if let Some(channel) = &policy.organization.incident_channel {
+                message.push_str(&format!("\nChannel: {channel}"));
+            }
             vec![EventKind::HandedOff {
                 role,
                 from,

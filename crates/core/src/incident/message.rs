@@ -33,6 +33,9 @@ pub struct RenderedMessage {
 #[derive(Serialize)]
 struct IncidentView<'a> {
     id: &'a str,
+    /// The incident's one link (its room in the console); empty when the
+    /// server's address is not known (offline rendering).
+    url: String,
     title: &'a str,
     severity: &'a str,
     severity_label: &'a str,
@@ -59,7 +62,8 @@ struct OrgView<'a> {
     status_page_url: &'a str,
 }
 
-/// Render template `name` in `locale` (default: the policy's) for `incident`.
+/// Render template `name` in `locale` (default: the policy's) for `incident`,
+/// with no link to it (see [`render_template_linked`]).
 pub fn render_template(
     policy: &Policy,
     incident: &Incident,
@@ -67,6 +71,20 @@ pub fn render_template(
     locale: Option<&str>,
     vars: &BTreeMap<String, String>,
     now: Timestamp,
+) -> Result<RenderedMessage, CommandError> {
+    render_template_linked(policy, incident, name, locale, vars, now, "")
+}
+
+/// [`render_template`] where `incident.url` is the incident's link under
+/// `link_base` (s003.incident-doc-link).
+pub fn render_template_linked(
+    policy: &Policy,
+    incident: &Incident,
+    name: &str,
+    locale: Option<&str>,
+    vars: &BTreeMap<String, String>,
+    now: Timestamp,
+    link_base: &str,
 ) -> Result<RenderedMessage, CommandError> {
     let template = policy.templates.get(name).ok_or_else(|| {
         let known: Vec<_> = policy.templates.keys().map(String::as_str).collect();
@@ -97,7 +115,14 @@ pub fn render_template(
         )
     })?;
 
-    let view = incident_view(policy, incident, now);
+    let mut view = incident_view(policy, incident, now);
+    if !link_base.is_empty() {
+        view.url = format!(
+            "{}/incidents/{}",
+            link_base.trim_end_matches('/'),
+            incident.id
+        );
+    }
     let org = org_view(policy);
 
     let mut env = Environment::new();
@@ -138,6 +163,7 @@ fn incident_view<'a>(
     let elapsed = Duration::from_secs(now.duration_since(incident.declared_at).as_secs().max(0));
     IncidentView {
         id: &incident.id,
+        url: String::new(),
         title: &incident.title,
         severity: &incident.severity,
         severity_label: severity.and_then(|s| s.label.as_deref()).unwrap_or(""),
@@ -220,6 +246,7 @@ mod tests {
                 policy: &policy,
                 now,
                 actor: "a",
+                link_base: "",
             },
         )
         .unwrap();

@@ -17,5 +17,5 @@ pub use event::{
     AlertBrief, Direction, Event, EventKind, NotificationOutcome, Notified, OpenedChecklistItem,
     RoleHolders, StartedObligation, Status, Visibility,
 };
-pub use message::{RenderedMessage, render_template};
+pub use message::{RenderedMessage, render_template, render_template_linked};
 pub use state::{ChecklistItemState, Incident};

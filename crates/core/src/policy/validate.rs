@@ -39,8 +39,9 @@ pub const CHANNELS: [&str; 8] = [
 pub const TEMPLATE_ROOTS: [&str; 4] = ["incident", "org", "vars", "now"];
 
 /// Fields of `incident` in a template's context.
-pub const TEMPLATE_INCIDENT_FIELDS: [&str; 18] = [
+pub const TEMPLATE_INCIDENT_FIELDS: [&str; 19] = [
     "id",
+    "url",
     "title",
     "severity",
     "severity_label",

@@ -270,13 +270,14 @@ pub async fn render(
 ) -> Result<Json<RenderedMessage>, ApiError> {
     let (incident, _) = load(&state, &id).await?;
     let policy = state.policy.policy();
-    let msg = incident::render_template(
+    let msg = incident::render_template_linked(
         &policy,
         &incident,
         &r.template,
         r.locale.as_deref(),
         &r.vars,
         state.clock.now(),
+        &state.links.base(),
     )?;
     Ok(Json(msg))
 }

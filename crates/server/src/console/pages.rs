@@ -728,13 +728,14 @@ pub async fn preview(
         (form.message, "auto".to_string(), String::new())
     } else {
         let policy = state.policy.policy();
-        match incident::render_template(
+        match incident::render_template_linked(
             &policy,
             &incident,
             &form.template,
             (!form.locale.is_empty()).then_some(form.locale.as_str()),
             &BTreeMap::new(),
             state.clock.now(),
+            &state.links.base(),
         ) {
             Ok(m) => (
                 m.text,
