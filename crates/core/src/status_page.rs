@@ -28,6 +28,28 @@ pub enum ComponentStatus {
     MajorOutage,
 }
 
+impl std::str::FromStr for ComponentStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            ComponentStatus::Operational,
+            ComponentStatus::UnderMaintenance,
+            ComponentStatus::DegradedPerformance,
+            ComponentStatus::PartialOutage,
+            ComponentStatus::MajorOutage,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown component status {s:?}; expected operational, under_maintenance, \
+                 degraded_performance, partial_outage, major_outage (or auto)"
+            )
+        })
+    }
+}
+
 impl ComponentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,8 +184,9 @@ pub fn is_public(policy: &Policy, incident: &Incident) -> bool {
         })
 }
 
-/// The state of each of `components` (same order): the worst of what the
-/// open incidents of its service and its running maintenance windows say.
+/// The state of each of `components` (same order): what a person set on an
+/// open incident, else the worst of what the open incidents of its service
+/// and its running maintenance windows say.
 pub fn component_states<'a>(
     policy: &Policy,
     components: &[Component],
@@ -189,13 +212,27 @@ pub fn component_states<'a>(
             worsen(s.as_str(), status);
         }
     }
+    // A person's word on a component, set on an open incident, replaces
+    // what was derived (both ways: "still degraded" and "fine already");
+    // two incidents saying different things: the worse.
+    let mut set: BTreeMap<&str, ComponentStatus> = BTreeMap::new();
+    for incident in open.iter().filter(|i| i.status.is_open()) {
+        for (component, status) in &incident.component_states {
+            if let Ok(status) = status.parse::<ComponentStatus>() {
+                let slot = set.entry(component.as_str()).or_insert(status);
+                *slot = (*slot).max(status);
+            }
+        }
+    }
     components
         .iter()
         .map(|c| {
-            by_service
-                .get(c.service.as_str())
-                .copied()
-                .unwrap_or(ComponentStatus::Operational)
+            set.get(c.id.as_str()).copied().unwrap_or_else(|| {
+                by_service
+                    .get(c.service.as_str())
+                    .copied()
+                    .unwrap_or(ComponentStatus::Operational)
+            })
         })
         .collect()
 }

@@ -283,6 +283,14 @@ async fn the_room_acts_through_forms_with_csrf(backend: Backend) {
             vec![("severity", "P0"), ("reason", "all customers")],
         ),
         ("checklist", vec![("item", "first-15-minutes.impact")]),
+        (
+            "components",
+            vec![
+                ("item", "api.webhooks"),
+                ("status", "operational"),
+                ("reason", "webhooks unaffected"),
+            ],
+        ),
         ("resolve", vec![("summary", "rolled back")]),
         ("reopen", vec![("reason", "errors again")]),
     ] {
@@ -311,6 +319,7 @@ async fn the_room_acts_through_forms_with_csrf(backend: Backend) {
         "role_assigned",
         "severity_changed",
         "checklist_item_ticked",
+        "component_state_set",
         "resolved",
         "reopened",
     ] {

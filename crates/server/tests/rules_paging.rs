@@ -74,6 +74,7 @@ on_both_backends!(
     s000_p1_update_every_30m,
     s000_who_to_page,
     s002_updates_15_30m,
+    s002_notify_mitigated_and_resolved,
     s004_channels_by_severity,
 );
 
@@ -771,4 +772,136 @@ async fn s000_who_to_page(backend: Backend) {
             .contains(&json!("schedule dba: nobody on call")),
         "{step}"
     );
+}
+
+/// The stakeholder notices of an incident: (duty, person, state).
+async fn told(app: &TestApp, id: &str) -> Vec<(String, String, String)> {
+    app.notifications(id)
+        .await
+        .into_iter()
+        .filter(|n| {
+            n["duty"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("stakeholders:")
+        })
+        .map(|n| {
+            let field = |k: &str| n[k].as_str().unwrap().to_string();
+            (field("duty"), field("person"), field("state"))
+        })
+        .collect()
+}
+
+/// s002.notify-mitigated-and-resolved: the services' stakeholders are told
+/// once when the impact is mitigated and once when the incident is fully
+/// resolved — not at every later update, not again after a reopen, and the
+/// resolution's news is not cancelled by the resolution itself.
+async fn s002_notify_mitigated_and_resolved(backend: Backend) {
+    let app = app_at(backend, "django-crm.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(
+            json!({"title": "Deals page 500s", "severity": "SEV2", "services": ["web", "worker"]}),
+        )
+        .await;
+    app.tick().await;
+    assert!(told(&app, &id).await.is_empty(), "nothing to tell yet");
+
+    app.advance_mins(20);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "mitigated", "message": "Traffic drained from the bad node"}),
+    )
+    .await;
+    app.tick().await;
+    let after_mitigation = told(&app, &id).await;
+    assert_eq!(
+        after_mitigation.len(),
+        1,
+        "one stakeholder, once, for two services: {after_mitigation:?}"
+    );
+    assert_eq!(after_mitigation[0].0, "stakeholders:mitigated");
+    assert_eq!(after_mitigation[0].1, "product-owner");
+    let reminded = app.events_of(&id, "reminded").await;
+    let notice = reminded
+        .iter()
+        .find(|e| e["reminder"] == "stakeholders:mitigated")
+        .unwrap();
+    assert!(
+        notice["reason"].as_str().unwrap().contains("mitigated at"),
+        "{notice}"
+    );
+
+    // More updates while mitigated: no second notice.
+    app.advance_mins(15);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "monitoring", "message": "Watching error rates"}),
+    )
+    .await;
+    app.tick().await;
+    assert_eq!(told(&app, &id).await.len(), 1);
+
+    app.advance_mins(30);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "bad node replaced"}),
+    )
+    .await;
+    app.tick().await;
+    let all = told(&app, &id).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    let resolved = all
+        .iter()
+        .find(|n| n.0 == "stakeholders:resolved")
+        .expect("told of the resolution");
+    assert_eq!(
+        resolved.2, "pending",
+        "queued for delivery, not cancelled by the resolution"
+    );
+    // A later write on the resolved incident does not cancel it either.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/notes"),
+        json!({"text": "postmortem booked"}),
+    )
+    .await;
+    let all = told(&app, &id).await;
+    assert!(all.iter().all(|n| n.2 != "cancelled"), "{all:?}");
+
+    // Reopened and resolved again: already told.
+    app.advance_mins(5);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/reopen"),
+        json!({"reason": "errors again"}),
+    )
+    .await;
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    app.tick().await;
+    assert_eq!(told(&app, &id).await.len(), 2);
+
+    // An incident resolved without a mitigation step: told once, of that.
+    let quick = app
+        .declare(json!({"title": "Blip", "severity": "SEV2", "services": ["worker"]}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{quick}/resolve"),
+        json!({}),
+    )
+    .await;
+    app.tick().await;
+    let quick_told = told(&app, &quick).await;
+    assert_eq!(quick_told.len(), 1, "{quick_told:?}");
+    assert_eq!(quick_told[0].0, "stakeholders:resolved");
+    // A service without stakeholders tells nobody.
+    let db = app
+        .declare(json!({"title": "Replica lag", "severity": "SEV2", "services": ["database"]}))
+        .await;
+    ok(&app, &format!("/api/v1/incidents/{db}/resolve"), json!({})).await;
+    app.tick().await;
+    assert!(told(&app, &db).await.is_empty());
 }

@@ -436,7 +436,79 @@ async fn a_change_shows_on_the_next_request(backend: Backend) {
     }
 }
 
+/// A responder overrides a component's state with a reason: it is on the
+/// incident's timeline, the page shows it (either way: worse or better than
+/// derived), `auto` goes back, and it lapses with the incident.
+async fn a_responder_overrides_a_component(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app
+        .declare(json!({"title": "Login slow", "severity": "P3", "services": ["web"]}))
+        .await;
+    assert_eq!(
+        state_of(&states(&app).await, "web.login"),
+        "degraded_performance"
+    );
+    let set = |component: &'static str, status: &'static str, reason: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/incidents/{id}/components"),
+                json!({"component": component, "status": status, "reason": reason}),
+            )
+            .await
+        }
+    };
+    let (code, v) = set("web.login", "major_outage", "nobody can sign in").await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["events"][0]["type"], "component_state_set");
+    assert_eq!(v["events"][0]["reason"], "nobody can sign in");
+    let s = states(&app).await;
+    assert_eq!(
+        state_of(&s, "web.login"),
+        "major_outage",
+        "worse than derived"
+    );
+    assert_eq!(
+        state_of(&s, "web.web-app"),
+        "degraded_performance",
+        "only that one"
+    );
+    assert_eq!(indicator(&app).await, "critical");
+    // Better than derived: a person's word wins both ways.
+    set("web.web-app", "operational", "the app itself is fine").await;
+    assert_eq!(state_of(&states(&app).await, "web.web-app"), "operational");
+    // Refused: an unknown component or status, or no reason.
+    let (code, v) = set("web.nope", "major_outage", "x").await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("web.login"),
+        "{v}"
+    );
+    let (code, _) = set("web.login", "on_fire", "x").await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, _) = set("web.login", "major_outage", "").await;
+    assert!(code.is_client_error());
+    // Back to derived.
+    set("web.login", "auto", "fixed the SSO certificate").await;
+    assert_eq!(
+        state_of(&states(&app).await, "web.login"),
+        "degraded_performance"
+    );
+    // It lapses with the incident.
+    set("web.login", "partial_outage", "again").await;
+    app.post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        .await;
+    assert!(states(&app).await.iter().all(|(_, st)| st == "operational"));
+    let timeline = app.events_of(&id, "component_state_set").await;
+    assert_eq!(timeline.len(), 4, "each on the timeline: {timeline:?}");
+}
+
 on_both_backends!(
+    a_responder_overrides_a_component,
     only_public_updates_leave_the_building,
     components_follow_incidents_and_maintenance,
     maintenance_is_announced_and_tracked,

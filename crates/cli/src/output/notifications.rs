@@ -221,5 +221,6 @@ fn duty(duty: &Duty) -> String {
         Duty::ResponseBreach => "response target".into(),
         Duty::ObligationReminder { key, .. } => format!("obligation {key} reminder"),
         Duty::DeadLetter { .. } => duty.to_string(),
+        Duty::Stakeholders { milestone } => format!("stakeholders told: {}", milestone.as_str()),
     }
 }

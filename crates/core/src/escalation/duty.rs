@@ -34,6 +34,24 @@ pub enum Duty {
     ObligationReminder { key: String, index: usize },
     /// The admins' message about notification `notification`, dead-lettered.
     DeadLetter { notification: String },
+    /// The services' stakeholders told of a milestone (once each).
+    Stakeholders { milestone: Milestone },
+}
+
+/// What stakeholders are told of (s002.notify-mitigated-and-resolved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Milestone {
+    Mitigated,
+    Resolved,
+}
+
+impl Milestone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Milestone::Mitigated => "mitigated",
+            Milestone::Resolved => "resolved",
+        }
+    }
 }
 
 /// A duty's text that does not parse.
@@ -46,6 +64,10 @@ impl Duty {
     pub fn is_step(&self) -> bool {
         matches!(self, Duty::Step { .. })
     }
+
+    /// The text every duty that outlives its incident's resolution starts
+    /// with: news of the resolution itself must not be cancelled by it.
+    pub const OUTLIVES_RESOLUTION_PREFIX: &'static str = "stakeholders:";
 }
 
 fn escape(name: &str) -> String {
@@ -89,6 +111,7 @@ impl fmt::Display for Duty {
                 write!(f, "reminder:obligation:{}:{index}", escape(key))
             }
             Duty::DeadLetter { notification } => write!(f, "dead:{}", escape(notification)),
+            Duty::Stakeholders { milestone } => write!(f, "stakeholders:{}", milestone.as_str()),
         }
     }
 }
@@ -121,6 +144,12 @@ impl FromStr for Duty {
                 _ => None,
             },
             ["dead", id] => unescape(id).map(|notification| Duty::DeadLetter { notification }),
+            ["stakeholders", "mitigated"] => Some(Duty::Stakeholders {
+                milestone: Milestone::Mitigated,
+            }),
+            ["stakeholders", "resolved"] => Some(Duty::Stakeholders {
+                milestone: Milestone::Resolved,
+            }),
             _ => None,
         };
         parsed.ok_or_else(|| InvalidDuty(text.to_string()))

@@ -26,7 +26,7 @@
 use serde::Serialize;
 
 mod duty;
-pub use duty::{Duty, InvalidDuty};
+pub use duty::{Duty, InvalidDuty, Milestone};
 
 use crate::incident::{EventKind, Incident, Notified};
 use crate::policy::{ContactKind, EscalationPolicy, Paging, Policy, StopOn};
@@ -173,6 +173,20 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
             };
             if !incident.duties_done.contains(&duty)
                 && let Ok(at) = due.checked_sub(before.as_signed())
+            {
+                out.push(Due { duty, at });
+            }
+        }
+    }
+    // s002.notify-mitigated-and-resolved: once each, even after resolution.
+    if !stakeholders(incident, policy).is_empty() {
+        for (milestone, at) in [
+            (Milestone::Mitigated, incident.mitigated_at),
+            (Milestone::Resolved, incident.resolved_at),
+        ] {
+            let duty = Duty::Stakeholders { milestone };
+            if let Some(at) = at
+                && !incident.duties_done.contains(&duty)
             {
                 out.push(Due { duty, at });
             }
@@ -354,6 +368,33 @@ fn fire_one(
                 unreachable,
             });
         }
+        Duty::Stakeholders { milestone } => {
+            let reason = match milestone {
+                Milestone::Mitigated => format!(
+                    "impact mitigated at {}; the incident stays open until fully resolved",
+                    fmt_time(due.at)
+                ),
+                Milestone::Resolved => format!(
+                    "fully resolved at {}, {} after declaration",
+                    fmt_time(due.at),
+                    Duration::from_secs(
+                        due.at.duration_since(incident.declared_at).as_secs().max(0)
+                    )
+                ),
+            };
+            let targets = stakeholders(incident, policy);
+            let (notified, unreachable) =
+                ctx.notify(&due.duty, &targets, false, false, &reason, out);
+            out.events.push(EventKind::Reminded {
+                reminder: format!("stakeholders:{}", milestone.as_str()),
+                duty: due.duty.clone(),
+                n: 1,
+                due_at: due.at,
+                reason,
+                notified,
+                unreachable,
+            });
+        }
         // Written by the dispatcher, never on an agenda.
         Duty::DeadLetter { .. } => {}
     }
@@ -391,6 +432,25 @@ fn applied(incident: &Incident, out: &Firing) -> Incident {
 /// Apply fired event kinds to a working copy of the state, as the append will.
 fn apply_all(state: &mut Incident, kinds: &[EventKind], at: Timestamp) {
     *state = state.advance(kinds.to_vec(), at, "system").0;
+}
+
+/// The stakeholders of the incident's services, each target once, in the
+/// policy's order.
+fn stakeholders(incident: &Incident, policy: &Policy) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for service in &incident.services {
+        for target in policy
+            .services
+            .get(service)
+            .map(|s| s.stakeholders.as_slice())
+            .unwrap_or_default()
+        {
+            if !out.contains(target) {
+                out.push(target.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The next step of the ladder and when it is due, if one is owed.

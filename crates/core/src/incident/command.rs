@@ -116,6 +116,14 @@ pub enum Command {
     Reopen {
         reason: String,
     },
+    /// Override what the status page shows for `component` (its id,
+    /// `<service>.<slug>`) while this incident is open: a status name, or
+    /// `auto` to go back to the state derived from incidents and maintenance.
+    SetComponentState {
+        component: String,
+        status: String,
+        reason: String,
+    },
     /// From the alert processor: alerts attached, resolved or fired again.
     /// With `all_resolved`, the severity's `on_alerts_resolved` decides
     /// whether the incident resolves itself.
@@ -143,6 +151,7 @@ impl Command {
             Command::Handoff { .. } => "handoff",
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
+            Command::SetComponentState { .. } => "set_component_state",
             Command::RecordAlerts { .. } => "record_alerts",
         }
     }
@@ -436,6 +445,41 @@ pub fn decide(
         Command::AddNote { text } => vec![EventKind::NoteAdded {
             text: required_text("text", text, MAX_TEXT)?,
         }],
+        Command::SetComponentState {
+            component,
+            status,
+            reason,
+        } => {
+            let known = crate::status_page::components(policy);
+            let Some(found) = known.iter().find(|c| c.id == *component) else {
+                let ids: Vec<&str> = known.iter().map(|c| c.id.as_str()).collect();
+                return Err(CommandError::invalid(
+                    "unknown_component",
+                    format!(
+                        "unknown component {component:?}; the status page has {}",
+                        if ids.is_empty() {
+                            "none".to_string()
+                        } else {
+                            ids.join(", ")
+                        }
+                    ),
+                ));
+            };
+            let status = match status.trim() {
+                "auto" => None,
+                s => Some(
+                    s.parse::<crate::status_page::ComponentStatus>()
+                        .map_err(|e| CommandError::invalid("unknown_component_status", e))?
+                        .as_str()
+                        .to_string(),
+                ),
+            };
+            vec![EventKind::ComponentStateSet {
+                component: found.id.clone(),
+                status,
+                reason: required_text("reason", reason, MAX_TEXT)?,
+            }]
+        }
         Command::TickChecklistItem { item } => {
             let found = find_checklist_item(incident, item)?;
             if let Some(at) = found.ticked_at {

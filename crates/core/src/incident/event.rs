@@ -211,6 +211,13 @@ pub enum EventKind {
     Reopened {
         reason: String,
     },
+    /// What the status page shows for a component, set by a person while
+    /// this incident is open; `None` goes back to the derived state.
+    ComponentStateSet {
+        component: String,
+        status: Option<String>,
+        reason: String,
+    },
     /// Alerts were attached to the incident, resolved or fired again. Counts
     /// and a small sample only: an incident with thousands of alerts keeps a
     /// readable timeline (the full list is in the alerts table).
@@ -338,6 +345,7 @@ impl EventKind {
             EventKind::HandedOff { .. } => "handed_off",
             EventKind::Resolved { .. } => "resolved",
             EventKind::Reopened { .. } => "reopened",
+            EventKind::ComponentStateSet { .. } => "component_state_set",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
             EventKind::RuleTriggered { .. } => "rule_triggered",
@@ -401,6 +409,16 @@ impl EventKind {
             EventKind::HandedOff { message, .. } => message.clone(),
             EventKind::Resolved { summary } => format!("resolved {summary}"),
             EventKind::Reopened { reason } => format!("reopened: {reason}"),
+            EventKind::ComponentStateSet {
+                component,
+                status: Some(status),
+                reason,
+            } => format!("status page: {component} shown as {status}: {reason}"),
+            EventKind::ComponentStateSet {
+                component,
+                status: None,
+                reason,
+            } => format!("status page: {component} back to its derived state: {reason}"),
             EventKind::AlertsChanged {
                 attached,
                 resolved,

@@ -73,6 +73,10 @@ pub struct Incident {
     /// Update reminders sent since the last status update.
     #[serde(default)]
     pub update_reminders: u32,
+    /// Status page components whose state a person set while this incident
+    /// is open: component id → status name.
+    #[serde(default)]
+    pub component_states: std::collections::BTreeMap<String, String>,
     /// Everyone paged or notified for this incident, in first-paged order.
     #[serde(default)]
     pub paged: Vec<String>,
@@ -165,6 +169,7 @@ impl Incident {
             escalation_started_at: e.at,
             duties_done: BTreeSet::new(),
             update_reminders: 0,
+            component_states: Default::default(),
             paged: Vec::new(),
             ack_round: 0,
             updated_at: e.at,
@@ -228,6 +233,17 @@ impl Incident {
                 self.status = Status::Resolved;
                 self.resolved_at = Some(e.at);
             }
+            EventKind::ComponentStateSet {
+                component, status, ..
+            } => match status {
+                Some(status) => {
+                    self.component_states
+                        .insert(component.clone(), status.clone());
+                }
+                None => {
+                    self.component_states.remove(component);
+                }
+            },
             EventKind::Reopened { .. } => {
                 self.status = Status::Investigating;
                 self.resolved_at = None;

@@ -437,6 +437,10 @@ pub struct Service {
     pub contacts: Vec<String>,
     /// Escalation policy for this service's incidents (a route's wins).
     pub escalation_policy: Option<String>,
+    /// Who is told, once, when an incident of this service is mitigated and
+    /// once when it is fully resolved (s002.notify-mitigated-and-resolved):
+    /// `person:`, `team:`, `schedule:` or `role:` targets.
+    pub stakeholders: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -559,6 +559,9 @@ impl Validator {
                     );
                 }
             }
+            for (i, target) in service.stakeholders.iter().enumerate() {
+                self.target(policy, at.key("stakeholders").index(i), target, false);
+            }
             for (i, link) in service.runbooks.iter().enumerate() {
                 self.required(
                     at.key("runbooks").index(i).key("url"),

@@ -22,10 +22,10 @@ use crate::auth::Caller;
 use crate::command::Applied;
 use crate::error::{ApiError, not_found_incident};
 use crate::wire::{
-    AcknowledgeRequest, AlertList, CommandResponse, DeclareRequest, HandoffRequest,
-    IncidentAlertsQuery, IncidentDetail, IncidentList, IncidentListQuery, NoteRequest,
-    RenderRequest, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TickRequest,
-    UpdateRequest,
+    AcknowledgeRequest, AlertList, CommandResponse, ComponentStateRequest, DeclareRequest,
+    HandoffRequest, IncidentAlertsQuery, IncidentDetail, IncidentList, IncidentListQuery,
+    NoteRequest, RenderRequest, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest,
+    TickRequest, UpdateRequest,
 };
 
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareRequest,
@@ -215,6 +215,16 @@ command_endpoint!(handoff, "/incidents/{id}/handoff", HandoffRequest, |r| {
 command_endpoint!(resolve, "/incidents/{id}/resolve", ResolveRequest, |r| {
     Command::Resolve { summary: r.summary }
 });
+command_endpoint!(
+    set_component_state,
+    "/incidents/{id}/components",
+    ComponentStateRequest,
+    |r| Command::SetComponentState {
+        component: r.component,
+        status: r.status,
+        reason: r.reason
+    }
+);
 command_endpoint!(reopen, "/incidents/{id}/reopen", ReopenRequest, |r| {
     Command::Reopen { reason: r.reason }
 });

@@ -489,6 +489,10 @@ async fn room(
         "severities": policy.severities.iter().map(|s| &s.name).collect::<Vec<_>>(),
         "people": policy.people.iter().map(|(k, p)| serde_json::json!({"key": k, "name": p.name})).collect::<Vec<_>>(),
         "channel": policy.organization.incident_channel,
+        "components": firebell_core::status_page::components(&policy).iter().map(|c| serde_json::json!({
+            "id": c.id, "name": c.name, "service": c.service,
+            "set": incident.component_states.get(&c.id) })).collect::<Vec<_>>(),
+        "component_statuses": ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"],
         "status_page": "/status",
     }))
 }
@@ -662,6 +666,11 @@ fn command(action: &str, f: ActionForm) -> Result<Command, ApiError> {
             next_steps: f.next_steps,
         },
         "resolve" => Command::Resolve { summary: f.summary },
+        "components" => Command::SetComponentState {
+            component: f.item,
+            status: f.status,
+            reason: f.reason,
+        },
         "reopen" => Command::Reopen { reason: f.reason },
         other => {
             return Err(ApiError::NotFound {

@@ -126,10 +126,12 @@ pub async fn gather(
                 ..Default::default()
             })
             .await?;
+        // Public incidents, and any other open one a person set a
+        // component's state on.
         open.extend(
             page.items
                 .into_iter()
-                .filter(|i| page::is_public(policy, i)),
+                .filter(|i| page::is_public(policy, i) || !i.component_states.is_empty()),
         );
         cursor = page.next_cursor;
         if cursor.is_none() || open.len() >= MAX_OPEN {
@@ -153,7 +155,11 @@ pub async fn gather(
         .take(MAX_RECENT as usize)
         .collect();
     let mut events = BTreeMap::new();
-    for incident in open.iter().chain(&recent) {
+    for incident in open
+        .iter()
+        .chain(&recent)
+        .filter(|i| page::is_public(policy, i))
+    {
         let log = store.load_events(&incident.id).await?;
         events.insert(incident.id.clone(), page::public_updates(&log));
     }
@@ -237,6 +243,7 @@ pub fn build(
         .open
         .iter()
         .chain(&gathered.recent)
+        .filter(|i| page::is_public(policy, i))
         .map(|i| {
             let updates = gathered.events.get(&i.id).cloned().unwrap_or_default();
             let updated_at = updates

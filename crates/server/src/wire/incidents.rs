@@ -165,6 +165,22 @@ pub struct ReopenRequest {
     pub expected_version: Option<u64>,
 }
 
+/// Override what the status page shows for a component while this
+/// incident is open, with the reason (on the timeline).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentStateRequest {
+    /// The component's id, `<service>.<slug>` (see the status page's
+    /// `components.json`).
+    pub component: String,
+    /// `operational`, `under_maintenance`, `degraded_performance`,
+    /// `partial_outage`, `major_outage`, or `auto` to go back to the state
+    /// derived from incidents and maintenance.
+    pub status: String,
+    pub reason: String,
+    pub expected_version: Option<u64>,
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderRequest {

@@ -1,7 +1,7 @@
 // Timers and the notification outbox (see `crate::outbox`).
 // Included once per backend (see `backend/mod.rs`).
 
-use firebell_core::escalation::{Due, Intent};
+use firebell_core::escalation::{Due, Duty, Intent};
 use firebell_core::{Incident, Timestamp};
 
 use super::{Conn, Handle};
@@ -245,16 +245,19 @@ pub(super) async fn sync_effects(
 }
 
 /// Cancel the pending notifications `state` no longer allows: pages once it
-/// is acknowledged, everything once it is resolved.
+/// is acknowledged, everything once it is resolved — except the news of the
+/// resolution itself (stakeholders told it is over).
 async fn cancel_stopped(conn: &mut Conn, state: &Incident) -> Result<(), StoreError> {
     if !state.is_open() || state.acknowledged_at.is_some() {
         sqlx::query(
             "UPDATE notifications SET state = 'cancelled', updated_at_ms = $1 \
-             WHERE incident_id = $2 AND state = 'pending' AND (stop_on_ack OR $3)",
+             WHERE incident_id = $2 AND state = 'pending' AND (stop_on_ack OR $3) \
+             AND duty NOT LIKE $4",
         )
         .bind(to_ms(state.updated_at))
         .bind(&state.id)
         .bind(!state.is_open())
+        .bind(format!("{}%", Duty::OUTLIVES_RESOLUTION_PREFIX))
         .execute(&mut *conn)
         .await?;
     }

@@ -216,7 +216,7 @@ impl Validator {
     }
 
     /// `person:<key>` and friends; `paged` where reminders allow it.
-    fn target(&mut self, policy: &Policy, path: KeyPath, target: &str, paged_ok: bool) {
+    pub(super) fn target(&mut self, policy: &Policy, path: KeyPath, target: &str, paged_ok: bool) {
         if paged_ok && target == "paged" {
             return;
         }
