@@ -24,8 +24,8 @@ use clap::{Parser, Subcommand};
 
 use crate::client::ClientError;
 use crate::commands::incidents::{
-    DeclareArgs, HandoffArgs, IdArgs, ListArgs, NoteArgs, ReopenArgs, ResolveArgs, RoleArgs,
-    SeverityArgs, TickArgs, UpdateArgs,
+    ComponentArgs, DeclareArgs, HandoffArgs, IdArgs, ListArgs, NoteArgs, ReopenArgs, ResolveArgs,
+    RoleArgs, SeverityArgs, TickArgs, UpdateArgs,
 };
 use crate::commands::notifications::NotificationsArgs;
 use crate::commands::oncall::{OncallArgs, OverrideCmd};
@@ -94,6 +94,10 @@ enum Cmd {
     Resolve(ResolveArgs),
     /// Reopen a resolved incident.
     Reopen(ReopenArgs),
+    /// Override what the public status page shows for a component while the
+    /// incident is open: `firebell component INC-… api.rest-api partial_outage --reason "…"`
+    /// (`auto` goes back to the state derived from incidents and maintenance).
+    Component(ComponentArgs),
     /// List alerts (firing by default).
     Alerts(AlertsArgs),
     /// Silences: suppress paging for matching alerts, keep the record.
@@ -197,6 +201,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Handoff(a) => incidents::handoff(a, file).await?,
         Cmd::Resolve(a) => incidents::resolve(a, file).await?,
         Cmd::Reopen(a) => incidents::reopen(a, file).await?,
+        Cmd::Component(a) => incidents::component(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,

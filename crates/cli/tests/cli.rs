@@ -189,6 +189,25 @@ fn incident_lifecycle_through_the_cli(backend: &str) {
         "--dry-run",
     ]);
     assert!(preview.contains("rtl"), "{preview}");
+    let set = run(&[
+        "component",
+        &id,
+        "api.webhooks",
+        "operational",
+        "--reason",
+        "webhooks unaffected",
+    ]);
+    assert!(set.contains("api.webhooks shown as operational"), "{set}");
+    let refused = firebell(
+        &url,
+        &token,
+        &["component", &id, "api.webhooks", "on_fire", "--reason", "x"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("possible values"),
+        "{refused:?}"
+    );
     run(&["resolve", &id, "--summary", "rolled back"]);
 
     let shown = run(&["show", &id]);

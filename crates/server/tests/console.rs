@@ -530,7 +530,41 @@ async fn oncall_alerts_and_maintenance_pages(backend: Backend) {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
 
+/// The room lists the pages sent and waiting; phone numbers only to
+/// responders.
+async fn the_room_lists_notifications(backend: Backend) {
+    let recv = common::receiver::Receiver::start().await;
+    let (_dir, source) = common::sms_ladder(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = app
+        .declare(json!({"title": "API down", "severity": "P0", "escalation_policy": "ladder"}))
+        .await;
+    app.tick().await;
+    let mut responder = Browser::new(&app);
+    responder.sign_in(&app.admin_token).await;
+    let room = responder.text(&format!("/incidents/{id}")).await;
+    let panel = &room[room.find(r#"id="nt-h""#).expect("a notifications panel")..];
+    assert!(panel.contains("alice") && panel.contains("sms"), "{panel}");
+    assert!(
+        panel.contains("+44 20 7946 0001") && panel.contains("pending"),
+        "{panel}"
+    );
+    app.deliver().await;
+    let room = responder.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("delivered"), "{room}");
+
+    let secret = app.token("victor", "viewer").await;
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in(&secret).await;
+    let room = viewer.text(&format!("/incidents/{id}")).await;
+    assert!(
+        room.contains("(hidden)") && !room.contains("+44 20 7946 0001"),
+        "{room}"
+    );
+}
+
 on_both_backends!(
+    the_room_lists_notifications,
     oncall_alerts_and_maintenance_pages,
     signing_in_makes_a_session_and_signing_out_ends_it,
     a_session_expires_and_dies_with_its_token,

@@ -7,9 +7,9 @@ use clap::Args;
 use firebell_core::Timestamp;
 use firebell_core::incident::{Status, Visibility};
 use firebell_server::wire::{
-    AcknowledgeRequest, CommandResponse, DeclareRequest, HandoffRequest, IncidentDetail,
-    IncidentList, IncidentListQuery, NoteRequest, RenderRequest, RenderedMessage, ReopenRequest,
-    ResolveRequest, RoleRequest, SeverityRequest, TickRequest, UpdateRequest,
+    AcknowledgeRequest, CommandResponse, ComponentStateRequest, DeclareRequest, HandoffRequest,
+    IncidentDetail, IncidentList, IncidentListQuery, NoteRequest, RenderRequest, RenderedMessage,
+    ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TickRequest, UpdateRequest,
 };
 use serde::Serialize;
 
@@ -220,6 +220,36 @@ pub struct ReopenArgs {
     client: ClientArgs,
 }
 
+#[derive(Args)]
+pub struct ComponentArgs {
+    /// Incident id (the override lasts while it is open).
+    id: String,
+    /// Status page component id, e.g. `api.rest-api` (see /status/api/v2/components.json).
+    component: String,
+    /// How the public status page shows it.
+    #[arg(value_enum)]
+    status: ComponentShown,
+    /// Why (on the incident's timeline).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// A component's state on the status page, or `auto` for the derived one.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ComponentShown {
+    Auto,
+    Operational,
+    UnderMaintenance,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -375,6 +405,19 @@ pub async fn reopen(a: ReopenArgs, file: &ConfigFile) -> anyhow::Result<()> {
         expected_version: a.version.expected_version,
     };
     command(&a.client, file, &a.id, "reopen", &body).await
+}
+
+pub async fn component(a: ComponentArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let status = clap::ValueEnum::to_possible_value(&a.status)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    let body = ComponentStateRequest {
+        component: a.component,
+        status,
+        reason: a.reason,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "components", &body).await
 }
 
 /// `POST /incidents/{id}/{action}`: every command answers the incident as

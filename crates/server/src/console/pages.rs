@@ -456,6 +456,29 @@ async fn room(
                 "by": c.ticked_by })
         })
         .collect();
+    // Pages and reminders: what went out and what is still waiting.
+    let notifications: Vec<serde_json::Value> = state
+        .store
+        .list_notifications(Some(id), 50)
+        .await?
+        .iter()
+        .map(|n| {
+            // Viewers never see phone numbers.
+            let address = if session.can_act()
+                || !matches!(
+                    n.channel,
+                    firebell_core::policy::ContactKind::Sms
+                        | firebell_core::policy::ContactKind::Phone
+                ) {
+                n.address.clone()
+            } else {
+                "(hidden)".to_string()
+            };
+            serde_json::json!({ "person": n.person, "channel": n.channel, "address": address,
+                "duty": n.duty.to_string(), "state": n.state, "attempts": n.attempts,
+                "at": when(n.updated_at), "error": n.last_error })
+        })
+        .collect();
     let last_seq = events.last().map_or(0, |e| e.seq);
     Ok(serde_json::json!({
         "chrome": chrome(session),
@@ -479,6 +502,7 @@ async fn room(
         "next_deadline": next,
         "deadlines": deadlines.iter().map(deadline_view).collect::<Vec<_>>(),
         "unreachable": unreachable(&events),
+        "notifications": notifications,
         "timeline": events.iter().map(timeline_item).collect::<Vec<_>>(),
         "last_seq": last_seq,
         "services": services,
