@@ -29,6 +29,7 @@ use crate::commands::incidents::{
 };
 use crate::commands::notifications::NotificationsArgs;
 use crate::commands::oncall::{OncallArgs, OverrideCmd};
+use crate::commands::passwords::PasswordCmd;
 use crate::commands::policy::{PolicyCmd, RouteCmd};
 use crate::commands::signals::{AlertsArgs, MaintenanceCmd, SilenceCmd};
 use crate::commands::tokens::TokenCmd;
@@ -70,6 +71,9 @@ enum Cmd {
     /// API tokens (works on the database directly, so it also recovers a lost admin token).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Console passwords for people in the policy (on the database directly).
+    #[command(subcommand)]
+    Password(PasswordCmd),
     /// Declare an incident.
     Declare(DeclareArgs),
     /// List incidents, newest first.
@@ -186,6 +190,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Serve(args) => serve::run(args, file).await?,
         Cmd::Policy(cmd) => return Ok(commands::policy::check(cmd)),
         Cmd::Token(cmd) => commands::tokens::run(cmd, file).await?,
+        Cmd::Password(cmd) => commands::passwords::run(cmd, file).await?,
         Cmd::Route(cmd) => return commands::policy::route(cmd),
         Cmd::Simulate(args) => return Ok(simulate::run(&args)),
         Cmd::Bench(cmd) => bench::run(cmd).await?,

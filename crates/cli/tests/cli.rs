@@ -397,6 +397,68 @@ fn policy_check_accepts_the_examples_and_locates_errors() {
 }
 
 #[test]
+fn password_set_works_on_the_database_directly() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("p.db").display());
+    let set = |password: &str| {
+        let mut child = Command::new(BIN)
+            .args([
+                "password",
+                "set",
+                "alice",
+                "--role",
+                "responder",
+                "--database-url",
+                &db,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = set("short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("12 characters"));
+    let out = ok(&set("a long enough secret"));
+    assert!(
+        out.contains("password set for alice (role responder)"),
+        "{out}"
+    );
+
+    // The server signs her in with it.
+    let server = ServeProcess::start(&db, dir.path());
+    let login = |password: &str| {
+        let body = format!(
+            "person=alice&password={}&next=%2F",
+            password.replace(' ', "+")
+        );
+        let mut stream =
+            std::net::TcpStream::connect(server.url.trim_start_matches("http://")).unwrap();
+        write!(
+            stream,
+            "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+        answer.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(login("a long enough secret").contains("303"), "signed in");
+    assert!(login("a wrong secret").contains("401"));
+    let removed = ok(&Command::new(BIN)
+        .args(["password", "remove", "alice", "--database-url", &db])
+        .output()
+        .unwrap());
+    assert!(removed.contains("password removed for alice"), "{removed}");
+    assert!(login("a long enough secret").contains("401"));
+}
+
+#[test]
 fn token_create_works_on_the_database_directly() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("t.db").display());

@@ -563,7 +563,99 @@ async fn the_room_lists_notifications(backend: Backend) {
     );
 }
 
+/// People in the policy sign in with a password (Argon2id) and act as
+/// themselves, with the role stored with it; a new password ends the old
+/// sessions; a wrong name and a wrong password get the same answer.
+async fn people_sign_in_with_a_password(backend: Backend) {
+    use firebell_server::console::session::hash_password;
+    let app = TestApp::spawn(backend).await;
+    assert!(hash_password("short").is_err(), "at least 12 characters");
+    let set = |password: &str| firebell_store::PasswordRecord {
+        person: "alice".into(),
+        hash: hash_password(password).unwrap(),
+        role: firebell_store::Role::Responder,
+        set_at: firebell_server::Clock::now(&app.clock),
+    };
+    app.state()
+        .store
+        .set_password(&set("correct horse battery"))
+        .await
+        .unwrap();
+    let anonymous = Browser::new(&app);
+    let login = |person: &'static str, password: &'static str| {
+        let anonymous = &anonymous;
+        async move {
+            anonymous
+                .post(
+                    "/login",
+                    &[("person", person), ("password", password), ("next", "/")],
+                )
+                .await
+        }
+    };
+    let mut browser = Browser::new(&app);
+    let wrong = login("alice", "wrong horse battery").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong_text = wrong.text().await.unwrap();
+    let nobody = login("mallory", "correct horse battery").await;
+    assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong_text.contains("wrong name or password"));
+    assert!(
+        nobody
+            .text()
+            .await
+            .unwrap()
+            .contains("wrong name or password")
+    );
+
+    let resp = login("alice", "correct horse battery").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let pair = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    browser.cookie = Some(pair);
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("alice <small>(responder)</small>"), "{room}");
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/notes"),
+            &[("csrf", &csrf(&room)), ("text", "on it")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.events_of(&id, "note_added").await[0]["actor"],
+        "alice",
+        "acts as herself"
+    );
+
+    // A new password ends the sessions made with the old one.
+    app.advance_mins(1);
+    app.state()
+        .store
+        .set_password(&set("another long secret"))
+        .await
+        .unwrap();
+    assert_eq!(browser.get("/").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        login("alice", "correct horse battery").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login("alice", "another long secret").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
 on_both_backends!(
+    people_sign_in_with_a_password,
     the_room_lists_notifications,
     oncall_alerts_and_maintenance_pages,
     signing_in_makes_a_session_and_signing_out_ends_it,

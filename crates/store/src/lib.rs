@@ -412,6 +412,16 @@ forward! {
     /// by `now` and its token is not revoked.
     pub async fn session_by_hash(&self, id_hash: &str, now: Timestamp) -> Result<Option<SessionRecord>, StoreError>;
 
+    /// Set or replace a person's console password (ending the sessions
+    /// made with the old one).
+    pub async fn set_password(&self, password: &PasswordRecord) -> Result<(), StoreError>;
+
+    /// A person's console password, if one is set.
+    pub async fn password_of(&self, person: &str) -> Result<Option<PasswordRecord>, StoreError>;
+
+    /// Remove a person's console password and their sessions.
+    pub async fn remove_password(&self, person: &str) -> Result<bool, StoreError>;
+
     /// End a session (and forget every session expired by `now`).
     pub async fn delete_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError>;
 

@@ -97,12 +97,32 @@ pub struct NewToken {
     pub created_at: Timestamp,
 }
 
+/// Who a console session acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionOwner {
+    /// An API token, by id: its name and role.
+    Token(i64),
+    /// A person of the policy who signed in with a password: their key,
+    /// and the role stored with the password.
+    Person(String),
+}
+
+/// A person's console password (see `Store::set_password`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PasswordRecord {
+    pub person: String,
+    /// Argon2id, PHC string format.
+    pub hash: String,
+    pub role: Role,
+    pub set_at: Timestamp,
+}
+
 /// A console session about to be written (see `Store::create_session`).
 #[derive(Clone, Debug)]
 pub struct NewSession {
     /// SHA-256 of the cookie's secret.
     pub id_hash: String,
-    pub token_id: i64,
+    pub owner: SessionOwner,
     /// The anti-forgery token its forms carry.
     pub csrf: String,
     pub created_at: Timestamp,

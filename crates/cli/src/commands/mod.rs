@@ -6,6 +6,7 @@ pub mod incidents;
 pub mod monitors;
 pub mod notifications;
 pub mod oncall;
+pub mod passwords;
 pub mod policy;
 pub mod set_aside;
 pub mod signals;

@@ -101,6 +101,10 @@ pub struct LoginForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
+    person: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
     next: String,
 }
 
@@ -109,7 +113,13 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, ApiError> {
-    match session::sign_in(&state, &headers, &form.token, &form.next).await {
+    let signed_in = if form.token.trim().is_empty() {
+        session::sign_in_with_password(&state, &headers, &form.person, &form.password, &form.next)
+            .await
+    } else {
+        session::sign_in(&state, &headers, &form.token, &form.next).await
+    };
+    match signed_in {
         Ok(response) => Ok(response),
         Err(ApiError::Unauthorized(message)) => {
             let body = render(

@@ -1,4 +1,7 @@
-//! Console sign-in: a session cookie made from an API token.
+//! Console sign-in: a session cookie made from an API token, or from the
+//! password of a person in the policy (Argon2id, set with `firebell
+//! password set`; the session acts as that person, with the role stored
+//! with the password).
 //!
 //! The cookie holds a random secret; the database keeps only its SHA-256,
 //! the token it acts for, an anti-forgery (CSRF) token and an expiry. A
@@ -9,13 +12,14 @@
 //! cross-site request cannot reach it; the console's own forms each carry
 //! the session's CSRF token, and a POST without it is refused.
 
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use firebell_store::{NewSession, Role};
+use firebell_store::{NewSession, PasswordRecord, Role, SessionOwner};
 use rand::RngCore;
 
 use crate::AppState;
@@ -147,6 +151,45 @@ pub async fn require_session(
     }
 }
 
+/// Shortest console password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A password's Argon2id hash (PHC string), for `firebell password set`.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "a console password needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` matches the stored hash. Slow on purpose (Argon2id),
+/// so it runs off the async workers.
+async fn password_matches(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => PasswordHash::new(&hash).is_ok_and(|parsed| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        }),
+        None => {
+            // No such password: spend the same time, so a wrong name
+            // cannot be told from a wrong password.
+            let _ = hash_password(&format!("{password:0>12}"));
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// Sign in with an API token: a new session, its cookie, and where to go.
 pub async fn sign_in(
     state: &AppState,
@@ -159,19 +202,61 @@ pub async fn sign_in(
         .token_by_hash(&hash_token(token.trim()))
         .await?
         .ok_or_else(|| ApiError::Unauthorized("that token is not valid (or was revoked)".into()))?;
+    tracing::info!(token = %record.name, "console sign-in");
+    start(state, headers, SessionOwner::Token(record.id), next).await
+}
+
+/// Sign in as a person of the policy with the password set for them
+/// (`firebell password set`).
+pub async fn sign_in_with_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    person: &str,
+    password: &str,
+    next: &str,
+) -> Result<Response, ApiError> {
+    let person = person.trim();
+    let known = state.policy.policy().people.contains_key(person);
+    let stored: Option<PasswordRecord> = if known {
+        state.store.password_of(person).await?
+    } else {
+        None
+    };
+    if !password_matches(password.to_string(), stored.map(|p| p.hash)).await {
+        return Err(ApiError::Unauthorized(
+            "wrong name or password (a person of the policy, with a password set by `firebell password set`)"
+                .into(),
+        ));
+    }
+    tracing::info!(person = %person, "console sign-in");
+    start(
+        state,
+        headers,
+        SessionOwner::Person(person.to_string()),
+        next,
+    )
+    .await
+}
+
+/// A new session for `owner`, its cookie, and a redirect to `next`.
+async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    owner: SessionOwner,
+    next: &str,
+) -> Result<Response, ApiError> {
     let secret = random_secret();
     let now = state.clock.now();
     state
         .store
         .create_session(&NewSession {
             id_hash: hash_token(&secret),
-            token_id: record.id,
+            owner,
             csrf: random_secret(),
             created_at: now,
             expires_at: now + jiff::SignedDuration::from_hours(SESSION_HOURS),
         })
         .await?;
-    tracing::info!(token = %record.name, "console sign-in");
     let mut response = Redirect::to(safe_next(next)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -3,7 +3,9 @@
 
 use super::Handle;
 use crate::codec::{from_ms, is_unique_violation, to_ms};
-use crate::{NewSession, NewToken, SessionRecord, StoreError, TokenRecord};
+use crate::{
+    NewSession, NewToken, PasswordRecord, SessionOwner, SessionRecord, StoreError, TokenRecord,
+};
 
 type TokenRow = (i64, String, String, i64, Option<i64>);
 
@@ -108,12 +110,18 @@ impl Handle {
 
     pub(crate) async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
         let _t = Self::timer("create_session");
+        let (token_id, person) = match &session.owner {
+            SessionOwner::Token(id) => (Some(*id), None),
+            SessionOwner::Person(p) => (None, Some(p.as_str())),
+        };
         sqlx::query(
-            "INSERT INTO console_sessions (id_hash, token_id, csrf, created_at_ms, expires_at_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO console_sessions \
+             (id_hash, token_id, person, csrf, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&session.id_hash)
-        .bind(session.token_id)
+        .bind(token_id)
+        .bind(person)
         .bind(&session.csrf)
         .bind(to_ms(session.created_at))
         .bind(to_ms(session.expires_at))
@@ -128,10 +136,16 @@ impl Handle {
         now: jiff::Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let _t = Self::timer("session_by_hash");
+        // A token's session ends with the token; a password's with the
+        // password (a newer one, or none).
         let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT t.name, t.role, s.csrf, s.expires_at_ms \
-             FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id \
-             WHERE s.id_hash = $1 AND s.expires_at_ms > $2 AND t.revoked_at_ms IS NULL",
+            "SELECT COALESCE(t.name, p.person), COALESCE(t.role, p.role), s.csrf, s.expires_at_ms \
+             FROM console_sessions s \
+             LEFT JOIN api_tokens t ON t.id = s.token_id AND t.revoked_at_ms IS NULL \
+             LEFT JOIN console_passwords p ON p.person = s.person \
+                  AND p.set_at_ms <= s.created_at_ms \
+             WHERE s.id_hash = $1 AND s.expires_at_ms > $2 \
+               AND (t.id IS NOT NULL OR p.person IS NOT NULL)",
         )
         .bind(id_hash)
         .bind(to_ms(now))
@@ -141,13 +155,70 @@ impl Handle {
             Ok(SessionRecord {
                 role: role
                     .parse()
-                    .map_err(|e| StoreError::Corrupt(format!("token {name:?}: {e}")))?,
+                    .map_err(|e| StoreError::Corrupt(format!("session of {name:?}: {e}")))?,
                 name,
                 csrf,
                 expires_at: from_ms(expires_at_ms)?,
             })
         })
         .transpose()
+    }
+
+    /// Set (or replace) a person's console password; sessions made with
+    /// the old one end.
+    pub(crate) async fn set_password(&self, password: &PasswordRecord) -> Result<(), StoreError> {
+        let _t = Self::timer("set_password");
+        sqlx::query(
+            "INSERT INTO console_passwords (person, hash, role, set_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (person) DO UPDATE SET hash = excluded.hash, role = excluded.role, \
+             set_at_ms = excluded.set_at_ms",
+        )
+        .bind(&password.person)
+        .bind(&password.hash)
+        .bind(password.role.as_str())
+        .bind(to_ms(password.set_at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn password_of(
+        &self,
+        person: &str,
+    ) -> Result<Option<PasswordRecord>, StoreError> {
+        let _t = Self::timer("password_of");
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT person, hash, role, set_at_ms FROM console_passwords WHERE person = $1",
+        )
+        .bind(person)
+        .fetch_optional(self.reader())
+        .await?;
+        row.map(|(person, hash, role, set_at_ms)| {
+            Ok(PasswordRecord {
+                role: role
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("password of {person:?}: {e}")))?,
+                person,
+                hash,
+                set_at: from_ms(set_at_ms)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Remove a person's password (and so their sessions); false if none.
+    pub(crate) async fn remove_password(&self, person: &str) -> Result<bool, StoreError> {
+        let _t = Self::timer("remove_password");
+        sqlx::query("DELETE FROM console_sessions WHERE person = $1")
+            .bind(person)
+            .execute(self.writer())
+            .await?;
+        let removed = sqlx::query("DELETE FROM console_passwords WHERE person = $1")
+            .bind(person)
+            .execute(self.writer())
+            .await?
+            .rows_affected();
+        Ok(removed > 0)
     }
 
     /// Sign out: the session, and any of its kind that expired by `now`.
