@@ -416,6 +416,28 @@ async fn the_feed_is_atom(backend: Backend) {
             .contains("Webhooks delayed")
     );
     assert!(feed.entries()[0].updated() > feed.entries()[2].updated());
+
+    // In Arabic: the feed's own words in Arabic, the updates as posted.
+    let body = app
+        .http
+        .get(app.url("/status/feed.atom?lang=ar"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let ar = atom_syndication::Feed::read_from(&body[..]).expect("valid Atom");
+    assert_eq!(ar.lang(), Some("ar"));
+    assert!(
+        ar.entries()[0].title().as_str().contains("قيد المراقبة"),
+        "{:?}",
+        ar.entries()[0].title()
+    );
+    assert_eq!(
+        ar.entries()[0].content().and_then(|c| c.value()),
+        Some("update 2 & more")
+    );
 }
 
 /// The page is rendered once per change, not per request: a change made

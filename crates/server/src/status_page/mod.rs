@@ -50,7 +50,8 @@ pub struct Rendered {
     /// Locale → page; the policy's locales, the default first.
     pages: BTreeMap<String, Bytes>,
     locales: Vec<String>,
-    feed: Bytes,
+    /// Locale → the Atom feed in it.
+    feeds: BTreeMap<String, Bytes>,
     json: BTreeMap<Document, Bytes>,
 }
 
@@ -185,6 +186,7 @@ impl StatusPages {
             .collect();
         let locale_refs: Vec<&str> = locales.iter().map(String::as_str).collect();
         let mut pages = BTreeMap::new();
+        let mut feeds = BTreeMap::new();
         for locale in &locales {
             let digits = policy
                 .status_page
@@ -195,10 +197,11 @@ impl StatusPages {
             let page = html::page(&self.env, &model, locale, &locale_refs, digits)
                 .map_err(|e| ApiError::Internal(format!("status page template: {e}")))?;
             pages.insert(locale.clone(), Bytes::from(page));
+            let feed = html::feed(&self.env, &model, locale)
+                .map_err(|e| ApiError::Internal(format!("status feed template: {e}")))?;
+            feeds.insert(locale.clone(), Bytes::from(feed));
         }
         let default = locales.first().map_or("en", String::as_str);
-        let feed = html::feed(&self.env, &model, default)
-            .map_err(|e| ApiError::Internal(format!("status feed template: {e}")))?;
         let docs = statuspage::render(&model, default);
         let json = BTreeMap::from([
             (Document::Summary, docs.summary),
@@ -221,7 +224,7 @@ impl StatusPages {
             now,
             pages,
             locales,
-            feed: Bytes::from(feed),
+            feeds,
             json,
         })
     }
@@ -312,12 +315,26 @@ async fn page(
     Ok(response)
 }
 
-async fn feed(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// The feed in `?lang=` (or `Accept-Language`'s) locale: its titles and
+/// maintenance posts in that language; updates as they were posted.
+async fn feed(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let rendered = state.status_pages.rendered(&state).await?;
-    Ok(respond(
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let locale = choose_locale(query.lang.as_deref(), accept, &rendered.locales);
+    let mut response = respond(
         "application/atom+xml; charset=utf-8",
-        rendered.feed.clone(),
-    ))
+        rendered.feeds.get(locale).cloned().unwrap_or_default(),
+    );
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    Ok(response)
 }
 
 async fn css() -> Response {
