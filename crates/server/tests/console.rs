@@ -652,6 +652,28 @@ async fn people_sign_in_with_a_password(backend: Backend) {
         login("alice", "another long secret").await.status(),
         StatusCode::SEE_OTHER
     );
+
+    // Guessing stops after five misses in fifteen minutes, even for the
+    // right password, until the window passes.
+    for _ in 0..5 {
+        assert_eq!(
+            login("alice", "a guess at it").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let held = login("alice", "another long secret").await;
+    assert_eq!(held.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        held.text()
+            .await
+            .unwrap()
+            .contains("too many failed sign-ins")
+    );
+    app.advance_mins(16);
+    assert_eq!(
+        login("alice", "another long secret").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 on_both_backends!(

@@ -21,6 +21,8 @@ use crate::AppState;
 /// The console's compiled templates.
 pub struct Console {
     env: minijinja::Environment<'static>,
+    /// Recent failed password sign-ins (see [`session::Failures`]).
+    failures: session::Failures,
 }
 
 impl Default for Console {
@@ -40,7 +42,10 @@ impl Default for Console {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
         }
-        Console { env }
+        Console {
+            env,
+            failures: Default::default(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use firebell_core::incident::{
@@ -121,13 +121,13 @@ pub async fn login(
     };
     match signed_in {
         Ok(response) => Ok(response),
-        Err(ApiError::Unauthorized(message)) => {
+        Err(e @ (ApiError::Unauthorized(_) | ApiError::Overloaded { .. })) => {
             let body = render(
                 &state.console,
                 "login.html",
-                &serde_json::json!({ "next": session::safe_next(&form.next), "error": message }),
+                &serde_json::json!({ "next": session::safe_next(&form.next), "error": e.to_string() }),
             )?;
-            Ok((StatusCode::UNAUTHORIZED, Html(body)).into_response())
+            Ok((e.status(), Html(body)).into_response())
         }
         Err(e) => Err(e),
     }

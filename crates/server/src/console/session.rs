@@ -151,6 +151,55 @@ pub async fn require_session(
     }
 }
 
+/// Failed password sign-ins per person before that person's sign-ins are
+/// refused for a while (tokens still work).
+const MAX_FAILURES: usize = 5;
+/// The window failures are counted in, and how long the refusal lasts.
+const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+/// People tracked at most (bounded memory; the table starts over beyond).
+const MAX_TRACKED: usize = 10_000;
+
+/// Recent failed password sign-ins, per person: guessing a password costs
+/// an Argon2id hash a try, and after a few misses it stops for a while.
+#[derive(Default)]
+pub struct Failures {
+    by_person: std::sync::Mutex<std::collections::HashMap<String, Vec<jiff::Timestamp>>>,
+}
+
+impl Failures {
+    fn recent(list: &mut Vec<jiff::Timestamp>, now: jiff::Timestamp) {
+        list.retain(|at| now.duration_since(*at).as_secs() < FAILURE_WINDOW_SECS);
+    }
+
+    /// Seconds until `person` may try again, if they are held back now.
+    fn held_back(&self, person: &str, now: jiff::Timestamp) -> Option<i64> {
+        let mut map = self.by_person.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.get_mut(person)?;
+        Self::recent(list, now);
+        (list.len() >= MAX_FAILURES).then(|| {
+            let oldest = list.iter().min().copied().unwrap_or(now);
+            (FAILURE_WINDOW_SECS - now.duration_since(oldest).as_secs()).max(1)
+        })
+    }
+
+    fn failed(&self, person: &str, now: jiff::Timestamp) {
+        let mut map = self.by_person.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_TRACKED && !map.contains_key(person) {
+            map.clear();
+        }
+        let list = map.entry(person.to_string()).or_default();
+        Self::recent(list, now);
+        list.push(now);
+    }
+
+    fn succeeded(&self, person: &str) {
+        self.by_person
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(person);
+    }
+}
+
 /// Shortest console password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -216,6 +265,16 @@ pub async fn sign_in_with_password(
     next: &str,
 ) -> Result<Response, ApiError> {
     let person = person.trim();
+    let now = state.clock.now();
+    if let Some(wait) = state.console.failures.held_back(person, now) {
+        return Err(ApiError::Overloaded {
+            message: format!(
+                "too many failed sign-ins for {person:?}; try again in {} min, or sign in with an API token",
+                (wait + 59) / 60
+            ),
+            retry_after: u32::try_from(wait).unwrap_or(u32::MAX),
+        });
+    }
     let known = state.policy.policy().people.contains_key(person);
     let stored: Option<PasswordRecord> = if known {
         state.store.password_of(person).await?
@@ -223,11 +282,13 @@ pub async fn sign_in_with_password(
         None
     };
     if !password_matches(password.to_string(), stored.map(|p| p.hash)).await {
+        state.console.failures.failed(person, now);
         return Err(ApiError::Unauthorized(
             "wrong name or password (a person of the policy, with a password set by `firebell password set`)"
                 .into(),
         ));
     }
+    state.console.failures.succeeded(person);
     tracing::info!(person = %person, "console sign-in");
     start(
         state,
