@@ -540,6 +540,9 @@ pub async fn incident_room(
     page(&state.console, "incident.html", &ctx)
 }
 
+/// Least time between two reads of a room's log by its live timeline.
+const MIN_RELOAD_GAP: StdDuration = StdDuration::from_millis(250);
+
 /// The live timeline: Server-Sent Events, one `timeline` message per batch
 /// of new events (their rendered list items), as anyone acts. Woken by
 /// this replica's writes at once, and every two seconds for the others'.
@@ -568,6 +571,10 @@ pub async fn incident_events(
                         _ = wake.changed() => {}
                         _ = tokio::time::sleep(StdDuration::from_secs(2)) => {}
                     }
+                    // Every commit on this replica wakes every open room; in
+                    // an alert flood that is many a second, so a room reads
+                    // its log at most four times a second.
+                    tokio::time::sleep(MIN_RELOAD_GAP).await;
                 }
                 let events = match state.store.load_events(&id).await {
                     Ok(events) => events,

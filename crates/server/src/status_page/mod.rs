@@ -303,10 +303,7 @@ async fn page(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = state.status_pages.rendered(&state).await?;
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let locale = choose_locale(query.lang.as_deref(), accept, &rendered.locales);
+    let locale = requested_locale(&query, &headers, &rendered.locales);
     let body = rendered.pages.get(locale).cloned().unwrap_or_default();
     let mut response = respond("text/html; charset=utf-8", body);
     let h = response.headers_mut();
@@ -323,10 +320,7 @@ async fn feed(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let rendered = state.status_pages.rendered(&state).await?;
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    let locale = choose_locale(query.lang.as_deref(), accept, &rendered.locales);
+    let locale = requested_locale(&query, &headers, &rendered.locales);
     let mut response = respond(
         "application/atom+xml; charset=utf-8",
         rendered.feeds.get(locale).cloned().unwrap_or_default(),
@@ -349,6 +343,14 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         Bytes::from_static(include_bytes!("assets/refresh.js")),
     )
+}
+
+/// The locale a request asks for, among the page's.
+fn requested_locale<'a>(query: &PageQuery, headers: &HeaderMap, locales: &'a [String]) -> &'a str {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    choose_locale(query.lang.as_deref(), accept, locales)
 }
 
 /// `?lang=` if the page has it, else the first `Accept-Language` entry (by
