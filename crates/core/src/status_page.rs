@@ -126,6 +126,61 @@ pub fn incident_status_name(status: Status) -> &'static str {
     }
 }
 
+/// How a subscriber is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberChannel {
+    Email,
+    /// A signed JSON POST to the subscriber's URL.
+    Webhook,
+}
+
+/// Where a subscription is in its life: double opt-in, then until the
+/// one-click unsubscribe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberState {
+    /// Signed up, the confirmation link not yet followed: sent nothing else.
+    Pending,
+    Confirmed,
+    Unsubscribed,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),* $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$t>::$v => $s),* }
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok(<$t>::$v),)*
+                    _ => Err(format!(
+                        "unknown {} {s:?}; expected {}",
+                        stringify!($t),
+                        [$($s),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+text_enum!(SubscriberChannel { Email => "email", Webhook => "webhook" });
+text_enum!(SubscriberState {
+    Pending => "pending",
+    Confirmed => "confirmed",
+    Unsubscribed => "unsubscribed",
+});
+
+/// Whether a subscriber to `wanted` components (empty: the whole page)
+/// hears about a post on `affected` ones (empty: page-wide).
+pub fn subscriber_wants(wanted: &[String], affected: &[String]) -> bool {
+    wanted.is_empty() || affected.is_empty() || wanted.iter().any(|w| affected.contains(w))
+}
+
 /// One component on the page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Component {

@@ -87,6 +87,8 @@ fn an_incident_soon_after_maintenance_is_watched() {
         created_at: now() - jiff::SignedDuration::from_hours(200),
         planned_starts_at: None,
         planned_ends_at: None,
+        review_due_at: None,
+        review: None,
     };
     let alerts = [alert("a", Some("api"), Some("P1"), true)];
     let d = opening::declaration(&policy, &alerts, std::slice::from_ref(&window), now()).unwrap();

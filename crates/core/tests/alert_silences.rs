@@ -118,6 +118,8 @@ fn window(services: &[&str], starts_at: &str, ends_at: Option<&str>) -> Maintena
         created_at: t("2026-04-30T10:00:00Z"),
         planned_starts_at: Some(t(starts_at)),
         planned_ends_at: ends_at.map(t),
+        review_due_at: None,
+        review: None,
     }
 }
 

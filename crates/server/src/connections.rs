@@ -144,12 +144,14 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let phase = Arc::new(Phase::new(limits));
+    let peer = stream.peer_addr().ok();
     let io = hyper_util::rt::TokioIo::new(Watched {
         inner: stream,
         phase: phase.clone(),
     });
     let service = ConnService {
         router,
+        peer,
         phase: phase.clone(),
         body_read_timeout: limits.body_read_timeout,
     };
@@ -363,6 +365,8 @@ impl AsyncWrite for Watched {
 #[derive(Clone)]
 struct ConnService {
     router: Router,
+    /// The client's address, for handlers as axum's `ConnectInfo`.
+    peer: Option<std::net::SocketAddr>,
     phase: Arc<Phase>,
     body_read_timeout: Duration,
 }
@@ -375,7 +379,11 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.phase.request_started();
         let until = Instant::now() + self.body_read_timeout;
-        let req = req.map(|body| DeadlineBody::new(body, until, self.body_read_timeout));
+        let mut req = req.map(|body| DeadlineBody::new(body, until, self.body_read_timeout));
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let router = self.router.clone();
         let phase = self.phase.clone();
         Box::pin(async move {

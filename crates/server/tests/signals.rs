@@ -22,6 +22,7 @@ on_both_backends!(
     an_odd_annotation_never_blocks_the_processor,
     s004_maintenance_mode,
     s003_maintenance_scheduled,
+    s003_maintenance_emergency,
     logged_alerts_survive_a_restart_before_they_are_merged,
     status_and_receivers_answer_like_alertmanager,
     basic_auth_works_for_prometheus,
@@ -680,8 +681,8 @@ async fn public_json(app: &TestApp, path: &str) -> Value {
 /// is tagged `maintenance-watch` and names the window. The status page
 /// announces it when it is scheduled and posts at its start, every 30
 /// minutes while it runs, and at its end; emergency maintenance shows as
-/// "Emergency maintenance in progress" (s003.maintenance-emergency's
-/// review within 24 h comes with the learning loop).
+/// "Emergency maintenance in progress" (s003.maintenance-emergency has its
+/// own test).
 async fn s003_maintenance_scheduled(backend: Backend) {
     let path =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashflow.toml");
@@ -874,4 +875,97 @@ async fn logged_alerts_survive_a_restart_before_they_are_merged(backend: Backend
     assert_eq!(app.state().ingest.backlog(), 0);
     let (_, alerts) = app.get("/api/v2/alerts").await;
     assert_eq!(alerts.as_array().unwrap().len(), 2);
+}
+
+/// s003.maintenance-emergency: emergency maintenance needs no notice, shows
+/// as "Emergency maintenance in progress" on the status page, and requires
+/// a review within 24 h: the window owes one from its creation, it is
+/// overdue (loud in the API, the CLI and the console) 24 h after the window
+/// ends, and recording it clears that. Scheduled windows owe none.
+async fn s003_maintenance_emergency(backend: Backend) {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashflow.toml");
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(path)).await;
+    let now: jiff::Timestamp = common::T0.parse().unwrap();
+    let at = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+
+    let (status, w) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Hotfix for the ingest leak", "services": ["dashflow"],
+                   "kind": "emergency", "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    let id = w["id"].as_str().unwrap().to_string();
+    // Due 24 h after the window's end.
+    assert_eq!(
+        at(&w["review_due_at"]),
+        now + jiff::SignedDuration::from_hours(25)
+    );
+    let page = public_text(&app, "/status").await;
+    assert!(page.contains("Emergency maintenance in progress"), "{page}");
+
+    let review_state = |list: &Value| -> String {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == id.as_str())
+            .map(|w| w["review_state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (_, list) = app.get("/api/v1/maintenance").await;
+    assert_eq!(review_state(&list), "due", "{list}");
+
+    // A scheduled window owes no review.
+    let (status, scheduled) = app
+        .post(
+            "/api/v1/maintenance",
+            json!({"title": "Planned upgrade", "services": ["dashflow"], "kind": "scheduled",
+                   "starts_at": (now + jiff::SignedDuration::from_hours(24 * 8)).to_string(),
+                   "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{scheduled}");
+    assert!(scheduled["review_due_at"].is_null(), "{scheduled}");
+    let sid = scheduled["id"].as_str().unwrap();
+    let (status, refused) = app
+        .post(
+            &format!("/api/v1/maintenance/{sid}/review"),
+            json!({"summary": "nothing to say"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "review_not_required");
+
+    // A day after the window ended, no review yet: overdue, and the console
+    // says so.
+    app.clock.advance(jiff::SignedDuration::from_hours(25));
+    let (_, list) = app.get("/api/v1/maintenance").await;
+    assert_eq!(review_state(&list), "overdue", "{list}");
+    let html = app.console_page("/maintenance").await;
+    assert!(html.contains("Review overdue"), "{html}");
+
+    // An empty review is refused; a real one is recorded with who and when.
+    let path = format!("/api/v1/maintenance/{id}/review");
+    let (status, refused) = app.post(&path, json!({"summary": "  "})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, reviewed) = app
+        .post(
+            &path,
+            json!({"summary": "The leak could not wait a week; add a heap alert at 80 %."}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reviewed}");
+    assert_eq!(reviewed["review_state"], "done");
+    assert_eq!(reviewed["review"]["by"], "admin");
+    assert_eq!(at(&reviewed["review"]["at"]), app.clock.now());
+    let (status, again) = app.post(&path, json!({"summary": "twice"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["error"]["code"], "already_reviewed");
+    let html = app.console_page("/maintenance").await;
+    assert!(
+        !html.contains("Review overdue") && html.contains("Reviewed by admin"),
+        "{html}"
+    );
 }

@@ -13,7 +13,9 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use firebell_core::alert::silence::MaintenanceKind;
-use firebell_core::alert::{Alert, IncomingAlert, MaintenanceWindow, Matcher, Silence, ValueTest};
+use firebell_core::alert::{
+    Alert, IncomingAlert, MaintenanceReview, MaintenanceWindow, Matcher, Silence, ValueTest,
+};
 use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -470,7 +472,7 @@ pub(crate) fn encode_json<T: Serialize + ?Sized>(
 }
 
 /// A stored JSON column back to its type.
-fn decode_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+pub(crate) fn decode_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
@@ -976,6 +978,10 @@ pub(crate) struct MaintenanceRow {
     created_at_ms: i64,
     planned_starts_at_ms: Option<i64>,
     planned_ends_at_ms: Option<i64>,
+    review_due_at_ms: Option<i64>,
+    reviewed_at_ms: Option<i64>,
+    reviewed_by: Option<String>,
+    review: Option<String>,
 }
 
 impl MaintenanceRow {
@@ -992,6 +998,15 @@ impl MaintenanceRow {
             created_at: from_ms(self.created_at_ms)?,
             planned_starts_at: instant(self.planned_starts_at_ms)?,
             planned_ends_at: instant(self.planned_ends_at_ms)?,
+            review_due_at: instant(self.review_due_at_ms)?,
+            review: match (self.reviewed_at_ms, self.reviewed_by, self.review) {
+                (Some(at), Some(by), Some(summary)) => Some(MaintenanceReview {
+                    at: from_ms(at)?,
+                    by,
+                    summary,
+                }),
+                _ => None,
+            },
             title: self.title,
             created_by: self.created_by,
             id: self.id,

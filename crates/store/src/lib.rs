@@ -531,6 +531,89 @@ forward! {
     /// if there is no such window, it is over, or it is scheduled for later.
     pub async fn end_maintenance(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
 
+    /// Record the review an emergency window owes. False if there is no
+    /// such window, it owes none, or it was reviewed already.
+    pub async fn review_maintenance(
+        &self,
+        id: &str,
+        review: &firebell_core::alert::MaintenanceReview,
+    ) -> Result<bool, StoreError>;
+
+    // --- status page subscribers -------------------------------------------------
+
+    /// Count a sign-up attempt; how many `address` and `client` made since
+    /// `since`, this one included.
+    pub async fn record_signup(
+        &self,
+        address: &str,
+        client: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> Result<(u64, u64), StoreError>;
+
+    /// Add a pending subscriber (or renew the pending one at that address)
+    /// and queue its confirmation request, in one transaction.
+    pub async fn sign_up(
+        &self,
+        new: &Subscriber,
+        confirmation: &(dyn Fn(&Subscriber) -> NewSubscriberMessage + Sync),
+        now: Timestamp,
+    ) -> Result<SignUp, StoreError>;
+
+    /// Confirm a pending subscriber signed up at or after `not_before`.
+    pub async fn confirm_subscriber(
+        &self,
+        id: &str,
+        now: Timestamp,
+        not_before: Timestamp,
+    ) -> Result<Option<Subscriber>, StoreError>;
+
+    /// Unsubscribe and cancel what was waiting; false if not subscribed.
+    pub async fn unsubscribe(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    pub async fn get_subscriber(&self, id: &str) -> Result<Option<Subscriber>, StoreError>;
+
+    /// Subscribers in `state` (all when `None`), newest first.
+    pub async fn list_subscribers(
+        &self,
+        state: Option<firebell_core::status_page::SubscriberState>,
+    ) -> Result<Vec<Subscriber>, StoreError>;
+
+    /// Those of `keys` already fanned out.
+    pub async fn posts_fanned_out(&self, keys: &[String]) -> Result<Vec<String>, StoreError>;
+
+    /// Queue `messages` for `post_key`, once across replicas; false if it
+    /// was fanned out before.
+    pub async fn fan_out(
+        &self,
+        post_key: &str,
+        at: Timestamp,
+        messages: &[NewSubscriberMessage],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    pub async fn claim_subscriber_messages(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<OutgoingMessage>, StoreError>;
+
+    pub async fn complete_subscriber_message(
+        &self,
+        id: &str,
+        token: &str,
+        completion: &Completion,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// A subscriber's messages, newest first.
+    pub async fn subscriber_messages(
+        &self,
+        subscriber_id: &str,
+    ) -> Result<Vec<SubscriberMessageRecord>, StoreError>;
+
     // --- heartbeats --------------------------------------------------------------
 
     /// Record that heartbeat `name` pinged at `at`: its last ping is now `at`.

@@ -87,7 +87,7 @@ impl NotificationState {
         }
     }
 
-    fn parse(text: &str) -> Option<NotificationState> {
+    pub(crate) fn parse(text: &str) -> Option<NotificationState> {
         NotificationState::ALL
             .into_iter()
             .find(|s| s.as_str() == text)

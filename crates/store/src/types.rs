@@ -318,3 +318,73 @@ pub enum Tried {
     /// The row is gone (merged, replaced or set aside meanwhile).
     Gone,
 }
+
+/// A status page subscriber as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Subscriber {
+    pub id: String,
+    pub channel: firebell_core::status_page::SubscriberChannel,
+    /// An email address (lowercased) or a webhook URL.
+    pub address: String,
+    /// Component ids; empty: the whole page.
+    pub components: Vec<String>,
+    pub locale: String,
+    pub state: firebell_core::status_page::SubscriberState,
+    /// Signs a webhook's deliveries; shown once, at sign-up.
+    #[serde(skip)]
+    pub secret: Option<String>,
+    /// Who signed up (the client's IP), for the sign-up limits.
+    pub client: String,
+    pub created_at: Timestamp,
+    pub confirmed_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// What a sign-up did to the subscriber rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignUp {
+    /// A new pending subscriber.
+    Created(Subscriber),
+    /// A pending one signed up again: its choice and its confirmation clock
+    /// were renewed.
+    Renewed(Subscriber),
+    /// Already confirmed: left as it is.
+    AlreadyConfirmed(Subscriber),
+}
+
+/// One message for one subscriber, to be queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSubscriberMessage {
+    pub subscriber_id: String,
+    pub subject: String,
+    /// Plain text (email).
+    pub body: String,
+    /// The JSON a webhook receives.
+    pub payload: String,
+}
+
+/// A claimed message, with the subscriber it goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub id: String,
+    pub post_key: String,
+    pub subject: String,
+    pub body: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub subscriber: Subscriber,
+}
+
+/// A subscriber message as listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscriberMessageRecord {
+    pub id: String,
+    pub subscriber_id: String,
+    pub post_key: String,
+    pub subject: String,
+    pub state: crate::NotificationState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}

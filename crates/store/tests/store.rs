@@ -2486,6 +2486,8 @@ fn window(
         created_at: t0() - 24.hours(),
         planned_starts_at: Some(starts_at),
         planned_ends_at: ends_at,
+        review_due_at: None,
+        review: None,
     }
 }
 

@@ -5,7 +5,8 @@ use clap::{Args, Subcommand};
 use firebell_core::Timestamp;
 use firebell_core::alert::MaintenanceKind;
 use firebell_server::wire::{
-    AlertQuery, AlertView, CreateMaintenance, CreateSilence, MaintenanceWindow, SilenceView,
+    AlertQuery, AlertView, CreateMaintenance, CreateSilence, MaintenanceWindow, ReviewMaintenance,
+    SilenceView,
 };
 
 use super::{ClientArgs, NO_QUERY, NoBody, Session, enc, parse_time};
@@ -94,6 +95,16 @@ pub enum MaintenanceCmd {
     /// End a window (or maintenance mode) now.
     End {
         id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record the review an emergency window owes (due within
+    /// `[maintenance] emergency_review_within` of its end).
+    Review {
+        id: String,
+        /// What happened, why it could not wait, what to change.
+        #[arg(long)]
+        summary: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -200,6 +211,21 @@ pub async fn maintenance(cmd: MaintenanceCmd, file: &ConfigFile) -> anyhow::Resu
                 .get("/maintenance", NO_QUERY, |v: &Vec<MaintenanceWindow>| {
                     out::maintenance(v)
                 })
+                .await;
+        }
+        MaintenanceCmd::Review {
+            id,
+            summary,
+            client,
+        } => {
+            let session = Session::new(&client, file)?;
+            let path = format!("/maintenance/{}/review", enc(&id));
+            return session
+                .post(
+                    &path,
+                    &ReviewMaintenance { summary },
+                    |w: &MaintenanceWindow| out::maintenance(std::slice::from_ref(w)),
+                )
                 .await;
         }
         MaintenanceCmd::End { id, client } => {

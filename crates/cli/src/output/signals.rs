@@ -1,5 +1,6 @@
 //! Alerts, silences and maintenance windows, one row each.
 
+use firebell_core::alert::ReviewState;
 use firebell_server::wire::{AlertView, MaintenanceWindow, SilenceView};
 
 use super::{name, table, text, when};
@@ -82,12 +83,20 @@ pub fn maintenance(items: &[MaintenanceWindow]) {
                 w.services.join(","),
                 when(w.starts_at),
                 ends,
+                match w.review_state(jiff::Timestamp::now()) {
+                    ReviewState::NotRequired => "-".to_string(),
+                    ReviewState::Due => format!("due {}", when(w.review_due_at)),
+                    ReviewState::Overdue => format!("OVERDUE since {}", when(w.review_due_at)),
+                    ReviewState::Done => "done".to_string(),
+                },
                 w.title.clone(),
             ]
         })
         .collect();
     table(
-        &["ID", "KIND", "SERVICES", "STARTS", "ENDS", "TITLE"],
+        &[
+            "ID", "KIND", "SERVICES", "STARTS", "ENDS", "REVIEW", "TITLE",
+        ],
         &rows,
     );
 }

@@ -26,7 +26,9 @@ use crate::Timestamp;
 
 pub use matcher::{MatchOp, Matcher, MatcherError, ValueTest, parse_matchers};
 pub use routing::{RouteMatch, route};
-pub use silence::{MaintenanceKind, MaintenanceWindow, Silence, SilenceState};
+pub use silence::{
+    MaintenanceKind, MaintenanceReview, MaintenanceWindow, ReviewState, Silence, SilenceState,
+};
 
 /// Label name → value. Ordered, so iteration and serialisation are stable.
 pub type LabelSet = BTreeMap<String, String>;

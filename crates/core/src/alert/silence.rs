@@ -123,6 +123,31 @@ pub struct MaintenanceWindow {
     pub planned_starts_at: Option<Timestamp>,
     #[serde(default)]
     pub planned_ends_at: Option<Timestamp>,
+    /// An emergency window owes a review by then (s003.maintenance-
+    /// emergency); `None`: none owed.
+    #[serde(default)]
+    pub review_due_at: Option<Timestamp>,
+    #[serde(default)]
+    pub review: Option<MaintenanceReview>,
+}
+
+/// What was learned from an emergency window, recorded by a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceReview {
+    pub at: Timestamp,
+    pub by: String,
+    pub summary: String,
+}
+
+/// Where a window's review stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// No review is owed.
+    NotRequired,
+    Due,
+    Overdue,
+    Done,
 }
 
 impl MaintenanceWindow {
@@ -131,6 +156,27 @@ impl MaintenanceWindow {
     pub fn ended_within(&self, watch: crate::Duration, now: Timestamp) -> bool {
         self.ends_at
             .is_some_and(|end| end <= now && now.duration_since(end) < watch.as_signed())
+    }
+
+    /// When the review of an emergency window is due: `review_within` after
+    /// its planned end (or its start, if open-ended). Other kinds owe none.
+    pub fn review_due(
+        kind: MaintenanceKind,
+        starts_at: Timestamp,
+        ends_at: Option<Timestamp>,
+        review_within: crate::Duration,
+    ) -> Option<Timestamp> {
+        (kind == MaintenanceKind::Emergency && review_within.as_secs() > 0)
+            .then(|| ends_at.unwrap_or(starts_at) + review_within.as_signed())
+    }
+
+    pub fn review_state(&self, now: Timestamp) -> ReviewState {
+        match (self.review_due_at, &self.review) {
+            (None, _) => ReviewState::NotRequired,
+            (Some(_), Some(_)) => ReviewState::Done,
+            (Some(due), None) if now >= due => ReviewState::Overdue,
+            (Some(_), None) => ReviewState::Due,
+        }
     }
 
     /// `starts_at <= now < ends_at`, or open-ended and started.

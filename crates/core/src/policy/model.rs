@@ -97,6 +97,57 @@ pub struct StatusPage {
     /// Resolved incidents listed under "past incidents", by days since
     /// declaration.
     pub history_days: u32,
+    /// Who may subscribe to the page's updates, and how.
+    pub subscriptions: Subscriptions,
+}
+
+/// `[status_page.subscriptions]`: customers sign up on the page for its
+/// public updates by email or webhook, confirm (double opt-in), and can
+/// leave with one click.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Subscriptions {
+    /// The `[notifiers.<name>]` (an email notifier with `smtp`) subscriber
+    /// mail goes through. Unset: no email sign-ups.
+    pub email_notifier: Option<String>,
+    /// Accept webhook sign-ups (deliveries signed with a per-subscriber
+    /// secret).
+    pub webhooks: bool,
+    /// Accept webhook endpoints on loopback and private addresses. Off by
+    /// default: an anonymous sign-up must not make the server call inside
+    /// its own network.
+    pub allow_private_webhooks: bool,
+    /// Sign-ups per address per hour, and per client (IP) per hour.
+    pub per_address_per_hour: u32,
+    pub per_client_per_hour: u32,
+    /// An unconfirmed sign-up lapses after this long.
+    #[serde(deserialize_with = "duration")]
+    pub confirm_within: Duration,
+    /// Subscribers are reminded this long before a scheduled window
+    /// starts. 0: no reminder.
+    #[serde(deserialize_with = "duration")]
+    pub maintenance_reminder: Duration,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Subscriptions {
+            email_notifier: None,
+            webhooks: false,
+            allow_private_webhooks: false,
+            per_address_per_hour: 3,
+            per_client_per_hour: 20,
+            confirm_within: Duration::from_hours(48),
+            maintenance_reminder: Duration::from_hours(1),
+        }
+    }
+}
+
+impl Subscriptions {
+    /// Whether the page offers any way to subscribe.
+    pub fn enabled(&self) -> bool {
+        self.email_notifier.is_some() || self.webhooks
+    }
 }
 
 impl Default for StatusPage {
@@ -108,6 +159,7 @@ impl Default for StatusPage {
             locales: Vec::new(),
             digits: BTreeMap::new(),
             history_days: 15,
+            subscriptions: Subscriptions::default(),
         }
     }
 }
@@ -152,7 +204,7 @@ impl Default for AckLinks {
 }
 
 /// `[maintenance]` (s003.maintenance-scheduled).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct MaintenancePolicy {
     /// Least notice for a `scheduled` window: one starting sooner is refused
@@ -169,6 +221,22 @@ pub struct MaintenancePolicy {
     /// status page every 30 minutes"). 0: only start and completion.
     #[serde(deserialize_with = "duration")]
     pub post_every: Duration,
+    /// An emergency window must be reviewed within this long after it ends
+    /// (s003.maintenance-emergency: "requires a review within 24 h").
+    /// 0: no review asked.
+    #[serde(deserialize_with = "duration")]
+    pub emergency_review_within: Duration,
+}
+
+impl Default for MaintenancePolicy {
+    fn default() -> Self {
+        MaintenancePolicy {
+            notice: Duration::from_secs(0),
+            watch_after: Duration::from_secs(0),
+            post_every: Duration::from_secs(0),
+            emergency_review_within: Duration::from_hours(24),
+        }
+    }
 }
 
 /// How long records that stop mattering are kept. Incidents, their
@@ -337,6 +405,10 @@ pub struct Severity {
     /// Escalation policy for incidents of this severity when their route or
     /// service names none (P0 and P1 may climb at different speeds).
     pub escalation_policy: Option<String>,
+    /// A public template Firebell posts itself when an incident opens at (or
+    /// is raised to) this severity, so the status page and its subscribers
+    /// hear at once (001: "SEV-1: immediate Slack + email customers").
+    pub customer_notice: Option<String>,
 }
 
 /// "A postmortem is due N after resolution."

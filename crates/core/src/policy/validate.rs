@@ -1208,6 +1208,7 @@ impl Validator {
             ("notice", m.notice, 90),
             ("watch_after", m.watch_after, 7),
             ("post_every", m.post_every, 1),
+            ("emergency_review_within", m.emergency_review_within, 30),
         ] {
             if d.as_secs() < 0 || d.as_secs() > max_days * 86_400 {
                 self.err(
@@ -1273,6 +1274,70 @@ impl Validator {
                 at.key("history_days"),
                 format!("{} is out of range; use 0 to 90", page.history_days),
             );
+        }
+        let subs = &page.subscriptions;
+        let sat = at.key("subscriptions");
+        if let Some(name) = &subs.email_notifier {
+            match policy.notifiers.get(name) {
+                None => self.err(
+                    sat.key("email_notifier"),
+                    format!(
+                        "unknown notifier `{name}`; define [notifiers.{name}] with an smtp table"
+                    ),
+                ),
+                Some(n) if n.smtp.is_none() => self.err(
+                    sat.key("email_notifier"),
+                    format!(
+                        "[notifiers.{name}] has no smtp table; subscriber mail needs an SMTP relay"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        for (key, n) in [
+            ("per_address_per_hour", subs.per_address_per_hour),
+            ("per_client_per_hour", subs.per_client_per_hour),
+        ] {
+            if n == 0 || n > 10_000 {
+                self.err(sat.key(key), format!("{n} is out of range; use 1 to 10000"));
+            }
+        }
+        if subs.confirm_within.as_secs() < 600 || subs.confirm_within.as_secs() > 30 * 86_400 {
+            self.err(
+                sat.key("confirm_within"),
+                format!("{} is out of range; use 10m to 30d", subs.confirm_within),
+            );
+        }
+        if subs.maintenance_reminder.as_secs() < 0
+            || subs.maintenance_reminder.as_secs() > 7 * 86_400
+        {
+            self.err(
+                sat.key("maintenance_reminder"),
+                format!(
+                    "{} is out of range; use 0s to 7d",
+                    subs.maintenance_reminder
+                ),
+            );
+        }
+        for (i, sev) in policy.severities.iter().enumerate() {
+            let Some(name) = &sev.customer_notice else {
+                continue;
+            };
+            let key = KeyPath::root()
+                .key("severities")
+                .index(i)
+                .key("customer_notice");
+            match policy.templates.get(name) {
+                None => self.err(key, format!("unknown template `{name}`")),
+                Some(t) if t.audience != super::model::Audience::Public => self.err(
+                    key,
+                    format!(
+                        "template `{name}` is internal; a customer notice must be \
+                         audience = \"public\""
+                    ),
+                ),
+                Some(_) => {}
+            }
         }
     }
 

@@ -94,6 +94,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(signals::list_maintenance).post(signals::create_maintenance),
         )
         .route("/maintenance/{id}/end", post(signals::end_maintenance))
+        .route(
+            "/maintenance/{id}/review",
+            post(signals::review_maintenance),
+        )
         .route("/oncall", get(oncall::oncall))
         .route(
             "/schedules/{name}/overrides",
@@ -136,7 +140,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::unassign_role, incidents::post_update, incidents::change_severity, incidents::add_note,
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
-        signals::list_maintenance, signals::create_maintenance, signals::end_maintenance,
+        signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
         oncall::oncall, notifications::list, notifications::of_incident, notifications::agenda,
         notifications::escalation_policies,
         overrides::create, overrides::list, overrides::list_all, overrides::delete,

@@ -8,7 +8,8 @@ use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::alert::Alert;
 use firebell_core::alert::{
-    MaintenanceKind, MaintenanceWindow, Matcher, Silence, SilenceState, parse_matchers,
+    MaintenanceKind, MaintenanceReview, MaintenanceWindow, Matcher, ReviewState, Silence,
+    SilenceState, parse_matchers,
 };
 use firebell_store::{AlertCursor, AlertFilter, Store, StoreError};
 
@@ -16,7 +17,9 @@ use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::wire::{AlertQuery, AlertView, CreateMaintenance, CreateSilence, SilenceView};
+use crate::wire::{
+    AlertQuery, AlertView, CreateMaintenance, CreateSilence, ReviewMaintenance, SilenceView,
+};
 
 #[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertQuery),
     responses((status = 200, body = Vec<AlertView>), (status = 400)))]
@@ -295,6 +298,13 @@ pub async fn create_maintenance(
         created_at: now,
         planned_starts_at: Some(starts_at),
         planned_ends_at: ends_at,
+        review_due_at: MaintenanceWindow::review_due(
+            req.kind,
+            starts_at,
+            ends_at,
+            policy.maintenance.emergency_review_within,
+        ),
+        review: None,
     };
     window.validate().map_err(|e| ApiError::Unprocessable {
         code: "invalid_maintenance",
@@ -305,11 +315,90 @@ pub async fn create_maintenance(
     Ok((StatusCode::CREATED, Json(window)))
 }
 
-#[utoipa::path(get, path = "/maintenance", tag = "maintenance", responses((status = 200, description = "Every window")))]
+/// A window as listed: with where its review stands.
+#[derive(serde::Serialize)]
+pub struct MaintenanceView {
+    #[serde(flatten)]
+    pub window: MaintenanceWindow,
+    pub review_state: ReviewState,
+}
+
+#[utoipa::path(get, path = "/maintenance", tag = "maintenance", responses((status = 200, description = "Every window, with `review_state` (not_required, due, overdue, done)")))]
 pub async fn list_maintenance(
     State(state): State<AppState>,
-) -> Result<Json<Vec<MaintenanceWindow>>, ApiError> {
-    Ok(Json(state.store.list_maintenance().await?))
+) -> Result<Json<Vec<MaintenanceView>>, ApiError> {
+    let now = state.clock.now();
+    Ok(Json(
+        state
+            .store
+            .list_maintenance()
+            .await?
+            .into_iter()
+            .map(|window| MaintenanceView {
+                review_state: window.review_state(now),
+                window,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/maintenance/{id}/review", tag = "maintenance", params(("id" = String, Path)),
+    request_body = ReviewMaintenance,
+    responses((status = 200, description = "The window, reviewed"), (status = 404), (status = 409), (status = 422)))]
+pub async fn review_maintenance(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(req): Body<ReviewMaintenance>,
+) -> Result<Json<MaintenanceView>, ApiError> {
+    let summary = req.summary.trim();
+    if summary.is_empty() {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_review",
+            message: "a review needs a summary: what happened, why it could not wait, \
+                      what to change"
+                .into(),
+        });
+    }
+    if summary.chars().count() > 10_000 {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_review",
+            message: "the summary is longer than 10000 characters".into(),
+        });
+    }
+    let now = state.clock.now();
+    let find = |windows: Vec<MaintenanceWindow>| windows.into_iter().find(|w| w.id == id);
+    let window = find(state.store.list_maintenance().await?).ok_or_else(|| ApiError::NotFound {
+        code: "maintenance_not_found",
+        message: format!("no maintenance window {id:?}"),
+    })?;
+    let review = MaintenanceReview {
+        at: now,
+        by: caller.name,
+        summary: summary.to_string(),
+    };
+    if !state.store.review_maintenance(&id, &review).await? {
+        return Err(ApiError::Conflict {
+            code: if window.review_due_at.is_none() {
+                "review_not_required"
+            } else {
+                "already_reviewed"
+            },
+            message: if window.review_due_at.is_none() {
+                format!("maintenance window {id:?} is not an emergency window; it owes no review")
+            } else {
+                format!("maintenance window {id:?} was reviewed already")
+            },
+        });
+    }
+    let window = find(state.store.list_maintenance().await?).ok_or_else(|| ApiError::NotFound {
+        code: "maintenance_not_found",
+        message: format!("no maintenance window {id:?}"),
+    })?;
+    Ok(Json(MaintenanceView {
+        review_state: window.review_state(now),
+        window,
+    }))
 }
 
 #[utoipa::path(post, path = "/maintenance/{id}/end", tag = "maintenance", params(("id" = String, Path)),

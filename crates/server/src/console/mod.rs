@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(signals::maintenance_page).post(signals::create_maintenance),
         )
         .route("/maintenance/{id}/end", post(signals::end_maintenance))
+        .route(
+            "/maintenance/{id}/review",
+            post(signals::review_maintenance),
+        )
         .route("/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(
             state,

@@ -199,7 +199,8 @@ async fn maintenance_html(
         .await?
         .0
         .iter()
-        .map(|w| {
+        .map(|view| {
+            let w = &view.window;
             let status = if w.is_active(now) {
                 "running"
             } else if w.starts_at > now {
@@ -209,7 +210,10 @@ async fn maintenance_html(
             };
             serde_json::json!({ "id": w.id, "title": w.title, "kind": w.kind,
                 "services": w.services.join(", "), "from": when(w.starts_at),
-                "until": w.ends_at.map(when), "by": w.created_by, "status": status })
+                "until": w.ends_at.map(when), "by": w.created_by, "status": status,
+                "review": view.review_state, "review_due": w.review_due_at.map(when),
+                "reviewed": w.review.as_ref().map(|r| serde_json::json!({
+                    "by": r.by, "at": when(r.at), "summary": r.summary })) })
         })
         .collect();
     let policy = state.policy.policy();
@@ -301,4 +305,36 @@ pub async fn end_maintenance(
     session.require_responder()?;
     signals::end_maintenance(State(state.clone()), Path(id)).await?;
     Ok(Redirect::to("/maintenance").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    summary: String,
+}
+
+pub async fn review_maintenance(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, ApiError> {
+    session.check_csrf(&form.csrf)?;
+    session.require_responder()?;
+    let outcome = signals::review_maintenance(
+        State(state.clone()),
+        Extension(session.caller.clone()),
+        Path(id),
+        Body(crate::wire::ReviewMaintenance {
+            summary: form.summary,
+        }),
+    )
+    .await
+    .map(drop);
+    done_or_refused(outcome, "/maintenance", async |e| {
+        maintenance_html(&state, &session, Some(e)).await
+    })
+    .await
 }

@@ -111,6 +111,30 @@ impl Links {
         })
     }
 
+    /// A token proving the server issued a link to do `purpose` to
+    /// `subject` (a subscriber's confirm and unsubscribe links). It never
+    /// expires by itself; what it names decides whether it still works.
+    pub fn sign(&self, purpose: &str, subject: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(b"|");
+        mac.update(subject.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `token` is [`Links::sign`]'s for `purpose` and `subject`
+    /// (compared in constant time).
+    pub fn check(&self, purpose: &str, subject: &str, token: &str) -> bool {
+        let Ok(sig) = URL_SAFE_NO_PAD.decode(token.trim()) else {
+            return false;
+        };
+        let mut mac = self.mac();
+        mac.update(purpose.as_bytes());
+        mac.update(b"|");
+        mac.update(subject.as_bytes());
+        mac.verify_slice(&sig).is_ok()
+    }
+
     /// The incident's room in the console: the one link to an incident,
     /// carried in every page (s003.incident-doc-link). A browser without
     /// a session signs in first and lands there.

@@ -66,3 +66,11 @@ pub struct CreateMaintenance {
     pub ends_at: Option<Timestamp>,
     pub duration: Option<String>,
 }
+
+/// The review an emergency maintenance window owes.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewMaintenance {
+    /// What happened, why it could not wait, and what to change.
+    pub summary: String,
+}

@@ -454,6 +454,41 @@ impl TestApp {
         items
     }
 
+    /// A console page as the admin sees it: signed in with the admin token
+    /// (a fresh session each time), then `path`.
+    pub async fn console_page(&self, path: &str) -> String {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = http
+            .post(self.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs([("token", self.admin_token.as_str()), ("next", "/")])
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let cookie = resp.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let resp = http
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), reqwest::StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+
     pub fn advance_mins(&self, mins: i64) {
         self.clock.advance(jiff::SignedDuration::from_mins(mins));
     }

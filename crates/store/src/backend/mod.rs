@@ -50,6 +50,9 @@ macro_rules! operations {
         mod signals {
             include!("../sql/signals.rs");
         }
+        mod subscribers {
+            include!("../sql/subscribers.rs");
+        }
         mod tokens {
             include!("../sql/tokens.rs");
         }

@@ -3,7 +3,7 @@
 // Included once per backend (see `backend/mod.rs`).
 
 use firebell_core::Timestamp;
-use firebell_core::alert::{MaintenanceWindow, Silence};
+use firebell_core::alert::{MaintenanceReview, MaintenanceWindow, Silence};
 
 use super::Handle;
 use crate::codec::{
@@ -89,8 +89,8 @@ impl Handle {
         sqlx::query(
             "INSERT INTO maintenance_windows \
              (id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
-              planned_starts_at_ms, planned_ends_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+              planned_starts_at_ms, planned_ends_at_ms, review_due_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&window.id)
         .bind(&window.title)
@@ -102,6 +102,7 @@ impl Handle {
         .bind(to_ms(window.created_at))
         .bind(window.planned_starts_at.map(to_ms))
         .bind(window.planned_ends_at.map(to_ms))
+        .bind(window.review_due_at.map(to_ms))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -111,7 +112,8 @@ impl Handle {
         let _t = Self::timer("list_maintenance");
         let rows: Vec<MaintenanceRow> = sqlx::query_as(
             "SELECT id, title, kind, services, starts_at_ms, ends_at_ms, created_by, created_at_ms, \
-             planned_starts_at_ms, planned_ends_at_ms \
+             planned_starts_at_ms, planned_ends_at_ms, review_due_at_ms, reviewed_at_ms, \
+             reviewed_by, review \
              FROM maintenance_windows ORDER BY starts_at_ms DESC, id",
         )
         .fetch_all(self.reader())
@@ -136,6 +138,27 @@ impl Handle {
         .await?
         .rows_affected();
         Ok(ended > 0)
+    }
+
+    /// Record the review a window owes; false if it owes none or has one.
+    pub(crate) async fn review_maintenance(
+        &self,
+        id: &str,
+        review: &MaintenanceReview,
+    ) -> Result<bool, StoreError> {
+        let _t = Self::timer("review_maintenance");
+        let done = sqlx::query(
+            "UPDATE maintenance_windows SET reviewed_at_ms = $1, reviewed_by = $2, review = $3 \
+             WHERE id = $4 AND review_due_at_ms IS NOT NULL AND reviewed_at_ms IS NULL",
+        )
+        .bind(to_ms(review.at))
+        .bind(&review.by)
+        .bind(&review.summary)
+        .bind(id)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(done > 0)
     }
 
     pub(crate) async fn record_heartbeat(
