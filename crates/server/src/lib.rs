@@ -97,6 +97,8 @@ pub struct Shared {
     pub links: Arc<notify::links::Links>,
     /// The public status page's renderings.
     pub status_pages: status_page::StatusPages,
+    /// Wakes the subscribers' fan-out and outbox (a sign-up, new messages).
+    pub subscriber_wake: Arc<tokio::sync::Notify>,
     /// The web console's templates.
     pub console: console::Console,
 }
@@ -212,6 +214,7 @@ impl Server {
             tokens: Default::default(),
             links,
             status_pages: Default::default(),
+            subscriber_wake: Default::default(),
             console: Default::default(),
         }));
         Ok(Server {
@@ -293,6 +296,9 @@ impl Server {
             tasks.push(paging.spawn(scheduler::run(state.scheduler.clone())));
             tasks.push(paging.spawn(notify::dispatch::run(state.dispatcher.clone())));
             tasks.push(tokio::spawn(retention::run(state.retention.clone())));
+            tasks.push(tokio::spawn(status_page::subscribers::deliver::run(
+                state.clone(),
+            )));
         }
         connections::serve(listener, app, connections, shutdown).await;
         for task in tasks {

@@ -33,6 +33,7 @@ fn english() -> EmailMessage {
         idempotency_key: "inc-2026-0042.page-1.alice".to_string(),
         ack_url: Some("https://firebell.example/ack?token=abc&step=1".to_string()),
         incident_url: Some("https://firebell.example/incidents/INC-2026-0042".to_string()),
+        unsubscribe_url: None,
     }
 }
 
@@ -46,6 +47,7 @@ fn arabic() -> EmailMessage {
         idempotency_key: "inc-7-page-2".to_string(),
         ack_url: Some("https://firebell.example/ack?token=xyz".to_string()),
         incident_url: None,
+        unsubscribe_url: None,
     }
 }
 

@@ -220,7 +220,20 @@ pub fn incident_id_stem(policy: &Policy, now: Timestamp) -> String {
 /// events, stamped at `ctx.now` by `ctx.actor`. The incident's `id` is empty:
 /// the store numbers it when it is written.
 pub fn declare(d: &Declare, ctx: &Context) -> Result<(Incident, Vec<Event>), CommandError> {
-    let events = stamp(declared_events(d, ctx)?, 0, ctx.now, ctx.actor);
+    let mut kinds = declared_events(d, ctx)?;
+    let opened = || {
+        let events = stamp(kinds.clone(), 0, ctx.now, ctx.actor);
+        Incident::from_events("", &events).ok_or_else(|| {
+            CommandError::invalid(
+                "invalid_declaration",
+                "the declaration produced no incident",
+            )
+        })
+    };
+    if let Some(notice) = customer_notice(ctx, &opened()?)? {
+        kinds.push(notice);
+    }
+    let events = stamp(kinds, 0, ctx.now, ctx.actor);
     let incident = Incident::from_events("", &events).ok_or_else(|| {
         CommandError::invalid(
             "invalid_declaration",
@@ -228,6 +241,45 @@ pub fn declare(d: &Declare, ctx: &Context) -> Result<(Incident, Vec<Event>), Com
         )
     })?;
     Ok((incident, events))
+}
+
+fn customer_notice_template<'p>(policy: &'p Policy, severity: &str) -> Option<&'p str> {
+    policy
+        .severity(severity)
+        .and_then(|s| s.customer_notice.as_deref())
+}
+
+/// The public update a severity's `customer_notice` posts, rendered in the
+/// status page's first locale against `incident` (at declaration its id
+/// is not yet known, so a notice should not name it: customers do not need
+/// it). `None` when the severity has no notice or the incident is on no
+/// public service.
+fn customer_notice(ctx: &Context, incident: &Incident) -> Result<Option<EventKind>, CommandError> {
+    let policy = ctx.policy;
+    let Some(name) = customer_notice_template(policy, &incident.severity) else {
+        return Ok(None);
+    };
+    if !crate::status_page::is_public(policy, incident) {
+        return Ok(None);
+    }
+    let locale = policy.status_locales().first().map(|l| l.to_string());
+    let r = render_template_linked(
+        policy,
+        incident,
+        name,
+        locale.as_deref(),
+        &BTreeMap::new(),
+        ctx.now,
+        ctx.link_base,
+    )?;
+    Ok(Some(EventKind::StatusUpdated {
+        status: incident.status,
+        visibility: Visibility::Public,
+        message: r.text,
+        template: Some(name.to_string()),
+        locale: Some(r.locale),
+        direction: r.direction,
+    }))
 }
 
 /// The events that open an incident declared as `d`, the first `Declared`.
@@ -436,11 +488,24 @@ pub fn decide(
                     format!("incident {} is already {to}", incident.id),
                 ));
             }
-            vec![EventKind::SeverityChanged {
+            let notice_before = policy
+                .severity(&incident.severity)
+                .and_then(|s| s.customer_notice.clone());
+            let mut raised = incident.clone();
+            raised.severity = to.clone();
+            let mut events = vec![EventKind::SeverityChanged {
                 from: incident.severity.clone(),
                 to,
                 reason,
-            }]
+            }];
+            // Raised to a severity that tells customers at once, from one
+            // that did not tell them this: tell them now.
+            if let Some(notice) = customer_notice(ctx, &raised)?
+                && notice_before.as_deref() != customer_notice_template(policy, &raised.severity)
+            {
+                events.push(notice);
+            }
+            events
         }
         Command::AddNote { text } => vec![EventKind::NoteAdded {
             text: required_text("text", text, MAX_TEXT)?,

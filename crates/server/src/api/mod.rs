@@ -25,6 +25,7 @@ use utoipa::OpenApi;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::policy_source::LoadedPolicy;
+use crate::status_page::subscribers;
 use crate::wire::PolicyResponse;
 
 /// JSON request body whose rejections (bad syntax, wrong shape, too large,
@@ -98,6 +99,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/maintenance/{id}/review",
             post(signals::review_maintenance),
         )
+        .route("/subscribers", get(subscribers::list))
+        .route("/subscribers/{id}", delete(subscribers::remove))
+        .route("/subscribers/{id}/messages", get(subscribers::messages))
         .route("/oncall", get(oncall::oncall))
         .route(
             "/schedules/{name}/overrides",
@@ -141,6 +145,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
+        subscribers::list, subscribers::remove, subscribers::messages,
         oncall::oncall, notifications::list, notifications::of_incident, notifications::agenda,
         notifications::escalation_policies,
         overrides::create, overrides::list, overrides::list_all, overrides::delete,

@@ -99,6 +99,7 @@ pub async fn deliver(
                     idempotency_key: n.id.clone(),
                     ack_url: Some(ack_url),
                     incident_url: Some(incident_url),
+                    unsubscribe_url: None,
                 })
                 .await
         }
@@ -163,12 +164,25 @@ async fn post(
     n: &Notification,
     body: Vec<u8>,
 ) -> Result<(), DeliveryError> {
+    let secret = secret_of(notifier)?;
+    post_json(url, timeout_of(notifier), &n.id, secret.as_deref(), body).await
+}
+
+/// POST a JSON `body` with `key` as its idempotency key, signed with
+/// `secret` when there is one.
+pub async fn post_json(
+    url: &str,
+    timeout: Duration,
+    key: &str,
+    secret: Option<&str>,
+    body: Vec<u8>,
+) -> Result<(), DeliveryError> {
     let mut req = http()
         .post(url)
-        .timeout(timeout_of(notifier))
+        .timeout(timeout)
         .header("content-type", "application/json")
-        .header(IDEMPOTENCY_HEADER, &n.id);
-    if let Some(secret) = secret_of(notifier)? {
+        .header(IDEMPOTENCY_HEADER, key);
+    if let Some(secret) = secret {
         let t = jiff::Timestamp::now().as_second();
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
             .map_err(|e| fail(false, format!("HMAC key: {e}")))?;
@@ -228,7 +242,7 @@ fn secret_of(n: &Notifier) -> Result<Option<String>, DeliveryError> {
 }
 
 /// One sender per relay configuration (the transport pools connections).
-fn email_sender(smtp: &SmtpServer, timeout: Duration) -> Result<EmailSender, DeliveryError> {
+pub fn email_sender(smtp: &SmtpServer, timeout: Duration) -> Result<EmailSender, DeliveryError> {
     static SENDERS: OnceLock<Mutex<HashMap<String, Arc<EmailSender>>>> = OnceLock::new();
     let tls = match smtp.tls.as_deref() {
         Some("none") => SmtpTls::None,

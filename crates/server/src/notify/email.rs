@@ -90,6 +90,9 @@ pub struct EmailMessage {
     /// One-click acknowledge link: a button in HTML, a line in text.
     pub ack_url: Option<String>,
     pub incident_url: Option<String>,
+    /// For mail to subscribers: a link in the text, and the RFC 8058
+    /// one-click `List-Unsubscribe` headers mail clients act on.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Why a delivery failed, and whether trying again can help.
@@ -252,6 +255,17 @@ impl EmailSender {
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".to_string(),
             ));
+        if let Some(url) = msg.unsubscribe_url.as_deref().and_then(web_link) {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_string(),
+                ));
+        }
         if let Some(lang) = language_tag(&msg.locale) {
             builder = builder.raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("Content-Language"),
@@ -358,6 +372,7 @@ pub fn render_text(msg: &EmailMessage) -> String {
     let links = [
         ("Acknowledge", &msg.ack_url),
         ("Incident", &msg.incident_url),
+        ("Unsubscribe", &msg.unsubscribe_url),
     ];
     let mut first = true;
     for (label, url) in links {
@@ -433,6 +448,12 @@ pub fn render_html(msg: &EmailMessage) -> String {
             None => out.push_str(&format!("<p>Incident: {}</p>\n", escape(url))),
         }
     }
+    if let Some(url) = msg.unsubscribe_url.as_deref().and_then(web_link) {
+        out.push_str(&format!(
+            "<p><small><a href=\"{}\">Unsubscribe</a></small></p>\n",
+            escape(url)
+        ));
+    }
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -475,6 +496,7 @@ mod tests {
             idempotency_key: "page-1".to_string(),
             ack_url: Some("https://firebell.example/ack?t=a&b=\"c\"".to_string()),
             incident_url: Some("javascript:alert(1)".to_string()),
+            unsubscribe_url: None,
         }
     }
 

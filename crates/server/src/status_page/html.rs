@@ -24,6 +24,8 @@ pub fn environment() -> Environment<'static> {
         .expect("the status page template compiles");
     env.add_template("feed.xml", include_str!("assets/feed.xml"))
         .expect("the feed template compiles");
+    env.add_template("message.html", include_str!("assets/message.html"))
+        .expect("the message template compiles");
     env
 }
 
@@ -128,6 +130,21 @@ struct PageView<'a> {
     groups: Vec<GroupView>,
     past: Vec<IncidentView>,
     updated: String,
+    subscribe: Option<SubscribeView>,
+}
+
+/// The sign-up form: which channels, and the components to choose from.
+#[derive(Serialize)]
+struct SubscribeView {
+    email: bool,
+    webhooks: bool,
+    components: Vec<ComponentChoice>,
+}
+
+#[derive(Serialize)]
+struct ComponentChoice {
+    id: String,
+    name: String,
 }
 
 #[derive(Serialize)]
@@ -277,6 +294,24 @@ pub fn page(
             groups,
             past,
             updated: loc.when(model.updated_at),
+            subscribe: (model.subscribe_email || model.subscribe_webhooks).then(|| SubscribeView {
+                email: model.subscribe_email,
+                webhooks: model.subscribe_webhooks,
+                components: model
+                    .groups
+                    .iter()
+                    .flat_map(|g| {
+                        g.components.iter().map(move |c| ComponentChoice {
+                            id: c.id.clone(),
+                            name: if g.components.len() > 1 || g.name != c.name {
+                                format!("{} · {}", g.name, c.name)
+                            } else {
+                                c.name.clone()
+                            },
+                        })
+                    })
+                    .collect(),
+            }),
         })))
 }
 

@@ -16,6 +16,7 @@ mod html;
 mod model;
 mod statuspage;
 mod strings;
+pub mod subscribers;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -47,6 +48,8 @@ pub struct Rendered {
     policy: Arc<Policy>,
     built: Instant,
     now: Timestamp,
+    /// What was rendered (subscribers are told of its new posts).
+    model: Arc<model::Model>,
     /// Locale → page; the policy's locales, the default first.
     pages: BTreeMap<String, Bytes>,
     locales: Vec<String>,
@@ -108,6 +111,30 @@ impl Default for StatusPages {
 }
 
 impl StatusPages {
+    /// A small page beside the status page (a subscription's confirmation,
+    /// say): a heading, a message, and optionally one button posting
+    /// `token` to `action`.
+    pub fn render_message(
+        &self,
+        locale: &str,
+        words: &'static strings::Strings,
+        title: &str,
+        message: &str,
+        button: Option<(&str, &str, &str)>,
+    ) -> Result<String, minijinja::Error> {
+        self.env
+            .get_template("message.html")?
+            .render(minijinja::context! {
+                lang => locale,
+                dir => words.dir,
+                t => minijinja::Value::from(minijinja::value::Serde(words)),
+                title => title,
+                message => message,
+                button => button.map(|(action, token, label)| minijinja::context! {
+                    action => action, token => token, label => label }),
+            })
+    }
+
     fn last(&self) -> Option<Arc<Rendered>> {
         self.current
             .read()
@@ -218,6 +245,7 @@ impl StatusPages {
         .map(|(k, v)| (k, Bytes::from(v)))
         .collect();
         Ok(Rendered {
+            model: Arc::new(model),
             changes,
             policy: policy.clone(),
             built: Instant::now(),
@@ -261,6 +289,7 @@ pub fn router() -> Router<AppState> {
             json(Document::Active),
         )
         .route("/status/api/v2/uptime.json", json(Document::Uptime))
+        .merge(subscribers::router())
 }
 
 /// Short enough that a customer refreshing sees news within seconds.
@@ -343,6 +372,16 @@ async fn script() -> Response {
         "text/javascript; charset=utf-8",
         Bytes::from_static(include_bytes!("assets/refresh.js")),
     )
+}
+
+/// The page locale a request's `Accept-Language` asks for.
+fn locale_for(policy: &Policy, headers: &HeaderMap) -> String {
+    let locales: Vec<String> = policy
+        .status_locales()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    requested_locale(&PageQuery { lang: None }, headers, &locales).to_string()
 }
 
 /// The locale a request asks for, among the page's.

@@ -33,6 +33,9 @@ pub struct Model {
     pub maintenances: Vec<PublicMaintenance>,
     /// When anything on the page last changed.
     pub updated_at: Timestamp,
+    /// The sign-up form offers email, webhooks, or neither.
+    pub subscribe_email: bool,
+    pub subscribe_webhooks: bool,
 }
 
 /// A service's components.
@@ -308,5 +311,7 @@ pub fn build(
         incidents,
         maintenances,
         updated_at,
+        subscribe_email: policy.status_page.subscriptions.email_notifier.is_some(),
+        subscribe_webhooks: policy.status_page.subscriptions.webhooks,
     }
 }

@@ -3,7 +3,7 @@
 //! headings and states around them. Other locales read the English.
 
 use firebell_core::Status;
-use firebell_core::status_page::{ComponentStatus, Indicator};
+use firebell_core::status_page::{ComponentStatus, Indicator, SubscriberChannel};
 use serde::Serialize;
 
 use super::model::MaintenanceState;
@@ -33,6 +33,26 @@ pub struct Strings {
     pub maintenance_scheduled: &'static str,
     pub maintenance_completed: &'static str,
     pub affects: &'static str,
+    pub subscribe: &'static str,
+    pub subscribe_intro: &'static str,
+    pub email_label: &'static str,
+    pub webhook_label: &'static str,
+    pub components_choice: &'static str,
+    pub subscribe_button: &'static str,
+    pub check_inbox: &'static str,
+    pub check_endpoint: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_button: &'static str,
+    pub confirmed: &'static str,
+    pub unsubscribe_title: &'static str,
+    pub unsubscribe_button: &'static str,
+    pub unsubscribed: &'static str,
+    pub link_invalid: &'static str,
+    pub back_to_page: &'static str,
+    pub confirm_subject: &'static str,
+    pub confirm_body: &'static str,
+    pub reminder: &'static str,
+    pub why_you_get_this: &'static str,
 }
 
 const EN: Strings = Strings {
@@ -59,6 +79,26 @@ const EN: Strings = Strings {
     maintenance_scheduled: "Scheduled maintenance",
     maintenance_completed: "Maintenance completed",
     affects: "Affects",
+    subscribe: "Get updates",
+    subscribe_intro: "Be told when an incident or maintenance affects you. We send a confirmation first; every message has a one-click unsubscribe link.",
+    email_label: "Email address",
+    webhook_label: "Or a webhook URL (signed JSON)",
+    components_choice: "Only these components (none ticked: everything)",
+    subscribe_button: "Subscribe",
+    check_inbox: "Almost done: we sent a confirmation link to that address. Follow it to start receiving updates.",
+    check_endpoint: "Almost done: we sent a signed confirmation request to that URL. POST to its confirm_url to start receiving updates.",
+    confirm_title: "Confirm your subscription",
+    confirm_button: "Confirm",
+    confirmed: "You are subscribed. Every message carries a link to unsubscribe.",
+    unsubscribe_title: "Unsubscribe",
+    unsubscribe_button: "Unsubscribe",
+    unsubscribed: "You are unsubscribed and will receive nothing more.",
+    link_invalid: "This link is not valid, or it has lapsed. Subscribe again from the status page.",
+    back_to_page: "Back to the status page",
+    confirm_subject: "Confirm your subscription",
+    confirm_body: "Someone (hopefully you) asked to receive status updates at this address. To confirm, open:",
+    reminder: "Reminder: scheduled maintenance starts",
+    why_you_get_this: "You receive this because you subscribed to status updates.",
 };
 
 const AR: Strings = Strings {
@@ -85,6 +125,26 @@ const AR: Strings = Strings {
     maintenance_scheduled: "صيانة مجدولة",
     maintenance_completed: "اكتملت الصيانة",
     affects: "تؤثر على",
+    subscribe: "تلقَّ التحديثات",
+    subscribe_intro: "نخبرك عندما تؤثر حادثة أو صيانة عليك. نرسل أولًا رسالة تأكيد، وفي كل رسالة رابط لإلغاء الاشتراك بنقرة واحدة.",
+    email_label: "البريد الإلكتروني",
+    webhook_label: "أو عنوان Webhook (JSON موقَّع)",
+    components_choice: "هذه المكونات فقط (إن لم تختر شيئًا: كل شيء)",
+    subscribe_button: "اشترك",
+    check_inbox: "بقيت خطوة: أرسلنا رابط تأكيد إلى هذا العنوان. افتحه لتبدأ بتلقي التحديثات.",
+    check_endpoint: "بقيت خطوة: أرسلنا طلب تأكيد موقَّعًا إلى هذا العنوان. أرسل POST إلى confirm_url لتبدأ بتلقي التحديثات.",
+    confirm_title: "أكِّد اشتراكك",
+    confirm_button: "تأكيد",
+    confirmed: "تم اشتراكك. في كل رسالة رابط لإلغاء الاشتراك.",
+    unsubscribe_title: "إلغاء الاشتراك",
+    unsubscribe_button: "إلغاء الاشتراك",
+    unsubscribed: "أُلغي اشتراكك ولن تصلك رسائل أخرى.",
+    link_invalid: "هذا الرابط غير صالح أو انتهت مدته. اشترك من جديد من صفحة الحالة.",
+    back_to_page: "العودة إلى صفحة الحالة",
+    confirm_subject: "أكِّد اشتراكك",
+    confirm_body: "طلب أحدهم (نرجو أن تكون أنت) تلقي تحديثات الحالة على هذا العنوان. للتأكيد افتح:",
+    reminder: "تذكير: تبدأ الصيانة المجدولة",
+    why_you_get_this: "تصلك هذه الرسالة لأنك اشتركت في تحديثات الحالة.",
 };
 
 /// The strings for `locale` by its language subtag; English otherwise.
@@ -96,6 +156,14 @@ pub fn of(locale: &str) -> &'static Strings {
 }
 
 impl Strings {
+    /// What to do next after signing up on `channel`.
+    pub fn check_inbox_for(&self, channel: SubscriberChannel) -> &'static str {
+        match channel {
+            SubscriberChannel::Email => self.check_inbox,
+            SubscriberChannel::Webhook => self.check_endpoint,
+        }
+    }
+
     pub fn indicator(&self, indicator: Indicator) -> &'static str {
         let ar = self.lang == "ar";
         match (indicator, ar) {

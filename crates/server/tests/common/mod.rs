@@ -431,6 +431,23 @@ impl TestApp {
             .expect("the delivery round succeeds")
     }
 
+    /// Hand new status page posts to subscribers, then send what is due,
+    /// as the background loop does.
+    pub async fn tell_subscribers(
+        &self,
+    ) -> (
+        firebell_server::status_page::subscribers::fanout::FanOut,
+        firebell_server::status_page::subscribers::deliver::Sent,
+    ) {
+        let fanned = firebell_server::status_page::subscribers::fanout::run_once(self.state())
+            .await
+            .expect("the fan-out round succeeds");
+        let sent = firebell_server::status_page::subscribers::deliver::run_once(self.state())
+            .await
+            .expect("the subscriber delivery round succeeds");
+        (fanned, sent)
+    }
+
     /// The incident's timeline events of one `type`.
     pub async fn events_of(&self, id: &str, kind: &str) -> Vec<Value> {
         let (_, v) = self.get(&format!("/api/v1/incidents/{id}")).await;
