@@ -32,6 +32,7 @@ use crate::commands::oncall::{OncallArgs, OverrideCmd};
 use crate::commands::passwords::PasswordCmd;
 use crate::commands::policy::{PolicyCmd, RouteCmd};
 use crate::commands::signals::{AlertsArgs, MaintenanceCmd, SilenceCmd};
+use crate::commands::subscribers::SubscribersCmd;
 use crate::commands::tokens::TokenCmd;
 use crate::commands::{ClientArgs, incidents, monitors, notifications, oncall, signals};
 use crate::config::ConfigFile;
@@ -110,6 +111,9 @@ enum Cmd {
     /// Maintenance windows: scheduled, emergency, or maintenance mode now.
     #[command(subcommand)]
     Maintenance(MaintenanceCmd),
+    /// Status page subscribers (admins): list, what was sent, remove.
+    #[command(subcommand)]
+    Subscribers(SubscribersCmd),
     /// Health checks and heartbeats: is each one polling, and how is it doing?
     Checks {
         #[command(flatten)]
@@ -210,6 +214,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,
+        Cmd::Subscribers(cmd) => commands::subscribers::run(cmd, file).await?,
         Cmd::Checks { client } => monitors::checks(&client, file).await?,
         Cmd::Heartbeat { name, client } => monitors::heartbeat(&name, &client, file).await?,
         Cmd::Oncall(a) => oncall::oncall(a, file).await?,

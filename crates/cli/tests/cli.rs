@@ -640,6 +640,35 @@ fn alerts_silences_and_maintenance_through_the_cli() {
         .unwrap()
         .to_string();
     assert!(run(&["maintenance", "end", &mid]).contains("ended"));
+    // Emergency maintenance owes a review (s003.maintenance-emergency).
+    let emergency = run(&[
+        "maintenance",
+        "start",
+        "--emergency",
+        "--service",
+        "api",
+        "--title",
+        "Hotfix",
+        "--duration",
+        "30m",
+    ]);
+    assert!(emergency.contains("due "), "{emergency}");
+    let eid = emergency
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let reviewed = run(&[
+        "maintenance",
+        "review",
+        &eid,
+        "--summary",
+        "could not wait; add an alert",
+    ]);
+    assert!(reviewed.contains("done"), "{reviewed}");
     let bad = firebell(
         &server.url,
         &token,
@@ -679,6 +708,36 @@ fn alerts_silences_and_maintenance_through_the_cli() {
         run(&["oncall"]).contains("no schedules"),
         "the demo policy has no schedules"
     );
+
+    // A customer signs up on the status page (the demo takes webhooks);
+    // admins see, inspect and remove subscribers.
+    let signed = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["-H", "Content-Type: application/json", "-d"])
+        .arg(r#"{"webhook":"http://127.0.0.1:9/hooks/status","components":["api.webhooks"]}"#)
+        .arg(format!("{}/status/subscriptions", server.url))
+        .output();
+    if let Ok(out) = signed {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "202");
+        let listed = run(&["subscribers", "list", "--state", "pending"]);
+        assert!(
+            listed.contains("http://127.0.0.1:9/hooks/status") && listed.contains("api.webhooks"),
+            "{listed}"
+        );
+        let sid = listed
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        // The confirmation request was queued with the sign-up.
+        let sent = run(&["subscribers", "messages", &sid]);
+        assert!(sent.contains("confirm:"), "{sent}");
+        assert!(run(&["subscribers", "remove", &sid]).contains("unsubscribed"));
+        assert!(run(&["subscribers", "list", "--state", "pending"]).contains("no subscribers"));
+    }
     server.stop();
 }
 

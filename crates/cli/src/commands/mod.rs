@@ -10,6 +10,7 @@ pub mod passwords;
 pub mod policy;
 pub mod set_aside;
 pub mod signals;
+pub mod subscribers;
 pub mod tokens;
 
 use clap::Args;

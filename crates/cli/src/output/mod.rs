@@ -7,6 +7,7 @@ pub mod notifications;
 pub mod oncall;
 pub mod set_aside;
 pub mod signals;
+pub mod subscribers;
 
 use firebell_core::Timestamp;
 use serde::Serialize;

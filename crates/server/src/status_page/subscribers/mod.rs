@@ -672,8 +672,37 @@ pub struct SubscriberQuery {
     pub state: Option<String>,
 }
 
+/// A page of subscribers.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriberPage {
+    pub items: Vec<SubscriberView>,
+    /// Always null: every subscriber fits one answer.
+    pub next_cursor: Option<String>,
+}
+
+/// A message to a subscriber, as admins see it.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriberMessageView {
+    pub id: String,
+    /// What it was about: `incident:<id>:<seq>`, `maintenance:<id>:<stage>`
+    /// or `confirm:<ms>`.
+    pub post_key: String,
+    pub subject: String,
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubscriberMessagePage {
+    pub items: Vec<SubscriberMessageView>,
+    pub next_cursor: Option<String>,
+}
+
 /// A subscriber as admins see it (never its webhook secret).
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubscriberView {
     pub id: String,
     #[schema(value_type = String)]
@@ -705,12 +734,12 @@ impl From<Subscriber> for SubscriberView {
 }
 
 #[utoipa::path(get, path = "/subscribers", tag = "status page", params(SubscriberQuery),
-    responses((status = 200, description = "Subscribers, newest first (admins only: they are customers' addresses)"), (status = 400), (status = 403)))]
+    responses((status = 200, body = SubscriberPage, description = "Subscribers, newest first (admins only: they are customers' addresses)"), (status = 400), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<SubscriberQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SubscriberPage>, ApiError> {
     caller.require(Role::Admin)?;
     let filter = q
         .state
@@ -725,26 +754,43 @@ pub async fn list(
         .into_iter()
         .map(SubscriberView::from)
         .collect();
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    Ok(Json(SubscriberPage {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[utoipa::path(get, path = "/subscribers/{id}/messages", tag = "status page", params(("id" = String, Path)),
-    responses((status = 200, description = "What was sent to a subscriber, newest first"), (status = 403), (status = 404)))]
+    responses((status = 200, body = SubscriberMessagePage, description = "What was sent to a subscriber, newest first"), (status = 403), (status = 404)))]
 pub async fn messages(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SubscriberMessagePage>, ApiError> {
     caller.require(Role::Admin)?;
     if state.store.get_subscriber(&id).await?.is_none() {
         return Err(not_found(&id));
     }
-    let items = state.store.subscriber_messages(&id).await?;
-    Ok(Json(
-        serde_json::json!({"items": items, "next_cursor": null}),
-    ))
+    let items = state
+        .store
+        .subscriber_messages(&id)
+        .await?
+        .into_iter()
+        .map(|m| SubscriberMessageView {
+            id: m.id,
+            post_key: m.post_key,
+            subject: m.subject,
+            state: m.state.as_str().to_string(),
+            attempts: m.attempts,
+            last_error: m.last_error,
+            created_at: m.created_at.to_string(),
+            delivered_at: m.delivered_at.map(|t| t.to_string()),
+        })
+        .collect();
+    Ok(Json(SubscriberMessagePage {
+        items,
+        next_cursor: None,
+    }))
 }
 
 fn not_found(id: &str) -> ApiError {
