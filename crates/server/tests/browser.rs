@@ -405,6 +405,24 @@ async fn the_console_and_the_status_page_in_a_real_browser() {
         assert!(body.contains("We found the cause"), "{path}");
         assert!(!body.contains("SECRET"), "{path}: {body}");
     }
+    // A customer subscribes from the page (the demo takes webhooks) and is
+    // told to confirm; the admins see the sign-up in the console.
+    a.find(Locator::Id("sub-webhook"))
+        .await
+        .unwrap()
+        .send_keys("http://127.0.0.1:9/hooks/status")
+        .await
+        .unwrap();
+    submit(&a, ".subscribe button[type=submit]").await;
+    let answer = text_of(&a, "body").await;
+    assert!(answer.contains("Almost done"), "{answer}");
+    checks.axe(&a, "the subscription answer").await;
+    a.goto(&app.url("/subscribers")).await.unwrap();
+    let listed = text_of(&a, "main").await;
+    assert!(
+        listed.contains("http://127.0.0.1:9/hooks/status") && listed.contains("pending"),
+        "{listed}"
+    );
     a.goto(&app.url("/status?lang=ar")).await.unwrap();
     let dir = a
         .execute(
@@ -478,7 +496,7 @@ async fn the_console_and_the_status_page_in_a_real_browser() {
     checks.shot(&dark, "incident-phone-dark").await;
 
     // The other console pages pass axe too.
-    for path in ["/oncall", "/alerts", "/maintenance"] {
+    for path in ["/oncall", "/alerts", "/maintenance", "/subscribers"] {
         dark.goto(&app.url(path)).await.unwrap();
         checks.axe(&dark, path).await;
         a.goto(&app.url(path)).await.unwrap();

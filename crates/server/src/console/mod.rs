@@ -38,6 +38,7 @@ impl Default for Console {
             ("oncall.html", include_str!("assets/oncall.html")),
             ("alerts.html", include_str!("assets/alerts.html")),
             ("maintenance.html", include_str!("assets/maintenance.html")),
+            ("subscribers.html", include_str!("assets/subscribers.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -88,6 +89,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/maintenance/{id}/review",
             post(signals::review_maintenance),
         )
+        .route("/subscribers", get(signals::subscribers_page))
+        .route("/subscribers/{id}/remove", post(signals::remove_subscriber))
         .route("/logout", post(pages::logout))
         .route_layer(axum::middleware::from_fn_with_state(
             state,

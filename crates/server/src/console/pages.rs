@@ -66,6 +66,7 @@ pub(super) struct Chrome<'a> {
     role: &'a str,
     csrf: &'a str,
     can_act: bool,
+    is_admin: bool,
 }
 
 pub(super) fn chrome(s: &Session) -> Chrome<'_> {
@@ -74,6 +75,7 @@ pub(super) fn chrome(s: &Session) -> Chrome<'_> {
         role: s.caller.role.as_str(),
         csrf: &s.csrf,
         can_act: s.can_act(),
+        is_admin: s.caller.role >= crate::auth::Role::Admin,
     }
 }
 

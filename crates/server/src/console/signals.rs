@@ -338,3 +338,45 @@ pub async fn review_maintenance(
     })
     .await
 }
+
+/// Status page subscribers (admins only: customers' addresses), with a
+/// button to unsubscribe one.
+pub async fn subscribers_page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, ApiError> {
+    let page = crate::status_page::subscribers::list(
+        State(state.clone()),
+        Extension(session.caller.clone()),
+        Query(crate::status_page::subscribers::SubscriberQuery { state: None }),
+    )
+    .await?
+    .0;
+    let policy = state.policy.policy();
+    let subs = &policy.status_page.subscriptions;
+    let counts = |s: &str| page.items.iter().filter(|i| i.state.as_str() == s).count();
+    Ok(Html(render(
+        &state.console,
+        "subscribers.html",
+        &serde_json::json!({ "chrome": chrome(&session), "items": page.items,
+            "confirmed": counts("confirmed"), "pending": counts("pending"),
+            "email": subs.email_notifier.is_some(), "webhooks": subs.webhooks }),
+    )?)
+    .into_response())
+}
+
+pub async fn remove_subscriber(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, ApiError> {
+    session.check_csrf(&form.csrf)?;
+    crate::status_page::subscribers::remove(
+        State(state.clone()),
+        Extension(session.caller.clone()),
+        Path(id),
+    )
+    .await?;
+    Ok(Redirect::to("/subscribers").into_response())
+}
