@@ -74,6 +74,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("firebell_incidents", "status" => status.as_str()).set(n as f64);
         }
     }
+    // Emergency maintenance owes a review (s003.maintenance-emergency).
+    if let Ok(windows) = state.store.list_maintenance().await {
+        let now = state.clock.now();
+        let overdue = windows
+            .iter()
+            .filter(|w| w.review_state(now) == firebell_core::alert::ReviewState::Overdue)
+            .count();
+        metrics::gauge!("firebell_maintenance_reviews_overdue").set(overdue as f64);
+    }
     if let Ok(queues) = crate::set_aside::queue_health(&state.store, state.clock.now()).await {
         crate::set_aside::publish(&queues);
     }

@@ -27,14 +27,20 @@ pub struct Retention {
 /// Delete what the policy no longer keeps, as of the server's now.
 pub async fn prune_once(state: &Retention) -> Result<Pruned, StoreError> {
     let now = state.clock.now();
-    let r = state.policy.policy().retention;
+    let policy = state.policy.policy();
+    let r = policy.retention;
     let before = |d: firebell_core::Duration| now - d.as_signed();
+    // A pending sign-up is kept a day past its confirmation window.
+    let lapsed = policy.status_page.subscriptions.confirm_within.as_signed()
+        + jiff::SignedDuration::from_hours(24);
     let pruned = state
         .store
         .prune(&PruneBefore {
             alerts: before(r.alerts),
             silences: before(r.silences),
             changes: before(r.changes),
+            subscriber_messages: before(r.subscriber_messages),
+            lapsed_signups: now - lapsed,
         })
         .await?;
     for (what, n) in [
@@ -42,6 +48,8 @@ pub async fn prune_once(state: &Retention) -> Result<Pruned, StoreError> {
         ("silences", pruned.silences),
         ("maintenance_windows", pruned.maintenance_windows),
         ("changes", pruned.changes),
+        ("subscriber_messages", pruned.subscriber_messages),
+        ("subscribers", pruned.lapsed_signups),
     ] {
         metrics::counter!("firebell_pruned_total", "table" => what).increment(n);
     }

@@ -945,6 +945,19 @@ async fn s003_maintenance_emergency(backend: Backend) {
     assert_eq!(review_state(&list), "overdue", "{list}");
     let html = app.console_page("/maintenance").await;
     assert!(html.contains("Review overdue"), "{html}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("firebell_maintenance_reviews_overdue 1"),
+        "{metrics}"
+    );
 
     // An empty review is refused; a real one is recorded with who and when.
     let path = format!("/api/v1/maintenance/{id}/review");

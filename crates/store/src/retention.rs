@@ -1,6 +1,7 @@
 //! Pruning what stopped mattering (`[retention]` in the policy): resolved
 //! alerts no open incident holds, expired silences, ended maintenance
-//! windows and old change records. Incidents, their events and their
+//! windows, old change records, status page subscribers' finished messages
+//! and sign-ups never confirmed. Incidents, their events and their
 //! notifications are never pruned. Deletes go in chunks so a large backlog
 //! never holds the writer for long. The loop is in `sql/retention.rs`.
 
@@ -16,6 +17,12 @@ pub struct PruneBefore {
     pub alerts: Timestamp,
     pub silences: Timestamp,
     pub changes: Timestamp,
+    /// Subscriber messages that are done (delivered, given up, cancelled),
+    /// and the record of posts fanned out.
+    pub subscriber_messages: Timestamp,
+    /// Sign-ups never confirmed, made before this (the confirmation link
+    /// no longer works): an address nobody vouched for is not kept.
+    pub lapsed_signups: Timestamp,
 }
 
 /// What a prune deleted.
@@ -25,6 +32,8 @@ pub struct Pruned {
     pub silences: u64,
     pub maintenance_windows: u64,
     pub changes: u64,
+    pub subscriber_messages: u64,
+    pub lapsed_signups: u64,
 }
 
 /// One kind of record that is pruned.
@@ -34,14 +43,20 @@ pub(crate) enum Target {
     Silences,
     MaintenanceWindows,
     Changes,
+    SubscriberMessages,
+    SubscriberPosts,
+    LapsedSignups,
 }
 
 impl Target {
-    pub(crate) const ALL: [Target; 4] = [
+    pub(crate) const ALL: [Target; 7] = [
         Target::Alerts,
         Target::Silences,
         Target::MaintenanceWindows,
         Target::Changes,
+        Target::SubscriberMessages,
+        Target::SubscriberPosts,
+        Target::LapsedSignups,
     ];
 
     /// The delete: at most `$2` rows that ended before `$1`.
@@ -66,6 +81,19 @@ impl Target {
                 "DELETE FROM changes WHERE id IN \
                  (SELECT id FROM changes WHERE at_ms < $1 LIMIT $2)"
             }
+            Target::SubscriberMessages => {
+                "DELETE FROM subscriber_messages WHERE id IN (SELECT id FROM subscriber_messages \
+                 WHERE state IN ('delivered', 'dead', 'cancelled') AND created_at_ms < $1 LIMIT $2)"
+            }
+            Target::SubscriberPosts => {
+                "DELETE FROM subscriber_posts WHERE key IN \
+                 (SELECT key FROM subscriber_posts WHERE fanned_out_at_ms < $1 LIMIT $2)"
+            }
+            // Their messages go with them (ON DELETE CASCADE).
+            Target::LapsedSignups => {
+                "DELETE FROM subscribers WHERE id IN (SELECT id FROM subscribers \
+                 WHERE state = 'pending' AND created_at_ms < $1 LIMIT $2)"
+            }
         }
     }
 
@@ -75,6 +103,8 @@ impl Target {
             Target::Alerts => before.alerts,
             Target::Silences | Target::MaintenanceWindows => before.silences,
             Target::Changes => before.changes,
+            Target::SubscriberMessages | Target::SubscriberPosts => before.subscriber_messages,
+            Target::LapsedSignups => before.lapsed_signups,
         }
     }
 
@@ -89,6 +119,10 @@ impl Target {
             Target::Silences => pruned.silences += n,
             Target::MaintenanceWindows => pruned.maintenance_windows += n,
             Target::Changes => pruned.changes += n,
+            Target::SubscriberMessages => pruned.subscriber_messages += n,
+            // Bookkeeping of what was sent; not worth a figure of its own.
+            Target::SubscriberPosts => {}
+            Target::LapsedSignups => pruned.lapsed_signups += n,
         }
     }
 }

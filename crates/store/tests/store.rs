@@ -17,8 +17,8 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Backend, ChangeRecord, IncidentFilter, LogEntry, NewIncident, NewToken,
-    ProcessedAlert, Store, StoreError,
+    AlertFilter, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, NewIncident,
+    NewSubscriberMessage, NewToken, ProcessedAlert, SignUp, Store, StoreError, Subscriber,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::Connection;
@@ -61,6 +61,7 @@ store_tests!(
     list_alerts_narrowed_by_labels,
     silences_crud,
     maintenance_crud,
+    subscribers_confirm_fan_out_once_and_lapse,
     changes_crud,
     alerts_survive_reopen,
     heartbeats_keep_the_latest_ping,
@@ -2983,6 +2984,8 @@ async fn prune_deletes_only_what_ended_before_each_cutoff(db: &TestDb) {
         alerts: day(7),
         silences: day(7),
         changes: day(30),
+        subscriber_messages: day(30),
+        lapsed_signups: day(7),
     };
     let pruned = store.prune(&before).await.unwrap();
     assert_eq!(
@@ -2992,6 +2995,7 @@ async fn prune_deletes_only_what_ended_before_each_cutoff(db: &TestDb) {
             silences: 1,
             maintenance_windows: 1,
             changes: 1,
+            ..Pruned::default()
         }
     );
     let silences: BTreeSet<String> = store
@@ -3057,6 +3061,8 @@ async fn prune_deletes_in_chunks(db: &TestDb) {
         alerts: t0(),
         silences: t0(),
         changes: t0(),
+        subscriber_messages: t0(),
+        lapsed_signups: t0(),
     };
     assert_eq!(
         store.prune(&before).await.unwrap(),
@@ -3074,4 +3080,170 @@ async fn prune_deletes_in_chunks(db: &TestDb) {
         .collect();
     assert_eq!(left, ["live"]);
     store.close().await;
+}
+
+fn subscriber(id: &str, address: &str, at: Timestamp) -> Subscriber {
+    use firebell_core::status_page::{SubscriberChannel, SubscriberState};
+    Subscriber {
+        id: id.into(),
+        channel: SubscriberChannel::Email,
+        address: address.into(),
+        components: vec!["api.rest-api".into()],
+        locale: "ar".into(),
+        state: SubscriberState::Pending,
+        secret: None,
+        client: "192.0.2.7".into(),
+        created_at: at,
+        confirmed_at: None,
+        ended_at: None,
+    }
+}
+
+/// Sign-up renews a pending subscriber instead of duplicating it and
+/// leaves a confirmed one alone; confirmation honours its window; a post is
+/// fanned out once; unsubscribing cancels what waits; and prune drops
+/// finished messages and sign-ups never confirmed.
+async fn subscribers_confirm_fan_out_once_and_lapse(db: &TestDb) {
+    use firebell_core::status_page::SubscriberState;
+    let store = db.connect().await;
+    let now = t0();
+    let confirm = |s: &Subscriber| NewSubscriberMessage {
+        subscriber_id: s.id.clone(),
+        subject: "confirm".into(),
+        body: "open the link".into(),
+        payload: "{}".into(),
+    };
+    let first = store
+        .sign_up(&subscriber("s1", "a@example.com", now), &confirm, now)
+        .await
+        .unwrap();
+    assert!(matches!(first, SignUp::Created(_)), "{first:?}");
+    // The same address again: the pending row is renewed, not duplicated.
+    let later = now + 10.minutes();
+    let again = store
+        .sign_up(
+            &subscriber("s1-bis", "a@example.com", later),
+            &confirm,
+            later,
+        )
+        .await
+        .unwrap();
+    let SignUp::Renewed(renewed) = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!((renewed.id.as_str(), renewed.created_at), ("s1", later));
+    assert_eq!(store.list_subscribers(None).await.unwrap().len(), 1);
+    // Two confirmation requests queued, one per sign-up.
+    assert_eq!(store.subscriber_messages("s1").await.unwrap().len(), 2);
+
+    // Confirmation only within its window (signed up at or after not_before).
+    assert!(
+        store
+            .confirm_subscriber("s1", later, later + 1.minutes())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let confirmed = store
+        .confirm_subscriber("s1", later + 1.minutes(), later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(confirmed.state, SubscriberState::Confirmed);
+    let third = store
+        .sign_up(
+            &subscriber("s1-ter", "a@example.com", later),
+            &confirm,
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(third, SignUp::AlreadyConfirmed(_)));
+
+    // A post is fanned out once, however often it is offered.
+    let message = NewSubscriberMessage {
+        subscriber_id: "s1".into(),
+        subject: "update".into(),
+        body: "text".into(),
+        payload: "{}".into(),
+    };
+    let key = "incident:INC-1:3";
+    assert!(
+        store
+            .fan_out(key, later, std::slice::from_ref(&message), later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fan_out(key, later, std::slice::from_ref(&message), later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .posts_fanned_out(&[key.to_string(), "other".into()])
+            .await
+            .unwrap(),
+        [key]
+    );
+
+    // Claimed and delivered: three messages, each once.
+    let claimed = store
+        .claim_subscriber_messages(later + 2.minutes(), 10, "tok", later + 5.minutes())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    for m in &claimed {
+        assert!(
+            store
+                .complete_subscriber_message(&m.id, "tok", &Completion::Delivered, later)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .claim_subscriber_messages(later + 2.minutes(), 10, "tok2", later + 5.minutes())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Unsubscribing cancels what was waiting.
+    let key2 = "incident:INC-1:4";
+    assert!(store.fan_out(key2, later, &[message], later).await.unwrap());
+    assert!(store.unsubscribe("s1", later).await.unwrap());
+    assert!(!store.unsubscribe("s1", later).await.unwrap());
+    let states: Vec<String> = store
+        .subscriber_messages("s1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.state.as_str().to_string())
+        .collect();
+    assert!(states.contains(&"cancelled".to_string()), "{states:?}");
+
+    // A sign-up never confirmed lapses; finished messages are pruned.
+    store
+        .sign_up(&subscriber("s2", "b@example.com", now), &confirm, now)
+        .await
+        .unwrap();
+    let pruned = store
+        .prune(&firebell_store::PruneBefore {
+            alerts: now,
+            silences: now,
+            changes: now,
+            subscriber_messages: later + 1.hours(),
+            lapsed_signups: now + 1.minutes(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(pruned.lapsed_signups, 1);
+    assert_eq!(pruned.subscriber_messages, 4, "{pruned:?}");
+    assert!(store.get_subscriber("s2").await.unwrap().is_none());
+    assert_eq!(
+        store.get_subscriber("s1").await.unwrap().unwrap().state,
+        SubscriberState::Unsubscribed
+    );
 }

@@ -253,6 +253,9 @@ pub struct Retention {
     /// Deploy and change records (PagerDuty change events), after they happened.
     #[serde(deserialize_with = "duration")]
     pub changes: Duration,
+    /// Messages sent to status page subscribers (delivered or given up).
+    #[serde(deserialize_with = "duration")]
+    pub subscriber_messages: Duration,
 }
 
 impl Default for Retention {
@@ -261,6 +264,7 @@ impl Default for Retention {
             alerts: Duration::from_hours(24 * 30),
             silences: Duration::from_hours(24 * 30),
             changes: Duration::from_hours(24 * 90),
+            subscriber_messages: Duration::from_hours(24 * 30),
         }
     }
 }

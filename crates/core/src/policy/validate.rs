@@ -1189,6 +1189,7 @@ impl Validator {
             ("alerts", r.alerts),
             ("silences", r.silences),
             ("changes", r.changes),
+            ("subscriber_messages", r.subscriber_messages),
         ] {
             if d.as_secs() < 3600 {
                 self.err(
