@@ -32,6 +32,9 @@ pub enum BenchCmd {
     /// Prometheus's pattern: N alerts re-sent every evaluation; the
     /// server's CPU per refreshed alert, and its memory.
     Resend(crate::bench_resend::ResendArgs),
+    /// A public update, posted → received by each of N confirmed webhook
+    /// subscribers (this command's receiver).
+    Subscribers(crate::bench_subscribers::SubscribersArgs),
 }
 
 #[derive(Args, Clone)]
@@ -89,6 +92,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Flood(a) => crate::bench_flood::flood(a).await,
         BenchCmd::IncidentList(a) => crate::bench_lists::incident_list(a).await,
         BenchCmd::Resend(a) => crate::bench_resend::resend(a).await,
+        BenchCmd::Subscribers(a) => crate::bench_subscribers::subscribers(a).await,
     }
 }
 

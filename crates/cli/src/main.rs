@@ -10,6 +10,7 @@ mod bench_flood;
 mod bench_lists;
 mod bench_paging;
 mod bench_resend;
+mod bench_subscribers;
 mod client;
 mod commands;
 mod config;

@@ -33,6 +33,28 @@ macro_rules! subscriber_columns {
     };
 }
 
+/// A claimed message's row joined with its subscriber's.
+#[derive(sqlx::FromRow)]
+struct JoinedRow {
+    m_id: String,
+    post_key: String,
+    subject: String,
+    body: String,
+    payload: String,
+    attempts: i64,
+    s_id: String,
+    channel: String,
+    address: String,
+    components: String,
+    locale: String,
+    state: String,
+    secret: Option<String>,
+    client: String,
+    created_at_ms: i64,
+    confirmed_at_ms: Option<i64>,
+    ended_at_ms: Option<i64>,
+}
+
 fn subscriber(row: SubscriberRow) -> Result<Subscriber, StoreError> {
     let (id, channel, address, components, locale, state, secret, client, created, confirmed, ended) =
         row;
@@ -286,8 +308,27 @@ impl Handle {
             tx.rollback().await?;
             return Ok(false);
         }
-        for m in messages {
-            insert_message(&mut tx, m, post_key, now).await?;
+        // Many rows per statement: a post to 10,000 subscribers is a few
+        // statements, not 10,000.
+        for chunk in messages.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO subscriber_messages (id, subscriber_id, post_key, subject, body, \
+                 payload, state, attempts, next_attempt_at_ms, created_at_ms) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(new_id())
+                    .push_bind(&m.subscriber_id)
+                    .push_bind(post_key)
+                    .push_bind(&m.subject)
+                    .push_bind(&m.body)
+                    .push_bind(&m.payload)
+                    .push_bind("pending")
+                    .push_bind(0_i64)
+                    .push_bind(to_ms(now))
+                    .push_bind(to_ms(now));
+            });
+            q.push(" ON CONFLICT (subscriber_id, post_key) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -320,37 +361,56 @@ impl Handle {
         .fetch_all(self.writer())
         .await?;
         let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row: Option<(String, String, String, String, String, i64, String)> =
-                sqlx::query_as(
-                    "SELECT id, post_key, subject, body, payload, attempts, subscriber_id \
-                     FROM subscriber_messages WHERE id = $1",
-                )
-                .bind(&id)
-                .fetch_optional(self.writer())
-                .await?;
-            let Some((id, post_key, subject, body, payload, attempts, subscriber_id)) = row else {
-                continue;
-            };
-            let Some(subscriber) = self.get_subscriber(&subscriber_id).await? else {
-                continue;
-            };
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT m.id AS m_id, m.post_key, m.subject, m.body, m.payload, m.attempts, \
+             s.id AS s_id, s.channel, s.address, s.components, s.locale, s.state, s.secret, \
+             s.client, s.created_at_ms, s.confirmed_at_ms, s.ended_at_ms \
+             FROM subscriber_messages m JOIN subscribers s ON s.id = m.subscriber_id \
+             WHERE m.id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in &ids {
+            list.push_bind(id);
+        }
+        q.push(")");
+        let rows: Vec<JoinedRow> = q.build_query_as().fetch_all(self.writer()).await?;
+        let mut cancelled = Vec::new();
+        for r in rows {
+            let subscriber = subscriber((
+                r.s_id,
+                r.channel,
+                r.address,
+                r.components,
+                r.locale,
+                r.state,
+                r.secret,
+                r.client,
+                r.created_at_ms,
+                r.confirmed_at_ms,
+                r.ended_at_ms,
+            ))?;
             if subscriber.state == SubscriberState::Unsubscribed {
-                sqlx::query("UPDATE subscriber_messages SET state = 'cancelled' WHERE id = $1")
-                    .bind(&id)
-                    .execute(self.writer())
-                    .await?;
+                cancelled.push(r.m_id);
                 continue;
             }
             out.push(OutgoingMessage {
-                id,
-                post_key,
-                subject,
-                body,
-                payload,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                id: r.m_id,
+                post_key: r.post_key,
+                subject: r.subject,
+                body: r.body,
+                payload: r.payload,
+                attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
                 subscriber,
             });
+        }
+        for id in cancelled {
+            sqlx::query("UPDATE subscriber_messages SET state = 'cancelled' WHERE id = $1")
+                .bind(&id)
+                .execute(self.writer())
+                .await?;
         }
         Ok(out)
     }

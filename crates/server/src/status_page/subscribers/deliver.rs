@@ -17,7 +17,7 @@ use crate::notify::dispatch::{DEFAULT_MAX_ATTEMPTS, backoff};
 use crate::notify::email::EmailMessage;
 
 /// Messages claimed per round.
-const BATCH: u32 = 32;
+const BATCH: u32 = 128;
 /// Per-attempt timeout of a webhook.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// A claim outlives the slowest attempt by this much.
