@@ -194,11 +194,19 @@ async fn refuse_private(url: &str) -> Result<(), DeliveryError> {
     Ok(())
 }
 
-/// The background loop: fan out new posts, then send, when woken and at
-/// least every few seconds (time-driven posts, retries coming due).
+/// Rounds start at most this often: in an alert storm every write bumps
+/// the change counter, and a round reads the status page's rendering
+/// (rebuilding it if stale), which must not become a busy loop beside
+/// paging. A quarter second is what a subscriber may wait for it.
+const MIN_ROUND_GAP: Duration = Duration::from_millis(250);
+
+/// The background loop: fan out new posts, then send, when woken (at most
+/// four times a second) and at least every few seconds (time-driven posts,
+/// retries coming due).
 pub async fn run(state: AppState) {
     let mut changes = state.incidents.watch_changes();
     loop {
+        let started = tokio::time::Instant::now();
         if let Err(e) = super::fanout::run_once(&state).await {
             tracing::error!(error = %e, "telling subscribers of new posts failed; retrying");
         }
@@ -210,5 +218,6 @@ pub async fn run(state: AppState) {
             _ = changes.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
+        tokio::time::sleep_until(started + MIN_ROUND_GAP).await;
     }
 }
