@@ -8,8 +8,7 @@ use super::Handle;
 use crate::codec::{decode_json, encode_json, from_ms, to_ms};
 use crate::outbox::{Completion, NotificationState, completion_columns, new_id};
 use crate::{
-    NewSubscriberMessage, OutgoingMessage, SignUp, StoreError, Subscriber,
-    SubscriberMessageRecord,
+    NewSubscriberMessage, OutgoingMessage, SignUp, StoreError, Subscriber, SubscriberMessageRecord,
 };
 
 type SubscriberRow = (
@@ -56,8 +55,19 @@ struct JoinedRow {
 }
 
 fn subscriber(row: SubscriberRow) -> Result<Subscriber, StoreError> {
-    let (id, channel, address, components, locale, state, secret, client, created, confirmed, ended) =
-        row;
+    let (
+        id,
+        channel,
+        address,
+        components,
+        locale,
+        state,
+        secret,
+        client,
+        created,
+        confirmed,
+        ended,
+    ) = row;
     let corrupt = |e: String| StoreError::Corrupt(format!("subscriber {id}: {e}"));
     Ok(Subscriber {
         channel: channel.parse::<SubscriberChannel>().map_err(corrupt)?,
@@ -266,7 +276,10 @@ impl Handle {
     }
 
     /// Those of `keys` already fanned out.
-    pub(crate) async fn posts_fanned_out(&self, keys: &[String]) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn posts_fanned_out(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<String>, StoreError> {
         let _t = Self::timer("posts_fanned_out");
         let mut done = Vec::new();
         for chunk in keys.chunks(200) {
@@ -470,21 +483,25 @@ impl Handle {
         .fetch_all(self.reader())
         .await?;
         rows.into_iter()
-            .map(|(id, subscriber_id, post_key, subject, state, attempts, last_error, c, d)| {
-                Ok(SubscriberMessageRecord {
-                    state: NotificationState::parse(&state).ok_or_else(|| {
-                        StoreError::Corrupt(format!("state of subscriber message {id}: {state:?}"))
-                    })?,
-                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                    created_at: from_ms(c)?,
-                    delivered_at: d.map(from_ms).transpose()?,
-                    id,
-                    subscriber_id,
-                    post_key,
-                    subject,
-                    last_error,
-                })
-            })
+            .map(
+                |(id, subscriber_id, post_key, subject, state, attempts, last_error, c, d)| {
+                    Ok(SubscriberMessageRecord {
+                        state: NotificationState::parse(&state).ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "state of subscriber message {id}: {state:?}"
+                            ))
+                        })?,
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        created_at: from_ms(c)?,
+                        delivered_at: d.map(from_ms).transpose()?,
+                        id,
+                        subscriber_id,
+                        post_key,
+                        subject,
+                        last_error,
+                    })
+                },
+            )
             .collect()
     }
 }
