@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 use crate::client::ClientError;
 use crate::commands::incidents::{
     ComponentArgs, DeclareArgs, HandoffArgs, IdArgs, ListArgs, NoteArgs, ReopenArgs, ResolveArgs,
-    RoleArgs, SeverityArgs, TickArgs, UpdateArgs,
+    RoleArgs, SeverityArgs, TagArgs, TickArgs, UpdateArgs,
 };
 use crate::commands::notifications::NotificationsArgs;
 use crate::commands::oncall::{OncallArgs, OverrideCmd};
@@ -104,6 +104,9 @@ enum Cmd {
     /// incident is open: `firebell component INC-… api.rest-api partial_outage --reason "…"`
     /// (`auto` goes back to the state derived from incidents and maintenance).
     Component(ComponentArgs),
+    /// Raise or lower an incident's flags at any time: `firebell tag INC-… --add data-loss`
+    /// (the rules, checklists and legal clocks a flag names apply at once).
+    Tag(TagArgs),
     /// List alerts (firing by default).
     Alerts(AlertsArgs),
     /// Silences: suppress paging for matching alerts, keep the record.
@@ -212,6 +215,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Resolve(a) => incidents::resolve(a, file).await?,
         Cmd::Reopen(a) => incidents::reopen(a, file).await?,
         Cmd::Component(a) => incidents::component(a, file).await?,
+        Cmd::Tag(a) => incidents::tag(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,

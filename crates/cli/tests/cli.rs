@@ -208,6 +208,15 @@ fn incident_lifecycle_through_the_cli(backend: &str) {
         String::from_utf8_lossy(&refused.stderr).contains("possible values"),
         "{refused:?}"
     );
+    let tagged = run(&["tag", &id, "--add", "data-loss", "--add", "cannot-rollback"]);
+    assert!(
+        tagged.contains("tagged data-loss, cannot-rollback"),
+        "{tagged}"
+    );
+    let untagged = run(&["tag", &id, "--remove", "data-loss"]);
+    assert!(untagged.contains("untagged data-loss"), "{untagged}");
+    let nothing = firebell(&url, &token, &["tag", &id]);
+    assert!(!nothing.status.success());
     run(&["resolve", &id, "--summary", "rolled back"]);
 
     let shown = run(&["show", &id]);

@@ -291,6 +291,8 @@ async fn the_room_acts_through_forms_with_csrf(backend: Backend) {
                 ("reason", "webhooks unaffected"),
             ],
         ),
+        ("tags", vec![("add", "data-loss, cannot-rollback")]),
+        ("tags", vec![("add", ""), ("remove", "data-loss")]),
         ("resolve", vec![("summary", "rolled back")]),
         ("reopen", vec![("reason", "errors again")]),
     ] {
@@ -320,12 +322,14 @@ async fn the_room_acts_through_forms_with_csrf(backend: Backend) {
         "severity_changed",
         "checklist_item_ticked",
         "component_state_set",
+        "tags_changed",
         "resolved",
         "reopened",
     ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
     assert_eq!(detail["incident"]["severity"], "P0");
+    assert_eq!(detail["incident"]["tags"], json!(["cannot-rollback"]));
 
     // A refused command shows the room again with the reason.
     let resp = browser

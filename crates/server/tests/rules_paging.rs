@@ -67,6 +67,8 @@ async fn run_for(app: &TestApp, mins: i64) {
 on_both_backends!(
     s003_escalation_levels,
     s003_escalate_immediately,
+    s003_tags_mid_incident,
+    s000_pdpl_breach_72h,
     s003_update_cadence,
     s004_escalation_chain,
     s002_ack_stops_escalation,
@@ -904,4 +906,176 @@ async fn s002_notify_mitigated_and_resolved(backend: Backend) {
     ok(&app, &format!("/api/v1/incidents/{db}/resolve"), json!({})).await;
     app.tick().await;
     assert!(told(&app, &db).await.is_empty());
+}
+
+/// s003.tags-mid-incident: flags raised while an incident runs apply their
+/// rules at once. A P1 on DashFlow pages L1 only; "cannot roll back" raised
+/// twenty minutes in escalates to L2 on the next scheduler round (003's
+/// "Escalate Immediately"), a confirmed breach raised later reaches the
+/// security team, each change is on the timeline, and lowering a flag is
+/// recorded too. Bad flags are refused and change nothing.
+async fn s003_tags_mid_incident(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "bad migration", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.tick().await;
+    run_for(&app, 20).await;
+    assert_eq!(steps(&app, &id).await.len(), 1, "L1 only so far");
+
+    let path = format!("/api/v1/incidents/{id}/tags");
+    let (status, v) = app.post(&path, json!({"add": ["not a tag!"]})).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, v) = app.post(&path, json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "tags_unchanged");
+
+    let changed = ok(&app, &path, json!({"add": ["cannot-rollback"]})).await;
+    assert_eq!(changed["incident"]["tags"], json!(["cannot-rollback"]));
+    app.tick().await;
+    let s = steps(&app, &id).await;
+    assert_eq!(
+        s.iter()
+            .map(|s| (s.0.as_str(), s.2.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("L1", "2026-11-23T10:00:00Z"),
+            ("L2", "2026-11-23T10:00:00Z")
+        ],
+        "L2 at once, not at the P1 ladder's 2 h"
+    );
+    let escalated = &app.events_of(&id, "escalated").await[1];
+    assert!(
+        escalated["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tagged cannot-rollback"),
+        "{escalated}"
+    );
+    let tagged = app.events_of(&id, "tags_changed").await;
+    assert_eq!(tagged.len(), 1);
+    assert_eq!(tagged[0]["added"], json!(["cannot-rollback"]));
+    assert_eq!(tagged[0]["at"], "2026-11-23T10:20:00Z");
+
+    // A confirmed breach, later: the security team hears at once.
+    run_for(&app, 5).await;
+    ok(&app, &path, json!({"add": ["security-breach"]})).await;
+    app.tick().await;
+    let security = app
+        .events_of(&id, "rule_triggered")
+        .await
+        .into_iter()
+        .find(|r| r["rule"] == "security-breach")
+        .expect("the security rule fired");
+    assert_eq!(notified(&security), ["security-team"]);
+    assert_eq!(security["at"], "2026-11-23T10:25:00Z");
+
+    // Lowering a flag is on the timeline too; it does not re-fire anything.
+    ok(&app, &path, json!({"remove": ["cannot-rollback"]})).await;
+    let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+    assert_eq!(shown["incident"]["tags"], json!(["security-breach"]));
+    assert_eq!(app.events_of(&id, "tags_changed").await.len(), 3);
+    app.tick().await;
+    assert_eq!(steps(&app, &id).await.len(), 2);
+}
+
+/// s000.pdpl-breach-72h: a breach found mid-incident starts the 72 h SDAIA
+/// clock from detection (not from when it was flagged), with the breach
+/// steps; the policy's reminders (48 h, 24 h, 6 h, 1 h before) fire on the
+/// clock; and lowering the flag (not a breach after all) ends the clock.
+async fn s000_pdpl_breach_72h(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T10:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(
+            json!({"title": "Leads export misbehaving", "severity": "P1",
+                        "detected_at": "2026-11-23T09:00:00Z"}),
+        )
+        .await;
+    app.tick().await;
+    let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+    assert!(
+        shown["incident"]["obligations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Two hours in, it turns out personal data was exposed.
+    app.advance_mins(120);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/tags"),
+        json!({"add": ["personal-data-breach"]}),
+    )
+    .await;
+    let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+    let sdaia = shown["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "obligation:pdpl-sdaia")
+        .expect("the PDPL clock started")
+        .clone();
+    assert_eq!(
+        sdaia["due_at"], "2026-11-26T09:00:00Z",
+        "72 h from detection"
+    );
+    let steps: Vec<&str> = shown["incident"]["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|c| c.starts_with("personal-data-breach."))
+        .collect();
+    assert_eq!(steps.len(), 5, "the breach steps opened: {steps:?}");
+    let tagged = &app.events_of(&id, "tags_changed").await[0];
+    assert_eq!(tagged["obligations"][0]["key"], "pdpl-sdaia");
+
+    // The reminders fire as the deadline nears: 48 h before it is
+    // 2026-11-24T09:00Z, 21 h after the flag (raised at 12:00).
+    run_for(&app, 21 * 60 - 1).await;
+    assert!(sdaia_reminders(&app, &id).await.is_empty());
+    run_for(&app, 1).await;
+    assert_eq!(sdaia_reminders(&app, &id).await, ["2026-11-24T09:00:00Z"]);
+    run_for(&app, 24 * 60).await;
+    assert_eq!(
+        sdaia_reminders(&app, &id).await,
+        ["2026-11-24T09:00:00Z", "2026-11-25T09:00:00Z"]
+    );
+
+    // Not a breach after all: lowering the flag ends the clock.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/tags"),
+        json!({"remove": ["personal-data-breach"]}),
+    )
+    .await;
+    let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+    assert!(
+        shown["incident"]["obligations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    run_for(&app, 18 * 60).await;
+    assert_eq!(
+        sdaia_reminders(&app, &id).await.len(),
+        2,
+        "no more reminders"
+    );
+}
+
+/// When each SDAIA reminder of the incident fired.
+async fn sdaia_reminders(app: &TestApp, id: &str) -> Vec<String> {
+    app.events_of(id, "reminded")
+        .await
+        .into_iter()
+        .filter(|r| r["reason"].as_str().unwrap_or_default().contains("SDAIA"))
+        .map(|r| r["at"].as_str().unwrap().to_string())
+        .collect()
 }

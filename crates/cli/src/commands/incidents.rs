@@ -9,7 +9,8 @@ use firebell_core::incident::{Status, Visibility};
 use firebell_server::wire::{
     AcknowledgeRequest, CommandResponse, ComponentStateRequest, DeclareRequest, HandoffRequest,
     IncidentDetail, IncidentList, IncidentListQuery, NoteRequest, RenderRequest, RenderedMessage,
-    ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TickRequest, UpdateRequest,
+    ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TagsRequest, TickRequest,
+    UpdateRequest,
 };
 use serde::Serialize;
 
@@ -238,6 +239,23 @@ pub struct ComponentArgs {
     client: ClientArgs,
 }
 
+#[derive(Args)]
+pub struct TagArgs {
+    /// Incident id.
+    id: String,
+    /// A flag to raise (repeatable): its escalation rules, checklists and
+    /// obligations apply at once.
+    #[arg(long = "add")]
+    add: Vec<String>,
+    /// A flag to lower (repeatable).
+    #[arg(long = "remove")]
+    remove: Vec<String>,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
 /// A component's state on the status page, or `auto` for the derived one.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 #[value(rename_all = "snake_case")]
@@ -418,6 +436,18 @@ pub async fn component(a: ComponentArgs, file: &ConfigFile) -> anyhow::Result<()
         expected_version: a.version.expected_version,
     };
     command(&a.client, file, &a.id, "components", &body).await
+}
+
+pub async fn tag(a: TagArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    if a.add.is_empty() && a.remove.is_empty() {
+        anyhow::bail!("give --add TAG or --remove TAG (repeatable)");
+    }
+    let body = TagsRequest {
+        add: a.add,
+        remove: a.remove,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "tags", &body).await
 }
 
 /// `POST /incidents/{id}/{action}`: every command answers the incident as

@@ -116,6 +116,13 @@ pub enum Command {
     Reopen {
         reason: String,
     },
+    /// Raise or lower flags at any time (`data-loss`, `cannot-rollback`,
+    /// `personal-data-breach`): the rules, checklists and obligations that
+    /// name a tag apply from the moment it is added.
+    ChangeTags {
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
     /// Override what the status page shows for `component` (its id,
     /// `<service>.<slug>`) while this incident is open: a status name, or
     /// `auto` to go back to the state derived from incidents and maintenance.
@@ -152,6 +159,7 @@ impl Command {
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
             Command::SetComponentState { .. } => "set_component_state",
+            Command::ChangeTags { .. } => "change_tags",
             Command::RecordAlerts { .. } => "record_alerts",
         }
     }
@@ -335,26 +343,8 @@ fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, Command
             .find_map(|s| policy.services.get(s)?.escalation_policy.clone()),
     };
 
-    let checklist = policy
-        .checklists_for(&severity, &tags)
-        .flat_map(|c| {
-            c.items.iter().map(move |item| OpenedChecklistItem {
-                id: format!("{}.{}", c.key, item.key),
-                checklist: c.title.clone(),
-                text: item.text.clone(),
-                due_at: item.within.or(c.within).map(|w| ctx.now + w.as_signed()),
-            })
-        })
-        .collect();
-    let obligations = policy
-        .obligations_for(&tags)
-        .map(|o| StartedObligation {
-            key: o.key.clone(),
-            title: o.title.clone(),
-            due_at: o.within.map(|w| detected_at + w.as_signed()),
-            steps: o.steps.clone(),
-        })
-        .collect();
+    let checklist = opened_checklist(policy, &severity, &tags, ctx.now);
+    let obligations = started_obligations(policy, &tags, detected_at);
 
     let mut events = vec![EventKind::Declared {
         title,
@@ -373,6 +363,44 @@ fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, Command
         events.push(EventKind::RoleAssigned { role, person });
     }
     Ok(events)
+}
+
+/// The checklist items an incident of `severity` with `tags` has, their
+/// deadlines counted from `now`.
+fn opened_checklist(
+    policy: &Policy,
+    severity: &str,
+    tags: &[String],
+    now: Timestamp,
+) -> Vec<OpenedChecklistItem> {
+    policy
+        .checklists_for(severity, tags)
+        .flat_map(|c| {
+            c.items.iter().map(move |item| OpenedChecklistItem {
+                id: format!("{}.{}", c.key, item.key),
+                checklist: c.title.clone(),
+                text: item.text.clone(),
+                due_at: item.within.or(c.within).map(|w| now + w.as_signed()),
+            })
+        })
+        .collect()
+}
+
+/// The obligations `tags` start, their clocks running from `detected_at`.
+fn started_obligations(
+    policy: &Policy,
+    tags: &[String],
+    detected_at: Timestamp,
+) -> Vec<StartedObligation> {
+    policy
+        .obligations_for(tags)
+        .map(|o| StartedObligation {
+            key: o.key.clone(),
+            title: o.title.clone(),
+            due_at: o.within.map(|w| detected_at + w.as_signed()),
+            steps: o.steps.clone(),
+        })
+        .collect()
 }
 
 /// Check `cmd` against `incident` and return the events it produces.
@@ -506,6 +534,77 @@ pub fn decide(
                 events.push(notice);
             }
             events
+        }
+        Command::ChangeTags { add, remove } => {
+            let add = valid_tags(add)?;
+            let remove = valid_tags(remove)?;
+            let has = |tags: &[String], t: &str| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
+            if let Some(both) = add.iter().find(|t| has(&remove, t)) {
+                return Err(CommandError::invalid(
+                    "invalid_tag",
+                    format!("tag {both:?} is both added and removed"),
+                ));
+            }
+            let added: Vec<String> = add
+                .into_iter()
+                .filter(|t| !has(&incident.tags, t))
+                .collect();
+            let removed: Vec<String> = incident
+                .tags
+                .iter()
+                .filter(|t| has(&remove, t))
+                .cloned()
+                .collect();
+            if added.is_empty() && removed.is_empty() {
+                return Err(CommandError::transition(
+                    "tags_unchanged",
+                    format!(
+                        "incident {} already has those tags ({})",
+                        incident.id,
+                        incident.tags.join(", ")
+                    ),
+                ));
+            }
+            let mut tags: Vec<String> = incident
+                .tags
+                .iter()
+                .filter(|t| !has(&removed, t))
+                .cloned()
+                .collect();
+            tags.extend(added.iter().cloned());
+            if tags.len() > MAX_TAGS {
+                return Err(CommandError::invalid(
+                    "invalid_tag",
+                    format!("an incident carries at most {MAX_TAGS} tags"),
+                ));
+            }
+            // What the new flags open: checklist items and obligations not
+            // already on the incident; clocks run from detection, as at
+            // declaration. Obligations no remaining tag asks for end.
+            let checklist = opened_checklist(policy, &incident.severity, &tags, ctx.now)
+                .into_iter()
+                .filter(|item| !incident.checklist.iter().any(|c| c.item.id == item.id))
+                .collect();
+            let wanted: Vec<StartedObligation> =
+                started_obligations(policy, &tags, incident.detected_at);
+            let obligations = wanted
+                .iter()
+                .filter(|o| !incident.obligations.iter().any(|x| x.key == o.key))
+                .cloned()
+                .collect();
+            let obligations_ended = incident
+                .obligations
+                .iter()
+                .filter(|o| !wanted.iter().any(|w| w.key == o.key))
+                .map(|o| o.key.clone())
+                .collect();
+            vec![EventKind::TagsChanged {
+                added,
+                removed,
+                checklist,
+                obligations,
+                obligations_ended,
+            }]
         }
         Command::AddNote { text } => vec![EventKind::NoteAdded {
             text: required_text("text", text, MAX_TEXT)?,

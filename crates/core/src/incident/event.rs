@@ -211,6 +211,19 @@ pub enum EventKind {
     Reopened {
         reason: String,
     },
+    /// Flags raised or lowered mid-incident, with what they opened: the
+    /// checklist items and obligations the new tags call for, and the
+    /// obligations no remaining tag asks for any more.
+    TagsChanged {
+        added: Vec<String>,
+        removed: Vec<String>,
+        #[serde(default)]
+        checklist: Vec<OpenedChecklistItem>,
+        #[serde(default)]
+        obligations: Vec<StartedObligation>,
+        #[serde(default)]
+        obligations_ended: Vec<String>,
+    },
     /// What the status page shows for a component, set by a person while
     /// this incident is open; `None` goes back to the derived state.
     ComponentStateSet {
@@ -346,6 +359,7 @@ impl EventKind {
             EventKind::Resolved { .. } => "resolved",
             EventKind::Reopened { .. } => "reopened",
             EventKind::ComponentStateSet { .. } => "component_state_set",
+            EventKind::TagsChanged { .. } => "tags_changed",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
             EventKind::RuleTriggered { .. } => "rule_triggered",
@@ -409,6 +423,37 @@ impl EventKind {
             EventKind::HandedOff { message, .. } => message.clone(),
             EventKind::Resolved { summary } => format!("resolved {summary}"),
             EventKind::Reopened { reason } => format!("reopened: {reason}"),
+            EventKind::TagsChanged {
+                added,
+                removed,
+                checklist,
+                obligations,
+                obligations_ended,
+            } => {
+                let mut parts = Vec::new();
+                if !added.is_empty() {
+                    parts.push(format!("tagged {}", added.join(", ")));
+                }
+                if !removed.is_empty() {
+                    parts.push(format!("untagged {}", removed.join(", ")));
+                }
+                if !checklist.is_empty() {
+                    parts.push(format!("{} checklist items opened", checklist.len()));
+                }
+                for o in obligations {
+                    parts.push(match o.due_at {
+                        Some(due) => format!("clock started: {} (due {due})", o.title),
+                        None => format!("obligation started: {}", o.title),
+                    });
+                }
+                if !obligations_ended.is_empty() {
+                    parts.push(format!(
+                        "obligations ended: {}",
+                        obligations_ended.join(", ")
+                    ));
+                }
+                parts.join("; ")
+            }
             EventKind::ComponentStateSet {
                 component,
                 status: Some(status),

@@ -233,6 +233,37 @@ impl Incident {
                 self.status = Status::Resolved;
                 self.resolved_at = Some(e.at);
             }
+            EventKind::TagsChanged {
+                added,
+                removed,
+                checklist,
+                obligations,
+                obligations_ended,
+            } => {
+                self.tags
+                    .retain(|t| !removed.iter().any(|r| r.eq_ignore_ascii_case(t)));
+                for t in added {
+                    if !self.tags.iter().any(|x| x.eq_ignore_ascii_case(t)) {
+                        self.tags.push(t.clone());
+                    }
+                }
+                for item in checklist {
+                    if !self.checklist.iter().any(|c| c.item.id == item.id) {
+                        self.checklist.push(ChecklistItemState {
+                            item: item.clone(),
+                            ticked_at: None,
+                            ticked_by: None,
+                        });
+                    }
+                }
+                self.obligations
+                    .retain(|o| !obligations_ended.contains(&o.key));
+                for o in obligations {
+                    if !self.obligations.iter().any(|x| x.key == o.key) {
+                        self.obligations.push(o.clone());
+                    }
+                }
+            }
             EventKind::ComponentStateSet {
                 component, status, ..
             } => match status {

@@ -25,7 +25,7 @@ use crate::wire::{
     AcknowledgeRequest, AlertList, CommandResponse, ComponentStateRequest, DeclareRequest,
     HandoffRequest, IncidentAlertsQuery, IncidentDetail, IncidentList, IncidentListQuery,
     NoteRequest, RenderRequest, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest,
-    TickRequest, UpdateRequest,
+    TagsRequest, TickRequest, UpdateRequest,
 };
 
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareRequest,
@@ -225,6 +225,12 @@ command_endpoint!(
         reason: r.reason
     }
 );
+command_endpoint!(change_tags, "/incidents/{id}/tags", TagsRequest, |r| {
+    Command::ChangeTags {
+        add: r.add,
+        remove: r.remove,
+    }
+});
 command_endpoint!(reopen, "/incidents/{id}/reopen", ReopenRequest, |r| {
     Command::Reopen { reason: r.reason }
 });

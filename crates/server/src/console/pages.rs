@@ -529,6 +529,7 @@ async fn room(
             "id": c.id, "name": c.name, "service": c.service,
             "set": incident.component_states.get(&c.id) })).collect::<Vec<_>>(),
         "component_statuses": ["operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"],
+        "known_tags": known_tags(&policy),
         "status_page": "/status",
     }))
 }
@@ -651,6 +652,35 @@ pub struct ActionForm {
     summary: String,
     #[serde(default)]
     next_steps: String,
+    #[serde(default)]
+    add: String,
+    #[serde(default)]
+    remove: String,
+}
+
+/// The flags the policy gives meaning to (its rules', checklists' and
+/// obligations' tags), offered when raising one.
+fn known_tags(policy: &firebell_core::Policy) -> Vec<String> {
+    let mut tags: Vec<String> = policy
+        .escalation_rules
+        .iter()
+        .flat_map(|r| r.when.tags.iter())
+        .chain(policy.checklists.iter().flat_map(|c| c.tags.iter()))
+        .chain(policy.obligations.iter().flat_map(|o| o.tags.iter()))
+        .cloned()
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+/// Tags as a form field writes them: separated by commas or spaces.
+fn tag_list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The command a form posts, by the action in its URL.
@@ -715,6 +745,10 @@ fn command(action: &str, f: ActionForm) -> Result<Command, ApiError> {
             reason: f.reason,
         },
         "reopen" => Command::Reopen { reason: f.reason },
+        "tags" => Command::ChangeTags {
+            add: tag_list(&f.add),
+            remove: tag_list(&f.remove),
+        },
         other => {
             return Err(ApiError::NotFound {
                 code: "not_found",

@@ -165,6 +165,21 @@ pub struct ReopenRequest {
     pub expected_version: Option<u64>,
 }
 
+/// Raise or lower an incident's flags at any time.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsRequest {
+    /// Flags to raise: `data-loss`, `cannot-rollback`, `security-breach`,
+    /// `personal-data-breach`, ... Their escalation rules, checklists and
+    /// obligations apply at once.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Flags to lower; obligations only they asked for end.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    pub expected_version: Option<u64>,
+}
+
 /// Override what the status page shows for a component while this
 /// incident is open, with the reason (on the timeline).
 #[derive(Serialize, Deserialize, ToSchema)]
