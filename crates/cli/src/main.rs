@@ -25,8 +25,8 @@ use clap::{Parser, Subcommand};
 
 use crate::client::ClientError;
 use crate::commands::incidents::{
-    ComponentArgs, DeclareArgs, HandoffArgs, IdArgs, ListArgs, NoteArgs, ReopenArgs, ResolveArgs,
-    RoleArgs, SeverityArgs, TagArgs, TickArgs, UpdateArgs,
+    ComponentArgs, DeclareArgs, HandoffArgs, IdArgs, ListArgs, NoteArgs, ObligationArgs,
+    ReopenArgs, ResolveArgs, RoleArgs, SeverityArgs, TagArgs, TickArgs, UpdateArgs,
 };
 use crate::commands::notifications::NotificationsArgs;
 use crate::commands::oncall::{OncallArgs, OverrideCmd};
@@ -107,6 +107,9 @@ enum Cmd {
     /// Raise or lower an incident's flags at any time: `firebell tag INC-… --add data-loss`
     /// (the rules, checklists and legal clocks a flag names apply at once).
     Tag(TagArgs),
+    /// Record an obligation met, with evidence: `firebell obligation INC-… pdpl-sdaia
+    /// --evidence "SDAIA ref 2026-118, by portal"` (its reminders stop).
+    Obligation(ObligationArgs),
     /// List alerts (firing by default).
     Alerts(AlertsArgs),
     /// Silences: suppress paging for matching alerts, keep the record.
@@ -216,6 +219,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Reopen(a) => incidents::reopen(a, file).await?,
         Cmd::Component(a) => incidents::component(a, file).await?,
         Cmd::Tag(a) => incidents::tag(a, file).await?,
+        Cmd::Obligation(a) => incidents::obligation(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,

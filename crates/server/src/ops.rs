@@ -83,6 +83,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .count();
         metrics::gauge!("firebell_maintenance_reviews_overdue").set(overdue as f64);
     }
+    // Legal clocks missed (s000.pdpl-breach-72h): open incidents and those
+    // resolved in the last 30 days (a clock outlives its incident).
+    if let Ok(overdue) = overdue_obligations(&state).await {
+        metrics::gauge!("firebell_obligations_overdue").set(overdue as f64);
+    }
     if let Ok(queues) = crate::set_aside::queue_health(&state.store, state.clock.now()).await {
         crate::set_aside::publish(&queues);
     }
@@ -90,6 +95,40 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),
     )
+}
+
+/// Obligations past due and not met, on incidents open or resolved in the
+/// last 30 days.
+async fn overdue_obligations(state: &AppState) -> Result<usize, firebell_store::StoreError> {
+    let now = state.clock.now();
+    let mut count = 0;
+    for filter in [
+        firebell_store::IncidentFilter {
+            statuses: firebell_core::Status::ALL
+                .into_iter()
+                .filter(|s| s.is_open())
+                .collect(),
+            limit: 500,
+            ..Default::default()
+        },
+        firebell_store::IncidentFilter {
+            statuses: vec![firebell_core::Status::Resolved],
+            since: Some(now - jiff::SignedDuration::from_hours(24 * 30)),
+            limit: 500,
+            ..Default::default()
+        },
+    ] {
+        for i in state.store.list_incidents(&filter).await?.items {
+            count += i
+                .obligations
+                .iter()
+                .filter(|o| {
+                    !i.obligations_met.contains_key(&o.key) && o.due_at.is_some_and(|d| d <= now)
+                })
+                .count();
+        }
+    }
+    Ok(count)
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {

@@ -982,7 +982,9 @@ async fn s003_tags_mid_incident(backend: Backend) {
 /// s000.pdpl-breach-72h: a breach found mid-incident starts the 72 h SDAIA
 /// clock from detection (not from when it was flagged), with the breach
 /// steps; the policy's reminders (48 h, 24 h, 6 h, 1 h before) fire on the
-/// clock; and lowering the flag (not a breach after all) ends the clock.
+/// clock; "notified at" is recorded with its evidence and who, and the
+/// reminders stop; a clock already past due is loud; and lowering the flag
+/// (not a breach after all) ends the clock.
 async fn s000_pdpl_breach_72h(backend: Backend) {
     let app = app_at(
         backend,
@@ -1048,25 +1050,102 @@ async fn s000_pdpl_breach_72h(backend: Backend) {
         ["2026-11-24T09:00:00Z", "2026-11-25T09:00:00Z"]
     );
 
-    // Not a breach after all: lowering the flag ends the clock.
+    // SDAIA notified: recorded with evidence and who; the reminders stop.
+    let path = format!("/api/v1/incidents/{id}/obligations");
+    let (status, v) = app
+        .post(&path, json!({"key": "pdpl-nope", "evidence": "x"}))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, v) = app
+        .post(&path, json!({"key": "pdpl-sdaia", "evidence": "  "}))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     ok(
         &app,
-        &format!("/api/v1/incidents/{id}/tags"),
-        json!({"remove": ["personal-data-breach"]}),
+        &path,
+        json!({"key": "pdpl-sdaia", "evidence": "SDAIA ref 2026-118, filed on the portal by the DPO"}),
     )
     .await;
     let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+    let met = &shown["incident"]["obligations_met"]["pdpl-sdaia"];
+    assert_eq!(met["by"], "admin");
+    assert_eq!(met["at"], "2026-11-25T09:00:00Z");
+    let sdaia = shown["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "obligation:pdpl-sdaia")
+        .unwrap()
+        .clone();
+    assert_eq!(sdaia["status"], "met", "{sdaia}");
+    let (status, v) = app
+        .post(&path, json!({"key": "pdpl-sdaia", "evidence": "again"}))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{v}");
+    run_for(&app, 18 * 60).await;
+    assert_eq!(
+        sdaia_reminders(&app, &id).await.len(),
+        2,
+        "no more reminders"
+    );
+
+    // A breach flagged late: the clock is already past due, and that is
+    // loud on the incident and in the console.
+    let late = app
+        .declare(json!({"title": "Old export found public", "severity": "P1",
+                        "detected_at": "2026-11-22T00:00:00Z"}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{late}/tags"),
+        json!({"add": ["personal-data-breach"]}),
+    )
+    .await;
+    let shown = app.get(&format!("/api/v1/incidents/{late}")).await.1;
+    let sdaia = shown["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "obligation:pdpl-sdaia")
+        .unwrap()
+        .clone();
+    assert_eq!(sdaia["status"], "breached", "{sdaia}");
+    let room = app.console_page(&format!("/incidents/{late}")).await;
+    assert!(room.contains("OVERDUE:"), "{room}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("firebell_obligations_overdue"),
+        "{metrics}"
+    );
+
+    // Not a breach after all: lowering the flag ends the clock.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{late}/tags"),
+        json!({"remove": ["personal-data-breach"]}),
+    )
+    .await;
+    let shown = app.get(&format!("/api/v1/incidents/{late}")).await.1;
     assert!(
         shown["incident"]["obligations"]
             .as_array()
             .unwrap()
             .is_empty()
     );
-    run_for(&app, 18 * 60).await;
-    assert_eq!(
-        sdaia_reminders(&app, &id).await.len(),
-        2,
-        "no more reminders"
+    assert!(
+        !shown["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["key"] == "obligation:pdpl-sdaia")
     );
 }
 

@@ -8,9 +8,9 @@ use firebell_core::Timestamp;
 use firebell_core::incident::{Status, Visibility};
 use firebell_server::wire::{
     AcknowledgeRequest, CommandResponse, ComponentStateRequest, DeclareRequest, HandoffRequest,
-    IncidentDetail, IncidentList, IncidentListQuery, NoteRequest, RenderRequest, RenderedMessage,
-    ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TagsRequest, TickRequest,
-    UpdateRequest,
+    IncidentDetail, IncidentList, IncidentListQuery, NoteRequest, ObligationRequest, RenderRequest,
+    RenderedMessage, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest, TagsRequest,
+    TickRequest, UpdateRequest,
 };
 use serde::Serialize;
 
@@ -240,6 +240,21 @@ pub struct ComponentArgs {
 }
 
 #[derive(Args)]
+pub struct ObligationArgs {
+    /// Incident id.
+    id: String,
+    /// The obligation's key, e.g. `pdpl-sdaia` (see `firebell show`).
+    key: String,
+    /// What proves it was met: a reference number, who was told, how.
+    #[arg(long)]
+    evidence: String,
+    #[command(flatten)]
+    version: VersionArg,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
 pub struct TagArgs {
     /// Incident id.
     id: String,
@@ -436,6 +451,15 @@ pub async fn component(a: ComponentArgs, file: &ConfigFile) -> anyhow::Result<()
         expected_version: a.version.expected_version,
     };
     command(&a.client, file, &a.id, "components", &body).await
+}
+
+pub async fn obligation(a: ObligationArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let body = ObligationRequest {
+        key: a.key,
+        evidence: a.evidence,
+        expected_version: a.version.expected_version,
+    };
+    command(&a.client, file, &a.id, "obligations", &body).await
 }
 
 pub async fn tag(a: TagArgs, file: &ConfigFile) -> anyhow::Result<()> {

@@ -159,7 +159,12 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
             at,
         });
     }
-    for ob in &incident.obligations {
+    // A fulfilled obligation reminds no more.
+    for ob in incident
+        .obligations
+        .iter()
+        .filter(|o| !incident.obligations_met.contains_key(&o.key))
+    {
         let (Some(due), Some(def)) = (
             ob.due_at,
             policy.obligations.iter().find(|o| o.key == ob.key),

@@ -123,6 +123,12 @@ pub enum Command {
         add: Vec<String>,
         remove: Vec<String>,
     },
+    /// Record that an obligation on the incident was fulfilled (SDAIA
+    /// notified), with the evidence; its reminders stop.
+    MeetObligation {
+        key: String,
+        evidence: String,
+    },
     /// Override what the status page shows for `component` (its id,
     /// `<service>.<slug>`) while this incident is open: a status name, or
     /// `auto` to go back to the state derived from incidents and maintenance.
@@ -160,6 +166,7 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::SetComponentState { .. } => "set_component_state",
             Command::ChangeTags { .. } => "change_tags",
+            Command::MeetObligation { .. } => "meet_obligation",
             Command::RecordAlerts { .. } => "record_alerts",
         }
     }
@@ -604,6 +611,40 @@ pub fn decide(
                 checklist,
                 obligations,
                 obligations_ended,
+            }]
+        }
+        Command::MeetObligation { key, evidence } => {
+            let Some(ob) = incident.obligations.iter().find(|o| o.key == *key) else {
+                let keys: Vec<&str> = incident
+                    .obligations
+                    .iter()
+                    .map(|o| o.key.as_str())
+                    .collect();
+                return Err(CommandError::invalid(
+                    "unknown_obligation",
+                    format!(
+                        "incident {} has no obligation {key:?}; it has {}",
+                        incident.id,
+                        if keys.is_empty() {
+                            "none".to_string()
+                        } else {
+                            keys.join(", ")
+                        }
+                    ),
+                ));
+            };
+            if let Some(met) = incident.obligations_met.get(&ob.key) {
+                return Err(CommandError::transition(
+                    "obligation_already_met",
+                    format!(
+                        "{} was recorded as met at {} by {}",
+                        ob.title, met.at, met.by
+                    ),
+                ));
+            }
+            vec![EventKind::ObligationMet {
+                key: ob.key.clone(),
+                evidence: required_text("evidence", evidence, MAX_TEXT)?,
             }]
         }
         Command::AddNote { text } => vec![EventKind::NoteAdded {

@@ -144,7 +144,7 @@ pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<De
                 format!("obligation:{}", ob.key),
                 ob.title.clone(),
                 due,
-                None,
+                incident.obligations_met.get(&ob.key).map(|m| m.at),
                 now,
             ));
         }

@@ -224,6 +224,11 @@ pub enum EventKind {
         #[serde(default)]
         obligations_ended: Vec<String>,
     },
+    /// An obligation fulfilled (the regulator notified), with its evidence.
+    ObligationMet {
+        key: String,
+        evidence: String,
+    },
     /// What the status page shows for a component, set by a person while
     /// this incident is open; `None` goes back to the derived state.
     ComponentStateSet {
@@ -360,6 +365,7 @@ impl EventKind {
             EventKind::Reopened { .. } => "reopened",
             EventKind::ComponentStateSet { .. } => "component_state_set",
             EventKind::TagsChanged { .. } => "tags_changed",
+            EventKind::ObligationMet { .. } => "obligation_met",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
             EventKind::RuleTriggered { .. } => "rule_triggered",
@@ -453,6 +459,9 @@ impl EventKind {
                     ));
                 }
                 parts.join("; ")
+            }
+            EventKind::ObligationMet { key, evidence } => {
+                format!("obligation {key} met: {evidence}")
             }
             EventKind::ComponentStateSet {
                 component,

@@ -18,4 +18,4 @@ pub use event::{
     RoleHolders, StartedObligation, Status, Visibility,
 };
 pub use message::{RenderedMessage, render_template, render_template_linked};
-pub use state::{ChecklistItemState, Incident};
+pub use state::{ChecklistItemState, Incident, MetObligation};

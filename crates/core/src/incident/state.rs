@@ -21,6 +21,16 @@ pub struct ChecklistItemState {
     pub ticked_by: Option<String>,
 }
 
+/// An obligation fulfilled: the regulator was notified, say.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MetObligation {
+    pub at: Timestamp,
+    pub by: String,
+    /// What proves it: a reference number, who was told, how.
+    pub evidence: String,
+}
+
 /// The incident as it stands after its last event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -77,6 +87,10 @@ pub struct Incident {
     /// is open: component id → status name.
     #[serde(default)]
     pub component_states: std::collections::BTreeMap<String, String>,
+    /// Obligations fulfilled (a regulator notified): key → when, by whom,
+    /// with what evidence.
+    #[serde(default)]
+    pub obligations_met: std::collections::BTreeMap<String, MetObligation>,
     /// Everyone paged or notified for this incident, in first-paged order.
     #[serde(default)]
     pub paged: Vec<String>,
@@ -170,6 +184,7 @@ impl Incident {
             duties_done: BTreeSet::new(),
             update_reminders: 0,
             component_states: Default::default(),
+            obligations_met: Default::default(),
             paged: Vec::new(),
             ack_round: 0,
             updated_at: e.at,
@@ -263,6 +278,16 @@ impl Incident {
                         self.obligations.push(o.clone());
                     }
                 }
+            }
+            EventKind::ObligationMet { key, evidence } => {
+                self.obligations_met.insert(
+                    key.clone(),
+                    MetObligation {
+                        at: e.at,
+                        by: e.actor.clone(),
+                        evidence: evidence.clone(),
+                    },
+                );
             }
             EventKind::ComponentStateSet {
                 component, status, ..

@@ -24,8 +24,8 @@ use crate::error::{ApiError, not_found_incident};
 use crate::wire::{
     AcknowledgeRequest, AlertList, CommandResponse, ComponentStateRequest, DeclareRequest,
     HandoffRequest, IncidentAlertsQuery, IncidentDetail, IncidentList, IncidentListQuery,
-    NoteRequest, RenderRequest, ReopenRequest, ResolveRequest, RoleRequest, SeverityRequest,
-    TagsRequest, TickRequest, UpdateRequest,
+    NoteRequest, ObligationRequest, RenderRequest, ReopenRequest, ResolveRequest, RoleRequest,
+    SeverityRequest, TagsRequest, TickRequest, UpdateRequest,
 };
 
 #[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = DeclareRequest,
@@ -231,6 +231,15 @@ command_endpoint!(change_tags, "/incidents/{id}/tags", TagsRequest, |r| {
         remove: r.remove,
     }
 });
+command_endpoint!(
+    meet_obligation,
+    "/incidents/{id}/obligations",
+    ObligationRequest,
+    |r| Command::MeetObligation {
+        key: r.key,
+        evidence: r.evidence
+    }
+);
 command_endpoint!(reopen, "/incidents/{id}/reopen", ReopenRequest, |r| {
     Command::Reopen { reason: r.reason }
 });

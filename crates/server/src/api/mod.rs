@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/reopen", post(i::reopen))
         .route("/incidents/{id}/components", post(i::set_component_state))
         .route("/incidents/{id}/tags", post(i::change_tags))
+        .route("/incidents/{id}/obligations", post(i::meet_obligation))
         .route("/incidents/{id}/render", post(i::render))
         .route("/incidents/{id}/alerts", get(i::alerts))
         .route(
@@ -143,7 +144,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
     paths(
         incidents::declare, incidents::list, incidents::show, incidents::acknowledge, incidents::assign_role,
         incidents::unassign_role, incidents::post_update, incidents::change_severity, incidents::add_note,
-        incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::change_tags, incidents::render, incidents::alerts,
+        incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::change_tags, incidents::meet_obligation, incidents::render, incidents::alerts,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
         subscribers::list, subscribers::remove, subscribers::messages,

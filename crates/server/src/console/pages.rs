@@ -468,6 +468,19 @@ async fn room(
                 "by": c.ticked_by })
         })
         .collect();
+    // Legal and contractual clocks: loud when missed.
+    let now = state.clock.now();
+    let obligations: Vec<serde_json::Value> = incident
+        .obligations
+        .iter()
+        .map(|o| {
+            let met = incident.obligations_met.get(&o.key);
+            serde_json::json!({ "key": o.key, "title": o.title, "due": o.due_at.map(when),
+                "overdue": met.is_none() && o.due_at.is_some_and(|d| d <= now),
+                "met": met.map(|m| serde_json::json!({ "at": when(m.at), "by": m.by, "evidence": m.evidence })),
+                "steps": o.steps })
+        })
+        .collect();
     // Pages and reminders: what went out and what is still waiting.
     let notifications: Vec<serde_json::Value> = state
         .store
@@ -519,6 +532,7 @@ async fn room(
         "last_seq": last_seq,
         "services": services,
         "checklist": checklist,
+        "obligations": obligations,
         "templates": templates,
         "locales": policy.status_locales(),
         "statuses": Status::ALL.map(Status::as_str),
@@ -745,6 +759,10 @@ fn command(action: &str, f: ActionForm) -> Result<Command, ApiError> {
             reason: f.reason,
         },
         "reopen" => Command::Reopen { reason: f.reason },
+        "obligations" => Command::MeetObligation {
+            key: f.item,
+            evidence: f.text,
+        },
         "tags" => Command::ChangeTags {
             add: tag_list(&f.add),
             remove: tag_list(&f.remove),

@@ -165,6 +165,17 @@ pub struct ReopenRequest {
     pub expected_version: Option<u64>,
 }
 
+/// Record an obligation as fulfilled, with its evidence.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObligationRequest {
+    /// The obligation's key, e.g. `pdpl-sdaia`.
+    pub key: String,
+    /// What proves it: a reference number, who was told, how.
+    pub evidence: String,
+    pub expected_version: Option<u64>,
+}
+
 /// Raise or lower an incident's flags at any time.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
