@@ -69,6 +69,7 @@ on_both_backends!(
     s003_escalate_immediately,
     s003_tags_mid_incident,
     s000_pdpl_breach_72h,
+    s004_phase_timeboxes,
     s003_update_cadence,
     s004_escalation_chain,
     s002_ack_stops_escalation,
@@ -350,10 +351,13 @@ async fn s003_update_cadence(backend: Backend) {
 }
 
 /// `(rule, people)` of each rule that fired, in order.
+/// The escalation chain's rules fired on an incident (the investigation
+/// timebox, a reminder of its own, is left out: see s004_phase_timeboxes).
 async fn rules_fired(app: &TestApp, id: &str) -> Vec<(String, Vec<String>)> {
     app.events_of(id, "rule_triggered")
         .await
         .iter()
+        .filter(|e| e["rule"] != "investigation-timebox")
         .map(|e| (e["rule"].as_str().unwrap().to_string(), notified(e)))
         .collect()
 }
@@ -1156,5 +1160,82 @@ async fn sdaia_reminders(app: &TestApp, id: &str) -> Vec<String> {
         .into_iter()
         .filter(|r| r["reason"].as_str().unwrap_or_default().contains("SDAIA"))
         .map(|r| r["at"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// s004.phase-timeboxes: on a P0/P1 the phases are deadlines: acknowledge by
+/// 5 min, a cause identified by 30 min, resolved by 2 h. Still
+/// investigating at 30 min is flagged on the timeline and reminds the IC;
+/// an incident whose cause was identified in time is not flagged.
+async fn s004_phase_timeboxes(backend: Backend) {
+    let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
+    let slow = app
+        .declare(json!({"title": "agents failing", "severity": "P1", "commander": "engineer-a"}))
+        .await;
+    let quick = app
+        .declare(json!({"title": "queue stuck", "severity": "P1", "commander": "engineer-a"}))
+        .await;
+    app.tick().await;
+    let deadline_of = |shown: &Value, key: &str| -> Value {
+        shown["deadlines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} deadline in {shown}"))
+            .clone()
+    };
+    let shown = app.get(&format!("/api/v1/incidents/{slow}")).await.1;
+    for (key, due) in [
+        ("acknowledge", "2026-11-23T10:05:00Z"),
+        ("investigate", "2026-11-23T10:30:00Z"),
+        ("resolve", "2026-11-23T12:00:00Z"),
+    ] {
+        assert_eq!(deadline_of(&shown, key)["due_at"], due, "{key}");
+    }
+
+    // The quick one identifies its cause at 20 minutes.
+    run_for(&app, 20).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{quick}/updates"),
+        json!({"status": "identified", "message": "stuck consumer found"}),
+    )
+    .await;
+    run_for(&app, 9).await;
+    assert!(timebox(&app, &slow).await.is_empty(), "not before 30 min");
+    run_for(&app, 1).await;
+    let flagged = timebox(&app, &slow).await;
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0]["at"], "2026-11-23T10:30:00Z");
+    assert!(
+        flagged[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("still investigating after 30m"),
+        "{}",
+        flagged[0]
+    );
+    assert!(
+        !notified(&flagged[0]).is_empty(),
+        "the incident commander is reminded: {}",
+        flagged[0]
+    );
+    assert!(timebox(&app, &quick).await.is_empty());
+    run_for(&app, 1).await;
+    let shown = app.get(&format!("/api/v1/incidents/{slow}")).await.1;
+    assert_eq!(deadline_of(&shown, "investigate")["status"], "breached");
+    let shown = app.get(&format!("/api/v1/incidents/{quick}")).await.1;
+    let investigate = deadline_of(&shown, "investigate");
+    assert_eq!(investigate["status"], "met");
+    assert_eq!(investigate["done_at"], "2026-11-23T10:20:00Z");
+}
+
+/// The investigation-timebox rule's firings on an incident.
+async fn timebox(app: &TestApp, id: &str) -> Vec<Value> {
+    app.events_of(id, "rule_triggered")
+        .await
+        .into_iter()
+        .filter(|r| r["rule"] == "investigation-timebox")
         .collect()
 }

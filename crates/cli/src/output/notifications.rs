@@ -122,6 +122,7 @@ pub fn escalation(e: &EscalationPolicies) {
                     (w.unacknowledged_for, "unacknowledged"),
                     (w.no_commander_for, "no commander"),
                     (w.update_overdue_for, "update overdue"),
+                    (w.still_investigating_for, "still investigating"),
                 ] {
                     if let Some(d) = d {
                         when.push(format!("{label} {d}"));

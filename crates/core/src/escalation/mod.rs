@@ -555,6 +555,11 @@ fn rule_due(
                 return None;
             }
             add(declared, d, 1)?
+        } else if let Some(d) = w.still_investigating_for {
+            if incident.investigated_at.is_some() {
+                return None;
+            }
+            add(declared, d, 1)?
         } else {
             declared
         };
@@ -595,6 +600,9 @@ fn rule_reason(rule: &crate::policy::EscalationRule, incident: &Incident) -> Str
     }
     if let Some(d) = w.update_overdue_for {
         parts.push(format!("status update overdue by {d}"));
+    }
+    if let Some(d) = w.still_investigating_for {
+        parts.push(format!("still investigating after {d}"));
     }
     format!("rule {}: {}", rule.name, parts.join(", "))
 }

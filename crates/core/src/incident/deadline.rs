@@ -30,7 +30,8 @@ pub enum DeadlineStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deadline {
     /// Stable key: `acknowledge`, `respond`, `commander`, `next_update`,
-    /// `resolve`, `postmortem`, `checklist:<item id>`, `obligation:<key>`.
+    /// `investigate`, `resolve`, `postmortem`, `checklist:<item id>`,
+    /// `obligation:<key>`.
     pub key: String,
     pub title: String,
     pub due_at: Timestamp,
@@ -95,6 +96,15 @@ pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<De
                 "Assign an incident commander",
                 due,
                 incident.commander_assigned_at,
+                now,
+            ));
+        }
+        if let Some(due) = add(sev.investigate_within) {
+            out.push(Deadline::new(
+                "investigate",
+                "Cause identified (investigation timebox)",
+                due,
+                incident.investigated_at,
                 now,
             ));
         }

@@ -91,6 +91,10 @@ pub struct Incident {
     /// with what evidence.
     #[serde(default)]
     pub obligations_met: std::collections::BTreeMap<String, MetObligation>,
+    /// When the status first moved past `investigating` (a cause
+    /// identified, or later): the end of the investigation phase.
+    #[serde(default)]
+    pub investigated_at: Option<Timestamp>,
     /// Everyone paged or notified for this incident, in first-paged order.
     #[serde(default)]
     pub paged: Vec<String>,
@@ -185,6 +189,7 @@ impl Incident {
             update_reminders: 0,
             component_states: Default::default(),
             obligations_met: Default::default(),
+            investigated_at: None,
             paged: Vec::new(),
             ack_round: 0,
             updated_at: e.at,
@@ -218,6 +223,9 @@ impl Incident {
                 if *visibility == Visibility::Public {
                     self.last_public_update_at = Some(e.at);
                 }
+                if *status != Status::Investigating && self.investigated_at.is_none() {
+                    self.investigated_at = Some(e.at);
+                }
                 if *status == Status::Mitigated && self.mitigated_at.is_none() {
                     self.mitigated_at = Some(e.at);
                 }
@@ -245,6 +253,7 @@ impl Incident {
                 }
             }
             EventKind::Resolved { .. } => {
+                self.investigated_at.get_or_insert(e.at);
                 self.status = Status::Resolved;
                 self.resolved_at = Some(e.at);
             }

@@ -397,6 +397,10 @@ pub struct Severity {
     /// Status updates are due at this cadence while open.
     #[serde(deserialize_with = "opt_duration")]
     pub update_every: Option<Duration>,
+    /// The investigation's timebox: the cause should be identified (the
+    /// status past `investigating`) within this long of declaration.
+    #[serde(deserialize_with = "opt_duration")]
+    pub investigate_within: Option<Duration>,
     /// Target time to resolution.
     #[serde(deserialize_with = "opt_duration")]
     pub resolve_within: Option<Duration>,
@@ -885,6 +889,10 @@ pub struct RuleConditions {
     /// The status update is overdue by this long (re-arms after each update).
     #[serde(deserialize_with = "opt_duration")]
     pub update_overdue_for: Option<Duration>,
+    /// Still `investigating` (no cause identified) this long after
+    /// declaration: 004's "Investigate (5-30 minutes)" timebox.
+    #[serde(deserialize_with = "opt_duration")]
+    pub still_investigating_for: Option<Duration>,
 }
 
 /// "When severity P0 and unresolved for 30 min → Engineering Lead."

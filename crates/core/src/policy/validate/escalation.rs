@@ -203,6 +203,7 @@ impl Validator {
             rule.when.unacknowledged_for,
             rule.when.no_commander_for,
             rule.when.update_overdue_for,
+            rule.when.still_investigating_for,
         ]
         .iter()
         .filter(|d| d.is_some())
@@ -210,7 +211,7 @@ impl Validator {
         if timed > 1 {
             self.err(
                 when,
-                "give at most one of unresolved_for, unacknowledged_for, no_commander_for, update_overdue_for (write two rules for two clocks)",
+                "give at most one of unresolved_for, unacknowledged_for, no_commander_for, update_overdue_for, still_investigating_for (write two rules for two clocks)",
             );
         }
     }
