@@ -158,7 +158,8 @@ impl Incidents {
         actor: &str,
         then: Vec<EventKind>,
     ) -> Result<Applied, ChangeError> {
-        let decl = self.prepare_declaration(d, actor, then).await?;
+        let (d, others) = self.concurrent(d).await?;
+        let decl = self.prepare_declaration(&d, actor, then).await?;
         let incident = self
             .store
             .create_incident(&decl.id_stem(), decl.digits(), &decl.new, &|i| {
@@ -166,10 +167,54 @@ impl Incidents {
             })
             .await?;
         self.declared(&incident, &decl);
+        self.flag_concurrent(&others, &decl.policy).await;
         Ok(Applied {
             incident,
             events: decl.new.events,
         })
+    }
+
+    /// `[concurrent_incidents]`: when this declaration makes `at_least`
+    /// incidents open at once, it carries the flag, and so do the others
+    /// (returned, to be flagged after the commit). Past the threshold the
+    /// others have it already.
+    async fn concurrent(&self, d: &Declare) -> Result<(Declare, Vec<String>), ChangeError> {
+        let policy = self.policy.policy();
+        let rule = &policy.concurrent_incidents;
+        let mut d = d.clone();
+        if rule.at_least == 0 || rule.tag.trim().is_empty() {
+            return Ok((d, Vec::new()));
+        }
+        let open = self.store.open_incident_ids().await?;
+        let count = open.len() as u64 + 1;
+        if count < u64::from(rule.at_least) {
+            return Ok((d, Vec::new()));
+        }
+        if !d.tags.iter().any(|t| t.eq_ignore_ascii_case(&rule.tag)) {
+            d.tags.push(rule.tag.clone());
+        }
+        let others = if count == u64::from(rule.at_least) {
+            open
+        } else {
+            Vec::new()
+        };
+        Ok((d, others))
+    }
+
+    /// Raise the concurrency flag on `ids`; one that has it, or changed
+    /// meanwhile, is left as it is.
+    async fn flag_concurrent(&self, ids: &[String], policy: &Policy) {
+        let cmd = Command::ChangeTags {
+            add: vec![policy.concurrent_incidents.tag.clone()],
+            remove: Vec::new(),
+        };
+        for id in ids {
+            if let Err(e) = self.execute(id, "firebell", None, &cmd).await
+                && !matches!(e, ChangeError::Rejected(_))
+            {
+                tracing::warn!(incident = %id, error = %e, "could not flag a concurrent incident");
+            }
+        }
     }
 
     /// [`Incidents::declare`] for an alert group: the incident becomes the
@@ -183,7 +228,8 @@ impl Incidents {
         then: Vec<EventKind>,
         alerts: &[ProcessedAlert],
     ) -> Result<Incident, ChangeError> {
-        let decl = self.prepare_declaration(d, actor, then).await?;
+        let (d, others) = self.concurrent(d).await?;
+        let decl = self.prepare_declaration(&d, actor, then).await?;
         let incident = self
             .store
             .create_incident_for_group(
@@ -196,6 +242,7 @@ impl Incidents {
             )
             .await?;
         self.declared(&incident, &decl);
+        self.flag_concurrent(&others, &decl.policy).await;
         Ok(incident)
     }
 

@@ -512,9 +512,20 @@ async fn s003_declaration_template(backend: Backend) {
 }
 
 /// Respond within P0 15 min, P1 1 h, P2 4 h, P3 the next business day; a
-/// breach is visible. (The escalation on breach comes with the scheduler.)
+/// breach is visible and escalates. Four incidents are open at once here,
+/// so the policy's "several incidents at once" trigger is switched off and
+/// the P1's cause is identified at once, or those triggers would escalate
+/// it first (see s003_escalation_triggers).
 async fn s003_severity_response(backend: Backend) {
-    let app = app(backend, "dashflow.toml").await;
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashflow.toml"),
+    )
+    .unwrap();
+    assert!(text.contains("at_least = 2"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashflow.toml");
+    std::fs::write(&file, text.replace("at_least = 2", "at_least = 0")).unwrap();
+    let app = TestApp::spawn_with_policy(backend, PolicySource::File(file)).await;
     // Friday 20 November 2026, 16:00 UTC: P3's "next business day" is Monday.
     app.clock.set("2026-11-20T16:00:00Z".parse().unwrap());
     let mut ids = Vec::new();
@@ -532,6 +543,14 @@ async fn s003_severity_response(backend: Backend) {
         );
         ids.push(id);
     }
+    // The P1's cause is known at once (else "no root cause after 30
+    // minutes" would escalate it first), but nobody has responded.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{}/updates", ids[1]),
+        json!({"status": "identified", "message": "known bad deploy"}),
+    )
+    .await;
     app.advance_mins(10);
     ok(
         &app,

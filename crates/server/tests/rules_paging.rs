@@ -70,6 +70,7 @@ on_both_backends!(
     s003_tags_mid_incident,
     s000_pdpl_breach_72h,
     s004_phase_timeboxes,
+    s003_escalation_triggers,
     s003_update_cadence,
     s004_escalation_chain,
     s002_ack_stops_escalation,
@@ -83,7 +84,9 @@ on_both_backends!(
 
 /// L1 first; unresolved after 2 h (P1) → L2; L2 must respond in 30 min in
 /// business hours, 1 h off-hours, else L3. An acknowledgement does not stop
-/// the ladder: the runbook escalates what is unresolved.
+/// the ladder: the runbook escalates what is unresolved. (The cause is
+/// identified early here: a P1 still without one at 30 minutes goes to L2
+/// sooner, see s003_escalation_triggers.)
 async fn s003_escalation_levels(backend: Backend) {
     // Monday 23 November 2026, 10:00 UTC: business hours.
     let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
@@ -104,6 +107,12 @@ async fn s003_escalation_levels(backend: Backend) {
         &app,
         &format!("/api/v1/incidents/{id}/acknowledge"),
         json!({}),
+    )
+    .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "identified", "message": "bad deploy"}),
     )
     .await;
     run_for(&app, 114).await;
@@ -149,6 +158,12 @@ async fn s003_escalation_levels(backend: Backend) {
         &app,
         &format!("/api/v1/incidents/{id}/acknowledge"),
         json!({}),
+    )
+    .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "identified", "message": "disk full"}),
     )
     .await;
     run_for(&app, 120 + 59).await;
@@ -251,7 +266,23 @@ async fn s003_escalate_immediately(backend: Backend) {
     // L3 after L2's 30 minutes, not at the ladder's original 60.
     run_for(&app, 30).await;
     assert_eq!(steps(&app, &id).await[2].2, "2026-11-23T10:45:00Z");
-    // A P1 is not escalated by the P0 rule.
+    // A P1 is not escalated by the P0 rule (alone: several open at once
+    // would escalate it, see s003_escalation_triggers).
+    let open: Vec<String> = app
+        .incidents()
+        .await
+        .iter()
+        .filter(|i| i["status"] != "resolved")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    for other in open {
+        ok(
+            &app,
+            &format!("/api/v1/incidents/{other}/resolve"),
+            json!({"summary": "done"}),
+        )
+        .await;
+    }
     let id = app
         .declare(json!({"title": "slow", "severity": "P1"}))
         .await;
@@ -1238,4 +1269,102 @@ async fn timebox(app: &TestApp, id: &str) -> Vec<Value> {
         .into_iter()
         .filter(|r| r["rule"] == "investigation-timebox")
         .collect()
+}
+
+/// s003.escalation-triggers: a P1 goes to L2 when no root cause is
+/// identified 30 minutes after declaration, and when several incidents are
+/// open at once (the second declaration flags both); legal, business
+/// decision or public communication flags go to L3, skipping L2. A P1
+/// whose cause was found in time, alone, stays at L1.
+async fn s003_escalation_triggers(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let alone = app
+        .declare(json!({"title": "search slow", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.tick().await;
+    let names = |s: Vec<(String, Vec<String>, String)>| -> Vec<(String, String)> {
+        s.into_iter().map(|(n, _, at)| (n, at)).collect()
+    };
+    // No root cause at 30 minutes: L2, not at the ladder's 2 h.
+    run_for(&app, 29).await;
+    assert_eq!(steps(&app, &alone).await.len(), 1);
+    run_for(&app, 1).await;
+    assert_eq!(
+        names(steps(&app, &alone).await),
+        [
+            ("L1".to_string(), "2026-11-23T10:00:00Z".to_string()),
+            ("L2".to_string(), "2026-11-23T10:30:00Z".to_string())
+        ]
+    );
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{alone}/resolve"),
+        json!({"summary": "index rebuilt"}),
+    )
+    .await;
+
+    // One P1 identifies its cause in time: it stays at L1 ...
+    let first = app
+        .declare(json!({"title": "exports failing", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.tick().await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{first}/updates"),
+        json!({"status": "identified", "message": "bad config"}),
+    )
+    .await;
+    run_for(&app, 5).await;
+    assert_eq!(steps(&app, &first).await.len(), 1);
+    // ... until a second incident opens: both are flagged, both P1s go to L2.
+    let second = app
+        .declare(json!({"title": "uploads failing", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.tick().await;
+    for id in [&first, &second] {
+        let shown = app.get(&format!("/api/v1/incidents/{id}")).await.1;
+        assert!(
+            shown["incident"]["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "concurrent-incidents"),
+            "{id}: {}",
+            shown["incident"]["tags"]
+        );
+        let s = names(steps(&app, id).await);
+        assert_eq!(s.last().unwrap().0, "L2", "{id}: {s:?}");
+    }
+    let flagged = &app.events_of(&first, "tags_changed").await[0];
+    assert_eq!(flagged["actor"], "firebell");
+
+    // Public communication needed: straight to L3.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{first}/tags"),
+        json!({"add": ["public-communication"]}),
+    )
+    .await;
+    app.tick().await;
+    let s = steps(&app, &first).await;
+    assert_eq!(s.last().unwrap().0, "L3", "{s:?}");
+    assert!(
+        app.events_of(&first, "escalated").await.last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tagged public-communication")
+    );
+    let p0 = app
+        .declare(
+            json!({"title": "press asking about the outage", "severity": "P0",
+                        "services": ["dashflow"], "tags": ["legal"]}),
+        )
+        .await;
+    app.tick().await;
+    let s = names(steps(&app, &p0).await);
+    assert_eq!(
+        s.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["L1", "L3"],
+        "legal skips L2: {s:?}"
+    );
 }

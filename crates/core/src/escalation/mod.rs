@@ -269,7 +269,15 @@ fn fire_one(
                 notified,
                 unreachable,
             });
-            if rule.escalate {
+            if let Some(target) = &rule.escalate_to {
+                escalate_to(
+                    &ctx,
+                    out,
+                    due.at,
+                    target,
+                    format!("escalated at once: {reason}"),
+                );
+            } else if rule.escalate {
                 escalate_now(&ctx, out, due.at, format!("escalated at once: {reason}"));
             }
         }
@@ -424,6 +432,34 @@ fn escalate_now(ctx: &Ctx, out: &mut Firing, at: Timestamp, reason: String) {
         };
         ctx.step(level, at, reason, out);
     }
+}
+
+/// Jump the incident's step policy to its step named `target` (first
+/// round) now, if it has one and has not reached it: that step's targets
+/// are paged, the ones between are skipped, and the ladder goes on from
+/// there.
+fn escalate_to(ctx: &Ctx, out: &mut Firing, at: Timestamp, target: &str, reason: String) {
+    let state = applied(ctx.incident, out);
+    let Some(ep) = policy_of(&state, ctx.policy) else {
+        return;
+    };
+    let Some(index) = ep.steps.iter().position(|s| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(target))
+    }) else {
+        return;
+    };
+    let level = index as u32;
+    // Only forward, and only while the ladder still runs.
+    if state.escalation_level > level || next_step(&state, ctx.policy).is_none() {
+        return;
+    }
+    let ctx = Ctx {
+        incident: &state,
+        ..*ctx
+    };
+    ctx.step(level, at, reason, out);
 }
 
 /// `incident` with the events fired so far in this call applied.

@@ -70,6 +70,28 @@ pub struct Policy {
     pub ack_links: AckLinks,
     /// What customers see at `/status`.
     pub status_page: StatusPage,
+    /// Several incidents open at once is itself a flag (003 "When to
+    /// Escalate: multiple incidents simultaneously").
+    pub concurrent_incidents: ConcurrentIncidents,
+}
+
+/// `[concurrent_incidents]`: when this many incidents are open at once,
+/// Firebell raises `tag` on each of them, so rules can act on it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ConcurrentIncidents {
+    /// Open incidents (the new one included) that make the flag; 0: off.
+    pub at_least: u32,
+    pub tag: String,
+}
+
+impl Default for ConcurrentIncidents {
+    fn default() -> Self {
+        ConcurrentIncidents {
+            at_least: 0,
+            tag: "concurrent-incidents".into(),
+        }
+    }
 }
 
 /// `[status_page]`: the public page. Its components are the services'
@@ -907,6 +929,9 @@ pub struct EscalationRule {
     pub notify: Vec<String>,
     /// Also move the step policy to its next step now, without waiting.
     pub escalate: bool,
+    /// Or jump the step policy to the step of this name now (003: "legal
+    /// or public communication → L3"), unless it is there already.
+    pub escalate_to: Option<String>,
     /// Whether an acknowledgement stops this rule; default `resolve`, as
     /// "unresolved for" rules are about the outcome, not engagement.
     pub stop_on: Option<StopOn>,

@@ -182,10 +182,10 @@ impl Validator {
 
     fn escalation_rule(&mut self, policy: &Policy, at: &KeyPath, rule: &EscalationRule) {
         self.required(at.key("name"), &rule.name, "an escalation rule's name");
-        if rule.notify.is_empty() && !rule.escalate {
+        if rule.notify.is_empty() && !rule.escalate && rule.escalate_to.is_none() {
             self.err(
                 at.key("notify"),
-                "a rule must notify someone or set `escalate = true`",
+                "a rule must notify someone, set `escalate = true` or `escalate_to = \"<step>\"`",
             );
         }
         for (k, t) in rule.notify.iter().enumerate() {
@@ -197,6 +197,21 @@ impl Validator {
         }
         for (i, service) in rule.when.services.iter().enumerate() {
             self.service_ref(policy, when.key("services").index(i), Some(service));
+        }
+        if let Some(target) = &rule.escalate_to {
+            let known = policy.escalation_policies.iter().any(|ep| {
+                ep.steps.iter().any(|s| {
+                    s.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(target))
+                })
+            });
+            if !known {
+                self.err(
+                    at.key("escalate_to"),
+                    format!("no escalation policy has a step named `{target}`"),
+                );
+            }
         }
         let timed = [
             rule.when.unresolved_for,
