@@ -77,16 +77,35 @@ async fn receiver() -> anyhow::Result<(String, Arrivals)> {
 /// first arrives anywhere in a body (a Firebell page, an Alertmanager
 /// webhook), answers 200.
 pub(crate) async fn receiver_on(addr: &str) -> anyhow::Result<(String, Arrivals)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let url = format!("http://{}", listener.local_addr()?);
     let arrivals: Arrivals = Default::default();
     let sink = arrivals.clone();
+    let url = serve_bodies(addr, move |at, body| {
+        let body = String::from_utf8_lossy(body);
+        let mut seen = sink.lock().unwrap();
+        for name in bench_names(&body) {
+            seen.entry(name.to_string()).or_insert(at);
+        }
+    })
+    .await?;
+    Ok((url, arrivals))
+}
+
+/// A bare HTTP/1.1 server on `addr` for benchmark receivers: hands each
+/// request's body, with the instant it was complete, to `on_body`, and
+/// answers 200. Returns its base URL.
+pub(crate) async fn serve_bodies<F>(addr: &str, on_body: F) -> anyhow::Result<String>
+where
+    F: Fn(Instant, &[u8]) + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let on_body = Arc::new(on_body);
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let sink = sink.clone();
+            let on_body = on_body.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
+                let mut chunk = [0u8; 16384];
                 loop {
                     let Ok(n) = stream.read(&mut chunk).await else {
                         return;
@@ -107,14 +126,7 @@ pub(crate) async fn receiver_on(addr: &str) -> anyhow::Result<(String, Arrivals)
                     if buf.len() < end + 4 + len {
                         continue;
                     }
-                    let at = Instant::now();
-                    {
-                        let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]);
-                        let mut seen = sink.lock().unwrap();
-                        for name in bench_names(&body) {
-                            seen.entry(name.to_string()).or_insert(at);
-                        }
-                    }
+                    on_body(Instant::now(), &buf[end + 4..end + 4 + len]);
                     let _ = stream
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                         .await;
@@ -123,7 +135,7 @@ pub(crate) async fn receiver_on(addr: &str) -> anyhow::Result<(String, Arrivals)
             });
         }
     });
-    Ok((url, arrivals))
+    Ok(url)
 }
 
 /// Every `bench-…` word (letters, digits, `-`, `_`) in `text`.

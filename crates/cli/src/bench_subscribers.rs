@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use firebell_server::{PolicySource, Server, ServerConfig, SystemClock};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::bench_paging::{ms, pct};
+use crate::bench_paging::{ms, pct, serve_bodies};
 
 #[derive(Args)]
 pub struct SubscribersArgs {
@@ -53,77 +52,37 @@ struct Seen {
     confirmations: AtomicUsize,
 }
 
-/// A bare HTTP/1.1 receiver: answers 200 to everything, confirms every
-/// confirmation request it gets, and notes when each update arrives.
+/// The benchmark's receiver: confirms every confirmation request it gets
+/// (as a subscriber's endpoint would) and notes when each update arrives.
 async fn receiver(seen: Arc<Seen>, marker: &'static str) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
     let client = reqwest::Client::new();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            let client = client.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 16384];
-                loop {
-                    let Ok(n) = stream.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let len = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if buf.len() < end + 4 + len {
-                        continue;
-                    }
-                    let at = Instant::now();
-                    let body: Value =
-                        serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap_or_default();
-                    match body["type"].as_str() {
-                        Some("subscription.confirm") => {
-                            if let Some(confirm) = body["confirm_url"].as_str() {
-                                let confirm = confirm.to_string();
-                                let seen = seen.clone();
-                                let client = client.clone();
-                                tokio::spawn(async move {
-                                    let ok = client
-                                        .post(confirm)
-                                        .header("accept", "application/json")
-                                        .send()
-                                        .await
-                                        .is_ok_and(|r| r.status().is_success());
-                                    if ok {
-                                        seen.confirmations.fetch_add(1, Ordering::Relaxed);
-                                    }
-                                });
-                            }
+    serve_bodies("127.0.0.1:0", move |at, body| {
+        let body: Value = serde_json::from_slice(body).unwrap_or_default();
+        match body["type"].as_str() {
+            Some("subscription.confirm") => {
+                if let Some(confirm) = body["confirm_url"].as_str() {
+                    let confirm = confirm.to_string();
+                    let (seen, client) = (seen.clone(), client.clone());
+                    tokio::spawn(async move {
+                        let ok = client
+                            .post(confirm)
+                            .header("accept", "application/json")
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        if ok {
+                            seen.confirmations.fetch_add(1, Ordering::Relaxed);
                         }
-                        Some("incident.update")
-                            if body["update"]["body"].as_str() == Some(marker) =>
-                        {
-                            seen.updates.lock().unwrap().push(at);
-                        }
-                        _ => {}
-                    }
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    buf.drain(..end + 4 + len);
+                    });
                 }
-            });
+            }
+            Some("incident.update") if body["update"]["body"].as_str() == Some(marker) => {
+                seen.updates.lock().unwrap().push(at);
+            }
+            _ => {}
         }
-    });
-    Ok(url)
+    })
+    .await
 }
 
 pub async fn subscribers(a: SubscribersArgs) -> anyhow::Result<()> {

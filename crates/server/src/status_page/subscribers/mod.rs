@@ -367,15 +367,16 @@ async fn sign_up(
 ) -> Result<Response, ApiError> {
     let html = wants_html(&headers);
     let policy = state.policy.policy();
-    let locale = super::locale_for(&policy, &headers);
-    let outcome = sign_up_inner(&state, &policy, peer.map(|c| c.0.0), &headers, &body).await;
+    let req = parse_request(&headers, &body);
+    let req_locale = req
+        .as_ref()
+        .ok()
+        .and_then(|r| r.locale.clone())
+        .unwrap_or_else(|| super::locale_for(&policy, &headers));
+    let outcome = sign_up_inner(&state, &policy, peer.map(|c| c.0.0), &headers, req).await;
     if !html {
         return outcome.map(|a| (StatusCode::ACCEPTED, Json(a)).into_response());
     }
-    let req_locale = parse_request(&headers, &body)
-        .ok()
-        .and_then(|r| r.locale)
-        .unwrap_or(locale);
     let words = strings::of(&req_locale);
     match outcome {
         Ok(a) => Ok((
@@ -420,7 +421,7 @@ async fn sign_up_inner(
     policy: &Policy,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
-    body: &[u8],
+    req: Result<SignUpRequest, ApiError>,
 ) -> Result<SignUpAnswer, ApiError> {
     if !policy.status_page.subscriptions.enabled() {
         return Err(ApiError::NotFound {
@@ -428,7 +429,7 @@ async fn sign_up_inner(
             message: "this status page takes no sign-ups; read its Atom feed instead".into(),
         });
     }
-    let req = parse_request(headers, body)?;
+    let req = req?;
     let now = state.clock.now();
     let client = client_of(peer, headers);
     let new = validate(policy, &req, &client, now)?;
