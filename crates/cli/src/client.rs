@@ -105,6 +105,17 @@ impl Client {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
+    /// `PUT` or `PATCH` (or any method) with a JSON body.
+    pub async fn send_json<B: Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> Result<Answer, ClientError> {
+        self.send(self.http.request(method, self.url(path)).json(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str) -> Result<(), ClientError> {
         self.send(self.http.delete(self.url(path))).await.map(drop)
     }

@@ -32,6 +32,7 @@ use crate::commands::notifications::NotificationsArgs;
 use crate::commands::oncall::{OncallArgs, OverrideCmd};
 use crate::commands::passwords::PasswordCmd;
 use crate::commands::policy::{PolicyCmd, RouteCmd};
+use crate::commands::postmortems::{ActionsArgs, PostmortemCmd};
 use crate::commands::signals::{AlertsArgs, MaintenanceCmd, SilenceCmd};
 use crate::commands::subscribers::SubscribersCmd;
 use crate::commands::tokens::TokenCmd;
@@ -110,6 +111,13 @@ enum Cmd {
     /// Record an obligation met, with evidence: `firebell obligation INC-… pdpl-sdaia
     /// --evidence "SDAIA ref 2026-118, by portal"` (its reminders stop).
     Obligation(ObligationArgs),
+    /// The postmortem of a resolved incident: show, edit ($EDITOR), move
+    /// on (draft → in_review → published), schedule its review, export it.
+    #[command(subcommand)]
+    Postmortem(PostmortemCmd),
+    /// Action items across incidents (`firebell actions --overdue`), or add
+    /// and update one: `firebell actions add INC-… --title … --owner … --due 7d`.
+    Actions(ActionsArgs),
     /// List alerts (firing by default).
     Alerts(AlertsArgs),
     /// Silences: suppress paging for matching alerts, keep the record.
@@ -220,6 +228,8 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Component(a) => incidents::component(a, file).await?,
         Cmd::Tag(a) => incidents::tag(a, file).await?,
         Cmd::Obligation(a) => incidents::obligation(a, file).await?,
+        Cmd::Postmortem(cmd) => commands::postmortems::postmortem(cmd, file).await?,
+        Cmd::Actions(a) => commands::postmortems::actions(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,

@@ -429,6 +429,8 @@ async fn every_command_lands_on_the_timeline(backend: Backend) {
             "handed_off",
             "status_updated",
             "resolved",
+            // The P0's resolution opened its postmortem.
+            "postmortem_opened",
             "note_added",
             "reopened"
         ]
@@ -437,8 +439,8 @@ async fn every_command_lands_on_the_timeline(backend: Backend) {
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=14).collect::<Vec<_>>(), "gap-free sequence");
-    assert_eq!(shown["incident"]["version"], 14);
+    assert_eq!(seqs, (1..=15).collect::<Vec<_>>(), "gap-free sequence");
+    assert_eq!(shown["incident"]["version"], 15);
     let handoff = &timeline[9];
     assert!(
         handoff["message"]

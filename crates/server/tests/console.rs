@@ -690,4 +690,107 @@ on_both_backends!(
     viewers_see_but_do_not_act,
     the_timeline_is_live,
     the_update_preview_renders_the_template,
+    the_room_writes_the_postmortem_and_its_action_items,
 );
+
+/// The room's Postmortem and Action items cards: the draft from the log is
+/// shown, saved, moved on (refused while unfinished, with the reason on
+/// the page), its review scheduled; action items added and completed.
+async fn the_room_writes_the_postmortem_and_its_action_items(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let id = app
+        .declare(json!({"title": "Checkout down", "severity": "P1", "services": ["api"]}))
+        .await;
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(
+        room.contains("Action items"),
+        "action items can be added while open"
+    );
+    assert!(!room.contains("id=\"pm-h\""), "no postmortem while open");
+    let token = csrf(&room);
+    let act = |action: &'static str| format!("/incidents/{id}/{action}");
+    let resp = browser
+        .post(
+            &act("action-items"),
+            &[
+                ("csrf", &token),
+                ("text", "Add a canary stage"),
+                ("person", "omar"),
+                ("at", "7d"),
+                ("priority", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = browser
+        .post(
+            &act("resolve"),
+            &[("csrf", &token), ("summary", "rolled back")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("id=\"pm-h\""), "the postmortem card");
+    assert!(room.contains("the draft from the log"), "{room}");
+    assert!(room.contains("Add a canary stage"));
+    // Not written yet: moving on is refused, and the page says why.
+    let resp = browser
+        .post(
+            &act("postmortem-state"),
+            &[("csrf", &token), ("status", "in_review")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("has not been written yet")
+    );
+    // Save a finished document, move it on, schedule the review.
+    let (_, pm) = app.get(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    let doc = pm["document"]
+        .as_str()
+        .unwrap()
+        .replace("_To be written._", "Done.");
+    for (action, form) in [
+        (
+            "postmortem",
+            vec![("text", doc.as_str()), ("person", "sara")],
+        ),
+        ("postmortem-state", vec![("status", "in_review")]),
+        (
+            "postmortem-review",
+            vec![("at", "2026-12-08 10:00"), ("reason", "weekly review")],
+        ),
+        ("action-item", vec![("item", "1"), ("status", "complete")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &token));
+        let resp = browser.post(&act(action), &form).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{action}");
+    }
+    let (_, pm) = app.get(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    assert_eq!(pm["postmortem"]["state"], "in_review");
+    assert_eq!(pm["postmortem"]["owner"], "sara");
+    assert_eq!(pm["postmortem"]["review"]["at"], "2026-12-08T10:00:00Z");
+    assert_eq!(pm["postmortem"]["review"]["place"], "weekly review");
+    let (_, items) = app
+        .get(&format!("/api/v1/action-items?incident={id}"))
+        .await;
+    assert_eq!(items["items"][0]["status"], "complete");
+    assert_eq!(items["items"][0]["priority"], "high");
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("Move to published"), "{room}");
+    // A bad time is refused with a clear message, nothing written.
+    let resp = browser
+        .post(
+            &act("postmortem-review"),
+            &[("csrf", &token), ("at", "next tuesday")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}

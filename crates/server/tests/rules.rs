@@ -11,27 +11,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, example, ok};
 use firebell_server::PolicySource;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn example(name: &str) -> PolicySource {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    assert!(path.exists(), "{path:?}");
-    PolicySource::File(path)
-}
-
 async fn app(backend: Backend, policy: &str) -> TestApp {
     TestApp::spawn_with_policy(backend, example(policy)).await
-}
-
-async fn ok(app: &TestApp, path: &str, body: Value) -> Value {
-    let (status, v) = app.post(path, body).await;
-    assert!(status.is_success(), "{path}: {status} {v}");
-    v
 }
 
 async fn show(app: &TestApp, id: &str) -> Value {

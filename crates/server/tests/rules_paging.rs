@@ -6,30 +6,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{Backend, TestApp};
-use firebell_server::PolicySource;
+use common::{Backend, TestApp, example_at as app_at, ok};
 use serde_json::{Value, json};
-
-fn example(name: &str) -> PolicySource {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name);
-    PolicySource::File(path)
-}
-
-async fn app_at(backend: Backend, policy: &str, now: &str) -> TestApp {
-    let app = TestApp::spawn_with_policy(backend, example(policy)).await;
-    app.clock.set(now.parse().unwrap());
-    app
-}
-
-async fn ok(app: &TestApp, path: &str, body: Value) -> Value {
-    let (status, v) = app.post(path, body).await;
-    assert!(status.is_success(), "{path}: {status} {v}");
-    v
-}
 
 /// `(step name, people notified, due_at)` of each escalation so far.
 async fn steps(app: &TestApp, id: &str) -> Vec<(String, Vec<String>, String)> {

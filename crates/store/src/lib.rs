@@ -258,6 +258,12 @@ forward! {
     /// policy change).
     pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Action items across incidents, soonest due first.
+    pub async fn list_action_items(&self, filter: &ActionItemFilter) -> Result<Vec<ActionItemRow>, StoreError>;
+
+    /// Postmortems across incidents, soonest due first.
+    pub async fn list_postmortems(&self, filter: &PostmortemFilter) -> Result<Vec<PostmortemRow>, StoreError>;
+
     /// Each service of each incident resolved since `since`, with its
     /// severity and span: the history status-page uptime is computed from
     /// (open incidents are read live).

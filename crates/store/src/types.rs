@@ -388,3 +388,51 @@ pub struct SubscriberMessageRecord {
     pub created_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
 }
+
+/// Which action items to list, across incidents.
+#[derive(Clone, Debug, Default)]
+pub struct ActionItemFilter {
+    pub incident: Option<String>,
+    pub owner: Option<String>,
+    pub status: Option<firebell_core::incident::ActionStatus>,
+    /// Not complete.
+    pub open_only: bool,
+    /// Not complete and due before this instant.
+    pub overdue_at: Option<Timestamp>,
+    /// Not yet filed in the issue tracker.
+    pub unfiled: bool,
+    /// Filed, and open there when last read.
+    pub filed_open: bool,
+    /// 1..=500; 0 is the default page.
+    pub limit: u32,
+}
+
+/// An action item with the incident it belongs to.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionItemRow {
+    pub incident_id: String,
+    pub incident_title: String,
+    #[serde(flatten)]
+    pub item: firebell_core::incident::ActionItem,
+}
+
+/// Which postmortems to list.
+#[derive(Clone, Debug, Default)]
+pub struct PostmortemFilter {
+    pub state: Option<firebell_core::incident::PostmortemState>,
+    /// Not published and due before this instant.
+    pub overdue_at: Option<Timestamp>,
+    pub limit: u32,
+}
+
+/// A postmortem in a list (without its document).
+#[derive(Clone, Debug, Serialize)]
+pub struct PostmortemRow {
+    pub incident_id: String,
+    pub title: String,
+    pub severity: String,
+    pub state: firebell_core::incident::PostmortemState,
+    pub owner: Option<String>,
+    pub due_at: Option<Timestamp>,
+    pub review_at: Option<Timestamp>,
+}

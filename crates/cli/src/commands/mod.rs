@@ -8,6 +8,7 @@ pub mod notifications;
 pub mod oncall;
 pub mod passwords;
 pub mod policy;
+pub mod postmortems;
 pub mod set_aside;
 pub mod signals;
 pub mod subscribers;
@@ -77,6 +78,18 @@ impl Session {
         self.print(answer, render)
     }
 
+    /// `PUT`/`PATCH path` with `body`, then [`Session::print`] the answer.
+    pub async fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+        render: impl FnOnce(&R),
+    ) -> anyhow::Result<()> {
+        let answer = self.client.send_json(method, path, body).await?;
+        self.print(answer, render)
+    }
+
     /// With `--json`, the server's JSON as it came (fields this CLI does not
     /// know included); otherwise `render` of its typed reading.
     fn print<R: DeserializeOwned>(
@@ -109,4 +122,20 @@ pub fn enc(s: &str) -> String {
 pub fn parse_time(s: &str) -> Result<firebell_core::Timestamp, String> {
     s.parse::<firebell_core::Timestamp>()
         .map_err(|e| format!("expected an RFC 3339 instant like 2026-11-24T18:00:00Z: {e}"))
+}
+
+/// An instant: RFC 3339, or a duration from now (`7d`, `2h`, `90m`).
+pub fn parse_due(s: &str) -> Result<firebell_core::Timestamp, String> {
+    if let Ok(t) = s.parse::<firebell_core::Timestamp>() {
+        return Ok(t);
+    }
+    match s.trim_start_matches('+').parse::<firebell_core::Duration>() {
+        Ok(d) => firebell_core::Timestamp::now()
+            .checked_add(d.as_signed())
+            .map_err(|e| e.to_string()),
+        Err(_) => Err(
+            "expected an RFC 3339 instant like 2026-11-24T18:00:00Z or a duration from now like 7d"
+                .to_string(),
+        ),
+    }
 }

@@ -5,6 +5,7 @@ pub mod incidents;
 pub mod monitors;
 pub mod notifications;
 pub mod oncall;
+pub mod postmortems;
 pub mod set_aside;
 pub mod signals;
 pub mod subscribers;

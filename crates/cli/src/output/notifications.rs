@@ -223,5 +223,10 @@ fn duty(duty: &Duty) -> String {
         Duty::ObligationReminder { key, .. } => format!("obligation {key} reminder"),
         Duty::DeadLetter { .. } => duty.to_string(),
         Duty::Stakeholders { milestone } => format!("stakeholders told: {}", milestone.as_str()),
+        Duty::PostmortemReminder { index: Some(_) } => "postmortem reminder".into(),
+        Duty::PostmortemReminder { index: None } => "postmortem overdue".into(),
+        Duty::ReviewReminder { index: None, .. } => "postmortem review invitation".into(),
+        Duty::ReviewReminder { index: Some(_), .. } => "postmortem review reminder".into(),
+        Duty::ActionItemReminder { id, n } => format!("action item {id} overdue, reminder #{n}"),
     }
 }

@@ -36,6 +36,14 @@ pub enum Duty {
     DeadLetter { notification: String },
     /// The services' stakeholders told of a milestone (once each).
     Stakeholders { milestone: Milestone },
+    /// The postmortem's owner reminded: the `index`th `remind_before`, or
+    /// (`None`) that it is overdue.
+    PostmortemReminder { index: Option<usize> },
+    /// The review meeting at `at` (ms): its invitation (`None`) or the
+    /// `index`th `remind_before`. Moving the meeting re-arms them.
+    ReviewReminder { at: i64, index: Option<usize> },
+    /// Action item `id` overdue: the `n`th reminder.
+    ActionItemReminder { id: u32, n: u32 },
 }
 
 /// What stakeholders are told of (s002.notify-mitigated-and-resolved).
@@ -68,6 +76,10 @@ impl Duty {
     /// The text every duty that outlives its incident's resolution starts
     /// with: news of the resolution itself must not be cancelled by it.
     pub const OUTLIVES_RESOLUTION_PREFIX: &'static str = "stakeholders:";
+
+    /// The text of every follow-up duty (postmortem, review, action items):
+    /// these exist for resolved incidents, so resolution cancels none of them.
+    pub const FOLLOW_UP_PREFIX: &'static str = "followup:";
 }
 
 fn escape(name: &str) -> String {
@@ -112,6 +124,11 @@ impl fmt::Display for Duty {
             }
             Duty::DeadLetter { notification } => write!(f, "dead:{}", escape(notification)),
             Duty::Stakeholders { milestone } => write!(f, "stakeholders:{}", milestone.as_str()),
+            Duty::PostmortemReminder { index: Some(i) } => write!(f, "followup:postmortem:{i}"),
+            Duty::PostmortemReminder { index: None } => f.write_str("followup:postmortem:overdue"),
+            Duty::ReviewReminder { at, index: Some(i) } => write!(f, "followup:review:{at}:{i}"),
+            Duty::ReviewReminder { at, index: None } => write!(f, "followup:review:{at}:invite"),
+            Duty::ActionItemReminder { id, n } => write!(f, "followup:action:{id}:{n}"),
         }
     }
 }
@@ -150,6 +167,23 @@ impl FromStr for Duty {
             ["stakeholders", "resolved"] => Some(Duty::Stakeholders {
                 milestone: Milestone::Resolved,
             }),
+            ["followup", "postmortem", "overdue"] => Some(Duty::PostmortemReminder { index: None }),
+            ["followup", "postmortem", i] => i
+                .parse()
+                .ok()
+                .map(|i| Duty::PostmortemReminder { index: Some(i) }),
+            ["followup", "review", at, "invite"] => at
+                .parse()
+                .ok()
+                .map(|at| Duty::ReviewReminder { at, index: None }),
+            ["followup", "review", at, i] => match (at.parse().ok(), i.parse().ok()) {
+                (Some(at), Some(i)) => Some(Duty::ReviewReminder { at, index: Some(i) }),
+                _ => None,
+            },
+            ["followup", "action", id, n] => match (id.parse().ok(), n.parse().ok()) {
+                (Some(id), Some(n)) => Some(Duty::ActionItemReminder { id, n }),
+                _ => None,
+            },
             _ => None,
         };
         parsed.ok_or_else(|| InvalidDuty(text.to_string()))
@@ -176,8 +210,10 @@ impl utoipa::PartialSchema for Duty {
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some(
                 "A duty: `step:<level>`, `rule:<name>[:<ms>]`, `reminder:update:<ms>:<n>`, \
-                 `reminder:commander`, `breach:respond`, `reminder:obligation:<key>:<i>` or \
-                 `dead:<notification>` (names escape `%` and `:`).",
+                 `reminder:commander`, `breach:respond`, `reminder:obligation:<key>:<i>`, \
+                 `dead:<notification>`, `stakeholders:<milestone>`, \
+                 `followup:postmortem:<i>|overdue`, `followup:review:<ms>:<i>|invite` or \
+                 `followup:action:<id>:<n>` (names escape `%` and `:`).",
             ))
             .into()
     }
@@ -231,6 +267,29 @@ mod tests {
                 },
                 "rule:a%3A1",
             ),
+            (
+                Duty::PostmortemReminder { index: None },
+                "followup:postmortem:overdue",
+            ),
+            (
+                Duty::PostmortemReminder { index: Some(0) },
+                "followup:postmortem:0",
+            ),
+            (
+                Duty::ReviewReminder { at: 7, index: None },
+                "followup:review:7:invite",
+            ),
+            (
+                Duty::ReviewReminder {
+                    at: 7,
+                    index: Some(1),
+                },
+                "followup:review:7:1",
+            ),
+            (
+                Duty::ActionItemReminder { id: 3, n: 2 },
+                "followup:action:3:2",
+            ),
         ] {
             assert_eq!(duty.to_string(), text);
             assert_eq!(text.parse::<Duty>(), Ok(duty));
@@ -248,6 +307,9 @@ mod tests {
             "breach",
             "nope:1",
             "reminder:obligation:k:-1",
+            "followup:postmortem:x",
+            "followup:action:1",
+            "followup:review:x:invite",
         ] {
             assert!(text.parse::<Duty>().is_err(), "{text:?}");
         }

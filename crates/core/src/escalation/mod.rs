@@ -12,6 +12,9 @@
 //! | no incident commander | `reminder:commander` | declaration + `commander_within` |
 //! | response target breached | `breach:respond` | the severity's response due time; escalates to the next step |
 //! | an obligation's `remind_before` | `reminder:obligation:<key>:<i>` | its due time − remind_before |
+//! | the postmortem's `remind_before`, then overdue | `followup:postmortem:<i>`, `followup:postmortem:overdue` | its due time − remind_before; its due time |
+//! | the review meeting's invitation and reminders | `followup:review:<ms>:invite`, `followup:review:<ms>:<i>` | when it was set; its start − remind_before |
+//! | an overdue action item | `followup:action:<id>:<n>` | its due time + (n − 1) × `remind_every` |
 //!
 //! [`agenda`] lists the duties in force; the store keeps them as timer rows,
 //! rewritten in the transaction of every event. [`fire`] fires every duty due
@@ -26,6 +29,7 @@
 use serde::Serialize;
 
 mod duty;
+mod follow_up;
 pub use duty::{Duty, InvalidDuty, Milestone};
 
 use crate::incident::{EventKind, Incident, Notified};
@@ -197,6 +201,7 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
             }
         }
     }
+    follow_up::agenda(incident, policy, &mut out);
     // At the same instant the ladder's own step goes first, so a rule that
     // escalates "at once" moves on from it rather than firing it.
     // Then by the duty's text, the order duties have always fired in.
@@ -408,6 +413,9 @@ fn fire_one(
                 unreachable,
             });
         }
+        Duty::PostmortemReminder { .. }
+        | Duty::ReviewReminder { .. }
+        | Duty::ActionItemReminder { .. } => follow_up::fire(&ctx, due, out),
         // Written by the dispatcher, never on an agenda.
         Duty::DeadLetter { .. } => {}
     }

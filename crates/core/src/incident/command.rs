@@ -8,6 +8,9 @@ use super::event::{
     AlertBrief, Event, EventKind, OpenedChecklistItem, StartedObligation, Status, Visibility,
 };
 use super::message::render_template_linked;
+use super::postmortem::{
+    ActionItem, ActionItemChange, ActionStatus, PostmortemState, Priority, TrackerIssue,
+};
 use super::state::Incident;
 use crate::{Policy, Timestamp};
 
@@ -17,6 +20,8 @@ pub const COMMANDER_ROLE: &str = "incident_commander";
 /// Longest free text accepted in a single field (titles are shorter).
 const MAX_TEXT: usize = 20_000;
 const MAX_TITLE: usize = 300;
+/// Longest postmortem document accepted.
+const MAX_DOCUMENT: usize = 200_000;
 /// Alerts named on the timeline per change; the rest are counted.
 pub const MAX_ALERT_SAMPLE: usize = 5;
 
@@ -137,6 +142,39 @@ pub enum Command {
         status: String,
         reason: String,
     },
+    /// Save the postmortem's document, or change its owner. On a resolved
+    /// incident whose severity required none, the first edit opens one.
+    EditPostmortem {
+        document: Option<String>,
+        owner: Option<String>,
+    },
+    /// Move the postmortem on (draft → in review → published) or back.
+    SetPostmortemState {
+        state: PostmortemState,
+    },
+    /// Set or move the postmortem's review meeting. No participants keeps
+    /// the ones invited already.
+    ScheduleReview {
+        at: Timestamp,
+        place: Option<String>,
+        participants: Vec<String>,
+    },
+    AddActionItem {
+        title: String,
+        owner: String,
+        due_at: Option<Timestamp>,
+        priority: Priority,
+    },
+    UpdateActionItem {
+        id: u32,
+        change: ActionItemChange,
+    },
+    /// From the tracker export: the issue an item was filed as, or its
+    /// state there read back (a closed issue completes the item).
+    RecordTrackerIssue {
+        id: u32,
+        issue: TrackerIssue,
+    },
     /// From the alert processor: alerts attached, resolved or fired again.
     /// With `all_resolved`, the severity's `on_alerts_resolved` decides
     /// whether the incident resolves itself.
@@ -168,6 +206,12 @@ impl Command {
             Command::ChangeTags { .. } => "change_tags",
             Command::MeetObligation { .. } => "meet_obligation",
             Command::RecordAlerts { .. } => "record_alerts",
+            Command::EditPostmortem { .. } => "edit_postmortem",
+            Command::SetPostmortemState { .. } => "set_postmortem_state",
+            Command::ScheduleReview { .. } => "schedule_review",
+            Command::AddActionItem { .. } => "add_action_item",
+            Command::UpdateActionItem { .. } => "update_action_item",
+            Command::RecordTrackerIssue { .. } => "record_tracker_issue",
         }
     }
 }
@@ -418,9 +462,18 @@ pub fn decide(
 ) -> Result<Vec<EventKind>, CommandError> {
     let policy = ctx.policy;
     // Notes and late alert news still belong on a resolved incident's timeline.
+    // So does the learning loop, which mostly happens after resolution.
     let allowed_when_resolved = matches!(
         cmd,
-        Command::AddNote { .. } | Command::Reopen { .. } | Command::RecordAlerts { .. }
+        Command::AddNote { .. }
+            | Command::Reopen { .. }
+            | Command::RecordAlerts { .. }
+            | Command::EditPostmortem { .. }
+            | Command::SetPostmortemState { .. }
+            | Command::ScheduleReview { .. }
+            | Command::AddActionItem { .. }
+            | Command::UpdateActionItem { .. }
+            | Command::RecordTrackerIssue { .. }
     );
     if !incident.is_open() && !allowed_when_resolved {
         return Err(CommandError::transition(
@@ -796,11 +849,255 @@ pub fn decide(
             }
             events
         }
+        Command::EditPostmortem { .. }
+        | Command::SetPostmortemState { .. }
+        | Command::ScheduleReview { .. }
+        | Command::AddActionItem { .. }
+        | Command::UpdateActionItem { .. }
+        | Command::RecordTrackerIssue { .. } => follow_up(incident, cmd, ctx)?,
     };
+    let mut events = events;
+    // Whatever resolved it, a severity that requires a postmortem gets one.
+    if events
+        .iter()
+        .any(|e| matches!(e, EventKind::Resolved { .. }))
+        && let Some(opened) =
+            super::postmortem::opened_on_resolution(incident, policy, ctx.now, ctx.actor)
+    {
+        events.push(opened);
+    }
     Ok(events)
 }
 
 /// A person's display name from the policy, or the key itself.
+/// The learning loop's commands: postmortem and action items.
+fn follow_up(
+    incident: &Incident,
+    cmd: &Command,
+    ctx: &Context,
+) -> Result<Vec<EventKind>, CommandError> {
+    let policy = ctx.policy;
+    let no_postmortem = || {
+        CommandError::transition(
+            "no_postmortem",
+            format!(
+                "incident {} has no postmortem: one opens when an incident whose severity \
+                 requires it is resolved, or with a first edit after resolution",
+                incident.id
+            ),
+        )
+    };
+    let item = |id: u32| {
+        incident
+            .action_items
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| {
+                CommandError::invalid(
+                    "unknown_action_item",
+                    format!("incident {} has no action item {id}", incident.id),
+                )
+            })
+    };
+    Ok(match cmd {
+        Command::EditPostmortem { document, owner } => {
+            let document = document
+                .as_deref()
+                .map(|d| required_text("document", d, MAX_DOCUMENT))
+                .transpose()?;
+            let owner = owner
+                .as_deref()
+                .map(|o| known_person(policy, o))
+                .transpose()?;
+            if document.is_none() && owner.is_none() {
+                return Err(CommandError::invalid(
+                    "missing_field",
+                    "give a document, an owner, or both",
+                ));
+            }
+            let mut events = Vec::new();
+            match &incident.postmortem {
+                Some(pm) if pm.state == PostmortemState::Published && document.is_some() => {
+                    return Err(CommandError::transition(
+                        "postmortem_published",
+                        format!(
+                            "the postmortem of {} is published; move it back to in_review to edit it",
+                            incident.id
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None if incident.is_open() => return Err(no_postmortem()),
+                None => events.push(EventKind::PostmortemOpened {
+                    owner: None,
+                    due_at: None,
+                    review: None,
+                }),
+            }
+            events.push(EventKind::PostmortemEdited { document, owner });
+            events
+        }
+        Command::SetPostmortemState { state } => {
+            let pm = incident.postmortem.as_ref().ok_or_else(no_postmortem)?;
+            if pm.state == *state {
+                return Err(CommandError::transition(
+                    "postmortem_state_unchanged",
+                    format!(
+                        "the postmortem of {} is {} already",
+                        incident.id,
+                        state.as_str()
+                    ),
+                ));
+            }
+            if *state > pm.state {
+                let Some(doc) = &pm.document else {
+                    return Err(CommandError::transition(
+                        "postmortem_unwritten",
+                        format!(
+                            "the postmortem of {} has not been written yet: save its document first \
+                             (firebell postmortem edit {})",
+                            incident.id, incident.id
+                        ),
+                    ));
+                };
+                let missing = super::postmortem::unfinished(doc, policy, &incident.severity);
+                if !missing.is_empty() {
+                    return Err(CommandError::transition(
+                        "postmortem_unfinished",
+                        format!(
+                            "the postmortem of {} is not finished; write these sections first: {}",
+                            incident.id,
+                            missing.join(", ")
+                        ),
+                    ));
+                }
+            }
+            vec![EventKind::PostmortemStateChanged {
+                from: pm.state,
+                to: *state,
+            }]
+        }
+        Command::ScheduleReview {
+            at,
+            place,
+            participants,
+        } => {
+            let pm = incident.postmortem.as_ref().ok_or_else(no_postmortem)?;
+            let participants = if participants.is_empty() {
+                pm.review
+                    .as_ref()
+                    .map(|r| r.participants.clone())
+                    .unwrap_or_default()
+            } else {
+                participants
+                    .iter()
+                    .map(|p| known_person(policy, p))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let place = match place {
+                Some(p) => optional_text("place", p)?,
+                None => pm
+                    .review
+                    .as_ref()
+                    .and_then(|r| r.place.clone())
+                    .unwrap_or_default(),
+            };
+            vec![EventKind::ReviewScheduled {
+                review: super::postmortem::Review {
+                    at: *at,
+                    place: (!place.is_empty()).then_some(place),
+                    participants,
+                },
+            }]
+        }
+        Command::AddActionItem {
+            title,
+            owner,
+            due_at,
+            priority,
+        } => {
+            let title = required_text("title", title, MAX_TITLE)?;
+            let owner = required_text("owner", owner, MAX_TITLE)?;
+            vec![EventKind::ActionItemAdded {
+                item: ActionItem {
+                    id: super::postmortem::next_action_id(incident),
+                    title,
+                    owner,
+                    due_at: *due_at,
+                    priority: *priority,
+                    status: ActionStatus::NotStarted,
+                    created_at: ctx.now,
+                    completed_at: None,
+                    tracker: None,
+                },
+            }]
+        }
+        Command::UpdateActionItem { id, change } => {
+            let current = item(*id)?;
+            let mut change = change.clone();
+            if let Some(t) = &change.title {
+                change.title = Some(required_text("title", t, MAX_TITLE)?);
+            }
+            if let Some(o) = &change.owner {
+                change.owner = Some(required_text("owner", o, MAX_TITLE)?);
+            }
+            // Only what differs is a change.
+            if change.title.as_ref() == Some(&current.title) {
+                change.title = None;
+            }
+            if change.owner.as_ref() == Some(&current.owner) {
+                change.owner = None;
+            }
+            if change.due_at.is_some() && change.due_at == current.due_at {
+                change.due_at = None;
+            }
+            if change.priority == Some(current.priority) {
+                change.priority = None;
+            }
+            if change.status == Some(current.status) {
+                change.status = None;
+            }
+            if change.is_empty() {
+                return Err(CommandError::transition(
+                    "action_item_unchanged",
+                    format!("action item {id} of {} is like that already", incident.id),
+                ));
+            }
+            vec![EventKind::ActionItemUpdated { id: *id, change }]
+        }
+        Command::RecordTrackerIssue { id, issue } => {
+            let current = item(*id)?;
+            if current.tracker.as_ref() == Some(issue) {
+                return Ok(Vec::new());
+            }
+            let mut events = vec![EventKind::ActionItemFiled {
+                id: *id,
+                issue: issue.clone(),
+            }];
+            let was_closed = current
+                .tracker
+                .as_ref()
+                .is_some_and(|t| t.state == "closed");
+            if issue.state == "closed" && !was_closed && current.status != ActionStatus::Complete {
+                events.push(EventKind::ActionItemUpdated {
+                    id: *id,
+                    change: ActionItemChange {
+                        status: Some(ActionStatus::Complete),
+                        ..Default::default()
+                    },
+                });
+            }
+            events
+        }
+        other => {
+            return Err(CommandError::invalid(
+                "unsupported_command",
+                format!("{} is not a follow-up command", other.name()),
+            ));
+        }
+    })
+}
+
 pub fn display_name(policy: &Policy, person: &str) -> String {
     policy
         .people

@@ -31,7 +31,7 @@ pub enum DeadlineStatus {
 pub struct Deadline {
     /// Stable key: `acknowledge`, `respond`, `commander`, `next_update`,
     /// `investigate`, `resolve`, `postmortem`, `checklist:<item id>`,
-    /// `obligation:<key>`.
+    /// `obligation:<key>`, `action:<item id>`.
     pub key: String,
     pub title: String,
     pub due_at: Timestamp,
@@ -130,11 +130,35 @@ pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<De
                 now,
             ));
         }
-        if let Some(resolved) = incident.resolved_at
-            && sev.postmortem.as_ref().is_some_and(|p| p.required)
-            && let Some(due) = policy.postmortem_due(&incident.severity, resolved)
-        {
-            out.push(Deadline::new("postmortem", "Postmortem", due, None, now));
+        // As set when the postmortem opened; for incidents resolved before
+        // postmortems were kept, from the rule.
+        let due = match &incident.postmortem {
+            Some(pm) => pm.due_at,
+            None => incident
+                .resolved_at
+                .filter(|_| sev.postmortem.as_ref().is_some_and(|p| p.required))
+                .and_then(|resolved| policy.postmortem_due(&incident.severity, resolved)),
+        };
+        if let Some(due) = due {
+            let published = incident.postmortem.as_ref().and_then(|p| p.published_at);
+            out.push(Deadline::new(
+                "postmortem",
+                "Postmortem",
+                due,
+                published,
+                now,
+            ));
+        }
+    }
+    for item in &incident.action_items {
+        if let Some(due) = item.due_at {
+            out.push(Deadline::new(
+                format!("action:{}", item.id),
+                format!("Action item {}: {}", item.id, item.title),
+                due,
+                item.completed_at,
+                now,
+            ));
         }
     }
     for item in &incident.checklist {

@@ -229,6 +229,41 @@ pub enum EventKind {
         key: String,
         evidence: String,
     },
+    /// A resolution opened the postmortem its severity requires: its owner,
+    /// due date, and the review meeting the policy sets.
+    PostmortemOpened {
+        owner: Option<String>,
+        due_at: Option<Timestamp>,
+        #[serde(default)]
+        review: Option<super::postmortem::Review>,
+    },
+    /// The postmortem's document saved, or its owner changed.
+    PostmortemEdited {
+        #[serde(default)]
+        document: Option<String>,
+        #[serde(default)]
+        owner: Option<String>,
+    },
+    PostmortemStateChanged {
+        from: super::postmortem::PostmortemState,
+        to: super::postmortem::PostmortemState,
+    },
+    /// The review meeting set or moved.
+    ReviewScheduled {
+        review: super::postmortem::Review,
+    },
+    ActionItemAdded {
+        item: super::postmortem::ActionItem,
+    },
+    ActionItemUpdated {
+        id: u32,
+        change: super::postmortem::ActionItemChange,
+    },
+    /// The action item filed in the issue tracker, or its state there read back.
+    ActionItemFiled {
+        id: u32,
+        issue: super::postmortem::TrackerIssue,
+    },
     /// What the status page shows for a component, set by a person while
     /// this incident is open; `None` goes back to the derived state.
     ComponentStateSet {
@@ -366,6 +401,13 @@ impl EventKind {
             EventKind::ComponentStateSet { .. } => "component_state_set",
             EventKind::TagsChanged { .. } => "tags_changed",
             EventKind::ObligationMet { .. } => "obligation_met",
+            EventKind::PostmortemOpened { .. } => "postmortem_opened",
+            EventKind::PostmortemEdited { .. } => "postmortem_edited",
+            EventKind::PostmortemStateChanged { .. } => "postmortem_state_changed",
+            EventKind::ReviewScheduled { .. } => "review_scheduled",
+            EventKind::ActionItemAdded { .. } => "action_item_added",
+            EventKind::ActionItemUpdated { .. } => "action_item_updated",
+            EventKind::ActionItemFiled { .. } => "action_item_filed",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
             EventKind::RuleTriggered { .. } => "rule_triggered",
@@ -463,6 +505,55 @@ impl EventKind {
             EventKind::ObligationMet { key, evidence } => {
                 format!("obligation {key} met: {evidence}")
             }
+            EventKind::PostmortemOpened {
+                owner,
+                due_at,
+                review,
+            } => {
+                let mut line = format!(
+                    "postmortem opened, owner {}",
+                    owner.as_deref().unwrap_or("unassigned")
+                );
+                if let Some(due) = due_at {
+                    line.push_str(&format!(", due {}", fmt_utc(*due)));
+                }
+                if let Some(r) = review {
+                    line.push_str(&format!("; review {}", describe_review(r)));
+                }
+                line
+            }
+            EventKind::PostmortemEdited { document, owner } => match (document, owner) {
+                (Some(_), Some(o)) => format!("postmortem saved; owner {o}"),
+                (Some(d), None) => format!("postmortem saved ({} lines)", d.lines().count()),
+                (None, Some(o)) => format!("postmortem owner {o}"),
+                (None, None) => "postmortem touched".into(),
+            },
+            EventKind::PostmortemStateChanged { from, to } => {
+                format!("postmortem {} → {}", from.as_str(), to.as_str())
+            }
+            EventKind::ReviewScheduled { review } => {
+                format!("postmortem review {}", describe_review(review))
+            }
+            EventKind::ActionItemAdded { item } => {
+                let mut line = format!(
+                    "action item {} added: {} (owner {}",
+                    item.id, item.title, item.owner
+                );
+                if let Some(due) = item.due_at {
+                    line.push_str(&format!(", due {}", fmt_utc(due)));
+                }
+                line.push_str(&format!(", {} priority)", item.priority.as_str()));
+                line
+            }
+            EventKind::ActionItemUpdated { id, change } => {
+                format!("action item {id}: {}", change.describe())
+            }
+            EventKind::ActionItemFiled { id, issue } => {
+                format!(
+                    "action item {id} is issue #{} ({}): {}",
+                    issue.number, issue.state, issue.url
+                )
+            }
             EventKind::ComponentStateSet {
                 component,
                 status: Some(status),
@@ -544,6 +635,21 @@ impl EventKind {
             }
         }
     }
+}
+
+fn fmt_utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn describe_review(r: &super::postmortem::Review) -> String {
+    let mut line = format!("at {}", fmt_utc(r.at));
+    if let Some(p) = &r.place {
+        line.push_str(&format!(" ({p})"));
+    }
+    if !r.participants.is_empty() {
+        line.push_str(&format!(" with {}", r.participants.join(", ")));
+    }
+    line
 }
 
 /// Roles held on an incident: role key → people, in assignment order.

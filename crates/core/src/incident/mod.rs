@@ -6,6 +6,7 @@ mod command;
 mod deadline;
 mod event;
 mod message;
+mod postmortem;
 mod state;
 
 pub use command::{
@@ -18,4 +19,10 @@ pub use event::{
     RoleHolders, StartedObligation, Status, Visibility,
 };
 pub use message::{RenderedMessage, render_template, render_template_linked};
+pub use postmortem::{
+    ActionItem, ActionItemChange, ActionStatus, DEFAULT_SECTIONS, Postmortem, PostmortemState,
+    Priority, Review, TO_BE_WRITTEN, TrackerIssue, document as postmortem_document,
+    draft as postmortem_draft, due_at as postmortem_due, export_path as postmortem_path,
+    review_invitees, slug, unfinished as postmortem_unfinished,
+};
 pub use state::{ChecklistItemState, Incident, MetObligation};

@@ -8,6 +8,7 @@ use super::event::{
     AlertBrief, Event, EventKind, Notified, OpenedChecklistItem, RoleHolders, StartedObligation,
     Status, Visibility,
 };
+use super::postmortem::{ActionItem, ActionStatus, Postmortem, PostmortemState};
 use crate::Timestamp;
 use crate::escalation::Duty;
 
@@ -102,6 +103,11 @@ pub struct Incident {
     /// Ack links carry it, so a reopen retires every earlier link.
     #[serde(default)]
     pub ack_round: u32,
+    /// Opened by a resolution whose severity requires one.
+    #[serde(default)]
+    pub postmortem: Option<Postmortem>,
+    #[serde(default)]
+    pub action_items: Vec<ActionItem>,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -192,6 +198,8 @@ impl Incident {
             investigated_at: None,
             paged: Vec::new(),
             ack_round: 0,
+            postmortem: None,
+            action_items: Vec::new(),
             updated_at: e.at,
             version: e.seq,
         })
@@ -297,6 +305,76 @@ impl Incident {
                         evidence: evidence.clone(),
                     },
                 );
+            }
+            EventKind::PostmortemOpened {
+                owner,
+                due_at,
+                review,
+            } => {
+                self.postmortem = Some(Postmortem {
+                    state: PostmortemState::Draft,
+                    owner: owner.clone(),
+                    due_at: *due_at,
+                    opened_at: e.at,
+                    document: None,
+                    edited_at: None,
+                    edited_by: None,
+                    published_at: None,
+                    review_set_at: review.as_ref().map(|_| e.at),
+                    review: review.clone(),
+                });
+            }
+            EventKind::PostmortemEdited { document, owner } => {
+                if let Some(pm) = &mut self.postmortem {
+                    if let Some(d) = document {
+                        pm.document = Some(d.clone());
+                        pm.edited_at = Some(e.at);
+                        pm.edited_by = Some(e.actor.clone());
+                    }
+                    if let Some(o) = owner {
+                        pm.owner = Some(o.clone());
+                    }
+                }
+            }
+            EventKind::PostmortemStateChanged { to, .. } => {
+                if let Some(pm) = &mut self.postmortem {
+                    pm.state = *to;
+                    if *to == PostmortemState::Published {
+                        pm.published_at.get_or_insert(e.at);
+                    }
+                }
+            }
+            EventKind::ReviewScheduled { review } => {
+                if let Some(pm) = &mut self.postmortem {
+                    pm.review = Some(review.clone());
+                    pm.review_set_at = Some(e.at);
+                }
+            }
+            EventKind::ActionItemAdded { item } => self.action_items.push(item.clone()),
+            EventKind::ActionItemUpdated { id, change } => {
+                if let Some(a) = self.action_items.iter_mut().find(|a| a.id == *id) {
+                    if let Some(t) = &change.title {
+                        a.title = t.clone();
+                    }
+                    if let Some(o) = &change.owner {
+                        a.owner = o.clone();
+                    }
+                    if let Some(d) = change.due_at {
+                        a.due_at = Some(d);
+                    }
+                    if let Some(p) = change.priority {
+                        a.priority = p;
+                    }
+                    if let Some(s) = change.status {
+                        a.status = s;
+                        a.completed_at = (s == ActionStatus::Complete).then_some(e.at);
+                    }
+                }
+            }
+            EventKind::ActionItemFiled { id, issue } => {
+                if let Some(a) = self.action_items.iter_mut().find(|a| a.id == *id) {
+                    a.tracker = Some(issue.clone());
+                }
             }
             EventKind::ComponentStateSet {
                 component, status, ..

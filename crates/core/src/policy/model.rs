@@ -73,6 +73,108 @@ pub struct Policy {
     /// Several incidents open at once is itself a flag (003 "When to
     /// Escalate: multiple incidents simultaneously").
     pub concurrent_incidents: ConcurrentIncidents,
+    /// How a required postmortem is owned, written, reminded and reviewed.
+    pub postmortems: Postmortems,
+    /// Follow-up work from incidents: reminders, and the issue tracker.
+    pub action_items: ActionItems,
+}
+
+/// `[postmortems]`: what every required postmortem shares. Which
+/// severities need one, by when, and where it is filed is each severity's
+/// `postmortem` rule.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Postmortems {
+    /// Who owns it: the first target that names someone (targets as in
+    /// escalation steps).
+    pub owner: Vec<String>,
+    /// Its owner is reminded this long before it is due (each once); one
+    /// more reminder goes out when it is overdue.
+    #[serde(deserialize_with = "durations")]
+    pub remind_before: Vec<Duration>,
+    /// The document's Markdown, a minijinja template (see docs/policy.md);
+    /// a layout after the seed PIR template when unset.
+    pub template: Option<String>,
+    /// The review meeting each postmortem gets, if any.
+    pub review: Option<ReviewRule>,
+}
+
+impl Default for Postmortems {
+    fn default() -> Self {
+        Postmortems {
+            owner: vec!["role:incident_commander".into(), "paged".into()],
+            remind_before: vec![Duration::from_hours(24)],
+            template: None,
+            review: None,
+        }
+    }
+}
+
+/// `[postmortems.review]`: "schedule a postmortem review with owners".
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ReviewRule {
+    /// The meeting is first set this long after resolution (people move it).
+    #[serde(deserialize_with = "opt_duration")]
+    pub within: Option<Duration>,
+    /// Or this many business days later, on the calendar.
+    pub within_business_days: Option<u32>,
+    /// Where it happens: "weekly team sync", "architecture meeting".
+    pub place: Option<String>,
+    /// Who is invited, besides the action items' owners (all who resolve).
+    pub participants: Vec<String>,
+    /// Participants are reminded this long before it starts (each once).
+    #[serde(deserialize_with = "durations")]
+    pub remind_before: Vec<Duration>,
+}
+
+impl Default for ReviewRule {
+    fn default() -> Self {
+        ReviewRule {
+            within: None,
+            within_business_days: None,
+            place: None,
+            participants: vec!["role:incident_commander".into(), "paged".into()],
+            remind_before: vec![Duration::from_hours(1)],
+        }
+    }
+}
+
+/// `[action_items]`: follow-up work from incidents.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ActionItems {
+    /// An overdue item's owner is reminded at its due time and again this
+    /// often until it is complete.
+    #[serde(deserialize_with = "duration")]
+    pub remind_every: Duration,
+    /// Where items are filed as issues (s004.action-items-to-issues).
+    pub tracker: Option<Tracker>,
+}
+
+impl Default for ActionItems {
+    fn default() -> Self {
+        ActionItems {
+            remind_every: Duration::from_hours(24),
+            tracker: None,
+        }
+    }
+}
+
+/// `[action_items.tracker]`: an issue tracker with GitHub's issues API
+/// (`POST {url}` creates, `GET {url}/{number}` reads back the state).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Tracker {
+    /// The issues collection, e.g. `https://api.github.com/repos/o/r/issues`.
+    pub url: String,
+    /// Bearer token from this environment variable.
+    pub token_env: Option<String>,
+    /// Labels every filed issue carries.
+    pub labels: Vec<String>,
+    /// How often open issues are read back for their state; default 5m.
+    #[serde(deserialize_with = "opt_duration")]
+    pub poll_every: Option<Duration>,
 }
 
 /// `[concurrent_incidents]`: when this many incidents are open at once,

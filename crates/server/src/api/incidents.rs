@@ -308,7 +308,7 @@ pub async fn render(
 }
 
 /// Load an incident's log and fold it; 404 if there is none.
-async fn load(state: &AppState, id: &str) -> Result<(Incident, Vec<Event>), ApiError> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<(Incident, Vec<Event>), ApiError> {
     let events = state.store.load_events(id).await?;
     if events.is_empty() {
         return Err(not_found_incident(id));

@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod alertmanager;
 pub mod alertmanager_webhook;
+pub mod follow_ups;
 pub mod health;
 pub mod incidents;
 pub mod json;
@@ -18,7 +19,7 @@ pub mod tokens;
 pub mod webhooks;
 
 use axum::extract::{FromRequest, Request, State};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -67,6 +68,28 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/tags", post(i::change_tags))
         .route("/incidents/{id}/obligations", post(i::meet_obligation))
         .route("/incidents/{id}/render", post(i::render))
+        .route(
+            "/incidents/{id}/postmortem",
+            get(follow_ups::show).put(follow_ups::edit),
+        )
+        .route(
+            "/incidents/{id}/postmortem/state",
+            post(follow_ups::set_state),
+        )
+        .route(
+            "/incidents/{id}/postmortem/review",
+            post(follow_ups::schedule_review),
+        )
+        .route(
+            "/incidents/{id}/action-items",
+            post(follow_ups::add_action_item),
+        )
+        .route(
+            "/incidents/{id}/action-items/{item}",
+            patch(follow_ups::update_action_item),
+        )
+        .route("/action-items", get(follow_ups::list_action_items))
+        .route("/postmortems", get(follow_ups::list_postmortems))
         .route("/incidents/{id}/alerts", get(i::alerts))
         .route(
             "/incidents/{id}/notifications",
@@ -145,6 +168,9 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::declare, incidents::list, incidents::show, incidents::acknowledge, incidents::assign_role,
         incidents::unassign_role, incidents::post_update, incidents::change_severity, incidents::add_note,
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::change_tags, incidents::meet_obligation, incidents::render, incidents::alerts,
+        follow_ups::show, follow_ups::edit, follow_ups::set_state, follow_ups::schedule_review,
+        follow_ups::add_action_item, follow_ups::update_action_item, follow_ups::list_action_items,
+        follow_ups::list_postmortems,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
         subscribers::list, subscribers::remove, subscribers::messages,

@@ -504,6 +504,54 @@ async fn room(
                 "at": when(n.updated_at), "error": n.last_error })
         })
         .collect();
+    let postmortem = match &incident.postmortem {
+        Some(pm) => {
+            let document = incident::postmortem_document(
+                &policy,
+                &incident,
+                &events,
+                now,
+                &state.links.base(),
+            )?;
+            let deadline = deadlines
+                .iter()
+                .find(|d| d.key == "postmortem")
+                .map(deadline_view);
+            Some(serde_json::json!({
+                "state": pm.state.as_str(), "owner": pm.owner,
+                "due": pm.due_at.map(when), "deadline": deadline,
+                "review": pm.review.as_ref().map(|r| serde_json::json!({
+                    "at": when(r.at), "place": r.place })),
+                "invitees": incident::review_invitees(&incident, &policy),
+                "unfinished": incident::postmortem_unfinished(&document, &policy, &incident.severity),
+                "drafted": pm.document.is_none(),
+                "path": incident::postmortem_path(&policy, &incident),
+                "document": document,
+                "next": match pm.state {
+                    incident::PostmortemState::Draft => Some("in_review"),
+                    incident::PostmortemState::InReview => Some("published"),
+                    incident::PostmortemState::Published => None,
+                },
+                "back": match pm.state {
+                    incident::PostmortemState::Draft => None,
+                    incident::PostmortemState::InReview => Some("draft"),
+                    incident::PostmortemState::Published => Some("in_review"),
+                },
+            }))
+        }
+        None => None,
+    };
+    let action_items: Vec<serde_json::Value> = incident
+        .action_items
+        .iter()
+        .map(|a| {
+            serde_json::json!({ "id": a.id, "title": a.title, "owner": a.owner,
+                "due": a.due_at.map(when), "priority": a.priority.as_str(),
+                "status": a.status.as_str(), "overdue": a.is_overdue(now),
+                "issue": a.tracker.as_ref().map(|t| serde_json::json!({
+                    "number": t.number, "url": t.url, "state": t.state })) })
+        })
+        .collect();
     let last_seq = events.last().map_or(0, |e| e.seq);
     Ok(serde_json::json!({
         "chrome": chrome(session),
@@ -533,6 +581,9 @@ async fn room(
         "services": services,
         "checklist": checklist,
         "obligations": obligations,
+        "postmortem": postmortem,
+        "action_items": action_items,
+        "action_statuses": ["not_started", "in_progress", "complete"],
         "templates": templates,
         "locales": policy.status_locales(),
         "statuses": Status::ALL.map(Status::as_str),
@@ -670,6 +721,35 @@ pub struct ActionForm {
     add: String,
     #[serde(default)]
     remove: String,
+    /// An instant typed in a form: RFC 3339, `2026-12-08 10:00` (UTC) or
+    /// a duration from now (`2d`).
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    priority: String,
+}
+
+/// A form's instant: RFC 3339, a UTC civil time (`2026-12-08 10:00`, as
+/// `datetime-local` sends it with a `T`), or a duration from now (`2d`).
+fn form_instant(text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let t = text.trim();
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    if let Ok(dt) = t.replace(' ', "T").parse::<jiff::civil::DateTime>()
+        && let Ok(z) = dt.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(z.timestamp());
+    }
+    if let Ok(d) = t.parse::<firebell_core::Duration>()
+        && let Ok(ts) = now.checked_add(d.as_signed())
+    {
+        return Ok(ts);
+    }
+    Err(ApiError::bad_request(
+        "invalid_form",
+        format!("{t:?} is not a time: write 2026-12-08 10:00 (UTC) or a duration such as 2d"),
+    ))
 }
 
 /// The flags the policy gives meaning to (its rules', checklists' and
@@ -698,7 +778,7 @@ fn tag_list(text: &str) -> Vec<String> {
 }
 
 /// The command a form posts, by the action in its URL.
-fn command(action: &str, f: ActionForm) -> Result<Command, ApiError> {
+fn command(action: &str, f: ActionForm, now: Timestamp) -> Result<Command, ApiError> {
     let bad = |m: &str| ApiError::bad_request("invalid_form", m.to_string());
     Ok(match action {
         "acknowledge" => Command::Acknowledge,
@@ -767,6 +847,46 @@ fn command(action: &str, f: ActionForm) -> Result<Command, ApiError> {
             add: tag_list(&f.add),
             remove: tag_list(&f.remove),
         },
+        "postmortem" => Command::EditPostmortem {
+            document: (!f.text.trim().is_empty()).then_some(f.text),
+            owner: (!f.person.is_empty()).then_some(f.person),
+        },
+        "postmortem-state" => Command::SetPostmortemState {
+            state: f.status.parse().map_err(|e: incident::CommandError| {
+                ApiError::bad_request("invalid_form", e.message)
+            })?,
+        },
+        "postmortem-review" => Command::ScheduleReview {
+            at: form_instant(&f.at, now)?,
+            place: (!f.reason.trim().is_empty()).then_some(f.reason),
+            participants: Vec::new(),
+        },
+        "action-items" => Command::AddActionItem {
+            title: f.text,
+            owner: f.person,
+            due_at: match f.at.trim() {
+                "" => None,
+                t => Some(form_instant(t, now)?),
+            },
+            priority: match f.priority.as_str() {
+                "" => incident::Priority::Medium,
+                p => p.parse().map_err(|e: incident::CommandError| {
+                    ApiError::bad_request("invalid_form", e.message)
+                })?,
+            },
+        },
+        "action-item" => Command::UpdateActionItem {
+            id: f
+                .item
+                .parse()
+                .map_err(|_| bad(&format!("no action item {:?}", f.item)))?,
+            change: incident::ActionItemChange {
+                status: Some(f.status.parse().map_err(|e: incident::CommandError| {
+                    ApiError::bad_request("invalid_form", e.message)
+                })?),
+                ..Default::default()
+            },
+        },
         other => {
             return Err(ApiError::NotFound {
                 code: "not_found",
@@ -787,7 +907,7 @@ pub async fn act(
 ) -> Result<Response, ApiError> {
     session.check_csrf(&form.csrf)?;
     session.require_responder()?;
-    let outcome = match command(&action, form) {
+    let outcome = match command(&action, form, state.clock.now()) {
         Ok(cmd) => crate::api::incidents::execute(&state, &session.caller.name, &id, None, cmd)
             .await
             .map(drop),

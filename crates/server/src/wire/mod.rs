@@ -6,6 +6,7 @@
 //! responses the other way round. The `ToSchema` and `IntoParams` derives
 //! build the OpenAPI document (`GET /api/v1/openapi.json`).
 
+mod follow_ups;
 mod incidents;
 mod monitors;
 mod notifications;
@@ -13,6 +14,7 @@ mod oncall;
 mod signals;
 mod tokens;
 
+pub use follow_ups::*;
 pub use incidents::*;
 pub use monitors::*;
 pub use notifications::*;

@@ -17,6 +17,29 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// One of the seed policies in `examples/`.
+pub fn example(name: &str) -> PolicySource {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    assert!(path.exists(), "{path:?}");
+    PolicySource::File(path)
+}
+
+/// The server on the seed policy `policy` (in `examples/`), its clock at `now`.
+pub async fn example_at(backend: Backend, policy: &str, now: &str) -> TestApp {
+    let app = TestApp::spawn_with_policy(backend, example(policy)).await;
+    app.clock.set(now.parse().unwrap());
+    app
+}
+
+/// POST as admin and insist on a 2xx; the answer.
+pub async fn ok(app: &TestApp, path: &str, body: Value) -> Value {
+    let (status, v) = app.post(path, body).await;
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
 /// Monday 23 November 2026, 10:00 UTC: the tests' "now" unless they move it.
 pub const T0: &str = "2026-11-23T10:00:00Z";
 
@@ -357,6 +380,24 @@ impl TestApp {
             .http
             .post(self.url(path))
             .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        decode(resp).await
+    }
+
+    /// Any method with a JSON body (PUT, PATCH), as admin.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin_token)
             .json(&body)
             .send()
             .await

@@ -354,6 +354,9 @@ pub(super) async fn write_append(
     }
     insert_events(conn, &state.id, events).await?;
     sync_services(conn, state).await?;
+    if super::follow_ups::touches_follow_ups(events) {
+        super::follow_ups::sync(conn, state).await?;
+    }
     if !state.is_open() {
         sqlx::query("DELETE FROM incident_groups WHERE incident_id = $1")
             .bind(&state.id)

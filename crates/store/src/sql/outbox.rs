@@ -246,18 +246,20 @@ pub(super) async fn sync_effects(
 
 /// Cancel the pending notifications `state` no longer allows: pages once it
 /// is acknowledged, everything once it is resolved — except the news of the
-/// resolution itself (stakeholders told it is over).
+/// resolution itself (stakeholders told it is over) and the follow-ups
+/// (postmortem, review, action items), which only exist after it.
 async fn cancel_stopped(conn: &mut Conn, state: &Incident) -> Result<(), StoreError> {
     if !state.is_open() || state.acknowledged_at.is_some() {
         sqlx::query(
             "UPDATE notifications SET state = 'cancelled', updated_at_ms = $1 \
              WHERE incident_id = $2 AND state = 'pending' AND (stop_on_ack OR $3) \
-             AND duty NOT LIKE $4",
+             AND duty NOT LIKE $4 AND duty NOT LIKE $5",
         )
         .bind(to_ms(state.updated_at))
         .bind(&state.id)
         .bind(!state.is_open())
         .bind(format!("{}%", Duty::OUTLIVES_RESOLUTION_PREFIX))
+        .bind(format!("{}%", Duty::FOLLOW_UP_PREFIX))
         .execute(&mut *conn)
         .await?;
     }

@@ -60,6 +60,46 @@ impl Validator {
                 self.target(policy, reminders.key(field).index(i), t, true);
             }
         }
+        // The postmortem's owner chain and its review's participants.
+        let pm = KeyPath::root().key("postmortems");
+        if policy.postmortems.owner != crate::policy::Postmortems::default().owner {
+            for (i, t) in policy.postmortems.owner.iter().enumerate() {
+                self.target(policy, pm.key("owner").index(i), t, true);
+            }
+        }
+        if let Some(review) = &policy.postmortems.review {
+            let at = pm.key("review");
+            if review.within.is_some() && review.within_business_days.is_some() {
+                self.err(
+                    at.key("within_business_days"),
+                    "give either `within` or `within_business_days`, not both",
+                );
+            }
+            if review.participants != crate::policy::ReviewRule::default().participants {
+                for (i, t) in review.participants.iter().enumerate() {
+                    self.target(policy, at.key("participants").index(i), t, true);
+                }
+            }
+        }
+        if let Some(template) = &policy.postmortems.template {
+            let mut env = minijinja::Environment::new();
+            env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+            if let Err(e) = env.template_from_str(template) {
+                self.err(
+                    pm.key("template"),
+                    format!("the postmortem template does not parse: {e:#}"),
+                );
+            }
+        }
+        if let Some(t) = &policy.action_items.tracker {
+            let at = KeyPath::root().key("action_items").key("tracker");
+            if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+                self.err(
+                    at.key("url"),
+                    format!("the tracker's url must be http(s)://…, not {:?}", t.url),
+                );
+            }
+        }
         // Every place that names an escalation policy.
         let org = KeyPath::root().key("organization");
         self.escalation_ref(

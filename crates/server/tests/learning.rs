@@ -1,0 +1,659 @@
+//! The learning loop (issue 14): postmortems, their review meetings and
+//! action items, one test per seed rule, named after it. Each loads that
+//! seed's policy from `examples/` into the real server and moves a manual
+//! clock; the scheduler runs by hand (`tick`).
+
+mod common;
+
+use common::{Backend, TestApp, example_at as app_at, ok};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn set(app: &TestApp, at: &str) {
+    app.clock.set(at.parse().unwrap());
+}
+
+async fn postmortem(app: &TestApp, id: &str) -> Value {
+    let (status, v) = app.get(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+async fn save(app: &TestApp, id: &str, document: &str) -> (StatusCode, Value) {
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        json!({ "document": document }),
+    )
+    .await
+}
+
+async fn move_to(app: &TestApp, id: &str, state: &str) -> (StatusCode, Value) {
+    app.post(
+        &format!("/api/v1/incidents/{id}/postmortem/state"),
+        json!({ "state": state }),
+    )
+    .await
+}
+
+/// `(reminder, instant, people notified)` of the postmortem's own reminders.
+async fn postmortem_reminders(app: &TestApp, id: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut all = follow_ups(app, id).await;
+    all.retain(|r| r.0.starts_with("postmortem"));
+    all
+}
+
+/// `(reminder, instant, people notified)` of the learning loop's reminders.
+async fn follow_ups(app: &TestApp, id: &str) -> Vec<(String, String, Vec<String>)> {
+    app.events_of(id, "reminded")
+        .await
+        .into_iter()
+        .filter(|r| {
+            let name = r["reminder"].as_str().unwrap_or_default();
+            name.starts_with("postmortem")
+                || name.starts_with("review")
+                || name.starts_with("action")
+        })
+        .map(|r| {
+            (
+                r["reminder"].as_str().unwrap().to_string(),
+                r["at"].as_str().unwrap().to_string(),
+                r["notified"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["person"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Every line still marked for writing, filled in: a finished document.
+fn written(document: &str) -> String {
+    document.replace("_To be written._", "Written by the team.")
+}
+
+on_both_backends!(
+    s000_postmortem_3_business_days,
+    s000_review_meetings,
+    s001_postmortem_48h,
+    s003_pir_48h,
+    s004_postmortem_48h,
+    s002_postmortem_review,
+    overdue_action_items_remind_their_owners_and_are_listed,
+);
+
+/// s000.postmortem-3-business-days: a resolved P0 gets a blameless
+/// postmortem due three Sun–Thu business days later, across a weekend and
+/// a holiday; its document is drafted from the log; it cannot go to review
+/// until written; its owner is reminded a day before; published in time,
+/// the deadline is met and the overdue reminder never comes.
+async fn s000_postmortem_3_business_days(backend: Backend) {
+    // Thursday 2027-02-18, 13:00 in Riyadh. Monday the 22nd is Founding Day.
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2027-02-18T10:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(json!({"title": "Leads API down", "severity": "P0", "services": ["api"]}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/roles"),
+        json!({"role": "incident_commander", "person": "platform-oncall"}),
+    )
+    .await;
+    app.advance_mins(20);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/updates"),
+        json!({"status": "identified", "message": "Bad deploy of v2.3; rolling back", "visibility": "internal"}),
+    )
+    .await;
+    // No postmortem while the incident is open.
+    let (status, _) = app.get(&format!("/api/v1/incidents/{id}/postmortem")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.advance_mins(40);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "rolled back to v2.2"}),
+    )
+    .await;
+    app.tick().await;
+
+    let opened = &app.events_of(&id, "postmortem_opened").await[0];
+    assert_eq!(opened["owner"], "platform-oncall", "the commander owns it");
+    // Thu 11:00Z + 3 business days: Sun 21 (1), Mon 22 holiday, Tue 23 (2), Wed 24 (3).
+    assert_eq!(opened["due_at"], "2027-02-24T11:00:00Z");
+
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["postmortem"]["state"], "draft");
+    assert_eq!(pm["drafted"], true);
+    assert_eq!(pm["path"], "docs/incidents/2027-02-18-leads-api-down.md");
+    let doc = pm["document"].as_str().unwrap();
+    for heading in [
+        "## Timeline",
+        "## Root cause",
+        "## Contributing factors",
+        "## What worked",
+        "## What didn't",
+        "## Action items",
+    ] {
+        assert!(doc.contains(heading), "{heading} in\n{doc}");
+    }
+    assert!(
+        doc.contains("**Incident ID**: ") && doc.contains(&id),
+        "{doc}"
+    );
+    assert!(doc.contains("**Duration**: 1h"), "{doc}");
+    assert!(
+        doc.contains("| 10:20 | Status identified: Bad deploy of v2.3; rolling back |"),
+        "the UTC timeline comes from the log:\n{doc}"
+    );
+    assert!(
+        doc.contains("| 11:00 | resolved rolled back to v2.2 |"),
+        "{doc}"
+    );
+    let unfinished: Vec<&str> = pm["unfinished"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(unfinished.contains(&"Root cause"), "{unfinished:?}");
+
+    // Review needs a written document: first none saved, then placeholders left.
+    let refused = move_to(&app, &id, "in_review").await;
+    common::assert_error(&refused, StatusCode::CONFLICT, "postmortem_unwritten");
+    let (status, v) = save(&app, &id, doc).await;
+    assert!(status.is_success(), "{v}");
+    let refused = move_to(&app, &id, "in_review").await;
+    let message = common::assert_error(&refused, StatusCode::CONFLICT, "postmortem_unfinished");
+    assert!(message.contains("Root cause"), "{message}");
+
+    // A day before it is due, the owner is reminded; not before.
+    set(&app, "2027-02-23T10:59:00Z");
+    app.tick().await;
+    assert!(postmortem_reminders(&app, &id).await.is_empty());
+    set(&app, "2027-02-23T11:00:00Z");
+    app.tick().await;
+    assert_eq!(
+        postmortem_reminders(&app, &id).await,
+        [(
+            "postmortem".to_string(),
+            "2027-02-23T11:00:00Z".to_string(),
+            vec!["platform-oncall".to_string()]
+        )]
+    );
+
+    // Written, reviewed, published before the deadline: met, and no overdue
+    // reminder comes.
+    let (status, v) = save(&app, &id, &written(doc)).await;
+    assert!(status.is_success(), "{v}");
+    assert!(move_to(&app, &id, "in_review").await.0.is_success());
+    assert!(move_to(&app, &id, "published").await.0.is_success());
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["postmortem"]["state"], "published");
+    assert_eq!(pm["deadline"], "met");
+    assert_eq!(pm["postmortem"]["published_at"], "2027-02-23T11:00:00Z");
+    // Published is final: editing it needs a step back to review.
+    let (status, v) = save(&app, &id, "# changed").await;
+    common::assert_error(&(status, v), StatusCode::CONFLICT, "postmortem_published");
+    set(&app, "2027-02-25T00:00:00Z");
+    app.tick().await;
+    assert_eq!(
+        postmortem_reminders(&app, &id).await.len(),
+        1,
+        "no overdue reminder"
+    );
+    let states: Vec<String> = app
+        .events_of(&id, "postmortem_state_changed")
+        .await
+        .iter()
+        .map(|e| e["to"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states, ["in_review", "published"], "on the timeline");
+}
+
+/// s000.review-meetings: "Review in next architecture meeting": the review
+/// is set at resolution with its participants, the action items' owners are
+/// invited too, everyone is reminded a day and an hour before, and moving
+/// the meeting invites again for the new time.
+async fn s000_review_meetings(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2027-02-18T10:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(json!({"title": "Payments webhook lost", "severity": "P1"}))
+        .await;
+    for (role, person) in [
+        ("incident_commander", "platform-oncall"),
+        ("ops_lead", "dba"),
+    ] {
+        ok(
+            &app,
+            &format!("/api/v1/incidents/{id}/roles"),
+            json!({"role": role, "person": person}),
+        )
+        .await;
+    }
+    app.advance_mins(60);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    // Action items get owners; one of them is not in the meeting yet.
+    let path = format!("/api/v1/incidents/{id}/action-items");
+    let (status, v) = app
+        .post(&path, json!({"title": "Replay lost webhooks"}))
+        .await;
+    assert!(status.is_client_error(), "an owner is required: {v}");
+    ok(
+        &app,
+        &path,
+        json!({"title": "Replay lost webhooks", "owner": "customer-success", "due_at": "2027-03-01T09:00:00Z"}),
+    )
+    .await;
+    app.tick().await;
+
+    let pm = postmortem(&app, &id).await;
+    let review = &pm["postmortem"]["review"];
+    // Thu 11:00Z + 5 business days: Sun 21, (Mon 22 a holiday), Tue 23,
+    // Wed 24, Thu 25, Sun 28.
+    assert_eq!(review["at"], "2027-02-28T11:00:00Z");
+    assert_eq!(review["place"], "next architecture meeting");
+    assert_eq!(
+        pm["invitees"],
+        json!(["platform-oncall", "dba", "cto", "customer-success"])
+    );
+    let invited = follow_ups(&app, &id).await;
+    assert_eq!(invited.len(), 1, "{invited:?}");
+    assert_eq!(invited[0].0, "review_invitation");
+    assert_eq!(
+        invited[0].2,
+        ["platform-oncall", "dba", "cto", "customer-success"]
+    );
+
+    // Reminded a day and an hour before.
+    set(&app, "2027-02-27T11:00:00Z");
+    app.tick().await;
+    set(&app, "2027-02-28T10:00:00Z");
+    app.tick().await;
+    let reminded: Vec<(String, String)> = follow_ups(&app, &id)
+        .await
+        .into_iter()
+        .filter(|r| r.0 == "review")
+        .map(|r| (r.1, r.2.join(",")))
+        .collect();
+    let everyone = "platform-oncall,dba,cto,customer-success".to_string();
+    assert_eq!(
+        reminded,
+        [
+            ("2027-02-27T11:00:00Z".to_string(), everyone.clone()),
+            ("2027-02-28T10:00:00Z".to_string(), everyone.clone()),
+        ]
+    );
+
+    // Moved to the real meeting: a new invitation for the new time.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/postmortem/review"),
+        json!({"at": "2027-03-02T07:00:00Z", "place": "architecture meeting, room 2"}),
+    )
+    .await;
+    app.tick().await;
+    let last = follow_ups(&app, &id).await.pop().unwrap();
+    assert_eq!(last.0, "review_invitation");
+    let scheduled = app.events_of(&id, "review_scheduled").await;
+    assert_eq!(
+        scheduled[0]["review"]["participants"],
+        json!(["platform-oncall", "dba", "cto"])
+    );
+    // An unknown participant is refused.
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/postmortem/review"),
+            json!({"at": "2027-03-02T07:00:00Z", "participants": ["nobody"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+/// s001.postmortem-48h: SEV-1 and SEV-2 need a postmortem within 48 h,
+/// filed as `docs/ops/postmortems/YYYY-MM-DD-summary.md` with the seed's
+/// sections, action items among them; not written in time, its owner hears
+/// that it is overdue.
+async fn s001_postmortem_48h(backend: Backend) {
+    let app = app_at(backend, "dealix-sev.toml", "2026-12-03T08:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "Backend down", "severity": "SEV-2"}))
+        .await;
+    app.advance_mins(90);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/action-items"),
+        json!({"title": "Alert on Railway deploy failures", "owner": "sami",
+               "due_at": "2026-12-10T08:00:00Z", "priority": "high"}),
+    )
+    .await;
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["postmortem"]["due_at"], "2026-12-05T09:30:00Z", "48 h");
+    assert_eq!(pm["postmortem"]["owner"], "sami");
+    assert_eq!(pm["path"], "docs/ops/postmortems/2026-12-03-summary.md");
+    let doc = pm["document"].as_str().unwrap();
+    let order: Vec<usize> = [
+        "## Timeline",
+        "## Root cause",
+        "## What worked",
+        "## What didn't",
+        "## Action items to prevent recurrence",
+    ]
+    .iter()
+    .map(|h| doc.find(h).unwrap_or_else(|| panic!("{h} in\n{doc}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in order:\n{doc}");
+    assert!(
+        doc.contains("| 1 | Alert on Railway deploy failures | Sami | 2026-12-10 | Not Started |"),
+        "{doc}"
+    );
+
+    // Not written in 48 h: the owner hears it is overdue, once.
+    set(&app, "2026-12-05T09:29:00Z");
+    app.tick().await;
+    let before: Vec<String> = postmortem_reminders(&app, &id)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(before, ["postmortem"], "12 h before only");
+    set(&app, "2026-12-05T09:30:00Z");
+    app.tick().await;
+    app.tick().await;
+    let all = postmortem_reminders(&app, &id).await;
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1].0, "postmortem_overdue");
+    assert_eq!(all[1].2, ["sami"]);
+    app.advance_mins(1);
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["deadline"], "breached");
+    let (_, listed) = app.get("/api/v1/postmortems?overdue=true").await;
+    assert_eq!(listed["items"][0]["incident_id"], id.as_str());
+}
+
+/// s003.pir-48h: the post-incident review is due within 48 h of resolution
+/// and follows the seed's template: header, summary, impact with users,
+/// revenue and requests, the UTC timeline, root cause, contributing
+/// factors, went well, didn't, action items with owner, due date and
+/// status, lessons.
+async fn s003_pir_48h(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2025-11-04T10:00:00Z").await;
+    let id = app
+        .declare(
+            json!({"title": "High error rate", "severity": "P1", "services": ["dashflow"],
+                        "summary": "OOM kills after the v0.10.0 deploy"}),
+        )
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/roles"),
+        json!({"role": "incident_commander", "person": "john"}),
+    )
+    .await;
+    app.advance_mins(2);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        json!({}),
+    )
+    .await;
+    app.advance_mins(133);
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "memory leak patched"}),
+    )
+    .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/action-items"),
+        json!({"title": "Add memory profiling to CI/CD", "owner": "jane", "due_at": "2025-11-08T00:00:00Z"}),
+    )
+    .await;
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(
+        pm["postmortem"]["due_at"], "2025-11-06T12:15:00Z",
+        "48 h after 12:15"
+    );
+    let doc = pm["document"].as_str().unwrap();
+    assert!(
+        doc.starts_with("# Post-Incident Review: High error rate\n"),
+        "{doc}"
+    );
+    for line in [
+        format!("**Incident ID**: {id}"),
+        "**Date**: 2025-11-04".to_string(),
+        "**Severity**: P1".to_string(),
+        "**Duration**: 2h15m (10:00 UTC - 12:15 UTC)".to_string(),
+        "**Incident Commander**: John Doe".to_string(),
+        "- **Users Affected**: _To be written._".to_string(),
+        "- **Revenue Impact**: _To be written._".to_string(),
+        "- **Requests Failed**: _To be written._".to_string(),
+        "| 10:02 | acknowledged |".to_string(),
+        "| 1 | Add memory profiling to CI/CD | Jane Smith | 2025-11-08 | Not Started |".to_string(),
+    ] {
+        assert!(doc.contains(&line), "{line:?} in\n{doc}");
+    }
+    let sections = [
+        "Summary",
+        "Impact",
+        "Timeline (UTC)",
+        "Root Cause",
+        "Contributing Factors",
+        "What Went Well",
+        "What Didn't Go Well",
+        "Action Items",
+        "Lessons Learned",
+        "Related Documentation",
+    ];
+    let at: Vec<usize> = sections
+        .iter()
+        .map(|s| {
+            doc.find(&format!("## {s}\n"))
+                .unwrap_or_else(|| panic!("{s}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]));
+    assert!(
+        doc.contains("OOM kills after the v0.10.0 deploy"),
+        "the summary"
+    );
+    assert!(doc.contains("Resolution: memory leak patched"));
+    // Progress on the item is in the table the next time it is read.
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}/action-items/1"),
+            json!({"status": "in_progress"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let doc = postmortem(&app, &id).await["document"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        doc.contains("| Jane Smith | 2025-11-08 | In Progress |"),
+        "{doc}"
+    );
+}
+
+/// s004.postmortem-48h: resolution schedules the post-mortem meeting within
+/// 48 h, with the responders and the Engineering Lead, who are invited at
+/// once and reminded an hour before; the document is due in 48 h too.
+async fn s004_postmortem_48h(backend: Backend) {
+    let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "Agents stuck", "severity": "P1"}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/roles"),
+        json!({"role": "incident_commander", "person": "engineer-a"}),
+    )
+    .await;
+    app.advance_mins(45);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    app.tick().await;
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["postmortem"]["due_at"], "2026-11-25T10:45:00Z");
+    assert_eq!(pm["postmortem"]["review"]["at"], "2026-11-25T10:45:00Z");
+    assert_eq!(pm["postmortem"]["review"]["place"], "post-mortem meeting");
+    let invited = follow_ups(&app, &id).await;
+    assert_eq!(invited[0].0, "review_invitation");
+    assert!(
+        invited[0].2.contains(&"engineer-a".to_string()),
+        "{invited:?}"
+    );
+    assert!(
+        invited[0].2.contains(&"engineering-lead".to_string()),
+        "{invited:?}"
+    );
+    let channels = app.notifications(&id).await;
+    assert!(
+        channels.iter().any(|n| n["person"] == "engineering-lead"
+            && n["duty"].as_str().unwrap().starts_with("followup:review:")),
+        "the invitation is really sent: {channels:?}"
+    );
+    set(&app, "2026-11-25T09:45:00Z");
+    app.tick().await;
+    let last = follow_ups(&app, &id).await.pop().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str()),
+        ("review", "2026-11-25T09:45:00Z")
+    );
+}
+
+/// s002.postmortem-review: resolution schedules a postmortem review with
+/// owners, and action items get owners, who are reminded of the review.
+async fn s002_postmortem_review(backend: Backend) {
+    let app = app_at(backend, "django-crm.toml", "2026-11-23T10:00:00Z").await;
+    let id = app
+        .declare(json!({"title": "Login 5xx", "severity": "SEV1"}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/roles"),
+        json!({"role": "incident_commander", "person": "sre-a"}),
+    )
+    .await;
+    app.advance_mins(30);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    let path = format!("/api/v1/incidents/{id}/action-items");
+    let (status, v) = app
+        .post(&path, json!({"title": "Fix the pool", "owner": "  "}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    ok(
+        &app,
+        &path,
+        json!({"title": "Fix the pool", "owner": "sre-b", "due_at": "2026-11-30T10:00:00Z"}),
+    )
+    .await;
+    app.tick().await;
+    let pm = postmortem(&app, &id).await;
+    assert_eq!(pm["postmortem"]["review"]["at"], "2026-11-26T10:30:00Z");
+    assert_eq!(pm["invitees"], json!(["sre-a", "sre-lead", "sre-b"]));
+    set(&app, "2026-11-26T09:30:00Z");
+    app.tick().await;
+    let last = follow_ups(&app, &id).await.pop().unwrap();
+    assert_eq!(last.0, "review");
+    assert_eq!(
+        last.2,
+        ["sre-a", "sre-lead", "sre-b"],
+        "the item's owner too"
+    );
+}
+
+/// An overdue action item reminds its owner at its due time and every day
+/// after, until it is complete; `GET /action-items?overdue=true` lists it
+/// across incidents.
+async fn overdue_action_items_remind_their_owners_and_are_listed(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2027-03-01T08:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(json!({"title": "Queue stuck", "severity": "P2"}))
+        .await;
+    let path = format!("/api/v1/incidents/{id}/action-items");
+    ok(
+        &app,
+        &path,
+        json!({"title": "Alert on queue age", "owner": "dba", "due_at": "2027-03-02T08:00:00Z"}),
+    )
+    .await;
+    ok(&app, &path, json!({"title": "Write the runbook", "owner": "Docs team", "due_at": "2027-03-09T08:00:00Z"})).await;
+    let (_, none) = app.get("/api/v1/action-items?overdue=true").await;
+    assert_eq!(none["items"], json!([]));
+    set(&app, "2027-03-02T08:00:00Z");
+    app.tick().await;
+    set(&app, "2027-03-03T08:00:00Z");
+    app.tick().await;
+    let sent = follow_ups(&app, &id).await;
+    assert_eq!(
+        sent.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("action:1", "2027-03-02T08:00:00Z"),
+            ("action:1", "2027-03-03T08:00:00Z")
+        ]
+    );
+    assert_eq!(sent[0].2, ["dba"]);
+    let (_, overdue) = app.get("/api/v1/action-items?overdue=true").await;
+    let items = overdue["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{overdue}");
+    assert_eq!(items[0]["incident_id"], id.as_str());
+    assert_eq!(items[0]["title"], "Alert on queue age");
+    // Complete: no more reminders, off the overdue list.
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/1"),
+            json!({"status": "complete"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/1"),
+            json!({"status": "complete"}),
+        )
+        .await;
+    common::assert_error(&(status, v), StatusCode::CONFLICT, "action_item_unchanged");
+    set(&app, "2027-03-05T08:00:00Z");
+    app.tick().await;
+    assert_eq!(follow_ups(&app, &id).await.len(), 2);
+    let (_, overdue) = app.get("/api/v1/action-items?overdue=true").await;
+    assert_eq!(overdue["items"], json!([]));
+    let (_, open) = app.get("/api/v1/action-items?open=true").await;
+    assert_eq!(open["items"][0]["owner"], "Docs team");
+    let (status, _) = app.get("/api/v1/action-items?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/9"),
+            json!({"status": "complete"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
