@@ -1614,3 +1614,127 @@ url = "{}/sms"
     b.stop();
     a.stop();
 }
+
+/// The learning loop from a terminal: a resolved P1's postmortem is shown,
+/// edited in $EDITOR, moved on, its review scheduled and exported to the
+/// policy's path; action items are added, listed overdue and completed.
+#[test]
+fn postmortems_and_action_items_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("sqlite", dir.path()).unwrap();
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    let url = server.url.clone();
+    let run = |args: &[&str]| ok(&firebell(&url, &token, args));
+    let declared = run(&[
+        "declare",
+        "--title",
+        "Checkout down",
+        "--severity",
+        "P1",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&declared).unwrap();
+    let id = v["incident"]["id"].as_str().unwrap().to_string();
+    run(&["role", &id, "IC", "alice"]);
+    // An item already past due, and one that is not.
+    let added = run(&[
+        "actions",
+        "add",
+        &id,
+        "--title",
+        "Add a canary stage",
+        "--owner",
+        "omar",
+        "--due",
+        "2020-01-01T00:00:00Z",
+        "--priority",
+        "high",
+    ]);
+    assert!(added.contains("action item 1 added"), "{added}");
+    run(&[
+        "actions",
+        "add",
+        &id,
+        "--title",
+        "Write the runbook",
+        "--owner",
+        "QA",
+        "--due",
+        "7d",
+    ]);
+    run(&["resolve", &id, "--summary", "rolled back"]);
+
+    let shown = run(&["postmortem", "show", &id]);
+    assert!(
+        shown.contains("Postmortem of") && shown.contains("draft"),
+        "{shown}"
+    );
+    assert!(shown.contains("owner:    alice"), "{shown}");
+    assert!(shown.contains("draft from the log"), "{shown}");
+
+    // $EDITOR fills every section left to write.
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/_To be written._/Written by the team./g' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new(BIN)
+        .args(["postmortem", "edit", &id])
+        .env("FIREBELL_URL", &url)
+        .env("FIREBELL_TOKEN", &token)
+        .env("EDITOR", &editor)
+        .env_remove("VISUAL")
+        .env_remove("FIREBELL_CONFIG")
+        .output()
+        .unwrap();
+    let saved = ok(&out);
+    assert!(saved.contains("postmortem saved"), "{saved}");
+    run(&["postmortem", "state", &id, "in-review"]);
+    let refused = firebell(&url, &token, &["postmortem", "state", &id, "reviewed"]);
+    assert_eq!(refused.status.code(), Some(2), "not a state");
+    run(&[
+        "postmortem",
+        "review",
+        &id,
+        "--at",
+        "2d",
+        "--place",
+        "weekly review",
+    ]);
+
+    let export = dir.path().join("repo");
+    let written = run(&[
+        "postmortem",
+        "export",
+        &id,
+        "--dir",
+        export.to_str().unwrap(),
+    ]);
+    let path = std::path::PathBuf::from(written.trim());
+    assert!(path.starts_with(&export), "{written}");
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.ends_with("-checkout-down.md"), "{name}");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        doc.contains("Written by the team.") && doc.contains("Add a canary stage"),
+        "{doc}"
+    );
+
+    let overdue = run(&["actions", "--overdue"]);
+    assert!(overdue.contains(&format!("{id}#1")), "{overdue}");
+    assert!(
+        !overdue.contains("Write the runbook"),
+        "not due yet: {overdue}"
+    );
+    run(&["actions", "update", &id, "1", "--status", "complete"]);
+    let overdue = run(&["actions", "--overdue"]);
+    assert!(overdue.contains("no action items"), "{overdue}");
+    let listed = run(&["postmortem", "list"]);
+    assert!(
+        listed.contains("in_review") && listed.contains(&id),
+        "{listed}"
+    );
+}
