@@ -37,6 +37,7 @@ pub mod scheduler;
 pub mod set_aside;
 pub mod skew;
 pub mod status_page;
+pub mod tracker;
 pub mod wire;
 
 use std::future::Future;
@@ -101,6 +102,8 @@ pub struct Shared {
     pub subscriber_wake: Arc<tokio::sync::Notify>,
     /// The web console's templates.
     pub console: console::Console,
+    /// Files action items as issues and reads them back.
+    pub tracker: tracker::IssueTracker,
 }
 
 /// How to start a server.
@@ -197,6 +200,7 @@ impl Server {
                 replica.clone(),
                 started_at,
             ),
+            tracker: tracker::IssueTracker::new(replica.clone()),
             retention: retention::Retention {
                 store: store.clone(),
                 policy: policy.clone(),
@@ -299,6 +303,7 @@ impl Server {
             tasks.push(tokio::spawn(status_page::subscribers::deliver::run(
                 state.clone(),
             )));
+            tasks.push(tokio::spawn(tracker::run(state.clone())));
         }
         connections::serve(listener, app, connections, shutdown).await;
         for task in tasks {

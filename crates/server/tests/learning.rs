@@ -82,7 +82,218 @@ on_both_backends!(
     s004_postmortem_48h,
     s002_postmortem_review,
     overdue_action_items_remind_their_owners_and_are_listed,
+    s004_action_items_to_issues,
 );
+
+/// Issues filed: the body and the Authorization header.
+type Filed = std::sync::Arc<std::sync::Mutex<Vec<(Value, Option<String>)>>>;
+/// Issue number → state.
+type States = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, String>>>;
+
+/// A GitHub-like issue tracker on an ephemeral port: `POST /issues` files
+/// (a title containing "refuse" gets a 502), `GET /issues/{n}` reads back.
+struct FakeTracker {
+    url: String,
+    filed: Filed,
+    states: States,
+}
+
+impl FakeTracker {
+    async fn start() -> FakeTracker {
+        use axum::extract::{Path, State};
+        use axum::http::HeaderMap;
+        use axum::routing::{get, post};
+        type Shared = (Filed, States);
+        let filed: Shared = Default::default();
+        let app = axum::Router::new()
+            .route(
+                "/repos/o/r/issues",
+                post(
+                    |State((filed, states)): State<Shared>,
+                     headers: HeaderMap,
+                     axum::Json(body): axum::Json<Value>| async move {
+                        if body["title"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains("refuse")
+                        {
+                            return (
+                                StatusCode::BAD_GATEWAY,
+                                axum::Json(json!({"message": "try later"})),
+                            );
+                        }
+                        let auth = headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_string());
+                        let mut filed = filed.lock().unwrap();
+                        filed.push((body, auth));
+                        let n = filed.len() as u64 + 40;
+                        states.lock().unwrap().insert(n, "open".into());
+                        (
+                            StatusCode::CREATED,
+                            axum::Json(json!({
+                                "number": n, "state": "open",
+                                "html_url": format!("https://github.example/o/r/issues/{n}"),
+                            })),
+                        )
+                    },
+                ),
+            )
+            .route(
+                "/repos/o/r/issues/{n}",
+                get(
+                    |State((_, states)): State<Shared>, Path(n): Path<u64>| async move {
+                        let state = states.lock().unwrap().get(&n).cloned().unwrap_or_default();
+                        axum::Json(json!({"number": n, "state": state,
+                        "html_url": format!("https://github.example/o/r/issues/{n}")}))
+                    },
+                ),
+            )
+            .with_state(filed.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/repos/o/r/issues", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeTracker {
+            url,
+            filed: filed.0,
+            states: filed.1,
+        }
+    }
+}
+
+/// s004.action-items-to-issues: action items are filed as GitHub-style
+/// issues at the configured URL, with the token and labels; the issue's
+/// number and link are kept on the item; closing the issue completes the
+/// item; an item the tracker refuses holds up no other and is retried.
+async fn s004_action_items_to_issues(backend: Backend) {
+    let tracker = FakeTracker::start().await;
+    // SAFETY: every test that reads this variable sets it to the same value.
+    unsafe { std::env::set_var("FIREBELL_TEST_TRACKER_TOKEN", "ghp_test") };
+    let policy = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/agent-factory.toml"),
+    )
+    .unwrap()
+    .replace(
+        "https://api.github.com/repos/agent-factory/platform/issues",
+        &tracker.url,
+    )
+    .replace("\"GITHUB_TOKEN\"", "\"FIREBELL_TEST_TRACKER_TOKEN\"");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, policy).unwrap();
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file)).await;
+    app.clock.set("2026-11-23T10:00:00Z".parse().unwrap());
+    let id = app
+        .declare(json!({"title": "Agents stuck", "severity": "P1"}))
+        .await;
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    let path = format!("/api/v1/incidents/{id}/action-items");
+    ok(
+        &app,
+        &path,
+        json!({"title": "refuse this one", "owner": "engineer-b"}),
+    )
+    .await;
+    ok(
+        &app,
+        &path,
+        json!({"title": "Fix the root cause", "owner": "engineer-a",
+                           "due_at": "2026-11-30T10:00:00Z", "priority": "high"}),
+    )
+    .await;
+
+    let round = firebell_server::tracker::run_once(app.state())
+        .await
+        .unwrap();
+    assert_eq!((round.filed, round.failed), (1, 1), "{round:?}");
+    let (body, auth) = tracker.filed.lock().unwrap()[0].clone();
+    assert_eq!(body["title"], format!("[{id}] Fix the root cause"));
+    assert_eq!(body["labels"], json!(["incident-follow-up"]));
+    let text = body["body"].as_str().unwrap();
+    assert!(
+        text.contains("**Owner**: engineer-a") && text.contains("**Due**: 2026-11-30 10:00 UTC"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("firebell:{id}#2")), "{text}");
+    assert_eq!(auth.as_deref(), Some("Bearer ghp_test"));
+    let (_, items) = app
+        .get(&format!("/api/v1/action-items?incident={id}"))
+        .await;
+    let fixed = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(fixed["tracker"]["number"], 41);
+    assert_eq!(
+        fixed["tracker"]["url"],
+        "https://github.example/o/r/issues/41"
+    );
+    let filed = app.events_of(&id, "action_item_filed").await;
+    assert_eq!(filed.len(), 1, "on the timeline");
+
+    // Closed in the tracker: the item completes at the next read-back.
+    tracker.states.lock().unwrap().insert(41, "closed".into());
+    let round = firebell_server::tracker::run_once(app.state())
+        .await
+        .unwrap();
+    assert_eq!(round.read_back, 0, "not yet: read back every 5m");
+    app.advance_mins(5);
+    let round = firebell_server::tracker::run_once(app.state())
+        .await
+        .unwrap();
+    assert_eq!((round.read_back, round.changed), (1, 1), "{round:?}");
+    let (_, items) = app
+        .get(&format!("/api/v1/action-items?incident={id}"))
+        .await;
+    let fixed = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(fixed["status"], "complete");
+    assert_eq!(fixed["tracker"]["state"], "closed");
+    let updated = app.events_of(&id, "action_item_updated").await;
+    assert_eq!(updated[0]["actor"], "tracker");
+
+    // The refused item is retried after its back-off, not before, and
+    // filed once the tracker takes it.
+    let failing = app.state().tracker.failing();
+    assert_eq!(failing.len(), 1);
+    assert!(failing[0].3.contains("502"), "{failing:?}");
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/1"),
+            json!({"title": "Pool sizing review"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let round = firebell_server::tracker::run_once(app.state())
+        .await
+        .unwrap();
+    assert_eq!(
+        (round.filed, round.failed),
+        (0, 0),
+        "backing off: {round:?}"
+    );
+    // Refused at 10:00 and again at 10:05: the second wait is 2 minutes.
+    app.advance_mins(2);
+    let round = firebell_server::tracker::run_once(app.state())
+        .await
+        .unwrap();
+    assert_eq!((round.filed, round.failed), (1, 0), "{round:?}");
+    assert!(app.state().tracker.failing().is_empty());
+    assert_eq!(
+        tracker.filed.lock().unwrap().len(),
+        2,
+        "each item filed once"
+    );
+}
 
 /// s000.postmortem-3-business-days: a resolved P0 gets a blameless
 /// postmortem due three Sun–Thu business days later, across a weekend and
