@@ -97,6 +97,18 @@ impl Client {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
+    /// `GET` an answer that is not JSON (CSV), as text.
+    pub async fn get_text<Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<String, ClientError> {
+        let (_, text) = self
+            .send_raw(self.http.get(self.url(path)).query(query))
+            .await?;
+        Ok(text)
+    }
+
     pub async fn post_answer<B: Serialize + ?Sized>(
         &self,
         path: &str,
@@ -125,6 +137,23 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, ClientError> {
+        let (url, text) = self.send_raw(req).await?;
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|e| ClientError::BadResponse {
+                url: url.clone(),
+                reason: format!("{e}: {text:.200}"),
+            })?
+        };
+        Ok(Answer { url, body })
+    }
+
+    /// Send with the token; a 2xx answer's URL and text, or our error.
+    async fn send_raw(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(String, String), ClientError> {
         let resp =
             req.bearer_auth(&self.token)
                 .send()
@@ -139,19 +168,11 @@ impl Client {
             url: url.clone(),
             reason: e.to_string(),
         })?;
-        let body: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|e| ClientError::BadResponse {
-                url: url.clone(),
-                reason: format!("{e}: {text:.200}"),
-            })?
-        };
         if status.is_success() {
-            return Ok(Answer { url, body });
+            return Ok((url, text));
         }
         // Not our error format (a proxy's, say): the HTTP status says it all.
-        let (code, message) = match serde_json::from_value::<ErrorBody>(body) {
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
             Ok(ErrorBody { error }) => (error.code, error.message),
             Err(_) => (
                 "unknown".to_string(),

@@ -115,9 +115,16 @@ enum Cmd {
     /// on (draft → in_review → published), schedule its review, export it.
     #[command(subcommand)]
     Postmortem(PostmortemCmd),
+    /// Drills: incidents that page and escalate for real, but never reach
+    /// the status page, its subscribers or the reports.
+    #[command(subcommand)]
+    Drill(incidents::DrillCmd),
     /// Action items across incidents (`firebell actions --overdue`), or add
     /// and update one: `firebell actions add INC-… --title … --owner … --due 7d`.
     Actions(ActionsArgs),
+    /// MTTA and MTTR against the policy's targets, incidents by severity,
+    /// service and week, and the learning loop's numbers: `firebell report --since 90d`.
+    Report(commands::reports::ReportArgs),
     /// List alerts (firing by default).
     Alerts(AlertsArgs),
     /// Silences: suppress paging for matching alerts, keep the record.
@@ -229,7 +236,9 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Tag(a) => incidents::tag(a, file).await?,
         Cmd::Obligation(a) => incidents::obligation(a, file).await?,
         Cmd::Postmortem(cmd) => commands::postmortems::postmortem(cmd, file).await?,
+        Cmd::Drill(cmd) => incidents::drill(cmd, file).await?,
         Cmd::Actions(a) => commands::postmortems::actions(a, file).await?,
+        Cmd::Report(a) => commands::reports::report(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
         Cmd::Maintenance(cmd) => signals::maintenance(cmd, file).await?,

@@ -1737,4 +1737,26 @@ fn postmortems_and_action_items_through_the_cli() {
         listed.contains("in_review") && listed.contains(&id),
         "{listed}"
     );
+
+    // A drill at the policy's top severity, marked as one everywhere.
+    let drill = run(&["drill", "start", "--scenario", "llm-outage", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&drill).unwrap();
+    assert_eq!(v["incident"]["drill"], true);
+    assert_eq!(v["incident"]["severity"], "P0");
+    assert_eq!(v["incident"]["title"], "[DRILL] llm-outage");
+    assert_eq!(
+        v["incident"]["tags"],
+        serde_json::json!(["drill:llm-outage"])
+    );
+
+    // The report counts the P1, not the drill.
+    let report = run(&["report", "--since", "1d"]);
+    assert!(report.contains(": 1 (drills not counted)"), "{report}");
+    assert!(
+        report.contains("MTTA") && report.contains("Postmortems:"),
+        "{report}"
+    );
+    let csv = run(&["report", "--since", "1d", "--csv"]);
+    assert!(csv.starts_with("id,severity,declared_at,"), "{csv}");
+    assert_eq!(csv.lines().count(), 2, "{csv}");
 }

@@ -12,6 +12,8 @@
 //! - [`simulate`]: who would be paged or reminded when, for a hypothetical
 //!   incident (`firebell simulate`).
 //! - [`status_page`]: what customers see: component states, uptime, public updates.
+//! - [`report`]: MTTA and MTTR against targets, and the rest of the learning
+//!   loop's numbers, over a date range.
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
 pub mod alert;
@@ -19,6 +21,7 @@ pub mod duration;
 pub mod escalation;
 pub mod incident;
 pub mod policy;
+pub mod report;
 pub mod schedule;
 pub mod simulate;
 pub mod status_page;

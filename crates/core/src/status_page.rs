@@ -228,9 +228,10 @@ fn slug(name: &str) -> String {
 
 /// Whether an incident shows on the page: its severity has an impact and it
 /// affects a service with components. An incident on no public service
-/// (a stolen laptop, an internal tool) never shows.
+/// (a stolen laptop, an internal tool) never shows, nor does a drill.
 pub fn is_public(policy: &Policy, incident: &Incident) -> bool {
-    policy.status_impact(&incident.severity) != Impact::None
+    !incident.drill
+        && policy.status_impact(&incident.severity) != Impact::None
         && incident.services.iter().any(|s| {
             policy
                 .services

@@ -83,7 +83,175 @@ on_both_backends!(
     s002_postmortem_review,
     overdue_action_items_remind_their_owners_and_are_listed,
     s004_action_items_to_issues,
+    s003_ack_target_reported,
 );
+
+/// s003.ack-target-reported: time to acknowledge and to resolve, per
+/// incident and as distributions, against the policy's targets; with
+/// incidents by severity, service and week, updates on time, escalations,
+/// postmortems and action items. The numbers match a fixture computed by
+/// hand; a drill is not counted.
+async fn s003_ack_target_reported(backend: Backend) {
+    // DashFlow: P0 and P1 acknowledged within 15 min; updates every 15 (P0)
+    // and 30 (P1) minutes.
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let cmd = |id: &str, what: &str| format!("/api/v1/incidents/{id}/{what}");
+    let update = json!({"message": "progress", "visibility": "internal"});
+    // A: P0, acked at 5 min, updates at 10 min (on time) and 40 min (late),
+    // resolved at 50 min.
+    let a = app
+        .declare(json!({"title": "DB down", "severity": "P0", "services": ["database"]}))
+        .await;
+    set(&app, "2026-11-23T10:05:00Z");
+    ok(&app, &cmd(&a, "acknowledge"), json!({})).await;
+    set(&app, "2026-11-23T10:10:00Z");
+    ok(&app, &cmd(&a, "updates"), update.clone()).await;
+    set(&app, "2026-11-23T10:40:00Z");
+    ok(&app, &cmd(&a, "updates"), update.clone()).await;
+    set(&app, "2026-11-23T10:50:00Z");
+    ok(&app, &cmd(&a, "resolve"), json!({})).await;
+    ok(
+        &app,
+        &cmd(&a, "action-items"),
+        json!({"title": "Disk alert at 80%", "owner": "dba-team", "due_at": "2026-11-25T00:00:00Z"}),
+    )
+    .await;
+    set(&app, "2026-11-24T09:00:00Z");
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &cmd(&a, "action-items/1"),
+            json!({"status": "complete"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    // B: P1, acked at 20 min (over the target), no update, resolved at 90 min.
+    set(&app, "2026-11-23T11:00:00Z");
+    let b = app
+        .declare(json!({"title": "API slow", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    set(&app, "2026-11-23T11:20:00Z");
+    ok(&app, &cmd(&b, "acknowledge"), json!({})).await;
+    set(&app, "2026-11-23T12:30:00Z");
+    ok(&app, &cmd(&b, "resolve"), json!({})).await;
+    // C: P1 the next week, never acknowledged, still open; its ladder's L2
+    // fires after 2 h. D: a drill, not counted.
+    set(&app, "2026-12-01T09:00:00Z");
+    let c = app
+        .declare(json!({"title": "Batch stuck", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    app.declare(
+        json!({"title": "Game day", "severity": "P0", "services": ["database"], "drill": true}),
+    )
+    .await;
+    set(&app, "2026-12-01T11:30:00Z");
+    app.tick().await;
+
+    let (status, r) = app.get("/api/v1/reports?since=2026-11-01T00:00:00Z").await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["incidents"], 3, "the drill is not counted");
+    let p0 = &r["by_severity"][0];
+    assert_eq!(p0["severity"], "P0");
+    assert_eq!(p0["acknowledge"]["mean"], 300);
+    assert_eq!(p0["acknowledge"]["target"], 900);
+    assert_eq!(
+        (
+            p0["acknowledge"]["on_target"].clone(),
+            p0["acknowledge"]["with_target"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(p0["resolve"]["mean"], 3000);
+    let p1 = &r["by_severity"][1];
+    assert_eq!(p1["incidents"], 2);
+    assert_eq!(p1["acknowledge"]["count"], 1, "C was never acknowledged");
+    assert_eq!(p1["acknowledge"]["mean"], 1200);
+    assert_eq!(
+        (
+            p1["acknowledge"]["on_target"].clone(),
+            p1["acknowledge"]["with_target"].clone()
+        ),
+        (json!(0), json!(2)),
+        "B late; C past its target unacknowledged"
+    );
+    assert_eq!(r["acknowledge"]["mean"], 750);
+    assert_eq!(r["acknowledge"]["p50"], 300);
+    assert_eq!(r["acknowledge"]["p90"], 1200);
+    assert_eq!(r["resolve"]["mean"], 4200);
+    assert_eq!(r["by_service"], json!({"database": 1, "dashflow": 2}));
+    assert_eq!(
+        r["by_week"],
+        json!([
+            {"week": "2026-11-23", "incidents": 2, "by_severity": {"P0": 1, "P1": 1}},
+            {"week": "2026-11-30", "incidents": 1, "by_severity": {"P1": 1}},
+        ])
+    );
+    // Updates owed: A 2 (1 on time), B 1 (the 90-minute silence), C 1.
+    assert_eq!(
+        r["updates"],
+        json!({"total": 4, "on_time": 1, "late": 3, "overdue": 0})
+    );
+    // C's ladder: its 1 h response target breached at 10:00 moved it to L2,
+    // and L3 followed; A and B were resolved before any second step.
+    let steps: Vec<String> = app
+        .events_of(&c, "escalated")
+        .await
+        .iter()
+        .map(|e| e["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(steps, ["L1", "L2", "L3"]);
+    assert_eq!(
+        (r["escalated_incidents"].clone(), r["escalations"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(
+        r["postmortems"],
+        json!({"total": 2, "on_time": 0, "late": 0, "overdue": 2})
+    );
+    assert_eq!(
+        r["action_items"],
+        json!({"total": 1, "on_time": 1, "late": 0, "overdue": 0})
+    );
+    let row = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == c.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["ack_on_target"], false);
+    assert_eq!(row["time_to_ack"], Value::Null);
+
+    // The same as CSV, one row per incident; a narrower range counts less.
+    let resp = app
+        .http
+        .get(app.url("/api/v1/reports?since=2026-11-01T00:00:00Z&format=csv"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = resp.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("{a},P0,")) && l.contains(",300,3000,true,")),
+        "{csv}"
+    );
+    let (_, week) = app.get("/api/v1/reports?since=7d").await;
+    assert_eq!(week["incidents"], 1);
+    let (status, _) = app.get("/api/v1/reports?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app.get("/api/v1/reports?since=1d&until=2d").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "since after until");
+    let page = app.console_page("/reports?since=30d").await;
+    assert!(
+        page.contains("<svg") && page.contains("Incidents per week"),
+        "{page}"
+    );
+    assert!(page.contains("MTTA 5m 00s"), "{page}");
+    let _ = b;
+}
 
 /// Issues filed: the body and the Authorization header.
 type Filed = std::sync::Arc<std::sync::Mutex<Vec<(Value, Option<String>)>>>;

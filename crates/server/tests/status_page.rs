@@ -537,4 +537,81 @@ on_both_backends!(
     the_arabic_page_reads_right_to_left,
     the_feed_is_atom,
     a_change_shows_on_the_next_request,
+    a_drill_pages_but_never_reaches_the_status_page,
 );
+
+/// A drill pages and escalates like any incident, but nothing of it
+/// reaches the status page: not its state, not its public updates, not its
+/// component overrides, not the uptime history once it is over.
+async fn a_drill_pages_but_never_reaches_the_status_page(backend: Backend) {
+    // DashFlow: a P0 pages its L1 at once.
+    let app = common::example_at(backend, "dashflow.toml", common::T0).await;
+    let drill = app
+        .declare(json!({"title": "DRILLSECRET LLM outage", "severity": "P0",
+                        "services": ["dashflow"], "drill": true}))
+        .await;
+    let (_, shown) = app.get(&format!("/api/v1/incidents/{drill}")).await;
+    assert_eq!(shown["incident"]["drill"], true);
+    assert!(
+        shown["incident"]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("DRILL")
+    );
+    app.tick().await;
+    assert!(
+        !app.events_of(&drill, "escalated").await.is_empty(),
+        "a drill pages like any incident"
+    );
+    for (path, body) in [
+        (
+            "updates",
+            json!({"status": "identified", "visibility": "public", "message": "DRILLSECRET update"}),
+        ),
+        (
+            "components",
+            json!({"component": "dashflow.invoke-api", "status": "major_outage", "reason": "DRILLSECRET"}),
+        ),
+    ] {
+        let (status, v) = app
+            .post(&format!("/api/v1/incidents/{drill}/{path}"), body)
+            .await;
+        assert!(status.is_success(), "{v}");
+    }
+    // A real incident beside it does show: the page is not simply empty.
+    let real = app
+        .declare(json!({"title": "Checkout down", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    let unresolved = json(&app, "/status/api/v2/incidents/unresolved.json").await;
+    assert_eq!(unresolved["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(unresolved["incidents"][0]["id"], real.as_str());
+    for (path, body) in everything_public(&app).await {
+        assert!(
+            !body.contains("DRILLSECRET"),
+            "{path} shows the drill: {body}"
+        );
+    }
+    let components = json(&app, "/status/api/v2/components.json").await;
+    let webhooks = components["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "dashflow.invoke-api")
+        .unwrap()
+        .clone();
+    assert_ne!(webhooks["status"], "major_outage", "{webhooks}");
+    // Over: still nowhere, and no downtime counted.
+    app.advance_mins(90);
+    for id in [&drill, &real] {
+        let (status, v) = app
+            .post(&format!("/api/v1/incidents/{id}/resolve"), json!({}))
+            .await;
+        assert!(status.is_success(), "{v}");
+    }
+    for (path, body) in everything_public(&app).await {
+        assert!(
+            !body.contains("DRILLSECRET"),
+            "{path} shows the drill: {body}"
+        );
+    }
+}

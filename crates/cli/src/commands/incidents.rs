@@ -40,8 +40,35 @@ pub struct DeclareArgs {
     /// When it was detected (RFC 3339), if before now.
     #[arg(long, value_parser = parse_time)]
     detected_at: Option<Timestamp>,
+    /// A drill: it pages and escalates, but never reaches the status page,
+    /// its subscribers or the reports.
+    #[arg(long)]
+    drill: bool,
     #[command(flatten)]
     client: ClientArgs,
+}
+
+/// `firebell drill start --scenario llm-outage`: a game day, for real.
+#[derive(clap::Subcommand)]
+pub enum DrillCmd {
+    /// Start a drill: an incident flagged as a drill, declared at once.
+    Start {
+        /// The scenario rehearsed, e.g. `llm-outage` or `db-failover`; the
+        /// drill's title and a `drill:<scenario>` tag.
+        #[arg(long)]
+        scenario: String,
+        /// Severity to rehearse at [default: the policy's highest].
+        #[arg(long)]
+        severity: Option<String>,
+        /// Affected service (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Assign this person as incident commander.
+        #[arg(long)]
+        commander: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 #[derive(Args)]
@@ -300,8 +327,44 @@ pub async fn declare(a: DeclareArgs, file: &ConfigFile) -> anyhow::Result<()> {
         detected_at: a.detected_at,
         commander: a.commander,
         escalation_policy: None,
+        drill: a.drill,
     };
     let session = Session::new(&a.client, file)?;
+    session.post("/incidents", &body, out::command_result).await
+}
+
+pub async fn drill(cmd: DrillCmd, file: &ConfigFile) -> anyhow::Result<()> {
+    let DrillCmd::Start {
+        scenario,
+        severity,
+        services,
+        commander,
+        client,
+    } = cmd;
+    let session = Session::new(&client, file)?;
+    let severity = match severity {
+        Some(s) => s,
+        None => {
+            // The policy's top severity: a drill rehearses the worst case.
+            let policy: firebell_server::wire::PolicyResponse =
+                session.client.get("/policy", super::NO_QUERY).await?;
+            policy.policy["severities"][0]["name"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("the policy has no severities"))?
+                .to_string()
+        }
+    };
+    let body = DeclareRequest {
+        title: format!("[DRILL] {scenario}"),
+        severity,
+        summary: format!("Drill of the {scenario} scenario: not a real incident."),
+        services,
+        tags: vec![format!("drill:{scenario}")],
+        detected_at: None,
+        commander,
+        escalation_policy: None,
+        drill: true,
+    };
     session.post("/incidents", &body, out::command_result).await
 }
 

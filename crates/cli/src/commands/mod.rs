@@ -9,6 +9,7 @@ pub mod oncall;
 pub mod passwords;
 pub mod policy;
 pub mod postmortems;
+pub mod reports;
 pub mod set_aside;
 pub mod signals;
 pub mod subscribers;

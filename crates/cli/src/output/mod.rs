@@ -6,6 +6,7 @@ pub mod monitors;
 pub mod notifications;
 pub mod oncall;
 pub mod postmortems;
+pub mod reports;
 pub mod set_aside;
 pub mod signals;
 pub mod subscribers;

@@ -79,6 +79,7 @@ pub fn declaration(
         escalation_policy: routing::route(policy, &lead.labels)
             .into_iter()
             .find_map(|m| m.escalation_policy),
+        drill: false,
     })
 }
 

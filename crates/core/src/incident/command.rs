@@ -60,6 +60,9 @@ pub struct Declare {
     /// Escalation policy to page with (an alert's route sets it); otherwise
     /// the first affected service's, then the severity's, then the default.
     pub escalation_policy: Option<String>,
+    /// A drill: it pages and escalates, but is never public nor reported;
+    /// its title is marked `[DRILL]` so every page says so.
+    pub drill: bool,
 }
 
 /// The text of a status update: typed, or rendered from a policy template.
@@ -344,7 +347,10 @@ fn customer_notice(ctx: &Context, incident: &Incident) -> Result<Option<EventKin
 /// The events that open an incident declared as `d`, the first `Declared`.
 fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandError> {
     let policy = ctx.policy;
-    let title = required_text("title", &d.title, MAX_TITLE)?;
+    let mut title = required_text("title", &d.title, MAX_TITLE)?;
+    if d.drill && !title.to_ascii_uppercase().contains("DRILL") {
+        title = format!("[DRILL] {title}");
+    }
     let severity = canonical_severity(policy, &d.severity)?;
     let summary = optional_text("summary", &d.summary)?;
     let services = known_services(policy, &d.services)?;
@@ -407,6 +413,7 @@ fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, Command
         checklist,
         obligations,
         escalation_policy,
+        drill: d.drill,
     }];
     if let Some(person) = &d.commander {
         let role = commander_role(policy)?;

@@ -159,6 +159,11 @@ pub enum EventKind {
         /// `None`, the severity's or the organization's applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escalation_policy: Option<String>,
+        /// A drill (a game day, a monitoring check): it pages and escalates
+        /// like any incident, but never reaches the status page, its
+        /// subscribers or the reports.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        drill: bool,
     },
     Acknowledged,
     RoleAssigned {
@@ -438,8 +443,14 @@ impl EventKind {
         };
         match self {
             EventKind::Declared {
-                severity, title, ..
-            } => format!("declared {severity} {title:?}"),
+                severity,
+                title,
+                drill,
+                ..
+            } => format!(
+                "declared {}{severity} {title:?}",
+                if *drill { "a drill: " } else { "" }
+            ),
             EventKind::Acknowledged => "acknowledged".into(),
             EventKind::RoleAssigned { role, person } => format!("assigned {role} → {person}"),
             EventKind::RoleUnassigned { role, person } => {

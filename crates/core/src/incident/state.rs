@@ -39,6 +39,9 @@ pub struct Incident {
     pub id: String,
     pub title: String,
     pub severity: String,
+    /// A drill: pages like any incident, never public, never reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
     pub status: Status,
     pub summary: String,
     pub services: Vec<String>,
@@ -152,6 +155,7 @@ impl Incident {
             checklist,
             obligations,
             escalation_policy,
+            drill,
         } = &e.kind
         else {
             return None;
@@ -160,6 +164,7 @@ impl Incident {
             id: id.to_string(),
             title: title.clone(),
             severity: severity.clone(),
+            drill: *drill,
             status: Status::Investigating,
             summary: summary.clone(),
             services: services.clone(),

@@ -44,6 +44,7 @@ pub async fn declare(
         detected_at: req.detected_at,
         commander: req.commander,
         escalation_policy: req.escalation_policy,
+        drill: req.drill,
     };
     let Applied {
         incident: created,

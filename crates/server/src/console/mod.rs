@@ -7,6 +7,7 @@
 //! the session's CSRF token; viewers see, responders act.
 
 mod pages;
+mod reports;
 pub mod session;
 mod signals;
 
@@ -39,6 +40,7 @@ impl Default for Console {
             ("alerts.html", include_str!("assets/alerts.html")),
             ("maintenance.html", include_str!("assets/maintenance.html")),
             ("subscribers.html", include_str!("assets/subscribers.html")),
+            ("reports.html", include_str!("assets/reports.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/maintenance/{id}/review",
             post(signals::review_maintenance),
         )
+        .route("/reports", get(reports::reports_page))
         .route("/subscribers", get(signals::subscribers_page))
         .route("/subscribers/{id}/remove", post(signals::remove_subscriber))
         .route("/logout", post(pages::logout))

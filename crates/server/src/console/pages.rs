@@ -277,6 +277,7 @@ pub async fn declare(
         detected_at: None,
         commander: None,
         escalation_policy: None,
+        drill: false,
     };
     let mut csrf = String::new();
     for (key, value) in form_urlencoded::parse(&body) {
@@ -288,6 +289,7 @@ pub async fn declare(
             "summary" => d.summary = value,
             "service" if !value.is_empty() => d.services.push(value),
             "commander" if !value.is_empty() => d.commander = Some(value),
+            "drill" => d.drill = value == "on" || value == "true",
             _ => {}
         }
     }
@@ -559,6 +561,7 @@ async fn room(
         "now": now.to_string(),
         "incident": {
             "id": incident.id, "title": incident.title, "severity": incident.severity,
+            "drill": incident.drill,
             "severity_label": policy.severity(&incident.severity).and_then(|s| s.label.clone()),
             "rank": policy.severity_rank(&incident.severity).unwrap_or(9),
             "status": incident.status, "open": incident.status.is_open(),

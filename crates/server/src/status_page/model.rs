@@ -131,11 +131,9 @@ pub async fn gather(
             .await?;
         // Public incidents, and any other open one a person set a
         // component's state on.
-        open.extend(
-            page.items
-                .into_iter()
-                .filter(|i| page::is_public(policy, i) || !i.component_states.is_empty()),
-        );
+        open.extend(page.items.into_iter().filter(|i| {
+            !i.drill && (page::is_public(policy, i) || !i.component_states.is_empty())
+        }));
         cursor = page.next_cursor;
         if cursor.is_none() || open.len() >= MAX_OPEN {
             break;

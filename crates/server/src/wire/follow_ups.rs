@@ -172,3 +172,16 @@ impl From<PostmortemRow> for PostmortemSummary {
         }
     }
 }
+
+/// Which report: `since` and `until` are RFC 3339 instants or durations
+/// back from now (`90d`); `format` is `json` (default) or `csv`.
+#[derive(Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Default `30d`.
+    pub since: Option<String>,
+    /// Default now.
+    pub until: Option<String>,
+    pub format: Option<String>,
+}

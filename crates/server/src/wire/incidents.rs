@@ -28,6 +28,10 @@ pub struct DeclareRequest {
     /// severity's, then the organization's.
     #[serde(default)]
     pub escalation_policy: Option<String>,
+    /// A drill: it pages and escalates like any incident, but never reaches
+    /// the status page, its subscribers or the reports.
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// State after the command, and the events it appended.

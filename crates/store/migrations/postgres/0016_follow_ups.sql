@@ -26,3 +26,7 @@ CREATE TABLE action_items (
     PRIMARY KEY (incident_id, id)
 );
 CREATE INDEX action_items_by_status ON action_items (status, due_at_ms);
+
+-- A drill pages like any incident but is never public nor reported: the
+-- status page's uptime history and the reports skip it.
+ALTER TABLE incidents ADD COLUMN drill BOOLEAN NOT NULL DEFAULT FALSE;

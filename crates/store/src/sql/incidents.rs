@@ -137,9 +137,10 @@ impl Handle {
         let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT s.service, i.severity, i.declared_at_ms, i.resolved_at_ms \
              FROM incident_services s JOIN incidents i ON i.id = s.incident_id \
-             WHERE i.resolved_at_ms >= $1",
+             WHERE i.resolved_at_ms >= $1 AND i.drill = $2",
         )
         .bind(to_ms(since))
+        .bind(false)
         .fetch_all(self.reader())
         .await?;
         rows.into_iter()
@@ -276,8 +277,8 @@ pub(super) async fn insert_incident(
 
     sqlx::query(
         "INSERT INTO incidents \
-         (id, title, severity, status, declared_at_ms, updated_at_ms, resolved_at_ms, version, state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         (id, title, severity, status, declared_at_ms, updated_at_ms, resolved_at_ms, version, state, drill) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&incident.id)
     .bind(&incident.title)
@@ -288,6 +289,7 @@ pub(super) async fn insert_incident(
     .bind(incident.resolved_at.map(to_ms))
     .bind(to_i64(incident.version, "version")?)
     .bind(encode_incident(&incident)?)
+    .bind(incident.drill)
     .execute(&mut *conn)
     .await?;
     insert_services(conn, &incident).await?;

@@ -123,6 +123,7 @@ pub(crate) fn declared(at: Timestamp, title: &str, severity: &str, services: &[&
             checklist: vec![],
             obligations: vec![],
             escalation_policy: None,
+            drill: false,
         },
     }
 }
