@@ -38,7 +38,65 @@ on_both_backends!(
     s000_health_every_30s,
     s001_healthz_5xx_is_sev1,
     two_thousand_tcp_checks_complete_a_round,
+    s003_monitor_the_monitor,
 );
+
+/// s003.monitor-the-monitor: Prometheus's always-firing Watchdog alert is
+/// DashFlow's heartbeat. Its reports (through the Alertmanager API or its
+/// webhook) are pings and open no incident; when they stop, Firebell itself
+/// opens a P1 and pages; when they come back, that alert resolves.
+async fn s003_monitor_the_monitor(backend: Backend) {
+    let app = common::example_at(backend, "dashflow.toml", "2026-11-23T10:00:00Z").await;
+    let watchdog = json!([{"labels": {"alertname": "Watchdog", "severity": "none"},
+                           "annotations": {"summary": "Alerting pipeline works"}}]);
+    let (status, v) = app.post("/api/v2/alerts", watchdog.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    process(&app).await;
+    assert!(
+        incidents(&app).await.is_empty(),
+        "a watchdog report is no incident"
+    );
+    let (_, firing) = app.get("/api/v2/alerts").await;
+    assert_eq!(firing, json!([]), "nor a stored alert");
+    let hb = monitor(&app, "heartbeats", "prometheus-watchdog").await;
+    assert_eq!(hb["state"], "up", "{hb}");
+    assert_eq!(hb["last_seen_at"], "2026-11-23T10:00:00Z");
+
+    // Reports keep coming (here through Alertmanager's webhook): quiet.
+    app.advance_mins(4);
+    let webhook = json!({"version": "4", "status": "firing", "receiver": "firebell",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+        "alerts": [{"status": "firing", "labels": {"alertname": "Watchdog"}, "annotations": {},
+                    "startsAt": "2026-11-23T09:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prom", "fingerprint": "abc"}]});
+    let (status, v) = app.post("/api/v1/alertmanager/webhook", webhook).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        monitor(&app, "heartbeats", "prometheus-watchdog").await["last_seen_at"],
+        "2026-11-23T10:04:00Z"
+    );
+    app.advance_mins(5);
+    assert_eq!(heartbeats(&app).await, HeartbeatRound::default());
+
+    // Silent for 5 minutes and the grace (since 10:04): Firebell pages, at P1.
+    app.advance_mins(1);
+    assert_eq!(heartbeats(&app).await.fired, 1);
+    assert_eq!(process(&app).await.declared, 1);
+    let list = incidents(&app).await;
+    assert_eq!(list[0]["title"], "Heartbeat prometheus-watchdog missing");
+    assert_eq!(list[0]["severity"], "P1");
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    app.tick().await;
+    let paged = app.events_of(&id, "escalated").await;
+    assert_eq!(paged[0]["notified"][0]["person"], "oncall", "{paged:?}");
+
+    // The watchdog is back: the alert resolves.
+    let (status, _) = app.post("/api/v2/alerts", watchdog).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(heartbeats(&app).await.resolved, 1);
+    process(&app).await;
+    assert_eq!(alert_counts(&app, &id).await, (0, 1));
+}
 
 // --- an upstream that answers what the test says ------------------------------
 

@@ -1233,9 +1233,19 @@ pub struct Heartbeat {
     pub severity: Option<String>,
     /// Extra labels on the alert, for routes and silences.
     pub labels: LabelSet,
+    /// A watchdog: an always-firing alert (Prometheus's `Watchdog`) whose
+    /// every report counts as a ping, and is not an incident. Matchers in
+    /// Alertmanager syntax, all of which must hold. Its silence pages:
+    /// the alert source itself has stopped (s003.monitor-the-monitor).
+    pub watchdog: Vec<MatcherList>,
 }
 
 impl Heartbeat {
+    /// Whether an alert with `labels` is this heartbeat's watchdog.
+    pub fn is_watchdog(&self, labels: &LabelSet) -> bool {
+        !self.watchdog.is_empty() && self.watchdog.iter().all(|m| m.matches(labels))
+    }
+
     /// The grace period: as written, or by default a tenth of the interval
     /// but at least [`DEFAULT_HEARTBEAT_GRACE_SECS`] (a daily job gets 2h24m,
     /// an hourly one 6m, anything more frequent 1m).

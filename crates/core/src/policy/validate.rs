@@ -703,6 +703,19 @@ impl Validator {
             }
             self.monitor_refs(policy, &at, hb.service.as_deref(), hb.severity.as_deref());
             self.monitor_labels(&at, &hb.labels);
+            for (k, list) in hb.watchdog.iter().enumerate() {
+                match list.matchers() {
+                    Err(e) => self.err(
+                        at.key("watchdog").index(k),
+                        format!("invalid matcher `{}`: {e}", list.as_str()),
+                    ),
+                    Ok([]) => self.err(
+                        at.key("watchdog").index(k),
+                        "an empty matcher; write one like 'alertname=\"Watchdog\"'",
+                    ),
+                    Ok(_) => {}
+                }
+            }
         }
     }
 

@@ -184,6 +184,13 @@ async fn post_alerts(
         .map(|(i, a)| validate_alert(i, a, AlertSource::Alertmanager, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("invalid_alert", e))?;
+    let incoming = crate::health::heartbeats::take_watchdogs(
+        &state.store,
+        &state.policy.policy(),
+        now,
+        incoming,
+    )
+    .await?;
     state
         .ingest
         .submit(incoming)

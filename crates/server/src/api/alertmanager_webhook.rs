@@ -83,7 +83,15 @@ pub async fn receive(
         ));
     }
     let body = body.map_err(|r| unreadable_body(&r, MAX_ALERTS_BODY))?;
-    let incoming = parse(&body, state.clock.now())?;
+    let now = state.clock.now();
+    let incoming = parse(&body, now)?;
+    let incoming = crate::health::heartbeats::take_watchdogs(
+        &state.store,
+        &state.policy.policy(),
+        now,
+        incoming,
+    )
+    .await?;
     state.ingest.submit(incoming).await?;
     Ok(StatusCode::OK)
 }

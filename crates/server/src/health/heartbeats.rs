@@ -163,3 +163,42 @@ pub async fn check_heartbeats_once(state: &Monitors) -> Result<HeartbeatRound, H
     }
     Ok(round)
 }
+
+/// Reports that are a heartbeat's watchdog (Prometheus's always-firing
+/// `Watchdog`) count as its ping and go no further: they are not an
+/// incident. The other reports are returned. A watchdog report that says
+/// it has ended is no ping.
+pub async fn take_watchdogs(
+    store: &firebell_store::Store,
+    policy: &Policy,
+    now: Timestamp,
+    alerts: Vec<firebell_core::alert::IncomingAlert>,
+) -> Result<Vec<firebell_core::alert::IncomingAlert>, firebell_store::StoreError> {
+    let watchdogs: Vec<&firebell_core::policy::Heartbeat> = policy
+        .heartbeats
+        .iter()
+        .filter(|h| !h.watchdog.is_empty())
+        .collect();
+    if watchdogs.is_empty() {
+        return Ok(alerts);
+    }
+    let mut pinged: Vec<&str> = Vec::new();
+    let mut rest = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        match watchdogs.iter().find(|h| h.is_watchdog(&alert.labels)) {
+            Some(h) => {
+                let firing = alert.ends_at.is_none_or(|end| end > now);
+                if firing && !pinged.contains(&h.name.as_str()) {
+                    pinged.push(&h.name);
+                }
+            }
+            None => rest.push(alert),
+        }
+    }
+    for name in pinged {
+        store.record_heartbeat(name, now).await?;
+        metrics::counter!("firebell_heartbeat_pings_total", "heartbeat" => name.to_string())
+            .increment(1);
+    }
+    Ok(rest)
+}
