@@ -1738,6 +1738,13 @@ fn postmortems_and_action_items_through_the_cli() {
         "{listed}"
     );
 
+    let shown = run(&["show", &id]);
+    assert!(
+        shown.contains("postmortem in_review — owner alice")
+            && shown.contains("1. [complete] Add a canary stage — omar"),
+        "{shown}"
+    );
+
     // A drill at the policy's top severity, marked as one everywhere.
     let drill = run(&["drill", "start", "--scenario", "llm-outage", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&drill).unwrap();

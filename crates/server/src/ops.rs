@@ -88,6 +88,15 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(overdue) = overdue_obligations(&state).await {
         metrics::gauge!("firebell_obligations_overdue").set(overdue as f64);
     }
+    // The learning loop, late (s000.postmortem-3-business-days and friends).
+    if let Ok((postmortems, items)) = state
+        .store
+        .count_overdue_follow_ups(state.clock.now())
+        .await
+    {
+        metrics::gauge!("firebell_postmortems_overdue").set(postmortems as f64);
+        metrics::gauge!("firebell_action_items_overdue").set(items as f64);
+    }
     if let Ok(queues) = crate::set_aside::queue_health(&state.store, state.clock.now()).await {
         crate::set_aside::publish(&queues);
     }

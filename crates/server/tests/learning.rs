@@ -762,6 +762,21 @@ async fn s001_postmortem_48h(backend: Backend) {
     assert_eq!(pm["deadline"], "breached");
     let (_, listed) = app.get("/api/v1/postmortems?overdue=true").await;
     assert_eq!(listed["items"][0]["incident_id"], id.as_str());
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for gauge in [
+        "firebell_postmortems_overdue",
+        "firebell_action_items_overdue",
+    ] {
+        assert!(metrics.contains(gauge), "{gauge} in /metrics");
+    }
 }
 
 /// s003.pir-48h: the post-incident review is due within 48 h of resolution

@@ -258,6 +258,9 @@ forward! {
     /// policy change).
     pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Postmortems past due and unpublished, action items past due and open.
+    pub async fn count_overdue_follow_ups(&self, now: Timestamp) -> Result<(i64, i64), StoreError>;
+
     /// Action items across incidents, soonest due first.
     pub async fn list_action_items(&self, filter: &ActionItemFilter) -> Result<Vec<ActionItemRow>, StoreError>;
 

@@ -86,6 +86,31 @@ fn incident_header(i: &Incident) {
             println!("    {} — due {}", o.title, when(o.due_at));
         }
     }
+    if let Some(pm) = &i.postmortem {
+        println!(
+            "  postmortem {} — owner {}, due {} (firebell postmortem show {})",
+            pm.state.as_str(),
+            text(&pm.owner),
+            when(pm.due_at),
+            i.id
+        );
+    }
+    if !i.action_items.is_empty() {
+        println!("  action items:");
+        for a in &i.action_items {
+            println!(
+                "    {}. [{}] {} — {}, due {}",
+                a.id,
+                a.status.as_str(),
+                a.title,
+                a.owner,
+                when(a.due_at)
+            );
+        }
+    }
+    if i.drill {
+        println!("  DRILL: not public, not reported");
+    }
 }
 
 /// One timeline line per event: time, sequence, actor, what happened.

@@ -86,6 +86,29 @@ fn decode(incident: &str, item: &str) -> Result<ActionItem, StoreError> {
 type ItemRow = (String, String, String);
 
 impl Handle {
+    /// Postmortems past due and not published, and action items past due
+    /// and not complete: the two numbers `/metrics` shows.
+    pub(crate) async fn count_overdue_follow_ups(
+        &self,
+        now: firebell_core::Timestamp,
+    ) -> Result<(i64, i64), StoreError> {
+        let _t = Self::timer("count_overdue_follow_ups");
+        let postmortems: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM postmortems WHERE state <> 'published' AND due_at_ms < $1",
+        )
+        .bind(to_ms(now))
+        .fetch_one(self.reader())
+        .await?;
+        let items: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM action_items WHERE status <> $1 AND due_at_ms < $2",
+        )
+        .bind(ActionStatus::Complete.as_str())
+        .bind(to_ms(now))
+        .fetch_one(self.reader())
+        .await?;
+        Ok((postmortems, items))
+    }
+
     pub(crate) async fn list_action_items(
         &self,
         filter: &ActionItemFilter,
