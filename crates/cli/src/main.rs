@@ -122,6 +122,15 @@ enum Cmd {
     /// Action items across incidents (`firebell actions --overdue`), or add
     /// and update one: `firebell actions add INC-… --title … --owner … --due 7d`.
     Actions(ActionsArgs),
+    /// Recurring duties (restore tests, game days, reviews, the monitoring
+    /// check): owner, schedule, the last occurrence and whether it was done.
+    Duties {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record a duty's run, or list its runs.
+    #[command(subcommand)]
+    Duty(commands::duties::DutyCmd),
     /// MTTA and MTTR against the policy's targets, incidents by severity,
     /// service and week, and the learning loop's numbers: `firebell report --since 90d`.
     Report(commands::reports::ReportArgs),
@@ -238,6 +247,8 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Postmortem(cmd) => commands::postmortems::postmortem(cmd, file).await?,
         Cmd::Drill(cmd) => incidents::drill(cmd, file).await?,
         Cmd::Actions(a) => commands::postmortems::actions(a, file).await?,
+        Cmd::Duties { client } => commands::duties::list(&client, file).await?,
+        Cmd::Duty(cmd) => commands::duties::duty(cmd, file).await?,
         Cmd::Report(a) => commands::reports::report(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,

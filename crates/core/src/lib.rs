@@ -18,6 +18,7 @@
 
 pub mod alert;
 pub mod duration;
+pub mod duties;
 pub mod escalation;
 pub mod incident;
 pub mod policy;

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod command;
 pub mod connections;
 pub mod console;
+pub mod duties;
 pub mod error;
 pub mod health;
 pub mod ingest;
@@ -104,6 +105,8 @@ pub struct Shared {
     pub console: console::Console,
     /// Files action items as issues and reads them back.
     pub tracker: tracker::IssueTracker,
+    /// Recurring duties: reminders, monitoring checks.
+    pub duties: duties::Duties,
 }
 
 /// How to start a server.
@@ -201,6 +204,7 @@ impl Server {
                 started_at,
             ),
             tracker: tracker::IssueTracker::new(replica.clone()),
+            duties: duties::Duties::new(replica.clone()),
             retention: retention::Retention {
                 store: store.clone(),
                 policy: policy.clone(),
@@ -304,6 +308,7 @@ impl Server {
                 state.clone(),
             )));
             tasks.push(tokio::spawn(tracker::run(state.clone())));
+            tasks.push(tokio::spawn(duties::run(state.clone())));
         }
         connections::serve(listener, app, connections, shutdown).await;
         for task in tasks {

@@ -97,6 +97,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("firebell_postmortems_overdue").set(postmortems as f64);
         metrics::gauge!("firebell_action_items_overdue").set(items as f64);
     }
+    if let Ok(duties) = crate::duties::views(&state).await {
+        let overdue = duties.iter().filter(|d| d.overdue).count();
+        metrics::gauge!("firebell_duties_overdue").set(overdue as f64);
+    }
     if let Ok(queues) = crate::set_aside::queue_health(&state.store, state.clock.now()).await {
         crate::set_aside::publish(&queues);
     }

@@ -451,6 +451,8 @@ async fn the_console_and_the_status_page_in_a_real_browser() {
     a.goto(&app.url("/reports")).await.unwrap();
     assert!(text_of(&a, "main").await.contains("Incidents per week"));
     checks.axe(&a, "the reports page").await;
+    a.goto(&app.url("/duties")).await.unwrap();
+    checks.axe(&a, "the duties page").await;
     a.goto(&app.url("/status?lang=ar")).await.unwrap();
     let dir = a
         .execute(

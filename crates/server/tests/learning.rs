@@ -4,6 +4,8 @@
 //! clock; the scheduler runs by hand (`tick`).
 
 mod common;
+#[path = "common/smtp.rs"]
+mod smtp;
 
 use common::{Backend, TestApp, example_at as app_at, ok};
 use reqwest::{Method, StatusCode};
@@ -84,7 +86,313 @@ on_both_backends!(
     overdue_action_items_remind_their_owners_and_are_listed,
     s004_action_items_to_issues,
     s003_ack_target_reported,
+    s000_recurring_duties,
+    s001_monthly_monitoring_check,
+    s003_review_cycle,
+    s004_monthly_review,
 );
+
+/// A seed policy with `edits` (`from`, `to`) applied and `extra` appended,
+/// served from a temp file the caller keeps.
+async fn edited(
+    backend: Backend,
+    name: &str,
+    edits: &[(&str, &str)],
+    extra: &str,
+    now: &str,
+) -> (tempfile::TempDir, TestApp) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} no longer has {from:?}");
+        text = text.replace(from, to);
+    }
+    text.push_str(extra);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, text).unwrap();
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file)).await;
+    set(&app, now);
+    (dir, app)
+}
+
+async fn duties_round(app: &TestApp) -> firebell_server::duties::Round {
+    firebell_server::duties::run_once(app.state())
+        .await
+        .unwrap()
+}
+
+async fn duty(app: &TestApp, key: &str) -> Value {
+    let (status, v) = app.get("/api/v1/duties").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == key)
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .clone()
+}
+
+/// s000.recurring-duties: the weekly restore test and the monthly game day
+/// are duties with an owner, reminders (a day before, when due, when
+/// overdue; each once), and a record of each run, which stops them.
+async fn s000_recurring_duties(backend: Backend) {
+    let receiver = common::receiver::Receiver::start().await;
+    let contact = format!(
+        "name = \"DBA\"\ncontacts = [{{ kind = \"webhook\", address = \"{}/dba\" }}]",
+        receiver.url
+    );
+    // Wednesday 2 December; the restore test is on Sundays, 10:00 Riyadh.
+    let (_dir, app) = edited(
+        backend,
+        "dealix-incident-rollback.toml",
+        &[("name = \"DBA\"", &contact)],
+        "\n[notifiers.webhook]\n",
+        "2026-12-02T08:00:00Z",
+    )
+    .await;
+    let subjects = || -> Vec<String> {
+        receiver
+            .bodies()
+            .iter()
+            .map(|b| b["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        duties_round(&app).await.queued,
+        0,
+        "a new duty starts owing nothing"
+    );
+    let d = duty(&app, "restore-test").await;
+    assert_eq!(d["next_due"], "2026-12-06T07:00:00Z");
+    assert_eq!(d["owner"], "dba");
+    assert_eq!(d["last_due"], Value::Null);
+    assert!(
+        d["schedule"]
+            .as_str()
+            .unwrap()
+            .starts_with("weekly on sun at 10:00")
+    );
+    assert_eq!(
+        duty(&app, "game-day").await["next_due"],
+        "2027-01-01T08:00:00Z"
+    );
+
+    // A day before, when due, when a day overdue: once each.
+    for (at, subject) in [
+        (
+            "2026-12-05T07:00:00Z",
+            "[duty] Weekly restore test of the DB backups is due 2026-12-06 07:00 UTC",
+        ),
+        (
+            "2026-12-06T07:00:00Z",
+            "[duty] Weekly restore test of the DB backups is due now",
+        ),
+        (
+            "2026-12-07T07:00:00Z",
+            "[duty] OVERDUE: Weekly restore test of the DB backups was due 2026-12-06 07:00 UTC",
+        ),
+    ] {
+        set(&app, at);
+        let round = duties_round(&app).await;
+        assert_eq!((round.queued, round.delivered), (1, 1), "{at}: {round:?}");
+        assert_eq!(duties_round(&app).await.queued, 0, "once");
+        assert_eq!(subjects().last().unwrap(), subject);
+    }
+    let body = &receiver.bodies()[0];
+    assert_eq!(body["duty"], "recurring:restore-test");
+    assert_eq!(body["ack_url"], "", "no incident to acknowledge");
+    assert_eq!(duty(&app, "restore-test").await["overdue"], true);
+    let page = app.console_page("/duties").await;
+    assert!(
+        page.contains("Weekly restore test of the DB backups") && page.contains("OVERDUE"),
+        "{page}"
+    );
+
+    // Recorded: for Sunday's occurrence, by whoever recorded it; no more nagging.
+    let (status, run) = app
+        .post(
+            "/api/v1/duties/restore-test/runs",
+            json!({"outcome": "ok", "notes": "restored in 14 min"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["occurrence"], "2026-12-06T07:00:00Z");
+    assert_eq!(run["actor"], "admin");
+    let d = duty(&app, "restore-test").await;
+    assert_eq!(
+        (d["last_done"].clone(), d["overdue"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(d["last_run"]["notes"], "restored in 14 min");
+    set(&app, "2026-12-08T07:00:00Z");
+    assert_eq!(duties_round(&app).await.queued, 0);
+
+    // Done early for next Sunday: its due reminder never comes.
+    set(&app, "2026-12-12T07:00:00Z");
+    assert_eq!(
+        duties_round(&app).await.queued,
+        1,
+        "the day-before reminder"
+    );
+    let (_, early) = app
+        .post(
+            "/api/v1/duties/restore-test/runs",
+            json!({"outcome": "failed", "notes": "backup corrupt"}),
+        )
+        .await;
+    assert_eq!(early["occurrence"], "2026-12-13T07:00:00Z");
+    set(&app, "2026-12-13T07:00:00Z");
+    assert_eq!(duties_round(&app).await.queued, 0);
+    let (_, runs) = app.get("/api/v1/duties/restore-test/runs").await;
+    let outcomes: Vec<&str> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["failed", "ok"]);
+
+    let (status, _) = app
+        .post("/api/v1/duties/nope/runs", json!({"outcome": "ok"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            "/api/v1/duties/restore-test/runs",
+            json!({"outcome": "great"}),
+        )
+        .await;
+    assert!(status.is_client_error());
+}
+
+/// s001.monthly-monitoring-check: on the 1st, Firebell sends a test through
+/// every notification channel (Slack and email here) and records which
+/// arrived, with the heartbeats' last pings; the owner was reminded the day
+/// before.
+async fn s001_monthly_monitoring_check(backend: Backend) {
+    let receiver = common::receiver::Receiver::start().await;
+    let sink = smtp::SmtpSink::start().await;
+    let slack = format!("{}/slack", receiver.url);
+    let relay = format!(
+        "smtp = {{ host = \"127.0.0.1\", port = {}, tls = \"none\", from = \"Dealix alerts <alerts@dealix.example>\" }}",
+        sink.port()
+    );
+    let (_dir, app) = edited(
+        backend,
+        "dealix-sev.toml",
+        &[
+            ("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX", &slack),
+            ("smtp = { host = \"smtp.dealix.example\", from = \"Dealix alerts <alerts@dealix.example>\" }", &relay),
+        ],
+        "",
+        "2026-11-29T00:00:00Z",
+    )
+    .await;
+    duties_round(&app).await;
+    // The day before: Sami is reminded on both channels.
+    set(&app, "2026-11-30T07:00:00Z");
+    let round = duties_round(&app).await;
+    assert_eq!((round.queued, round.delivered), (2, 2), "{round:?}");
+    // Slack fails for good this time; email works.
+    receiver.script(&[common::receiver::Answer::Status(404)]);
+    set(&app, "2026-12-01T07:00:00Z");
+    let round = duties_round(&app).await;
+    assert_eq!(round.queued, 2, "a test per channel: {round:?}");
+    let round = duties_round(&app).await;
+    assert_eq!(round.checks_recorded, 1, "{round:?}");
+    let (_, runs) = app.get("/api/v1/duties/monitoring-check/runs").await;
+    let run = &runs["items"][0];
+    assert_eq!(run["outcome"], "failed");
+    assert_eq!(run["actor"], "firebell");
+    assert_eq!(run["occurrence"], "2026-12-01T07:00:00Z");
+    let notes = run["notes"].as_str().unwrap();
+    assert!(notes.starts_with("1 of 2 channels reached"), "{notes}");
+    assert!(
+        notes.contains("email: arrived (sami sami@dealix.example)"),
+        "{notes}"
+    );
+    assert!(notes.contains("slack: FAILED"), "{notes}");
+    let tests = sink
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.data_str()
+                .contains("[test] Monthly monitoring setup check: the email channel works")
+        })
+        .count();
+    assert_eq!(tests, 1, "the test mail arrived");
+    assert_eq!(duties_round(&app).await.checks_recorded, 0, "recorded once");
+    let d = duty(&app, "monitoring-check").await;
+    assert_eq!(d["kind"], "monitoring_check");
+    assert_eq!(d["last_done"], true);
+}
+
+/// s003.review-cycle: the quarterly runbook review, quarterly key rotation
+/// and weekly backup verification are duties, each with its owner, its
+/// schedule and its runs.
+async fn s003_review_cycle(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-12-04T12:00:00Z").await;
+    duties_round(&app).await;
+    for (key, owner, next) in [
+        ("runbook-review", "jane", "2027-01-03T10:00:00Z"),
+        ("key-rotation", "john", "2027-01-10T10:00:00Z"),
+        ("backup-verification", "oncall", "2026-12-07T09:00:00Z"),
+    ] {
+        let d = duty(&app, key).await;
+        assert_eq!(
+            (d["owner"].as_str(), d["next_due"].as_str()),
+            (Some(owner), Some(next)),
+            "{d}"
+        );
+    }
+    // Jane is reminded a week before the review (on Slack, unreachable here).
+    set(&app, "2026-12-27T10:00:00Z");
+    let round = duties_round(&app).await;
+    assert!(round.queued >= 1, "{round:?}");
+    let (_, runs) = app.get("/api/v1/duties/runbook-review/runs").await;
+    assert_eq!(runs["items"], json!([]));
+    let (status, run) = app
+        .post(
+            "/api/v1/duties/runbook-review/runs",
+            json!({"outcome": "ok", "notes": "thresholds updated"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(
+        run["occurrence"], "2027-01-03T10:00:00Z",
+        "done early, for the coming review"
+    );
+}
+
+/// s004.monthly-review: the runbook has a monthly review cycle; its owner is
+/// reminded before it, and it is overdue (loud in /metrics) when not done.
+async fn s004_monthly_review(backend: Backend) {
+    let app = app_at(backend, "agent-factory.toml", "2026-11-20T12:00:00Z").await;
+    duties_round(&app).await;
+    let d = duty(&app, "runbook-review").await;
+    assert_eq!(d["next_due"], "2026-12-01T15:00:00Z");
+    assert_eq!(d["owner"], "engineering-lead");
+    set(&app, "2026-11-29T15:00:00Z");
+    let round = duties_round(&app).await;
+    assert!(round.queued >= 1, "two days before: {round:?}");
+    set(&app, "2026-12-04T15:00:00Z");
+    duties_round(&app).await;
+    assert_eq!(duty(&app, "runbook-review").await["overdue"], true);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("firebell_duties_overdue"), "{metrics}");
+}
 
 /// s003.ack-target-reported: time to acknowledge and to resolve, per
 /// incident and as distributions, against the policy's targets; with

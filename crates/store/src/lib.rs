@@ -258,6 +258,58 @@ forward! {
     /// policy change).
     pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
 
+    /// When a recurring duty is owed from (recorded the first time asked).
+    pub async fn duty_since(&self, duty: &str, now: Timestamp) -> Result<Timestamp, StoreError>;
+
+    /// When a recurring duty is owed from, if it was ever asked (a read).
+    pub async fn known_duty_since(&self, duty: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Record a run of a recurring duty, for `occurrence`.
+    pub async fn record_duty_run(
+        &self,
+        duty: &str,
+        occurrence: Timestamp,
+        outcome: DutyOutcome,
+        notes: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<DutyRun, StoreError>;
+
+    /// Runs of one duty (or all), newest occurrence first.
+    pub async fn duty_runs(&self, duty: Option<&str>, limit: u32) -> Result<Vec<DutyRun>, StoreError>;
+
+    /// Queue duty messages, each once per `intent_key`; how many were new.
+    pub async fn queue_duty_messages(&self, messages: &[NewDutyMessage], now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Whether a duty message with this key was ever queued.
+    pub async fn duty_message_queued(&self, intent_key: &str) -> Result<bool, StoreError>;
+
+    /// Claim duty messages due at `now` until `lease`.
+    pub async fn claim_duty_messages(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        token: &str,
+        lease: Timestamp,
+    ) -> Result<Vec<DutyMessage>, StoreError>;
+
+    /// How a claimed duty message went; false if the claim was lost.
+    pub async fn complete_duty_message(
+        &self,
+        id: &str,
+        token: &str,
+        completion: &Completion,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// A duty's messages, of one occurrence or all, newest first.
+    pub async fn duty_messages(
+        &self,
+        duty: &str,
+        occurrence: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<DutyMessage>, StoreError>;
+
     /// Postmortems past due and unpublished, action items past due and open.
     pub async fn count_overdue_follow_ups(&self, now: Timestamp) -> Result<(i64, i64), StoreError>;
 

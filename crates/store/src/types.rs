@@ -436,3 +436,86 @@ pub struct PostmortemRow {
     pub due_at: Option<Timestamp>,
     pub review_at: Option<Timestamp>,
 }
+
+/// How a recurring duty's run went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DutyOutcome {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl DutyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DutyOutcome::Ok => "ok",
+            DutyOutcome::Failed => "failed",
+            DutyOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::str::FromStr for DutyOutcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ok" => Ok(DutyOutcome::Ok),
+            "failed" => Ok(DutyOutcome::Failed),
+            "skipped" => Ok(DutyOutcome::Skipped),
+            other => Err(format!(
+                "unknown outcome {other:?}: use ok, failed or skipped"
+            )),
+        }
+    }
+}
+
+/// One recorded run of a recurring duty.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DutyRun {
+    pub id: String,
+    pub duty: String,
+    /// The occurrence it is for.
+    pub occurrence: Timestamp,
+    pub outcome: DutyOutcome,
+    pub notes: String,
+    /// Who recorded it (a person, a token, or `firebell` for a check).
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// A duty reminder (or a monitoring check's test) to queue, once per key.
+#[derive(Clone, Debug)]
+pub struct NewDutyMessage {
+    pub intent_key: String,
+    pub duty: String,
+    pub occurrence: Timestamp,
+    pub person: String,
+    pub channel: firebell_core::policy::ContactKind,
+    pub address: String,
+    pub locale: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A duty message as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct DutyMessage {
+    pub id: String,
+    pub intent_key: String,
+    pub duty: String,
+    pub occurrence: Timestamp,
+    pub person: String,
+    pub channel: firebell_core::policy::ContactKind,
+    pub address: String,
+    pub locale: String,
+    pub subject: String,
+    pub body: String,
+    pub state: crate::NotificationState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}

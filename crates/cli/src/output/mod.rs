@@ -1,6 +1,7 @@
 //! Human-readable output: aligned tables and a readable timeline, from the
 //! wire types. `--json` bypasses all of this and prints the API's response.
 
+pub mod duties;
 pub mod incidents;
 pub mod monitors;
 pub mod notifications;

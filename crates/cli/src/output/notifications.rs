@@ -228,5 +228,6 @@ fn duty(duty: &Duty) -> String {
         Duty::ReviewReminder { index: None, .. } => "postmortem review invitation".into(),
         Duty::ReviewReminder { index: Some(_), .. } => "postmortem review reminder".into(),
         Duty::ActionItemReminder { id, n } => format!("action item {id} overdue, reminder #{n}"),
+        Duty::Recurring { key } => format!("recurring duty {key}"),
     }
 }

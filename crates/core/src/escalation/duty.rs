@@ -44,6 +44,8 @@ pub enum Duty {
     ReviewReminder { at: i64, index: Option<usize> },
     /// Action item `id` overdue: the `n`th reminder.
     ActionItemReminder { id: u32, n: u32 },
+    /// A recurring duty's reminder or test message (no incident).
+    Recurring { key: String },
 }
 
 /// What stakeholders are told of (s002.notify-mitigated-and-resolved).
@@ -129,6 +131,7 @@ impl fmt::Display for Duty {
             Duty::ReviewReminder { at, index: Some(i) } => write!(f, "followup:review:{at}:{i}"),
             Duty::ReviewReminder { at, index: None } => write!(f, "followup:review:{at}:invite"),
             Duty::ActionItemReminder { id, n } => write!(f, "followup:action:{id}:{n}"),
+            Duty::Recurring { key } => write!(f, "recurring:{}", escape(key)),
         }
     }
 }
@@ -180,6 +183,7 @@ impl FromStr for Duty {
                 (Some(at), Some(i)) => Some(Duty::ReviewReminder { at, index: Some(i) }),
                 _ => None,
             },
+            ["recurring", key] => unescape(key).map(|key| Duty::Recurring { key }),
             ["followup", "action", id, n] => match (id.parse().ok(), n.parse().ok()) {
                 (Some(id), Some(n)) => Some(Duty::ActionItemReminder { id, n }),
                 _ => None,
@@ -213,7 +217,7 @@ impl utoipa::PartialSchema for Duty {
                  `reminder:commander`, `breach:respond`, `reminder:obligation:<key>:<i>`, \
                  `dead:<notification>`, `stakeholders:<milestone>`, \
                  `followup:postmortem:<i>|overdue`, `followup:review:<ms>:<i>|invite` or \
-                 `followup:action:<id>:<n>` (names escape `%` and `:`).",
+                 `followup:action:<id>:<n>` or `recurring:<duty>` (names escape `%` and `:`).",
             ))
             .into()
     }
@@ -289,6 +293,12 @@ mod tests {
             (
                 Duty::ActionItemReminder { id: 3, n: 2 },
                 "followup:action:3:2",
+            ),
+            (
+                Duty::Recurring {
+                    key: "restore-test".into(),
+                },
+                "recurring:restore-test",
             ),
         ] {
             assert_eq!(duty.to_string(), text);

@@ -416,6 +416,8 @@ fn fire_one(
         Duty::PostmortemReminder { .. }
         | Duty::ReviewReminder { .. }
         | Duty::ActionItemReminder { .. } => follow_up::fire(&ctx, due, out),
+        // Sent by the duties' own loop, never on an incident's agenda.
+        Duty::Recurring { .. } => {}
         // Written by the dispatcher, never on an agenda.
         Duty::DeadLetter { .. } => {}
     }

@@ -77,6 +77,76 @@ pub struct Policy {
     pub postmortems: Postmortems,
     /// Follow-up work from incidents: reminders, and the issue tracker.
     pub action_items: ActionItems,
+    /// Recurring duties: restore tests, game days, policy reviews, key
+    /// rotation, the monthly monitoring check.
+    pub duties: Vec<RecurringDuty>,
+}
+
+/// `[[duties]]`: something owed on a calendar, with an owner, reminders,
+/// and a record of each run (s000.recurring-duties, s003.review-cycle).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RecurringDuty {
+    /// Unique; lowercase letters, digits, `-` (part of URLs).
+    pub key: String,
+    pub title: String,
+    pub description: String,
+    /// Who owns it: the first target (`person:`, `team:`, `schedule:`)
+    /// that names someone.
+    pub owner: Vec<String>,
+    /// How often: `weekly`, `monthly` or `quarterly`.
+    pub every: Option<Cadence>,
+    /// Weekly: a weekday (`sun` … `sat`); monthly and quarterly: the day of
+    /// the month, 1–28 (quarterly: in January, April, July and October).
+    pub day: Option<String>,
+    /// Local time in the calendar's time zone, `HH:MM`; default 10:00.
+    pub at: Option<String>,
+    /// The owner is reminded this long before each occurrence (each once).
+    #[serde(deserialize_with = "durations")]
+    pub remind_before: Vec<Duration>,
+    /// An occurrence without a recorded run this long after it was due is
+    /// overdue: the owner hears so, and it is loud in `/metrics`.
+    #[serde(deserialize_with = "duration")]
+    pub overdue_after: Duration,
+    /// `task` (people do it and record the run) or `monitoring_check`
+    /// (Firebell sends a test through every notification channel when it is
+    /// due and records which arrived).
+    pub kind: DutyKind,
+}
+
+impl Default for RecurringDuty {
+    fn default() -> Self {
+        RecurringDuty {
+            key: String::new(),
+            title: String::new(),
+            description: String::new(),
+            owner: Vec::new(),
+            every: None,
+            day: None,
+            at: None,
+            remind_before: vec![Duration::from_hours(24)],
+            overdue_after: Duration::from_hours(24),
+            kind: DutyKind::Task,
+        }
+    }
+}
+
+/// How often a recurring duty comes round.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Cadence {
+    Weekly,
+    Monthly,
+    Quarterly,
+}
+
+/// What a recurring duty is.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DutyKind {
+    #[default]
+    Task,
+    MonitoringCheck,
 }
 
 /// `[postmortems]`: what every required postmortem shares. Which

@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod alertmanager;
 pub mod alertmanager_webhook;
+pub mod duties;
 pub mod follow_ups;
 pub mod health;
 pub mod incidents;
@@ -92,6 +93,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/action-items", get(follow_ups::list_action_items))
         .route("/postmortems", get(follow_ups::list_postmortems))
         .route("/reports", get(reports::report))
+        .route("/duties", get(duties::list))
+        .route("/duties/{key}/runs", get(duties::runs).post(duties::record))
         .route("/incidents/{id}/alerts", get(i::alerts))
         .route(
             "/incidents/{id}/notifications",
@@ -172,7 +175,7 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::change_tags, incidents::meet_obligation, incidents::render, incidents::alerts,
         follow_ups::show, follow_ups::edit, follow_ups::set_state, follow_ups::schedule_review,
         follow_ups::add_action_item, follow_ups::update_action_item, follow_ups::list_action_items,
-        follow_ups::list_postmortems, reports::report,
+        follow_ups::list_postmortems, reports::report, duties::list, duties::runs, duties::record,
         signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
         signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
         subscribers::list, subscribers::remove, subscribers::messages,

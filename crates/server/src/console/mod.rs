@@ -41,6 +41,7 @@ impl Default for Console {
             ("maintenance.html", include_str!("assets/maintenance.html")),
             ("subscribers.html", include_str!("assets/subscribers.html")),
             ("reports.html", include_str!("assets/reports.html")),
+            ("duties.html", include_str!("assets/duties.html")),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("console template {name}: {e}"));
@@ -92,6 +93,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(signals::review_maintenance),
         )
         .route("/reports", get(reports::reports_page))
+        .route("/duties", get(reports::duties_page))
+        .route("/duties/{key}/runs", post(reports::record_run))
         .route("/subscribers", get(signals::subscribers_page))
         .route("/subscribers/{id}/remove", post(signals::remove_subscriber))
         .route("/logout", post(pages::logout))

@@ -1,6 +1,7 @@
 //! The Reports page: the numbers of a date range with two charts drawn as
 //! SVG on the server (no chart library, nothing from another site), and
-//! every figure in a table beside them.
+//! every figure in a table beside them. And the Duties page: the learning
+//! loop's recurring work.
 
 use axum::extract::{Extension, Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -129,5 +130,84 @@ fn span(s: i64) -> String {
         (0, 0, s) => format!("{s}s"),
         (0, m, s) => format!("{m}m {s:02}s"),
         (h, m, _) => format!("{h}h {m:02}m"),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RunForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    notes: String,
+}
+
+/// Recurring duties: where each stands, its last runs, and a form to
+/// record one.
+pub async fn duties_page(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+) -> Result<Response, ApiError> {
+    duties_view(&state, &session, None, axum::http::StatusCode::OK).await
+}
+
+async fn duties_view(
+    state: &AppState,
+    session: &Session,
+    error: Option<String>,
+    status: axum::http::StatusCode,
+) -> Result<Response, ApiError> {
+    let items = crate::duties::views(state).await?;
+    let mut duties = Vec::new();
+    for d in items {
+        let runs = state.store.duty_runs(Some(&d.key), 5).await?;
+        duties.push(serde_json::json!({ "duty": d, "runs": runs }));
+    }
+    Ok((
+        status,
+        Html(render(
+            &state.console,
+            "duties.html",
+            &serde_json::json!({ "chrome": chrome(session), "duties": duties, "error": error }),
+        )?),
+    )
+        .into_response())
+}
+
+pub async fn record_run(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::Form(form): axum::Form<RunForm>,
+) -> Result<Response, ApiError> {
+    session.check_csrf(&form.csrf)?;
+    session.require_responder()?;
+    let outcome = match form.outcome.parse::<firebell_store::DutyOutcome>() {
+        Ok(o) => o,
+        Err(e) => {
+            return duties_view(
+                &state,
+                &session,
+                Some(e),
+                axum::http::StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    match crate::duties::record_run(
+        &state,
+        &key,
+        outcome,
+        form.notes.trim(),
+        &session.caller.name,
+    )
+    .await?
+    {
+        Some(_) => Ok(axum::response::Redirect::to("/duties").into_response()),
+        None => Err(ApiError::NotFound {
+            code: "duty_not_found",
+            message: format!("no duty {key:?} in the policy"),
+        }),
     }
 }

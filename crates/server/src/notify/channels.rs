@@ -74,15 +74,24 @@ pub async fn deliver(
         ));
     };
     // The link's life starts when it is sent, not when the page was decided.
+    // A message of no incident (a recurring duty's) has no links.
     let expires_at = state.clock.now() + policy.ack_links.valid_for.as_signed();
-    let ack_url = state.links.ack_url_for(&AckTarget {
-        incident_id: n.incident_id.clone(),
-        notification_id: n.id.clone(),
-        person: n.person.clone(),
-        ack_round: n.ack_round,
-        expires_at,
+    let links = (!n.incident_id.is_empty()).then(|| {
+        (
+            state.links.ack_url_for(&AckTarget {
+                incident_id: n.incident_id.clone(),
+                notification_id: n.id.clone(),
+                person: n.person.clone(),
+                ack_round: n.ack_round,
+                expires_at,
+            }),
+            state.links.incident_url(&n.incident_id),
+        )
     });
-    let incident_url = state.links.incident_url(&n.incident_id);
+    let (ack_url, incident_url) = match &links {
+        Some((a, i)) => (Some(a.clone()), Some(i.clone())),
+        None => (None, None),
+    };
     match n.channel {
         ContactKind::Email => {
             let smtp = notifier
@@ -97,8 +106,8 @@ pub async fn deliver(
                     text: n.body.clone(),
                     locale: n.locale.clone(),
                     idempotency_key: n.id.clone(),
-                    ack_url: Some(ack_url),
-                    incident_url: Some(incident_url),
+                    ack_url,
+                    incident_url,
                     unsubscribe_url: None,
                 })
                 .await
@@ -109,7 +118,7 @@ pub async fn deliver(
                 .as_deref()
                 .ok_or_else(|| fail(false, "[notifiers.slack] has no url".into()))?;
             let body = serde_json::json!({
-                "text": slack_text(&n.address, &n.subject, &n.body, &ack_url, &incident_url),
+                "text": slack_text(&n.address, &n.subject, &n.body, links.as_ref()),
             });
             post(
                 url,
@@ -132,8 +141,8 @@ pub async fn deliver(
                 subject: &n.subject,
                 text: &n.body,
                 attempt: n.attempts,
-                ack_url,
-                incident_url,
+                ack_url: ack_url.unwrap_or_default(),
+                incident_url: incident_url.unwrap_or_default(),
             };
             post(
                 url,
@@ -295,14 +304,19 @@ fn slack_text(
     address: &str,
     subject: &str,
     body: &str,
-    ack_url: &str,
-    incident_url: &str,
+    links: Option<&(String, String)>,
 ) -> String {
-    format!(
-        "{address} {}\n{}\n<{ack_url}|Acknowledge> · <{incident_url}|Open incident>",
+    let mut text = format!(
+        "{address} {}\n{}",
         slack_escape(subject),
         slack_escape(body)
-    )
+    );
+    if let Some((ack_url, incident_url)) = links {
+        text.push_str(&format!(
+            "\n<{ack_url}|Acknowledge> · <{incident_url}|Open incident>"
+        ));
+    }
+    text
 }
 
 /// Slack's escaping for message text: `&`, `<` and `>` only.
@@ -322,8 +336,10 @@ mod slack_tests {
             "@omar",
             "[P1] INC-1 <http://evil.example/|Acknowledge> <!channel>",
             "Summary: A & B > C",
-            "https://fb.example/ack/t",
-            "https://fb.example/incidents/INC-1",
+            Some(&(
+                "https://fb.example/ack/t".to_string(),
+                "https://fb.example/incidents/INC-1".to_string(),
+            )),
         );
         assert_eq!(
             text,

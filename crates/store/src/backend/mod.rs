@@ -29,6 +29,9 @@ macro_rules! operations {
         mod alerts {
             include!("../sql/alerts.rs");
         }
+        mod duties {
+            include!("../sql/duties.rs");
+        }
         mod follow_ups {
             include!("../sql/follow_ups.rs");
         }

@@ -100,6 +100,55 @@ impl Validator {
                 );
             }
         }
+        // Recurring duties: a key, a schedule that is one, owners that are
+        // people (there is no incident for a role or `paged` to mean).
+        let duties = KeyPath::root().key("duties");
+        let mut keys = std::collections::BTreeSet::new();
+        for (i, duty) in policy.duties.iter().enumerate() {
+            let at = duties.index(i);
+            let ok_key = !duty.key.is_empty()
+                && duty.key.len() <= 64
+                && duty
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok_key {
+                self.err(
+                    at.key("key"),
+                    format!(
+                        "a duty's key {:?} must be 1-64 lowercase letters, digits and `-`",
+                        duty.key
+                    ),
+                );
+            } else if !keys.insert(duty.key.as_str()) {
+                self.err(
+                    at.key("key"),
+                    format!("duty key {:?} is used twice", duty.key),
+                );
+            }
+            if duty.title.trim().is_empty() {
+                self.err(at.key("title"), "a duty needs a `title`");
+            }
+            if let Err(e) = crate::duties::DutySchedule::of(duty, &policy.calendar) {
+                self.err(at.key("every"), e.0);
+            }
+            if duty.owner.is_empty() {
+                self.err(
+                    at.key("owner"),
+                    "a duty needs an `owner`, e.g. [\"person:alice\"]",
+                );
+            }
+            for (k, t) in duty.owner.iter().enumerate() {
+                if t == "paged" || t.starts_with("role:") {
+                    self.err(
+                        at.key("owner").index(k),
+                        format!("`{t}` names people of an incident; a duty's owner is a person:, team: or schedule:"),
+                    );
+                } else {
+                    self.target(policy, at.key("owner").index(k), t, false);
+                }
+            }
+        }
         // Every place that names an escalation policy.
         let org = KeyPath::root().key("organization");
         self.escalation_ref(
