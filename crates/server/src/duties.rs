@@ -75,9 +75,12 @@ pub struct DutyView {
     pub last_due: Option<Timestamp>,
     pub last_done: bool,
     pub next_due: Option<Timestamp>,
-    /// No run for the last occurrence `overdue_after` past it.
+    /// No run for the last occurrence `overdue_after` past it, or none
+    /// after a major incident that long after its resolution.
     pub overdue: bool,
     pub last_run: Option<DutyRun>,
+    /// Incidents of `after_incidents` severities resolved with no run since.
+    pub owed_after: Vec<String>,
 }
 
 /// The owner `duty` names first (no incident: people, teams, schedules).
@@ -127,10 +130,15 @@ pub async fn views(state: &AppState) -> Result<Vec<DutyView>, StoreError> {
         let done = |occ: Timestamp| runs.iter().any(|r| r.occurrence == occ);
         let last_due = schedule.prev(now).filter(|p| *p >= since);
         let last_done = last_due.is_some_and(done);
+        let after = owed_after(state, d, since, &runs).await?;
         let overdue = last_due.is_some_and(|p| {
             !done(p)
                 && p.checked_add(d.overdue_after.as_signed())
                     .is_ok_and(|at| at <= now)
+        }) || after.iter().any(|(_, _, resolved)| {
+            resolved
+                .checked_add(d.overdue_after.as_signed())
+                .is_ok_and(|at| at <= now)
         });
         out.push(DutyView {
             key: d.key.clone(),
@@ -147,9 +155,41 @@ pub async fn views(state: &AppState) -> Result<Vec<DutyView>, StoreError> {
             next_due: schedule.next(now),
             overdue,
             last_run: runs.first().cloned(),
+            owed_after: after.into_iter().map(|(id, _, _)| id).collect(),
         });
     }
     Ok(out)
+}
+
+/// Incidents of the duty's `after_incidents` severities, declared since the
+/// duty appeared and resolved, with no run recorded after their
+/// resolution: `(id, title, resolved_at)`.
+async fn owed_after(
+    state: &AppState,
+    d: &RecurringDuty,
+    since: Timestamp,
+    runs: &[DutyRun],
+) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+    if d.after_incidents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let page = state
+        .store
+        .list_incidents(&firebell_store::IncidentFilter {
+            statuses: vec![firebell_core::Status::Resolved],
+            severities: d.after_incidents.clone(),
+            since: Some(since),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter(|i| !i.drill)
+        .filter_map(|i| Some((i.id, i.title, i.resolved_at?)))
+        .filter(|(_, _, resolved)| !runs.iter().any(|r| r.at >= *resolved))
+        .collect())
 }
 
 /// Record a run of `key` now, for the occurrence it belongs to.
@@ -218,6 +258,14 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
                 _ => messages.extend(reminder_messages(d, &policy, &r, now)),
             }
         }
+        for (id, title, resolved) in owed_after(state, d, since, &runs).await? {
+            let overdue = resolved
+                .checked_add(d.overdue_after.as_signed())
+                .is_ok_and(|at| at <= now);
+            messages.extend(after_incident_messages(
+                d, &policy, &id, &title, resolved, overdue, now,
+            ));
+        }
         if !messages.is_empty() {
             round.queued += state.store.queue_duty_messages(&messages, now).await?;
         }
@@ -267,6 +315,53 @@ fn reminder_messages(
             body: body.clone(),
         })
         .collect()
+}
+
+/// The owner's reminder after a major incident (and once more when it is
+/// overdue).
+fn after_incident_messages(
+    d: &RecurringDuty,
+    policy: &Policy,
+    incident: &str,
+    title: &str,
+    resolved: Timestamp,
+    overdue: bool,
+    now: Timestamp,
+) -> Vec<NewDutyMessage> {
+    let Some(owner) = owner_of(d, policy, now) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (which, subject) in [
+        (
+            "due",
+            Some(format!("[duty] {} after {incident}: {title}", d.title)),
+        ),
+        (
+            "overdue",
+            overdue.then(|| format!("[duty] OVERDUE: {} after {incident}: {title}", d.title)),
+        ),
+    ] {
+        let Some(subject) = subject else { continue };
+        let body = format!(
+            "{subject}\n\n{}\nRecord the run: firebell duty done {} --notes \"…\"",
+            d.description, d.key
+        );
+        for (channel, address) in contacts(policy, &owner) {
+            out.push(NewDutyMessage {
+                intent_key: format!("{}:after:{incident}:{which}:{}", d.key, channel.as_str()),
+                duty: d.key.clone(),
+                occurrence: resolved,
+                person: owner.clone(),
+                channel,
+                address,
+                locale: locale(policy, &owner),
+                subject: subject.clone(),
+                body: body.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The monthly monitoring check: one test through each configured

@@ -370,6 +370,8 @@ async fn s003_review_cycle(backend: Backend) {
 
 /// s004.monthly-review: the runbook has a monthly review cycle; its owner is
 /// reminded before it, and it is overdue (loud in /metrics) when not done.
+/// A major incident's resolution makes it owed again, until a run is
+/// recorded after it.
 async fn s004_monthly_review(backend: Backend) {
     let app = app_at(backend, "agent-factory.toml", "2026-11-20T12:00:00Z").await;
     duties_round(&app).await;
@@ -392,6 +394,45 @@ async fn s004_monthly_review(backend: Backend) {
         .await
         .unwrap();
     assert!(metrics.contains("firebell_duties_overdue"), "{metrics}");
+    let (status, _) = app
+        .post(
+            "/api/v1/duties/runbook-review/runs",
+            json!({"outcome": "ok"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(duty(&app, "runbook-review").await["overdue"], false);
+
+    // A P1 resolved: the review is owed after it, and its owner hears so.
+    let id = app
+        .declare(json!({"title": "Agents stuck", "severity": "P1"}))
+        .await;
+    app.advance_mins(30);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    // A P2 is no major incident.
+    let minor = app
+        .declare(json!({"title": "Slow page", "severity": "P2"}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{minor}/resolve"),
+        json!({}),
+    )
+    .await;
+    let round = duties_round(&app).await;
+    assert!(round.queued >= 1, "{round:?}");
+    let d = duty(&app, "runbook-review").await;
+    assert_eq!(d["owed_after"], json!([id]));
+    let sent = app.get("/api/v1/duties/runbook-review/runs").await.1;
+    assert_eq!(sent["items"].as_array().unwrap().len(), 1);
+    app.advance_mins(60);
+    ok(
+        &app,
+        "/api/v1/duties/runbook-review/runs",
+        json!({"outcome": "ok", "notes": "added the queue alert"}),
+    )
+    .await;
+    assert_eq!(duty(&app, "runbook-review").await["owed_after"], json!([]));
 }
 
 /// s003.ack-target-reported: time to acknowledge and to resolve, per

@@ -112,6 +112,10 @@ pub struct RecurringDuty {
     /// (Firebell sends a test through every notification channel when it is
     /// due and records which arrived).
     pub kind: DutyKind,
+    /// Also owed after each incident of these severities is resolved
+    /// (004: "Update triggers: after major incidents"), until a run is
+    /// recorded after its resolution.
+    pub after_incidents: Vec<String>,
 }
 
 impl Default for RecurringDuty {
@@ -127,6 +131,7 @@ impl Default for RecurringDuty {
             remind_before: vec![Duration::from_hours(24)],
             overdue_after: Duration::from_hours(24),
             kind: DutyKind::Task,
+            after_incidents: Vec::new(),
         }
     }
 }

@@ -132,6 +132,9 @@ impl Validator {
             if let Err(e) = crate::duties::DutySchedule::of(duty, &policy.calendar) {
                 self.err(at.key("every"), e.0);
             }
+            for (k, sev) in duty.after_incidents.iter().enumerate() {
+                self.severity_ref(policy, at.key("after_incidents").index(k), Some(sev));
+            }
             if duty.owner.is_empty() {
                 self.err(
                     at.key("owner"),
