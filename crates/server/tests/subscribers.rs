@@ -408,6 +408,28 @@ async fn s001_sev1_customer_email(backend: Backend) {
     assert_eq!(app.events_of(&id2, "status_updated").await.len(), 1);
     let (fanned, _) = app.tell_subscribers().await;
     assert_eq!(fanned.messages, 2, "payments and everything: {fanned:?}");
+
+    // A SEV-1 drill tells no customer: no notice, nothing to subscribers,
+    // even of a public update posted on it.
+    let drill = app
+        .declare(
+            json!({"title": "Game day: backend down", "severity": "SEV-1",
+                        "services": ["backend"], "drill": true}),
+        )
+        .await;
+    assert!(app.events_of(&drill, "status_updated").await.is_empty());
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{drill}/updates"),
+            json!({"message": "drill update", "visibility": "public"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    let (fanned, _) = app.tell_subscribers().await;
+    assert_eq!(
+        fanned.messages, 0,
+        "a drill reaches no subscriber: {fanned:?}"
+    );
 }
 
 /// Webhook subscribers: the secret is shown once, every delivery is signed
