@@ -13,10 +13,18 @@ use crate::policy::{Cadence, Calendar, RecurringDuty};
 /// When a duty's occurrences fall.
 #[derive(Clone, Debug)]
 pub struct DutySchedule {
-    cadence: Cadence,
-    day: Day,
-    at: Time,
+    when: When,
     tz: TimeZone,
+}
+
+#[derive(Clone, Debug)]
+enum When {
+    Calendar {
+        cadence: Cadence,
+        day: Day,
+        at: Time,
+    },
+    Cron(Box<jiff_cron::Schedule>),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +54,24 @@ fn weekday(s: &str) -> Option<Weekday> {
 impl DutySchedule {
     /// The schedule `duty` describes, in `calendar`'s time zone.
     pub fn of(duty: &RecurringDuty, calendar: &Calendar) -> Result<DutySchedule, ScheduleError> {
+        let tz = TimeZone::get(&calendar.time_zone).map_err(|e| {
+            ScheduleError(format!("unknown time zone {:?}: {e}", calendar.time_zone))
+        })?;
+        if let Some(expr) = &duty.cron {
+            if duty.every.is_some() || duty.day.is_some() || duty.at.is_some() {
+                return Err(ScheduleError(
+                    "give either `cron` or `every` (with `day` and `at`), not both".into(),
+                ));
+            }
+            return Ok(DutySchedule {
+                when: When::Cron(Box::new(cron(expr)?)),
+                tz,
+            });
+        }
         let cadence = duty.every.ok_or_else(|| {
-            ScheduleError("`every` is required: \"weekly\", \"monthly\" or \"quarterly\"".into())
+            ScheduleError(
+                "`every` (\"weekly\", \"monthly\" or \"quarterly\") or `cron` is required".into(),
+            )
         })?;
         let day_text = duty.day.as_deref().unwrap_or(match cadence {
             Cadence::Weekly => "mon",
@@ -72,27 +96,22 @@ impl DutySchedule {
         let at = at_text.parse::<Time>().map_err(|e| {
             ScheduleError(format!("`at` {at_text:?} is not a time like 10:00: {e}"))
         })?;
-        let tz = TimeZone::get(&calendar.time_zone).map_err(|e| {
-            ScheduleError(format!("unknown time zone {:?}: {e}", calendar.time_zone))
-        })?;
         Ok(DutySchedule {
-            cadence,
-            day,
-            at,
+            when: When::Calendar { cadence, day, at },
             tz,
         })
     }
 
-    fn at_date(&self, date: Date) -> Option<Timestamp> {
-        date.to_datetime(self.at)
+    fn at_date(&self, at: Time, date: Date) -> Option<Timestamp> {
+        date.to_datetime(at)
             .to_zoned(self.tz.clone())
             .ok()
             .map(|z| z.timestamp())
     }
 
     /// The period's occurrence date on or before `day`.
-    fn on_or_before(&self, day: Date) -> Option<Date> {
-        match self.day {
+    fn on_or_before(cadence: Cadence, dom: Day, day: Date) -> Option<Date> {
+        match dom {
             Day::Weekday(wd) => {
                 let back = (i64::from(day.weekday().to_monday_zero_offset())
                     - i64::from(wd.to_monday_zero_offset()))
@@ -100,7 +119,7 @@ impl DutySchedule {
                 day.checked_sub(jiff::Span::new().days(back)).ok()
             }
             Day::OfMonth(n) => {
-                let first_month = match self.cadence {
+                let first_month = match cadence {
                     Cadence::Quarterly => (day.month() - 1) / 3 * 3 + 1,
                     _ => day.month(),
                 };
@@ -108,15 +127,15 @@ impl DutySchedule {
                 if candidate <= day {
                     Some(candidate)
                 } else {
-                    self.step(candidate, -1)
+                    Self::step(cadence, candidate, -1)
                 }
             }
         }
     }
 
     /// One period later (`dir` 1) or earlier (`dir` -1).
-    fn step(&self, date: Date, dir: i64) -> Option<Date> {
-        let span = match self.cadence {
+    fn step(cadence: Cadence, date: Date, dir: i64) -> Option<Date> {
+        let span = match cadence {
             Cadence::Weekly => jiff::Span::new().weeks(dir),
             Cadence::Monthly => jiff::Span::new().months(dir),
             Cadence::Quarterly => jiff::Span::new().months(3 * dir),
@@ -126,20 +145,97 @@ impl DutySchedule {
 
     /// The latest occurrence at or before `t`.
     pub fn prev(&self, t: Timestamp) -> Option<Timestamp> {
-        let today = t.to_zoned(self.tz.clone()).date();
-        let mut date = self.on_or_before(today)?;
-        if self.at_date(date)? > t {
-            date = self.step(date, -1)?;
+        match &self.when {
+            When::Calendar { cadence, day, at } => {
+                let today = t.to_zoned(self.tz.clone()).date();
+                let mut date = Self::on_or_before(*cadence, *day, today)?;
+                if self.at_date(*at, date)? > t {
+                    date = Self::step(*cadence, date, -1)?;
+                }
+                self.at_date(*at, date)
+            }
+            // `after` is exclusive; a second later makes `t` itself count.
+            When::Cron(s) => s
+                .after((t + jiff::SignedDuration::from_secs(1)).to_zoned(self.tz.clone()))
+                .next_back()
+                .map(|z| z.timestamp()),
         }
-        self.at_date(date)
     }
 
     /// The first occurrence after `t`.
     pub fn next(&self, t: Timestamp) -> Option<Timestamp> {
-        let prev = self.prev(t)?;
-        let date = prev.to_zoned(self.tz.clone()).date();
-        self.at_date(self.step(date, 1)?)
+        match &self.when {
+            When::Calendar { cadence, at, .. } => {
+                let prev = self.prev(t)?;
+                let date = prev.to_zoned(self.tz.clone()).date();
+                self.at_date(*at, Self::step(*cadence, date, 1)?)
+            }
+            When::Cron(s) => s
+                .after(t.to_zoned(self.tz.clone()))
+                .next()
+                .map(|z| z.timestamp()),
+        }
     }
+
+    /// The schedule in words: `weekly on sun at 10:00`, `cron 0 10 * * 1`.
+    pub fn describe(duty: &RecurringDuty) -> String {
+        if let Some(c) = &duty.cron {
+            return format!("cron {c}");
+        }
+        let every = match duty.every {
+            Some(Cadence::Weekly) => "weekly",
+            Some(Cadence::Monthly) => "monthly",
+            Some(Cadence::Quarterly) => "quarterly",
+            None => "?",
+        };
+        format!(
+            "{every} on {} at {}",
+            duty.day
+                .as_deref()
+                .unwrap_or(if every == "weekly" { "mon" } else { "1" }),
+            duty.at.as_deref().unwrap_or("10:00")
+        )
+    }
+}
+
+/// A standard five-field cron expression (minute hour day-of-month month
+/// day-of-week, 0 or 7 = Sunday) as the cron crate's seconds-first form,
+/// with day-of-week numbers written as names (it counts 1 = Sunday).
+fn cron(expr: &str) -> Result<jiff_cron::Schedule, ScheduleError> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = fields.as_slice() else {
+        return Err(ScheduleError(format!(
+            "cron {expr:?} needs five fields: minute hour day-of-month month day-of-week"
+        )));
+    };
+    const DAYS: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let name = |n: &str| -> Result<String, ScheduleError> {
+        match n.parse::<usize>() {
+            Ok(i) if i < DAYS.len() => Ok(DAYS[i].to_string()),
+            Ok(_) => Err(ScheduleError(format!(
+                "cron {expr:?}: day-of-week {n} is not 0-7"
+            ))),
+            Err(_) => Ok(n.to_string()),
+        }
+    };
+    let mut parts = Vec::new();
+    for part in dow.split(',') {
+        let (base, step) = match part.split_once('/') {
+            Some((b, s)) => (b, Some(s)),
+            None => (part, None),
+        };
+        let base = match base.split_once('-') {
+            Some((a, b)) => format!("{}-{}", name(a)?, name(b)?),
+            None => name(base)?,
+        };
+        parts.push(match step {
+            Some(s) => format!("{base}/{s}"),
+            None => base,
+        });
+    }
+    let full = format!("0 {minute} {hour} {dom} {month} {}", parts.join(","));
+    full.parse::<jiff_cron::Schedule>()
+        .map_err(|e| ScheduleError(format!("cron {expr:?} is not valid: {e}")))
 }
 
 /// Which reminder of an occurrence.
@@ -315,6 +411,40 @@ mod tests {
         assert_eq!(
             q.prev(ts("2026-01-02T00:00:00Z")),
             Some(ts("2025-10-03T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn cron_in_the_calendars_time_zone() {
+        let d = RecurringDuty {
+            key: "d".into(),
+            cron: Some("30 9 * * 1-5".into()),
+            ..Default::default()
+        };
+        let s = DutySchedule::of(&d, &riyadh()).unwrap();
+        // Saturday 2026-12-05 12:00Z: weekdays at 09:30 Riyadh (06:30Z).
+        let now = ts("2026-12-05T12:00:00Z");
+        assert_eq!(s.prev(now), Some(ts("2026-12-04T06:30:00Z")), "Friday");
+        assert_eq!(s.next(now), Some(ts("2026-12-07T06:30:00Z")), "Monday");
+        assert_eq!(
+            s.prev(ts("2026-12-07T06:30:00Z")),
+            Some(ts("2026-12-07T06:30:00Z"))
+        );
+        let sunday = RecurringDuty {
+            cron: Some("0 10 * * 0".into()),
+            ..d.clone()
+        };
+        let s = DutySchedule::of(&sunday, &riyadh()).unwrap();
+        assert_eq!(s.next(now), Some(ts("2026-12-06T07:00:00Z")), "0 is Sunday");
+        let bad = RecurringDuty {
+            cron: Some("0 10 * *".into()),
+            ..d
+        };
+        assert!(
+            DutySchedule::of(&bad, &riyadh())
+                .unwrap_err()
+                .0
+                .contains("five fields")
         );
     }
 

@@ -99,18 +99,9 @@ pub fn owner_of(duty: &RecurringDuty, policy: &Policy, now: Timestamp) -> Option
 }
 
 fn schedule_text(d: &RecurringDuty, policy: &Policy) -> String {
-    let every = match d.every {
-        Some(firebell_core::policy::Cadence::Weekly) => "weekly",
-        Some(firebell_core::policy::Cadence::Monthly) => "monthly",
-        Some(firebell_core::policy::Cadence::Quarterly) => "quarterly",
-        None => "?",
-    };
     format!(
-        "{every} on {} at {} ({})",
-        d.day
-            .as_deref()
-            .unwrap_or(if every == "weekly" { "mon" } else { "1" }),
-        d.at.as_deref().unwrap_or("10:00"),
+        "{} ({})",
+        DutySchedule::describe(d),
         policy.calendar.time_zone
     )
 }

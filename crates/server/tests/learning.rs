@@ -349,6 +349,8 @@ async fn s003_review_cycle(backend: Backend) {
             "{d}"
         );
     }
+    let d = duty(&app, "backup-verification").await;
+    assert_eq!(d["schedule"], "cron 0 9 * * 1 (UTC)", "written as cron");
     // Jane is reminded a week before the review (on Slack, unreachable here).
     set(&app, "2026-12-27T10:00:00Z");
     let round = duties_round(&app).await;

@@ -101,6 +101,9 @@ pub struct RecurringDuty {
     pub day: Option<String>,
     /// Local time in the calendar's time zone, `HH:MM`; default 10:00.
     pub at: Option<String>,
+    /// Or a cron expression (minute hour day-of-month month day-of-week,
+    /// 0 or 7 = Sunday) in the calendar's time zone, instead of `every`.
+    pub cron: Option<String>,
     /// The owner is reminded this long before each occurrence (each once).
     #[serde(deserialize_with = "durations")]
     pub remind_before: Vec<Duration>,
@@ -128,6 +131,7 @@ impl Default for RecurringDuty {
             every: None,
             day: None,
             at: None,
+            cron: None,
             remind_before: vec![Duration::from_hours(24)],
             overdue_after: Duration::from_hours(24),
             kind: DutyKind::Task,
