@@ -95,6 +95,10 @@ pub struct Report {
     pub since: Timestamp,
     pub until: Timestamp,
     pub incidents: u32,
+    /// The range held more incidents than a report reads; these numbers
+    /// are of the newest only.
+    #[serde(default)]
+    pub truncated: bool,
     /// All severities together.
     pub acknowledge: Timing,
     pub resolve: Timing,
@@ -240,6 +244,7 @@ pub fn report(
         since,
         until,
         incidents: rows.len() as u32,
+        truncated: false,
         acknowledge: timing(rows.iter().map(|r| (r.time_to_ack, r.ack_on_target)), None),
         resolve: timing(
             rows.iter()

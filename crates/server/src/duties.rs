@@ -168,7 +168,18 @@ async fn owed_after(
         .store
         .list_incidents(&firebell_store::IncidentFilter {
             statuses: vec![firebell_core::Status::Resolved],
-            severities: d.after_incidents.clone(),
+            // As stored: the policy's own spelling of each severity.
+            severities: d
+                .after_incidents
+                .iter()
+                .map(|s| {
+                    state
+                        .policy
+                        .policy()
+                        .severity(s)
+                        .map_or_else(|| s.clone(), |sev| sev.name.clone())
+                })
+                .collect(),
             since: Some(since),
             limit: 100,
             ..Default::default()
@@ -242,12 +253,27 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
         let done = |occ: Timestamp| runs.iter().any(|r| r.occurrence == occ);
         let mut messages = Vec::new();
         for r in reminders_due(d, &schedule, since, now, done) {
-            match (d.kind, r.kind) {
-                (DutyKind::MonitoringCheck, ReminderKind::Due) => {
-                    messages.extend(check_messages(d, &policy, &r, now));
-                }
-                _ => messages.extend(reminder_messages(d, &policy, &r, now)),
+            // A check's "due" is its tests, below.
+            if !(d.kind == DutyKind::MonitoringCheck && r.kind == ReminderKind::Due) {
+                messages.extend(reminder_messages(d, &policy, &r, now));
             }
+        }
+        // A monitoring check runs its tests whatever people recorded (they
+        // may have done the manual part early); once per occurrence.
+        let checked = |occ: Timestamp| {
+            runs.iter()
+                .any(|r| r.occurrence == occ && r.actor == FIREBELL)
+        };
+        let check_due = schedule
+            .prev(now)
+            .filter(|p| d.kind == DutyKind::MonitoringCheck && *p >= since && !checked(*p));
+        if let Some(prev) = check_due {
+            let r = DutyReminder {
+                occurrence: prev,
+                kind: ReminderKind::Due,
+                at: prev,
+            };
+            messages.extend(check_messages(d, &policy, &r, now));
         }
         for (id, title, resolved) in owed_after(state, d, since, &runs).await? {
             let overdue = resolved
@@ -260,8 +286,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
         if !messages.is_empty() {
             round.queued += state.store.queue_duty_messages(&messages, now).await?;
         }
-        if d.kind == DutyKind::MonitoringCheck
-            && let Some(prev) = schedule.prev(now).filter(|p| *p >= since && !done(*p))
+        if let Some(prev) = check_due
             && record_check(state, d, prev).await?
         {
             round.checks_recorded += 1;
@@ -288,10 +313,17 @@ fn reminder_messages(
         ReminderKind::Due => format!("[duty] {} is due now", d.title),
         ReminderKind::Overdue => format!("[duty] OVERDUE: {} was due {when}", d.title),
     };
-    let body = format!(
-        "{}\n\n{}\nRecord the run: firebell duty done {} --outcome ok --notes \"…\"",
-        subject, d.description, d.key
-    );
+    let body = match d.kind {
+        DutyKind::Task => format!(
+            "{}\n\n{}\nRecord the run: firebell duty done {} --outcome ok --notes \"…\"",
+            subject, d.description, d.key
+        ),
+        DutyKind::MonitoringCheck => format!(
+            "{subject}\n\nFirebell sends a test through every notification channel when it is due \
+             and records which arrived. What only people can check: {}",
+            d.description
+        ),
+    };
     contacts(policy, &owner)
         .into_iter()
         .map(|(channel, address)| NewDutyMessage {

@@ -26,7 +26,7 @@ use crate::health::Lease;
 use crate::notify::channels::http;
 
 /// Items filed, and issues read back, per round at most.
-const BATCH: u32 = 100;
+const BATCH: u32 = 500;
 /// Per-request timeout.
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a background round runs.

@@ -297,6 +297,14 @@ async fn s001_monthly_monitoring_check(backend: Backend) {
     set(&app, "2026-11-30T07:00:00Z");
     let round = duties_round(&app).await;
     assert_eq!((round.queued, round.delivered), (2, 2), "{round:?}");
+    // Sami confirms the phone numbers early: the automated check still runs.
+    let (status, v) = app
+        .post(
+            "/api/v1/duties/monitoring-check/runs",
+            json!({"outcome": "ok", "notes": "numbers confirmed, UptimeRobot polling"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
     // Slack fails for good this time; email works.
     receiver.script(&[common::receiver::Answer::Status(404)]);
     set(&app, "2026-12-01T07:00:00Z");
@@ -1401,4 +1409,42 @@ async fn overdue_action_items_remind_their_owners_and_are_listed(backend: Backen
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // An item dated ten days back: one reminder for the whole gap, not ten.
+    ok(
+        &app,
+        &path,
+        json!({"title": "Backfill the lost rows", "owner": "dba", "due_at": "2027-02-23T08:00:00Z"}),
+    )
+    .await;
+    app.tick().await;
+    let late: Vec<_> = app
+        .events_of(&id, "reminded")
+        .await
+        .into_iter()
+        .filter(|r| r["reminder"] == "action:3")
+        .collect();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["n"], 11, "ten days passed");
+    // Moved to next week: reminded again when that comes, not before.
+    let (status, v) = app
+        .send(
+            Method::PATCH,
+            &format!("{path}/3"),
+            json!({"due_at": "2027-03-08T08:00:00Z"}),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    set(&app, "2027-03-08T07:59:00Z");
+    app.tick().await;
+    set(&app, "2027-03-08T08:00:00Z");
+    app.tick().await;
+    let late: Vec<String> = app
+        .events_of(&id, "reminded")
+        .await
+        .into_iter()
+        .filter(|r| r["reminder"] == "action:3")
+        .map(|r| r["at"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(late, ["2027-03-05T08:00:00Z", "2027-03-08T08:00:00Z"]);
 }

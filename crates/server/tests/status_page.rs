@@ -552,12 +552,7 @@ async fn a_drill_pages_but_never_reaches_the_status_page(backend: Backend) {
         .await;
     let (_, shown) = app.get(&format!("/api/v1/incidents/{drill}")).await;
     assert_eq!(shown["incident"]["drill"], true);
-    assert!(
-        shown["incident"]["title"]
-            .as_str()
-            .unwrap()
-            .starts_with("DRILL")
-    );
+    assert_eq!(shown["incident"]["title"], "[DRILL] DRILLSECRET LLM outage");
     app.tick().await;
     assert!(
         !app.events_of(&drill, "escalated").await.is_empty(),

@@ -399,9 +399,9 @@ pub struct ActionItemFilter {
     pub open_only: bool,
     /// Not complete and due before this instant.
     pub overdue_at: Option<Timestamp>,
-    /// Not yet filed in the issue tracker.
+    /// Not complete and not yet filed in the issue tracker.
     pub unfiled: bool,
-    /// Filed, and open there when last read.
+    /// Not complete, filed, and open there when last read.
     pub filed_open: bool,
     /// 1..=500; 0 is the default page.
     pub limit: u32,

@@ -227,7 +227,9 @@ fn duty(duty: &Duty) -> String {
         Duty::PostmortemReminder { index: None } => "postmortem overdue".into(),
         Duty::ReviewReminder { index: None, .. } => "postmortem review invitation".into(),
         Duty::ReviewReminder { index: Some(_), .. } => "postmortem review reminder".into(),
-        Duty::ActionItemReminder { id, n } => format!("action item {id} overdue, reminder #{n}"),
+        Duty::ActionItemReminder { id, n, .. } => {
+            format!("action item {id} overdue, reminder #{n}")
+        }
         Duty::Recurring { key } => format!("recurring duty {key}"),
     }
 }

@@ -42,8 +42,9 @@ pub enum Duty {
     /// The review meeting at `at` (ms): its invitation (`None`) or the
     /// `index`th `remind_before`. Moving the meeting re-arms them.
     ReviewReminder { at: i64, index: Option<usize> },
-    /// Action item `id` overdue: the `n`th reminder.
-    ActionItemReminder { id: u32, n: u32 },
+    /// Action item `id`, due at `due` (ms), overdue: the reminder for the
+    /// `n`th period since (a moved due date starts afresh).
+    ActionItemReminder { id: u32, due: i64, n: u32 },
     /// A recurring duty's reminder or test message (no incident).
     Recurring { key: String },
 }
@@ -130,7 +131,7 @@ impl fmt::Display for Duty {
             Duty::PostmortemReminder { index: None } => f.write_str("followup:postmortem:overdue"),
             Duty::ReviewReminder { at, index: Some(i) } => write!(f, "followup:review:{at}:{i}"),
             Duty::ReviewReminder { at, index: None } => write!(f, "followup:review:{at}:invite"),
-            Duty::ActionItemReminder { id, n } => write!(f, "followup:action:{id}:{n}"),
+            Duty::ActionItemReminder { id, due, n } => write!(f, "followup:action:{id}:{due}:{n}"),
             Duty::Recurring { key } => write!(f, "recurring:{}", escape(key)),
         }
     }
@@ -184,10 +185,12 @@ impl FromStr for Duty {
                 _ => None,
             },
             ["recurring", key] => unescape(key).map(|key| Duty::Recurring { key }),
-            ["followup", "action", id, n] => match (id.parse().ok(), n.parse().ok()) {
-                (Some(id), Some(n)) => Some(Duty::ActionItemReminder { id, n }),
-                _ => None,
-            },
+            ["followup", "action", id, due, n] => {
+                match (id.parse().ok(), due.parse().ok(), n.parse().ok()) {
+                    (Some(id), Some(due), Some(n)) => Some(Duty::ActionItemReminder { id, due, n }),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         parsed.ok_or_else(|| InvalidDuty(text.to_string()))
@@ -217,7 +220,7 @@ impl utoipa::PartialSchema for Duty {
                  `reminder:commander`, `breach:respond`, `reminder:obligation:<key>:<i>`, \
                  `dead:<notification>`, `stakeholders:<milestone>`, \
                  `followup:postmortem:<i>|overdue`, `followup:review:<ms>:<i>|invite` or \
-                 `followup:action:<id>:<n>` or `recurring:<duty>` (names escape `%` and `:`).",
+                 `followup:action:<id>:<due ms>:<n>` or `recurring:<duty>` (names escape `%` and `:`).",
             ))
             .into()
     }
@@ -291,8 +294,12 @@ mod tests {
                 "followup:review:7:1",
             ),
             (
-                Duty::ActionItemReminder { id: 3, n: 2 },
-                "followup:action:3:2",
+                Duty::ActionItemReminder {
+                    id: 3,
+                    due: 5,
+                    n: 2,
+                },
+                "followup:action:3:5:2",
             ),
             (
                 Duty::Recurring {

@@ -71,19 +71,27 @@ pub(super) fn agenda(incident: &Incident, policy: &Policy, out: &mut Vec<Due>) {
         if item.status == ActionStatus::Complete {
             continue;
         }
-        let sent = incident
+        // Reminders about this due date: how many, and the last period.
+        let due_ms = due.as_millisecond();
+        let (sent, last) = incident
             .duties_done
             .iter()
-            .filter(|d| matches!(d, Duty::ActionItemReminder { id, .. } if *id == item.id))
-            .count() as u32;
+            .filter_map(|d| match d {
+                Duty::ActionItemReminder { id, due, n } if *id == item.id && *due == due_ms => {
+                    Some(*n)
+                }
+                _ => None,
+            })
+            .fold((0u32, 0u32), |(c, m), n| (c + 1, m.max(n)));
         if sent >= MAX_ACTION_REMINDERS {
             continue;
         }
-        if let Some(at) = super::add(due, every, sent) {
+        if let Some(at) = super::add(due, every, last) {
             out.push(Due {
                 duty: Duty::ActionItemReminder {
                     id: item.id,
-                    n: sent + 1,
+                    due: due_ms,
+                    n: last + 1,
                 },
                 at,
             });
@@ -183,11 +191,21 @@ pub(super) fn fire(ctx: &Ctx, due: &Due, out: &mut Firing) {
 /// The item's owner when they are a person, else the postmortem's owner,
 /// else whoever owns postmortems by the policy.
 fn action_item(ctx: &Ctx, due: &Due, pm_owner: Option<&str>, out: &mut Firing) {
-    let Duty::ActionItemReminder { id, n } = &due.duty else {
+    let Duty::ActionItemReminder { id, due: due_ms, n } = &due.duty else {
         return;
     };
     let Some(item) = ctx.incident.action_items.iter().find(|a| a.id == *id) else {
         return;
+    };
+    // One reminder for a whole gap (a late tick, a due date set in the
+    // past), numbered by the periods that passed.
+    let every = ctx.policy.action_items.remind_every.as_secs().max(1);
+    let periods = (ctx.now.as_millisecond() - due_ms).max(0) / 1000 / every;
+    let n = (*n).max(u32::try_from(periods + 1).unwrap_or(u32::MAX));
+    let duty = Duty::ActionItemReminder {
+        id: *id,
+        due: *due_ms,
+        n,
     };
     let owner = if ctx.policy.people.contains_key(&item.owner) {
         Some(item.owner.as_str())
@@ -203,11 +221,11 @@ fn action_item(ctx: &Ctx, due: &Due, pm_owner: Option<&str>, out: &mut Firing) {
         item.due_at.map(fmt_time).unwrap_or_default()
     );
     let targets = owner_first(owner, &ctx.policy.postmortems.owner);
-    let (notified, unreachable) = ctx.notify(&due.duty, &targets, true, false, &reason, out);
+    let (notified, unreachable) = ctx.notify(&duty, &targets, true, false, &reason, out);
     out.events.push(EventKind::Reminded {
         reminder: format!("action:{id}"),
-        duty: due.duty.clone(),
-        n: *n,
+        duty,
+        n,
         due_at: due.at,
         reason,
         notified,

@@ -348,7 +348,7 @@ fn customer_notice(ctx: &Context, incident: &Incident) -> Result<Option<EventKin
 fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, CommandError> {
     let policy = ctx.policy;
     let mut title = required_text("title", &d.title, MAX_TITLE)?;
-    if d.drill && !title.to_ascii_uppercase().contains("DRILL") {
+    if d.drill && !title.starts_with("[DRILL]") {
         title = format!("[DRILL] {title}");
     }
     let severity = canonical_severity(policy, &d.severity)?;

@@ -65,8 +65,9 @@ pub struct Review {
     /// Where: "weekly team sync", a meeting link.
     #[serde(default)]
     pub place: Option<String>,
-    /// People invited (person keys or names); the action items' owners are
-    /// invited as well, whenever they were added.
+    /// People invited (person keys); the action items' owners are invited
+    /// as well: by the invitation if their item was there when it went
+    /// out, else by the reminders.
     pub participants: Vec<String>,
 }
 

@@ -344,9 +344,8 @@ impl Incident {
             EventKind::PostmortemStateChanged { to, .. } => {
                 if let Some(pm) = &mut self.postmortem {
                     pm.state = *to;
-                    if *to == PostmortemState::Published {
-                        pm.published_at.get_or_insert(e.at);
-                    }
+                    // Taken back from published, the deadline is owed again.
+                    pm.published_at = (*to == PostmortemState::Published).then_some(e.at);
                 }
             }
             EventKind::ReviewScheduled { review } => {

@@ -86,10 +86,9 @@ pub async fn build(
         }
     }
     let policy = state.policy.policy();
-    Ok((
-        report::report(&policy, &incidents, since, until, now),
-        truncated,
-    ))
+    let mut report = report::report(&policy, &incidents, since, until, now);
+    report.truncated = truncated;
+    Ok((report, truncated))
 }
 
 /// `90d` (that long before now) or an RFC 3339 instant.

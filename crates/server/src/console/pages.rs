@@ -508,13 +508,16 @@ async fn room(
         .collect();
     let postmortem = match &incident.postmortem {
         Some(pm) => {
+            // A policy template that fails shows its error in the card; the
+            // rest of the room still works.
             let document = incident::postmortem_document(
                 &policy,
                 &incident,
                 &events,
                 now,
                 &state.links.base(),
-            )?;
+            )
+            .unwrap_or_else(|e| format!("(the postmortem could not be drafted: {e})"));
             let deadline = deadlines
                 .iter()
                 .find(|d| d.key == "postmortem")
@@ -527,6 +530,7 @@ async fn room(
                 "invitees": incident::review_invitees(&incident, &policy),
                 "unfinished": incident::postmortem_unfinished(&document, &policy, &incident.severity),
                 "drafted": pm.document.is_none(),
+                "shown": document_digest(&document),
                 "path": incident::postmortem_path(&policy, &incident),
                 "document": document,
                 "next": match pm.state {
@@ -730,6 +734,21 @@ pub struct ActionForm {
     at: String,
     #[serde(default)]
     priority: String,
+    /// The incident's version the form was shown at; where a form sends
+    /// it (the postmortem), a save on a moved incident is a conflict.
+    #[serde(default)]
+    version: Option<u64>,
+    /// Digest of the postmortem text as shown (see [`document_digest`]).
+    #[serde(default)]
+    shown: String,
+}
+
+/// A short digest of a document as the browser sends it back (line ends
+/// normalised), to tell an edited text from the one shown.
+fn document_digest(text: &str) -> String {
+    use sha2::Digest;
+    let normalised = text.replace("\r\n", "\n");
+    hex::encode(&sha2::Sha256::digest(normalised.trim_end().as_bytes())[..16])
 }
 
 /// A form's instant: RFC 3339, a UTC civil time (`2026-12-08 10:00`, as
@@ -850,8 +869,11 @@ fn command(action: &str, f: ActionForm, now: Timestamp) -> Result<Command, ApiEr
             add: tag_list(&f.add),
             remove: tag_list(&f.remove),
         },
+        // The text as it was shown is not saved again: changing only the
+        // owner must not freeze a live draft into a document.
         "postmortem" => Command::EditPostmortem {
-            document: (!f.text.trim().is_empty()).then_some(f.text),
+            document: (!f.text.trim().is_empty() && document_digest(&f.text) != f.shown)
+                .then_some(f.text),
             owner: (!f.person.is_empty()).then_some(f.person),
         },
         "postmortem-state" => Command::SetPostmortemState {
@@ -910,8 +932,9 @@ pub async fn act(
 ) -> Result<Response, ApiError> {
     session.check_csrf(&form.csrf)?;
     session.require_responder()?;
+    let expected = form.version;
     let outcome = match command(&action, form, state.clock.now()) {
-        Ok(cmd) => crate::api::incidents::execute(&state, &session.caller.name, &id, None, cmd)
+        Ok(cmd) => crate::api::incidents::execute(&state, &session.caller.name, &id, expected, cmd)
             .await
             .map(drop),
         Err(e) => Err(e),

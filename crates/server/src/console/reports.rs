@@ -183,6 +183,15 @@ pub async fn record_run(
 ) -> Result<Response, ApiError> {
     session.check_csrf(&form.csrf)?;
     session.require_responder()?;
+    if form.notes.len() > 20_000 {
+        return duties_view(
+            &state,
+            &session,
+            Some("notes are at most 20000 bytes".into()),
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let outcome = match form.outcome.parse::<firebell_store::DutyOutcome>() {
         Ok(o) => o,
         Err(e) => {

@@ -136,11 +136,15 @@ impl Handle {
                 .push(" AND a.due_at_ms < ")
                 .push_bind(to_ms(now));
         }
+        // The tracker deals with items still to do: a complete one is not
+        // filed late, nor read back.
         if filter.unfiled {
-            q.push(" AND a.tracker_number IS NULL");
+            q.push(" AND a.tracker_number IS NULL AND a.status <> ")
+                .push_bind(ActionStatus::Complete.as_str());
         }
         if filter.filed_open {
-            q.push(" AND a.tracker_number IS NOT NULL AND a.tracker_state <> 'closed'");
+            q.push(" AND a.tracker_number IS NOT NULL AND a.tracker_state <> 'closed' AND a.status <> ")
+                .push_bind(ActionStatus::Complete.as_str());
         }
         q.push(" ORDER BY a.due_at_ms IS NULL, a.due_at_ms, a.incident_id, a.id LIMIT ")
             .push_bind(i64::from(effective_limit(filter.limit)));

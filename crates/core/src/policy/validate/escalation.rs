@@ -91,6 +91,12 @@ impl Validator {
                 );
             }
         }
+        if policy.action_items.remind_every.as_secs() < 60 {
+            self.err(
+                KeyPath::root().key("action_items").key("remind_every"),
+                "`remind_every` must be at least 1m",
+            );
+        }
         if let Some(t) = &policy.action_items.tracker {
             let at = KeyPath::root().key("action_items").key("tracker");
             if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
