@@ -226,10 +226,11 @@ async fn fire_incident(
     Ok((applied.events.len(), intents))
 }
 
-/// Rewrite the timers of every open incident from the policy in force: a
+/// Rewrite the timers of every incident that may owe something from the
+/// policy in force (open ones, and resolved ones with follow-ups): a
 /// reloaded policy may move, add or remove what is owed.
 pub async fn resync_all(state: &Scheduler) -> Result<usize, ChangeError> {
-    let ids = state.incidents.store.open_incident_ids().await?;
+    let ids = state.incidents.store.incident_ids_with_duties().await?;
     for id in &ids {
         state.incidents.replan(id).await?;
     }
@@ -246,7 +247,7 @@ pub async fn run(state: Scheduler) {
                 Ok(n) => {
                     tracing::info!(
                         incidents = n,
-                        "policy changed: open incidents' timers rewritten"
+                        "policy changed: the timers of incidents that owe anything rewritten"
                     );
                     policy = current;
                 }

@@ -90,7 +90,71 @@ on_both_backends!(
     s001_monthly_monitoring_check,
     s003_review_cycle,
     s004_monthly_review,
+    a_reloaded_policy_moves_a_resolved_incidents_reminders,
 );
+
+/// A policy change reaches the reminders of postmortems whose incidents
+/// are resolved: a `remind_before` added later fires.
+async fn a_reloaded_policy_moves_a_resolved_incidents_reminders(backend: Backend) {
+    let (dir, app) = edited(
+        backend,
+        "dealix-incident-rollback.toml",
+        &[],
+        "",
+        "2027-02-18T10:00:00Z",
+    )
+    .await;
+    let id = app
+        .declare(json!({"title": "Leads API down", "severity": "P0"}))
+        .await;
+    app.advance_mins(60);
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    app.tick().await;
+    assert_eq!(
+        postmortem(&app, &id).await["postmortem"]["due_at"],
+        "2027-02-24T11:00:00Z"
+    );
+    // Two days' notice instead of one.
+    let path = dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let from = "owner = [\"role:incident_commander\", \"paged\"]\nremind_before = [\"1d\"]";
+    assert!(text.contains(from));
+    std::fs::write(
+        &path,
+        text.replace(
+            from,
+            "owner = [\"role:incident_commander\", \"paged\"]\nremind_before = [\"2d\", \"1d\"]",
+        ),
+    )
+    .unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let (_, p) = app.get("/api/v1/policy").await;
+        if p["policy"]["postmortems"]["remind_before"]
+            .as_array()
+            .map(Vec::len)
+            == Some(2)
+        {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the policy file was reloaded");
+    firebell_server::scheduler::resync_all(&app.state().scheduler)
+        .await
+        .unwrap();
+    set(&app, "2027-02-22T11:00:00Z");
+    app.tick().await;
+    let sent = postmortem_reminders(&app, &id).await;
+    assert_eq!(
+        sent.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        [("postmortem", "2027-02-22T11:00:00Z")],
+        "two days before"
+    );
+}
 
 /// A seed policy with `edits` (`from`, `to`) applied and `extra` appended,
 /// served from a temp file the caller keeps.

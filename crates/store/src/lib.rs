@@ -258,6 +258,10 @@ forward! {
     /// policy change).
     pub async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Open incidents, and resolved ones with timers or follow-ups still to
+    /// do: those whose timers a policy change may move.
+    pub async fn incident_ids_with_duties(&self) -> Result<Vec<String>, StoreError>;
+
     /// When a recurring duty is owed from (recorded the first time asked).
     pub async fn duty_since(&self, duty: &str, now: Timestamp) -> Result<Timestamp, StoreError>;
 

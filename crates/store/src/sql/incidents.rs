@@ -155,6 +155,22 @@ impl Handle {
             .collect()
     }
 
+    /// Incidents a policy change may owe new timers: open ones, and
+    /// resolved ones with timers or follow-ups still to do (a postmortem
+    /// not published, an action item not complete).
+    pub(crate) async fn incident_ids_with_duties(&self) -> Result<Vec<String>, StoreError> {
+        let _t = Self::timer("incident_ids_with_duties");
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE status <> 'resolved' \
+             UNION SELECT incident_id FROM timers \
+             UNION SELECT incident_id FROM postmortems WHERE state <> 'published' \
+             UNION SELECT incident_id FROM action_items WHERE status <> 'complete' \
+             ORDER BY 1",
+        )
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     pub(crate) async fn open_incident_ids(&self) -> Result<Vec<String>, StoreError> {
         let _t = Self::timer("open_incident_ids");
         Ok(
