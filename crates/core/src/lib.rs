@@ -14,9 +14,11 @@
 //! - [`status_page`]: what customers see: component states, uptime, public updates.
 //! - [`report`]: MTTA and MTTR against targets, and the rest of the learning
 //!   loop's numbers, over a date range.
+//! - [`change`]: deploys and other changes, freezes, and the rollback advisor.
 //! - [`duration`]: human durations (`15m`, `72h`, `3d`) as the policy writes them.
 
 pub mod alert;
+pub mod change;
 pub mod duration;
 pub mod duties;
 pub mod escalation;

@@ -116,8 +116,11 @@ fn news_counts_follow_the_incident_not_the_whole_set() {
     let opened = [alert("a", Some("api"), Some("P1"), true)];
     let d = opening::declaration(&policy, &opened, &[], now()).unwrap();
     let (declared, _) = declare(&d, &ctx).unwrap();
-    let (mut incident, _): (Incident, _) =
-        declared.advance(vec![opening::opened_with(&opened, now())], now(), "alerts");
+    let (mut incident, _): (Incident, _) = declared.advance(
+        opening::opened_with(&policy, &d, &opened, now()),
+        now(),
+        "alerts",
+    );
     incident.id = "INC-1".into();
     assert_eq!((incident.alerts_firing, incident.alerts_total), (1, 1));
 
@@ -127,7 +130,7 @@ fn news_counts_follow_the_incident_not_the_whole_set() {
     let b = alert("b", Some("api"), Some("P1"), true);
     let mut c = alert("c", Some("api"), Some("P1"), true);
     c.incident_id = Some("INC-0".into());
-    match opening::record(&incident, &[a, b, c], now()) {
+    match opening::record(&policy, &incident, &[a, b, c], now()) {
         Command::RecordAlerts {
             attached,
             resolved,
@@ -135,7 +138,10 @@ fn news_counts_follow_the_incident_not_the_whole_set() {
             firing,
             total,
             sample,
+            runbooks,
+            criteria,
         } => {
+            assert!(runbooks.is_empty() && criteria.is_empty());
             assert_eq!((attached, resolved, refired), (2, 1, 1));
             assert_eq!((firing, total), (2, 3));
             assert_eq!(sample.len(), 3);

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod command;
 pub mod connections;

@@ -45,7 +45,9 @@ async fn old_records_are_pruned_and_history_is_kept(backend: Backend) {
             summary: "deploy v1.4".into(),
             service: Some("api".into()),
             environment: None,
+            kind: firebell_core::change::ChangeKind::App,
             at: "2026-11-23T09:00:00Z".parse().unwrap(),
+            details: Default::default(),
             payload: json!({}),
         })
         .await

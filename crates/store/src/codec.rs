@@ -16,6 +16,7 @@ use firebell_core::alert::silence::MaintenanceKind;
 use firebell_core::alert::{
     Alert, IncomingAlert, MaintenanceReview, MaintenanceWindow, Matcher, Silence, ValueTest,
 };
+use firebell_core::change::ManualFreeze;
 use firebell_core::{Event, Incident, Status, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1023,17 +1024,55 @@ pub(crate) struct ChangeRow {
     environment: Option<String>,
     at_ms: i64,
     payload: String,
+    kind: String,
+    details: String,
 }
 
 impl ChangeRow {
     pub(crate) fn into_change(self) -> Result<ChangeRecord, StoreError> {
         Ok(ChangeRecord {
             payload: decode_json(&self.payload, &format!("payload of change {}", self.id))?,
+            details: decode_json(&self.details, &format!("details of change {}", self.id))?,
+            kind: decode_enum(&self.kind, &format!("kind of change {}", self.id))?,
             at: from_ms(self.at_ms)?,
             source: self.source,
             summary: self.summary,
             service: self.service,
             environment: self.environment,
+            id: self.id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FreezeRow {
+    id: String,
+    kind: String,
+    environment: Option<String>,
+    service: Option<String>,
+    reason: String,
+    created_by: String,
+    created_at_ms: i64,
+    until_ms: i64,
+    lifted_at_ms: Option<i64>,
+    lifted_by: Option<String>,
+}
+
+impl FreezeRow {
+    pub(crate) fn into_freeze(self) -> Result<ManualFreeze, StoreError> {
+        Ok(ManualFreeze {
+            kind: self
+                .kind
+                .parse()
+                .map_err(|e: String| StoreError::Corrupt(format!("freeze {}: {e}", self.id)))?,
+            created_at: from_ms(self.created_at_ms)?,
+            until: from_ms(self.until_ms)?,
+            lifted_at: self.lifted_at_ms.map(from_ms).transpose()?,
+            environment: self.environment,
+            service: self.service,
+            reason: self.reason,
+            created_by: self.created_by,
+            lifted_by: self.lifted_by,
             id: self.id,
         })
     }

@@ -700,6 +700,43 @@ forward! {
         since: Timestamp,
     ) -> Result<Vec<ChangeRecord>, StoreError>;
 
+    pub async fn get_change(&self, id: &str) -> Result<Option<ChangeRecord>, StoreError>;
+
+    /// Changes to any of `services` at or after `since`, newest first.
+    pub async fn changes_of(
+        &self,
+        services: &[String],
+        since: Timestamp,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    // --- freezes and upstream providers ------------------------------------------
+
+    /// Store a manual freeze or an admin's override; its id must be new.
+    pub async fn create_freeze(
+        &self,
+        freeze: &firebell_core::change::ManualFreeze,
+    ) -> Result<(), StoreError>;
+
+    /// Freezes and overrides not lifted that end after `after`, soonest end first.
+    pub async fn list_freezes(
+        &self,
+        after: Timestamp,
+    ) -> Result<Vec<firebell_core::change::ManualFreeze>, StoreError>;
+
+    /// Lift a freeze or override in force; `None` if there is none by that id.
+    pub async fn lift_freeze(
+        &self,
+        id: &str,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<Option<firebell_core::change::ManualFreeze>, StoreError>;
+
+    /// Store a provider's polled status; true when its indicator moved.
+    pub async fn record_provider_status(&self, status: &ProviderStatus) -> Result<bool, StoreError>;
+
+    /// Every provider's last polled status.
+    pub async fn provider_statuses(&self) -> Result<Vec<ProviderStatus>, StoreError>;
+
     // --- schedule overrides --------------------------------------------------------
 
     /// Store a new on-call override (one statement) and return it as stored

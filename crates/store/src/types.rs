@@ -197,19 +197,23 @@ impl AlertCursor {
     }
 }
 
-/// A change somewhere (a deploy, a config push, a feature flag), reported so
-/// responders can ask "what changed just before this started?".
+/// A deploy, migration, flag flip or config change (see [`firebell_core::change`]).
+pub use firebell_core::change::Change as ChangeRecord;
+
+/// What an upstream provider's status page said when last polled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeRecord {
-    pub id: String,
-    /// Who reported it, e.g. `github-actions`, `argocd`.
-    pub source: String,
-    pub summary: String,
-    pub service: Option<String>,
-    pub environment: Option<String>,
-    pub at: Timestamp,
-    /// The sender's own data, kept as given.
-    pub payload: serde_json::Value,
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderStatus {
+    pub provider: String,
+    /// Statuspage's indicator: `none`, `minor`, `major`, `critical`,
+    /// `maintenance`; `unknown` when it could not be read.
+    pub indicator: String,
+    pub description: String,
+    pub checked_at: Timestamp,
+    /// When the indicator last moved.
+    pub changed_at: Timestamp,
+    /// Why the last poll failed, if it did.
+    pub error: Option<String>,
 }
 
 /// The latest ping of a heartbeat (see the policy's `[[heartbeats]]`).

@@ -2602,7 +2602,23 @@ fn change(id: &str, service: Option<&str>, at: Timestamp) -> ChangeRecord {
         summary: format!("deploy {id}"),
         service: service.map(str::to_string),
         environment: Some("production".into()),
+        kind: firebell_core::change::ChangeKind::Migration,
         at,
+        // Every detail round-trips, a freeze reason included.
+        details: firebell_core::change::ChangeDetails {
+            version: Some("v1.4".into()),
+            previous_version: Some("v1.3".into()),
+            commit: Some("0123abc".into()),
+            author: Some("maria".into()),
+            url: Some("https://ci.example/run/1".into()),
+            started_at: Some(at),
+            frozen: vec![firebell_core::change::FreezeReason {
+                source: firebell_core::change::FreezeSource::Incident,
+                id: "INC-1".into(),
+                reason: "P0 open".into(),
+                until: None,
+            }],
+        },
         payload: serde_json::json!({
             "sha": "0123abc",
             "steps": [1, 2.5, null, true],

@@ -231,5 +231,8 @@ fn duty(duty: &Duty) -> String {
             format!("action item {id} overdue, reminder #{n}")
         }
         Duty::Recurring { key } => format!("recurring duty {key}"),
+        Duty::RollbackDecision => "rollback decision due".into(),
+        Duty::RollbackVerify => "verify the rollback".into(),
+        Duty::RunbookPhase { runbook, .. } => format!("runbook {runbook}: next steps apply"),
     }
 }

@@ -83,10 +83,17 @@ pub fn declaration(
     })
 }
 
-/// The event that records a new incident's first alerts on its timeline.
-pub fn opened_with(alerts: &[Alert], now: Timestamp) -> EventKind {
+/// The events that record a new incident's first alerts on its timeline:
+/// their counts, then the runbooks their matchers attach (those the
+/// declaration did not attach already) and the rollback criteria they show.
+pub fn opened_with(
+    policy: &Policy,
+    declared: &Declare,
+    alerts: &[Alert],
+    now: Timestamp,
+) -> Vec<EventKind> {
     let total = alerts.len() as u64;
-    EventKind::AlertsChanged {
+    let mut events = vec![EventKind::AlertsChanged {
         attached: total,
         resolved: 0,
         refired: 0,
@@ -94,7 +101,53 @@ pub fn opened_with(alerts: &[Alert], now: Timestamp) -> EventKind {
         total,
         sample: sample(alerts, now),
         all_resolved: false,
+    }];
+    let (runbooks, criteria) = signals(policy, alerts, now);
+    let start = declared.detected_at.unwrap_or(now);
+    for key in runbooks {
+        let Some(rb) = policy.runbooks.iter().find(|r| r.key == key) else {
+            continue;
+        };
+        if crate::incident::runbook_reason(rb, &declared.services, &declared.tags).is_none() {
+            events.push(crate::incident::runbook_attached(
+                rb,
+                "an alert matched its route".into(),
+                start,
+                now,
+            ));
+        }
     }
+    for (criterion, detail) in criteria {
+        events.push(EventKind::RollbackCriterionMet { criterion, detail });
+    }
+    events
+}
+
+/// The runbooks whose matchers hold for a firing alert, and the rollback
+/// criteria a firing alert shows (name, the alert), each once.
+pub fn signals(
+    policy: &Policy,
+    alerts: &[Alert],
+    now: Timestamp,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut runbooks: Vec<String> = Vec::new();
+    let mut criteria: Vec<(String, String)> = Vec::new();
+    if policy.runbooks.is_empty() && policy.rollback.criteria.is_empty() {
+        return (runbooks, criteria);
+    }
+    for a in alerts.iter().filter(|a| a.is_firing(now)) {
+        for rb in &policy.runbooks {
+            if !runbooks.contains(&rb.key) && rb.matches_alert(&a.labels) {
+                runbooks.push(rb.key.clone());
+            }
+        }
+        for c in &policy.rollback.criteria {
+            if !criteria.iter().any(|(n, _)| n == &c.name) && c.matches(&a.labels) {
+                criteria.push((c.name.clone(), brief(a)));
+            }
+        }
+    }
+    (runbooks, criteria)
 }
 
 /// The news a group's alerts bring to `incident`: those not yet linked to it
@@ -102,7 +155,7 @@ pub fn opened_with(alerts: &[Alert], now: Timestamp) -> EventKind {
 /// (firing again after resolution is a new occurrence, which arrives
 /// unlinked). Counts follow from the incident's own state, not a count over a
 /// set that grows with every storm.
-pub fn record(incident: &Incident, alerts: &[Alert], now: Timestamp) -> Command {
+pub fn record(policy: &Policy, incident: &Incident, alerts: &[Alert], now: Timestamp) -> Command {
     let id = incident.id.as_str();
     let new: Vec<&Alert> = alerts
         .iter()
@@ -113,7 +166,10 @@ pub fn record(incident: &Incident, alerts: &[Alert], now: Timestamp) -> Command 
         .filter(|a| a.incident_id.as_deref() == Some(id) && !a.is_firing(now))
         .count() as u64;
     let new_firing = new.iter().filter(|a| a.is_firing(now)).count() as u64;
+    let (runbooks, criteria) = signals(policy, alerts, now);
     Command::RecordAlerts {
+        runbooks,
+        criteria,
         attached: new.len() as u64,
         resolved,
         refired: new.iter().filter(|a| a.incident_id.is_some()).count() as u64,

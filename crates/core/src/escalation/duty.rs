@@ -47,6 +47,12 @@ pub enum Duty {
     ActionItemReminder { id: u32, due: i64, n: u32 },
     /// A recurring duty's reminder or test message (no incident).
     Recurring { key: String },
+    /// The rollback decision is due (criteria met `decide_within` ago).
+    RollbackDecision,
+    /// Verify the rollback (`verify_after` after it).
+    RollbackVerify,
+    /// A runbook's steps that apply from `at` (ms) begin: the long outage's.
+    RunbookPhase { runbook: String, at: i64 },
 }
 
 /// What stakeholders are told of (s002.notify-mitigated-and-resolved).
@@ -133,6 +139,9 @@ impl fmt::Display for Duty {
             Duty::ReviewReminder { at, index: None } => write!(f, "followup:review:{at}:invite"),
             Duty::ActionItemReminder { id, due, n } => write!(f, "followup:action:{id}:{due}:{n}"),
             Duty::Recurring { key } => write!(f, "recurring:{}", escape(key)),
+            Duty::RollbackDecision => f.write_str("rollback:decide"),
+            Duty::RollbackVerify => f.write_str("rollback:verify"),
+            Duty::RunbookPhase { runbook, at } => write!(f, "runbook:{}:{at}", escape(runbook)),
         }
     }
 }
@@ -185,6 +194,12 @@ impl FromStr for Duty {
                 _ => None,
             },
             ["recurring", key] => unescape(key).map(|key| Duty::Recurring { key }),
+            ["rollback", "decide"] => Some(Duty::RollbackDecision),
+            ["rollback", "verify"] => Some(Duty::RollbackVerify),
+            ["runbook", key, at] => match (unescape(key), at.parse().ok()) {
+                (Some(runbook), Some(at)) => Some(Duty::RunbookPhase { runbook, at }),
+                _ => None,
+            },
             ["followup", "action", id, due, n] => {
                 match (id.parse().ok(), due.parse().ok(), n.parse().ok()) {
                     (Some(id), Some(due), Some(n)) => Some(Duty::ActionItemReminder { id, due, n }),
@@ -220,7 +235,8 @@ impl utoipa::PartialSchema for Duty {
                  `reminder:commander`, `breach:respond`, `reminder:obligation:<key>:<i>`, \
                  `dead:<notification>`, `stakeholders:<milestone>`, \
                  `followup:postmortem:<i>|overdue`, `followup:review:<ms>:<i>|invite` or \
-                 `followup:action:<id>:<due ms>:<n>` or `recurring:<duty>` (names escape `%` and `:`).",
+                 `followup:action:<id>:<due ms>:<n>`, `recurring:<duty>`, `rollback:decide|verify` or \
+                 `runbook:<key>:<ms>` (names escape `%` and `:`).",
             ))
             .into()
     }

@@ -201,12 +201,66 @@ pub fn agenda(incident: &Incident, policy: &Policy) -> Vec<Due> {
             }
         }
     }
+    change_duties(incident, policy, &mut out);
     follow_up::agenda(incident, policy, &mut out);
     // At the same instant the ladder's own step goes first, so a rule that
     // escalates "at once" moves on from it rather than firing it.
     // Then by the duty's text, the order duties have always fired in.
     out.sort_by_cached_key(|d| (d.at, !d.duty.is_step(), d.duty.to_string()));
     out
+}
+
+/// The change-safety duties: the rollback decision and its verification
+/// (s003.rollback-criteria), and the runbook phases that begin on the clock
+/// (s003.dependency-outage).
+fn change_duties(incident: &Incident, policy: &Policy, out: &mut Vec<Due>) {
+    if !incident.is_open() {
+        return;
+    }
+    let done = |d: &Duty| incident.duties_done.contains(d);
+    let rb = &policy.rollback;
+    if incident.rollback.decision.is_none()
+        && let (Some(first), Some(within)) =
+            (incident.rollback.criteria_met.first(), rb.decide_within)
+        && !done(&Duty::RollbackDecision)
+    {
+        out.push(Due {
+            duty: Duty::RollbackDecision,
+            at: first.at + within.as_signed(),
+        });
+    }
+    if let (Some(decision), Some(after)) = (&incident.rollback.decision, rb.verify_after)
+        && decision.decision == crate::incident::RollbackDecision::RolledBack
+        && !done(&Duty::RollbackVerify)
+    {
+        out.push(Due {
+            duty: Duty::RollbackVerify,
+            at: decision.at + after.as_signed(),
+        });
+    }
+    let mut phases: Vec<(String, Timestamp)> = Vec::new();
+    for c in &incident.checklist {
+        let Some(from) = c.item.applies_from else {
+            continue;
+        };
+        let Some((runbook, _)) = c.item.id.split_once('.') else {
+            continue;
+        };
+        if incident.runbooks.iter().any(|r| r == runbook)
+            && !phases.iter().any(|(r, t)| r == runbook && *t == from)
+        {
+            phases.push((runbook.to_string(), from));
+        }
+    }
+    for (runbook, at) in phases {
+        let duty = Duty::RunbookPhase {
+            runbook,
+            at: at.as_millisecond(),
+        };
+        if !done(&duty) {
+            out.push(Due { duty, at });
+        }
+    }
 }
 
 /// Fire every duty due at or before `now`, in due order. The events are to be
@@ -416,6 +470,72 @@ fn fire_one(
         Duty::PostmortemReminder { .. }
         | Duty::ReviewReminder { .. }
         | Duty::ActionItemReminder { .. } => follow_up::fire(&ctx, due, out),
+        Duty::RollbackDecision | Duty::RollbackVerify | Duty::RunbookPhase { .. } => {
+            let rollback_targets = if policy.rollback.notify.is_empty() {
+                &policy.reminders.update
+            } else {
+                &policy.rollback.notify
+            };
+            let (reminder, targets, reason) = match &due.duty {
+                Duty::RollbackDecision => (
+                    "rollback-decision".to_string(),
+                    rollback_targets,
+                    format!(
+                        "roll back or fix forward? Decide now: rollback criteria met ({}); see the advice on the incident",
+                        incident
+                            .rollback
+                            .criteria_met
+                            .iter()
+                            .map(|c| c.criterion.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                Duty::RollbackVerify => (
+                    "rollback-verify".to_string(),
+                    rollback_targets,
+                    "verify the rollback: health endpoint, error rate and latency back to baseline, critical flows"
+                        .to_string(),
+                ),
+                Duty::RunbookPhase { runbook, at } => {
+                    let Some(rb) = policy.runbooks.iter().find(|r| &r.key == runbook) else {
+                        return;
+                    };
+                    let steps: Vec<&str> = incident
+                        .checklist
+                        .iter()
+                        .filter(|c| {
+                            c.item.id.starts_with(&format!("{runbook}."))
+                                && c.item.applies_from.map(|t| t.as_millisecond()) == Some(*at)
+                        })
+                        .map(|c| c.item.text.as_str())
+                        .collect();
+                    (
+                        format!("runbook:{runbook}"),
+                        &rb.notify,
+                        format!(
+                            "{}: the outage has lasted {}; these steps now apply: {}",
+                            rb.title,
+                            Duration::from_secs(
+                                (*at - incident.detected_at.as_millisecond()).max(0) / 1000
+                            ),
+                            steps.join(" / ")
+                        ),
+                    )
+                }
+                _ => unreachable!(),
+            };
+            let (notified, unreachable) = ctx.notify(&due.duty, targets, true, false, &reason, out);
+            out.events.push(EventKind::Reminded {
+                reminder,
+                duty: due.duty.clone(),
+                n: 1,
+                due_at: due.at,
+                reason,
+                notified,
+                unreachable,
+            });
+        }
         // Sent by the duties' own loop, never on an incident's agenda.
         Duty::Recurring { .. } => {}
         // Written by the dispatcher, never on an agenda.

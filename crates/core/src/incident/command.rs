@@ -188,7 +188,54 @@ pub enum Command {
         firing: u64,
         total: u64,
         sample: Vec<AlertBrief>,
+        /// Runbooks whose matchers hold for one of the alerts.
+        runbooks: Vec<String>,
+        /// Rollback criteria an alert shows: name and the alert.
+        criteria: Vec<(String, String)>,
     },
+    /// Attach a runbook's steps by hand (a scenario people recognise).
+    AttachRunbook {
+        runbook: String,
+    },
+    /// A rollback criterion held: a check-in value above its threshold.
+    MeetRollbackCriterion {
+        criterion: String,
+        detail: String,
+    },
+    /// Record the rollback decision. `RolledBack` names the change undone
+    /// (the server fills in its kind, service and previous version) and
+    /// opens the post-rollback checklist; with `resolve` the incident
+    /// resolves "via rollback", publicly.
+    DecideRollback {
+        decision: super::rollback::RollbackDecision,
+        change: Option<ChangeRef>,
+        note: String,
+        resolve: bool,
+    },
+    /// The rollback hook's outcome, recorded after a confirmed call.
+    RecordRollbackHook {
+        change: Option<String>,
+        url: String,
+        ok: bool,
+        outcome: String,
+    },
+    /// An admin let deploys through a freeze this incident holds.
+    RecordFreezeOverride {
+        freeze: String,
+        environment: Option<String>,
+        service: Option<String>,
+        reason: String,
+        until: Timestamp,
+    },
+}
+
+/// The change a rollback undoes, as the store knows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeRef {
+    pub id: String,
+    pub kind: crate::change::ChangeKind,
+    pub service: Option<String>,
+    pub previous_version: Option<String>,
 }
 
 impl Command {
@@ -215,6 +262,11 @@ impl Command {
             Command::AddActionItem { .. } => "add_action_item",
             Command::UpdateActionItem { .. } => "update_action_item",
             Command::RecordTrackerIssue { .. } => "record_tracker_issue",
+            Command::AttachRunbook { .. } => "attach_runbook",
+            Command::MeetRollbackCriterion { .. } => "meet_rollback_criterion",
+            Command::DecideRollback { .. } => "decide_rollback",
+            Command::RecordRollbackHook { .. } => "record_rollback_hook",
+            Command::RecordFreezeOverride { .. } => "record_freeze_override",
         }
     }
 }
@@ -420,7 +472,68 @@ fn declared_events(d: &Declare, ctx: &Context) -> Result<Vec<EventKind>, Command
         let person = known_person(policy, person)?;
         events.push(EventKind::RoleAssigned { role, person });
     }
+    let EventKind::Declared { services, tags, .. } = &events[0] else {
+        unreachable!("the first event is the declaration")
+    };
+    let attached: Vec<EventKind> = policy
+        .runbooks
+        .iter()
+        .filter_map(|rb| {
+            let why = runbook_reason(rb, services, tags)?;
+            Some(runbook_attached(rb, why, detected_at, ctx.now))
+        })
+        .collect();
+    events.extend(attached);
     Ok(events)
+}
+
+/// Why `runbook` applies to an incident on `services` with `tags`, if it does.
+pub fn runbook_reason(
+    runbook: &crate::policy::Runbook,
+    services: &[String],
+    tags: &[String],
+) -> Option<String> {
+    if let Some(s) = runbook.services.iter().find(|s| services.contains(s)) {
+        return Some(format!("service {s}"));
+    }
+    runbook
+        .tags
+        .iter()
+        .find(|t| tags.iter().any(|x| x.eq_ignore_ascii_case(t)))
+        .map(|t| format!("tag {t}"))
+}
+
+/// The event attaching `runbook`: its steps as checklist items, phases
+/// counted from the outage's start, deadlines from `now`.
+pub fn runbook_attached(
+    runbook: &crate::policy::Runbook,
+    reason: String,
+    start: Timestamp,
+    now: Timestamp,
+) -> EventKind {
+    let title = match &runbook.scenario {
+        Some(n) => format!("{n} {}", runbook.title),
+        None => runbook.title.clone(),
+    };
+    EventKind::RunbookAttached {
+        runbook: runbook.key.clone(),
+        title: title.clone(),
+        reason,
+        checklist: runbook
+            .steps
+            .iter()
+            .map(|step| OpenedChecklistItem {
+                id: format!("{}.{}", runbook.key, step.key),
+                checklist: title.clone(),
+                text: step.text.clone(),
+                due_at: step.within.map(|w| now + w.as_signed()),
+                command: step.command.clone(),
+                link: step.link.clone(),
+                applies_from: step.after.map(|d| start + d.as_signed()),
+                applies_until: step.before.map(|d| start + d.as_signed()),
+            })
+            .collect(),
+    }
 }
 
 /// The checklist items an incident of `severity` with `tags` has, their
@@ -439,6 +552,10 @@ fn opened_checklist(
                 checklist: c.title.clone(),
                 text: item.text.clone(),
                 due_at: item.within.or(c.within).map(|w| now + w.as_signed()),
+                command: None,
+                link: None,
+                applies_from: None,
+                applies_until: None,
             })
         })
         .collect()
@@ -481,6 +598,7 @@ pub fn decide(
             | Command::AddActionItem { .. }
             | Command::UpdateActionItem { .. }
             | Command::RecordTrackerIssue { .. }
+            | Command::RecordRollbackHook { .. }
     );
     if !incident.is_open() && !allowed_when_resolved {
         return Err(CommandError::transition(
@@ -665,13 +783,24 @@ pub fn decide(
                 .filter(|o| !wanted.iter().any(|w| w.key == o.key))
                 .map(|o| o.key.clone())
                 .collect();
-            vec![EventKind::TagsChanged {
+            let runbooks: Vec<EventKind> = policy
+                .runbooks
+                .iter()
+                .filter(|rb| !incident.runbooks.contains(&rb.key))
+                .filter_map(|rb| {
+                    let why = runbook_reason(rb, &[], &added)?;
+                    Some(runbook_attached(rb, why, incident.detected_at, ctx.now))
+                })
+                .collect();
+            let mut events = vec![EventKind::TagsChanged {
                 added,
                 removed,
                 checklist,
                 obligations,
                 obligations_ended,
-            }]
+            }];
+            events.extend(runbooks);
+            events
         }
         Command::MeetObligation { key, evidence } => {
             let Some(ob) = incident.obligations.iter().find(|o| o.key == *key) else {
@@ -809,9 +938,18 @@ pub fn decide(
                 message,
             }]
         }
-        Command::Resolve { summary } => vec![EventKind::Resolved {
-            summary: optional_text("summary", summary)?,
-        }],
+        Command::Resolve { summary } => {
+            let mut summary = optional_text("summary", summary)?;
+            let rolled_back = incident
+                .rollback
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.decision == super::rollback::RollbackDecision::RolledBack);
+            if summary.is_empty() && rolled_back {
+                summary = ROLLBACK_RESOLVED.into();
+            }
+            vec![EventKind::Resolved { summary }]
+        }
         Command::Reopen { reason } => {
             if incident.is_open() {
                 return Err(CommandError::transition(
@@ -833,6 +971,8 @@ pub fn decide(
             firing,
             total,
             sample,
+            runbooks,
+            criteria,
         } => {
             // "All resolved" only on the change that takes the last one down.
             let all_resolved =
@@ -849,6 +989,9 @@ pub fn decide(
             let auto_resolve = policy
                 .severity(&incident.severity)
                 .is_some_and(|s| s.on_alerts_resolved == crate::policy::OnAlertsResolved::Resolve);
+            if incident.is_open() {
+                events.extend(alert_signals(policy, incident, runbooks, criteria, ctx.now));
+            }
             if all_resolved && auto_resolve && incident.is_open() {
                 events.push(EventKind::Resolved {
                     summary: "all alerts resolved".into(),
@@ -856,6 +999,96 @@ pub fn decide(
             }
             events
         }
+        Command::AttachRunbook { runbook } => {
+            let Some(rb) = policy.runbooks.iter().find(|r| r.key == *runbook) else {
+                return Err(CommandError::invalid(
+                    "unknown_runbook",
+                    format!(
+                        "unknown runbook {runbook:?}; the policy has {}",
+                        list_or_none(
+                            &policy
+                                .runbooks
+                                .iter()
+                                .map(|r| r.key.as_str())
+                                .collect::<Vec<_>>()
+                        )
+                    ),
+                ));
+            };
+            if incident.runbooks.contains(&rb.key) {
+                return Err(CommandError::transition(
+                    "runbook_attached",
+                    format!("runbook {runbook} is already on {}", incident.id),
+                ));
+            }
+            vec![runbook_attached(
+                rb,
+                format!("attached by {}", ctx.actor),
+                incident.detected_at,
+                ctx.now,
+            )]
+        }
+        Command::MeetRollbackCriterion { criterion, detail } => {
+            if !policy
+                .rollback
+                .criteria
+                .iter()
+                .any(|c| c.name == *criterion)
+            {
+                return Err(CommandError::invalid(
+                    "unknown_criterion",
+                    format!("unknown rollback criterion {criterion:?}"),
+                ));
+            }
+            if incident
+                .rollback
+                .criteria_met
+                .iter()
+                .any(|c| c.criterion == *criterion)
+            {
+                return Err(CommandError::transition(
+                    "criterion_met",
+                    format!(
+                        "rollback criterion {criterion} is already met on {}",
+                        incident.id
+                    ),
+                ));
+            }
+            vec![EventKind::RollbackCriterionMet {
+                criterion: criterion.clone(),
+                detail: optional_text("detail", detail)?,
+            }]
+        }
+        Command::DecideRollback {
+            decision,
+            change,
+            note,
+            resolve,
+        } => decide_rollback(incident, *decision, change.as_ref(), note, *resolve, ctx)?,
+        Command::RecordRollbackHook {
+            change,
+            url,
+            ok,
+            outcome,
+        } => vec![EventKind::RollbackHookCalled {
+            change: change.clone(),
+            url: url.clone(),
+            ok: *ok,
+            outcome: optional_text("outcome", outcome)?,
+        }],
+        Command::RecordFreezeOverride {
+            freeze,
+            environment,
+            service,
+            reason,
+            until,
+        } => vec![EventKind::FreezeOverridden {
+            freeze: freeze.clone(),
+            environment: environment.clone(),
+            service: service.clone(),
+            reason: required_text("reason", reason, MAX_TEXT)?,
+            until: *until,
+        }],
         Command::EditPostmortem { .. }
         | Command::SetPostmortemState { .. }
         | Command::ScheduleReview { .. }
@@ -875,6 +1108,127 @@ pub fn decide(
     }
     Ok(events)
 }
+
+/// What alerts bring besides counts: runbooks their matchers attach and
+/// rollback criteria they show, each once per incident.
+pub fn alert_signals(
+    policy: &Policy,
+    incident: &Incident,
+    runbooks: &[String],
+    criteria: &[(String, String)],
+    now: Timestamp,
+) -> Vec<EventKind> {
+    let mut events = Vec::new();
+    for key in runbooks {
+        if incident.runbooks.contains(key) {
+            continue;
+        }
+        if let Some(rb) = policy.runbooks.iter().find(|r| &r.key == key) {
+            events.push(runbook_attached(
+                rb,
+                "an alert matched its route".into(),
+                incident.detected_at,
+                now,
+            ));
+        }
+    }
+    for (criterion, detail) in criteria {
+        let met =
+            |c: &str| {
+                incident.rollback.criteria_met.iter().any(|m| m.criterion == c)
+                || events.iter().any(|e| {
+                    matches!(e, EventKind::RollbackCriterionMet { criterion: x, .. } if x == c)
+                })
+            };
+        if !met(criterion) {
+            events.push(EventKind::RollbackCriterionMet {
+                criterion: criterion.clone(),
+                detail: detail.clone(),
+            });
+        }
+    }
+    events
+}
+
+/// The events of a rollback decision (s003.post-rollback): the record, the
+/// post-rollback checklist through the policy's rollback tag, and with
+/// `resolve` the public "resolved via rollback".
+fn decide_rollback(
+    incident: &Incident,
+    decision: super::rollback::RollbackDecision,
+    change: Option<&ChangeRef>,
+    note: &str,
+    resolve: bool,
+    ctx: &Context,
+) -> Result<Vec<EventKind>, CommandError> {
+    use super::rollback::RollbackDecision;
+    let policy = ctx.policy;
+    if let Some(done) = &incident.rollback.decision
+        && done.decision == RollbackDecision::RolledBack
+    {
+        return Err(CommandError::transition(
+            "rolled_back",
+            format!(
+                "incident {} was rolled back already ({})",
+                incident.id,
+                done.change.as_deref().unwrap_or("no change named")
+            ),
+        ));
+    }
+    let note = optional_text("note", note)?;
+    let mut events = vec![EventKind::RollbackDecided {
+        decision,
+        change: change.map(|c| c.id.clone()),
+        kind: change.map(|c| c.kind),
+        service: change.and_then(|c| c.service.clone()),
+        to_version: change.and_then(|c| c.previous_version.clone()),
+        note: note.clone(),
+    }];
+    if decision == RollbackDecision::FixForward {
+        if resolve {
+            return Err(CommandError::invalid(
+                "invalid_decision",
+                "only a rollback resolves with the decision; resolve a fix forward on its own",
+            ));
+        }
+        return Ok(events);
+    }
+    let tag = policy.rollback.tag.trim();
+    if !tag.is_empty() && !incident.tags.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+        let mut next = incident.clone();
+        let (after, _) = next.advance(events.clone(), ctx.now, ctx.actor);
+        next = after;
+        events.extend(decide(
+            &next,
+            &Command::ChangeTags {
+                add: vec![tag.to_string()],
+                remove: Vec::new(),
+            },
+            ctx,
+        )?);
+    }
+    if resolve {
+        events.push(EventKind::StatusUpdated {
+            status: Status::Resolved,
+            visibility: Visibility::Public,
+            message: ROLLBACK_RESOLVED.into(),
+            template: None,
+            locale: None,
+            direction: Default::default(),
+        });
+        events.push(EventKind::Resolved {
+            summary: if note.is_empty() {
+                ROLLBACK_RESOLVED.into()
+            } else {
+                format!("{ROLLBACK_RESOLVED}: {note}")
+            },
+        });
+    }
+    Ok(events)
+}
+
+/// What a resolution by rollback says, on the timeline and the status page.
+pub const ROLLBACK_RESOLVED: &str = "Incident resolved via rollback";
 
 /// A person's display name from the policy, or the key itself.
 /// The learning loop's commands: postmortem and action items.

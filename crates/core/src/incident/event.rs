@@ -123,6 +123,24 @@ pub struct OpenedChecklistItem {
     pub text: String,
     /// Deadline, if the policy gives one.
     pub due_at: Option<Timestamp>,
+    /// A runbook step's command, shown as text to copy (never run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// A runbook step that applies only from this instant (a long outage's
+    /// steps) or only until it (a short outage's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applies_from: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applies_until: Option<Timestamp>,
+}
+
+impl OpenedChecklistItem {
+    /// Whether the step applies at `now` (steps without a phase always do).
+    pub fn applies_at(&self, now: Timestamp) -> bool {
+        self.applies_from.is_none_or(|t| t <= now) && self.applies_until.is_none_or(|t| now < t)
+    }
 }
 
 /// An obligation whose clock started with this incident.
@@ -276,6 +294,45 @@ pub enum EventKind {
         status: Option<String>,
         reason: String,
     },
+    /// A rollback criterion held: its decision clock starts at the first.
+    RollbackCriterionMet {
+        criterion: String,
+        detail: String,
+    },
+    /// Rolled back, or fix forward: the decision and what it undid.
+    RollbackDecided {
+        decision: super::rollback::RollbackDecision,
+        change: Option<String>,
+        kind: Option<crate::change::ChangeKind>,
+        service: Option<String>,
+        to_version: Option<String>,
+        #[serde(default)]
+        note: String,
+    },
+    /// The policy's rollback hook was called on a person's confirmation.
+    RollbackHookCalled {
+        change: Option<String>,
+        url: String,
+        ok: bool,
+        outcome: String,
+    },
+    /// An admin let deploys through the freeze this incident holds.
+    FreezeOverridden {
+        freeze: String,
+        environment: Option<String>,
+        service: Option<String>,
+        reason: String,
+        until: Timestamp,
+    },
+    /// A runbook's steps opened as a checklist: by an alert its matchers
+    /// hold for, the incident's services or tags, or a person.
+    RunbookAttached {
+        runbook: String,
+        title: String,
+        reason: String,
+        #[serde(default)]
+        checklist: Vec<OpenedChecklistItem>,
+    },
     /// Alerts were attached to the incident, resolved or fired again. Counts
     /// and a small sample only: an incident with thousands of alerts keeps a
     /// readable timeline (the full list is in the alerts table).
@@ -413,6 +470,11 @@ impl EventKind {
             EventKind::ActionItemAdded { .. } => "action_item_added",
             EventKind::ActionItemUpdated { .. } => "action_item_updated",
             EventKind::ActionItemFiled { .. } => "action_item_filed",
+            EventKind::RollbackCriterionMet { .. } => "rollback_criterion_met",
+            EventKind::RollbackDecided { .. } => "rollback_decided",
+            EventKind::RollbackHookCalled { .. } => "rollback_hook_called",
+            EventKind::FreezeOverridden { .. } => "freeze_overridden",
+            EventKind::RunbookAttached { .. } => "runbook_attached",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
             EventKind::RuleTriggered { .. } => "rule_triggered",
@@ -516,6 +578,69 @@ impl EventKind {
             EventKind::ObligationMet { key, evidence } => {
                 format!("obligation {key} met: {evidence}")
             }
+            EventKind::RollbackCriterionMet { criterion, detail } => {
+                format!("rollback criterion met: {criterion} ({detail})")
+            }
+            EventKind::RollbackDecided {
+                decision,
+                change,
+                service,
+                to_version,
+                note,
+                ..
+            } => {
+                let what = match decision {
+                    super::rollback::RollbackDecision::RolledBack => format!(
+                        "rolled back {}{}{}",
+                        change.as_deref().unwrap_or("the last change"),
+                        service
+                            .as_deref()
+                            .map(|s| format!(" on {s}"))
+                            .unwrap_or_default(),
+                        to_version
+                            .as_deref()
+                            .map(|v| format!(" to {v}"))
+                            .unwrap_or_default()
+                    ),
+                    super::rollback::RollbackDecision::FixForward => {
+                        "decided to fix forward".into()
+                    }
+                };
+                if note.is_empty() {
+                    what
+                } else {
+                    format!("{what}: {note}")
+                }
+            }
+            EventKind::RollbackHookCalled {
+                url, ok, outcome, ..
+            } => format!(
+                "rollback hook {url} {}: {outcome}",
+                if *ok { "called" } else { "FAILED" }
+            ),
+            EventKind::FreezeOverridden {
+                environment,
+                service,
+                reason,
+                until,
+                ..
+            } => format!(
+                "deploy freeze overridden for {} until {until}: {reason}",
+                [environment.as_deref(), service.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+            EventKind::RunbookAttached {
+                title,
+                reason,
+                checklist,
+                ..
+            } => format!(
+                "runbook {title:?} attached ({reason}): {} steps",
+                checklist.len()
+            ),
             EventKind::PostmortemOpened {
                 owner,
                 due_at,

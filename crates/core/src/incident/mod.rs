@@ -7,11 +7,13 @@ mod deadline;
 mod event;
 mod message;
 mod postmortem;
+mod rollback;
 mod state;
 
 pub use command::{
-    COMMANDER_ROLE, Command, CommandError, Context, Declare, MAX_ALERT_SAMPLE, Rejection,
-    UpdateMessage, decide, declare, display_name, incident_id_stem, stamp,
+    COMMANDER_ROLE, ChangeRef, Command, CommandError, Context, Declare, MAX_ALERT_SAMPLE,
+    ROLLBACK_RESOLVED, Rejection, UpdateMessage, alert_signals, decide, declare, display_name,
+    incident_id_stem, runbook_attached, runbook_reason, stamp,
 };
 pub use deadline::{Deadline, DeadlineStatus, deadlines};
 pub use event::{
@@ -25,4 +27,5 @@ pub use postmortem::{
     draft as postmortem_draft, due_at as postmortem_due, export_path as postmortem_path,
     review_invitees, slug, unfinished as postmortem_unfinished,
 };
+pub use rollback::{CriterionMet, RollbackDecision, RollbackRecord, RollbackState};
 pub use state::{ChecklistItemState, Incident, MetObligation};

@@ -9,6 +9,7 @@ use super::event::{
     Status, Visibility,
 };
 use super::postmortem::{ActionItem, ActionStatus, Postmortem, PostmortemState};
+use super::rollback::{CriterionMet, RollbackRecord, RollbackState};
 use crate::Timestamp;
 use crate::escalation::Duty;
 
@@ -111,6 +112,12 @@ pub struct Incident {
     pub postmortem: Option<Postmortem>,
     #[serde(default)]
     pub action_items: Vec<ActionItem>,
+    /// Rollback criteria met and the decision taken.
+    #[serde(default, skip_serializing_if = "RollbackState::is_empty")]
+    pub rollback: RollbackState,
+    /// Runbooks attached, by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbooks: Vec<String>,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -205,6 +212,8 @@ impl Incident {
             ack_round: 0,
             postmortem: None,
             action_items: Vec::new(),
+            rollback: RollbackState::default(),
+            runbooks: Vec::new(),
             updated_at: e.at,
             version: e.seq,
         })
@@ -298,6 +307,56 @@ impl Incident {
                 for o in obligations {
                     if !self.obligations.iter().any(|x| x.key == o.key) {
                         self.obligations.push(o.clone());
+                    }
+                }
+            }
+            EventKind::RollbackCriterionMet { criterion, detail } => {
+                if !self
+                    .rollback
+                    .criteria_met
+                    .iter()
+                    .any(|c| &c.criterion == criterion)
+                {
+                    self.rollback.criteria_met.push(CriterionMet {
+                        criterion: criterion.clone(),
+                        detail: detail.clone(),
+                        at: e.at,
+                    });
+                }
+            }
+            EventKind::RollbackDecided {
+                decision,
+                change,
+                kind,
+                service,
+                to_version,
+                note,
+            } => {
+                self.rollback.decision = Some(RollbackRecord {
+                    decision: *decision,
+                    change: change.clone(),
+                    kind: *kind,
+                    service: service.clone(),
+                    to_version: to_version.clone(),
+                    note: note.clone(),
+                    at: e.at,
+                    by: e.actor.clone(),
+                });
+            }
+            EventKind::RollbackHookCalled { .. } | EventKind::FreezeOverridden { .. } => {}
+            EventKind::RunbookAttached {
+                runbook, checklist, ..
+            } => {
+                if !self.runbooks.contains(runbook) {
+                    self.runbooks.push(runbook.clone());
+                }
+                for item in checklist {
+                    if !self.checklist.iter().any(|c| c.item.id == item.id) {
+                        self.checklist.push(ChecklistItemState {
+                            item: item.clone(),
+                            ticked_at: None,
+                            ticked_by: None,
+                        });
                     }
                 }
             }

@@ -80,6 +80,243 @@ pub struct Policy {
     /// Recurring duties: restore tests, game days, policy reviews, key
     /// rotation, the monthly monitoring check.
     pub duties: Vec<RecurringDuty>,
+    /// Which recorded changes an incident shows and suspects.
+    pub changes: Changes,
+    /// When deploys are frozen.
+    pub freeze: Freeze,
+    /// The rollback advisor: criteria, windows, the decision clock, the hook.
+    pub rollback: Rollback,
+    /// Runbooks: steps attached to incidents as a checklist.
+    pub runbooks: Vec<Runbook>,
+    /// Upstream providers whose Statuspage-format status Firebell polls.
+    pub providers: BTreeMap<String, Provider>,
+}
+
+// --- Change safety -------------------------------------------------------------
+
+/// `[changes]`: which recorded changes an incident shows, and which it suspects.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Changes {
+    /// How long before an incident began its services' changes are shown
+    /// on it (s002.recent-changes).
+    #[serde(deserialize_with = "duration")]
+    pub recent_within: Duration,
+    /// A change that took effect this shortly before the incident began, or
+    /// during it, is suspect (s000.rollback-suspect-deploy).
+    #[serde(deserialize_with = "duration")]
+    pub suspect_within: Duration,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes {
+            recent_within: Duration::from_hours(24),
+            suspect_within: Duration::from_hours(2),
+        }
+    }
+}
+
+/// `[freeze]` (s000.freeze-until-green).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Freeze {
+    /// An open incident of these severities freezes deploys to its
+    /// services' environments.
+    pub severities: Vec<String>,
+    /// Until the incident is `resolved` (default) or `mitigated`.
+    pub until: FreezeUntil,
+    /// Scheduled freezes: a holiday, a launch.
+    pub windows: Vec<FreezeWindow>,
+}
+
+/// When an incident's freeze lifts.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FreezeUntil {
+    #[default]
+    Resolved,
+    Mitigated,
+}
+
+/// `[[freeze.windows]]`: no deploys from `start` to `end` in these
+/// environments and services (none named: all).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct FreezeWindow {
+    pub name: String,
+    pub reason: String,
+    /// RFC 3339 instants, e.g. `2026-12-24T00:00:00+03:00` (checked at load).
+    pub start: String,
+    pub end: String,
+    pub environments: Vec<String>,
+    pub services: Vec<String>,
+}
+
+impl FreezeWindow {
+    /// `[start, end)`, when both parse.
+    pub fn span(&self) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+        Some((self.start.parse().ok()?, self.end.parse().ok()?))
+    }
+}
+
+/// `[rollback]`: the advisor's criteria and clocks.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Rollback {
+    /// What makes a rollback due (s003.rollback-criteria).
+    pub criteria: Vec<RollbackCriterion>,
+    /// Decide within this of the first criterion met; a reminder then.
+    #[serde(deserialize_with = "opt_duration")]
+    pub decide_within: Option<Duration>,
+    /// Verify this long after a rollback; a reminder then.
+    #[serde(deserialize_with = "opt_duration")]
+    pub verify_after: Option<Duration>,
+    /// Who those reminders go to; by default the update reminder's targets.
+    pub notify: Vec<String>,
+    /// A migration older than this is advised fix-forward
+    /// (s000.rollback-window-24h)…
+    #[serde(deserialize_with = "opt_duration")]
+    pub migration_window: Option<Duration>,
+    /// …unless the incident is one of these severities.
+    pub migration_window_except: Vec<String>,
+    /// The tag a recorded rollback adds; checklists on it open
+    /// (s003.post-rollback).
+    pub tag: String,
+    /// Called with the change to undo, only on a person's confirmation.
+    pub hook: Option<RollbackHook>,
+}
+
+impl Default for Rollback {
+    fn default() -> Self {
+        Rollback {
+            criteria: Vec::new(),
+            decide_within: None,
+            verify_after: None,
+            notify: Vec::new(),
+            migration_window: None,
+            migration_window_except: Vec::new(),
+            tag: "rolled-back".into(),
+            hook: None,
+        }
+    }
+}
+
+/// `[[rollback.criteria]]`: met by an alert its matchers hold for (or that
+/// carries `rollback_criterion="<name>"`), or by a check-in value above
+/// `above`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RollbackCriterion {
+    pub name: String,
+    pub description: String,
+    pub matchers: Vec<MatcherList>,
+    /// A value a deploy check-in may post, e.g. `error_rate`.
+    pub metric: Option<String>,
+    pub above: Option<f64>,
+    /// The severity of the incident a check-in opens when none is open.
+    pub severity: Option<String>,
+}
+
+impl RollbackCriterion {
+    /// Whether an alert with `labels` shows this criterion.
+    pub fn matches(&self, labels: &LabelSet) -> bool {
+        labels.get(ROLLBACK_CRITERION_LABEL).map(String::as_str) == Some(self.name.as_str())
+            || (!self.matchers.is_empty() && self.matchers.iter().all(|m| m.matches(labels)))
+    }
+}
+
+/// The label that names a rollback criterion on an alert.
+pub const ROLLBACK_CRITERION_LABEL: &str = "rollback_criterion";
+
+/// `[rollback.hook]`: a signed POST of the rollback to make.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RollbackHook {
+    pub url: String,
+    /// Environment variable holding the HMAC-SHA256 signing secret.
+    pub secret_env: Option<String>,
+}
+
+/// `[[services.<key>.rollback]]`: how to undo one kind of change to the
+/// service (s000.rollback-kinds).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct RollbackProcedure {
+    pub kind: crate::change::ChangeKind,
+    pub title: String,
+    /// Commands and instructions, shown as text.
+    pub steps: Vec<String>,
+}
+
+/// `[[runbooks]]`: steps for a scenario, attached to incidents as a checklist.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Runbook {
+    pub key: String,
+    pub title: String,
+    /// The runbook's own numbering or name for it, e.g. `2.1`.
+    pub scenario: Option<String>,
+    pub description: String,
+    /// Attach when an alert these hold for joins the incident (its route).
+    pub matchers: Vec<MatcherList>,
+    /// Attach to incidents on these services.
+    pub services: Vec<String>,
+    /// Attach when the incident carries one of these tags.
+    pub tags: Vec<String>,
+    /// Keys of people to contact, shown with the runbook.
+    pub contacts: Vec<String>,
+    /// Told when a step's phase begins (the long-outage steps).
+    pub notify: Vec<String>,
+    pub steps: Vec<RunbookStep>,
+}
+
+impl Runbook {
+    pub fn matches_alert(&self, labels: &LabelSet) -> bool {
+        !self.matchers.is_empty() && self.matchers.iter().all(|m| m.matches(labels))
+    }
+}
+
+/// One step of a runbook.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RunbookStep {
+    pub key: String,
+    pub text: String,
+    /// A command to copy, shown as text; Firebell never runs it.
+    pub command: Option<String>,
+    pub link: Option<String>,
+    /// Applies only once the outage is this old (s003: "> 5 minutes").
+    #[serde(deserialize_with = "opt_duration")]
+    pub after: Option<Duration>,
+    /// Applies only while the outage is younger (s003: "< 5 minutes").
+    #[serde(deserialize_with = "opt_duration")]
+    pub before: Option<Duration>,
+    /// A deadline, counted from attachment.
+    #[serde(deserialize_with = "opt_duration")]
+    pub within: Option<Duration>,
+}
+
+/// `[providers.<key>]`: an upstream whose Statuspage-format status is polled.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct Provider {
+    pub name: String,
+    /// `https://status.openai.com/api/v2/status.json`.
+    pub status_url: String,
+    #[serde(deserialize_with = "duration")]
+    pub poll_every: Duration,
+}
+
+impl Default for Provider {
+    fn default() -> Self {
+        Provider {
+            name: String::new(),
+            status_url: String::new(),
+            poll_every: Duration::from_mins(1),
+        }
+    }
 }
 
 /// `[[duties]]`: something owed on a calendar, with an owner, reminders,
@@ -724,6 +961,10 @@ pub struct Service {
     /// once when it is fully resolved (s002.notify-mitigated-and-resolved):
     /// `person:`, `team:`, `schedule:` or `role:` targets.
     pub stakeholders: Vec<String>,
+    /// How to undo each kind of change to it (s000.rollback-kinds).
+    pub rollback: Vec<RollbackProcedure>,
+    /// Keys of `[providers]` it depends on: their status shows on its incidents.
+    pub providers: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

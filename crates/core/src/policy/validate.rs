@@ -20,6 +20,7 @@ use super::{
 use crate::alert::routing::GROUP_BY_ALL;
 use crate::incident::COMMANDER_ROLE;
 
+mod change;
 mod escalation;
 pub use escalation::TARGET_KINDS;
 
@@ -133,6 +134,7 @@ pub(crate) fn validate(policy: &Policy) -> Vec<Problem> {
     v.maintenance(policy);
     v.ack_links(policy);
     v.status_page(policy);
+    v.change_safety(policy);
     v.problems
 }
 

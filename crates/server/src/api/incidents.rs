@@ -130,14 +130,29 @@ pub async fn list(
     responses((status = 200, body = IncidentDetail), (status = 401), (status = 404)))]
 pub async fn show(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
     let (incident, timeline) = load(&state, &id).await?;
-    let deadlines = incident::deadlines(&incident, &state.policy.policy(), state.clock.now());
+    let policy = state.policy.policy();
+    let now = state.clock.now();
+    let deadlines = incident::deadlines(&incident, &policy, now);
+    let ctx = crate::changes::incident_context(
+        &state.store,
+        &policy,
+        &incident,
+        caller.role >= firebell_store::Role::Responder,
+        now,
+    )
+    .await?;
     Ok(Json(IncidentDetail {
         incident,
         deadlines,
         timeline,
+        changes: ctx.changes,
+        rollback: ctx.rollback,
+        contacts: ctx.contacts,
+        upstreams: ctx.upstreams,
     }))
 }
 

@@ -5,6 +5,7 @@
 pub mod ack;
 pub mod alertmanager;
 pub mod alertmanager_webhook;
+pub mod changes;
 pub mod duties;
 pub mod follow_ups;
 pub mod health;
@@ -96,6 +97,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/duties", get(duties::list))
         .route("/duties/{key}/runs", get(duties::runs).post(duties::record))
         .route("/incidents/{id}/alerts", get(i::alerts))
+        .route("/incidents/{id}/rollback", post(changes::decide_rollback))
+        .route("/incidents/{id}/runbooks", post(changes::attach_runbook))
+        .route("/deploys", post(changes::record_deploy))
+        .route("/changes", get(changes::list_changes))
+        .route("/freeze", get(changes::freeze_status))
+        .route(
+            "/freezes",
+            get(changes::list_freezes).post(changes::create_freeze),
+        )
+        .route("/freezes/{id}/lift", post(changes::lift_freeze))
+        .route("/freeze/overrides", post(changes::create_override))
+        .route("/providers", get(changes::providers))
         .route(
             "/incidents/{id}/notifications",
             get(notifications::of_incident),
@@ -185,6 +198,9 @@ async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, A
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
         set_aside::list, set_aside::retry, set_aside::discard,
+        changes::record_deploy, changes::list_changes, changes::freeze_status, changes::list_freezes,
+        changes::create_freeze, changes::lift_freeze, changes::create_override, changes::decide_rollback,
+        changes::attach_runbook, changes::providers,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -433,13 +433,70 @@ async fn change_enqueue(
     id.update(integration.name.as_bytes());
     id.update(b"\n");
     id.update(&body);
+    // The deploy's particulars, where the sender put them the usual way:
+    // `custom_details.{kind, version, previous_version, commit, author}`
+    // and the first link.
+    let custom = event
+        .get("payload")
+        .and_then(|p| p.get("custom_details"))
+        .and_then(Value::as_object);
+    let text = |k: &str| {
+        custom
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(1_000).collect::<String>())
+    };
+    let kind = text("kind")
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_default();
+    let freeze = match &integration.service {
+        Some(service) => {
+            crate::changes::freeze_answer(
+                &state.store,
+                &policy,
+                firebell_core::change::Scope {
+                    service: Some(service),
+                    environment: environment.as_deref(),
+                },
+                now,
+            )
+            .await?
+        }
+        None => firebell_core::change::FreezeAnswer {
+            frozen: false,
+            reasons: Vec::new(),
+            until: None,
+            overridden_by: None,
+        },
+    };
+    let details = firebell_core::change::ChangeDetails {
+        version: text("version"),
+        previous_version: text("previous_version"),
+        commit: text("commit").or_else(|| text("sha")),
+        author: text("author"),
+        url: event
+            .get("links")
+            .and_then(Value::as_array)
+            .and_then(|l| l.first())
+            .and_then(|l| l.get("href"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        started_at: None,
+        frozen: if freeze.frozen {
+            freeze.reasons
+        } else {
+            Vec::new()
+        },
+    };
     let change = ChangeRecord {
         id: format!("pd-{}", &hex::encode(id.finalize())[..32]),
         source: source.unwrap_or_else(|| format!("pagerduty:{}", integration.name)),
         summary,
         service: integration.service.clone(),
         environment,
+        kind,
         at: timestamp.unwrap_or(now),
+        details,
         payload: Value::Object(event),
     };
     state.store.record_change(&change).await?;

@@ -492,7 +492,7 @@ async fn process_group(
                 group_key,
                 &declaration,
                 ACTOR,
-                vec![opening::opened_with(&fresh, now)],
+                opening::opened_with(&state.incidents.policy.policy(), &declaration, &fresh, now),
                 &marks,
             ),
         )
@@ -525,8 +525,12 @@ async fn record_on(
     state
         .incidents
         .change(id, ACTOR, None, &marks, |incident, ctx| {
-            incident::decide(incident, &opening::record(incident, alerts, now), ctx)
-                .map(Decision::from)
+            incident::decide(
+                incident,
+                &opening::record(ctx.policy, incident, alerts, now),
+                ctx,
+            )
+            .map(Decision::from)
         })
         .await?;
     Ok(())

@@ -48,6 +48,32 @@ pub struct IncidentDetail {
     /// What the policy expects of this incident and when, as of now.
     pub deadlines: Vec<Deadline>,
     pub timeline: Vec<Event>,
+    /// Changes to its services in the hours before it began, suspects marked.
+    #[serde(default)]
+    pub changes: Vec<firebell_core::change::RecentChange>,
+    /// The rollback advisor's word, when there is anything to say.
+    #[serde(default)]
+    pub rollback: Option<firebell_core::change::Advice>,
+    /// Whom to contact about its services and runbooks (no phone numbers
+    /// for viewers).
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    /// Upstream providers its services depend on, with their status.
+    #[serde(default)]
+    pub upstreams: Vec<super::Upstream>,
+}
+
+/// A person to contact about an incident, and how.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    /// Where from: `service api`, `runbook llm-provider-outage`.
+    pub about: String,
+    /// `kind: address`, hidden from viewers.
+    #[serde(default)]
+    pub reach: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -6,6 +6,7 @@
 //! responses the other way round. The `ToSchema` and `IntoParams` derives
 //! build the OpenAPI document (`GET /api/v1/openapi.json`).
 
+mod changes;
 mod follow_ups;
 mod incidents;
 mod monitors;
@@ -14,6 +15,7 @@ mod oncall;
 mod signals;
 mod tokens;
 
+pub use changes::*;
 pub use follow_ups::*;
 pub use incidents::*;
 pub use monitors::*;

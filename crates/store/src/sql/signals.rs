@@ -1,15 +1,12 @@
-// Signals beside alerts: silences, maintenance windows, heartbeats and
-// change events.
+// Signals beside alerts: silences, maintenance windows and heartbeats.
 // Included once per backend (see `backend/mod.rs`).
 
 use firebell_core::Timestamp;
 use firebell_core::alert::{MaintenanceReview, MaintenanceWindow, Silence};
 
 use super::Handle;
-use crate::codec::{
-    ChangeRow, MaintenanceRow, SilenceRow, encode_enum, encode_json, from_ms, to_ms,
-};
-use crate::{ChangeRecord, HeartbeatPing, StoreError};
+use crate::codec::{MaintenanceRow, SilenceRow, encode_enum, encode_json, from_ms, to_ms};
+use crate::{HeartbeatPing, StoreError};
 
 impl Handle {
     pub(crate) async fn upsert_silence(&self, silence: &Silence) -> Result<(), StoreError> {
@@ -192,58 +189,5 @@ impl Handle {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn record_change(&self, change: &ChangeRecord) -> Result<(), StoreError> {
-        let _t = Self::timer("record_change");
-        sqlx::query(
-            "INSERT INTO changes (id, source, summary, service, environment, at_ms, payload) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (id) DO UPDATE SET source = excluded.source, summary = excluded.summary, \
-             service = excluded.service, environment = excluded.environment, \
-             at_ms = excluded.at_ms, payload = excluded.payload",
-        )
-        .bind(&change.id)
-        .bind(&change.source)
-        .bind(&change.summary)
-        .bind(&change.service)
-        .bind(&change.environment)
-        .bind(to_ms(change.at))
-        .bind(encode_json(
-            &change.payload,
-            &format!("payload of change {}", change.id),
-        )?)
-        .execute(self.writer())
-        .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn list_changes(
-        &self,
-        service: Option<&str>,
-        since: Timestamp,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let _t = Self::timer("list_changes");
-        // Two texts rather than `$1 IS NULL OR …`, so a service's read uses
-        // its index under a generic plan too.
-        let rows: Vec<ChangeRow> =
-            match service {
-                Some(service) => sqlx::query_as(
-                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
-                     WHERE service = $1 AND at_ms >= $2 ORDER BY at_ms DESC, id",
-                )
-                .bind(service)
-                .bind(to_ms(since))
-                .fetch_all(self.reader())
-                .await?,
-                None => sqlx::query_as(
-                    "SELECT id, source, summary, service, environment, at_ms, payload FROM changes \
-                     WHERE at_ms >= $1 ORDER BY at_ms DESC, id",
-                )
-                .bind(to_ms(since))
-                .fetch_all(self.reader())
-                .await?,
-            };
-        rows.into_iter().map(ChangeRow::into_change).collect()
     }
 }

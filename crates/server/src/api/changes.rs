@@ -1,0 +1,569 @@
+//! Change safety: deploys and other changes, the freeze a CI step obeys,
+//! freezes and overrides, the rollback decision, runbooks, upstreams.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use firebell_core::change::{
+    Action, ChangeDetails, ChangeKind, FreezeAnswer, FreezeKind, ManualFreeze, Scope,
+};
+use firebell_core::incident::{ChangeRef, Command, RollbackDecision};
+use firebell_core::{Duration, Timestamp};
+use firebell_store::{ChangeRecord, Role};
+use sha2::{Digest, Sha256};
+
+use super::Body;
+use super::incidents::{execute, load};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::changes::{freeze_answer, freezing_incidents, upstreams};
+use crate::error::ApiError;
+use crate::wire::{
+    ChangeList, ChangesQuery, CommandResponse, DeployRequest, DeployResponse, FreezeList,
+    FreezeQuery, FreezeRequest, OverrideResponse, ProviderList, RollbackRequest, RunbookRequest,
+};
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+/// Longest text accepted in a change's fields.
+const MAX_FIELD: usize = 1_000;
+
+#[utoipa::path(post, path = "/deploys", tag = "changes", request_body = DeployRequest,
+    responses((status = 201, body = DeployResponse), (status = 400), (status = 401), (status = 403), (status = 422)))]
+pub async fn record_deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(r): Body<DeployRequest>,
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
+    let policy = state.policy.policy();
+    let now = state.clock.now();
+    let mut problems = Vec::new();
+    let service = r.service.trim().to_string();
+    if service.is_empty() {
+        problems.push("'service' is required".to_string());
+    } else if !policy.services.is_empty() && !policy.services.contains_key(&service) {
+        problems.push(format!(
+            "unknown service {service:?}; the policy has {}",
+            policy
+                .services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let fields = [
+        ("id", &r.id),
+        ("environment", &r.environment),
+        ("version", &r.version),
+        ("previous_version", &r.previous_version),
+        ("commit", &r.commit),
+        ("author", &r.author),
+        ("url", &r.url),
+        ("summary", &r.summary),
+        ("source", &r.source),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            if v.chars().count() > MAX_FIELD {
+                problems.push(format!("'{name}' is longer than {MAX_FIELD} characters"));
+            }
+            if v.contains('\0') {
+                problems.push(format!("'{name}' contains a NUL character"));
+            }
+        }
+    }
+    if let (Some(s), Some(f)) = (r.started_at, r.finished_at)
+        && f < s
+    {
+        problems.push(format!("'finished_at' {f} is before 'started_at' {s}"));
+    }
+    if r.finished_at
+        .is_some_and(|f| f > now + jiff::SignedDuration::from_mins(5))
+    {
+        problems.push("'finished_at' is in the future".to_string());
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "invalid_deploy",
+            problems,
+        });
+    }
+    let environment = r.environment.clone().or_else(|| {
+        policy
+            .services
+            .get(&service)
+            .and_then(|s| s.environment.clone())
+    });
+    let kind = r.kind.unwrap_or_default();
+    let at = r.finished_at.unwrap_or(now);
+    let freeze = freeze_answer(
+        &state.store,
+        &policy,
+        Scope {
+            service: Some(&service),
+            environment: environment.as_deref(),
+        },
+        now,
+    )
+    .await?;
+    let id = r.id.clone().unwrap_or_else(|| {
+        let mut h = Sha256::new();
+        for part in [
+            Some(service.as_str()),
+            environment.as_deref(),
+            Some(kind.as_str()),
+            r.version.as_deref(),
+            r.commit.as_deref(),
+        ] {
+            h.update(part.unwrap_or("").as_bytes());
+            h.update(b"\n");
+        }
+        h.update(at.as_millisecond().to_string().as_bytes());
+        format!("chg-{}", &hex::encode(h.finalize())[..20])
+    });
+    let summary = r.summary.clone().unwrap_or_else(|| {
+        let mut s = format!("{kind} {service}");
+        if let Some(v) = &r.version {
+            s.push_str(&format!(" {v}"));
+        }
+        if let Some(p) = &r.previous_version {
+            s.push_str(&format!(" (was {p})"));
+        }
+        s
+    });
+    let change = ChangeRecord {
+        id,
+        source: r.source.clone().unwrap_or_else(|| caller.name.clone()),
+        summary,
+        service: Some(service),
+        environment,
+        kind,
+        at,
+        details: ChangeDetails {
+            version: r.version.clone(),
+            previous_version: r.previous_version.clone(),
+            commit: r.commit.clone(),
+            author: r.author.clone(),
+            url: r.url.clone(),
+            started_at: r.started_at,
+            frozen: if freeze.frozen {
+                freeze.reasons.clone()
+            } else {
+                Vec::new()
+            },
+        },
+        payload: serde_json::Value::Null,
+    };
+    state.store.record_change(&change).await?;
+    metrics::counter!("firebell_changes_recorded_total", "kind" => kind.as_str(), "frozen" => if freeze.frozen { "true" } else { "false" })
+        .increment(1);
+    if freeze.frozen {
+        tracing::warn!(change = %change.id, service = ?change.service, "deploy recorded during a freeze");
+    }
+    Ok((StatusCode::CREATED, Json(DeployResponse { change, freeze })))
+}
+
+#[utoipa::path(get, path = "/changes", tag = "changes", params(ChangesQuery),
+    responses((status = 200, body = ChangeList), (status = 400), (status = 401)))]
+pub async fn list_changes(
+    State(state): State<AppState>,
+    query: QueryResult<ChangesQuery>,
+) -> Result<Json<ChangeList>, ApiError> {
+    let Query(q) = query?;
+    let now = state.clock.now();
+    let since = match &q.since {
+        Some(s) => parse_instant("since", s)?,
+        None => now - jiff::SignedDuration::from_hours(24 * 7),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let items: Vec<ChangeRecord> = state
+        .store
+        .list_changes(q.service.as_deref(), since)
+        .await?
+        .into_iter()
+        .filter(|c| q.kind.is_none_or(|k| c.kind == k))
+        .take(limit)
+        .collect();
+    Ok(Json(ChangeList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(get, path = "/freeze", tag = "changes", params(FreezeQuery),
+    responses((status = 200, body = FreezeAnswer), (status = 400), (status = 401)))]
+pub async fn freeze_status(
+    State(state): State<AppState>,
+    query: QueryResult<FreezeQuery>,
+) -> Result<Json<FreezeAnswer>, ApiError> {
+    let Query(q) = query?;
+    let policy = state.policy.policy();
+    if q.service.is_none() && q.environment.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give 'service', 'environment' or both",
+        ));
+    }
+    if let Some(s) = &q.service
+        && !policy.services.is_empty()
+        && !policy.services.contains_key(s)
+    {
+        return Err(ApiError::bad_request(
+            "unknown_service",
+            format!("unknown service {s:?}"),
+        ));
+    }
+    let scope = Scope {
+        service: q.service.as_deref(),
+        environment: q.environment.as_deref(),
+    };
+    Ok(Json(
+        freeze_answer(&state.store, &policy, scope, state.clock.now()).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/freezes", tag = "changes",
+    responses((status = 200, body = FreezeList), (status = 401)))]
+pub async fn list_freezes(State(state): State<AppState>) -> Result<Json<FreezeList>, ApiError> {
+    Ok(Json(FreezeList {
+        items: state.store.list_freezes(state.clock.now()).await?,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/freezes", tag = "changes", request_body = FreezeRequest,
+    responses((status = 201, body = ManualFreeze), (status = 400), (status = 401), (status = 403), (status = 422)))]
+pub async fn create_freeze(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(r): Body<FreezeRequest>,
+) -> Result<(StatusCode, Json<ManualFreeze>), ApiError> {
+    let freeze = manual(&state, &caller, &r, FreezeKind::Freeze)?;
+    state.store.create_freeze(&freeze).await?;
+    tracing::info!(freeze = %freeze.id, by = %caller.name, "deploys frozen by hand");
+    Ok((StatusCode::CREATED, Json(freeze)))
+}
+
+#[utoipa::path(post, path = "/freezes/{id}/lift", tag = "changes",
+    params(("id" = String, Path, description = "Freeze or override id")),
+    responses((status = 200, body = ManualFreeze), (status = 401), (status = 403), (status = 404)))]
+pub async fn lift_freeze(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<ManualFreeze>, ApiError> {
+    state
+        .store
+        .lift_freeze(&id, &caller.name, state.clock.now())
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            code: "freeze_not_found",
+            message: format!("no freeze or override {id:?} in force"),
+        })
+}
+
+/// An admin lets deploys through the freezes in force over a scope, for a
+/// while; the incidents holding those freezes record it on their timelines.
+#[utoipa::path(post, path = "/freeze/overrides", tag = "changes", request_body = FreezeRequest,
+    responses((status = 201, body = OverrideResponse), (status = 400), (status = 401), (status = 403), (status = 422)))]
+pub async fn create_override(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Body(r): Body<FreezeRequest>,
+) -> Result<(StatusCode, Json<OverrideResponse>), ApiError> {
+    caller.require(Role::Admin)?;
+    let policy = state.policy.policy();
+    let freeze = manual(&state, &caller, &r, FreezeKind::Override)?;
+    let scope = Scope {
+        service: freeze.service.as_deref(),
+        environment: freeze.environment.as_deref(),
+    };
+    let incidents = freezing_incidents(&state.store, &policy).await?;
+    let held = firebell_core::change::freeze(&policy, scope, &incidents, &[], state.clock.now());
+    state.store.create_freeze(&freeze).await?;
+    let mut recorded_on = Vec::new();
+    for reason in held
+        .reasons
+        .iter()
+        .filter(|r| r.source == firebell_core::change::FreezeSource::Incident)
+    {
+        let cmd = Command::RecordFreezeOverride {
+            freeze: freeze.id.clone(),
+            environment: freeze.environment.clone(),
+            service: freeze.service.clone(),
+            reason: freeze.reason.clone(),
+            until: freeze.until,
+        };
+        execute(&state, &caller.name, &reason.id, None, cmd).await?;
+        recorded_on.push(reason.id.clone());
+    }
+    tracing::warn!(freeze = %freeze.id, by = %caller.name, incidents = ?recorded_on, "deploy freeze overridden");
+    Ok((
+        StatusCode::CREATED,
+        Json(OverrideResponse {
+            freeze,
+            recorded_on,
+        }),
+    ))
+}
+
+fn manual(
+    state: &AppState,
+    caller: &Caller,
+    r: &FreezeRequest,
+    kind: FreezeKind,
+) -> Result<ManualFreeze, ApiError> {
+    let now = state.clock.now();
+    let policy = state.policy.policy();
+    let mut problems = Vec::new();
+    let reason = r.reason.trim();
+    if reason.is_empty() {
+        problems.push("'reason' is required".to_string());
+    } else if reason.chars().count() > MAX_FIELD || reason.contains('\0') {
+        problems.push(format!(
+            "'reason' must be plain text of at most {MAX_FIELD} characters"
+        ));
+    }
+    if let Some(s) = &r.service
+        && !policy.services.is_empty()
+        && !policy.services.contains_key(s)
+    {
+        problems.push(format!("unknown service {s:?}"));
+    }
+    let until = match (&r.for_, r.until) {
+        (Some(_), Some(_)) => {
+            problems.push("give 'for' or 'until', not both".to_string());
+            None
+        }
+        (Some(d), None) => match d.parse::<Duration>() {
+            Ok(d) if d.as_secs() > 0 => Some(now + d.as_signed()),
+            Ok(_) => {
+                problems.push("'for' must be longer than zero".to_string());
+                None
+            }
+            Err(e) => {
+                problems.push(format!("'for': {e}"));
+                None
+            }
+        },
+        (None, Some(t)) if t <= now => {
+            problems.push(format!("'until' {t} is not in the future"));
+            None
+        }
+        (None, Some(t)) => Some(t),
+        (None, None) => {
+            problems.push("'for' (e.g. \"2h\") or 'until' is required".to_string());
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            code: "invalid_freeze",
+            problems,
+        });
+    }
+    Ok(ManualFreeze {
+        id: format!(
+            "{}-{}",
+            kind.as_str(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ),
+        kind,
+        environment: r.environment.clone().filter(|e| !e.is_empty()),
+        service: r.service.clone().filter(|s| !s.is_empty()),
+        reason: reason.to_string(),
+        created_by: caller.name.clone(),
+        created_at: now,
+        until: until.expect("checked above"),
+        lifted_at: None,
+        lifted_by: None,
+    })
+}
+
+/// Record the rollback decision; with `confirm_hook`, call the policy's
+/// rollback hook afterwards and record how it answered.
+#[utoipa::path(post, path = "/incidents/{id}/rollback", tag = "incidents", request_body = RollbackRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 403),
+              (status = 404), (status = 409), (status = 422)))]
+pub async fn decide_rollback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(r): Body<RollbackRequest>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let policy = state.policy.policy();
+    let (incident, _) = load(&state, &id).await?;
+    let change = match (&r.change, r.decision) {
+        (Some(cid), _) => {
+            let c = state
+                .store
+                .get_change(cid)
+                .await?
+                .ok_or_else(|| ApiError::NotFound {
+                    code: "change_not_found",
+                    message: format!("no change {cid:?}"),
+                })?;
+            Some(c)
+        }
+        (None, RollbackDecision::RolledBack) => {
+            let ctx = crate::changes::incident_context(
+                &state.store,
+                &policy,
+                &incident,
+                false,
+                state.clock.now(),
+            )
+            .await?;
+            ctx.rollback.and_then(|a| {
+                a.options
+                    .into_iter()
+                    .find(|o| o.action == Action::RollBack)
+                    .map(|o| o.change)
+            })
+        }
+        (None, RollbackDecision::FixForward) => None,
+    };
+    if r.confirm_hook && r.decision != RollbackDecision::RolledBack {
+        return Err(ApiError::bad_request(
+            "invalid_hook",
+            "the rollback hook is called only for a rollback",
+        ));
+    }
+    if r.confirm_hook && policy.rollback.hook.is_none() {
+        return Err(ApiError::bad_request(
+            "no_hook",
+            "the policy has no [rollback.hook] to call",
+        ));
+    }
+    let cmd = Command::DecideRollback {
+        decision: r.decision,
+        change: change.as_ref().map(|c| ChangeRef {
+            id: c.id.clone(),
+            kind: c.kind,
+            service: c.service.clone(),
+            previous_version: c.details.previous_version.clone(),
+        }),
+        note: r.note.clone(),
+        resolve: r.resolve,
+    };
+    let mut answer = execute(&state, &caller.name, &id, r.expected_version, cmd).await?;
+    if r.confirm_hook
+        && let Some(hook) = &policy.rollback.hook
+    {
+        let outcome = call_hook(hook, &id, change.as_ref(), &caller.name).await;
+        let cmd = Command::RecordRollbackHook {
+            change: change.as_ref().map(|c| c.id.clone()),
+            url: hook.url.clone(),
+            ok: outcome.is_ok(),
+            outcome: match outcome {
+                Ok(()) => "accepted".to_string(),
+                Err(e) => e,
+            },
+        };
+        let more = execute(&state, "system", &id, None, cmd).await?;
+        answer.events.extend(more.events);
+        answer.incident = more.incident;
+    }
+    Ok(Json(answer))
+}
+
+/// POST the rollback to the hook, signed; a person confirmed it.
+async fn call_hook(
+    hook: &firebell_core::policy::RollbackHook,
+    incident: &str,
+    change: Option<&ChangeRecord>,
+    by: &str,
+) -> Result<(), String> {
+    let secret = match &hook.secret_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| format!("the hook's secret_env {var} is not set on this server"))?,
+        ),
+        None => None,
+    };
+    let body = serde_json::json!({
+        "incident": incident,
+        "confirmed_by": by,
+        "change": change,
+        "rollback_to": change.and_then(|c| c.details.previous_version.clone()),
+    });
+    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let key = format!(
+        "rollback:{incident}:{}",
+        change.map(|c| c.id.as_str()).unwrap_or("")
+    );
+    crate::notify::channels::post_json(
+        &hook.url,
+        crate::notify::channels::DEFAULT_TIMEOUT,
+        &key,
+        secret.as_deref(),
+        body,
+    )
+    .await
+    .map_err(|e| e.message)
+}
+
+#[utoipa::path(post, path = "/incidents/{id}/runbooks", tag = "incidents", request_body = RunbookRequest,
+    params(("id" = String, Path, description = "Incident id")),
+    responses((status = 200, body = CommandResponse), (status = 400), (status = 401), (status = 403),
+              (status = 404), (status = 409), (status = 422)))]
+pub async fn attach_runbook(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(r): Body<RunbookRequest>,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let cmd = Command::AttachRunbook { runbook: r.runbook };
+    execute(&state, &caller.name, &id, r.expected_version, cmd)
+        .await
+        .map(Json)
+}
+
+#[utoipa::path(get, path = "/providers", tag = "changes",
+    responses((status = 200, body = ProviderList), (status = 401)))]
+pub async fn providers(State(state): State<AppState>) -> Result<Json<ProviderList>, ApiError> {
+    let policy = state.policy.policy();
+    let statuses = state.store.provider_statuses().await?;
+    let services: Vec<String> = policy.services.keys().cloned().collect();
+    let mut items = upstreams(&policy, &services, &statuses);
+    for (key, p) in &policy.providers {
+        if !items.iter().any(|u| &u.provider == key) {
+            items.push(crate::wire::Upstream {
+                provider: key.clone(),
+                name: if p.name.is_empty() {
+                    key.clone()
+                } else {
+                    p.name.clone()
+                },
+                status_url: p.status_url.clone(),
+                services: Vec::new(),
+                status: statuses.iter().find(|s| &s.provider == key).cloned(),
+            });
+        }
+    }
+    Ok(Json(ProviderList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+fn parse_instant(field: &str, s: &str) -> Result<Timestamp, ApiError> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("'{field}' must be an RFC 3339 instant like 2026-12-01T00:00:00Z: {e}"),
+        )
+    })
+}
+
+/// The kinds, for messages.
+pub fn kinds() -> String {
+    ChangeKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,832 @@
+//! Change safety (issue 15): deploys on the incident, the freeze CI obeys,
+//! the rollback advisor, runbooks and contacts. One test per seed rule,
+//! named after it; each loads that seed's policy from `examples/` into the
+//! real server and moves a manual clock.
+
+mod common;
+
+use common::{Backend, TestApp, example_at as app_at, ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    s002_recent_changes,
+    s000_rollback_suspect_deploy,
+    s000_rollback_kinds,
+    s000_rollback_window_24h,
+    s000_freeze_until_green,
+    freezes_by_hand_windows_and_admin_overrides,
+    s003_rollback_criteria,
+    s003_post_rollback,
+    s000_scenario_runbooks,
+    s003_dependency_outage,
+    s001_contacts,
+    bad_deploys_are_refused_with_every_problem_named,
+);
+
+async fn deploy(app: &TestApp, body: Value) -> Value {
+    let (status, v) = app.post("/api/v1/deploys", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v
+}
+
+async fn detail(app: &TestApp, id: &str) -> Value {
+    let (status, v) = app.get(&format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+fn ids(changes: &Value) -> Vec<String> {
+    changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn set(app: &TestApp, at: &str) {
+    app.clock.set(at.parse().unwrap());
+}
+
+/// Seed 002: "Inspect recent deploys and migrations": the incident shows
+/// its services' deploys and migrations in the hours before it began, not
+/// other services' and not older ones.
+async fn s002_recent_changes(backend: Backend) {
+    let app = app_at(backend, "django-crm.toml", "2026-11-23T02:00:00Z").await;
+    deploy(
+        &app,
+        json!({"id": "old", "service": "web", "version": "1.3.0"}),
+    )
+    .await;
+    set(&app, "2026-11-23T08:30:00Z");
+    deploy(
+        &app,
+        json!({"id": "web-140", "service": "web", "version": "1.4.0", "previous_version": "1.3.0",
+               "commit": "abc123", "author": "maria"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:40:00Z");
+    deploy(
+        &app,
+        json!({"id": "mig-0042", "service": "web", "kind": "migration", "version": "0042_add_index"}),
+    )
+    .await;
+    deploy(
+        &app,
+        json!({"id": "worker-9", "service": "worker", "version": "9"}),
+    )
+    .await;
+    set(&app, "2026-11-23T10:00:00Z");
+    let id = app
+        .declare(json!({"title": "5xx on login", "severity": "SEV2", "services": ["web"]}))
+        .await;
+    let d = detail(&app, &id).await;
+    // Newest first; the 02:00 deploy is older than 6 h; the worker's is not its service's.
+    assert_eq!(ids(&d["changes"]), ["mig-0042", "web-140"], "{d}");
+    assert_eq!(d["changes"][0]["kind"], "migration");
+    assert_eq!(d["changes"][1]["version"], "1.4.0");
+    assert_eq!(d["changes"][1]["author"], "maria");
+    // Within the last hour: suspect; 90 minutes before: shown, not suspect.
+    assert_eq!(d["changes"][0]["suspect"], true);
+    assert_eq!(d["changes"][1]["suspect"], false);
+    // The list answers per service, newest first.
+    let (_, all) = app
+        .get("/api/v1/changes?service=web&since=2026-11-23T00:00:00Z")
+        .await;
+    assert_eq!(ids(&all["items"]), ["mig-0042", "web-140", "old"]);
+    let (_, mig) = app
+        .get("/api/v1/changes?service=web&kind=migration&since=2026-11-23T00:00:00Z")
+        .await;
+    assert_eq!(ids(&mig["items"]), ["mig-0042"]);
+}
+
+/// Seed 000 §1: "If a recent deploy is suspect → roll back (see §6)": a
+/// deploy shortly before the incident began is flagged, with the service's
+/// procedure; a PagerDuty change event counts the same.
+async fn s000_rollback_suspect_deploy(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    deploy(
+        &app,
+        json!({"id": "api-v42", "service": "api", "version": "v42", "previous_version": "v41"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:30:00Z");
+    let id = app
+        .declare(json!({"title": "Leads API 5xx", "severity": "P1", "services": ["api"]}))
+        .await;
+    let d = detail(&app, &id).await;
+    assert_eq!(d["changes"][0]["id"], "api-v42");
+    assert_eq!(d["changes"][0]["suspect"], true);
+    let advice = &d["rollback"];
+    assert_eq!(advice["action"], "roll_back", "{advice}");
+    assert!(
+        advice["reason"].as_str().unwrap().contains("api-v42"),
+        "{advice}"
+    );
+    let option = &advice["options"][0];
+    assert_eq!(option["change"]["id"], "api-v42");
+    assert_eq!(option["procedure"]["title"], "6.1 Application rollback");
+    assert!(
+        option["procedure"]["steps"][0]
+            .as_str()
+            .unwrap()
+            .contains("gh release list")
+    );
+    // Three hours earlier, the same deploy would be shown, not suspect.
+    set(&app, "2026-11-23T12:00:00Z");
+    let later = app
+        .declare(json!({"title": "Leads API slow", "severity": "P2", "services": ["api"]}))
+        .await;
+    let d = detail(&app, &later).await;
+    assert_eq!(d["changes"][0]["suspect"], false);
+    assert!(d["rollback"].is_null(), "{}", d["rollback"]);
+}
+
+/// Seed 000 §6: procedures per kind, shown flag first (no deploy), then the
+/// application, then the migration, whatever order they were made in.
+async fn s000_rollback_kinds(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    deploy(
+        &app,
+        json!({"id": "mig", "service": "api", "kind": "migration", "version": "rev-77"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:10:00Z");
+    deploy(
+        &app,
+        json!({"id": "app", "service": "api", "version": "v42", "previous_version": "v41"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:20:00Z");
+    deploy(
+        &app,
+        json!({"id": "flag", "service": "api", "kind": "feature-flag", "summary": "new-scoring on"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:30:00Z");
+    let id = app
+        .declare(json!({"title": "Leads API 5xx", "severity": "P1", "services": ["api"]}))
+        .await;
+    let advice = detail(&app, &id).await["rollback"].clone();
+    let order: Vec<(&str, &str)> = advice["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["change"]["id"].as_str().unwrap(),
+                o["procedure"]["title"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("flag", "6.3 Feature flag rollback"),
+            ("app", "6.1 Application rollback"),
+            ("mig", "6.2 DB migration rollback"),
+        ]
+    );
+    assert!(
+        advice["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("roll back flag"),
+        "{advice}"
+    );
+    // The CLI-facing decision defaults to the advice's first change.
+    let v = ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/rollback"),
+        json!({"decision": "rolled_back", "note": "flag off"}),
+    )
+    .await;
+    assert_eq!(v["incident"]["rollback"]["decision"]["change"], "flag");
+    assert_eq!(
+        v["incident"]["rollback"]["decision"]["kind"],
+        "feature_flag"
+    );
+}
+
+/// Seed 000 §6.2: a DB rollback is advised within 24 h of the migration;
+/// after that, fix forward, unless the incident is a P0.
+async fn s000_rollback_window_24h(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    deploy(
+        &app,
+        json!({"id": "mig-77", "service": "api", "kind": "migration", "version": "rev-77"}),
+    )
+    .await;
+    // The incident begins 30 minutes after the migration, but is declared
+    // (and advised on) a day later.
+    set(&app, "2026-11-24T09:30:00Z");
+    let p1 = app
+        .declare(
+            json!({"title": "Slow writes", "severity": "P1", "services": ["api"],
+                        "detected_at": "2026-11-23T09:30:00Z"}),
+        )
+        .await;
+    let p0 = app
+        .declare(
+            json!({"title": "Writes failing", "severity": "P0", "services": ["api"],
+                        "detected_at": "2026-11-23T09:30:00Z"}),
+        )
+        .await;
+    let a1 = detail(&app, &p1).await["rollback"].clone();
+    assert_eq!(a1["action"], "fix_forward", "{a1}");
+    assert!(
+        a1["reason"]
+            .as_str()
+            .unwrap()
+            .contains("past the 1d rollback window"),
+        "{a1}"
+    );
+    let a0 = detail(&app, &p0).await["rollback"].clone();
+    assert_eq!(a0["action"], "roll_back", "{a0}");
+    // Within the window the same migration is rolled back at P1 too.
+    set(&app, "2026-11-23T20:00:00Z");
+    let early = app
+        .declare(
+            json!({"title": "Slow writes again", "severity": "P1", "services": ["api"],
+                        "detected_at": "2026-11-23T09:30:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        detail(&app, &early).await["rollback"]["action"],
+        "roll_back"
+    );
+}
+
+/// Seed 000 §1 "Freeze. No new deploys to the affected env until green": a
+/// P0/P1 freezes its services' environment, the freeze API names the
+/// incident, a deploy during it is flagged, and it lifts at resolution. A
+/// CI step obeys `firebell freeze check` (tested in cli.rs).
+async fn s000_freeze_until_green(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    let frozen = |v: &Value| v["frozen"].as_bool().unwrap();
+    let (_, v) = app.get("/api/v1/freeze?service=api").await;
+    assert!(!frozen(&v), "{v}");
+    let id = app
+        .declare(json!({"title": "Leads API down", "severity": "P0", "services": ["api"]}))
+        .await;
+    // The affected environment is frozen, for every service in it.
+    for q in ["service=api", "environment=production", "service=crm-sync"] {
+        let (status, v) = app.get(&format!("/api/v1/freeze?{q}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(frozen(&v), "{q}: {v}");
+        assert_eq!(v["reasons"][0]["source"], "incident");
+        assert_eq!(v["reasons"][0]["id"], id.as_str());
+        assert!(v["until"].is_null(), "until green, not a time: {v}");
+    }
+    // Staging is another environment.
+    let (_, v) = app.get("/api/v1/freeze?environment=staging").await;
+    assert!(!frozen(&v), "{v}");
+    // A P2 freezes nothing.
+    let p2 = app
+        .declare(json!({"title": "Staging slow", "severity": "P2", "services": ["api-staging"]}))
+        .await;
+    let (_, v) = app.get("/api/v1/freeze?service=api-staging").await;
+    assert!(!frozen(&v), "{v}");
+    // A deploy recorded during the freeze is flagged, not refused.
+    let d = deploy(
+        &app,
+        json!({"id": "hotfix", "service": "api", "version": "v43"}),
+    )
+    .await;
+    assert_eq!(d["freeze"]["frozen"], true);
+    assert_eq!(d["change"]["frozen"][0]["id"], id.as_str());
+    // Green: resolved, the freeze lifts.
+    ok(&app, &format!("/api/v1/incidents/{id}/resolve"), json!({})).await;
+    let (_, v) = app.get("/api/v1/freeze?service=api").await;
+    assert!(!frozen(&v), "{v}");
+    let d = deploy(
+        &app,
+        json!({"id": "next", "service": "api", "version": "v44"}),
+    )
+    .await;
+    assert!(d["change"].get("frozen").is_none(), "{d}");
+    let _ = p2;
+}
+
+/// Freezes by hand (with a reason and an expiry), scheduled windows, and an
+/// admin's override, which the freezing incident's timeline records.
+async fn freezes_by_hand_windows_and_admin_overrides(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    let (status, v) = app
+        .post(
+            "/api/v1/freezes",
+            json!({"environment": "staging", "reason": "release candidate soak", "for": "2h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let freeze_id = v["id"].as_str().unwrap().to_string();
+    let (_, f) = app.get("/api/v1/freeze?service=api-staging").await;
+    assert_eq!(f["frozen"], true);
+    assert_eq!(f["until"], "2026-11-23T11:00:00Z");
+    assert_eq!(f["reasons"][0]["source"], "manual");
+    // It expires by itself.
+    set(&app, "2026-11-23T11:00:00Z");
+    let (_, f) = app.get("/api/v1/freeze?service=api-staging").await;
+    assert_eq!(f["frozen"], false, "{f}");
+    // Lifting one that is over is a 404.
+    let (status, _) = app
+        .post(&format!("/api/v1/freezes/{freeze_id}/lift"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Bad requests name their problems.
+    let (status, v) = app
+        .post("/api/v1/freezes", json!({"reason": "", "for": "soon"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let text = v.to_string();
+    assert!(
+        text.contains("'reason' is required") && text.contains("'for'"),
+        "{text}"
+    );
+    // An incident's freeze, overridden by an admin: deploys may go, the
+    // reasons still show, and the incident's timeline says who and why.
+    let id = app
+        .declare(json!({"title": "Leads API down", "severity": "P1", "services": ["api"]}))
+        .await;
+    let responder = app.token("ci", "responder").await;
+    let (status, _) = app
+        .post_as(
+            &responder,
+            "/api/v1/freeze/overrides",
+            json!({"environment": "production", "reason": "security patch", "for": "30m"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only admins override");
+    let (status, v) = app
+        .post(
+            "/api/v1/freeze/overrides",
+            json!({"environment": "production", "reason": "security patch", "for": "30m"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["recorded_on"], json!([id]));
+    let (_, f) = app.get("/api/v1/freeze?service=api").await;
+    assert_eq!(f["frozen"], false, "{f}");
+    assert_eq!(f["reasons"][0]["id"], id.as_str());
+    assert_eq!(f["overridden_by"]["reason"], "security patch");
+    let overridden = app.events_of(&id, "freeze_overridden").await;
+    assert_eq!(overridden.len(), 1);
+    assert_eq!(overridden[0]["reason"], "security patch");
+    // The override lapses; the freeze is back.
+    set(&app, "2026-11-23T11:31:00Z");
+    let (_, f) = app.get("/api/v1/freeze?service=api").await;
+    assert_eq!(f["frozen"], true, "{f}");
+    let (_, list) = app.get("/api/v1/freezes").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+}
+
+/// Seed 003 "Rollback Decision Criteria" and "Timeline": after a deploy, an
+/// alert showing a criterion (error rate >10% for >5 min) yields rollback
+/// advice naming that deploy; the decision is due within 5 minutes (a
+/// reminder then), and the rollback is verified 5 minutes after.
+async fn s003_rollback_criteria(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T09:00:00Z").await;
+    deploy(
+        &app,
+        json!({"id": "dashflow-1.8", "service": "dashflow", "version": "1.8.0", "previous_version": "1.7.2"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:20:00Z");
+    let (status, v) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "ErrorRateAfterDeploy", "namespace": "dashflow",
+                               "service": "dashflow", "severity": "P1"},
+                    "startsAt": "2026-11-23T09:14:00Z"}]),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    app.process().await;
+    let id = app
+        .incidents()
+        .await
+        .into_iter()
+        .find(|i| {
+            i["title"]
+                .as_str()
+                .unwrap()
+                .contains("ErrorRateAfterDeploy")
+        })
+        .expect("the alert opened an incident")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = detail(&app, &id).await;
+    let advice = &d["rollback"];
+    assert_eq!(advice["action"], "roll_back", "{d}");
+    assert_eq!(advice["criteria_met"][0]["criterion"], "error-rate");
+    assert_eq!(advice["options"][0]["change"]["id"], "dashflow-1.8");
+    assert!(
+        advice["reason"].as_str().unwrap().contains("dashflow-1.8")
+            && advice["reason"].as_str().unwrap().contains("error-rate"),
+        "{advice}"
+    );
+    assert_eq!(advice["decide_by"], "2026-11-23T09:25:00Z");
+    // Not decided within 5 minutes: the decision is called for, once.
+    app.advance_mins(4);
+    app.tick().await;
+    assert!(
+        app.events_of(&id, "reminded")
+            .await
+            .iter()
+            .all(|r| r["reminder"] != "rollback-decision")
+    );
+    app.advance_mins(1);
+    app.tick().await;
+    app.advance_mins(1);
+    app.tick().await;
+    let due: Vec<Value> = app
+        .events_of(&id, "reminded")
+        .await
+        .into_iter()
+        .filter(|r| r["reminder"] == "rollback-decision")
+        .collect();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert!(due[0]["reason"].as_str().unwrap().contains("error-rate"));
+    // Rolled back: verification is due 5 minutes later.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/rollback"),
+        json!({"decision": "rolled_back"}),
+    )
+    .await;
+    let d = detail(&app, &id).await;
+    assert_eq!(
+        d["incident"]["rollback"]["decision"]["change"],
+        "dashflow-1.8"
+    );
+    assert_eq!(d["incident"]["rollback"]["decision"]["to_version"], "1.7.2");
+    app.advance_mins(5);
+    app.tick().await;
+    assert!(
+        app.events_of(&id, "reminded")
+            .await
+            .iter()
+            .any(|r| r["reminder"] == "rollback-verify"),
+        "verification reminded"
+    );
+}
+
+/// Seed 003 "Post-Rollback Actions": a rollback records itself, resolves
+/// "via rollback" on the status page when it resolves, and opens the
+/// post-rollback checklist (health, comms, investigation, prevention).
+async fn s003_post_rollback(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T09:00:00Z").await;
+    deploy(
+        &app,
+        json!({"id": "dashflow-1.8", "service": "dashflow", "version": "1.8.0", "previous_version": "1.7.2"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:20:00Z");
+    let id = app
+        .declare(json!({"title": "Invoke API 5xx", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    // Fix forward, then roll back after all, resolving with it.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/rollback"),
+        json!({"decision": "fix_forward", "note": "patch first"}),
+    )
+    .await;
+    let v = ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/rollback"),
+        json!({"decision": "rolled_back", "change": "dashflow-1.8", "resolve": true}),
+    )
+    .await;
+    let incident = &v["incident"];
+    assert_eq!(incident["status"], "resolved");
+    assert!(
+        incident["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("rolled-back"))
+    );
+    let items: Vec<&str> = incident["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| {
+            c["id"]
+                .as_str()
+                .filter(|id| id.starts_with("post-rollback."))
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            "post-rollback.health",
+            "post-rollback.comms",
+            "post-rollback.investigation",
+            "post-rollback.prevention"
+        ]
+    );
+    let decided = app.events_of(&id, "rollback_decided").await;
+    assert_eq!(decided.len(), 2);
+    assert_eq!(decided[1]["decision"], "rolled_back");
+    let resolved = app.events_of(&id, "resolved").await;
+    assert_eq!(resolved[0]["summary"], "Incident resolved via rollback");
+    // The public update says so.
+    let update = app
+        .events_of(&id, "status_updated")
+        .await
+        .into_iter()
+        .find(|u| u["visibility"] == "public")
+        .expect("a public update");
+    assert_eq!(update["message"], "Incident resolved via rollback");
+    // A second rollback is refused.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/rollback"),
+            json!({"decision": "rolled_back"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// Seed 000 §2: the seven scenarios are runbooks in the policy; an alert
+/// matching a scenario's route attaches its steps; a scenario's tag or a
+/// person attaches one too; ticks are timeline events.
+async fn s000_scenario_runbooks(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    let (_, policy) = app.get("/api/v1/policy").await;
+    let scenarios: Vec<&str> = policy["policy"]["runbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(scenarios, ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]);
+    // 2.1: the LLM fallback alert attaches the LLM outage runbook.
+    let (status, v) = app
+        .post(
+            "/api/v2/alerts",
+            json!([{"labels": {"alertname": "LLMFallbackRateHigh", "provider": "openai"},
+                    "startsAt": "2026-11-23T08:50:00Z"}]),
+        )
+        .await;
+    assert!(status.is_success(), "{v}");
+    app.process().await;
+    let id = app.incidents().await[0]["id"].as_str().unwrap().to_string();
+    let d = detail(&app, &id).await;
+    assert_eq!(d["incident"]["runbooks"], json!(["llm-provider-outage"]));
+    let steps: Vec<&str> = d["incident"]["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["checklist"] == "2.1 LLM provider outage")
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "llm-provider-outage.status-page",
+            "llm-provider-outage.fallback",
+            "llm-provider-outage.force-route",
+            "llm-provider-outage.pause"
+        ]
+    );
+    let attached = app.events_of(&id, "runbook_attached").await;
+    assert_eq!(attached.len(), 1, "once, though the service also names it");
+    // A step's command is shown as text.
+    let fallback = d["incident"]["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "llm-provider-outage.fallback")
+        .unwrap();
+    assert!(
+        fallback["command"]
+            .as_str()
+            .unwrap()
+            .contains("usage_summary")
+    );
+    // Ticking a step is a timeline event.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/checklist/tick"),
+        json!({"item": "llm-provider-outage.status-page"}),
+    )
+    .await;
+    assert_eq!(app.events_of(&id, "checklist_item_ticked").await.len(), 1);
+    // 2.5 by tag, mid-incident; 2.7 by hand.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/tags"),
+        json!({"add": ["secret-leak"]}),
+    )
+    .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{id}/runbooks"),
+        json!({"runbook": "tool-contradictions"}),
+    )
+    .await;
+    let d = detail(&app, &id).await;
+    assert_eq!(
+        d["incident"]["runbooks"],
+        json!([
+            "llm-provider-outage",
+            "suspected-secret-leak",
+            "tool-contradictions"
+        ])
+    );
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{id}/runbooks"),
+            json!({"runbook": "no-such"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // 2.2 by its service at declaration.
+    let db = app
+        .declare(json!({"title": "Postgres down", "severity": "P0", "services": ["postgres"]}))
+        .await;
+    assert_eq!(
+        detail(&app, &db).await["incident"]["runbooks"],
+        json!(["postgres-unavailable"])
+    );
+}
+
+/// Seed 003 "Dependency Outage Handling": a short outage (<5 min) and a long
+/// one (>5 min) call for different steps; the switch happens on the clock,
+/// on the timeline and to the people the runbook names.
+async fn s003_dependency_outage(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T09:00:00Z").await;
+    let id = app
+        .declare(
+            json!({"title": "Database unavailable", "severity": "P1", "services": ["database"],
+                        "commander": "john"}),
+        )
+        .await;
+    let applies = |d: &Value, step: &str| -> (Value, Value) {
+        let c = d["incident"]["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == format!("database-outage.{step}"))
+            .unwrap_or_else(|| panic!("step {step}"))
+            .clone();
+        (c["applies_from"].clone(), c["applies_until"].clone())
+    };
+    let d = detail(&app, &id).await;
+    assert_eq!(
+        applies(&d, "short-503"),
+        (Value::Null, json!("2026-11-23T09:05:00Z"))
+    );
+    assert_eq!(
+        applies(&d, "long-read-only"),
+        (json!("2026-11-23T09:05:00Z"), Value::Null)
+    );
+    assert_eq!(applies(&d, "verify"), (Value::Null, Value::Null));
+    // Before five minutes nothing switches.
+    app.advance_mins(4);
+    app.tick().await;
+    let phase = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|r| r["reminder"] == "runbook:database-outage")
+            .collect()
+    };
+    assert!(phase(app.events_of(&id, "reminded").await).is_empty());
+    // At five minutes the long-outage steps apply, once, and people hear.
+    app.advance_mins(1);
+    app.tick().await;
+    app.advance_mins(3);
+    app.tick().await;
+    let switched = phase(app.events_of(&id, "reminded").await);
+    assert_eq!(switched.len(), 1, "{switched:?}");
+    let reason = switched[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("5m") && reason.contains("read-only"),
+        "{reason}"
+    );
+    assert_eq!(switched[0]["notified"][0]["person"], "john");
+}
+
+/// Seed 001 "Who to Contact": per issue kind (backend down → the founder,
+/// on call 24/7; payments → Moyasar; DNS → the registrar; hosting → Railway)
+/// in the policy and shown on matching incidents; viewers see no addresses.
+async fn s001_contacts(backend: Backend) {
+    let app = app_at(backend, "dealix-sev.toml", "2026-11-23T09:00:00Z").await;
+    let contacts = |d: &Value| -> Vec<(String, String)> {
+        d["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["key"].as_str().unwrap().to_string(),
+                    c["about"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let sev = |s: &str| s.to_string();
+    let backend_down = app
+        .declare(
+            json!({"title": "Backend down", "severity": sev("SEV-1"), "services": ["backend"]}),
+        )
+        .await;
+    let d = detail(&app, &backend_down).await;
+    assert_eq!(contacts(&d), [("sami".into(), "service backend".into())]);
+    assert!(
+        d["contacts"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("24/7"),
+        "{d}"
+    );
+    assert!(!d["contacts"][0]["reach"].as_array().unwrap().is_empty());
+    let payments = app
+        .declare(
+            json!({"title": "Payments failing", "severity": sev("SEV-2"),
+                        "services": ["payments", "dns", "hosting"]}),
+        )
+        .await;
+    let d = detail(&app, &payments).await;
+    let keys: Vec<String> = contacts(&d).into_iter().map(|c| c.0).collect();
+    assert_eq!(keys, ["moyasar-support", "registrar", "railway-support"]);
+    // A viewer sees who, never how to reach them.
+    let viewer = app.token("wallboard", "viewer").await;
+    let (_, d) = app
+        .get_as(&viewer, &format!("/api/v1/incidents/{backend_down}"))
+        .await;
+    assert_eq!(d["contacts"][0]["key"], "sami");
+    assert!(
+        d["contacts"][0]["reach"].as_array().unwrap().is_empty(),
+        "{d}"
+    );
+}
+
+/// A deploy check-in that cannot be recorded says every reason at once and
+/// records nothing.
+async fn bad_deploys_are_refused_with_every_problem_named(backend: Backend) {
+    let app = app_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T09:00:00Z",
+    )
+    .await;
+    let (status, v) = app
+        .post(
+            "/api/v1/deploys",
+            json!({"service": "nope", "started_at": "2026-11-23T09:00:00Z",
+                   "finished_at": "2026-11-23T08:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let text = v.to_string();
+    assert!(
+        text.contains("unknown service \\\"nope\\\"") && text.contains("before 'started_at'"),
+        "{text}"
+    );
+    let (status, v) = app
+        .post(
+            "/api/v1/deploys",
+            json!({"service": "api", "kind": "rocket"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v.to_string().contains("kind"), "{v}");
+    let (_, all) = app.get("/api/v1/changes?since=2026-01-01T00:00:00Z").await;
+    assert!(all["items"].as_array().unwrap().is_empty(), "{all}");
+    let (status, _) = app.get("/api/v1/freeze").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
