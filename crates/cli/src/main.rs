@@ -131,6 +131,19 @@ enum Cmd {
     /// Record a duty's run, or list its runs.
     #[command(subcommand)]
     Duty(commands::duties::DutyCmd),
+    /// Record a deploy from CI: `firebell deploy record --service api --version v42`.
+    #[command(subcommand)]
+    Deploy(commands::changes::DeployCmd),
+    /// Deploys, migrations, flag flips and config changes, newest first.
+    Changes(commands::changes::ChangesArgs),
+    /// The deploy freeze: `firebell freeze check --service api` is a CI gate
+    /// (exit 1 while frozen); start, lift, list, override.
+    #[command(subcommand)]
+    Freeze(commands::changes::FreezeCmd),
+    /// Record the rollback decision: `firebell rollback ID rolled-back --resolve`.
+    Rollback(commands::changes::RollbackArgs),
+    /// Attach a runbook's steps to an incident: `firebell runbook ID KEY`.
+    Runbook(commands::changes::RunbookArgs),
     /// MTTA and MTTR against the policy's targets, incidents by severity,
     /// service and week, and the learning loop's numbers: `firebell report --since 90d`.
     Report(commands::reports::ReportArgs),
@@ -249,6 +262,11 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Actions(a) => commands::postmortems::actions(a, file).await?,
         Cmd::Duties { client } => commands::duties::list(&client, file).await?,
         Cmd::Duty(cmd) => commands::duties::duty(cmd, file).await?,
+        Cmd::Deploy(cmd) => commands::changes::deploy(cmd, file).await?,
+        Cmd::Changes(a) => commands::changes::changes(a, file).await?,
+        Cmd::Freeze(cmd) => commands::changes::freeze(cmd, file).await?,
+        Cmd::Rollback(a) => commands::changes::rollback(a, file).await?,
+        Cmd::Runbook(a) => commands::changes::runbook(a, file).await?,
         Cmd::Report(a) => commands::reports::report(a, file).await?,
         Cmd::Alerts(a) => signals::alerts(a, file).await?,
         Cmd::Silence(cmd) => signals::silence(cmd, file).await?,
@@ -264,4 +282,16 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::SetAside(cmd) => commands::set_aside::run(cmd, file).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every command's arguments are well formed (unique names, no clash
+    /// with the shared client flags); clap checks this only when a
+    /// command is first run, so a clash would otherwise surface as a panic.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1779,3 +1779,58 @@ fn postmortems_and_action_items_through_the_cli() {
     assert!(csv.starts_with("id,severity,declared_at,"), "{csv}");
     assert_eq!(csv.lines().count(), 2, "{csv}");
 }
+
+/// The CI gate (s000.freeze-until-green): a CI-style shell step that runs
+/// `firebell freeze check` before deploying is blocked while a P0 is open on
+/// the service and goes ahead once it is resolved; the deploy it records
+/// lands on the next incident.
+#[test]
+fn a_ci_script_obeys_the_freeze() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("sqlite", dir.path()).unwrap();
+    let policy = examples().join("dealix-incident-rollback.toml");
+    let server = ServeProcess::start_with(&db, dir.path(), &["--policy", policy.to_str().unwrap()]);
+    let token = server.admin_token.clone().unwrap();
+    let url = server.url.clone();
+    let script = format!(
+        "{BIN} freeze check --service api || exit 3\n\
+         {BIN} deploy record --service api --version v43 --previous-version v42 --id deploy-v43\n"
+    );
+    let ci = || {
+        Command::new("sh")
+            .args(["-c", &script])
+            .env("FIREBELL_URL", &url)
+            .env("FIREBELL_TOKEN", &token)
+            .env_remove("FIREBELL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let run = |args: &[&str]| ok(&firebell(&url, &token, args));
+    let declared = run(&[
+        "declare",
+        "--title",
+        "Leads API down",
+        "--severity",
+        "P0",
+        "--service",
+        "api",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&declared).unwrap();
+    let id = v["incident"]["id"].as_str().unwrap().to_string();
+    let blocked = ci();
+    let said = String::from_utf8_lossy(&blocked.stdout).to_string();
+    assert_eq!(blocked.status.code(), Some(3), "{said}");
+    assert!(said.contains("FROZEN") && said.contains(&id), "{said}");
+    assert!(run(&["changes", "--service", "api"]).contains("no changes"));
+    run(&["resolve", &id]);
+    let passed = ci();
+    let said = String::from_utf8_lossy(&passed.stdout).to_string();
+    assert!(passed.status.success(), "{said}");
+    assert!(
+        said.contains("not frozen") && said.contains("recorded deploy-v43"),
+        "{said}"
+    );
+    assert!(run(&["changes", "--service", "api"]).contains("v43"));
+    server.stop();
+}

@@ -2,6 +2,7 @@
 //! [`firebell_server::wire`] types through a [`Session`]; `policy`, `route`
 //! and `token` work locally.
 
+pub mod changes;
 pub mod duties;
 pub mod incidents;
 pub mod monitors;
