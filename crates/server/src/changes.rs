@@ -3,6 +3,7 @@
 //! The decisions are `firebell_core::change`'s; this reads their inputs.
 
 use firebell_core::change::{self, Advice, FreezeAnswer, RecentChange, Scope};
+use firebell_core::policy::ContactKind;
 use firebell_core::{Incident, Policy, Status, Timestamp};
 use firebell_store::{IncidentFilter, Store, StoreError};
 
@@ -62,13 +63,13 @@ pub struct IncidentContext {
     pub upstreams: Vec<Upstream>,
 }
 
-/// Read what `incident` shows beside its log. `reach` shows contacts'
-/// addresses (never to viewers: phone numbers stay private).
+/// Read what `incident` shows beside its log. Without `phones` (viewers),
+/// contacts' phone numbers are left out (s000.private-roster).
 pub async fn incident_context(
     store: &Store,
     policy: &Policy,
     incident: &Incident,
-    reach: bool,
+    phones: bool,
     now: Timestamp,
 ) -> Result<IncidentContext, StoreError> {
     let changes = if incident.services.is_empty() {
@@ -97,14 +98,14 @@ pub async fn incident_context(
     Ok(IncidentContext {
         changes,
         rollback,
-        contacts: contacts(policy, incident, reach),
+        contacts: contacts(policy, incident, phones),
         upstreams: upstreams(policy, &incident.services, &statuses),
     })
 }
 
 /// The people to contact about the incident's services and runbooks
 /// (s001.contacts), each once.
-pub fn contacts(policy: &Policy, incident: &Incident, reach: bool) -> Vec<Contact> {
+pub fn contacts(policy: &Policy, incident: &Incident, phones: bool) -> Vec<Contact> {
     let mut out: Vec<Contact> = Vec::new();
     let mut add = |key: &str, about: String| {
         if out.iter().any(|c| c.key == key) {
@@ -119,18 +120,15 @@ pub fn contacts(policy: &Policy, incident: &Incident, reach: bool) -> Vec<Contac
                 .unwrap_or_else(|| key.to_string()),
             description: person.map(|p| p.description.clone()).unwrap_or_default(),
             about,
-            reach: if reach {
-                person
-                    .map(|p| {
-                        p.contacts
-                            .iter()
-                            .map(|c| format!("{}: {}", c.kind, c.address))
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            },
+            reach: person
+                .map(|p| {
+                    p.contacts
+                        .iter()
+                        .filter(|c| phones || !ContactKind::is_phone_kind(&c.kind))
+                        .map(|c| format!("{}: {}", c.kind, c.address))
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     };
     for s in &incident.services {

@@ -40,6 +40,7 @@ pub mod set_aside;
 pub mod skew;
 pub mod status_page;
 pub mod tracker;
+pub mod upstream;
 pub mod wire;
 
 use std::future::Future;
@@ -106,6 +107,8 @@ pub struct Shared {
     pub console: console::Console,
     /// Files action items as issues and reads them back.
     pub tracker: tracker::IssueTracker,
+    /// Polls upstream providers' status pages.
+    pub upstreams: upstream::Upstreams,
     /// Recurring duties: reminders, monitoring checks.
     pub duties: duties::Duties,
 }
@@ -205,6 +208,7 @@ impl Server {
                 started_at,
             ),
             tracker: tracker::IssueTracker::new(replica.clone()),
+            upstreams: upstream::Upstreams::new(replica.clone()),
             duties: duties::Duties::new(replica.clone()),
             retention: retention::Retention {
                 store: store.clone(),
@@ -309,6 +313,7 @@ impl Server {
                 state.clone(),
             )));
             tasks.push(tokio::spawn(tracker::run(state.clone())));
+            tasks.push(tokio::spawn(upstream::run(state.clone())));
             tasks.push(tokio::spawn(duties::run(state.clone())));
         }
         connections::serve(listener, app, connections, shutdown).await;

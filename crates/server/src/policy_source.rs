@@ -38,8 +38,50 @@ impl PolicySource {
                 p.display().to_string(),
             ),
         };
-        let policy = Policy::parse(&text, &origin).map_err(|e| e.to_string())?;
-        Ok((policy, hex::encode(Sha256::digest(text.as_bytes()))))
+        let roster_text = std::cell::RefCell::new(String::new());
+        let policy = match self {
+            PolicySource::Demo => Policy::parse(&text, &origin),
+            PolicySource::File(p) => Policy::parse_with(&text, &origin, &|path| {
+                let (text, shown) = read_roster(p, path)?;
+                *roster_text.borrow_mut() = text.clone();
+                Ok((text, shown))
+            }),
+        }
+        .map_err(|e| e.to_string())?;
+        let mut digest = Sha256::new();
+        digest.update(text.as_bytes());
+        digest.update(roster_text.borrow().as_bytes());
+        Ok((policy, hex::encode(digest.finalize())))
+    }
+}
+
+/// The roster file `path` names, relative to the policy file `policy`.
+pub fn roster_path(policy: &Path, path: &str) -> std::path::PathBuf {
+    policy.parent().unwrap_or_else(|| Path::new(".")).join(path)
+}
+
+/// Read the roster `path` (relative to the policy file): its text and the
+/// name its problems are reported under.
+pub fn read_roster(policy: &Path, path: &str) -> Result<(String, String), String> {
+    let file = roster_path(policy, path);
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read roster {}: {e}", file.display()))?;
+    Ok((text, file.display().to_string()))
+}
+
+impl PolicySource {
+    /// The files whose change reloads the policy: it and its roster.
+    fn watched(&self, policy: &Policy) -> Vec<std::path::PathBuf> {
+        match self {
+            PolicySource::Demo => Vec::new(),
+            PolicySource::File(p) => {
+                let mut files = vec![p.clone()];
+                if let Some(r) = &policy.roster {
+                    files.push(roster_path(p, r));
+                }
+                files
+            }
+        }
     }
 }
 
@@ -179,15 +221,23 @@ pub async fn watch(
     let Some(path) = handle.path().map(Path::to_path_buf) else {
         return;
     };
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut last_seen = modified(&path);
+    // The policy and its roster (whichever the policy in force names).
+    let seen = || -> Vec<Option<std::time::SystemTime>> {
+        handle
+            .source
+            .watched(&handle.policy())
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    };
+    let mut last_seen = seen();
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let reason = tokio::select! {
             _ = hangup.recv() => "SIGHUP",
             _ = tick.tick() => {
-                let now_seen = modified(&path);
+                let now_seen = seen();
                 if now_seen == last_seen { continue; }
                 last_seen = now_seen;
                 "file changed"

@@ -21,6 +21,10 @@ on_both_backends!(
     s000_scenario_runbooks,
     s003_dependency_outage,
     s001_contacts,
+    s000_upstream_status,
+    s000_private_roster,
+    freeze_windows_follow_the_calendar,
+    the_rollback_hook_is_called_only_on_confirmation,
     bad_deploys_are_refused_with_every_problem_named,
 );
 
@@ -783,15 +787,16 @@ async fn s001_contacts(backend: Backend) {
     let d = detail(&app, &payments).await;
     let keys: Vec<String> = contacts(&d).into_iter().map(|c| c.0).collect();
     assert_eq!(keys, ["moyasar-support", "registrar", "railway-support"]);
-    // A viewer sees who, never how to reach them.
+    // A viewer sees who and how, but never a phone number (sami has none
+    // here; s000_private_roster has them).
     let viewer = app.token("wallboard", "viewer").await;
     let (_, d) = app
         .get_as(&viewer, &format!("/api/v1/incidents/{backend_down}"))
         .await;
     assert_eq!(d["contacts"][0]["key"], "sami");
-    assert!(
-        d["contacts"][0]["reach"].as_array().unwrap().is_empty(),
-        "{d}"
+    assert_eq!(
+        d["contacts"][0]["reach"],
+        json!(["slack: @sami", "email: sami@dealix.example"])
     );
 }
 
@@ -828,5 +833,456 @@ async fn bad_deploys_are_refused_with_every_problem_named(backend: Backend) {
     let (_, all) = app.get("/api/v1/changes?since=2026-01-01T00:00:00Z").await;
     assert!(all["items"].as_array().unwrap().is_empty(), "{all}");
     let (status, _) = app.get("/api/v1/freeze").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A provider's Statuspage-format status, served by the test: what it says
+/// can be changed, and it can be made to fail.
+struct FakeProvider {
+    url: String,
+    answer: std::sync::Arc<std::sync::Mutex<(u16, String)>>,
+}
+
+impl FakeProvider {
+    async fn start() -> FakeProvider {
+        let answer = std::sync::Arc::new(std::sync::Mutex::new((
+            200,
+            status("none", "All Systems Operational"),
+        )));
+        let app = axum::Router::new()
+            .route(
+                "/api/v2/status.json",
+                axum::routing::get(
+                    |axum::extract::State(a): axum::extract::State<
+                        std::sync::Arc<std::sync::Mutex<(u16, String)>>,
+                    >| async move {
+                        let (code, body) = a.lock().unwrap().clone();
+                        (
+                            axum::http::StatusCode::from_u16(code).unwrap(),
+                            [("content-type", "application/json")],
+                            body,
+                        )
+                    },
+                ),
+            )
+            .with_state(answer.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/api/v2/status.json",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeProvider { url, answer }
+    }
+
+    fn says(&self, code: u16, body: String) {
+        *self.answer.lock().unwrap() = (code, body);
+    }
+}
+
+fn status(indicator: &str, description: &str) -> String {
+    json!({"page": {"id": "x", "name": "OpenAI"},
+           "status": {"indicator": indicator, "description": description}})
+    .to_string()
+}
+
+/// Seed 000 §2.1 "Check the provider's status page" and 003 "Verify outage
+/// via status page": Firebell polls the provider's status.json on one
+/// replica; an outage and the recovery are recorded on the open incidents
+/// of the services depending on it, and shown beside them; a failed read is
+/// not an outage.
+async fn s000_upstream_status(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/dealix-incident-rollback.toml"),
+    )
+    .unwrap()
+    .replace(
+        "https://status.openai.com/api/v2/status.json",
+        &provider.url,
+    )
+    .replace(
+        "https://status.anthropic.com/api/v2/status.json",
+        &provider.url.replace("/api/", "/missing/api/"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, text).unwrap();
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file)).await;
+    set(&app, "2026-11-23T09:00:00Z");
+    let poll = || firebell_server::upstream::run_once(app.state());
+    let id = app
+        .declare(
+            json!({"title": "LLM answers failing", "severity": "P1", "services": ["llm-router"]}),
+        )
+        .await;
+    let other = app
+        .declare(json!({"title": "CRM sync slow", "severity": "P2", "services": ["crm-sync"]}))
+        .await;
+    // First reading: OpenAI is fine (no news); Anthropic's page is missing.
+    let round = poll().await.unwrap();
+    assert_eq!(
+        (round.polled, round.changed, round.failed),
+        (2, 0, 1),
+        "{round:?}"
+    );
+    let d = detail(&app, &id).await;
+    let upstreams = d["upstreams"].as_array().unwrap();
+    assert_eq!(upstreams.len(), 2, "{d}");
+    assert_eq!(upstreams[0]["provider"], "openai");
+    assert_eq!(upstreams[0]["status"]["indicator"], "none");
+    assert_eq!(upstreams[1]["status"]["indicator"], "unknown");
+    assert!(
+        upstreams[1]["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("404")
+    );
+    // Not due again before its minute.
+    provider.says(200, status("major", "Partial outage of the Chat API"));
+    set(&app, "2026-11-23T09:00:30Z");
+    assert_eq!(poll().await.unwrap().polled, 0);
+    // The outage: recorded on the router's incident, not on the CRM's.
+    set(&app, "2026-11-23T09:01:00Z");
+    let round = poll().await.unwrap();
+    assert_eq!((round.changed, round.recorded), (1, 1), "{round:?}");
+    let events = app.events_of(&id, "upstream_status_changed").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["indicator"], "major");
+    assert_eq!(events[0]["description"], "Partial outage of the Chat API");
+    assert!(
+        app.events_of(&other, "upstream_status_changed")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        detail(&app, &id).await["upstreams"][0]["status"]["indicator"],
+        "major"
+    );
+    // A failed read is not news, and keeps the last indicator.
+    provider.says(503, "unavailable".into());
+    set(&app, "2026-11-23T09:02:00Z");
+    let round = poll().await.unwrap();
+    assert_eq!(round.changed, 0, "{round:?}");
+    let d = detail(&app, &id).await;
+    assert_eq!(d["upstreams"][0]["status"]["indicator"], "major");
+    assert!(
+        d["upstreams"][0]["status"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("503")
+    );
+    // Recovery: recorded once.
+    provider.says(200, status("none", "All Systems Operational"));
+    set(&app, "2026-11-23T09:03:00Z");
+    assert_eq!(poll().await.unwrap().recorded, 1);
+    set(&app, "2026-11-23T09:04:00Z");
+    assert_eq!(poll().await.unwrap().recorded, 0);
+    let events = app.events_of(&id, "upstream_status_changed").await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["indicator"], "none");
+    let (_, list) = app.get("/api/v1/providers").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+}
+
+const ROSTER: &str = r#"
+# Per deployment, NOT committed: the names and phones behind the policy's roles.
+[people.dba]
+name = "Faisal (DBA)"
+description = "Staffed Sun-Thu 09:00-17:00"
+contacts = [{ kind = "phone", address = "+966 11 555 0199" }, { kind = "email", address = "dba@dealix.example" }]
+
+[people.platform-oncall]
+name = "Omar"
+contacts = [{ kind = "sms", address = "+966 50 555 0100" }]
+"#;
+
+/// Seed 000: "Concrete names, phones, escalation chain: oncall.md (per
+/// deployment — NOT committed publicly)". The policy refers to a roster
+/// file beside it; both are validated and a change to either reloads the
+/// policy; no viewer sees a phone number.
+async fn s000_private_roster(backend: Backend) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/dealix-incident-rollback.toml"),
+    )
+    .unwrap();
+    assert!(
+        !text.contains("+966"),
+        "the committed policy holds no phone number"
+    );
+    let text = text
+        .replacen(
+            "version = 1\n",
+            "version = 1\nroster = \"oncall.toml\"\n",
+            1,
+        )
+        .replacen(
+            "escalation_policy = \"platform-dba\"\n",
+            "escalation_policy = \"platform-dba\"\ncontacts = [\"dba\"]\n",
+            1,
+        );
+    assert!(text.contains("roster = \"oncall.toml\"") && text.contains("contacts = [\"dba\"]"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, &text).unwrap();
+    std::fs::write(dir.path().join("oncall.toml"), ROSTER).unwrap();
+    let app =
+        TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file.clone()))
+            .await;
+    set(&app, "2026-11-23T09:00:00Z");
+    let id = app
+        .declare(json!({"title": "Postgres down", "severity": "P0", "services": ["postgres"]}))
+        .await;
+    // Responders see how to reach the DBA; viewers see who, and no phone.
+    let d = detail(&app, &id).await;
+    assert_eq!(d["contacts"][0]["name"], "Faisal (DBA)");
+    assert_eq!(
+        d["contacts"][0]["reach"],
+        json!(["phone: +966 11 555 0199", "email: dba@dealix.example"])
+    );
+    let viewer = app.token("wallboard", "viewer").await;
+    let (_, d) = app
+        .get_as(&viewer, &format!("/api/v1/incidents/{id}"))
+        .await;
+    assert_eq!(
+        d["contacts"][0]["reach"],
+        json!(["email: dba@dealix.example"])
+    );
+    let (_, p) = app.get_as(&viewer, "/api/v1/policy").await;
+    assert_eq!(
+        p["policy"]["people"]["dba"]["contacts"][0]["address"],
+        "(hidden)"
+    );
+    assert_eq!(
+        p["policy"]["people"]["platform-oncall"]["contacts"][0]["address"],
+        "(hidden)"
+    );
+    assert_eq!(
+        p["policy"]["people"]["dba"]["contacts"][1]["address"],
+        "dba@dealix.example"
+    );
+    assert!(!p.to_string().contains("+966"), "{p}");
+    let (_, p) = app.get("/api/v1/policy").await;
+    assert_eq!(
+        p["policy"]["people"]["dba"]["contacts"][0]["address"],
+        "+966 11 555 0199"
+    );
+    // A change to the roster alone reloads the policy.
+    std::fs::write(
+        dir.path().join("oncall.toml"),
+        ROSTER.replace("Faisal (DBA)", "Huda (DBA)"),
+    )
+    .unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        let (_, p) = app.get("/api/v1/policy").await;
+        if p["policy"]["people"]["dba"]["name"] == "Huda (DBA)" {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the roster's change was loaded");
+    // Both files are validated: a roster that holds more than people, or
+    // names an unknown team member, or is missing, is refused, located.
+    let read =
+        |roster: &'static str| move |_: &str| Ok((roster.to_string(), "oncall.toml".to_string()));
+    let err = firebell_core::Policy::parse_with(
+        &text,
+        "policy.toml",
+        &read("[[severities]]\nname = \"P9\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("oncall.toml:1:3") && err.contains("a roster holds only"),
+        "{err}"
+    );
+    let err = firebell_core::Policy::parse_with(
+        &text,
+        "policy.toml",
+        &read("[teams.platform]\nname = \"x\"\nmembers = [\"nobody\"]\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("teams.platform.members[0]") && err.contains("nobody"),
+        "{err}"
+    );
+    let err = firebell_core::Policy::parse_with(&text, "policy.toml", &|p| {
+        firebell_server::policy_source::read_roster(
+            &dir.path().join("policy.toml"),
+            &format!("missing-{p}"),
+        )
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("cannot read roster") && err.contains("missing-oncall.toml"),
+        "{err}"
+    );
+}
+
+/// A policy file made from a seed's with `edits` applied, kept in `dir`.
+fn edited_policy(
+    dir: &tempfile::TempDir,
+    name: &str,
+    edits: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name),
+    )
+    .unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A scheduled freeze window: frozen inside it, for its environments only,
+/// and not before or after.
+async fn freeze_windows_follow_the_calendar(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = edited_policy(
+        &dir,
+        "dealix-incident-rollback.toml",
+        &[(
+            "until = \"resolved\"\n",
+            "until = \"resolved\"\n\n[[freeze.windows]]\nname = \"national-day\"\nreason = \"National Day: no deploys\"\nstart = \"2026-09-22T21:00:00Z\"\nend = \"2026-09-24T21:00:00Z\"\nenvironments = [\"production\"]\n",
+        )],
+    );
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file)).await;
+    let frozen = |v: &Value| v["frozen"].as_bool().unwrap();
+    set(&app, "2026-09-22T20:59:59Z");
+    assert!(!frozen(&app.get("/api/v1/freeze?service=api").await.1));
+    set(&app, "2026-09-23T10:00:00Z");
+    let (_, v) = app.get("/api/v1/freeze?service=api").await;
+    assert!(frozen(&v), "{v}");
+    assert_eq!(v["reasons"][0]["source"], "window");
+    assert_eq!(v["reasons"][0]["reason"], "National Day: no deploys");
+    assert_eq!(v["until"], "2026-09-24T21:00:00Z");
+    assert!(!frozen(
+        &app.get("/api/v1/freeze?service=api-staging").await.1
+    ));
+    set(&app, "2026-09-24T21:00:00Z");
+    assert!(!frozen(&app.get("/api/v1/freeze?service=api").await.1));
+}
+
+/// The policy's rollback hook: a signed POST of the change to undo, made
+/// only when a person confirms it, and its answer on the timeline; a hook
+/// that fails leaves the decision recorded and says why.
+async fn the_rollback_hook_is_called_only_on_confirmation(backend: Backend) {
+    type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+    let calls: Calls = Default::default();
+    let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = axum::Router::new()
+        .route(
+            "/rollback",
+            axum::routing::post(
+                |axum::extract::State((calls, fail)): axum::extract::State<(
+                    Calls,
+                    std::sync::Arc<std::sync::atomic::AtomicBool>,
+                )>,
+                 headers: axum::http::HeaderMap,
+                 body: String| async move {
+                    let sig = headers
+                        .get("x-firebell-signature")
+                        .map(|v| v.to_str().unwrap().to_string())
+                        .unwrap_or_default();
+                    calls
+                        .lock()
+                        .unwrap()
+                        .push((sig, serde_json::from_str(&body).unwrap()));
+                    if fail.load(std::sync::atomic::Ordering::SeqCst) {
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        )
+        .with_state((calls.clone(), fail.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/rollback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+    // SAFETY: every test that reads this variable sets it to the same value.
+    unsafe { std::env::set_var("FIREBELL_TEST_ROLLBACK_SECRET", "s3cret") };
+    let dir = tempfile::tempdir().unwrap();
+    let hook_line = format!(
+        "[rollback]\nhook = {{ url = \"{url}\", secret_env = \"FIREBELL_TEST_ROLLBACK_SECRET\" }}\n"
+    );
+    let file = edited_policy(
+        &dir,
+        "dashflow.toml",
+        &[("[rollback]\n", hook_line.as_str())],
+    );
+    let app = TestApp::spawn_with_policy(backend, firebell_server::PolicySource::File(file)).await;
+    set(&app, "2026-11-23T09:00:00Z");
+    deploy(
+        &app,
+        json!({"id": "d-1.8", "service": "dashflow", "version": "1.8.0", "previous_version": "1.7.2"}),
+    )
+    .await;
+    let a = app
+        .declare(json!({"title": "Invoke 5xx", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    let b = app
+        .declare(json!({"title": "Batch 5xx", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    // Without confirmation, nothing is called.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{a}/rollback"),
+        json!({"decision": "rolled_back"}),
+    )
+    .await;
+    assert!(calls.lock().unwrap().is_empty());
+    // Confirmed: called once, signed, naming the change and the version.
+    let v = ok(
+        &app,
+        &format!("/api/v1/incidents/{b}/rollback"),
+        json!({"decision": "rolled_back", "change": "d-1.8", "confirm_hook": true}),
+    )
+    .await;
+    let (sig, body) = calls.lock().unwrap()[0].clone();
+    assert!(sig.starts_with("t=") && sig.contains(",v1="), "{sig}");
+    assert_eq!(body["incident"], b.as_str());
+    assert_eq!(body["change"]["id"], "d-1.8");
+    assert_eq!(body["rollback_to"], "1.7.2");
+    assert_eq!(body["confirmed_by"], "admin");
+    let called = app.events_of(&b, "rollback_hook_called").await;
+    assert_eq!((called.len(), &called[0]["ok"]), (1, &json!(true)), "{v}");
+    // A failing hook: the decision stands, the failure is on the timeline.
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let c = app
+        .declare(json!({"title": "Stream 5xx", "severity": "P1", "services": ["dashflow"]}))
+        .await;
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{c}/rollback"),
+        json!({"decision": "rolled_back", "confirm_hook": true}),
+    )
+    .await;
+    let called = app.events_of(&c, "rollback_hook_called").await;
+    assert_eq!(called[0]["ok"], false);
+    assert!(
+        called[0]["outcome"].as_str().unwrap().contains("500"),
+        "{called:?}"
+    );
+    assert_eq!(app.events_of(&c, "rollback_decided").await.len(), 1);
+    // Confirming a fix forward is refused.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/incidents/{a}/rollback"),
+            json!({"decision": "fix_forward", "confirm_hook": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -691,7 +691,76 @@ on_both_backends!(
     the_timeline_is_live,
     the_update_preview_renders_the_template,
     the_room_writes_the_postmortem_and_its_action_items,
+    the_room_shows_changes_and_records_the_rollback,
 );
+
+/// The room's "Changes and rollback" card: the suspect deploy, the advice
+/// with the service's procedures flag first, the freeze; the decision and a
+/// runbook recorded through forms.
+async fn the_room_shows_changes_and_records_the_rollback(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.admin_token).await;
+    let (status, v) = app
+        .post(
+            "/api/v1/deploys",
+            json!({"id": "api-v42", "service": "api", "version": "v42", "previous_version": "v41"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = app
+        .declare(json!({"title": "API errors", "severity": "P1", "services": ["api"]}))
+        .await;
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(room.contains("Changes and rollback"), "{room}");
+    assert!(room.contains("suspect"));
+    assert!(
+        room.contains("Redeploy the previous release"),
+        "the app procedure"
+    );
+    assert!(room.contains("Deploys to api are frozen"), "{room}");
+    let token = csrf(&room);
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/runbooks"),
+            &[("csrf", &token), ("item", "api-outage")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let room = browser.text(&format!("/incidents/{id}")).await;
+    assert!(
+        room.contains("<code>curl -fsS "),
+        "a step's command: {room}"
+    );
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/rollback"),
+            &[
+                ("csrf", &token),
+                ("status", "rolled_back"),
+                ("item", "api-v42"),
+                ("text", "v41 is back"),
+                ("resolve", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let decided = app.events_of(&id, "rollback_decided").await;
+    assert_eq!(decided[0]["change"], "api-v42");
+    assert_eq!(decided[0]["to_version"], "v41");
+    assert_eq!(
+        app.events_of(&id, "resolved").await[0]["summary"],
+        "Incident resolved via rollback: v41 is back"
+    );
+    // A decision the form cannot name is refused in the room.
+    let resp = browser
+        .post(
+            &format!("/incidents/{id}/rollback"),
+            &[("csrf", &token), ("status", "maybe")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
 
 /// The room's Postmortem and Action items cards: the draft from the log is
 /// shown, saved, moved on (refused while unfinished, with the reason on

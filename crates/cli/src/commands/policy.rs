@@ -14,6 +14,17 @@ pub enum PolicyCmd {
     },
 }
 
+/// Parse a policy file with its roster, which is read relative to it:
+/// `policy check` validates both.
+fn parse_file(
+    text: &str,
+    path: &std::path::Path,
+) -> Result<firebell_core::Policy, firebell_core::policy::PolicyErrors> {
+    firebell_core::Policy::parse_with(text, &path.display().to_string(), &|roster| {
+        firebell_server::policy_source::read_roster(path, roster)
+    })
+}
+
 fn check_files(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for path in files {
@@ -23,13 +34,21 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
                 failed = true;
                 eprintln!("{shown}: cannot read: {e}");
             }
-            Ok(text) => match firebell_core::Policy::parse(&text, &shown) {
+            Ok(text) => match parse_file(&text, path) {
                 Ok(p) => println!(
-                    "{shown}: ok ({} severities, {} roles, {} templates, {} services)",
+                    "{shown}: ok ({} severities, {} roles, {} templates, {} services{})",
                     p.severities.len(),
                     p.roles.len(),
                     p.templates.len(),
-                    p.services.len()
+                    p.services.len(),
+                    match &p.roster {
+                        Some(r) => format!(
+                            "; roster {} ok: {} people",
+                            firebell_server::policy_source::roster_path(path, r).display(),
+                            p.people.len()
+                        ),
+                        None => String::new(),
+                    }
                 ),
                 Err(errors) => {
                     failed = true;
@@ -85,8 +104,7 @@ fn route_test(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            firebell_core::Policy::parse(&text, &path.display().to_string())
-                .map_err(|e| anyhow::anyhow!("{e}"))?
+            parse_file(&text, path).map_err(|e| anyhow::anyhow!("{e}"))?
         }
         None => firebell_core::Policy::demo(),
     };

@@ -77,7 +77,18 @@ fn incident_header(i: &Incident) {
                 None => String::new(),
                 Some(due) => format!(" (due {})", when(due)),
             };
-            println!("    {mark} {}  {}{due}", c.item.id, c.item.text);
+            let phase = match (c.item.applies_from, c.item.applies_until) {
+                (Some(from), _) => format!(" [from {}]", when(from)),
+                (None, Some(until)) => format!(" [until {}]", when(until)),
+                (None, None) => String::new(),
+            };
+            println!("    {mark} {}  {}{due}{phase}", c.item.id, c.item.text);
+            if let Some(cmd) = &c.item.command {
+                println!("          $ {cmd}");
+            }
+            if let Some(link) = &c.item.link {
+                println!("          {link}");
+            }
         }
     }
     if !i.obligations.is_empty() {
@@ -131,6 +142,92 @@ pub fn incident_detail(d: &IncidentDetail) {
                 DeadlineStatus::Pending => "pending ",
             };
             println!("  {mark} {}  {}", when(dl.due_at), dl.title);
+        }
+    }
+    if !d.changes.is_empty() {
+        println!("changes before and during it (newest first):");
+        for c in &d.changes {
+            let ch = &c.change;
+            println!(
+                "  {}{} {} {} {}{}",
+                if c.suspect { "SUSPECT " } else { "" },
+                when(ch.at),
+                ch.kind,
+                ch.service.as_deref().unwrap_or("-"),
+                ch.summary,
+                if ch.details.frozen.is_empty() {
+                    ""
+                } else {
+                    " [during a freeze]"
+                }
+            );
+        }
+    }
+    if let Some(a) = &d.rollback {
+        println!("rollback advice: {:?} — {}", a.action, a.reason);
+        if let (Some(by), None) = (a.decide_by, &a.decision) {
+            println!("  decide by {}", when(by));
+        }
+        for o in &a.options {
+            println!(
+                "  {:?} {} ({}): {}",
+                o.action, o.change.id, o.change.kind, o.reason
+            );
+            if let Some(p) = &o.procedure {
+                println!("    {}", p.title);
+                for s in &p.steps {
+                    println!("      $ {s}");
+                }
+            }
+        }
+        if let Some(dec) = &a.decision {
+            println!(
+                "  decided {:?}{} by {}",
+                dec.decision,
+                dec.change
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
+                dec.by
+            );
+        }
+    }
+    if !d.contacts.is_empty() {
+        println!("contacts:");
+        for c in &d.contacts {
+            println!(
+                "  {} ({}){}{}",
+                c.name,
+                c.about,
+                if c.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", c.description)
+                },
+                if c.reach.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", c.reach.join(" · "))
+                }
+            );
+        }
+    }
+    if !d.upstreams.is_empty() {
+        println!("upstream providers:");
+        for u in &d.upstreams {
+            match &u.status {
+                Some(s) => println!(
+                    "  {}: {} ({}){}",
+                    u.name,
+                    s.description,
+                    s.indicator,
+                    s.error
+                        .as_deref()
+                        .map(|e| format!(" — last read failed: {e}"))
+                        .unwrap_or_default()
+                ),
+                None => println!("  {}: not polled yet", u.name),
+            }
         }
     }
     println!("timeline:");

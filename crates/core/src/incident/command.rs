@@ -219,6 +219,13 @@ pub enum Command {
         ok: bool,
         outcome: String,
     },
+    /// An upstream provider's status page changed (an outage, a recovery).
+    RecordUpstreamStatus {
+        provider: String,
+        name: String,
+        indicator: String,
+        description: String,
+    },
     /// An admin let deploys through a freeze this incident holds.
     RecordFreezeOverride {
         freeze: String,
@@ -267,6 +274,7 @@ impl Command {
             Command::DecideRollback { .. } => "decide_rollback",
             Command::RecordRollbackHook { .. } => "record_rollback_hook",
             Command::RecordFreezeOverride { .. } => "record_freeze_override",
+            Command::RecordUpstreamStatus { .. } => "record_upstream_status",
         }
     }
 }
@@ -1075,6 +1083,17 @@ pub fn decide(
             url: url.clone(),
             ok: *ok,
             outcome: optional_text("outcome", outcome)?,
+        }],
+        Command::RecordUpstreamStatus {
+            provider,
+            name,
+            indicator,
+            description,
+        } => vec![EventKind::UpstreamStatusChanged {
+            provider: provider.clone(),
+            name: name.clone(),
+            indicator: indicator.clone(),
+            description: description.clone(),
         }],
         Command::RecordFreezeOverride {
             freeze,

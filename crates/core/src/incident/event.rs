@@ -316,6 +316,14 @@ pub enum EventKind {
         ok: bool,
         outcome: String,
     },
+    /// An upstream provider's status page changed while this incident was
+    /// open: `indicator` is Statuspage's (`none` is operational).
+    UpstreamStatusChanged {
+        provider: String,
+        name: String,
+        indicator: String,
+        description: String,
+    },
     /// An admin let deploys through the freeze this incident holds.
     FreezeOverridden {
         freeze: String,
@@ -474,6 +482,7 @@ impl EventKind {
             EventKind::RollbackDecided { .. } => "rollback_decided",
             EventKind::RollbackHookCalled { .. } => "rollback_hook_called",
             EventKind::FreezeOverridden { .. } => "freeze_overridden",
+            EventKind::UpstreamStatusChanged { .. } => "upstream_status_changed",
             EventKind::RunbookAttached { .. } => "runbook_attached",
             EventKind::AlertsChanged { .. } => "alerts_changed",
             EventKind::Escalated { .. } => "escalated",
@@ -618,6 +627,15 @@ impl EventKind {
                 "rollback hook {url} {}: {outcome}",
                 if *ok { "called" } else { "FAILED" }
             ),
+            EventKind::UpstreamStatusChanged {
+                name,
+                indicator,
+                description,
+                ..
+            } => match indicator.as_str() {
+                "none" => format!("upstream {name} recovered: {description}"),
+                other => format!("upstream {name} reports an incident ({other}): {description}"),
+            },
             EventKind::FreezeOverridden {
                 environment,
                 service,

@@ -118,6 +118,9 @@ pub struct Incident {
     /// Runbooks attached, by key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runbooks: Vec<String>,
+    /// Upstream providers' indicators as last recorded on the timeline.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub upstreams: std::collections::BTreeMap<String, String>,
     pub updated_at: Timestamp,
     /// `seq` of the last event applied; commands must name it to be accepted.
     pub version: u64,
@@ -214,6 +217,7 @@ impl Incident {
             action_items: Vec::new(),
             rollback: RollbackState::default(),
             runbooks: Vec::new(),
+            upstreams: Default::default(),
             updated_at: e.at,
             version: e.seq,
         })
@@ -344,6 +348,13 @@ impl Incident {
                 });
             }
             EventKind::RollbackHookCalled { .. } | EventKind::FreezeOverridden { .. } => {}
+            EventKind::UpstreamStatusChanged {
+                provider,
+                indicator,
+                ..
+            } => {
+                self.upstreams.insert(provider.clone(), indicator.clone());
+            }
             EventKind::RunbookAttached {
                 runbook, checklist, ..
             } => {

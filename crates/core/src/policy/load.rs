@@ -67,28 +67,67 @@ pub const SYNTAX_PATH: &str = "(syntax)";
 /// Type errors reported before giving up on a file (each costs one re-parse).
 const MAX_TYPE_ERRORS: usize = 50;
 
+/// Reads the roster file a policy names (the path as written): its text,
+/// and the name its problems are reported under.
+pub type ReadRoster<'a> = &'a dyn Fn(&str) -> Result<(String, String), String>;
+
+/// The sections a roster file may hold: who, and how to reach them.
+pub const ROSTER_SECTIONS: [&str; 4] = ["people", "teams", "schedules", "escalation_policies"];
+
 impl Policy {
-    /// Parse and validate policy text; `origin` names the file in error messages.
+    /// Parse and validate policy text; `origin` names the file in error
+    /// messages. A policy that names a `roster` cannot be read this way
+    /// (see [`Policy::parse_with`]).
     ///
     /// On failure, every problem found is returned, sorted by position.
     pub fn parse(src: &str, origin: &str) -> Result<Policy, PolicyErrors> {
+        Policy::parse_with(src, origin, &|path| {
+            Err(format!(
+                "the policy names roster {path:?}, and text alone has no files to read it from"
+            ))
+        })
+    }
+
+    /// [`Policy::parse`], reading the file the policy's `roster` names with
+    /// `read` (given the path as written; it answers the text and the name
+    /// to report problems under). The roster's people, teams, schedules and
+    /// escalation policies join the policy's before it is validated: a
+    /// roster entry replaces the policy's of the same key or name.
+    pub fn parse_with(
+        src: &str,
+        origin: &str,
+        read: ReadRoster<'_>,
+    ) -> Result<Policy, PolicyErrors> {
         let mut report = Report {
             src,
             origin,
             errors: Vec::new(),
         };
-        let root = match DeTable::parse(src) {
-            Ok(root) => root,
-            Err(e) => {
-                report.push(e.span().unwrap_or(0..0), SYNTAX_PATH, e.message());
-                return Err(report.finish());
-            }
+        let Some(root) = syntax(src, &mut report) else {
+            return Err(report.finish());
         };
         let tree = Tree { root };
         let (policy, broken) = deserialize(&tree, &mut report);
         let Some(mut policy) = policy else {
             return Err(report.finish());
         };
+        let mut roster_errors = Vec::new();
+        if let Some(path) = policy.roster.clone() {
+            match read(&path).map_err(|e| vec![e]).and_then(|(text, name)| {
+                roster(&text, &name).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
+            }) {
+                Ok(r) => merge_roster(&mut policy, r),
+                Err(problems) => {
+                    let span = tree.value_span(&KeyPath::root().key("roster"));
+                    for p in problems {
+                        roster_errors.push((span.clone(), p));
+                    }
+                }
+            }
+        }
+        for (span, problem) in roster_errors {
+            report.push(span, "roster", &problem);
+        }
 
         if !tree.contains(&KeyPath::root().key("version")) {
             policy.version = POLICY_VERSION;
@@ -112,6 +151,67 @@ impl Policy {
         } else {
             Err(report.finish())
         }
+    }
+}
+
+/// Pass 1: the TOML tree of `src`, or `None` with its syntax error reported.
+fn syntax<'i>(src: &'i str, report: &mut Report<'_>) -> Option<Spanned<DeTable<'i>>> {
+    match DeTable::parse(src) {
+        Ok(root) => Some(root),
+        Err(e) => {
+            report.push(e.span().unwrap_or(0..0), SYNTAX_PATH, e.message());
+            None
+        }
+    }
+}
+
+/// A roster file: only [`ROSTER_SECTIONS`], read with the policy's own
+/// passes (types, unknown keys) and located in its own file.
+fn roster(src: &str, origin: &str) -> Result<Policy, PolicyErrors> {
+    let mut report = Report {
+        src,
+        origin,
+        errors: Vec::new(),
+    };
+    let Some(root) = syntax(src, &mut report) else {
+        return Err(report.finish());
+    };
+    for (key, _) in root.get_ref().iter() {
+        if !ROSTER_SECTIONS.contains(&key.get_ref().as_ref()) {
+            report.push(
+                key.span(),
+                key.get_ref(),
+                &format!(
+                    "a roster holds only {}; `{}` belongs in the policy",
+                    ROSTER_SECTIONS.join(", "),
+                    key.get_ref()
+                ),
+            );
+        }
+    }
+    let tree = Tree { root };
+    let (policy, _) = deserialize(&tree, &mut report);
+    match policy {
+        Some(p) if report.errors.is_empty() => Ok(p),
+        _ => Err(report.finish()),
+    }
+}
+
+/// The roster's entries join the policy's, replacing those of the same key.
+fn merge_roster(policy: &mut Policy, roster: Policy) {
+    for (key, person) in roster.people {
+        policy.people.insert(key, person);
+    }
+    for (key, team) in roster.teams {
+        policy.teams.insert(key, team);
+    }
+    for s in roster.schedules {
+        policy.schedules.retain(|x| x.name != s.name);
+        policy.schedules.push(s);
+    }
+    for e in roster.escalation_policies {
+        policy.escalation_policies.retain(|x| x.name != e.name);
+        policy.escalation_policies.push(e);
     }
 }
 

@@ -21,7 +21,7 @@ mod source;
 mod validate;
 
 pub use calendar::WEEKDAY_NAMES;
-pub use load::{PolicyError, PolicyErrors, SYNTAX_PATH};
+pub use load::{PolicyError, PolicyErrors, ROSTER_SECTIONS, ReadRoster, SYNTAX_PATH};
 pub use model::*;
 pub use validate::{
     CHANNELS, POLICY_VERSION, TARGET_KINDS, TEMPLATE_INCIDENT_FIELDS, TEMPLATE_ORG_FIELDS,

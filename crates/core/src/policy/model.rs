@@ -90,6 +90,10 @@ pub struct Policy {
     pub runbooks: Vec<Runbook>,
     /// Upstream providers whose Statuspage-format status Firebell polls.
     pub providers: BTreeMap<String, Provider>,
+    /// A file beside the policy (path relative to it) holding people,
+    /// teams, schedules and escalation policies: names and phones kept
+    /// out of the committed policy (s000.private-roster).
+    pub roster: Option<String>,
 }
 
 // --- Change safety -------------------------------------------------------------
@@ -1024,6 +1028,16 @@ pub enum ContactKind {
 }
 
 impl ContactKind {
+    /// A phone number: never shown to viewers (s000.private-roster).
+    pub fn is_phone(self) -> bool {
+        matches!(self, ContactKind::Phone | ContactKind::Sms)
+    }
+
+    /// Whether a contact `kind` as written in the policy is a phone number.
+    pub fn is_phone_kind(kind: &str) -> bool {
+        matches!(kind.to_ascii_lowercase().as_str(), "phone" | "sms")
+    }
+
     pub const ALL: [ContactKind; 5] = [
         ContactKind::Email,
         ContactKind::Phone,

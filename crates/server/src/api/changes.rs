@@ -394,8 +394,18 @@ pub async fn decide_rollback(
     Path(id): Path<String>,
     Body(r): Body<RollbackRequest>,
 ) -> Result<Json<CommandResponse>, ApiError> {
+    rollback(&state, &caller.name, &id, r).await.map(Json)
+}
+
+/// The rollback decision as `actor` (the API's and the console's one path).
+pub(crate) async fn rollback(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    r: RollbackRequest,
+) -> Result<CommandResponse, ApiError> {
     let policy = state.policy.policy();
-    let (incident, _) = load(&state, &id).await?;
+    let (incident, _) = load(state, id).await?;
     let change = match (&r.change, r.decision) {
         (Some(cid), _) => {
             let c = state
@@ -449,11 +459,11 @@ pub async fn decide_rollback(
         note: r.note.clone(),
         resolve: r.resolve,
     };
-    let mut answer = execute(&state, &caller.name, &id, r.expected_version, cmd).await?;
+    let mut answer = execute(state, actor, id, r.expected_version, cmd).await?;
     if r.confirm_hook
         && let Some(hook) = &policy.rollback.hook
     {
-        let outcome = call_hook(hook, &id, change.as_ref(), &caller.name).await;
+        let outcome = call_hook(hook, id, change.as_ref(), actor).await;
         let cmd = Command::RecordRollbackHook {
             change: change.as_ref().map(|c| c.id.clone()),
             url: hook.url.clone(),
@@ -463,11 +473,11 @@ pub async fn decide_rollback(
                 Err(e) => e,
             },
         };
-        let more = execute(&state, "system", &id, None, cmd).await?;
+        let more = execute(state, "system", id, None, cmd).await?;
         answer.events.extend(more.events);
         answer.incident = more.incident;
     }
-    Ok(Json(answer))
+    Ok(answer)
 }
 
 /// POST the rollback to the hook, signed; a person confirmed it.

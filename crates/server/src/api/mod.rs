@@ -169,12 +169,36 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = "/policy", tag = "policy", responses((status = 200, body = PolicyResponse), (status = 401)))]
-async fn policy(State(state): State<AppState>) -> Result<Json<PolicyResponse>, ApiError> {
+async fn policy(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+) -> Result<Json<PolicyResponse>, ApiError> {
     let loaded: std::sync::Arc<LoadedPolicy> = state.policy.current();
     let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
+    let mut policy = serde_json::to_value(&*loaded.policy).map_err(internal)?;
+    // Viewers never see phone numbers (s000.private-roster).
+    if caller.role < firebell_store::Role::Responder
+        && let Some(people) = policy.get_mut("people").and_then(|p| p.as_object_mut())
+    {
+        for person in people.values_mut() {
+            for c in person
+                .get_mut("contacts")
+                .and_then(|c| c.as_array_mut())
+                .into_iter()
+                .flatten()
+            {
+                let phone = c["kind"]
+                    .as_str()
+                    .is_some_and(firebell_core::policy::ContactKind::is_phone_kind);
+                if phone {
+                    c["address"] = serde_json::Value::String("(hidden)".into());
+                }
+            }
+        }
+    }
     Ok(Json(PolicyResponse {
         loaded: serde_json::to_value(&*loaded).map_err(internal)?,
-        policy: serde_json::to_value(&*loaded.policy).map_err(internal)?,
+        policy,
     }))
 }
 

@@ -3,11 +3,13 @@
 //! incident's agenda of timers (`GET /incidents/{id}/agenda`) and the
 //! escalation policies and rules in force (`GET /escalation-policies`).
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use firebell_core::escalation;
+use firebell_store::Role;
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::wire::{Agenda, EscalationPolicies, NotificationList, NotificationQuery};
 
@@ -28,6 +30,7 @@ fn limit(l: Option<u32>) -> Result<u32, ApiError> {
     responses((status = 200, body = NotificationList), (status = 400), (status = 401)))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<NotificationList>, ApiError> {
     let Query(q) = q?;
@@ -37,10 +40,16 @@ pub async fn list(
     {
         return Err(crate::error::not_found_incident(id));
     }
-    let items = state
+    let mut items = state
         .store
         .list_notifications(q.incident.as_deref(), limit)
         .await?;
+    // Viewers never see phone numbers (s000.private-roster).
+    if caller.role < Role::Responder {
+        for n in items.iter_mut().filter(|n| n.channel.is_phone()) {
+            n.address = "(hidden)".into();
+        }
+    }
     Ok(Json(NotificationList { items }))
 }
 
@@ -49,12 +58,14 @@ pub async fn list(
     responses((status = 200, body = NotificationList), (status = 404)))]
 pub async fn of_incident(
     State(state): State<AppState>,
+    caller: Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<NotificationList>, ApiError> {
     let Query(q) = q?;
     list(
         State(state),
+        caller,
         Ok(Query(NotificationQuery {
             incident: Some(id),
             limit: q.limit,

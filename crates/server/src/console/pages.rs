@@ -434,7 +434,10 @@ async fn room(
                     let reach: Vec<String> = p
                         .contacts
                         .iter()
-                        .filter(|c| session.can_act() || !matches!(c.kind.as_str(), "sms" | "phone"))
+                        .filter(|c| {
+                            session.can_act()
+                                || !firebell_core::policy::ContactKind::is_phone_kind(&c.kind)
+                        })
                         .map(|c| format!("{}: {}", c.kind, c.address))
                         .collect();
                     serde_json::json!({ "key": key, "name": p.name, "description": p.description, "reach": reach })
@@ -461,17 +464,43 @@ async fn room(
                 "public": matches!(t.audience, firebell_core::policy::Audience::Public) })
         })
         .collect();
+    let now = state.clock.now();
     let checklist: Vec<serde_json::Value> = incident
         .checklist
         .iter()
         .map(|c| {
-            serde_json::json!({ "id": c.item.id, "text": c.item.text,
+            // A runbook step that applies only for part of the outage says so.
+            let phase = match (c.item.applies_from, c.item.applies_until) {
+                (Some(from), _) if now < from => Some(format!("applies from {}", when(from))),
+                (Some(_), _) => Some("applies now (long outage)".to_string()),
+                (None, Some(until)) if now < until => {
+                    Some(format!("applies until {}", when(until)))
+                }
+                (None, Some(_)) => Some("no longer applies".to_string()),
+                (None, None) => None,
+            };
+            serde_json::json!({ "id": c.item.id, "text": c.item.text, "list": c.item.checklist,
                 "due": c.item.due_at.map(when), "done": c.ticked_at.is_some(),
-                "by": c.ticked_by })
+                "by": c.ticked_by, "command": c.item.command, "link": c.item.link,
+                "phase": phase, "applies": c.item.applies_at(now) })
         })
         .collect();
+    let context =
+        crate::changes::incident_context(&state.store, &policy, &incident, session.can_act(), now)
+            .await?;
+    let freeze = if firebell_core::change::freezes(&policy, &incident) {
+        Some(format!(
+            "Deploys to {} are frozen until this incident is {}.",
+            incident.services.join(", "),
+            match policy.freeze.until {
+                firebell_core::policy::FreezeUntil::Resolved => "resolved",
+                firebell_core::policy::FreezeUntil::Mitigated => "mitigated",
+            }
+        ))
+    } else {
+        None
+    };
     // Legal and contractual clocks: loud when missed.
-    let now = state.clock.now();
     let obligations: Vec<serde_json::Value> = incident
         .obligations
         .iter()
@@ -491,12 +520,7 @@ async fn room(
         .iter()
         .map(|n| {
             // Viewers never see phone numbers.
-            let address = if session.can_act()
-                || !matches!(
-                    n.channel,
-                    firebell_core::policy::ContactKind::Sms
-                        | firebell_core::policy::ContactKind::Phone
-                ) {
+            let address = if session.can_act() || !n.channel.is_phone() {
                 n.address.clone()
             } else {
                 "(hidden)".to_string()
@@ -587,6 +611,20 @@ async fn room(
         "last_seq": last_seq,
         "services": services,
         "checklist": checklist,
+        "changes": context.changes.iter().map(|c| serde_json::json!({
+            "id": c.change.id, "kind": c.change.kind.as_str(), "summary": c.change.summary,
+            "service": c.change.service, "version": c.change.details.version,
+            "previous": c.change.details.previous_version, "author": c.change.details.author,
+            "url": c.change.details.url, "at": when(c.change.at), "suspect": c.suspect,
+            "frozen": !c.change.details.frozen.is_empty() })).collect::<Vec<_>>(),
+        "rollback": context.rollback,
+        "rollback_hook": policy.rollback.hook.as_ref().map(|h| h.url.clone()),
+        "runbooks_available": policy.runbooks.iter().filter(|r| !incident.runbooks.contains(&r.key))
+            .map(|r| serde_json::json!({"key": r.key, "title": match &r.scenario {
+                Some(n) => format!("{n} {}", r.title), None => r.title.clone() }})).collect::<Vec<_>>(),
+        "freeze": freeze,
+        "upstreams": context.upstreams,
+        "contacts": context.contacts,
         "obligations": obligations,
         "postmortem": postmortem,
         "action_items": action_items,
@@ -741,6 +779,11 @@ pub struct ActionForm {
     /// Digest of the postmortem text as shown (see [`document_digest`]).
     #[serde(default)]
     shown: String,
+    /// Checkboxes of the rollback form.
+    #[serde(default)]
+    resolve: Option<String>,
+    #[serde(default)]
+    confirm_hook: Option<String>,
 }
 
 /// A short digest of a document as the browser sends it back (line ends
@@ -865,6 +908,7 @@ fn command(action: &str, f: ActionForm, now: Timestamp) -> Result<Command, ApiEr
             key: f.item,
             evidence: f.text,
         },
+        "runbooks" => Command::AttachRunbook { runbook: f.item },
         "tags" => Command::ChangeTags {
             add: tag_list(&f.add),
             remove: tag_list(&f.remove),
@@ -933,11 +977,40 @@ pub async fn act(
     session.check_csrf(&form.csrf)?;
     session.require_responder()?;
     let expected = form.version;
-    let outcome = match command(&action, form, state.clock.now()) {
-        Ok(cmd) => crate::api::incidents::execute(&state, &session.caller.name, &id, expected, cmd)
-            .await
-            .map(drop),
-        Err(e) => Err(e),
+    let outcome = if action == "rollback" {
+        let decision = match form.status.as_str() {
+            "rolled_back" => Ok(incident::RollbackDecision::RolledBack),
+            "fix_forward" => Ok(incident::RollbackDecision::FixForward),
+            other => Err(ApiError::bad_request(
+                "invalid_form",
+                format!("unknown decision {other:?}: rolled_back or fix_forward"),
+            )),
+        };
+        match decision {
+            Ok(decision) => {
+                let request = crate::wire::RollbackRequest {
+                    decision,
+                    change: (!form.item.is_empty()).then_some(form.item),
+                    note: form.text,
+                    resolve: form.resolve.is_some(),
+                    confirm_hook: form.confirm_hook.is_some(),
+                    expected_version: expected,
+                };
+                crate::api::changes::rollback(&state, &session.caller.name, &id, request)
+                    .await
+                    .map(drop)
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        match command(&action, form, state.clock.now()) {
+            Ok(cmd) => {
+                crate::api::incidents::execute(&state, &session.caller.name, &id, expected, cmd)
+                    .await
+                    .map(drop)
+            }
+            Err(e) => Err(e),
+        }
     };
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/incidents/{}", url_encode(&id))).into_response()),
