@@ -227,7 +227,7 @@ fn load(path: Option<&Path>) -> Result<Policy, ()> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("{shown}: cannot read: {e}");
     })?;
-    Policy::parse(&text, &shown).map_err(|errors| {
+    firebell_server::policy_source::parse_file(&text, path).map_err(|errors| {
         for e in &errors.0 {
             eprintln!("{e}");
         }

@@ -364,14 +364,18 @@ pub fn freezes(policy: &Policy, incident: &Incident) -> bool {
 
 // --- An incident's changes and the rollback advisor ------------------------------
 
-/// A change shown on an incident: its services', in the window before it began.
+/// A change shown on an incident: its services', before it began or during it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecentChange {
     #[serde(flatten)]
     pub change: Change,
-    /// Close enough before the incident began (or during it) to suspect.
+    /// Close enough before the incident began to suspect.
     pub suspect: bool,
+    /// Made while the incident was open (a fix, a rollback): shown, never
+    /// suspect, so the advisor never proposes undoing a rollback.
+    #[serde(default)]
+    pub during: bool,
 }
 
 /// The first instant an incident's changes are read from.
@@ -384,7 +388,7 @@ pub fn recent_since(policy: &Policy, incident: &Incident) -> Timestamp {
 
 /// The changes to `incident`'s services from [`recent_since`] to its end,
 /// newest first, each marked suspect when it took effect within
-/// `[changes] suspect_within` before the incident began, or during it
+/// `[changes] suspect_within` before the incident began
 /// (s002.recent-changes, s000.rollback-suspect-deploy).
 pub fn recent(
     policy: &Policy,
@@ -408,7 +412,8 @@ pub fn recent(
                 && c.at <= end
         })
         .map(|c| RecentChange {
-            suspect: c.at >= suspect_from,
+            suspect: c.at >= suspect_from && c.at <= incident.detected_at,
+            during: c.at > incident.detected_at,
             change: c.clone(),
         })
         .collect();
@@ -419,6 +424,100 @@ pub fn recent(
             .then(a.change.id.cmp(&b.change.id))
     });
     out
+}
+
+/// A rollback criterion a deploy check-in's value meets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckedCriterion {
+    pub criterion: String,
+    pub metric: String,
+    pub value: f64,
+    pub above: f64,
+    pub met: bool,
+}
+
+/// The criteria with a `metric` that `values` (a check-in's) report on,
+/// and whether each is met (the value above its threshold).
+pub fn check_in(
+    policy: &Policy,
+    values: &std::collections::BTreeMap<String, f64>,
+) -> Vec<CheckedCriterion> {
+    policy
+        .rollback
+        .criteria
+        .iter()
+        .filter_map(|c| {
+            let (metric, above) = (c.metric.as_ref()?, c.above?);
+            let value = *values.get(metric)?;
+            Some(CheckedCriterion {
+                criterion: c.name.clone(),
+                metric: metric.clone(),
+                value,
+                above,
+                met: value > above,
+            })
+        })
+        .collect()
+}
+
+/// The alert a met criterion raises when no incident of the service is
+/// open: labelled with the criterion, so its incident records it, and
+/// firing for `lasts` unless a later check-in below the threshold ends it.
+pub fn check_in_alert(
+    change: &Change,
+    checked: &CheckedCriterion,
+    severity: Option<String>,
+    now: Timestamp,
+    lasts: Duration,
+) -> crate::alert::IncomingAlert {
+    let mut labels = crate::alert::LabelSet::new();
+    labels.insert("alertname".into(), "RollbackCriterionMet".into());
+    labels.insert(
+        crate::policy::ROLLBACK_CRITERION_LABEL.into(),
+        checked.criterion.clone(),
+    );
+    labels.insert("deploy".into(), change.id.clone());
+    if let Some(s) = &change.service {
+        labels.insert("service".into(), s.clone());
+    }
+    let mut annotations = crate::alert::LabelSet::new();
+    annotations.insert(
+        "summary".into(),
+        format!(
+            "Rollback criterion {} met after {}",
+            checked.criterion, change.id
+        ),
+    );
+    annotations.insert("description".into(), checked.detail());
+    crate::alert::IncomingAlert {
+        source: crate::alert::AlertSource::Deploy,
+        key: format!("deploy:{}:{}", change.id, checked.criterion),
+        labels,
+        annotations,
+        starts_at: now,
+        ends_at: Some(if checked.met {
+            now + lasts.as_signed()
+        } else {
+            now
+        }),
+        generator_url: change.details.url.clone(),
+        service: change.service.clone(),
+        severity,
+    }
+}
+
+impl CheckedCriterion {
+    /// `error_rate 0.15 > 0.1`.
+    pub fn detail(&self) -> String {
+        format!(
+            "{} {} {} {} (deploy check-in)",
+            self.metric,
+            self.value,
+            if self.met { ">" } else { "<=" },
+            self.above
+        )
+    }
 }
 
 /// Roll back, or fix forward.
@@ -593,12 +692,8 @@ fn describe(kind: ChangeKind) -> &'static str {
     }
 }
 
-/// "12m before the incident began", or "during the incident".
+/// "12m before the incident began".
 fn relative(at: Timestamp, began: Timestamp) -> String {
-    let secs = began.duration_since(at).as_secs();
-    if secs < 0 {
-        "during the incident".to_string()
-    } else {
-        format!("{} before the incident began", Duration::from_secs(secs))
-    }
+    let secs = began.duration_since(at).as_secs().max(0);
+    format!("{} before the incident began", Duration::from_secs(secs))
 }

@@ -55,6 +55,14 @@ impl PolicySource {
     }
 }
 
+/// Parse the policy file at `path` (its `text`) with its roster, read
+/// relative to it: what `serve`, `policy check` and `simulate` all load.
+pub fn parse_file(text: &str, path: &Path) -> Result<Policy, firebell_core::policy::PolicyErrors> {
+    Policy::parse_with(text, &path.display().to_string(), &|roster| {
+        read_roster(path, roster)
+    })
+}
+
 /// The roster file `path` names, relative to the policy file `policy`.
 pub fn roster_path(policy: &Path, path: &str) -> std::path::PathBuf {
     policy.parent().unwrap_or_else(|| Path::new(".")).join(path)

@@ -1,9 +1,9 @@
 //! Upstream providers' status (s000.upstream-status): each provider's
 //! Statuspage-format `status.json` is polled every `poll_every` by one
-//! replica (lease `providers`), and a change of its indicator (an outage, a
-//! recovery) is recorded on the open incidents of the services that depend
-//! on it. A provider that cannot be read keeps its last indicator and says
-//! why; a failed read is not an outage.
+//! replica (lease `providers`). Every open incident of a dependent service
+//! hears of an outage once (one declared during it, at the next poll), and
+//! of the recovery if it heard of the outage. A provider that cannot be read
+//! keeps its last indicator and says why; a failed read is not an outage.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -131,14 +131,17 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
             }
         };
         let changed = state.store.record_provider_status(&status).await?;
-        // The first reading of a provider that is fine is no news.
-        let news = changed && (before.is_some() || status.indicator != "none");
-        if !news || status.error.is_some() {
+        // Never read yet: nothing to tell. A failed read keeps the last
+        // reading, which incidents declared since still hear of.
+        if status.indicator == "unknown" {
             continue;
         }
-        round.changed += 1;
-        metrics::counter!("firebell_provider_status_changes_total", "provider" => key.clone())
-            .increment(1);
+        // The first reading of a provider that is fine is no news.
+        if changed && status.error.is_none() && (before.is_some() || status.indicator != "none") {
+            round.changed += 1;
+            metrics::counter!("firebell_provider_status_changes_total", "provider" => key.clone())
+                .increment(1);
+        }
         let services: Vec<&String> = policy
             .services
             .iter()
@@ -153,8 +156,16 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
                 ..Default::default()
             };
             for incident in state.store.list_incidents(&filter).await?.items {
-                let already = incident.upstreams.get(key) == Some(&status.indicator);
-                if already {
+                // Each open incident hears of an outage once (one declared
+                // during it, at the next poll), and of the recovery if it
+                // heard of the outage.
+                let seen = incident.upstreams.get(key);
+                let news = if status.indicator == "none" {
+                    seen.is_some_and(|s| s != "none")
+                } else {
+                    seen != Some(&status.indicator)
+                };
+                if !news {
                     continue;
                 }
                 let cmd = Command::RecordUpstreamStatus {

@@ -25,6 +25,7 @@ on_both_backends!(
     s000_private_roster,
     freeze_windows_follow_the_calendar,
     the_rollback_hook_is_called_only_on_confirmation,
+    s003_rollback_criteria_from_a_deploy_check_in,
     bad_deploys_are_refused_with_every_problem_named,
 );
 
@@ -491,6 +492,11 @@ async fn s003_rollback_criteria(backend: Backend) {
         "dashflow-1.8"
     );
     assert_eq!(d["incident"]["rollback"]["decision"]["to_version"], "1.7.2");
+    let updates = app.events_of(&id, "status_updated").await;
+    assert_eq!(
+        updates.last().unwrap()["message"],
+        "Rolled back dashflow-1.8 on dashflow to 1.7.2; verifying recovery."
+    );
     app.advance_mins(5);
     app.tick().await;
     assert!(
@@ -960,6 +966,18 @@ async fn s000_upstream_status(backend: Backend) {
         detail(&app, &id).await["upstreams"][0]["status"]["indicator"],
         "major"
     );
+    // An incident declared during the outage hears of it at the next poll.
+    let late = app
+        .declare(json!({"title": "Router timeouts", "severity": "P2", "services": ["llm-router"]}))
+        .await;
+    set(&app, "2026-11-23T09:01:30Z");
+    assert_eq!(poll().await.unwrap().polled, 0, "not due yet");
+    assert!(
+        app.events_of(&late, "upstream_status_changed")
+            .await
+            .is_empty()
+    );
+    set(&app, "2026-11-23T09:01:59Z");
     // A failed read is not news, and keeps the last indicator.
     provider.says(503, "unavailable".into());
     set(&app, "2026-11-23T09:02:00Z");
@@ -973,15 +991,23 @@ async fn s000_upstream_status(backend: Backend) {
             .unwrap()
             .contains("503")
     );
-    // Recovery: recorded once.
+    // Recovery: recorded once on each incident that heard of the outage.
     provider.says(200, status("none", "All Systems Operational"));
     set(&app, "2026-11-23T09:03:00Z");
-    assert_eq!(poll().await.unwrap().recorded, 1);
+    assert_eq!(poll().await.unwrap().recorded, 2);
     set(&app, "2026-11-23T09:04:00Z");
     assert_eq!(poll().await.unwrap().recorded, 0);
     let events = app.events_of(&id, "upstream_status_changed").await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[1]["indicator"], "none");
+    // The late incident heard of the outage (at 09:02, though the read
+    // failed: the last reading stands) and of the recovery.
+    let late_events = app.events_of(&late, "upstream_status_changed").await;
+    let seen: Vec<&str> = late_events
+        .iter()
+        .map(|e| e["indicator"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ["major", "none"]);
     let (_, list) = app.get("/api/v1/providers").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
 }
@@ -1282,6 +1308,83 @@ async fn the_rollback_hook_is_called_only_on_confirmation(backend: Backend) {
         .post(
             &format!("/api/v1/incidents/{a}/rollback"),
             json!({"decision": "fix_forward", "confirm_hook": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Seed 003's criteria from values CI posts after the deploy (the other way
+/// in besides alerts): under the threshold nothing happens; over it, with no
+/// incident open, an alert opens one on the service at the criterion's
+/// severity, whose advice names the deploy; with one open, it is recorded
+/// there; back under the threshold, the alert ends.
+async fn s003_rollback_criteria_from_a_deploy_check_in(backend: Backend) {
+    let app = app_at(backend, "dashflow.toml", "2026-11-23T09:00:00Z").await;
+    deploy(
+        &app,
+        json!({"id": "d-1.9", "service": "dashflow", "version": "1.9.0", "previous_version": "1.8.0"}),
+    )
+    .await;
+    set(&app, "2026-11-23T09:06:00Z");
+    let check = |values: Value| {
+        let app = &app;
+        async move {
+            let (status, v) = app
+                .post("/api/v1/deploys/d-1.9/checks", json!({ "values": values }))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            app.process().await;
+            v
+        }
+    };
+    let v = check(json!({"error_rate": 0.04, "p95_increase": 0.1})).await;
+    assert_eq!(v["checked"].as_array().unwrap().len(), 2);
+    assert!(
+        v["checked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["met"] == false)
+    );
+    assert!(app.incidents().await.is_empty());
+    let v = check(json!({"error_rate": 0.15})).await;
+    assert_eq!(v["alerted"], json!(["deploy:d-1.9:error-rate"]), "{v}");
+    let incidents = app.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let id = incidents[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(incidents[0]["severity"], "P1");
+    assert_eq!(incidents[0]["services"], json!(["dashflow"]));
+    let d = detail(&app, &id).await;
+    assert_eq!(d["rollback"]["criteria_met"][0]["criterion"], "error-rate");
+    assert_eq!(d["rollback"]["action"], "roll_back");
+    assert_eq!(d["rollback"]["options"][0]["change"]["id"], "d-1.9");
+    // With the incident open, another criterion is recorded on it directly.
+    let v = check(json!({"crashloop_ratio": 0.75})).await;
+    assert_eq!(v["recorded_on"], json!([id]), "{v}");
+    let met: Vec<Value> = app.events_of(&id, "rollback_criterion_met").await;
+    assert_eq!(met.len(), 2);
+    assert!(
+        met[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("crashloop_ratio 0.75 > 0.5")
+    );
+    // Back under the threshold: the alert ends.
+    check(json!({"error_rate": 0.01})).await;
+    let (_, alerts) = app.get(&format!("/api/v1/incidents/{id}/alerts")).await;
+    assert_eq!(alerts["firing"], 0, "{alerts}");
+    // Bad input: an unknown change, a value that is not a number.
+    let (status, _) = app
+        .post(
+            "/api/v1/deploys/nope/checks",
+            json!({"values": {"error_rate": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            "/api/v1/deploys/d-1.9/checks",
+            json!({"values": {"error_rate": "high"}}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -5,8 +5,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use firebell_core::change::{ChangeKind, FreezeAnswer, ManualFreeze};
 use firebell_core::incident::RollbackDecision;
 use firebell_server::wire::{
-    ChangeList, CommandResponse, DeployRequest, DeployResponse, FreezeList, FreezeRequest,
-    OverrideResponse, RollbackRequest, RunbookRequest,
+    ChangeList, CheckInRequest, CheckInResponse, CommandResponse, DeployRequest, DeployResponse,
+    FreezeList, FreezeRequest, OverrideResponse, RollbackRequest, RunbookRequest,
 };
 
 use super::{ClientArgs, NO_QUERY, Session, enc, parse_time};
@@ -35,7 +35,32 @@ impl From<KindArg> for ChangeKind {
 pub enum DeployCmd {
     /// Record a deploy (or migration, flag flip, config change) from CI:
     /// `firebell deploy record --service api --version v42 --previous-version v41`.
-    Record(DeployArgs),
+    Record(Box<DeployArgs>),
+    /// Post values measured after a deploy; the policy's rollback criteria
+    /// judge them: `firebell deploy check chg-… --value error_rate=0.12`.
+    Check {
+        /// The change's id, as `deploy record` printed it.
+        id: String,
+        /// `metric=value`, repeatable: `error_rate=0.12`, `p95_increase=0.6`.
+        #[arg(long = "value", value_parser = parse_value, required = true)]
+        values: Vec<(String, f64)>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+fn parse_value(s: &str) -> Result<(String, f64), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write metric=value, e.g. error_rate=0.12"))?;
+    let v: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: {v:?} is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("{s:?}: not a finite number"));
+    }
+    Ok((k.trim().to_string(), v))
 }
 
 #[derive(Args)]
@@ -180,7 +205,40 @@ pub struct RunbookArgs {
 }
 
 pub async fn deploy(cmd: DeployCmd, file: &ConfigFile) -> anyhow::Result<()> {
-    let DeployCmd::Record(a) = cmd;
+    let a = match cmd {
+        DeployCmd::Record(a) => *a,
+        DeployCmd::Check { id, values, client } => {
+            let session = Session::new(&client, file)?;
+            let body = CheckInRequest {
+                values: values.into_iter().collect(),
+            };
+            return session
+                .post(
+                    &format!("/deploys/{}/checks", enc(&id)),
+                    &body,
+                    |r: &CheckInResponse| {
+                        for c in &r.checked {
+                            println!(
+                                "{} {}: {}",
+                                if c.met { "MET    " } else { "not met" },
+                                c.criterion,
+                                c.detail()
+                            );
+                        }
+                        if r.checked.is_empty() {
+                            println!("no rollback criterion judges these values");
+                        }
+                        if !r.recorded_on.is_empty() {
+                            println!("recorded on {}", r.recorded_on.join(", "));
+                        }
+                        for k in &r.alerted {
+                            println!("alert raised: {k}");
+                        }
+                    },
+                )
+                .await;
+        }
+    };
     let session = Session::new(&a.client, file)?;
     let body = DeployRequest {
         id: a.id,

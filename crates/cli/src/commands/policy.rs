@@ -14,17 +14,6 @@ pub enum PolicyCmd {
     },
 }
 
-/// Parse a policy file with its roster, which is read relative to it:
-/// `policy check` validates both.
-fn parse_file(
-    text: &str,
-    path: &std::path::Path,
-) -> Result<firebell_core::Policy, firebell_core::policy::PolicyErrors> {
-    firebell_core::Policy::parse_with(text, &path.display().to_string(), &|roster| {
-        firebell_server::policy_source::read_roster(path, roster)
-    })
-}
-
 fn check_files(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for path in files {
@@ -34,7 +23,7 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
                 failed = true;
                 eprintln!("{shown}: cannot read: {e}");
             }
-            Ok(text) => match parse_file(&text, path) {
+            Ok(text) => match firebell_server::policy_source::parse_file(&text, path) {
                 Ok(p) => println!(
                     "{shown}: ok ({} severities, {} roles, {} templates, {} services{})",
                     p.severities.len(),
@@ -104,7 +93,8 @@ fn route_test(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            parse_file(&text, path).map_err(|e| anyhow::anyhow!("{e}"))?
+            firebell_server::policy_source::parse_file(&text, path)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
         }
         None => firebell_core::Policy::demo(),
     };

@@ -50,6 +50,8 @@ pub enum AlertSource {
     Heartbeat,
     /// An HTTP/TCP health check run by Firebell.
     Check,
+    /// A deploy check-in whose values met a rollback criterion.
+    Deploy,
 }
 
 /// One alert as a sender states it, normalised. `ends_at` in the past means

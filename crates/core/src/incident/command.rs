@@ -1226,6 +1226,37 @@ fn decide_rollback(
             ctx,
         )?);
     }
+    if !resolve {
+        // "Update incident channel with rollback status" (seed 003): the
+        // rollback is an update, so the update clock starts again.
+        let what = match change {
+            Some(c) => format!(
+                "Rolled back {}{}{}; verifying recovery.",
+                c.id,
+                c.service
+                    .as_deref()
+                    .map(|s| format!(" on {s}"))
+                    .unwrap_or_default(),
+                c.previous_version
+                    .as_deref()
+                    .map(|v| format!(" to {v}"))
+                    .unwrap_or_default()
+            ),
+            None => "Rolled back; verifying recovery.".to_string(),
+        };
+        events.push(EventKind::StatusUpdated {
+            status: incident.status,
+            visibility: Visibility::Internal,
+            message: if note.is_empty() {
+                what
+            } else {
+                format!("{what} {note}")
+            },
+            template: None,
+            locale: None,
+            direction: Default::default(),
+        });
+    }
     if resolve {
         events.push(EventKind::StatusUpdated {
             status: Status::Resolved,

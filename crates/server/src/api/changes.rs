@@ -19,8 +19,9 @@ use crate::auth::Caller;
 use crate::changes::{freeze_answer, freezing_incidents, upstreams};
 use crate::error::ApiError;
 use crate::wire::{
-    ChangeList, ChangesQuery, CommandResponse, DeployRequest, DeployResponse, FreezeList,
-    FreezeQuery, FreezeRequest, OverrideResponse, ProviderList, RollbackRequest, RunbookRequest,
+    ChangeList, ChangesQuery, CheckInRequest, CheckInResponse, CommandResponse, DeployRequest,
+    DeployResponse, FreezeList, FreezeQuery, FreezeRequest, OverrideResponse, ProviderList,
+    RollbackRequest, RunbookRequest,
 };
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
@@ -162,6 +163,115 @@ pub async fn record_deploy(
         tracing::warn!(change = %change.id, service = ?change.service, "deploy recorded during a freeze");
     }
     Ok((StatusCode::CREATED, Json(DeployResponse { change, freeze })))
+}
+
+/// How long a check-in's alert fires unless a later check-in ends it.
+const CHECK_IN_ALERT_LASTS: Duration = Duration::from_mins_const(60);
+
+/// A deploy check-in's values against the rollback criteria: each met
+/// criterion is recorded on the open incidents of the deploy's service, or
+/// raised as an alert when none is open; a value back under its threshold
+/// ends that alert.
+#[utoipa::path(post, path = "/deploys/{id}/checks", tag = "changes", request_body = CheckInRequest,
+    params(("id" = String, Path, description = "The change's id")),
+    responses((status = 200, body = CheckInResponse), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn check_in(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Body(r): Body<CheckInRequest>,
+) -> Result<Json<CheckInResponse>, ApiError> {
+    let policy = state.policy.policy();
+    let now = state.clock.now();
+    let change = state
+        .store
+        .get_change(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            code: "change_not_found",
+            message: format!("no change {id:?}"),
+        })?;
+    if let Some((name, v)) = r.values.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(ApiError::bad_request(
+            "invalid_check_in",
+            format!("value {name:?} is {v}, not a number"),
+        ));
+    }
+    let checked = firebell_core::change::check_in(&policy, &r.values);
+    let mut recorded_on = Vec::new();
+    let mut alerts = Vec::new();
+    let open = match &change.service {
+        Some(service) => {
+            state
+                .store
+                .list_incidents(&firebell_store::IncidentFilter {
+                    statuses: firebell_core::Status::ALL
+                        .into_iter()
+                        .filter(|s| s.is_open())
+                        .collect(),
+                    service: Some(service.clone()),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await?
+                .items
+        }
+        None => Vec::new(),
+    };
+    for c in &checked {
+        let severity = policy
+            .rollback
+            .criteria
+            .iter()
+            .find(|x| x.name == c.criterion)
+            .and_then(|x| x.severity.clone());
+        if !c.met {
+            alerts.push(firebell_core::change::check_in_alert(
+                &change,
+                c,
+                severity,
+                now,
+                CHECK_IN_ALERT_LASTS,
+            ));
+            continue;
+        }
+        if open.is_empty() {
+            alerts.push(firebell_core::change::check_in_alert(
+                &change,
+                c,
+                severity,
+                now,
+                CHECK_IN_ALERT_LASTS,
+            ));
+        }
+        for incident in &open {
+            if incident
+                .rollback
+                .criteria_met
+                .iter()
+                .any(|m| m.criterion == c.criterion)
+            {
+                continue;
+            }
+            let cmd = Command::MeetRollbackCriterion {
+                criterion: c.criterion.clone(),
+                detail: format!("{} after {}", c.detail(), change.id),
+            };
+            execute(&state, &caller.name, &incident.id, None, cmd).await?;
+            recorded_on.push(incident.id.clone());
+        }
+    }
+    let alerted = alerts
+        .iter()
+        .filter(|a| a.ends_at.is_some_and(|e| e > now))
+        .map(|a| a.key.clone())
+        .collect();
+    state.ingest.submit(alerts).await?;
+    Ok(Json(CheckInResponse {
+        checked,
+        recorded_on,
+        alerted,
+    }))
 }
 
 #[utoipa::path(get, path = "/changes", tag = "changes", params(ChangesQuery),

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/incidents/{id}/rollback", post(changes::decide_rollback))
         .route("/incidents/{id}/runbooks", post(changes::attach_runbook))
         .route("/deploys", post(changes::record_deploy))
+        .route("/deploys/{id}/checks", post(changes::check_in))
         .route("/changes", get(changes::list_changes))
         .route("/freeze", get(changes::freeze_status))
         .route(
@@ -222,7 +223,7 @@ async fn policy(
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
         policy, tokens::create, tokens::list, tokens::revoke, openapi,
         set_aside::list, set_aside::retry, set_aside::discard,
-        changes::record_deploy, changes::list_changes, changes::freeze_status, changes::list_freezes,
+        changes::record_deploy, changes::check_in, changes::list_changes, changes::freeze_status, changes::list_freezes,
         changes::create_freeze, changes::lift_freeze, changes::create_override, changes::decide_rollback,
         changes::attach_runbook, changes::providers,
     ),

@@ -41,6 +41,25 @@ pub struct DeployResponse {
     pub freeze: FreezeAnswer,
 }
 
+/// Values measured after a deploy (`error_rate`, `crashloop_ratio`,
+/// `p95_increase`): the `[[rollback.criteria]]` with a `metric` judge them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    pub values: std::collections::BTreeMap<String, f64>,
+}
+
+/// What the check-in met, and where it was recorded.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CheckInResponse {
+    pub checked: Vec<firebell_core::change::CheckedCriterion>,
+    /// Open incidents of the service that record the criteria met.
+    pub recorded_on: Vec<String>,
+    /// With none open, the alerts raised (their keys): the routing opens
+    /// the incident, which records the criterion.
+    pub alerted: Vec<String>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
