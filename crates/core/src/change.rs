@@ -142,8 +142,16 @@ pub struct FreezeReason {
     /// The incident's id, the window's name or the manual freeze's id.
     pub id: String,
     pub reason: String,
+    /// Since when: an override covers only the reasons in force when it
+    /// was made.
+    #[serde(default = "epoch")]
+    pub since: Timestamp,
     /// Until when; `None` while an incident holds it (until it is green).
     pub until: Option<Timestamp>,
+}
+
+fn epoch() -> Timestamp {
+    Timestamp::UNIX_EPOCH
 }
 
 /// A manual freeze, or an admin's override of the freezes in its scope.
@@ -240,14 +248,18 @@ pub struct FreezeAnswer {
     /// When the last reason lapses; `None` if frozen until an incident is
     /// green, or not frozen.
     pub until: Option<Timestamp>,
-    /// An admin's override in force: the reasons stand, deploys may go.
+    /// An admin's override in force over every reason: the reasons stand,
+    /// deploys may go. A reason that began after the override freezes
+    /// again.
     pub overridden_by: Option<ManualFreeze>,
 }
 
 /// Whether deploys to `scope` are frozen at `now` (s000.freeze-until-green):
 /// by an open incident of a freezing severity on a service in the same
 /// environment (or the service itself), by a scheduled window, or by hand;
-/// unless an admin's override in force covers the scope.
+/// unless an admin's override in force covers the scope and every reason
+/// (those that began before it was made). A scope of neither service nor
+/// environment asks about everything.
 pub fn freeze(
     policy: &Policy,
     scope: Scope<'_>,
@@ -256,6 +268,7 @@ pub fn freeze(
     now: Timestamp,
 ) -> FreezeAnswer {
     let mut reasons = Vec::new();
+    let everything = scope.service.is_none() && scope.environment.is_none();
     for i in incidents.iter().filter(|i| freezes(policy, i)) {
         let envs: Vec<&str> = i
             .services
@@ -263,7 +276,8 @@ pub fn freeze(
             .filter_map(|s| policy.services.get(s)?.environment.as_deref())
             .collect();
         let asked_env = scope.environment(policy);
-        let hit = asked_env.is_some_and(|e| envs.iter().any(|x| x.eq_ignore_ascii_case(e)))
+        let hit = everything
+            || asked_env.is_some_and(|e| envs.iter().any(|x| x.eq_ignore_ascii_case(e)))
             || scope
                 .service
                 .is_some_and(|s| i.services.iter().any(|x| x.eq_ignore_ascii_case(s)));
@@ -282,6 +296,7 @@ pub fn freeze(
                         FreezeUntil::Mitigated => "mitigated",
                     }
                 ),
+                since: i.declared_at,
                 until: None,
             });
         }
@@ -301,6 +316,7 @@ pub fn freeze(
                 } else {
                     w.reason.clone()
                 },
+                since: start,
                 until: Some(end),
             });
         }
@@ -318,6 +334,7 @@ pub fn freeze(
             source: FreezeSource::Manual,
             id: m.id.clone(),
             reason: format!("{} (frozen by {})", m.reason, m.created_by),
+            since: m.created_at,
             until: Some(m.until),
         });
     }
@@ -327,6 +344,7 @@ pub fn freeze(
         manual
             .iter()
             .filter(|m| m.kind == FreezeKind::Override && covers(m))
+            .filter(|m| reasons.iter().all(|r| r.since <= m.created_at))
             .max_by_key(|m| m.until)
             .cloned()
     };

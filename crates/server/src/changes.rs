@@ -50,9 +50,23 @@ pub async fn freeze_answer(
     scope: Scope<'_>,
     now: Timestamp,
 ) -> Result<FreezeAnswer, StoreError> {
-    let incidents = freezing_incidents(store, policy).await?;
-    let manual = store.list_freezes(now).await?;
-    Ok(change::freeze(policy, scope, &incidents, &manual, now))
+    freeze_answer_at(store, policy, scope, now).await
+}
+
+/// Whether deploys to `scope` were frozen at `at` (a deploy recorded after
+/// it finished): incidents still open that were detected by then, windows
+/// and freezes in force then. An incident opened after the deploy is not
+/// the deploy's freeze; one resolved since is no longer seen.
+pub async fn freeze_answer_at(
+    store: &Store,
+    policy: &Policy,
+    scope: Scope<'_>,
+    at: Timestamp,
+) -> Result<FreezeAnswer, StoreError> {
+    let mut incidents = freezing_incidents(store, policy).await?;
+    incidents.retain(|i| i.detected_at <= at);
+    let manual = store.list_freezes(at).await?;
+    Ok(change::freeze(policy, scope, &incidents, &manual, at))
 }
 
 /// What the incident view adds to the incident itself.

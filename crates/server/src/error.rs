@@ -53,6 +53,9 @@ pub enum ApiError {
     Overloaded { message: String, retry_after: u32 },
     #[error("{0}")]
     Unavailable(String),
+    /// A service Firebell called for the request (the rollback hook) failed.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Overloaded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +94,7 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Gone { code, .. }
+            | ApiError::BadGateway { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::BadSignature(_) => "invalid_signature",

@@ -89,6 +89,17 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
         .map(|s| (s.provider.clone(), s))
         .collect();
     for (key, provider) in &policy.providers {
+        // Each read may take its whole timeout: hold the lease for each,
+        // so a slow round is never shared with another replica.
+        if !me
+            .lease
+            .lock()
+            .await
+            .hold(&state.store, &*state.clock, &me.replica)
+            .await
+        {
+            break;
+        }
         let now = state.clock.now();
         let due = {
             let polled = me.polled.lock().unwrap_or_else(|e| e.into_inner());

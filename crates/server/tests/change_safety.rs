@@ -313,6 +313,15 @@ async fn s000_freeze_until_green(backend: Backend) {
         .await;
     let (_, v) = app.get("/api/v1/freeze?service=api-staging").await;
     assert!(!frozen(&v), "{v}");
+    // A deploy that finished before the incident began, recorded late, is
+    // not flagged by the freeze its own incident caused.
+    let d = deploy(
+        &app,
+        json!({"id": "late-record", "service": "api", "version": "v42b",
+               "finished_at": "2026-11-23T08:59:00Z"}),
+    )
+    .await;
+    assert!(d["change"].get("frozen").is_none(), "{d}");
     // A deploy recorded during the freeze is flagged, not refused.
     let d = deploy(
         &app,
@@ -403,6 +412,35 @@ async fn freezes_by_hand_windows_and_admin_overrides(backend: Backend) {
     let overridden = app.events_of(&id, "freeze_overridden").await;
     assert_eq!(overridden.len(), 1);
     assert_eq!(overridden[0]["reason"], "security patch");
+    // An incident opened after the override freezes again, and an
+    // override with no scope is recorded on every freezing incident.
+    set(&app, "2026-11-23T11:05:00Z");
+    let later = app
+        .declare(
+            json!({"title": "Approvals stuck", "severity": "P0", "services": ["approval-center"]}),
+        )
+        .await;
+    let (_, f) = app.get("/api/v1/freeze?service=api").await;
+    assert_eq!(f["frozen"], true, "{f}");
+    let (_, v) = app
+        .post(
+            "/api/v1/freeze/overrides",
+            json!({"reason": "all hands on the patch", "for": "10m"}),
+        )
+        .await;
+    let mut on = v["recorded_on"].as_array().unwrap().clone();
+    on.sort_by_key(|x| x.as_str().unwrap().to_string());
+    assert_eq!(on.len(), 2, "{v}");
+    assert!(on.contains(&json!(later)) && on.contains(&json!(id)), "{v}");
+    // A typo in an environment is refused, never "not frozen"; so is a
+    // freeze for longer than a year.
+    let (status, v) = app.get("/api/v1/freeze?environment=prod").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v.to_string().contains("production"), "{v}");
+    let (status, v) = app
+        .post("/api/v1/freezes", json!({"reason": "x", "for": "3000000d"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     // The override lapses; the freeze is back.
     set(&app, "2026-11-23T11:31:00Z");
     let (_, f) = app.get("/api/v1/freeze?service=api").await;
@@ -1134,9 +1172,36 @@ async fn s000_private_roster(backend: Backend) {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("teams.platform.members[0]") && err.contains("nobody"),
-        "{err}"
+        err.contains("oncall.toml:")
+            && err.contains("teams.platform.members[0]")
+            && err.contains("nobody"),
+        "located in the roster: {err}"
     );
+    // A refused reload's reason (which may quote a roster's phone number)
+    // is for responders.
+    std::fs::write(
+        dir.path().join("oncall.toml"),
+        ROSTER.replace("+966 50 555 0100", "+966 50 555 O1OO"),
+    )
+    .unwrap();
+    let mut refused = Value::Null;
+    for _ in 0..100 {
+        let (_, p) = app.get("/api/v1/policy").await;
+        if p["loaded"]["last_reload_error"].is_string() {
+            refused = p;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        refused["loaded"]["last_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("oncall.toml"),
+        "{refused}"
+    );
+    let (_, p) = app.get_as(&viewer, "/api/v1/policy").await;
+    assert!(!p.to_string().contains("O1OO"), "{p}");
     let err = firebell_core::Policy::parse_with(&text, "policy.toml", &|p| {
         firebell_server::policy_source::read_roster(
             &dir.path().join("policy.toml"),
@@ -1270,6 +1335,19 @@ async fn the_rollback_hook_is_called_only_on_confirmation(backend: Backend) {
     )
     .await;
     assert!(calls.lock().unwrap().is_empty());
+    // A change to another service cannot be named.
+    deploy(
+        &app,
+        json!({"id": "db-7", "service": "database", "version": "7"}),
+    )
+    .await;
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{b}/rollback"),
+            json!({"decision": "rolled_back", "change": "db-7"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     // Confirmed: called once, signed, naming the change and the version.
     let v = ok(
         &app,
@@ -1290,19 +1368,32 @@ async fn the_rollback_hook_is_called_only_on_confirmation(backend: Backend) {
     let c = app
         .declare(json!({"title": "Stream 5xx", "severity": "P1", "services": ["dashflow"]}))
         .await;
-    ok(
-        &app,
-        &format!("/api/v1/incidents/{c}/rollback"),
-        json!({"decision": "rolled_back", "confirm_hook": true}),
-    )
-    .await;
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{c}/rollback"),
+            json!({"decision": "rolled_back", "change": "d-1.8", "confirm_hook": true, "resolve": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{v}");
     let called = app.events_of(&c, "rollback_hook_called").await;
     assert_eq!(called[0]["ok"], false);
     assert!(
         called[0]["outcome"].as_str().unwrap().contains("500"),
         "{called:?}"
     );
-    assert_eq!(app.events_of(&c, "rollback_decided").await.len(), 1);
+    assert!(
+        app.events_of(&c, "rollback_decided").await.is_empty(),
+        "a rollback the hook failed to make is not recorded as made"
+    );
+    assert!(app.events_of(&c, "resolved").await.is_empty());
+    // A confirmation names its change.
+    let (status, v) = app
+        .post(
+            &format!("/api/v1/incidents/{c}/rollback"),
+            json!({"decision": "rolled_back", "confirm_hook": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     // Confirming a fix forward is refused.
     let (status, _) = app
         .post(
@@ -1373,6 +1464,15 @@ async fn s003_rollback_criteria_from_a_deploy_check_in(backend: Backend) {
     check(json!({"error_rate": 0.01})).await;
     let (_, alerts) = app.get(&format!("/api/v1/incidents/{id}/alerts")).await;
     assert_eq!(alerts["firing"], 0, "{alerts}");
+    // A check-in no criterion judges (a typo in a metric) says so.
+    let (status, v) = app
+        .post(
+            "/api/v1/deploys/d-1.9/checks",
+            json!({"values": {"error-rate": 0.5}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v.to_string().contains("error_rate"), "{v}");
     // Bad input: an unknown change, a value that is not a number.
     let (status, _) = app
         .post(

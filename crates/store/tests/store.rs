@@ -2616,6 +2616,7 @@ fn change(id: &str, service: Option<&str>, at: Timestamp) -> ChangeRecord {
                 source: firebell_core::change::FreezeSource::Incident,
                 id: "INC-1".into(),
                 reason: "P0 open".into(),
+                since: at,
                 until: None,
             }],
         },

@@ -246,7 +246,10 @@ fn change_duties(incident: &Incident, policy: &Policy, out: &mut Vec<Due>) {
         let Some((runbook, _)) = c.item.id.split_once('.') else {
             continue;
         };
+        // A runbook the policy no longer has owes nothing (its duty could
+        // not fire, and would hold up every duty after it).
         if incident.runbooks.iter().any(|r| r == runbook)
+            && policy.runbooks.iter().any(|r| r.key == runbook)
             && !phases.iter().any(|(r, t)| r == runbook && *t == from)
         {
             phases.push((runbook.to_string(), from));

@@ -1652,11 +1652,7 @@ fn valid_tags(tags: &[String]) -> Result<Vec<String>, CommandError> {
     let mut out: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim();
-        let ok = !t.is_empty()
-            && t.len() <= 64
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
-        if !ok {
+        if !is_valid_tag(t) {
             return Err(CommandError::invalid(
                 "invalid_tag",
                 format!("invalid tag {t:?}: use 1-64 characters of letters, digits, - _ . : /"),
@@ -1667,6 +1663,15 @@ fn valid_tags(tags: &[String]) -> Result<Vec<String>, CommandError> {
         }
     }
     Ok(out)
+}
+
+/// Whether `tag` may be an incident's tag: 1-64 letters, digits, - _ . : /.
+pub fn is_valid_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))
 }
 
 /// Find a checklist item by full id (`list.item`) or, if unambiguous, by item key.

@@ -454,6 +454,17 @@ pub struct AlertBrief {
 }
 
 impl EventKind {
+    /// For viewers: a phone or SMS delivery's error text can echo the
+    /// number (gateways do), so it is hidden (s000.private-roster).
+    pub fn hide_phone_details(&mut self) {
+        if let EventKind::Notification { channel, error, .. } = self
+            && crate::policy::ContactKind::is_phone_kind(channel)
+            && error.is_some()
+        {
+            *error = Some("(hidden)".into());
+        }
+    }
+
     /// The `type` tag, e.g. `role_assigned`.
     pub fn type_name(&self) -> &'static str {
         match self {

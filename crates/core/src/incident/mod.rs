@@ -13,7 +13,7 @@ mod state;
 pub use command::{
     COMMANDER_ROLE, ChangeRef, Command, CommandError, Context, Declare, MAX_ALERT_SAMPLE,
     ROLLBACK_RESOLVED, Rejection, UpdateMessage, alert_signals, decide, declare, display_name,
-    incident_id_stem, runbook_attached, runbook_reason, stamp,
+    incident_id_stem, is_valid_tag, runbook_attached, runbook_reason, stamp,
 };
 pub use deadline::{Deadline, DeadlineStatus, deadlines};
 pub use event::{

@@ -111,29 +111,65 @@ impl Policy {
         let Some(mut policy) = policy else {
             return Err(report.finish());
         };
-        let mut roster_errors = Vec::new();
+        // The roster: read, checked on its own (syntax, types, keys; those
+        // problems are reported at the policy's `roster`, naming the roster's
+        // file:line:col), then merged so the whole is validated together.
+        let roster_span = tree.value_span(&KeyPath::root().key("roster"));
+        let mut roster_file: Option<(String, String)> = None;
         if let Some(path) = policy.roster.clone() {
-            match read(&path).map_err(|e| vec![e]).and_then(|(text, name)| {
-                roster(&text, &name).map_err(|e| e.0.iter().map(|e| e.to_string()).collect())
-            }) {
-                Ok(r) => merge_roster(&mut policy, r),
-                Err(problems) => {
-                    let span = tree.value_span(&KeyPath::root().key("roster"));
-                    for p in problems {
-                        roster_errors.push((span.clone(), p));
+            match read(&path) {
+                Ok(file) => roster_file = Some(file),
+                Err(e) => report.push(roster_span.clone(), "roster", &e),
+            }
+        }
+        let mut from_roster = RosterKeys::default();
+        if let Some((text, name)) = &roster_file {
+            match roster(text, name) {
+                Ok(r) => {
+                    from_roster = RosterKeys::of(&r);
+                    merge_roster(&mut policy, r);
+                }
+                Err(errors) => {
+                    for e in errors.0 {
+                        report.push(roster_span.clone(), "roster", &e.to_string());
                     }
                 }
             }
         }
-        for (span, problem) in roster_errors {
-            report.push(span, "roster", &problem);
-        }
+        let roster_tree = roster_file.as_ref().and_then(|(text, name)| {
+            let mut ignored = Report {
+                src: text,
+                origin: name,
+                errors: Vec::new(),
+            };
+            syntax(text, &mut ignored).map(|root| Tree { root })
+        });
+        let mut in_roster: Vec<PolicyError> = Vec::new();
 
         if !tree.contains(&KeyPath::root().key("version")) {
             policy.version = POLICY_VERSION;
         }
         for problem in validate(&policy) {
             if broken.iter().any(|b| problem.path.starts_with(b)) {
+                continue;
+            }
+            // A problem in an entry the roster gave is located in the roster.
+            if let (Some((text, name)), Some(rtree)) = (&roster_file, &roster_tree)
+                && let Some(path) = from_roster.locate(&policy, &problem.path)
+            {
+                let span = if problem.at_key {
+                    rtree.key_span(&path)
+                } else {
+                    rtree.value_span(&path)
+                };
+                let (line, column) = line_col(text, span.start);
+                in_roster.push(PolicyError {
+                    file: name.clone(),
+                    line,
+                    column,
+                    path: path.to_string(),
+                    message: problem.message.clone(),
+                });
                 continue;
             }
             let mut span = if problem.at_key {
@@ -146,11 +182,66 @@ impl Policy {
             }
             report.push(span, &problem.path.to_string(), &problem.message);
         }
-        if report.errors.is_empty() {
+        if report.errors.is_empty() && in_roster.is_empty() {
             Ok(policy)
         } else {
-            Err(report.finish())
+            let mut errors = report.finish();
+            errors.0.extend(in_roster);
+            Err(errors)
         }
+    }
+}
+
+/// Which entries of the merged policy the roster gave, to locate their
+/// problems in the roster's own file.
+#[derive(Default)]
+struct RosterKeys {
+    people: Vec<String>,
+    teams: Vec<String>,
+    schedules: Vec<String>,
+    escalation_policies: Vec<String>,
+}
+
+impl RosterKeys {
+    fn of(roster: &Policy) -> RosterKeys {
+        RosterKeys {
+            people: roster.people.keys().cloned().collect(),
+            teams: roster.teams.keys().cloned().collect(),
+            schedules: roster.schedules.iter().map(|s| s.name.clone()).collect(),
+            escalation_policies: roster
+                .escalation_policies
+                .iter()
+                .map(|e| e.name.clone())
+                .collect(),
+        }
+    }
+
+    /// `path` (in the merged policy) as a path in the roster file, if the
+    /// entry it lies in came from the roster.
+    fn locate(&self, merged: &Policy, path: &KeyPath) -> Option<KeyPath> {
+        let segs = path.segments();
+        let (Some(Seg::Key(section)), Some(second)) = (segs.first(), segs.get(1)) else {
+            return None;
+        };
+        let entry = match (section.as_str(), second) {
+            ("people", Seg::Key(k)) if self.people.contains(k) => Seg::Key(k.clone()),
+            ("teams", Seg::Key(k)) if self.teams.contains(k) => Seg::Key(k.clone()),
+            ("schedules", Seg::Index(i)) => {
+                let name = &merged.schedules.get(*i)?.name;
+                Seg::Index(self.schedules.iter().position(|n| n == name)?)
+            }
+            ("escalation_policies", Seg::Index(i)) => {
+                let name = &merged.escalation_policies.get(*i)?.name;
+                Seg::Index(self.escalation_policies.iter().position(|n| n == name)?)
+            }
+            _ => return None,
+        };
+        let mut out = KeyPath::root().key(section);
+        out.push(entry);
+        for s in &segs[2..] {
+            out.push(s.clone());
+        }
+        Some(out)
     }
 }
 

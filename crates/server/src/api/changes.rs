@@ -26,6 +26,35 @@ use crate::wire::{
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
+/// Longest manual freeze or override.
+const MAX_FREEZE: Duration = Duration::from_mins_const(366 * 24 * 60);
+
+/// A problem with `environment` if the policy names environments (on its
+/// services or freeze windows) and not this one: a typo must not read as
+/// "not frozen" to a CI gate.
+fn unknown_environment(policy: &firebell_core::Policy, environment: &str) -> Option<String> {
+    let mut known: Vec<&str> = policy
+        .services
+        .values()
+        .filter_map(|s| s.environment.as_deref())
+        .chain(
+            policy
+                .freeze
+                .windows
+                .iter()
+                .flat_map(|w| w.environments.iter().map(String::as_str)),
+        )
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    (!known.is_empty() && !known.iter().any(|k| k.eq_ignore_ascii_case(environment))).then(|| {
+        format!(
+            "unknown environment {environment:?}; the policy's are {}",
+            known.join(", ")
+        )
+    })
+}
+
 /// Longest text accepted in a change's fields.
 const MAX_FIELD: usize = 1_000;
 
@@ -74,6 +103,17 @@ pub async fn record_deploy(
             }
         }
     }
+    if r.id
+        .as_deref()
+        .is_some_and(|i| i.trim().is_empty() || i.contains('/'))
+    {
+        problems.push("'id' must be non-empty and without '/'".to_string());
+    }
+    if let Some(e) = &r.environment
+        && let Some(p) = unknown_environment(&policy, e)
+    {
+        problems.push(p);
+    }
     if let (Some(s), Some(f)) = (r.started_at, r.finished_at)
         && f < s
     {
@@ -97,15 +137,15 @@ pub async fn record_deploy(
             .and_then(|s| s.environment.clone())
     });
     let kind = r.kind.unwrap_or_default();
-    let at = r.finished_at.unwrap_or(now);
-    let freeze = freeze_answer(
+    let at = r.finished_at.unwrap_or(now).min(now);
+    let freeze = crate::changes::freeze_answer_at(
         &state.store,
         &policy,
         Scope {
             service: Some(&service),
             environment: environment.as_deref(),
         },
-        now,
+        at,
     )
     .await?;
     let id = r.id.clone().unwrap_or_else(|| {
@@ -198,6 +238,30 @@ pub async fn check_in(
         ));
     }
     let checked = firebell_core::change::check_in(&policy, &r.values);
+    if checked.is_empty() {
+        let metrics: Vec<&str> = policy
+            .rollback
+            .criteria
+            .iter()
+            .filter_map(|c| c.metric.as_deref())
+            .collect();
+        return Err(ApiError::Unprocessable {
+            code: "no_criterion",
+            message: format!(
+                "no rollback criterion judges {}; the policy's metrics are {}",
+                if r.values.is_empty() {
+                    "an empty check-in".to_string()
+                } else {
+                    r.values.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+                if metrics.is_empty() {
+                    "none".to_string()
+                } else {
+                    metrics.join(", ")
+                }
+            ),
+        });
+    }
     let mut recorded_on = Vec::new();
     let mut alerts = Vec::new();
     let open = match &change.service {
@@ -257,8 +321,12 @@ pub async fn check_in(
                 criterion: c.criterion.clone(),
                 detail: format!("{} after {}", c.detail(), change.id),
             };
-            execute(&state, &caller.name, &incident.id, None, cmd).await?;
-            recorded_on.push(incident.id.clone());
+            // Met meanwhile (an alert raced it) or resolved: nothing to add.
+            match execute(&state, &caller.name, &incident.id, None, cmd).await {
+                Ok(_) => recorded_on.push(incident.id.clone()),
+                Err(ApiError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     let alerted = alerts
@@ -323,6 +391,11 @@ pub async fn freeze_status(
             "unknown_service",
             format!("unknown service {s:?}"),
         ));
+    }
+    if let Some(e) = &q.environment
+        && let Some(p) = unknown_environment(&policy, e)
+    {
+        return Err(ApiError::bad_request("unknown_environment", p));
     }
     let scope = Scope {
         service: q.service.as_deref(),
@@ -406,8 +479,12 @@ pub async fn create_override(
             reason: freeze.reason.clone(),
             until: freeze.until,
         };
-        execute(&state, &caller.name, &reason.id, None, cmd).await?;
-        recorded_on.push(reason.id.clone());
+        // An incident resolved meanwhile has no freeze to record.
+        match execute(&state, &caller.name, &reason.id, None, cmd).await {
+            Ok(_) => recorded_on.push(reason.id.clone()),
+            Err(ApiError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     tracing::warn!(freeze = %freeze.id, by = %caller.name, incidents = ?recorded_on, "deploy freeze overridden");
     Ok((
@@ -442,13 +519,22 @@ fn manual(
     {
         problems.push(format!("unknown service {s:?}"));
     }
+    if let Some(e) = r.environment.as_deref().filter(|e| !e.is_empty())
+        && let Some(p) = unknown_environment(&policy, e)
+    {
+        problems.push(p);
+    }
     let until = match (&r.for_, r.until) {
         (Some(_), Some(_)) => {
             problems.push("give 'for' or 'until', not both".to_string());
             None
         }
         (Some(d), None) => match d.parse::<Duration>() {
-            Ok(d) if d.as_secs() > 0 => Some(now + d.as_signed()),
+            Ok(d) if d.as_secs() > 0 && d <= MAX_FREEZE => Some(now + d.as_signed()),
+            Ok(d) if d.as_secs() > 0 => {
+                problems.push(format!("'for' {d} is longer than a year ({MAX_FREEZE})"));
+                None
+            }
             Ok(_) => {
                 problems.push("'for' must be longer than zero".to_string());
                 None
@@ -460,6 +546,10 @@ fn manual(
         },
         (None, Some(t)) if t <= now => {
             problems.push(format!("'until' {t} is not in the future"));
+            None
+        }
+        (None, Some(t)) if t > now + MAX_FREEZE.as_signed() => {
+            problems.push(format!("'until' {t} is more than a year away"));
             None
         }
         (None, Some(t)) => Some(t),
@@ -516,7 +606,21 @@ pub(crate) async fn rollback(
 ) -> Result<CommandResponse, ApiError> {
     let policy = state.policy.policy();
     let (incident, _) = load(state, id).await?;
-    let change = match (&r.change, r.decision) {
+    if r.confirm_hook && r.decision != RollbackDecision::RolledBack {
+        return Err(ApiError::bad_request(
+            "invalid_hook",
+            "the rollback hook is called only for a rollback",
+        ));
+    }
+    if r.confirm_hook && r.change.as_deref().is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "invalid_hook",
+            "name the change the hook is to undo (`change`): a confirmation is for one change",
+        ));
+    }
+    // No `change`: the advice's first; an empty one: none named.
+    let change = match (r.change.as_deref(), r.decision) {
+        (Some(""), _) => None,
         (Some(cid), _) => {
             let c = state
                 .store
@@ -526,6 +630,21 @@ pub(crate) async fn rollback(
                     code: "change_not_found",
                     message: format!("no change {cid:?}"),
                 })?;
+            // Only a change to one of the incident's services.
+            if !c
+                .service
+                .as_ref()
+                .is_some_and(|s| incident.services.contains(s))
+            {
+                return Err(ApiError::Unprocessable {
+                    code: "change_not_on_incident",
+                    message: format!(
+                        "change {cid} is to {}, not to this incident's services ({})",
+                        c.service.as_deref().unwrap_or("no service"),
+                        incident.services.join(", ")
+                    ),
+                });
+            }
             Some(c)
         }
         (None, RollbackDecision::RolledBack) => {
@@ -546,17 +665,57 @@ pub(crate) async fn rollback(
         }
         (None, RollbackDecision::FixForward) => None,
     };
-    if r.confirm_hook && r.decision != RollbackDecision::RolledBack {
-        return Err(ApiError::bad_request(
-            "invalid_hook",
-            "the rollback hook is called only for a rollback",
-        ));
+    let hook = match (r.confirm_hook, &policy.rollback.hook) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(ApiError::bad_request(
+                "no_hook",
+                "the policy has no [rollback.hook] to call",
+            ));
+        }
+        (true, Some(h)) => Some(h),
+    };
+    if let Some(done) = &incident.rollback.decision
+        && done.decision == RollbackDecision::RolledBack
+        && r.decision == RollbackDecision::RolledBack
+    {
+        return Err(ApiError::Conflict {
+            code: "rolled_back",
+            message: format!(
+                "incident {id} was rolled back already ({})",
+                done.change.as_deref().unwrap_or("no change named")
+            ),
+        });
     }
-    if r.confirm_hook && policy.rollback.hook.is_none() {
-        return Err(ApiError::bad_request(
-            "no_hook",
-            "the policy has no [rollback.hook] to call",
-        ));
+    // The hook goes first: a rollback it failed to make is not recorded as
+    // made (the failure is, on the timeline).
+    if let Some(hook) = hook {
+        if let Some(v) = r.expected_version
+            && v != incident.version
+        {
+            return Err(ApiError::Conflict {
+                code: "version_conflict",
+                message: format!(
+                    "incident {id} is at version {}, not {v}; read it again",
+                    incident.version
+                ),
+            });
+        }
+        let outcome = call_hook(hook, id, change.as_ref(), actor).await;
+        let failed = outcome.as_ref().err().cloned();
+        let cmd = Command::RecordRollbackHook {
+            change: change.as_ref().map(|c| c.id.clone()),
+            url: hook.url.clone(),
+            ok: outcome.is_ok(),
+            outcome: failed.clone().unwrap_or_else(|| "accepted".to_string()),
+        };
+        execute(state, "system", id, None, cmd).await?;
+        if let Some(e) = failed {
+            return Err(ApiError::BadGateway {
+                code: "rollback_hook_failed",
+                message: format!("the rollback hook failed, so the rollback is not recorded: {e}"),
+            });
+        }
     }
     let cmd = Command::DecideRollback {
         decision: r.decision,
@@ -569,25 +728,14 @@ pub(crate) async fn rollback(
         note: r.note.clone(),
         resolve: r.resolve,
     };
-    let mut answer = execute(state, actor, id, r.expected_version, cmd).await?;
-    if r.confirm_hook
-        && let Some(hook) = &policy.rollback.hook
-    {
-        let outcome = call_hook(hook, id, change.as_ref(), actor).await;
-        let cmd = Command::RecordRollbackHook {
-            change: change.as_ref().map(|c| c.id.clone()),
-            url: hook.url.clone(),
-            ok: outcome.is_ok(),
-            outcome: match outcome {
-                Ok(()) => "accepted".to_string(),
-                Err(e) => e,
-            },
-        };
-        let more = execute(state, "system", id, None, cmd).await?;
-        answer.events.extend(more.events);
-        answer.incident = more.incident;
-    }
-    Ok(answer)
+    // With a hook, the version was checked before it was called (its own
+    // event moves the version on).
+    let expected = if hook.is_some() {
+        None
+    } else {
+        r.expected_version
+    };
+    execute(state, actor, id, expected, cmd).await
 }
 
 /// POST the rollback to the hook, signed; a person confirmed it.

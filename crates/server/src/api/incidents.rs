@@ -133,18 +133,18 @@ pub async fn show(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let (incident, timeline) = load(&state, &id).await?;
+    let (incident, mut timeline) = load(&state, &id).await?;
+    let phones = caller.role >= firebell_store::Role::Responder;
+    if !phones {
+        for e in &mut timeline {
+            e.kind.hide_phone_details();
+        }
+    }
     let policy = state.policy.policy();
     let now = state.clock.now();
     let deadlines = incident::deadlines(&incident, &policy, now);
-    let ctx = crate::changes::incident_context(
-        &state.store,
-        &policy,
-        &incident,
-        caller.role >= firebell_store::Role::Responder,
-        now,
-    )
-    .await?;
+    let ctx =
+        crate::changes::incident_context(&state.store, &policy, &incident, phones, now).await?;
     Ok(Json(IncidentDetail {
         incident,
         deadlines,

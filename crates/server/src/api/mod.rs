@@ -197,8 +197,15 @@ async fn policy(
             }
         }
     }
+    let mut loaded_json = serde_json::to_value(&*loaded).map_err(internal)?;
+    // A refused reload's reason can quote a roster's phone number.
+    if caller.role < firebell_store::Role::Responder && loaded_json["last_reload_error"].is_string()
+    {
+        loaded_json["last_reload_error"] =
+            serde_json::Value::String("refused; the reason is shown to responders".into());
+    }
     Ok(Json(PolicyResponse {
-        loaded: serde_json::to_value(&*loaded).map_err(internal)?,
+        loaded: loaded_json,
         policy,
     }))
 }

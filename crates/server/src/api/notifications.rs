@@ -48,6 +48,10 @@ pub async fn list(
     if caller.role < Role::Responder {
         for n in items.iter_mut().filter(|n| n.channel.is_phone()) {
             n.address = "(hidden)".into();
+            // A gateway's error can echo the number.
+            if n.last_error.is_some() {
+                n.last_error = Some("(hidden)".into());
+            }
         }
     }
     Ok(Json(NotificationList { items }))

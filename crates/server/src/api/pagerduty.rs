@@ -451,14 +451,14 @@ async fn change_enqueue(
         .unwrap_or_default();
     let freeze = match &integration.service {
         Some(service) => {
-            crate::changes::freeze_answer(
+            crate::changes::freeze_answer_at(
                 &state.store,
                 &policy,
                 firebell_core::change::Scope {
                     service: Some(service),
                     environment: environment.as_deref(),
                 },
-                now,
+                timestamp.unwrap_or(now).min(now),
             )
             .await?
         }

@@ -330,6 +330,16 @@ struct TimelineItem {
     loud: bool,
 }
 
+/// A timeline line as `session` may see it (no phone details for viewers).
+fn timeline_item_for(session: &Session, e: &Event) -> TimelineItem {
+    if session.can_act() {
+        return timeline_item(e);
+    }
+    let mut e = e.clone();
+    e.kind.hide_phone_details();
+    timeline_item(&e)
+}
+
 fn timeline_item(e: &Event) -> TimelineItem {
     let loud = matches!(
         &e.kind,
@@ -471,13 +481,11 @@ async fn room(
         .map(|c| {
             // A runbook step that applies only for part of the outage says so.
             let phase = match (c.item.applies_from, c.item.applies_until) {
-                (Some(from), _) if now < from => Some(format!("applies from {}", when(from))),
-                (Some(_), _) => Some("applies now (long outage)".to_string()),
-                (None, Some(until)) if now < until => {
-                    Some(format!("applies until {}", when(until)))
-                }
-                (None, Some(_)) => Some("no longer applies".to_string()),
                 (None, None) => None,
+                (Some(from), _) if now < from => Some(format!("applies from {}", when(from))),
+                _ if !c.item.applies_at(now) => Some("no longer applies".to_string()),
+                (_, Some(until)) => Some(format!("applies until {}", when(until))),
+                (Some(_), None) => Some("applies now (long outage)".to_string()),
             };
             serde_json::json!({ "id": c.item.id, "text": c.item.text, "list": c.item.checklist,
                 "due": c.item.due_at.map(when), "done": c.ticked_at.is_some(),
@@ -520,14 +528,21 @@ async fn room(
         .iter()
         .map(|n| {
             // Viewers never see phone numbers.
-            let address = if session.can_act() || !n.channel.is_phone() {
+            let shown = session.can_act() || !n.channel.is_phone();
+            let address = if shown {
                 n.address.clone()
             } else {
                 "(hidden)".to_string()
             };
+            // A gateway's error can echo the number.
+            let error = if shown {
+                n.last_error.clone()
+            } else {
+                n.last_error.as_ref().map(|_| "(hidden)".to_string())
+            };
             serde_json::json!({ "person": n.person, "channel": n.channel, "address": address,
                 "duty": n.duty.to_string(), "state": n.state, "attempts": n.attempts,
-                "at": when(n.updated_at), "error": n.last_error })
+                "at": when(n.updated_at), "error": error })
         })
         .collect();
     let postmortem = match &incident.postmortem {
@@ -607,7 +622,7 @@ async fn room(
         "deadlines": deadlines.iter().map(deadline_view).collect::<Vec<_>>(),
         "unreachable": unreachable(&events),
         "notifications": notifications,
-        "timeline": events.iter().map(timeline_item).collect::<Vec<_>>(),
+        "timeline": events.iter().map(|e| timeline_item_for(session, e)).collect::<Vec<_>>(),
         "last_seq": last_seq,
         "services": services,
         "checklist": checklist,
@@ -661,7 +676,7 @@ const MIN_RELOAD_GAP: StdDuration = StdDuration::from_millis(250);
 /// this replica's writes at once, and every two seconds for the others'.
 pub async fn incident_events(
     State(state): State<AppState>,
-    Extension(_session): Extension<Session>,
+    Extension(session): Extension<Session>,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
@@ -676,8 +691,8 @@ pub async fn incident_events(
         .unwrap_or(0);
     let wake = state.incidents.watch_changes();
     let stream = futures_util::stream::unfold(
-        (state, id, after, wake, true),
-        |(state, id, mut after, mut wake, first)| async move {
+        (state, id, after, wake, true, session),
+        |(state, id, mut after, mut wake, first, session)| async move {
             loop {
                 if !first || after > 0 {
                     tokio::select! {
@@ -699,7 +714,7 @@ pub async fn incident_events(
                 let new: Vec<TimelineItem> = events
                     .iter()
                     .filter(|e| e.seq > after)
-                    .map(timeline_item)
+                    .map(|e| timeline_item_for(&session, e))
                     .collect();
                 if let Some(last) = new.last() {
                     let html = render(
@@ -713,13 +728,16 @@ pub async fn incident_events(
                         .event("timeline")
                         .id(after.to_string())
                         .data(html);
-                    return Some((Ok::<_, Infallible>(event), (state, id, after, wake, false)));
+                    return Some((
+                        Ok::<_, Infallible>(event),
+                        (state, id, after, wake, false, session),
+                    ));
                 }
                 if first {
                     // Nothing new since the page was drawn: wait for news.
                     return Some((
                         Ok(SseEvent::default().comment("connected")),
-                        (state, id, after, wake, false),
+                        (state, id, after, wake, false, session),
                     ));
                 }
             }
@@ -990,7 +1008,8 @@ pub async fn act(
             Ok(decision) => {
                 let request = crate::wire::RollbackRequest {
                     decision,
-                    change: (!form.item.is_empty()).then_some(form.item),
+                    // The form names the change; "none named" sends "".
+                    change: Some(form.item),
                     note: form.text,
                     resolve: form.resolve.is_some(),
                     confirm_hook: form.confirm_hook.is_some(),

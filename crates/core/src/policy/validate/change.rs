@@ -72,6 +72,15 @@ impl Validator {
             }
             self.severity_ref(policy, at.key("severity"), c.severity.as_deref());
         }
+        if !crate::incident::is_valid_tag(rb.tag.trim()) {
+            self.err(
+                at.key("tag"),
+                format!(
+                    "`tag` {:?} is not a valid incident tag: use 1-64 letters, digits, - _ . : /",
+                    rb.tag
+                ),
+            );
+        }
         for (i, s) in rb.migration_window_except.iter().enumerate() {
             self.severity_ref(policy, at.key("migration_window_except").index(i), Some(s));
         }
