@@ -60,10 +60,20 @@ impl Client {
             .clone()
             .or_else(|| file.url.clone())
             .unwrap_or_else(|| DEFAULT_URL.into());
+        // `http://host:port` only: a bare `host:port` would otherwise fail
+        // later as "relative URL without a base".
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Unreachable {
+                url: base.clone(),
+                reason: "the server URL needs its scheme, e.g. http://127.0.0.1:8080".into(),
+            });
+        }
+        // An empty FIREBELL_TOKEN is no token, not a malformed header.
         let token = args
             .token
             .clone()
             .or_else(|| file.token.clone())
+            .filter(|t| !t.trim().is_empty())
             .ok_or(ClientError::NoToken)?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))

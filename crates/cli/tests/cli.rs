@@ -1834,3 +1834,29 @@ fn a_ci_script_obeys_the_freeze() {
     assert!(run(&["changes", "--service", "api"]).contains("v43"));
     server.stop();
 }
+
+/// The client's first mistakes get plain answers: an empty token is "no API
+/// token", a URL without its scheme says so; and the server's log has no
+/// colour codes when stderr is not a terminal.
+#[test]
+fn first_mistakes_get_plain_answers() {
+    let out = firebell("http://127.0.0.1:9", "", &["list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no API token"), "{err}");
+    let out = firebell("127.0.0.1:8080", "tok", &["list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs its scheme"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let db = database("sqlite", dir.path()).unwrap();
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    ok(&firebell(&server.url, &token, &["list"]));
+    drop(server);
+    let log = log(dir.path());
+    assert!(log.contains("INFO") || log.contains("listening"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escapes in a log file: {log:?}"
+    );
+}
