@@ -234,13 +234,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, StoreError> {
         return Ok(round);
     }
     let me = &state.duties;
-    if !me
-        .lease
-        .lock()
-        .await
-        .hold(&state.store, &*state.clock, &me.replica)
-        .await
-    {
+    if !Lease::held(&me.lease, &state.store, &*state.clock, &me.replica).await {
         return Ok(round);
     }
     let now = state.clock.now();

@@ -105,13 +105,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
         return Ok(round);
     };
     let me = &state.tracker;
-    if !me
-        .lease
-        .lock()
-        .await
-        .hold(&state.store, &*state.clock, &me.replica)
-        .await
-    {
+    if !Lease::held(&me.lease, &state.store, &*state.clock, &me.replica).await {
         return Ok(round);
     }
     let token = tracker

@@ -72,13 +72,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
         return Ok(round);
     }
     let me = &state.upstreams;
-    if !me
-        .lease
-        .lock()
-        .await
-        .hold(&state.store, &*state.clock, &me.replica)
-        .await
-    {
+    if !Lease::held(&me.lease, &state.store, &*state.clock, &me.replica).await {
         return Ok(round);
     }
     let previous: HashMap<String, ProviderStatus> = state
@@ -91,13 +85,7 @@ pub async fn run_once(state: &AppState) -> Result<Round, firebell_store::StoreEr
     for (key, provider) in &policy.providers {
         // Each read may take its whole timeout: hold the lease for each,
         // so a slow round is never shared with another replica.
-        if !me
-            .lease
-            .lock()
-            .await
-            .hold(&state.store, &*state.clock, &me.replica)
-            .await
-        {
+        if !Lease::held(&me.lease, &state.store, &*state.clock, &me.replica).await {
             break;
         }
         let now = state.clock.now();

@@ -132,17 +132,7 @@ pub(super) fn fire(ctx: &Ctx, due: &Due, out: &mut Firing) {
                 ),
             };
             let targets = owner_first(pm.owner.as_deref(), &policy.postmortems.owner);
-            let (notified, unreachable) =
-                ctx.notify(&due.duty, &targets, true, false, &reason, out);
-            out.events.push(EventKind::Reminded {
-                reminder: reminder.into(),
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
+            ctx.remind(due, reminder.into(), &targets, true, reason, out);
         }
         Duty::ReviewReminder { index, .. } => {
             let Some(review) = &pm.review else { return };
@@ -167,21 +157,12 @@ pub(super) fn fire(ctx: &Ctx, due: &Due, out: &mut Firing) {
                 .into_iter()
                 .map(|p| format!("person:{p}"))
                 .collect();
-            let (notified, unreachable) =
-                ctx.notify(&due.duty, &targets, false, false, &reason, out);
-            out.events.push(EventKind::Reminded {
-                reminder: if index.is_none() {
-                    "review_invitation".into()
-                } else {
-                    "review".into()
-                },
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
+            let reminder = if index.is_none() {
+                "review_invitation"
+            } else {
+                "review"
+            };
+            ctx.remind(due, reminder.into(), &targets, false, reason, out);
         }
         Duty::ActionItemReminder { .. } => action_item(ctx, due, pm.owner.as_deref(), out),
         _ => {}

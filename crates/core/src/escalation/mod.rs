@@ -380,23 +380,14 @@ fn fire_one(
                     .map(|d| d.to_string())
                     .unwrap_or_default()
             );
-            let (notified, unreachable) = ctx.notify(
-                &due.duty,
+            ctx.remind(
+                due,
+                "commander".into(),
                 &policy.reminders.commander,
                 true,
-                false,
-                &reason,
+                reason,
                 out,
             );
-            out.events.push(EventKind::Reminded {
-                reminder: "commander".into(),
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
         }
         Duty::ResponseBreach => {
             let reason = format!(
@@ -425,23 +416,15 @@ fn fire_one(
                 ob.title,
                 ob.due_at.map(fmt_time).unwrap_or_default()
             );
-            let (notified, unreachable) = ctx.notify(
-                &due.duty,
+            let reminder = format!("obligation:{}", ob.key);
+            ctx.remind(
+                due,
+                reminder,
                 &policy.reminders.obligation,
                 true,
-                false,
-                &reason,
+                reason,
                 out,
             );
-            out.events.push(EventKind::Reminded {
-                reminder: format!("obligation:{}", ob.key),
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
         }
         Duty::Stakeholders { milestone } => {
             let reason = match milestone {
@@ -458,17 +441,8 @@ fn fire_one(
                 ),
             };
             let targets = stakeholders(incident, policy);
-            let (notified, unreachable) =
-                ctx.notify(&due.duty, &targets, false, false, &reason, out);
-            out.events.push(EventKind::Reminded {
-                reminder: format!("stakeholders:{}", milestone.as_str()),
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
+            let reminder = format!("stakeholders:{}", milestone.as_str());
+            ctx.remind(due, reminder, &targets, false, reason, out);
         }
         Duty::PostmortemReminder { .. }
         | Duty::ReviewReminder { .. }
@@ -528,16 +502,7 @@ fn fire_one(
                 }
                 _ => unreachable!(),
             };
-            let (notified, unreachable) = ctx.notify(&due.duty, targets, true, false, &reason, out);
-            out.events.push(EventKind::Reminded {
-                reminder,
-                duty: due.duty.clone(),
-                n: 1,
-                due_at: due.at,
-                reason,
-                notified,
-                unreachable,
-            });
+            ctx.remind(due, reminder, targets, true, reason, out);
         }
         // Sent by the duties' own loop, never on an incident's agenda.
         Duty::Recurring { .. } => {}
@@ -801,6 +766,31 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A one-off reminder for `due`: `targets` notified (only the first
+    /// that reaches someone, with `first_only`), and the `reminded` event
+    /// that takes the duty off the agenda.
+    fn remind(
+        &self,
+        due: &Due,
+        reminder: String,
+        targets: &[String],
+        first_only: bool,
+        reason: String,
+        out: &mut Firing,
+    ) {
+        let (notified, unreachable) =
+            self.notify(&due.duty, targets, first_only, false, &reason, out);
+        out.events.push(EventKind::Reminded {
+            reminder,
+            duty: due.duty.clone(),
+            n: 1,
+            due_at: due.at,
+            reason,
+            notified,
+            unreachable,
+        });
+    }
+
     /// Fire step `level` of the incident's policy.
     fn step(&self, level: u32, due_at: Timestamp, reason: String, out: &mut Firing) {
         let Some(ep) = policy_of(self.incident, self.policy) else {

@@ -297,15 +297,7 @@ impl Incident {
                         self.tags.push(t.clone());
                     }
                 }
-                for item in checklist {
-                    if !self.checklist.iter().any(|c| c.item.id == item.id) {
-                        self.checklist.push(ChecklistItemState {
-                            item: item.clone(),
-                            ticked_at: None,
-                            ticked_by: None,
-                        });
-                    }
-                }
+                self.open_checklist(checklist);
                 self.obligations
                     .retain(|o| !obligations_ended.contains(&o.key));
                 for o in obligations {
@@ -361,15 +353,7 @@ impl Incident {
                 if !self.runbooks.contains(runbook) {
                     self.runbooks.push(runbook.clone());
                 }
-                for item in checklist {
-                    if !self.checklist.iter().any(|c| c.item.id == item.id) {
-                        self.checklist.push(ChecklistItemState {
-                            item: item.clone(),
-                            ticked_at: None,
-                            ticked_by: None,
-                        });
-                    }
-                }
+                self.open_checklist(checklist);
             }
             EventKind::ObligationMet { key, evidence } => {
                 self.obligations_met.insert(
@@ -509,6 +493,19 @@ impl Incident {
                 }
             }
             EventKind::Notification { .. } => {}
+        }
+    }
+
+    /// Open checklist items not already on the incident.
+    fn open_checklist(&mut self, items: &[OpenedChecklistItem]) {
+        for item in items {
+            if !self.checklist.iter().any(|c| c.item.id == item.id) {
+                self.checklist.push(ChecklistItemState {
+                    item: item.clone(),
+                    ticked_at: None,
+                    ticked_by: None,
+                });
+            }
         }
     }
 

@@ -50,6 +50,16 @@ impl Lease {
         }
     }
 
+    /// [`Lease::hold`] for a loop that keeps its lease behind a mutex.
+    pub(crate) async fn held(
+        lease: &tokio::sync::Mutex<Lease>,
+        store: &Store,
+        clock: &dyn Clock,
+        replica: &str,
+    ) -> bool {
+        lease.lock().await.hold(store, clock, replica).await
+    }
+
     /// Whether `replica` holds the lease now (taking or renewing it when due).
     pub(crate) async fn hold(&mut self, store: &Store, clock: &dyn Clock, replica: &str) -> bool {
         let now = std::time::Instant::now();
