@@ -72,10 +72,13 @@ pub struct IngestArgs {
 pub struct StormArgs {
     #[command(flatten)]
     target: Target,
+    /// Alerts in the storm, all in one group.
     #[arg(long, default_value_t = 100_000)]
     alerts: usize,
+    /// Alerts per request.
     #[arg(long, default_value_t = 1_000)]
     per_request: usize,
+    /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
     /// Wait this long at most for Firebell to process the storm.

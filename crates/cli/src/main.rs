@@ -14,6 +14,7 @@ mod bench_subscribers;
 mod client;
 mod commands;
 mod config;
+mod examples;
 mod output;
 mod serve;
 mod simulate;
@@ -21,7 +22,7 @@ mod simulate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::client::ClientError;
 use crate::commands::incidents::{
@@ -191,6 +192,7 @@ enum Cmd {
     /// What an incident is owed next: escalation steps, rules, reminders, when.
     Agenda {
         /// Incident id, e.g. INC-20261123-001.
+        #[arg(value_parser = commands::incident_id)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -202,10 +204,26 @@ enum Cmd {
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Print a shell completion script: `firebell completions bash > /etc/bash_completion.d/firebell`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `firebell man | man -l -`.
+    Man,
+}
+
+/// The whole command line, with each command's example after its help.
+fn command() -> clap::Command {
+    examples::with_examples(Cli::command())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let file = match ConfigFile::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -280,6 +298,10 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Escalation { client } => notifications::escalation(&client, file).await?,
         Cmd::Agenda { id, client } => notifications::agenda(&id, &client, file).await?,
         Cmd::SetAside(cmd) => commands::set_aside::run(cmd, file).await?,
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "firebell", &mut std::io::stdout());
+        }
+        Cmd::Man => clap_mangen::Man::new(command()).render(&mut std::io::stdout())?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -291,7 +313,83 @@ mod tests {
     /// command is first run, so a clash would otherwise surface as a panic.
     #[test]
     fn the_command_line_is_well_formed() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
+        super::command().debug_assert();
+    }
+
+    /// Every command, with its path (`freeze check`), depth first.
+    fn commands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let p = if path.is_empty() {
+                sub.get_name().to_string()
+            } else {
+                format!("{path} {}", sub.get_name())
+            };
+            out.push((p.clone(), sub.clone()));
+            commands(sub, &p, out);
+        }
+    }
+
+    /// `--help` explains every argument: none is a bare `<ID>`.
+    #[test]
+    fn every_argument_is_described() {
+        let mut all = Vec::new();
+        commands(&super::command(), "", &mut all);
+        let mut missing = Vec::new();
+        for (path, cmd) in &all {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("firebell {path}: {id}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "arguments without a description:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Every command ends its help with an example, and the example parses.
+    #[test]
+    fn every_command_has_an_example_that_parses() {
+        let mut all = Vec::new();
+        commands(&super::command(), "", &mut all);
+        let leaves: Vec<&String> = all
+            .iter()
+            .filter(|(_, c)| {
+                !c.has_subcommands()
+                    || c.is_args_conflicts_with_subcommands_set()
+                    || c.get_name() == "actions"
+            })
+            .map(|(p, _)| p)
+            .collect();
+        let missing: Vec<&&String> = leaves
+            .iter()
+            .filter(|p| !super::examples::EXAMPLES.iter().any(|(e, _)| e == **p))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "commands without an example: {missing:?}"
+        );
+        let mut refused = Vec::new();
+        for (path, example) in super::examples::EXAMPLES {
+            assert!(
+                all.iter().any(|(p, _)| p == path),
+                "an example for a command that does not exist: {path}"
+            );
+            let words = super::examples::words(example);
+            if let Err(e) = super::command().try_get_matches_from(&words) {
+                refused.push(format!("`{path}`: {example}\n{e}"));
+            }
+        }
+        assert!(
+            refused.is_empty(),
+            "examples that do not parse:\n{}",
+            refused.join("\n")
+        );
     }
 }

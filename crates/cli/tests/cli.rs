@@ -1,137 +1,12 @@
 //! The `firebell` binary end to end: `serve` as a real process on an ephemeral
 //! port, and the client commands against it, on SQLite and PostgreSQL.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_firebell");
+mod common;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-/// A `firebell serve` process.
-struct ServeProcess {
-    child: Child,
-    url: String,
-    admin_token: Option<String>,
-}
-
-impl ServeProcess {
-    fn start(database_url: &str, dir: &Path) -> ServeProcess {
-        Self::start_with(database_url, dir, &[])
-    }
-
-    fn start_with(database_url: &str, dir: &Path, extra: &[&str]) -> ServeProcess {
-        let stderr = std::fs::File::create(dir.join("serve.log")).unwrap();
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .args(extra)
-            .current_dir(dir)
-            .env_remove("FIREBELL_POLICY")
-            .env_remove("FIREBELL_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut url, mut admin_token) = (None, None);
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(rest) = line
-                .split("admin token (shown once; store it now): ")
-                .nth(1)
-            {
-                admin_token = Some(rest.trim().to_string());
-            }
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                url = Some(rest.trim().to_string());
-                break;
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let url =
-            url.unwrap_or_else(|| panic!("serve did not report its address; log: {}", log(dir)));
-        ServeProcess {
-            child,
-            url,
-            admin_token,
-        }
-    }
-
-    /// SIGTERM and wait: a graceful shutdown.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(
-            exit.success(),
-            "serve should exit cleanly on SIGTERM, got {exit}"
-        );
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
-}
-
-fn firebell(url: &str, token: &str, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("FIREBELL_URL", url)
-        .env("FIREBELL_TOKEN", token)
-        .env_remove("FIREBELL_CONFIG")
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "failed ({}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn database(backend: &str, dir: &Path) -> Option<String> {
-    match backend {
-        "sqlite" => Some(format!("sqlite:{}", dir.join("firebell.db").display())),
-        _ => {
-            let Ok(base) = std::env::var("FIREBELL_TEST_DATABASE_URL") else {
-                eprintln!("SKIPPED postgres CLI test: set FIREBELL_TEST_DATABASE_URL to run it");
-                return None;
-            };
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
-            let sep = if base.contains('?') { '&' } else { '?' };
-            Some(format!("{base}{sep}schema=cli_{nanos:x}"))
-        }
-    }
-}
+use common::*;
 
 /// The issue's acceptance flow: declare → ack → assign IC → update from the
 /// Arabic template → resolve, all through the CLI; `show` has the whole
@@ -726,8 +601,8 @@ fn alerts_silences_and_maintenance_through_the_cli() {
         );
     }
     assert!(
-        run(&["oncall"]).contains("no schedules"),
-        "the demo policy has no schedules"
+        run(&["oncall"]).contains("primary"),
+        "the demo policy has a weekly rotation"
     );
 
     // A customer signs up on the status page (the demo takes webhooks);
@@ -1859,4 +1734,88 @@ fn first_mistakes_get_plain_answers() {
         !log.contains('\u{1b}'),
         "no ANSI escapes in a log file: {log:?}"
     );
+}
+
+/// Issue 16, items 2, 6 and 9: values are checked and listed, durations
+/// have one grammar, ids any case, completions and a man page, and a
+/// policy that would page someone it cannot reach is warned about.
+#[test]
+fn input_is_checked_before_it_is_sent() {
+    let err = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+    // Checked by the CLI: no server needed.
+    let out = firebell("http://127.0.0.1:9", "tok", &["list", "--status", "opn"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err(&out).contains("[possible values: open, investigating"),
+        "{}",
+        err(&out)
+    );
+    for (value, says) in [
+        ("1y", "unknown unit \"y\""),
+        ("15 minutes", "no spaces"),
+        ("PT15M", "expected a number"),
+    ] {
+        let out = firebell(
+            "http://127.0.0.1:9",
+            "tok",
+            &["simulate", "--severity", "P1", "--for", value],
+        );
+        assert_eq!(out.status.code(), Some(2), "{value}");
+        let e = err(&out);
+        assert!(e.contains(says) && !e.contains("Span"), "{value}: {e}");
+    }
+    let completions = ok(&firebell("", "", &["completions", "bash"]));
+    assert!(completions.contains("_firebell()"), "{completions:.200}");
+    let man = ok(&firebell("", "", &["man"]));
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH firebell"),
+        "{man:.200}"
+    );
+    let help = ok(&firebell("", "", &["ack", "--help"]));
+    assert!(help.contains("Example:\n  firebell ack"), "{help}");
+
+    // `policy check` warns about people a paging severity cannot reach;
+    // `--strict` fails on it.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    let demo = std::fs::read_to_string(examples().join("demo.toml")).unwrap();
+    std::fs::write(&policy, demo.replace("[notifiers.slack]\nlog = true\n", "")).unwrap();
+    let path = policy.to_str().unwrap();
+    let out = firebell("", "", &["policy", "check", path]);
+    assert!(out.status.success());
+    assert!(
+        err(&out).contains(
+            "warning: P2 pages alice (escalation policy platform), who has no contact for its channels [chat]"
+        ),
+        "{}",
+        err(&out)
+    );
+    let out = firebell("", "", &["policy", "check", "--strict", path]);
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+
+    // Ids in any case.
+    let db = database("sqlite", dir.path()).unwrap();
+    let server = ServeProcess::start(&db, dir.path());
+    let token = server.admin_token.clone().unwrap();
+    let id = ok(&firebell(
+        &server.url,
+        &token,
+        &[
+            "declare",
+            "--title",
+            "Checkout failing",
+            "--severity",
+            "P2",
+            "-q",
+        ],
+    ));
+    let id = id.trim();
+    assert!(id.starts_with("INC-"), "-q prints the id alone: {id:?}");
+    let shown = ok(&firebell(
+        &server.url,
+        &token,
+        &["show", &id.to_lowercase()],
+    ));
+    assert!(shown.contains(id), "{shown}");
+    server.stop();
 }

@@ -235,7 +235,7 @@ pub fn report(
                 DeadlineStatus::Met => obligations.on_time += 1,
                 DeadlineStatus::MetLate => obligations.late += 1,
                 DeadlineStatus::Breached => obligations.overdue += 1,
-                DeadlineStatus::Pending => {}
+                DeadlineStatus::Pending | DeadlineStatus::Closed => {}
             }
         }
     }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use firebell_core::incident::{
-    Command, Context, Declare, Direction, Event, Incident, Rejection, Status, UpdateMessage,
-    Visibility, decide, declare, incident_id_stem, render_template, stamp,
+    Command, Context, Declare, Direction, Event, EventKind, Incident, Rejection, Status,
+    UpdateMessage, Visibility, decide, declare, incident_id_stem, render_template, stamp,
 };
 use firebell_core::{Policy, Timestamp};
 use jiff::SignedDuration;
@@ -676,9 +676,11 @@ fn deadlines_show_what_is_met_late_or_breached() {
         status(&inc, "next_update", late),
         Some(DeadlineStatus::Breached)
     );
+    // The demo's "assign a commander" item is `done_when = "commander"`:
+    // the assignment at +20 min ticked it, late.
     assert_eq!(
         status(&inc, "checklist:first-15-minutes.commander", late),
-        Some(DeadlineStatus::Breached)
+        Some(DeadlineStatus::MetLate)
     );
     run(
         &policy,
@@ -753,4 +755,150 @@ fn reopening_clears_the_acknowledgement() {
     // So it can be acknowledged again, by whoever owns it now.
     run(&policy, &mut inc, &mut log, Command::Acknowledge, now);
     assert!(inc.acknowledged_at.is_some());
+}
+
+/// Issue 16: a single-holder role assigned again is handed over, on the
+/// timeline; a role declared `multiple` takes several holders.
+#[test]
+fn a_single_holder_role_is_handed_over_and_a_multiple_one_shared() {
+    let policy = Policy::demo();
+    let now = t("2026-11-23T10:00:00Z");
+    let (mut inc, mut log) = open(
+        &policy,
+        Declare {
+            commander: Some("alice".into()),
+            ..p0()
+        },
+        now,
+    );
+    let assign = |role: &str, person: &str| Command::AssignRole {
+        role: role.into(),
+        person: person.into(),
+    };
+    let events = run(&policy, &mut inc, &mut log, assign("IC", "omar"), now);
+    assert!(
+        matches!(&events[0].kind, EventKind::HandedOff { from: Some(f), to, message, .. }
+            if f == "alice" && to == "omar" && message.starts_with("HANDOFF: Incident Commander now Omar Haddad (was Alice Martin)")),
+        "{:?}",
+        events[0].kind
+    );
+    assert_eq!(inc.holders("incident_commander"), ["omar".to_string()]);
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        assign("responder", "alice"),
+        now,
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        assign("responder", "sara"),
+        now,
+    );
+    assert_eq!(
+        inc.holders("responder"),
+        ["alice".to_string(), "sara".to_string()]
+    );
+}
+
+/// Issue 16: a checklist item with `done_when` is ticked by what it asks
+/// for; after resolution, what was not yet due is closed, not pending.
+#[test]
+fn checklist_deadlines_follow_what_happened_and_close_at_resolution() {
+    use firebell_core::incident::{DeadlineStatus, deadlines};
+    let policy = Policy::demo();
+    let now = t("2026-11-23T10:00:00Z");
+    let (mut inc, mut log) = open(
+        &policy,
+        Declare {
+            severity: "P1".into(),
+            commander: Some("alice".into()),
+            ..p0()
+        },
+        now,
+    );
+    let status = |inc: &Incident, key: &str, at: Timestamp| {
+        deadlines(inc, &policy, at)
+            .into_iter()
+            .find(|d| d.key == key)
+            .map(|d| d.status)
+    };
+    let commander = "checklist:first-15-minutes.commander";
+    assert_eq!(status(&inc, commander, now), Some(DeadlineStatus::Met));
+    let item = inc
+        .checklist
+        .iter()
+        .find(|c| c.item.id == "first-15-minutes.commander")
+        .unwrap();
+    assert_eq!(item.ticked_by.as_deref(), Some("alice"));
+    let communicate = "checklist:first-15-minutes.communicate";
+    assert_eq!(
+        status(&inc, communicate, now),
+        Some(DeadlineStatus::Pending)
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::PostUpdate {
+            status: None,
+            visibility: Visibility::Internal,
+            message: UpdateMessage::Text("Looking at the API's errors.".into()),
+        },
+        now + SignedDuration::from_mins(4),
+    );
+    assert_eq!(status(&inc, communicate, now), Some(DeadlineStatus::Met));
+    // Resolved after 10 minutes: the 15-minute items nobody ticked are
+    // closed; the acknowledgement (due at 15m) too.
+    let impact = "checklist:first-15-minutes.impact";
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Resolve {
+            summary: String::new(),
+        },
+        now + SignedDuration::from_mins(10),
+    );
+    let later = now + SignedDuration::from_hours(2);
+    assert_eq!(status(&inc, impact, later), Some(DeadlineStatus::Closed));
+    assert_eq!(
+        status(&inc, "acknowledge", later),
+        Some(DeadlineStatus::Closed)
+    );
+    assert_eq!(status(&inc, commander, later), Some(DeadlineStatus::Met));
+}
+
+/// A checklist item already overdue when the incident resolved stays
+/// breached: resolution closes only what was not yet owed.
+#[test]
+fn an_item_overdue_at_resolution_stays_breached() {
+    use firebell_core::incident::{DeadlineStatus, deadlines};
+    let policy = Policy::demo();
+    let now = t("2026-11-23T10:00:00Z");
+    let (mut inc, mut log) = open(
+        &policy,
+        Declare {
+            severity: "P1".into(),
+            ..p0()
+        },
+        now,
+    );
+    run(
+        &policy,
+        &mut inc,
+        &mut log,
+        Command::Resolve {
+            summary: String::new(),
+        },
+        now + SignedDuration::from_mins(30),
+    );
+    let d = deadlines(&inc, &policy, now + SignedDuration::from_hours(1));
+    let impact = d
+        .iter()
+        .find(|d| d.key == "checklist:first-15-minutes.impact")
+        .unwrap();
+    assert_eq!(impact.status, DeadlineStatus::Breached);
 }

@@ -277,3 +277,54 @@ fn a_refused_declaration_is_an_error() {
     let err = simulate(&p, &scenario("P7", MON_10, "1h")).unwrap_err();
     assert!(err.message.contains("P7"), "{}", err.message);
 }
+
+/// Issue 16: a ladder that stops only at resolution climbs past an
+/// acknowledgement, and says so rather than "not acknowledged".
+#[test]
+fn a_ladder_that_stops_on_resolve_says_why_it_climbs_after_an_ack() {
+    let src = POLICY.replace(
+        "[[escalation_policies]]\nname = \"ladder\"\n",
+        "[[escalation_policies]]\nname = \"ladder\"\nstop_on = \"resolve\"\n",
+    );
+    let p = policy(&src);
+    let mut s = scenario("P0", MON_10, "40m");
+    s.ack_after = Some(d("20m"));
+    let plan = simulate(&p, &s).unwrap();
+    let l2 = plan.iter().find(|e| e.what == "escalated L2").unwrap();
+    assert_eq!(
+        l2.reason, "acknowledged but not resolved by 2026-11-23 10:30 UTC",
+        "{plan:#?}"
+    );
+    // Unacknowledged, it waits for the resolution, not the ack.
+    let plan = simulate(&p, &scenario("P0", MON_10, "40m")).unwrap();
+    let l2 = plan.iter().find(|e| e.what == "escalated L2").unwrap();
+    assert_eq!(l2.reason, "not resolved by 2026-11-23 10:30 UTC");
+}
+
+/// Issue 16: a step that reaches nobody is told to the admins, who are
+/// listed among those notified, with the reason in capitals.
+#[test]
+fn a_step_that_reaches_nobody_tells_the_admins() {
+    let src = POLICY
+        .replace(
+            "escalation_policy = \"ladder\"\n",
+            "escalation_policy = \"ladder\"\nadmins = [\"bob\"]\n",
+        )
+        .replace(
+            "contacts = [{ kind = \"sms\", address = \"+1 555 0100\" }, { kind = \"slack\", address = \"@alice\" }]",
+            "contacts = [{ kind = \"email\", address = \"alice@example.com\" }]",
+        );
+    let p = policy(&src);
+    let plan = simulate(&p, &scenario("P0", MON_10, "10m")).unwrap();
+    let l1 = &plan[0];
+    assert_eq!(l1.what, "escalated L1");
+    assert!(
+        l1.unreachable
+            .iter()
+            .any(|u| u.starts_with("alice: no contact")),
+        "{l1:#?}"
+    );
+    let admin = l1.notify.iter().find(|n| n.person == "bob").unwrap();
+    assert_eq!(admin.via, firebell_core::escalation::ADMIN_TARGET);
+    assert_eq!(admin.channels, ["slack"]);
+}

@@ -196,6 +196,11 @@ pub(crate) fn count(events: &[firebell_core::Event]) {
     for e in events {
         metrics::counter!("firebell_escalation_events_total", "type" => e.kind.type_name())
             .increment(1);
+        if !e.kind.unreachable().is_empty() {
+            // Someone to be paged or told could not be: alert on this.
+            metrics::counter!("firebell_unreachable_total", "type" => e.kind.type_name())
+                .increment(1);
+        }
     }
 }
 

@@ -206,7 +206,9 @@ async fn declare_mints_daily_ids_and_shows_the_timeline(backend: Backend) {
     assert_eq!(inc["detected_at"], "2026-11-23T09:55:00Z");
     assert_eq!(inc["declared_at"], "2026-11-23T10:00:00Z");
     assert_eq!(inc["roles"]["incident_commander"], json!(["alice"]));
-    assert_eq!(inc["version"], 2);
+    // Declared, commander assigned, and the demo's first escalation step
+    // (it pages the on-call engineer) in the same write.
+    assert_eq!(inc["version"], 3);
 
     assert_eq!(
         app.declare(json!({"title": "second", "severity": "P3"}))
@@ -228,7 +230,7 @@ async fn declare_mints_daily_ids_and_shows_the_timeline(backend: Backend) {
         .iter()
         .map(|e| e["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["declared", "role_assigned"]);
+    assert_eq!(types, ["declared", "role_assigned", "escalated"]);
     assert_eq!(shown["timeline"][0]["seq"], 1);
     assert_eq!(shown["timeline"][0]["actor"], "admin");
     assert_eq!(shown["timeline"][0]["services"], json!(["api"]));
@@ -418,6 +420,7 @@ async fn every_command_lands_on_the_timeline(backend: Backend) {
         types,
         [
             "declared",
+            "escalated",
             "acknowledged",
             "role_assigned",
             "role_assigned",
@@ -439,9 +442,9 @@ async fn every_command_lands_on_the_timeline(backend: Backend) {
         .iter()
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, (1..=15).collect::<Vec<_>>(), "gap-free sequence");
-    assert_eq!(shown["incident"]["version"], 15);
-    let handoff = &timeline[9];
+    assert_eq!(seqs, (1..=16).collect::<Vec<_>>(), "gap-free sequence");
+    assert_eq!(shown["incident"]["version"], 16);
+    let handoff = &timeline[10];
     assert!(
         handoff["message"]
             .as_str()

@@ -9,7 +9,7 @@ use firebell_server::wire::{
     FreezeList, FreezeRequest, OverrideResponse, RollbackRequest, RunbookRequest,
 };
 
-use super::{ClientArgs, NO_QUERY, Session, enc, parse_time};
+use super::{ClientArgs, NO_QUERY, Session, enc, incident_id, parse_time};
 use crate::config::ConfigFile;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,19 +71,25 @@ pub struct DeployArgs {
     /// Defaults to the service's environment in the policy.
     #[arg(long)]
     environment: Option<String>,
+    /// What changed: an app deploy, a migration, a feature flag or config.
     #[arg(long, value_enum, default_value = "app")]
     kind: KindArg,
+    /// The version now running, e.g. v42.
     #[arg(long)]
     version: Option<String>,
+    /// The version it replaced (what a rollback returns to).
     #[arg(long)]
     previous_version: Option<String>,
+    /// The commit deployed.
     #[arg(long)]
     commit: Option<String>,
+    /// Who made the change.
     #[arg(long)]
     author: Option<String>,
     /// Link to the pipeline run or release (the change's `url`).
     #[arg(long)]
     link: Option<String>,
+    /// What changed, in a line.
     #[arg(long)]
     summary: Option<String>,
     /// Your id for it: a retry with the same id replaces the record.
@@ -104,6 +110,7 @@ pub struct ChangesArgs {
     /// Only this service's.
     #[arg(long)]
     service: Option<String>,
+    /// What changed: an app deploy, a migration, a feature flag or config.
     #[arg(long, value_enum)]
     kind: Option<KindArg>,
     /// RFC 3339; default 7 days ago.
@@ -139,8 +146,10 @@ pub enum FreezeCmd {
 
 #[derive(Args)]
 pub struct FreezeScope {
+    /// The service (a key of the policy's [services]); default every service.
     #[arg(long)]
     service: Option<String>,
+    /// The environment, e.g. production; default the service's.
     #[arg(long)]
     environment: Option<String>,
     #[command(flatten)]
@@ -149,8 +158,10 @@ pub struct FreezeScope {
 
 #[derive(Args)]
 pub struct FreezeStart {
+    /// The service (a key of the policy's [services]); default every service.
     #[arg(long)]
     service: Option<String>,
+    /// The environment, e.g. production; default the service's.
     #[arg(long)]
     environment: Option<String>,
     /// Why: shown to everyone whose deploy it stops.
@@ -175,6 +186,7 @@ pub enum DecisionArg {
 #[derive(Args)]
 pub struct RollbackArgs {
     /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// What was decided.
     #[arg(value_enum)]
@@ -182,6 +194,7 @@ pub struct RollbackArgs {
     /// The change undone; default the advice's first.
     #[arg(long)]
     change: Option<String>,
+    /// Why, for the timeline.
     #[arg(long, default_value = "")]
     note: String,
     /// Resolve the incident with it ("Incident resolved via rollback").
@@ -197,6 +210,7 @@ pub struct RollbackArgs {
 #[derive(Args)]
 pub struct RunbookArgs {
     /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// The runbook's key in the policy's [[runbooks]].
     runbook: String,

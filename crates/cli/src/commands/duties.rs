@@ -15,6 +15,7 @@ pub enum DutyCmd {
     Done {
         /// The duty's key in the policy's [[duties]].
         key: String,
+        /// How the run went.
         #[arg(long, value_enum, default_value = "ok")]
         outcome: OutcomeArg,
         /// What was done and found.

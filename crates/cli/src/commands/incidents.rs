@@ -1,7 +1,6 @@
 //! Incidents: declare, list, show, and one command per action on an incident.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use clap::Args;
 use firebell_core::Timestamp;
@@ -14,7 +13,7 @@ use firebell_server::wire::{
 };
 use serde::Serialize;
 
-use super::{ClientArgs, NO_QUERY, Session, enc, parse_time};
+use super::{ClientArgs, NO_QUERY, Session, enc, incident_id, parse_ago};
 use crate::config::ConfigFile;
 use crate::output::incidents as out;
 
@@ -26,6 +25,7 @@ pub struct DeclareArgs {
     /// Severity name from the policy, e.g. P1.
     #[arg(long)]
     severity: String,
+    /// What happened, in a few lines (shown on the incident and in templates).
     #[arg(long, default_value = "")]
     summary: String,
     /// Affected service (repeatable).
@@ -37,13 +37,17 @@ pub struct DeclareArgs {
     /// Assign this person as incident commander.
     #[arg(long)]
     commander: Option<String>,
-    /// When it was detected (RFC 3339), if before now.
-    #[arg(long, value_parser = parse_time)]
+    /// When it was detected, if before now: an RFC 3339 instant, or how
+    /// long ago, like `20m`.
+    #[arg(long, value_name = "TIME", value_parser = parse_ago)]
     detected_at: Option<Timestamp>,
     /// A drill: it pages and escalates, but never reaches the status page,
     /// its subscribers or the reports.
     #[arg(long)]
     drill: bool,
+    /// Print only the new incident's id, for scripts: `ID=$(firebell declare … -q)`.
+    #[arg(short, long, conflicts_with = "json")]
+    quiet: bool,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -71,22 +75,59 @@ pub enum DrillCmd {
     },
 }
 
+/// An incident's status, as the CLI takes it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum StatusArg {
+    Investigating,
+    Identified,
+    Mitigated,
+    Monitoring,
+    Resolved,
+}
+
+impl From<StatusArg> for Status {
+    fn from(s: StatusArg) -> Status {
+        match s {
+            StatusArg::Investigating => Status::Investigating,
+            StatusArg::Identified => Status::Identified,
+            StatusArg::Mitigated => Status::Mitigated,
+            StatusArg::Monitoring => Status::Monitoring,
+            StatusArg::Resolved => Status::Resolved,
+        }
+    }
+}
+
+/// A status to list by: one of the statuses, or `open` (any but resolved).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ListStatus {
+    Open,
+    Investigating,
+    Identified,
+    Mitigated,
+    Monitoring,
+    Resolved,
+}
+
 #[derive(Args)]
 pub struct ListArgs {
-    /// Statuses, comma-separated, or `open`.
-    #[arg(long)]
-    status: Option<String>,
-    /// Severities, comma-separated.
+    /// Statuses, comma-separated: `open` (anything not resolved) or the
+    /// statuses themselves, e.g. `--status identified,mitigated`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    status: Vec<ListStatus>,
+    /// Severities, comma-separated, e.g. `P0,P1`.
     #[arg(long)]
     severity: Option<String>,
+    /// Only incidents affecting this service (a key of the policy's [services]).
     #[arg(long)]
     service: Option<String>,
-    /// Declared at or after (RFC 3339).
-    #[arg(long)]
-    since: Option<String>,
-    /// Declared before (RFC 3339).
-    #[arg(long)]
-    until: Option<String>,
+    /// Declared at or after: `now`, an RFC 3339 instant, or a duration
+    /// ago like `7d`.
+    #[arg(long, value_name = "TIME", value_parser = parse_ago)]
+    since: Option<Timestamp>,
+    /// Declared before, written like --since.
+    #[arg(long, value_name = "TIME", value_parser = parse_ago)]
+    until: Option<Timestamp>,
+    /// Incidents per page (1–500).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
     limit: u32,
     /// Continue from a previous page.
@@ -98,7 +139,8 @@ pub struct ListArgs {
 
 #[derive(Args)]
 pub struct IdArgs {
-    /// Incident id, e.g. INC-20261123-001.
+    /// Incident id, e.g. INC-20261123-001 (any case).
+    #[arg(value_parser = incident_id)]
     id: String,
     #[command(flatten)]
     version: VersionArg,
@@ -115,6 +157,8 @@ pub struct VersionArg {
 
 #[derive(Args)]
 pub struct RoleArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// Role key or short name, e.g. IC.
     role: String,
@@ -131,10 +175,12 @@ pub struct RoleArgs {
 
 #[derive(Args)]
 pub struct UpdateArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
-    /// investigating, identified, mitigated, monitoring or resolved.
-    #[arg(long, value_parser = Status::from_str)]
-    status: Option<Status>,
+    /// The incident's status from now on.
+    #[arg(long, value_enum)]
+    status: Option<StatusArg>,
     /// Mark the update public (customer-facing).
     #[arg(long)]
     public: bool,
@@ -166,8 +212,12 @@ pub struct UpdateArgs {
 
 #[derive(Args)]
 pub struct SeverityArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
+    /// The new severity, a name from the policy, e.g. P0.
     severity: String,
+    /// Why, for the timeline.
     #[arg(long)]
     reason: String,
     #[command(flatten)]
@@ -178,7 +228,10 @@ pub struct SeverityArgs {
 
 #[derive(Args)]
 pub struct NoteArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
+    /// The note, as it should read on the timeline.
     text: String,
     #[command(flatten)]
     version: VersionArg,
@@ -188,6 +241,8 @@ pub struct NoteArgs {
 
 #[derive(Args)]
 pub struct TickArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// Item id (`first-10-minutes.freeze`) or its key (`freeze`).
     item: String,
@@ -199,6 +254,8 @@ pub struct TickArgs {
 
 #[derive(Args)]
 pub struct HandoffArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// Person taking over.
     #[arg(long)]
@@ -212,6 +269,7 @@ pub struct HandoffArgs {
     /// What has been tried.
     #[arg(long)]
     summary: String,
+    /// What the new owner should do next.
     #[arg(long)]
     next_steps: String,
     /// Current metrics (error rate, latency, affected users).
@@ -228,7 +286,10 @@ pub struct HandoffArgs {
 
 #[derive(Args)]
 pub struct ResolveArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
+    /// What happened, in a few lines (shown on the incident and in templates).
     #[arg(long, default_value = "")]
     summary: String,
     #[command(flatten)]
@@ -239,7 +300,10 @@ pub struct ResolveArgs {
 
 #[derive(Args)]
 pub struct ReopenArgs {
+    /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
+    /// Why, for the timeline.
     #[arg(long)]
     reason: String,
     #[command(flatten)]
@@ -251,6 +315,7 @@ pub struct ReopenArgs {
 #[derive(Args)]
 pub struct ComponentArgs {
     /// Incident id (the override lasts while it is open).
+    #[arg(value_parser = incident_id)]
     id: String,
     /// Status page component id, e.g. `api.rest-api` (see /status/api/v2/components.json).
     component: String,
@@ -269,6 +334,7 @@ pub struct ComponentArgs {
 #[derive(Args)]
 pub struct ObligationArgs {
     /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// The obligation's key, e.g. `pdpl-sdaia` (see `firebell show`).
     key: String,
@@ -284,6 +350,7 @@ pub struct ObligationArgs {
 #[derive(Args)]
 pub struct TagArgs {
     /// Incident id.
+    #[arg(value_parser = incident_id)]
     id: String,
     /// A flag to raise (repeatable): its escalation rules, checklists and
     /// obligations apply at once.
@@ -330,6 +397,15 @@ pub async fn declare(a: DeclareArgs, file: &ConfigFile) -> anyhow::Result<()> {
         drill: a.drill,
     };
     let session = Session::new(&a.client, file)?;
+    if a.quiet {
+        let r: CommandResponse = session
+            .client
+            .post_answer("/incidents", &body)
+            .await?
+            .read()?;
+        println!("{}", r.incident.id);
+        return Ok(());
+    }
     session.post("/incidents", &body, out::command_result).await
 }
 
@@ -369,12 +445,18 @@ pub async fn drill(cmd: DrillCmd, file: &ConfigFile) -> anyhow::Result<()> {
 }
 
 pub async fn list(a: ListArgs, file: &ConfigFile) -> anyhow::Result<()> {
+    let statuses: Vec<String> = a
+        .status
+        .iter()
+        .filter_map(clap::ValueEnum::to_possible_value)
+        .map(|v| v.get_name().to_string())
+        .collect();
     let query = IncidentListQuery {
-        status: a.status,
+        status: (!statuses.is_empty()).then(|| statuses.join(",")),
         severity: a.severity,
         service: a.service,
-        since: a.since,
-        until: a.until,
+        since: a.since.map(|t| t.to_string()),
+        until: a.until.map(|t| t.to_string()),
         limit: Some(a.limit),
         cursor: a.cursor,
     };
@@ -433,7 +515,7 @@ pub async fn update(a: UpdateArgs, file: &ConfigFile) -> anyhow::Result<()> {
             .await;
     }
     let body = UpdateRequest {
-        status: a.status,
+        status: a.status.map(Into::into),
         visibility: if a.public {
             Visibility::Public
         } else {

@@ -123,22 +123,61 @@ pub fn enc(s: &str) -> String {
 
 /// An RFC 3339 instant, checked before anything is sent.
 pub fn parse_time(s: &str) -> Result<firebell_core::Timestamp, String> {
-    s.parse::<firebell_core::Timestamp>()
-        .map_err(|e| format!("expected an RFC 3339 instant like 2026-11-24T18:00:00Z: {e}"))
+    s.trim().parse::<firebell_core::Timestamp>().map_err(|_| {
+        "expected an RFC 3339 instant with its offset, like 2026-11-24T18:00:00Z".to_string()
+    })
 }
 
-/// An instant: RFC 3339, or a duration from now (`7d`, `2h`, `90m`).
-pub fn parse_due(s: &str) -> Result<firebell_core::Timestamp, String> {
+/// An instant: `now`, RFC 3339, or a duration from now (`7d`, `2h`, `+90m`).
+pub fn parse_instant(s: &str) -> Result<firebell_core::Timestamp, String> {
+    if s.trim().eq_ignore_ascii_case("now") {
+        return Ok(firebell_core::Timestamp::now());
+    }
     if let Ok(t) = s.parse::<firebell_core::Timestamp>() {
         return Ok(t);
     }
-    match s.trim_start_matches('+').parse::<firebell_core::Duration>() {
+    match s.trim().trim_start_matches('+').parse::<firebell_core::Duration>() {
         Ok(d) => firebell_core::Timestamp::now()
             .checked_add(d.as_signed())
             .map_err(|e| e.to_string()),
+        Err(e) if s.trim().starts_with(|c: char| c.is_ascii_digit()) && !s.contains(':') => {
+            Err(format!("{e}, or an RFC 3339 instant, or now"))
+        }
         Err(_) => Err(
-            "expected an RFC 3339 instant like 2026-11-24T18:00:00Z or a duration from now like 7d"
+            "expected now, a duration from now like 2h, or an RFC 3339 instant like 2026-11-24T18:00:00Z"
                 .to_string(),
         ),
     }
+}
+
+/// An instant in the past: `now`, RFC 3339, or a duration ago (`7d`, `90m`).
+pub fn parse_ago(s: &str) -> Result<firebell_core::Timestamp, String> {
+    if s.trim().eq_ignore_ascii_case("now") {
+        return Ok(firebell_core::Timestamp::now());
+    }
+    if let Ok(t) = s.parse::<firebell_core::Timestamp>() {
+        return Ok(t);
+    }
+    match s.trim().parse::<firebell_core::Duration>() {
+        Ok(d) => firebell_core::Timestamp::now()
+            .checked_sub(d.as_signed())
+            .map_err(|e| e.to_string()),
+        Err(e) if s.trim().starts_with(|c: char| c.is_ascii_digit()) && !s.contains(':') => {
+            Err(format!("{e}, or an RFC 3339 instant, or now"))
+        }
+        Err(_) => Err(
+            "expected now, a duration ago like 7d, or an RFC 3339 instant like 2026-11-24T18:00:00Z"
+                .to_string(),
+        ),
+    }
+}
+
+/// An incident id as typed: ids are upper case (the policy's prefix must be),
+/// so `inc-20261123-001` names INC-20261123-001.
+pub fn incident_id(s: &str) -> Result<String, String> {
+    let id = s.trim();
+    if id.is_empty() {
+        return Err("an incident id is needed, e.g. INC-20261123-001".into());
+    }
+    Ok(id.to_ascii_uppercase())
 }

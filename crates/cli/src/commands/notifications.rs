@@ -11,8 +11,9 @@ use crate::output::notifications as out;
 #[derive(Args)]
 pub struct NotificationsArgs {
     /// Only this incident's notifications.
-    #[arg(long)]
+    #[arg(long, value_parser = super::incident_id)]
     incident: Option<String>,
+    /// Notifications to show, newest first (at most 500).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     limit: u32,
     #[command(flatten)]

@@ -7,7 +7,7 @@ use firebell_server::wire::{
 };
 use serde::Serialize;
 
-use super::{ClientArgs, Session, enc, parse_time};
+use super::{ClientArgs, Session, enc, parse_instant};
 use crate::client::ClientError;
 use crate::config::ConfigFile;
 use crate::output::oncall as out;
@@ -26,7 +26,8 @@ pub struct OncallArgs {
 
 #[derive(Subcommand)]
 pub enum OverrideCmd {
-    /// Put PERSON on call for a schedule from --from until --until.
+    /// Put PERSON on call for a schedule from --from until --until (or for --for).
+    #[command(group = clap::ArgGroup::new("end").required(true).args(["until", "for_"]))]
     Add {
         /// Schedule name from the policy's [[schedules]].
         #[arg(long)]
@@ -34,12 +35,21 @@ pub enum OverrideCmd {
         /// Person key from the policy's [people].
         #[arg(long)]
         person: String,
-        /// Start (RFC 3339), e.g. 2026-11-24T18:00:00Z.
-        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        /// Start: `now`, a duration from now (`2h`), or an RFC 3339
+        /// instant such as 2026-11-24T18:00:00Z.
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
         from: Timestamp,
-        /// End (RFC 3339, exclusive); at most 90 days after --from.
-        #[arg(long, value_name = "TIME", value_parser = parse_time)]
-        until: Timestamp,
+        /// End (exclusive), written like --from; at most 90 days after --from.
+        #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+        until: Option<Timestamp>,
+        /// How long, instead of --until: `15h`, `2d`.
+        #[arg(
+            long = "for",
+            id = "for_",
+            value_name = "DURATION",
+            conflicts_with = "until"
+        )]
+        for_: Option<firebell_core::Duration>,
         /// Person key of whom they stand in for.
         #[arg(long)]
         covering: Option<String>,
@@ -62,6 +72,7 @@ pub enum OverrideCmd {
     },
     /// Remove an override by id; the rotation applies again.
     Remove {
+        /// The override's id, from `override list`.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -86,14 +97,22 @@ pub async fn overrides(cmd: OverrideCmd, file: &ConfigFile) -> anyhow::Result<()
             person,
             from,
             until,
+            for_,
             covering,
             reason,
             client,
         } => {
+            let ends_at = match (until, for_) {
+                (Some(until), _) => until,
+                (None, Some(length)) => from
+                    .checked_add(length.as_signed())
+                    .map_err(|e| anyhow::anyhow!("--for {length}: {e}"))?,
+                (None, None) => anyhow::bail!("give --until or --for"),
+            };
             let body = CreateOverride {
                 person,
                 starts_at: from,
-                ends_at: until,
+                ends_at,
                 covering,
                 reason,
             };

@@ -8,13 +8,18 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub enum PolicyCmd {
     /// Validate policy files; prints `file:line:col: path: message` per problem, exits 1 if any.
+    /// Warns when a severity that pages would page someone it cannot reach.
     Check {
+        /// Policy files, e.g. examples/*.toml.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Treat warnings (people a paging severity cannot reach) as problems: exit 1.
+        #[arg(long)]
+        strict: bool,
     },
 }
 
-fn check_files(files: &[PathBuf]) -> ExitCode {
+fn check_files(files: &[PathBuf], strict: bool) -> ExitCode {
     let mut failed = false;
     for path in files {
         let shown = path.display().to_string();
@@ -24,21 +29,28 @@ fn check_files(files: &[PathBuf]) -> ExitCode {
                 eprintln!("{shown}: cannot read: {e}");
             }
             Ok(text) => match firebell_server::policy_source::parse_file(&text, path) {
-                Ok(p) => println!(
-                    "{shown}: ok ({} severities, {} roles, {} templates, {} services{})",
-                    p.severities.len(),
-                    p.roles.len(),
-                    p.templates.len(),
-                    p.services.len(),
-                    match &p.roster {
-                        Some(r) => format!(
-                            "; roster {} ok: {} people",
-                            firebell_server::policy_source::roster_path(path, r).display(),
-                            p.people.len()
-                        ),
-                        None => String::new(),
+                Ok(p) => {
+                    let warnings = firebell_core::policy::unreachable_warnings(&p);
+                    for w in &warnings {
+                        eprintln!("{shown}: warning: {w}");
                     }
-                ),
+                    failed |= strict && !warnings.is_empty();
+                    println!(
+                        "{shown}: ok ({} severities, {} roles, {} templates, {} services{})",
+                        p.severities.len(),
+                        p.roles.len(),
+                        p.templates.len(),
+                        p.services.len(),
+                        match &p.roster {
+                            Some(r) => format!(
+                                "; roster {} ok: {} people",
+                                firebell_server::policy_source::roster_path(path, r).display(),
+                                p.people.len()
+                            ),
+                            None => String::new(),
+                        }
+                    )
+                }
                 Err(errors) => {
                     failed = true;
                     for e in &errors.0 {
@@ -112,8 +124,8 @@ fn route_test(
 }
 
 pub fn check(cmd: PolicyCmd) -> ExitCode {
-    let PolicyCmd::Check { files } = cmd;
-    check_files(&files)
+    let PolicyCmd::Check { files, strict } = cmd;
+    check_files(&files, strict)
 }
 
 pub fn route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {

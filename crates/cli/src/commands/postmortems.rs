@@ -11,7 +11,7 @@ use firebell_server::wire::{
 };
 use reqwest::Method;
 
-use super::{ClientArgs, NO_QUERY, Session, enc, parse_due};
+use super::{ClientArgs, NO_QUERY, Session, enc, incident_id, parse_instant};
 use crate::config::ConfigFile;
 use crate::output::incidents::command_result;
 use crate::output::postmortems as out;
@@ -21,6 +21,7 @@ pub enum PostmortemCmd {
     /// The postmortem: state, owner, deadline, review, and the document.
     Show {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -29,6 +30,7 @@ pub enum PostmortemCmd {
     /// owner. The save is refused if someone else saved meanwhile.
     Edit {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
         /// Save this Markdown file instead of opening an editor.
         #[arg(long, value_name = "FILE")]
@@ -42,7 +44,10 @@ pub enum PostmortemCmd {
     /// Move it on (draft → in_review → published) or back.
     State {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
+        /// Where it goes: draft, in-review (every section written) or published.
+        #[arg(value_enum)]
         state: StateArg,
         #[command(flatten)]
         client: ClientArgs,
@@ -51,9 +56,10 @@ pub enum PostmortemCmd {
     /// reminded before it.
     Review {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
         /// When: RFC 3339 (2026-12-08T10:00:00Z) or from now (2d).
-        #[arg(long, value_parser = parse_due)]
+        #[arg(long, value_parser = parse_instant)]
         at: Timestamp,
         /// Where: "weekly team sync", a meeting link.
         #[arg(long)]
@@ -67,6 +73,7 @@ pub enum PostmortemCmd {
     /// Write the document to the path the policy names (under --dir).
     Export {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
         /// The repository (or folder) the policy's path is relative to.
         #[arg(long, default_value = ".")]
@@ -79,6 +86,7 @@ pub enum PostmortemCmd {
     },
     /// Postmortems across incidents, soonest due first.
     List {
+        /// The state to move to (draft → in-review → published).
         #[arg(long)]
         state: Option<StateArg>,
         /// Only those past due and not published.
@@ -158,10 +166,11 @@ pub struct ActionListArgs {
     /// Only items not complete.
     #[arg(long)]
     open: bool,
+    /// Owner: a person key from the policy's [people].
     #[arg(long)]
     owner: Option<String>,
     /// Only this incident's items.
-    #[arg(long)]
+    #[arg(long, value_parser = incident_id)]
     incident: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
@@ -172,15 +181,18 @@ pub enum ActionsCmd {
     /// Add an action item to an incident.
     Add {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
+        /// What will be done, in a line.
         #[arg(long)]
         title: String,
         /// A person key (reminded when overdue) or a name ("QA").
         #[arg(long)]
         owner: String,
         /// RFC 3339 or from now (7d).
-        #[arg(long, value_parser = parse_due)]
+        #[arg(long, value_parser = parse_instant)]
         due: Option<Timestamp>,
+        /// How urgent it is.
         #[arg(long)]
         priority: Option<PriorityArg>,
         #[command(flatten)]
@@ -189,18 +201,23 @@ pub enum ActionsCmd {
     /// Change an action item: status, owner, due date, title, priority.
     Update {
         /// Incident id.
+        #[arg(value_parser = incident_id)]
         id: String,
         /// The item's number on the incident.
         item: u32,
+        /// Where it stands.
         #[arg(long)]
         status: Option<StatusArg>,
+        /// Owner: a person key from the policy's [people].
         #[arg(long)]
         owner: Option<String>,
         /// RFC 3339 or from now (7d).
-        #[arg(long, value_parser = parse_due)]
+        #[arg(long, value_parser = parse_instant)]
         due: Option<Timestamp>,
+        /// What will be done, in a line.
         #[arg(long)]
         title: Option<String>,
+        /// How urgent it is.
         #[arg(long)]
         priority: Option<PriorityArg>,
         #[command(flatten)]

@@ -19,12 +19,14 @@ pub enum SetAsideCmd {
     },
     /// Put a row back in its queue, due now (after a fix or an upgrade).
     Retry {
+        /// The set-aside row's id, from `set-aside list`.
         id: i64,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Drop a row for good.
     Discard {
+        /// The set-aside row's id, from `set-aside list`.
         id: i64,
         #[command(flatten)]
         client: ClientArgs,

@@ -21,6 +21,7 @@ pub struct AlertsArgs {
     /// Include resolved alerts.
     #[arg(long)]
     all: bool,
+    /// Alerts to show at most.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     limit: u32,
     #[command(flatten)]
@@ -50,6 +51,7 @@ pub enum SilenceCmd {
     },
     /// End a silence now.
     Expire {
+        /// The silence's id, from `silence list`.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -60,10 +62,13 @@ pub enum SilenceCmd {
 pub enum MaintenanceCmd {
     /// Switch maintenance mode on now for services (until `end`, or for --duration).
     Start {
+        /// Service under maintenance (repeatable), a key of the policy's [services].
         #[arg(long = "service", required = true)]
         services: Vec<String>,
+        /// What is being done, as customers will read it on /status.
         #[arg(long)]
         title: String,
+        /// How long, e.g. 2h.
         #[arg(long)]
         duration: Option<String>,
         /// Emergency maintenance (no notice; needs a review within 24 h).
@@ -74,8 +79,10 @@ pub enum MaintenanceCmd {
     },
     /// Schedule a window in advance.
     Schedule {
+        /// Service under maintenance (repeatable), a key of the policy's [services].
         #[arg(long = "service", required = true)]
         services: Vec<String>,
+        /// What is being done, as customers will read it on /status.
         #[arg(long)]
         title: String,
         /// RFC 3339 start.
@@ -94,6 +101,7 @@ pub enum MaintenanceCmd {
     },
     /// End a window (or maintenance mode) now.
     End {
+        /// The window's id, from `maintenance list`.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -101,6 +109,7 @@ pub enum MaintenanceCmd {
     /// Record the review an emergency window owes (due within
     /// `[maintenance] emergency_review_within` of its end).
     Review {
+        /// The window's id, from `maintenance list`.
         id: String,
         /// What happened, why it could not wait, what to change.
         #[arg(long)]

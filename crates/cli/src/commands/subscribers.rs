@@ -20,12 +20,14 @@ pub enum SubscribersCmd {
     },
     /// What was sent to a subscriber, newest first.
     Messages {
+        /// The subscriber's id, from `subscribers list`.
         id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Unsubscribe someone (their record stays, as unsubscribed).
     Remove {
+        /// The subscriber's id, from `subscribers list`.
         id: String,
         #[command(flatten)]
         client: ClientArgs,

@@ -26,6 +26,7 @@ pub enum TokenCmd {
     },
     /// Revoke a token by id.
     Revoke {
+        /// The token's id, from `token list`.
         id: i64,
         #[command(flatten)]
         db: config::DatabaseArgs,

@@ -132,6 +132,24 @@ fn event_line(e: &Event) -> String {
 
 pub fn incident_detail(d: &IncidentDetail) {
     incident_header(&d.incident);
+    // Pages that reached nobody go first: on a quiet timeline they would
+    // be one line among many.
+    let unreachable: Vec<&Event> = d
+        .timeline
+        .iter()
+        .filter(|e| !e.kind.unreachable().is_empty())
+        .collect();
+    if !unreachable.is_empty() {
+        println!("UNREACHABLE — not everyone who should hear could be reached:");
+        for e in unreachable.iter().rev().take(5) {
+            println!(
+                "  {}  #{}  {}",
+                when(e.at),
+                e.seq,
+                e.kind.unreachable().join("; ")
+            );
+        }
+    }
     if !d.deadlines.is_empty() {
         println!("deadlines:");
         for dl in &d.deadlines {
@@ -140,6 +158,7 @@ pub fn incident_detail(d: &IncidentDetail) {
                 DeadlineStatus::MetLate => "LATE    ",
                 DeadlineStatus::Breached => "BREACHED",
                 DeadlineStatus::Pending => "pending ",
+                DeadlineStatus::Closed => "closed  ",
             };
             println!("  {mark} {}  {}", when(dl.due_at), dl.title);
         }

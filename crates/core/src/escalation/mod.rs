@@ -291,6 +291,9 @@ pub fn fire(
     firing
 }
 
+/// How the admins appear among those notified when a step reached nobody.
+pub const ADMIN_TARGET: &str = "admins (nobody reachable)";
+
 fn fire_one(
     incident: &Incident,
     policy: &Policy,
@@ -307,7 +310,16 @@ fn fire_one(
     };
     match &due.duty {
         Duty::Step { level } => {
-            let reason = format!("not acknowledged by {}", fmt_time(due.at));
+            // Say what the ladder waits for: a policy that stops only on
+            // resolution climbs past an acknowledgement.
+            let waits_for = match policy_of(incident, policy).map(|p| p.stop_on) {
+                Some(StopOn::Resolve) if incident.acknowledged_at.is_some() => {
+                    "acknowledged but not resolved"
+                }
+                Some(StopOn::Resolve) => "not resolved",
+                _ => "not acknowledged",
+            };
+            let reason = format!("{waits_for} by {}", fmt_time(due.at));
             ctx.step(*level, due.at, reason, out);
         }
         Duty::Rule { name, .. } => {
@@ -810,7 +822,11 @@ impl Ctx<'_> {
             reason
         };
         let why = format!("escalation {} {name}: {reason}", ep.name);
-        let (notified, unreachable) = self.notify(&duty, &step.targets, false, stops, &why, out);
+        let (mut notified, unreachable) =
+            self.notify(&duty, &step.targets, false, stops, &why, out);
+        if notified.iter().all(|n| n.channels.is_empty()) {
+            self.tell_admins(&duty, &why, &unreachable, &mut notified, out);
+        }
         out.events.push(EventKind::Escalated {
             policy: ep.name.clone(),
             level,
@@ -821,6 +837,40 @@ impl Ctx<'_> {
             notified,
             unreachable,
         });
+    }
+
+    /// A step reached nobody: tell the policy's admins, on any channel they
+    /// can be reached on, so a page into the void is not silent.
+    fn tell_admins(
+        &self,
+        duty: &Duty,
+        why: &str,
+        unreachable: &[String],
+        notified: &mut Vec<Notified>,
+        out: &mut Firing,
+    ) {
+        let reason = format!("NOBODY REACHABLE ({}) — {why}", unreachable.join("; "));
+        for admin in &self.policy.organization.admins {
+            let Some(person) = self.policy.people.get(admin) else {
+                continue;
+            };
+            let Some((kind, address)) = person.contacts.iter().find_map(|c| {
+                let kind = c.kind.parse::<ContactKind>().ok()?;
+                self.policy
+                    .notifiers
+                    .contains_key(kind.as_str())
+                    .then(|| (kind, c.address.clone()))
+            }) else {
+                continue;
+            };
+            out.intents
+                .push(self.intent(duty, admin, kind, &address, &reason, false));
+            notified.push(Notified {
+                person: admin.clone(),
+                via: ADMIN_TARGET.into(),
+                channels: vec![kind.to_string()],
+            });
+        }
     }
 
     /// Resolve `targets` to people and write an intent per person and
@@ -936,11 +986,7 @@ impl Ctx<'_> {
         let Some(p) = self.policy.people.get(person) else {
             return Vec::new();
         };
-        let allowed = self
-            .policy
-            .severity(&self.incident.severity)
-            .map(|s| s.channels.as_slice())
-            .unwrap_or(&[]);
+        let severity = self.policy.severity(&self.incident.severity);
         let mut out: Vec<(ContactKind, String)> = Vec::new();
         for c in &p.contacts {
             // Validated at load; a kind that does not parse reaches nobody.
@@ -950,10 +996,7 @@ impl Ctx<'_> {
             // Only channels the policy can deliver on: an intent nobody can
             // send would only dead-letter.
             let ok = self.policy.notifiers.contains_key(kind.as_str())
-                && (allowed.is_empty()
-                    || allowed.iter().any(|ch| {
-                        ch == kind.as_str() || (ch == "chat" && kind == ContactKind::Slack)
-                    }));
+                && severity.is_none_or(|s| s.allows(kind));
             if ok && !out.iter().any(|(k, _)| *k == kind) {
                 out.push((kind, c.address.clone()));
             }

@@ -539,6 +539,7 @@ pub fn runbook_attached(
                 link: step.link.clone(),
                 applies_from: step.after.map(|d| start + d.as_signed()),
                 applies_until: step.before.map(|d| start + d.as_signed()),
+                done_when: None,
             })
             .collect(),
     }
@@ -564,6 +565,7 @@ fn opened_checklist(
                 link: None,
                 applies_from: None,
                 applies_until: None,
+                done_when: item.done_when,
             })
         })
         .collect()
@@ -641,7 +643,32 @@ pub fn decide(
                     format!("{person} already holds role {role} on {}", incident.id),
                 ));
             }
-            vec![EventKind::RoleAssigned { role, person }]
+            let single = policy.role(&role).is_some_and(|r| !r.multiple);
+            match incident.holders(&role).first() {
+                // One holder at a time: the new one takes over, on the
+                // record, so templates and reminders name one person.
+                Some(from) if single => {
+                    let name = policy
+                        .role(&role)
+                        .map_or(role.as_str(), |r| r.name.as_str());
+                    let message = format!(
+                        "HANDOFF: {name} now {} (was {})",
+                        display_name(policy, &person),
+                        display_name(policy, from)
+                    );
+                    vec![EventKind::HandedOff {
+                        role,
+                        from: Some(from.clone()),
+                        to: person,
+                        summary: String::new(),
+                        metrics: String::new(),
+                        evidence: String::new(),
+                        next_steps: String::new(),
+                        message,
+                    }]
+                }
+                _ => vec![EventKind::RoleAssigned { role, person }],
+            }
         }
         Command::UnassignRole { role, person } => {
             let role = known_role(policy, role)?;

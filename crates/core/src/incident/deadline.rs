@@ -24,6 +24,10 @@ pub enum DeadlineStatus {
     MetLate,
     /// Due time passed and not done.
     Breached,
+    /// Not done, and no longer owed: the incident was resolved before it
+    /// was due (an acknowledgement or a checklist step of an incident
+    /// that is over).
+    Closed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -47,11 +51,25 @@ impl Deadline {
         done_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Self {
-        let status = match done_at {
-            Some(done) if done <= due_at => DeadlineStatus::Met,
-            Some(_) => DeadlineStatus::MetLate,
-            None if now > due_at => DeadlineStatus::Breached,
-            None => DeadlineStatus::Pending,
+        Deadline::owed_until(key, title, due_at, done_at, None, now)
+    }
+
+    /// A deadline owed only while the incident is open: once `closed_at`
+    /// (its resolution) comes before it is due, it is closed, not pending.
+    fn owed_until(
+        key: impl Into<String>,
+        title: impl Into<String>,
+        due_at: Timestamp,
+        done_at: Option<Timestamp>,
+        closed_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Self {
+        let status = match (done_at, closed_at) {
+            (Some(done), _) if done <= due_at => DeadlineStatus::Met,
+            (Some(_), _) => DeadlineStatus::MetLate,
+            (None, Some(closed)) if closed <= due_at => DeadlineStatus::Closed,
+            (None, _) if now > due_at => DeadlineStatus::Breached,
+            (None, _) => DeadlineStatus::Pending,
         };
         Deadline {
             key: key.into(),
@@ -67,44 +85,49 @@ impl Deadline {
 pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<Deadline> {
     let mut out = Vec::new();
     let declared = incident.declared_at;
+    let closed = incident.resolved_at;
     let add = |d: Option<crate::Duration>| d.and_then(|d| declared.checked_add(d.as_signed()).ok());
     if let Some(sev) = policy.severity(&incident.severity) {
         if let Some(due) = add(sev.ack_within) {
-            out.push(Deadline::new(
+            out.push(Deadline::owed_until(
                 "acknowledge",
                 "Acknowledge",
                 due,
                 incident.acknowledged_at,
+                closed,
                 now,
             ));
         }
         // The first response is the first acknowledgement: someone has engaged.
         if let Some(due) = policy.response_due(&incident.severity, declared) {
-            out.push(Deadline::new(
+            out.push(Deadline::owed_until(
                 "respond",
                 "First response",
                 due,
                 incident.acknowledged_at,
+                closed,
                 now,
             ));
         }
         if let Some(due) = add(sev.commander_within)
             && policy.role(COMMANDER_ROLE).is_some()
         {
-            out.push(Deadline::new(
+            out.push(Deadline::owed_until(
                 "commander",
                 "Assign an incident commander",
                 due,
                 incident.commander_assigned_at,
+                closed,
                 now,
             ));
         }
         if let Some(due) = add(sev.investigate_within) {
-            out.push(Deadline::new(
+            out.push(Deadline::owed_until(
                 "investigate",
                 "Cause identified (investigation timebox)",
                 due,
                 incident.investigated_at,
+                closed,
                 now,
             ));
         }
@@ -163,11 +186,12 @@ pub fn deadlines(incident: &Incident, policy: &Policy, now: Timestamp) -> Vec<De
     }
     for item in &incident.checklist {
         if let Some(due) = item.item.due_at {
-            out.push(Deadline::new(
+            out.push(Deadline::owed_until(
                 format!("checklist:{}", item.item.id),
                 item.item.text.clone(),
                 due,
                 item.ticked_at,
+                closed,
                 now,
             ));
         }

@@ -134,6 +134,9 @@ pub struct OpenedChecklistItem {
     pub applies_from: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applies_until: Option<Timestamp>,
+    /// What ticks it by itself (the policy item's `done_when`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_when: Option<crate::policy::DoneWhen>,
 }
 
 impl OpenedChecklistItem {
@@ -500,6 +503,16 @@ impl EventKind {
             EventKind::RuleTriggered { .. } => "rule_triggered",
             EventKind::Reminded { .. } => "reminded",
             EventKind::Notification { .. } => "notification",
+        }
+    }
+
+    /// Whom a page, rule or reminder could not reach, and why.
+    pub fn unreachable(&self) -> &[String] {
+        match self {
+            EventKind::Escalated { unreachable, .. }
+            | EventKind::RuleTriggered { unreachable, .. }
+            | EventKind::Reminded { unreachable, .. } => unreachable,
+            _ => &[],
         }
     }
 

@@ -12,6 +12,7 @@ use super::postmortem::{ActionItem, ActionStatus, Postmortem, PostmortemState};
 use super::rollback::{CriterionMet, RollbackRecord, RollbackState};
 use crate::Timestamp;
 use crate::escalation::Duty;
+use crate::policy::DoneWhen;
 
 /// A checklist item and whether it is done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,9 +233,13 @@ impl Incident {
             EventKind::Acknowledged => {
                 self.acknowledged_at = Some(e.at);
                 self.acknowledged_by = Some(e.actor.clone());
+                self.tick_when(DoneWhen::Acknowledged, e);
             }
             EventKind::RoleAssigned { role, person } => {
                 self.note_commander(role, e.at);
+                if role == super::command::COMMANDER_ROLE {
+                    self.tick_when(DoneWhen::Commander, e);
+                }
                 let holders = self.roles.entry(role.clone()).or_default();
                 if !holders.contains(person) {
                     holders.push(person.clone());
@@ -255,6 +260,10 @@ impl Incident {
                 if *status == Status::Mitigated && self.mitigated_at.is_none() {
                     self.mitigated_at = Some(e.at);
                 }
+                self.tick_when(DoneWhen::Update, e);
+                if *visibility == Visibility::Public {
+                    self.tick_when(DoneWhen::PublicUpdate, e);
+                }
                 // Resolution is its own event; an update only moves open statuses.
                 if *status != Status::Resolved {
                     self.status = *status;
@@ -273,6 +282,9 @@ impl Incident {
                     self.unassign(role, from);
                 }
                 self.note_commander(role, e.at);
+                if role == super::command::COMMANDER_ROLE {
+                    self.tick_when(DoneWhen::Commander, e);
+                }
                 let holders = self.roles.entry(role.clone()).or_default();
                 if !holders.contains(to) {
                     holders.push(to.clone());
@@ -297,7 +309,7 @@ impl Incident {
                         self.tags.push(t.clone());
                     }
                 }
-                self.open_checklist(checklist);
+                self.open_checklist(checklist, e);
                 self.obligations
                     .retain(|o| !obligations_ended.contains(&o.key));
                 for o in obligations {
@@ -353,7 +365,7 @@ impl Incident {
                 if !self.runbooks.contains(runbook) {
                     self.runbooks.push(runbook.clone());
                 }
-                self.open_checklist(checklist);
+                self.open_checklist(checklist, e);
             }
             EventKind::ObligationMet { key, evidence } => {
                 self.obligations_met.insert(
@@ -496,15 +508,32 @@ impl Incident {
         }
     }
 
-    /// Open checklist items not already on the incident.
-    fn open_checklist(&mut self, items: &[OpenedChecklistItem]) {
+    /// Open checklist items not already on the incident; one whose
+    /// `done_when` already happened is ticked at once.
+    fn open_checklist(&mut self, items: &[OpenedChecklistItem], e: &Event) {
         for item in items {
             if !self.checklist.iter().any(|c| c.item.id == item.id) {
+                let done = item.done_when.is_some_and(|w| match w {
+                    DoneWhen::Acknowledged => self.acknowledged_at.is_some(),
+                    DoneWhen::Commander => !self.holders(super::command::COMMANDER_ROLE).is_empty(),
+                    DoneWhen::Update => self.last_update_at > self.declared_at,
+                    DoneWhen::PublicUpdate => self.last_public_update_at.is_some(),
+                });
                 self.checklist.push(ChecklistItemState {
                     item: item.clone(),
-                    ticked_at: None,
-                    ticked_by: None,
+                    ticked_at: done.then_some(e.at),
+                    ticked_by: done.then(|| e.actor.clone()),
                 });
+            }
+        }
+    }
+
+    /// Tick the open items that `what` completes, as done by `e`'s actor.
+    fn tick_when(&mut self, what: DoneWhen, e: &Event) {
+        for c in &mut self.checklist {
+            if c.ticked_at.is_none() && c.item.done_when == Some(what) {
+                c.ticked_at = Some(e.at);
+                c.ticked_by = Some(e.actor.clone());
             }
         }
     }

@@ -16,6 +16,7 @@
 mod calendar;
 mod load;
 mod model;
+mod reach;
 mod schema;
 mod source;
 mod validate;
@@ -23,6 +24,7 @@ mod validate;
 pub use calendar::WEEKDAY_NAMES;
 pub use load::{PolicyError, PolicyErrors, ROSTER_SECTIONS, ReadRoster, SYNTAX_PATH};
 pub use model::*;
+pub use reach::unreachable_warnings;
 pub use validate::{
     CHANNELS, POLICY_VERSION, TARGET_KINDS, TEMPLATE_INCIDENT_FIELDS, TEMPLATE_ORG_FIELDS,
     TEMPLATE_ROOTS,

@@ -863,6 +863,18 @@ pub struct Severity {
     pub customer_notice: Option<String>,
 }
 
+impl Severity {
+    /// Whether its `channels` let a contact of `kind` be paged: `chat`
+    /// means Slack, and no channels listed allows every contact.
+    pub fn allows(&self, kind: ContactKind) -> bool {
+        self.channels.is_empty()
+            || self
+                .channels
+                .iter()
+                .any(|ch| ch == kind.as_str() || (ch == "chat" && kind == ContactKind::Slack))
+    }
+}
+
 /// "A postmortem is due N after resolution."
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
@@ -890,6 +902,9 @@ pub struct Role {
     /// Abbreviation also accepted on input: `IC`.
     pub short: Option<String>,
     pub description: String,
+    /// Several people may hold it at once (responders, subject experts).
+    /// Otherwise one does, and assigning someone else hands it over.
+    pub multiple: bool,
 }
 
 /// A checklist opened on incidents of the listed severities.
@@ -918,6 +933,24 @@ pub struct ChecklistItem {
     /// Overrides the checklist's deadline for this item.
     #[serde(deserialize_with = "opt_duration")]
     pub within: Option<Duration>,
+    /// Ticked by itself when this happens ("assign a commander" is done
+    /// when one is assigned, however that came about).
+    pub done_when: Option<DoneWhen>,
+}
+
+/// What ticks a checklist item without anyone ticking it.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum DoneWhen {
+    /// The incident is acknowledged.
+    Acknowledged,
+    /// An incident commander is assigned (at declaration or later).
+    Commander,
+    /// A status update is posted.
+    Update,
+    /// A public status update is posted.
+    PublicUpdate,
 }
 
 /// Who a message is for.
@@ -1404,10 +1437,14 @@ impl Default for Reminders {
 /// contact kind: `email` needs `smtp`; `slack` posts to an incoming-webhook
 /// `url` (the contact's address is mentioned); `sms`, `phone` and `webhook`
 /// POST signed JSON to `url` (for `webhook`, the contact's address when no
-/// `url` is set).
+/// `url` is set). With `log = true` nothing is sent: each message is
+/// recorded as delivered and printed in the server's log (the demo, staging).
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Notifier {
+    /// Print instead of sending: a page is real (acknowledge links work,
+    /// the notification log and the console show it) but leaves no machine.
+    pub log: bool,
     pub url: Option<String>,
     /// HMAC-SHA256 key for the `X-Firebell-Signature` header, from this
     /// environment variable (preferred) or inline.

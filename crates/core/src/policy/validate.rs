@@ -282,12 +282,12 @@ impl Validator {
             && ids
                 .prefix
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         if !prefix_ok {
             self.err(
                 path.key("prefix"),
                 format!(
-                    "prefix `{}` must be non-empty ASCII letters, digits or `-`, like \"INC\"",
+                    "prefix `{}` must be non-empty upper-case ASCII letters, digits or `-`, like \"INC\" (ids are typed in any case and read in upper case)",
                     ids.prefix
                 ),
             );

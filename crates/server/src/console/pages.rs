@@ -400,6 +400,7 @@ fn deadline_view(d: &Deadline) -> DeadlineView {
             DeadlineStatus::Met => "met",
             DeadlineStatus::MetLate => "met late",
             DeadlineStatus::Breached => "breached",
+            DeadlineStatus::Closed => "closed",
         },
     }
 }

@@ -92,6 +92,23 @@ pub async fn deliver(
         Some((a, i)) => (Some(a.clone()), Some(i.clone())),
         None => (None, None),
     };
+    if notifier.log {
+        // Delivered to the server's log: what a laptop demo or a staging
+        // server should do with a page.
+        tracing::info!(
+            target: "firebell::page",
+            channel = %n.channel,
+            person = %n.person,
+            address = %n.address,
+            incident = %n.incident_id,
+            ack_url = ack_url.as_deref().unwrap_or(""),
+            "page to {} by {} (logged, not sent): {}",
+            n.person,
+            n.channel,
+            n.subject
+        );
+        return Ok(());
+    }
     match n.channel {
         ContactKind::Email => {
             let smtp = notifier

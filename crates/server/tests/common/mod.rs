@@ -562,14 +562,25 @@ impl Drop for TestApp {
 
 /// The demo policy with `extra` TOML appended, as a file in a directory the
 /// caller keeps alive as long as the server runs (the server re-reads it).
+/// The demo policy without its paging (schedule, escalation policy, `log`
+/// notifiers), for tests that bring the paging they test.
+pub fn demo_without_paging() -> String {
+    let demo = firebell_core::policy::DEMO_POLICY;
+    let start = demo
+        .find("# --- paging ---")
+        .expect("the demo marks its paging");
+    let end = demo.find("# --- end of paging ---").expect("and its end");
+    let demo = format!("{}{}", &demo[..start], &demo[end..]);
+    demo.lines()
+        .filter(|l| !l.ends_with("# paging"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn demo_policy_with(extra: &str) -> (tempfile::TempDir, PolicySource) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.toml");
-    std::fs::write(
-        &path,
-        format!("{}\n{extra}", firebell_core::policy::DEMO_POLICY),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("{}\n{extra}", demo_without_paging())).unwrap();
     (dir, PolicySource::File(path))
 }
 

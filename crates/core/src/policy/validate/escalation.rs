@@ -407,6 +407,10 @@ impl Validator {
         if n.timeout.is_some_and(|t| t.as_secs() == 0) {
             self.err(at.key("timeout"), "must be longer than 0s");
         }
+        if n.log {
+            // Printed, not sent: no relay or gateway to check.
+            return;
+        }
         match kind {
             "email" => match &n.smtp {
                 None => self.err(
