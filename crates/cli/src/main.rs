@@ -14,6 +14,8 @@ mod bench_subscribers;
 mod client;
 mod commands;
 mod config;
+#[cfg(test)]
+mod doc_commands;
 mod output;
 mod serve;
 mod simulate;
