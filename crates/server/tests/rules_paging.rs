@@ -449,7 +449,8 @@ async fn s004_escalation_chain(backend: Backend) {
     assert!(rules_fired(&app, &id).await.is_empty());
 }
 
-/// Primary chat channel, email second, phone/SMS for P0 only.
+/// Primary chat channel, email second, phone/SMS for P0 only; every
+/// channel listed has a notifier, so nothing is unreachable.
 async fn s004_channels_by_severity(backend: Backend) {
     let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
     let (_, oncall) = app.get("/api/v1/oncall?schedule=primary").await;
@@ -465,6 +466,7 @@ async fn s004_channels_by_severity(backend: Backend) {
         let step = &app.events_of(&id, "escalated").await[0];
         let ordered: Vec<String> =
             serde_json::from_value(step["notified"][0]["channels"].clone()).unwrap();
+        assert_eq!(step["unreachable"], json!([]), "{sev}: {step}");
         let mut sent: Vec<String> = n
             .iter()
             .map(|n| n["channel"].as_str().unwrap().to_string())
@@ -477,8 +479,8 @@ async fn s004_channels_by_severity(backend: Backend) {
     }
     assert_eq!(
         channels[0],
-        ["slack", "email", "sms"],
-        "P0: chat, email, SMS"
+        ["slack", "email", "phone", "sms"],
+        "P0: chat, email, a call and a text"
     );
     assert_eq!(channels[1], ["slack", "email"], "P1: chat and email");
 }
