@@ -315,6 +315,11 @@ async fn s001_sev_ladder(backend: Backend) {
             _ => &[],
         };
         assert_eq!(paged, expected, "{sev}");
+        // Every channel that reaches a person has its notifier and Sami's
+        // contact: nobody is unreachable.
+        for step in app.events_of(&id, "escalated").await {
+            assert_eq!(step["unreachable"], json!([]), "{sev}: {step}");
+        }
         ids.push(id);
     }
     // SEV-1's response target (15 min) missed: visible, and it pages again.
