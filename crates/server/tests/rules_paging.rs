@@ -607,7 +607,11 @@ async fn s000_p0_ic_within_15m(backend: Backend) {
     run_for(&app, 9).await;
     assert_eq!(steps(&app, &without).await.len(), 1);
     run_for(&app, 1).await;
-    let rule = &app.events_of(&without, "rule_triggered").await[0];
+    // (The first rule each P0 fired, at declaration, was all hands: see
+    // s000_severity_ladder.)
+    let fired = app.events_of(&without, "rule_triggered").await;
+    assert_eq!(fired[0]["rule"], "p0-all-hands");
+    let rule = &fired[1];
     assert_eq!(rule["rule"], "p0-no-commander-15m");
     assert!(
         rule["reason"]
@@ -632,7 +636,9 @@ async fn s000_p0_ic_within_15m(backend: Backend) {
             .contains("p0-no-commander-15m")
     );
     // The one with a commander is left alone.
-    assert!(app.events_of(&with, "rule_triggered").await.is_empty());
+    let fired = app.events_of(&with, "rule_triggered").await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0]["rule"], "p0-all-hands");
     assert_eq!(steps(&app, &with).await.len(), 1);
 }
 
@@ -700,7 +706,8 @@ async fn s000_p1_update_every_30m(backend: Backend) {
 /// §8: app down → on-call platform; DB down → platform + DBA if staffed;
 /// security → security lead + DPO; customer-facing → platform + Customer
 /// Success; LLM cost spike → platform + CTO; PDPL breach candidate → DPO +
-/// Legal + Security.
+/// Legal + Security. (P1s: a P0 pages all hands besides, see
+/// s000_severity_ladder.)
 async fn s000_who_to_page(backend: Backend) {
     let app = app_at(
         backend,
@@ -727,7 +734,7 @@ async fn s000_who_to_page(backend: Backend) {
     let declare = |body: Value| app.declare(body);
     let api = declare(json!({"title": "5xx storm", "severity": "P1", "services": ["api"]})).await;
     assert_eq!(first_page(api).await, ["platform-oncall"]);
-    let db = declare(json!({"title": "Postgres down", "severity": "P0", "services": ["postgres"]}))
+    let db = declare(json!({"title": "Postgres down", "severity": "P1", "services": ["postgres"]}))
         .await;
     assert_eq!(
         first_page(db).await,
@@ -748,7 +755,7 @@ async fn s000_who_to_page(backend: Backend) {
         ["customer-success", "platform-oncall"]
     );
     let pdpl = declare(
-        json!({"title": "export leak", "severity": "P0", "tags": ["personal-data-breach"]}),
+        json!({"title": "export leak", "severity": "P1", "tags": ["personal-data-breach"]}),
     )
     .await;
     assert_eq!(
@@ -777,7 +784,7 @@ async fn s000_who_to_page(backend: Backend) {
     // DB down at 22:00 Riyadh: the DBA is not staffed; the timeline says so.
     app.clock.set("2026-11-23T19:00:00Z".parse().unwrap());
     let db = declare(
-        json!({"title": "Postgres down at night", "severity": "P0", "services": ["postgres"]}),
+        json!({"title": "Postgres down at night", "severity": "P1", "services": ["postgres"]}),
     )
     .await;
     assert_eq!(first_page(db.clone()).await, ["platform-oncall"]);
