@@ -14,6 +14,8 @@ mod bench_subscribers;
 mod client;
 mod commands;
 mod config;
+#[cfg(test)]
+mod doc_commands;
 mod examples;
 mod output;
 mod serve;
@@ -381,9 +383,13 @@ mod tests {
                 all.iter().any(|(p, _)| p == path),
                 "an example for a command that does not exist: {path}"
             );
-            let words = super::examples::words(example);
-            if let Err(e) = super::command().try_get_matches_from(&words) {
-                refused.push(format!("`{path}`: {example}\n{e}"));
+            match super::doc_commands::words(example) {
+                Err(e) => refused.push(format!("`{path}`: {example}\n{e}")),
+                Ok(words) => {
+                    if let Err(e) = super::command().try_get_matches_from(&words) {
+                        refused.push(format!("`{path}`: {example}\n{e}"));
+                    }
+                }
             }
         }
         assert!(

@@ -1173,7 +1173,7 @@ fn escalation_and_agenda_through_the_cli() {
     let listed = ok(&run(&["escalation"]));
     assert!(listed.contains("p0-ladder — "), "{listed}");
     assert!(listed.contains("L2  after 30m"), "{listed}");
-    assert!(listed.contains("(1h off-hours)  → person:jane"), "{listed}");
+    assert!(listed.contains("l3-flags"), "{listed}");
     assert!(listed.contains("escalate-at-once"), "{listed}");
     assert!(
         listed.contains("NAME") && listed.contains("ESCALATE"),

@@ -2,8 +2,10 @@
 //! years in zones with and without DST (including Chatham's 45-minute offset
 //! and Sydney's southern-hemisphere summer), plus the Agent Factory rotation.
 
+use firebell_core::incident::Declare;
 use firebell_core::schedule::{Override, next_shifts, on_call};
-use firebell_core::{Policy, Timestamp};
+use firebell_core::simulate::{Scenario, simulate};
+use firebell_core::{Duration, Policy, Timestamp};
 use proptest::prelude::*;
 
 const ZONES: [&str; 6] = [
@@ -157,6 +159,70 @@ fn s004_weekly_rotation() {
     assert_eq!(
         saturday_night.map(|o| o.person).as_deref(),
         Some("engineer-a")
+    );
+
+    // "Coverage: 24/7 for P0/P1, business hours for P2/P3": the pages each
+    // severity gets, unacknowledged, as `(when, who)`, from the escalation
+    // core run forward with the schedule evaluated at each page's time.
+    let pages = |severity: &str, declared: &str| -> Vec<(String, String)> {
+        let scenario = Scenario {
+            declare: Declare {
+                title: "Agents failing".into(),
+                severity: severity.into(),
+                ..Declare::default()
+            },
+            start: at(declared),
+            duration: Duration::from_hours(48),
+            ack_after: None,
+            resolve_after: None,
+            overrides: Vec::new(),
+        };
+        simulate(&policy, &scenario)
+            .unwrap_or_else(|e| panic!("{severity}: {e}"))
+            .into_iter()
+            .filter(|e| e.what.starts_with("escalated"))
+            .map(|e| {
+                let people: Vec<_> = e.notify.iter().map(|n| n.person.as_str()).collect();
+                (e.at.to_string(), people.join(","))
+            })
+            .collect()
+    };
+    let page = |when: &str, who: &str| (when.to_string(), who.to_string());
+    // Saturday 23:00: P0 and P1 page engineer-a, on call this week, at once,
+    // and again every 5 minutes until acknowledged (three pages in all).
+    for severity in ["P0", "P1"] {
+        assert_eq!(
+            pages(severity, "2026-01-10T23:00:00Z"),
+            [
+                page("2026-01-10T23:00:00Z", "engineer-a"),
+                page("2026-01-10T23:05:00Z", "engineer-a"),
+                page("2026-01-10T23:10:00Z", "engineer-a"),
+            ],
+            "{severity} pages around the clock"
+        );
+    }
+    // P2 and P3 wait for Monday 09:00, business hours; by then the rotation
+    // has handed over, so the new week's engineer is paged.
+    for severity in ["P2", "P3"] {
+        assert_eq!(
+            pages(severity, "2026-01-10T23:00:00Z"),
+            [
+                page("2026-01-12T09:00:00Z", "engineer-b"),
+                page("2026-01-12T09:05:00Z", "engineer-b"),
+                page("2026-01-12T09:10:00Z", "engineer-b"),
+            ],
+            "{severity} is held until business hours"
+        );
+    }
+    // Inside business hours P2/P3 page at once; after 17:00 on a weekday,
+    // the next morning.
+    assert_eq!(
+        pages("P2", "2026-01-07T12:00:00Z")[0],
+        page("2026-01-07T12:00:00Z", "engineer-a")
+    );
+    assert_eq!(
+        pages("P3", "2026-01-07T17:30:00Z")[0],
+        page("2026-01-08T09:00:00Z", "engineer-a")
     );
 }
 

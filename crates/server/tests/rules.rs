@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{Backend, TestApp, example, ok};
+use common::{Backend, TestApp, example, example_at, ok};
 use firebell_server::PolicySource;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -69,11 +69,18 @@ on_both_backends!(
     oncall_shows_who_is_on_call_now_and_next,
 );
 
-/// P0–P3 with the runbook's definitions; P0 owes an incident commander within
-/// 15 minutes, P2 pages in business hours only, P3 is never paged. (Who gets
-/// paged, and when, is enforced by the scheduler.)
+/// P0–P3 with the runbook's definitions, and who is paged when: P0 "all
+/// hands" (every response team at once) and an incident commander within 15
+/// minutes; P1 the on-call platform; P2 held until Sun–Thu business hours in
+/// Riyadh; P3 never paged.
 async fn s000_severity_ladder(backend: Backend) {
-    let app = app(backend, "dealix-incident-rollback.toml").await;
+    // Monday 23 November 2026, 19:00 UTC: 22:00 in Riyadh, after hours.
+    let app = example_at(
+        backend,
+        "dealix-incident-rollback.toml",
+        "2026-11-23T19:00:00Z",
+    )
+    .await;
     let (_, policy) = app.get("/api/v1/policy").await;
     let ladder: Vec<(&str, &str)> = policy["policy"]["severities"]
         .as_array()
@@ -103,6 +110,7 @@ async fn s000_severity_ladder(backend: Backend) {
             .contains("10%")
     );
 
+    let mut ids = BTreeMap::new();
     for sev in ["P0", "P1", "P2", "P3"] {
         let id = app
             .declare(json!({"title": format!("{sev} incident"), "severity": sev}))
@@ -114,9 +122,126 @@ async fn s000_severity_ladder(backend: Backend) {
             sev == "P0",
             "{sev}: only P0 owes an IC within 15 min"
         );
+        ids.insert(sev, id);
     }
     let (_, p0) = app.get("/api/v1/incidents?severity=P0").await;
     assert_eq!(p0["items"].as_array().unwrap().len(), 1);
+    app.tick().await;
+
+    // Who each incident has paged so far: (what, people).
+    let paged = |id: String| {
+        let app = &app;
+        async move {
+            let mut out = Vec::new();
+            for kind in ["escalated", "rule_triggered"] {
+                for e in app.events_of(&id, kind).await {
+                    let what = e["step"].as_str().or(e["rule"].as_str()).unwrap();
+                    let mut people: Vec<String> = e["notified"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n["person"].as_str().unwrap().to_string())
+                        .collect();
+                    people.sort();
+                    out.push((what.to_string(), people));
+                }
+            }
+            out
+        }
+    };
+    let names = |people: &[&str]| people.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    // P0, all hands, at once: the service's policy pages the on-call
+    // platform and the all-hands rule every response team; the DBA is not
+    // staffed at 22:00 and the timeline says so.
+    assert_eq!(
+        paged(ids["P0"].clone()).await,
+        [
+            ("platform".to_string(), names(&["platform-oncall"])),
+            (
+                "p0-all-hands".to_string(),
+                names(&[
+                    "cto",
+                    "customer-success",
+                    "platform-oncall",
+                    "security-lead"
+                ])
+            ),
+        ]
+    );
+    let all_hands = &app.events_of(&ids["P0"], "rule_triggered").await[0];
+    assert!(
+        all_hands["unreachable"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("schedule dba: nobody on call")),
+        "{all_hands}"
+    );
+    // P1: the on-call platform owns it, at any hour; no all hands.
+    assert_eq!(
+        paged(ids["P1"].clone()).await,
+        [("platform".to_string(), names(&["platform-oncall"]))]
+    );
+    // P2: nobody tonight. Paged when business hours open, Tuesday 09:00
+    // in Riyadh (06:00 UTC), and not a minute before.
+    assert!(paged(ids["P2"].clone()).await.is_empty());
+    app.clock.set("2026-11-24T05:59:00Z".parse().unwrap());
+    app.tick().await;
+    assert!(paged(ids["P2"].clone()).await.is_empty());
+    app.advance_mins(1);
+    app.tick().await;
+    assert_eq!(
+        paged(ids["P2"].clone()).await,
+        [("platform".to_string(), names(&["platform-oncall"]))]
+    );
+    assert_eq!(
+        app.events_of(&ids["P2"], "escalated").await[0]["due_at"],
+        "2026-11-24T06:00:00Z"
+    );
+    // P3 is backlog: a week later it has paged nobody, and nothing waits.
+    app.clock.set("2026-12-01T12:00:00Z".parse().unwrap());
+    app.tick().await;
+    assert!(paged(ids["P3"].clone()).await.is_empty());
+    assert!(app.notifications(&ids["P3"]).await.is_empty());
+
+    // A P0 in business hours: all hands includes the DBA, who is staffed.
+    app.clock.set("2026-12-01T07:00:00Z".parse().unwrap());
+    let id = app
+        .declare(json!({"title": "Production down", "severity": "P0"}))
+        .await;
+    app.tick().await;
+    let rule = &app.events_of(&id, "rule_triggered").await[0];
+    assert_eq!(rule["rule"], "p0-all-hands");
+    let mut people: Vec<&str> = rule["notified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["person"].as_str().unwrap())
+        .collect();
+    people.sort();
+    assert_eq!(
+        people,
+        [
+            "cto",
+            "customer-success",
+            "dba",
+            "platform-oncall",
+            "security-lead"
+        ]
+    );
+    // Raised to P0 mid-incident: all hands then.
+    ok(
+        &app,
+        &format!("/api/v1/incidents/{}/severity", ids["P1"]),
+        json!({"severity": "P0", "reason": "production down"}),
+    )
+    .await;
+    app.tick().await;
+    assert!(
+        app.events_of(&ids["P1"], "rule_triggered")
+            .await
+            .iter()
+            .any(|r| r["rule"] == "p0-all-hands")
+    );
 }
 
 /// Any P0/P1 opens "first 10 minutes": declare · stop the bleeding · freeze ·
@@ -315,6 +440,11 @@ async fn s001_sev_ladder(backend: Backend) {
             _ => &[],
         };
         assert_eq!(paged, expected, "{sev}");
+        // Every channel that reaches a person has its notifier and Sami's
+        // contact: nobody is unreachable.
+        for step in app.events_of(&id, "escalated").await {
+            assert_eq!(step["unreachable"], json!([]), "{sev}: {step}");
+        }
         ids.push(id);
     }
     // SEV-1's response target (15 min) missed: visible, and it pages again.
