@@ -222,33 +222,88 @@ fn command() -> clap::Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    let mut matches = command().get_matches();
+    let json = json_output(&matches);
+    let cli = match Cli::from_arg_matches_mut(&mut matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
     let file = match ConfigFile::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            fail(json, "invalid_config", &e.to_string());
             return ExitCode::from(2);
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            fail(
+                json,
+                "internal",
+                &format!("cannot start the async runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli.command, file)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            match e.downcast_ref::<ClientError>() {
+            let client = e.downcast_ref::<ClientError>();
+            match client {
+                // The server's own error body, as it sent it.
+                Some(ClientError::Api { code, message, .. }) if json => fail(json, code, message),
+                _ => fail(json, error_code(client), &format!("{e:#}")),
+            }
+            match client {
                 Some(ClientError::Unreachable { .. }) => ExitCode::from(3),
                 _ => ExitCode::FAILURE,
             }
         }
+    }
+}
+
+/// Whether the command line asked for `--json` (on whichever subcommand
+/// carries it).
+fn json_output(matches: &clap::ArgMatches) -> bool {
+    let mut m = Some(matches);
+    while let Some(level) = m {
+        if let Ok(Some(true)) = level.try_get_one::<bool>("json") {
+            return true;
+        }
+        m = level.subcommand().map(|(_, sub)| sub);
+    }
+    false
+}
+
+/// Say why the command failed, on stderr: `error: …`, or under `--json`
+/// the API's error body `{"error": {"code": …, "message": …}}`.
+fn fail(json: bool, code: &str, message: &str) {
+    if json {
+        let body = firebell_server::wire::ErrorBody {
+            error: firebell_server::wire::ErrorDetail {
+                code: code.to_string(),
+                message: message.to_string(),
+            },
+        };
+        match serde_json::to_string(&body) {
+            Ok(line) => eprintln!("{line}"),
+            Err(_) => eprintln!("error: {message}"),
+        }
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
+/// The `code` of an error the server did not send (or of any error, when
+/// not under `--json`, where it is not shown).
+fn error_code(e: Option<&ClientError>) -> &str {
+    match e {
+        Some(ClientError::Api { code, .. }) => code,
+        Some(ClientError::Unreachable { .. }) => "unreachable",
+        Some(ClientError::NoToken) => "no_token",
+        Some(ClientError::BadResponse { .. }) => "bad_response",
+        None => "failed",
     }
 }
 

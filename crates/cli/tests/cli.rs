@@ -290,6 +290,38 @@ fn policy_check_accepts_the_examples_and_locates_errors() {
         "error located at line 5: {err}"
     );
     assert!(err.contains("update_every"), "{err}");
+
+    // `--json`: one item per file, each problem located; same exit codes.
+    let out = Command::new(BIN)
+        .args(["policy", "check", "--json", broken.to_str().unwrap()])
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["next_cursor"], serde_json::Value::Null, "{json}");
+    let items = json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{json}");
+    assert_eq!(items[0]["ok"], false, "{json}");
+    assert_eq!(items[0]["problems"][0]["line"], 5, "{json}");
+    assert!(
+        items[0]["problems"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("update_every")),
+        "{json}"
+    );
+    assert_eq!(items[1]["ok"], true, "{json}");
+    assert!(
+        items[1]["summary"]["severities"].as_u64() > Some(0),
+        "{json}"
+    );
+    let out = Command::new(BIN)
+        .args(["policy", "check", "--json"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(&out)).expect("JSON");
+    assert_eq!(json["items"].as_array().map(Vec::len), Some(files.len()));
 }
 
 #[test]
@@ -385,6 +417,31 @@ fn token_create_works_on_the_database_directly() {
     assert!(
         listed.contains("grafana") && listed.contains("viewer") && !listed.contains(secret),
         "{listed}"
+    );
+    // One timestamp format in tables: RFC 3339 to the second, a space for `T`.
+    let created = listed.lines().nth(1).unwrap_or_default();
+    assert!(
+        created
+            .split_whitespace()
+            .any(|w| w.len() == 10 && w.as_bytes()[4] == b'-')
+            && created
+                .split_whitespace()
+                .any(|w| w.len() == 9 && w.ends_with('Z')),
+        "{listed}"
+    );
+    // `--json`: the API's list shape.
+    let json: serde_json::Value = serde_json::from_str(&ok(&Command::new(BIN)
+        .args(["token", "list", "--json", "--database-url", &db])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(json["next_cursor"], serde_json::Value::Null, "{json}");
+    let items = json["items"].as_array().expect("items");
+    assert!(
+        items
+            .iter()
+            .any(|t| t["name"] == "grafana" && t["role"] == "viewer"),
+        "{json}"
     );
     let dup = Command::new(BIN)
         .args([
@@ -572,6 +629,59 @@ fn alerts_silences_and_maintenance_through_the_cli() {
     );
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown_service"));
+    // Under --json the error is the server's error body, on stderr; the
+    // exit code is the same.
+    let bad = firebell(
+        &server.url,
+        &token,
+        &[
+            "maintenance",
+            "start",
+            "--service",
+            "nope",
+            "--title",
+            "x",
+            "--json",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty());
+    let error: serde_json::Value = serde_json::from_slice(&bad.stderr).expect("JSON on stderr");
+    assert_eq!(error["error"]["code"], "unknown_service", "{error}");
+    assert!(error["error"]["message"].as_str().is_some(), "{error}");
+    // An error the server did not send: the same shape, exit code 3.
+    let unreachable = firebell("http://127.0.0.1:9", &token, &["alerts", "--json"]);
+    assert_eq!(unreachable.status.code(), Some(3));
+    let error: serde_json::Value =
+        serde_json::from_slice(&unreachable.stderr).expect("JSON on stderr");
+    assert_eq!(error["error"]["code"], "unreachable", "{error}");
+
+    // Every list under --json is {"items": [...], "next_cursor": …}.
+    for list in [
+        &["alerts", "--json"][..],
+        &["silence", "list", "--json"],
+        &["maintenance", "list", "--json"],
+        &["oncall", "--json"],
+        &["override", "list", "--json"],
+    ] {
+        let json: serde_json::Value = serde_json::from_str(&run(list)).unwrap();
+        assert!(json["items"].is_array(), "{list:?}: {json}");
+        assert_eq!(
+            json["next_cursor"],
+            serde_json::Value::Null,
+            "{list:?}: {json}"
+        );
+    }
+    let windows: serde_json::Value =
+        serde_json::from_str(&run(&["maintenance", "list", "--json"])).unwrap();
+    assert!(
+        windows["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == eid.as_str() && w["review_state"] == "done"),
+        "{windows}"
+    );
 
     // An alert posted the Alertmanager way shows in `firebell alerts`.
     let status = Command::new("curl")
@@ -726,8 +836,9 @@ fn overrides_through_the_cli() {
         "--json",
     ]))
     .unwrap();
-    assert_eq!(json[0]["id"], id.as_str());
-    assert_eq!(json[0]["person"], "cto");
+    assert_eq!(json["next_cursor"], serde_json::Value::Null, "{json}");
+    assert_eq!(json["items"][0]["id"], id.as_str());
+    assert_eq!(json["items"][0]["person"], "cto");
     let oncall = run(&["oncall", "--schedule", "primary"]);
     assert!(oncall.contains("(cto, override)"), "{oncall}");
 
@@ -871,11 +982,11 @@ url = "https://hooks.example.com/x"
     let stdout = ok(&simulate(&args));
     let expected = [
         "P0 \"API down\" declared 2026-11-23 10:00 UTC, simulated for 1h, acknowledged after 25m, resolved after 50m; escalation policy: ladder (severity P0)",
-        "AT (UTC)          +OFFSET  WHAT          WHO (channels)      WHY",
-        "2026-11-23 10:00  +0m      escalated L1  alice (sms, slack)  declared",
-        "2026-11-23 10:20  +20m     escalated L2  bob (slack)         not acknowledged by 2026-11-23 10:20 UTC",
-        "2026-11-23 10:25  +25m     acknowledged  -                   acknowledged 25m after declaration (scenario)",
-        "2026-11-23 10:50  +50m     resolved      -                   resolved 50m after declaration (scenario)",
+        "AT                    +OFFSET  WHAT          WHO (channels)      WHY",
+        "2026-11-23 10:00:00Z  +0m      escalated L1  alice (sms, slack)  declared",
+        "2026-11-23 10:20:00Z  +20m     escalated L2  bob (slack)         not acknowledged by 2026-11-23 10:20 UTC",
+        "2026-11-23 10:25:00Z  +25m     acknowledged  -                   acknowledged 25m after declaration (scenario)",
+        "2026-11-23 10:50:00Z  +50m     resolved      -                   resolved 50m after declaration (scenario)",
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
 
@@ -1221,7 +1332,7 @@ fn escalation_and_agenda_through_the_cli() {
         shown.contains("escalation policy p0-ladder, level 1"),
         "{shown}"
     );
-    assert!(shown.contains("DUE (UTC)"), "{shown}");
+    assert!(shown.contains("DUE "), "{shown}");
     assert!(shown.contains("escalation step 2"), "{shown}");
     assert!(shown.contains("rule p0-down-15m"), "{shown}");
     assert!(shown.contains("response target"), "{shown}");

@@ -90,9 +90,9 @@ pub struct Change {
     pub at: Timestamp,
     #[serde(flatten)]
     pub details: ChangeDetails,
-    /// The sender's own data, kept as given.
+    /// The sender's own data, kept as given (`null` when there was none).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub payload: serde_json::Value,
 }
 

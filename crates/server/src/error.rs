@@ -1,7 +1,7 @@
 //! The HTTP layer's one error type, and the one place errors become responses:
 //! `{"error": {"code": "...", "message": "..."}}` with the right status.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use firebell_core::incident::{CommandError, Rejection};
@@ -266,6 +266,12 @@ impl ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request("invalid_path", r.body_text())
     }
 }
 

@@ -95,7 +95,8 @@ async fn every_api_route_needs_a_valid_token(backend: Backend) {
         StatusCode::OK
     );
     let (_, tokens) = app.get("/api/v1/tokens").await;
-    let id = tokens
+    assert_eq!(tokens["next_cursor"], Value::Null, "{tokens}");
+    let id = tokens["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -211,9 +211,8 @@ async fn a_session_expires_and_dies_with_its_token(backend: Backend) {
     carol.sign_in(&secret).await;
     assert_eq!(carol.get("/").await.status(), StatusCode::OK);
     let (_, tokens) = app.get("/api/v1/tokens").await;
-    let carol_id = tokens
+    let carol_id = tokens["items"]
         .as_array()
-        .or_else(|| tokens["items"].as_array())
         .unwrap()
         .iter()
         .find(|t| t["name"] == "carol")
@@ -486,14 +485,14 @@ async fn oncall_alerts_and_maintenance_pages(backend: Backend) {
     let page = browser.text("/alerts").await;
     assert!(page.contains("disk swap tonight"), "{page}");
     let (_, silences) = app.get("/api/v1/silences").await;
-    let id = silences[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(silences[0]["created_by"], "admin");
+    let id = silences["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(silences["items"][0]["created_by"], "admin");
     let resp = browser
         .post(&format!("/silences/{id}/expire"), &[("csrf", &token)])
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let (_, silences) = app.get("/api/v1/silences").await;
-    assert_eq!(silences[0]["state"], "expired");
+    assert_eq!(silences["items"][0]["state"], "expired");
 
     let page = browser.text("/maintenance").await;
     let token = csrf(&page);
@@ -520,7 +519,7 @@ async fn oncall_alerts_and_maintenance_pages(backend: Backend) {
         .unwrap();
     assert_eq!(status["status"]["indicator"], "maintenance");
     let (_, windows) = app.get("/api/v1/maintenance").await;
-    let id = windows[0]["id"].as_str().unwrap().to_string();
+    let id = windows["items"][0]["id"].as_str().unwrap().to_string();
     let resp = browser
         .post(&format!("/maintenance/{id}/end"), &[("csrf", &token)])
         .await;

@@ -351,7 +351,7 @@ async fn postgres_restarted_mid_flood_loses_no_acknowledged_alert() {
                 if status != StatusCode::OK {
                     return Err(format!("{status} {v}"));
                 }
-                let processed: BTreeSet<String> = v
+                let processed: BTreeSet<String> = v["items"]
                     .as_array()
                     .unwrap()
                     .iter()
@@ -439,7 +439,8 @@ fn alerts(prefix: &str, n: usize) -> Value {
 async fn instances(app: &TestApp) -> BTreeSet<String> {
     let (status, v) = app.get("/api/v1/alerts?all=true&limit=10000").await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    v.as_array()
+    v["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|a| a["labels"]["instance"].as_str().unwrap().to_string())
@@ -561,7 +562,7 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_when_space_is_back() {
         "every accepted alert merged and processed",
         || async {
             let (_, v) = app.get("/api/v1/alerts?all=true&limit=10000").await;
-            let processed: BTreeSet<String> = v
+            let processed: BTreeSet<String> = v["items"]
                 .as_array()
                 .unwrap()
                 .iter()

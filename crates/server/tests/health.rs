@@ -417,7 +417,7 @@ severity = "P1"
     assert!(check(&app, "api").await.reported, "the success resolves");
     process(&app).await;
     let (_, firing) = app.get("/api/v1/alerts").await;
-    assert_eq!(firing, json!([]), "nothing left firing");
+    assert_eq!(firing["items"], json!([]), "nothing left firing");
 }
 
 // --- HTTP and TCP checks --------------------------------------------------------
@@ -515,6 +515,7 @@ labels = {{ environment = "production" }}
         "resolved by the success"
     );
     let (_, alerts) = app.get("/api/v1/alerts?all=true").await;
+    let alerts = &alerts["items"];
     assert_eq!(alerts[0]["key"], "check:api-health");
     assert_eq!(alerts[0]["labels"]["environment"], "production");
     assert_eq!(alerts[0]["ends_at"], "2026-11-23T10:02:00Z");
@@ -726,8 +727,9 @@ failure_threshold = 1
         0
     );
     let (_, firing) = app.get("/api/v1/alerts").await;
-    assert_eq!(firing, json!([]));
+    assert_eq!(firing["items"], json!([]));
     let (_, all) = app.get("/api/v1/alerts?all=true").await;
+    let all = &all["items"];
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert!(
         all[0]["annotations"]["description"]

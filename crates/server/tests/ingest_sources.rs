@@ -99,7 +99,7 @@ async fn spawn(backend: Backend) -> (TestApp, tempfile::TempDir) {
 async fn all_alerts(app: &TestApp) -> Vec<Value> {
     let (status, v) = app.get("/api/v1/alerts?all=true").await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    v.as_array().unwrap().clone()
+    v["items"].as_array().unwrap().clone()
 }
 
 async fn alert(app: &TestApp, key: &str) -> Value {

@@ -74,7 +74,8 @@ async fn oncall(app: &TestApp, schedule: &str) -> Value {
         .get(&format!("/api/v1/oncall?schedule={schedule}"))
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    v[0].clone()
+    assert_eq!(v["next_cursor"], Value::Null, "{v}");
+    v["items"][0].clone()
 }
 
 fn people(shifts: &Value) -> Vec<String> {
@@ -141,7 +142,7 @@ async fn an_override_shows_in_oncall_until_removed(backend: Backend) {
     let (_, later) = app
         .get("/api/v1/oncall?schedule=primary&at=2026-11-23T12:00:00Z")
         .await;
-    assert_eq!(later[0]["now"]["person"], "alice");
+    assert_eq!(later["items"][0]["now"]["person"], "alice");
 
     // It is stored: a restart changes nothing.
     app.restart().await;
@@ -159,7 +160,7 @@ async fn an_override_shows_in_oncall_until_removed(backend: Backend) {
     let (_, list) = app
         .get("/api/v1/schedules/primary/overrides?include_past=true")
         .await;
-    assert_eq!(list, json!([]));
+    assert_eq!(list, json!({"items": [], "next_cursor": null}));
     let again = delete_as(&app, &app.admin_token, &path).await;
     assert_error(&again, StatusCode::NOT_FOUND, "override_not_found");
     let unknown = delete_as(
@@ -215,7 +216,8 @@ async fn listing_states_and_the_newest_override_wins(backend: Backend) {
     assert_eq!(oncall(&app, "secondary").await["now"]["person"], "alice");
 
     let ids = |v: &Value| -> Vec<String> {
-        v.as_array()
+        v["items"]
+            .as_array()
             .unwrap()
             .iter()
             .map(|o| o["id"].as_str().unwrap().to_string())
@@ -226,7 +228,7 @@ async fn listing_states_and_the_newest_override_wins(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{primary}");
     assert_eq!(ids(&primary), [id(&a), id(&b)], "earliest start first");
     let (_, all) = app.get("/api/v1/overrides").await;
-    assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+    assert_eq!(all["items"].as_array().unwrap().len(), 3, "{all}");
     let (_, secondary) = app.get("/api/v1/overrides?schedule=Secondary").await;
     assert_eq!(ids(&secondary), [id(&c)]);
 
@@ -238,8 +240,8 @@ async fn listing_states_and_the_newest_override_wins(backend: Backend) {
         .get("/api/v1/schedules/primary/overrides?include_past=true")
         .await;
     assert_eq!(ids(&past), [id(&a), id(&b)]);
-    assert_eq!(past[0]["state"], "ended");
-    assert_eq!(past[1]["state"], "scheduled");
+    assert_eq!(past["items"][0]["state"], "ended");
+    assert_eq!(past["items"][1]["state"], "scheduled");
 
     // An override removed through another schedule's path is not found.
     let wrong = delete_as(
@@ -409,7 +411,7 @@ async fn viewers_cannot_create_or_remove(backend: Backend) {
 
     let (status, list) = app.get_as(&viewer, path).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let (status, _) = app.get_as(&viewer, "/api/v1/overrides").await;
     assert_eq!(status, StatusCode::OK);
 

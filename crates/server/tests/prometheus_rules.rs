@@ -175,7 +175,7 @@ async fn landed(app: &TestApp, alert: &Fired) -> (String, String) {
     app.process().await;
     let (status, stored) = app.get("/api/v1/alerts?all=true").await;
     assert_eq!(status, StatusCode::OK, "{stored}");
-    let stored = stored
+    let stored = stored["items"]
         .as_array()
         .expect("a list")
         .iter()

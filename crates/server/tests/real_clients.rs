@@ -231,7 +231,7 @@ const AM_ROUTING_KEY: &str = "alertmanagertestkey0123456789abc";
 /// Firebell's alerts, resolved ones too.
 async fn all_alerts(app: &TestApp) -> Vec<Value> {
     let (_, v) = app.get("/api/v1/alerts?all=true").await;
-    v.as_array().cloned().unwrap_or_default()
+    v["items"].as_array().cloned().unwrap_or_default()
 }
 
 /// Debian's `prometheus-alertmanager` in front of Firebell, sending every

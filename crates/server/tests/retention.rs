@@ -80,7 +80,7 @@ async fn old_records_are_pruned_and_history_is_kept(backend: Backend) {
         .unwrap();
     assert_eq!((p.alerts, p.silences, p.changes), (1, 1, 0));
     let (_, alerts) = app.get("/api/v1/alerts").await;
-    let names: Vec<String> = alerts
+    let names: Vec<String> = alerts["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -885,7 +885,7 @@ async fn oncall_shows_who_is_on_call_now_and_next(backend: Backend) {
     let app = app(backend, "agent-factory.toml").await;
     let (status, v) = app.get("/api/v1/oncall").await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let primary = v
+    let primary = v["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -906,7 +906,7 @@ async fn oncall_shows_who_is_on_call_now_and_next(backend: Backend) {
     let (_, earlier) = app
         .get("/api/v1/oncall?schedule=primary&at=2026-11-23T08:59:00Z")
         .await;
-    assert_eq!(earlier[0]["now"]["person"], "engineer-a");
+    assert_eq!(earlier["items"][0]["now"]["person"], "engineer-a");
     let (status, _) = app.get("/api/v1/oncall?schedule=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/v1/oncall?at=tomorrow").await;

@@ -493,7 +493,10 @@ async fn s004_escalation_chain(backend: Backend) {
 async fn s004_channels_by_severity(backend: Backend) {
     let app = app_at(backend, "agent-factory.toml", "2026-11-23T10:00:00Z").await;
     let (_, oncall) = app.get("/api/v1/oncall?schedule=primary").await;
-    let person = oncall[0]["now"]["person"].as_str().unwrap().to_string();
+    let person = oncall["items"][0]["now"]["person"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut channels = Vec::new();
     for sev in ["P0", "P1"] {
         let id = app.declare(json!({"title": sev, "severity": sev})).await;

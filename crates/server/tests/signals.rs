@@ -381,7 +381,7 @@ async fn silenced_and_maintenance_alerts_are_kept_but_open_nothing(backend: Back
     );
     let (_, alerts) = app.get("/api/v1/alerts").await;
     assert_eq!(
-        alerts.as_array().unwrap().len(),
+        alerts["items"].as_array().unwrap().len(),
         2,
         "both are kept and shown: {alerts}"
     );
@@ -466,7 +466,7 @@ async fn invalid_alerts_are_refused_whole_naming_index_and_field(backend: Backen
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, alerts) = app.get("/api/v1/alerts?all=true").await;
     assert!(
-        alerts.as_array().unwrap().is_empty(),
+        alerts["items"].as_array().unwrap().is_empty(),
         "nothing from a refused request was stored: {alerts}"
     );
     // amtool's zero times mean "now" and "open-ended".
@@ -586,7 +586,7 @@ async fn s004_maintenance_mode(backend: Backend) {
         "maintenance mode lasts until switched off"
     );
     let (_, windows) = app.get("/api/v1/maintenance").await;
-    assert_eq!(windows[0]["kind"], "mode");
+    assert_eq!(windows["items"][0]["kind"], "mode");
     let api_components = |components: &Value| -> Vec<String> {
         components["components"]
             .as_array()
@@ -616,7 +616,10 @@ async fn s004_maintenance_mode(backend: Backend) {
         "the api's alerts page nobody in maintenance mode"
     );
     let (_, alerts) = app.get("/api/v1/alerts").await;
-    assert_eq!(alerts[0]["service"], "api", "kept and shown: {alerts}");
+    assert_eq!(
+        alerts["items"][0]["service"], "api",
+        "kept and shown: {alerts}"
+    );
     // A service not in maintenance still opens incidents.
     post_alerts(
         &app,
@@ -755,7 +758,10 @@ async fn s003_maintenance_scheduled(backend: Backend) {
         "maintenance suppresses paging"
     );
     let (_, alerts) = app.get("/api/v1/alerts").await;
-    assert_eq!(alerts[0]["service"], "dashflow", "kept and shown: {alerts}");
+    assert_eq!(
+        alerts["items"][0]["service"], "dashflow",
+        "kept and shown: {alerts}"
+    );
 
     // Done early, after 40 minutes: actual and planned are both on record.
     app.advance_mins(30);
@@ -785,7 +791,7 @@ async fn s003_maintenance_scheduled(backend: Backend) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let ended_at = app.clock.now();
     let (_, windows) = app.get("/api/v1/maintenance").await;
-    let ended = windows
+    let ended = windows["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -917,7 +923,8 @@ async fn s003_maintenance_emergency(backend: Backend) {
     assert!(page.contains("Emergency maintenance in progress"), "{page}");
 
     let review_state = |list: &Value| -> String {
-        list.as_array()
+        list["items"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|w| w["id"] == id.as_str())

@@ -300,7 +300,7 @@ pub async fn changes(a: ChangesArgs, file: &ConfigFile) -> anyhow::Result<()> {
             for c in &l.items {
                 println!(
                     "{}  {:<12} {:<20} {:<10} {}{}",
-                    c.at.strftime("%Y-%m-%d %H:%M:%SZ"),
+                    crate::output::when(c.at),
                     c.kind,
                     c.service.as_deref().unwrap_or("-"),
                     c.details.version.as_deref().unwrap_or("-"),

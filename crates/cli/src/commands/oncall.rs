@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use firebell_core::Timestamp;
 use firebell_server::wire::{
-    CreateOverride, OnCallQuery, OverrideView, OverridesQuery, ScheduleOnCall,
+    CreateOverride, OnCallList, OnCallQuery, OverrideList, OverrideView, OverridesQuery,
 };
 use serde::Serialize;
 
@@ -86,7 +86,7 @@ pub async fn oncall(a: OncallArgs, file: &ConfigFile) -> anyhow::Result<()> {
     };
     let session = Session::new(&a.client, file)?;
     session
-        .get("/oncall", &query, |v: &Vec<ScheduleOnCall>| out::oncall(v))
+        .get("/oncall", &query, |l: &OnCallList| out::oncall(&l.items))
         .await
 }
 
@@ -135,8 +135,8 @@ pub async fn overrides(cmd: OverrideCmd, file: &ConfigFile) -> anyhow::Result<()
             };
             let session = Session::new(&client, file)?;
             session
-                .get("/overrides", &query, |v: &Vec<OverrideView>| {
-                    out::overrides(v)
+                .get("/overrides", &query, |l: &OverrideList| {
+                    out::overrides(&l.items)
                 })
                 .await
         }
@@ -160,8 +160,9 @@ async fn remove(id: &str, args: &ClientArgs, file: &ConfigFile) -> anyhow::Resul
         schedule: None,
         include_past: true,
     };
-    let all: Vec<OverrideView> = session.client.get("/overrides", &query).await?;
+    let all: OverrideList = session.client.get("/overrides", &query).await?;
     let schedule = all
+        .items
         .iter()
         .find(|o| o.id == id)
         .map(|o| o.schedule.as_str())

@@ -16,10 +16,16 @@ pub enum PolicyCmd {
         /// Treat warnings (people a paging severity cannot reach) as problems: exit 1.
         #[arg(long)]
         strict: bool,
+        /// Print `{"items": [one per file], "next_cursor": null}` instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
-fn check_files(files: &[PathBuf], strict: bool) -> ExitCode {
+fn check_files(files: &[PathBuf], strict: bool, json: bool) -> ExitCode {
+    if json {
+        return check_files_json(files, strict);
+    }
     let mut failed = false;
     for path in files {
         let shown = path.display().to_string();
@@ -123,9 +129,77 @@ fn route_test(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `policy check --json`: per file `{file, ok, summary, problems, warnings}`,
+/// where `summary` is what the text form counts (`null` if the file failed),
+/// each problem is `{file, line, column, path, message}` and each warning a
+/// sentence. Exits 1 if any file failed (or warned, with `--strict`), as the
+/// text form does.
+fn check_files_json(files: &[PathBuf], strict: bool) -> ExitCode {
+    use serde_json::json;
+    let mut failed = false;
+    let problem = |file: &str, line: usize, column: usize, path: &str, message: String| json!({ "file": file, "line": line, "column": column, "path": path, "message": message });
+    let items: Vec<serde_json::Value> = files
+        .iter()
+        .map(|path| {
+            let shown = path.display().to_string();
+            let mut warnings = Vec::new();
+            let (summary, problems) = match std::fs::read_to_string(path) {
+                Err(e) => (
+                    serde_json::Value::Null,
+                    vec![problem(&shown, 0, 0, "", format!("cannot read: {e}"))],
+                ),
+                Ok(text) => match firebell_server::policy_source::parse_file(&text, path) {
+                    Ok(p) => (
+                        {
+                            warnings = firebell_core::policy::unreachable_warnings(&p);
+                            json!({
+                            "severities": p.severities.len(),
+                            "roles": p.roles.len(),
+                            "templates": p.templates.len(),
+                            "services": p.services.len(),
+                            "roster": p.roster.as_ref().map(|r| {
+                                firebell_server::policy_source::roster_path(path, r)
+                                    .display()
+                                    .to_string()
+                            }),
+                            "people": p.people.len(),
+                            })
+                        },
+                        Vec::new(),
+                    ),
+                    Err(errors) => (
+                        serde_json::Value::Null,
+                        errors
+                            .0
+                            .into_iter()
+                            .map(|e| problem(&e.file, e.line, e.column, &e.path, e.message))
+                            .collect(),
+                    ),
+                },
+            };
+            failed |= !problems.is_empty() || (strict && !warnings.is_empty());
+            json!({ "file": shown, "ok": problems.is_empty(), "summary": summary, "problems": problems, "warnings": warnings })
+        })
+        .collect();
+    let answer = json!({ "items": items, "next_cursor": null });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).unwrap_or_default()
+    );
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 pub fn check(cmd: PolicyCmd) -> ExitCode {
-    let PolicyCmd::Check { files, strict } = cmd;
-    check_files(&files, strict)
+    let PolicyCmd::Check {
+        files,
+        strict,
+        json,
+    } = cmd;
+    check_files(&files, strict, json)
 }
 
 pub fn route(cmd: RouteCmd) -> anyhow::Result<ExitCode> {

@@ -3,10 +3,10 @@
 
 use clap::{Args, Subcommand};
 use firebell_core::Timestamp;
-use firebell_core::alert::MaintenanceKind;
+use firebell_core::alert::{MaintenanceKind, MaintenanceWindow};
 use firebell_server::wire::{
-    AlertQuery, AlertView, CreateMaintenance, CreateSilence, MaintenanceWindow, ReviewMaintenance,
-    SilenceView,
+    AlertQuery, AlertViewList, CreateMaintenance, CreateSilence, MaintenanceList, MaintenanceView,
+    ReviewMaintenance, SilenceList, SilenceView,
 };
 
 use super::{ClientArgs, NO_QUERY, NoBody, Session, enc, parse_time};
@@ -127,7 +127,7 @@ pub async fn alerts(a: AlertsArgs, file: &ConfigFile) -> anyhow::Result<()> {
     };
     let session = Session::new(&a.client, file)?;
     session
-        .get("/alerts", &query, |v: &Vec<AlertView>| out::alerts(v))
+        .get("/alerts", &query, |l: &AlertViewList| out::alerts(&l.items))
         .await
 }
 
@@ -156,8 +156,8 @@ pub async fn silence(cmd: SilenceCmd, file: &ConfigFile) -> anyhow::Result<()> {
         SilenceCmd::List { client } => {
             let session = Session::new(&client, file)?;
             session
-                .get("/silences", NO_QUERY, |v: &Vec<SilenceView>| {
-                    out::silences(v)
+                .get("/silences", NO_QUERY, |l: &SilenceList| {
+                    out::silences(&l.items)
                 })
                 .await
         }
@@ -217,8 +217,8 @@ pub async fn maintenance(cmd: MaintenanceCmd, file: &ConfigFile) -> anyhow::Resu
         MaintenanceCmd::List { client } => {
             let session = Session::new(&client, file)?;
             return session
-                .get("/maintenance", NO_QUERY, |v: &Vec<MaintenanceWindow>| {
-                    out::maintenance(v)
+                .get("/maintenance", NO_QUERY, |l: &MaintenanceList| {
+                    out::maintenance(&l.items)
                 })
                 .await;
         }
@@ -233,7 +233,7 @@ pub async fn maintenance(cmd: MaintenanceCmd, file: &ConfigFile) -> anyhow::Resu
                 .post(
                     &path,
                     &ReviewMaintenance { summary },
-                    |w: &MaintenanceWindow| out::maintenance(std::slice::from_ref(w)),
+                    |w: &MaintenanceView| out::maintenance(std::slice::from_ref(w)),
                 )
                 .await;
         }
@@ -249,7 +249,11 @@ pub async fn maintenance(cmd: MaintenanceCmd, file: &ConfigFile) -> anyhow::Resu
     let session = Session::new(&client, file)?;
     session
         .post("/maintenance", &body, |w: &MaintenanceWindow| {
-            out::maintenance(std::slice::from_ref(w))
+            let now = jiff::Timestamp::now();
+            out::maintenance(&[MaintenanceView {
+                review_state: w.review_state(now),
+                window: w.clone(),
+            }])
         })
         .await
 }

@@ -21,6 +21,9 @@ pub enum TokenCmd {
     },
     /// List tokens (never their secrets).
     List {
+        /// Print `{"items": [...], "next_cursor": null}`, as `GET /api/v1/tokens` answers.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: config::DatabaseArgs,
     },
@@ -35,7 +38,7 @@ pub enum TokenCmd {
 
 pub async fn run(cmd: TokenCmd, file: &ConfigFile) -> anyhow::Result<()> {
     let (db, action) = match &cmd {
-        TokenCmd::Create { db, .. } | TokenCmd::List { db } | TokenCmd::Revoke { db, .. } => {
+        TokenCmd::Create { db, .. } | TokenCmd::List { db, .. } | TokenCmd::Revoke { db, .. } => {
             (db, &cmd)
         }
     };
@@ -68,9 +71,17 @@ pub async fn run(cmd: TokenCmd, file: &ConfigFile) -> anyhow::Result<()> {
             eprintln!("The secret is shown once; only its hash is stored.");
             Ok(())
         }
-        TokenCmd::List { .. } => {
+        TokenCmd::List { json, .. } => {
             let tokens = store.list_tokens().await?;
-            output::tokens(&tokens);
+            if *json {
+                let list = firebell_server::wire::TokenList {
+                    items: tokens.into_iter().map(Into::into).collect(),
+                    next_cursor: None,
+                };
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                output::tokens(&tokens);
+            }
             Ok(())
         }
         TokenCmd::Revoke { id, .. } => {

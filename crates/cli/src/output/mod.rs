@@ -38,7 +38,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// `2026-11-23T10:04:05.123Z` → `2026-11-23 10:04:05Z`; nothing for `None`.
+/// The one way a table shows an instant: UTC, to the second, RFC 3339 with
+/// a space for the `T` (`2026-11-23T10:04:05.123Z` → `2026-11-23 10:04:05Z`);
+/// nothing for `None`.
 pub fn when(t: impl Into<Option<Timestamp>>) -> String {
     let Some(t) = t.into() else {
         return String::new();
@@ -48,6 +50,14 @@ pub fn when(t: impl Into<Option<Timestamp>>) -> String {
         Some((d, rest)) => format!("{d} {}Z", rest.split(['.', 'Z']).next().unwrap_or(rest)),
         None => t,
     }
+}
+
+/// [`when`] of an instant the API sends as text (RFC 3339); the text as it
+/// came if it does not read as one.
+pub fn when_text(t: &str) -> String {
+    t.parse::<Timestamp>()
+        .map(when)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// An enum value as the API spells it (`met_late`, `rtl`): what the tables
@@ -73,10 +83,8 @@ pub fn tokens(tokens: &[firebell_store::TokenRecord]) {
                 t.id.to_string(),
                 t.name.clone(),
                 t.role.to_string(),
-                t.created_at.to_string(),
-                t.revoked_at
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "-".into()),
+                when(t.created_at),
+                t.revoked_at.map(when).unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -93,11 +101,7 @@ pub fn simulation(header: &str, plan: &[firebell_core::simulate::PlanEntry]) {
     let rows: Vec<Vec<String>> = plan
         .iter()
         .map(|e| {
-            let at = if e.at.as_second() % 60 == 0 && e.at.subsec_nanosecond() == 0 {
-                e.at.strftime("%Y-%m-%d %H:%M").to_string()
-            } else {
-                e.at.strftime("%Y-%m-%d %H:%M:%S").to_string()
-            };
+            let at = when(e.at);
             let who = e
                 .notify
                 .iter()
@@ -123,8 +127,5 @@ pub fn simulation(header: &str, plan: &[firebell_core::simulate::PlanEntry]) {
             ]
         })
         .collect();
-    table(
-        &["AT (UTC)", "+OFFSET", "WHAT", "WHO (channels)", "WHY"],
-        &rows,
-    );
+    table(&["AT", "+OFFSET", "WHAT", "WHO (channels)", "WHY"], &rows);
 }

@@ -179,15 +179,9 @@ pub fn agenda(a: &Agenda) {
     let rows: Vec<Vec<String>> = a
         .due
         .iter()
-        .map(|d| {
-            vec![
-                d.at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-                relative_to(now, d.at),
-                duty(&d.duty),
-            ]
-        })
+        .map(|d| vec![super::when(d.at), relative_to(now, d.at), duty(&d.duty)])
         .collect();
-    table(&["DUE (UTC)", "IN", "DUTY"], &rows);
+    table(&["DUE", "IN", "DUTY"], &rows);
 }
 
 /// `in 12m`, `overdue 3m`, `now`.

@@ -1,7 +1,7 @@
 //! Alerts, silences and maintenance windows, one row each.
 
 use firebell_core::alert::ReviewState;
-use firebell_server::wire::{AlertView, MaintenanceWindow, SilenceView};
+use firebell_server::wire::{AlertView, MaintenanceView, SilenceView};
 
 use super::{name, table, text, when};
 
@@ -61,14 +61,15 @@ pub fn silences(items: &[SilenceView]) {
     table(&["ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT"], &rows);
 }
 
-pub fn maintenance(items: &[MaintenanceWindow]) {
+pub fn maintenance(items: &[MaintenanceView]) {
     if items.is_empty() {
         println!("no maintenance windows");
         return;
     }
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|w| {
+        .map(|view| {
+            let w = &view.window;
             let mut ends = match w.ends_at {
                 None => "until ended".to_string(),
                 Some(end) => when(end),
@@ -83,7 +84,7 @@ pub fn maintenance(items: &[MaintenanceWindow]) {
                 w.services.join(","),
                 when(w.starts_at),
                 ends,
-                match w.review_state(jiff::Timestamp::now()) {
+                match view.review_state {
                     ReviewState::NotRequired => "-".to_string(),
                     ReviewState::Due => format!("due {}", when(w.review_due_at)),
                     ReviewState::Overdue => format!("OVERDUE since {}", when(w.review_due_at)),

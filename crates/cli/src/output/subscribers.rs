@@ -23,7 +23,7 @@ pub fn subscribers(items: &[SubscriberView]) {
                     s.components.join(",")
                 },
                 s.locale.clone(),
-                s.created_at.clone(),
+                super::when_text(&s.created_at),
             ]
         })
         .collect();
@@ -50,7 +50,7 @@ pub fn messages(items: &[SubscriberMessageView]) {
         .iter()
         .map(|m| {
             vec![
-                m.created_at.clone(),
+                super::when_text(&m.created_at),
                 m.post_key.clone(),
                 m.state.clone(),
                 m.attempts.to_string(),

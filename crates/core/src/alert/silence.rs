@@ -97,6 +97,7 @@ fn matches_empty(m: &Matcher) -> bool {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MaintenanceKind {
     Scheduled,
@@ -106,6 +107,7 @@ pub enum MaintenanceKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaintenanceWindow {
     pub id: String,
     pub title: String,
@@ -133,6 +135,7 @@ pub struct MaintenanceWindow {
 
 /// What was learned from an emergency window, recorded by a person.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MaintenanceReview {
     pub at: Timestamp,
     pub by: String,
@@ -140,7 +143,8 @@ pub struct MaintenanceReview {
 }
 
 /// Where a window's review stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewState {
     /// No review is owed.

@@ -68,9 +68,9 @@ struct WebhookAlert {
 }
 
 /// Receive one notification. 200 once committed; 400 naming the problem.
-#[utoipa::path(post, path = "/alertmanager/webhook", tag = "alerts",
+#[utoipa::path(post, path = "/alertmanager/webhook", tag = "alerts", operation_id = "receive_alertmanager_webhook",
     request_body(content = Object, description = "Alertmanager webhook payload, version 4"),
-    responses((status = 200, description = "Committed"), (status = 400), (status = 401), (status = 413)))]
+    responses((status = 200, description = "Committed"), (status = 400), (status = 401), (status = 413), (status = 429)))]
 pub async fn receive(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

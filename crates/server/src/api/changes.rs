@@ -2,7 +2,6 @@
 //! freezes and overrides, the rollback decision, runbooks, upstreams.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use firebell_core::change::{
     Action, ChangeDetails, ChangeKind, FreezeAnswer, FreezeKind, ManualFreeze, Scope,
@@ -64,7 +63,7 @@ pub async fn record_deploy(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(r): Body<DeployRequest>,
-) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let policy = state.policy.policy();
     let now = state.clock.now();
     let mut problems = Vec::new();
@@ -202,7 +201,8 @@ pub async fn record_deploy(
     if freeze.frozen {
         tracing::warn!(change = %change.id, service = ?change.service, "deploy recorded during a freeze");
     }
-    Ok((StatusCode::CREATED, Json(DeployResponse { change, freeze })))
+    let location = format!("/api/v1/changes/{}", super::path_segment(&change.id));
+    Ok(super::created(location, DeployResponse { change, freeze }))
 }
 
 /// How long a check-in's alert fires unless a later check-in ends it.
@@ -369,6 +369,23 @@ pub async fn list_changes(
     }))
 }
 
+#[utoipa::path(get, path = "/changes/{id}", tag = "changes", params(("id" = String, Path, description = "Change id")),
+    responses((status = 200, body = ChangeRecord)))]
+pub async fn get_change(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ChangeRecord>, ApiError> {
+    state
+        .store
+        .get_change(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            code: "change_not_found",
+            message: format!("no change {id:?}"),
+        })
+}
+
 #[utoipa::path(get, path = "/freeze", tag = "changes", params(FreezeQuery),
     responses((status = 200, body = FreezeAnswer), (status = 400), (status = 401)))]
 pub async fn freeze_status(
@@ -421,11 +438,32 @@ pub async fn create_freeze(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(r): Body<FreezeRequest>,
-) -> Result<(StatusCode, Json<ManualFreeze>), ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let freeze = manual(&state, &caller, &r, FreezeKind::Freeze)?;
     state.store.create_freeze(&freeze).await?;
     tracing::info!(freeze = %freeze.id, by = %caller.name, "deploys frozen by hand");
-    Ok((StatusCode::CREATED, Json(freeze)))
+    let location = format!("/api/v1/freezes/{}", super::path_segment(&freeze.id));
+    Ok(super::created(location, freeze))
+}
+
+#[utoipa::path(get, path = "/freezes/{id}", tag = "changes",
+    params(("id" = String, Path, description = "Freeze or override id")),
+    responses((status = 200, body = ManualFreeze, description = "The freeze or override, while it is in force")))]
+pub async fn get_freeze(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ManualFreeze>, ApiError> {
+    state
+        .store
+        .list_freezes(state.clock.now())
+        .await?
+        .into_iter()
+        .find(|f| f.id == id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            code: "freeze_not_found",
+            message: format!("no freeze or override {id:?} in force"),
+        })
 }
 
 #[utoipa::path(post, path = "/freezes/{id}/lift", tag = "changes",
@@ -455,7 +493,7 @@ pub async fn create_override(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(r): Body<FreezeRequest>,
-) -> Result<(StatusCode, Json<OverrideResponse>), ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     caller.require(Role::Admin)?;
     let policy = state.policy.policy();
     let freeze = manual(&state, &caller, &r, FreezeKind::Override)?;
@@ -487,12 +525,13 @@ pub async fn create_override(
         }
     }
     tracing::warn!(freeze = %freeze.id, by = %caller.name, incidents = ?recorded_on, "deploy freeze overridden");
-    Ok((
-        StatusCode::CREATED,
-        Json(OverrideResponse {
+    let location = format!("/api/v1/freezes/{}", super::path_segment(&freeze.id));
+    Ok(super::created(
+        location,
+        OverrideResponse {
             freeze,
             recorded_on,
-        }),
+        },
     ))
 }
 

@@ -1,7 +1,6 @@
 //! `/api/v1/duties`: recurring duties, where each stands, and their runs.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use firebell_store::DutyOutcome;
 use serde::{Deserialize, Serialize};
@@ -46,7 +45,7 @@ pub struct RunQuery {
     pub limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/duties", tag = "duties",
+#[utoipa::path(get, path = "/duties", tag = "duties", operation_id = "list_duties",
     responses((status = 200, body = DutyList), (status = 401)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<DutyList>, ApiError> {
     Ok(Json(DutyList {
@@ -74,7 +73,7 @@ fn known(state: &AppState, key: &str) -> Result<(), ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/duties/{key}/runs", tag = "duties", params(("key" = String, Path, description = "Duty key"), RunQuery),
+#[utoipa::path(get, path = "/duties/{key}/runs", tag = "duties", operation_id = "list_duty_runs", params(("key" = String, Path, description = "Duty key"), RunQuery),
     responses((status = 200, body = DutyRunList), (status = 401), (status = 404)))]
 pub async fn runs(
     State(state): State<AppState>,
@@ -99,15 +98,15 @@ pub async fn runs(
     }))
 }
 
-#[utoipa::path(post, path = "/duties/{key}/runs", tag = "duties", request_body = RecordRunRequest,
+#[utoipa::path(post, path = "/duties/{key}/runs", tag = "duties", operation_id = "record_duty_run", request_body = RecordRunRequest,
     params(("key" = String, Path, description = "Duty key")),
-    responses((status = 201, description = "The run as recorded"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 201, body = Object, description = "The run as recorded"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn record(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
     Body(r): Body<RecordRunRequest>,
-) -> Result<(StatusCode, Json<firebell_store::DutyRun>), ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     known(&state, &key)?;
     if r.notes.len() > 20_000 {
         return Err(ApiError::Unprocessable {
@@ -121,5 +120,31 @@ pub async fn record(
             code: "no_occurrence",
             message: format!("duty {key:?} has no occurrence to record a run for"),
         })?;
-    Ok((StatusCode::CREATED, Json(run)))
+    let location = format!(
+        "/api/v1/duties/{}/runs/{}",
+        super::path_segment(&key),
+        super::path_segment(&run.id)
+    );
+    Ok(super::created(location, run))
+}
+
+#[utoipa::path(get, path = "/duties/{key}/runs/{id}", tag = "duties", operation_id = "get_duty_run",
+    params(("key" = String, Path, description = "Duty key"), ("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = Object, description = "The run: {id, duty, occurrence, outcome, notes, actor, at}")))]
+pub async fn run(
+    State(state): State<AppState>,
+    Path((key, id)): Path<(String, String)>,
+) -> Result<Json<firebell_store::DutyRun>, ApiError> {
+    known(&state, &key)?;
+    state
+        .store
+        .duty_runs(Some(&key), 500)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            code: "duty_run_not_found",
+            message: format!("no run {id:?} of duty {key:?}"),
+        })
 }

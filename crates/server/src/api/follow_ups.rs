@@ -18,7 +18,7 @@ use crate::wire::{
     ReviewRequest,
 };
 
-#[utoipa::path(get, path = "/incidents/{id}/postmortem", tag = "postmortems",
+#[utoipa::path(get, path = "/incidents/{id}/postmortem", tag = "postmortems", operation_id = "show_postmortem",
     params(("id" = String, Path, description = "Incident id")),
     responses((status = 200, body = PostmortemView), (status = 401), (status = 404, description = "No such incident, or it has no postmortem")))]
 pub async fn show(

@@ -46,7 +46,7 @@ fn heartbeat_view(
     }
 }
 
-#[utoipa::path(post, path = "/heartbeats/{name}", tag = "monitors",
+#[utoipa::path(post, path = "/heartbeats/{name}", tag = "monitors", operation_id = "ping_heartbeat",
     params(("name" = String, Path, description = "The heartbeat's name in the policy")),
     responses((status = 200, body = HeartbeatView), (status = 404, description = "no such heartbeat")))]
 pub async fn ping(
@@ -71,7 +71,7 @@ pub async fn ping(
     Ok(Json(heartbeat_view(hb, Some(now), now, now)))
 }
 
-#[utoipa::path(get, path = "/checks", tag = "monitors",
+#[utoipa::path(get, path = "/checks", tag = "monitors", operation_id = "list_checks",
     responses((status = 200, body = MonitorsView)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<MonitorsView>, ApiError> {
     let policy = state.policy.policy();

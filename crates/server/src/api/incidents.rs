@@ -67,7 +67,7 @@ pub async fn declare(
     ))
 }
 
-#[utoipa::path(get, path = "/incidents", tag = "incidents", params(IncidentListQuery),
+#[utoipa::path(get, path = "/incidents", tag = "incidents", operation_id = "list_incidents", params(IncidentListQuery),
     responses((status = 200, body = IncidentList), (status = 400), (status = 401), (status = 422)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -126,7 +126,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/incidents/{id}", tag = "incidents", params(("id" = String, Path, description = "Incident id, e.g. INC-20261123-001")),
+#[utoipa::path(get, path = "/incidents/{id}", tag = "incidents", operation_id = "show_incident", params(("id" = String, Path, description = "Incident id, e.g. INC-20261123-001")),
     responses((status = 200, body = IncidentDetail), (status = 401), (status = 404)))]
 pub async fn show(
     State(state): State<AppState>,
@@ -390,6 +390,7 @@ pub async fn alerts(
     let items = crate::ingest::processor::alerts_of(&state, &id, limit).await?;
     Ok(Json(AlertList {
         items,
+        next_cursor: None,
         firing,
         total,
     }))

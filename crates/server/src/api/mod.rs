@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod json;
 pub mod notifications;
 pub mod oncall;
+pub mod openapi;
 pub mod overrides;
 pub mod pagerduty;
 pub mod reports;
@@ -22,6 +23,7 @@ pub mod tokens;
 pub mod webhooks;
 
 use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, header};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
@@ -47,6 +49,30 @@ where
         let Json(v) = Json::<T>::from_request(req, state).await?;
         Ok(Body(v))
     }
+}
+
+/// Percent-encode an id for a `Location` path segment.
+pub fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A 201 answer: `Location` names what was created (`/api/v1/...`).
+pub fn created<T>(
+    location: String,
+    body: T,
+) -> (StatusCode, [(header::HeaderName, String); 1], Json<T>) {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -96,17 +122,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/reports", get(reports::report))
         .route("/duties", get(duties::list))
         .route("/duties/{key}/runs", get(duties::runs).post(duties::record))
+        .route("/duties/{key}/runs/{id}", get(duties::run))
         .route("/incidents/{id}/alerts", get(i::alerts))
         .route("/incidents/{id}/rollback", post(changes::decide_rollback))
         .route("/incidents/{id}/runbooks", post(changes::attach_runbook))
         .route("/deploys", post(changes::record_deploy))
         .route("/deploys/{id}/checks", post(changes::check_in))
         .route("/changes", get(changes::list_changes))
+        .route("/changes/{id}", get(changes::get_change))
         .route("/freeze", get(changes::freeze_status))
         .route(
             "/freezes",
             get(changes::list_freezes).post(changes::create_freeze),
         )
+        .route("/freezes/{id}", get(changes::get_freeze))
         .route("/freezes/{id}/lift", post(changes::lift_freeze))
         .route("/freeze/overrides", post(changes::create_override))
         .route("/providers", get(changes::providers))
@@ -133,11 +162,13 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/silences",
             get(signals::list_silences).post(signals::create_silence),
         )
+        .route("/silences/{id}", get(signals::get_silence))
         .route("/silences/{id}/expire", post(signals::expire_silence))
         .route(
             "/maintenance",
             get(signals::list_maintenance).post(signals::create_maintenance),
         )
+        .route("/maintenance/{id}", get(signals::get_maintenance))
         .route("/maintenance/{id}/end", post(signals::end_maintenance))
         .route(
             "/maintenance/{id}/review",
@@ -153,7 +184,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/schedules/{name}/overrides/{id}",
-            delete(overrides::delete),
+            get(overrides::get).delete(overrides::delete),
         )
         .route("/overrides", get(overrides::list_all))
         .route("/policy", get(policy))
@@ -161,15 +192,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/set-aside/{id}", delete(set_aside::discard))
         .route("/set-aside/{id}/retry", post(set_aside::retry))
         .route("/tokens", post(tokens::create).get(tokens::list))
-        .route("/tokens/{id}", delete(tokens::revoke))
-        .route("/openapi.json", get(openapi))
+        .route("/tokens/{id}", get(tokens::get).delete(tokens::revoke))
+        .route("/openapi.json", get(serve_openapi))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             crate::auth::require_token,
         ))
 }
 
-#[utoipa::path(get, path = "/policy", tag = "policy", responses((status = 200, body = PolicyResponse), (status = 401)))]
+#[utoipa::path(get, path = "/policy", tag = "policy", responses((status = 200, body = PolicyResponse, description = "The policy in force and where it came from"), (status = 401)))]
 async fn policy(
     State(state): State<AppState>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
@@ -220,20 +251,21 @@ async fn policy(
         incidents::tick_checklist_item, incidents::handoff, incidents::resolve, incidents::reopen, incidents::set_component_state, incidents::change_tags, incidents::meet_obligation, incidents::render, incidents::alerts,
         follow_ups::show, follow_ups::edit, follow_ups::set_state, follow_ups::schedule_review,
         follow_ups::add_action_item, follow_ups::update_action_item, follow_ups::list_action_items,
-        follow_ups::list_postmortems, reports::report, duties::list, duties::runs, duties::record,
-        signals::list_alerts, signals::list_silences, signals::create_silence, signals::expire_silence,
-        signals::list_maintenance, signals::create_maintenance, signals::end_maintenance, signals::review_maintenance,
+        follow_ups::list_postmortems, reports::report, duties::list, duties::runs, duties::record, duties::run,
+        signals::list_alerts, signals::list_silences, signals::create_silence, signals::get_silence, signals::expire_silence,
+        signals::list_maintenance, signals::create_maintenance, signals::get_maintenance, signals::end_maintenance, signals::review_maintenance,
         subscribers::list, subscribers::remove, subscribers::messages,
         oncall::oncall, notifications::list, notifications::of_incident, notifications::agenda,
         notifications::escalation_policies,
-        overrides::create, overrides::list, overrides::list_all, overrides::delete,
+        overrides::create, overrides::list, overrides::list_all, overrides::get, overrides::delete,
         health::ping, health::list, alertmanager_webhook::receive, webhooks::receive,
-        policy, tokens::create, tokens::list, tokens::revoke, openapi,
+        policy, tokens::create, tokens::list, tokens::get, tokens::revoke, serve_openapi,
         set_aside::list, set_aside::retry, set_aside::discard,
-        changes::record_deploy, changes::check_in, changes::list_changes, changes::freeze_status, changes::list_freezes,
-        changes::create_freeze, changes::lift_freeze, changes::create_override, changes::decide_rollback,
+        changes::record_deploy, changes::check_in, changes::list_changes, changes::get_change, changes::freeze_status, changes::list_freezes,
+        changes::create_freeze, changes::get_freeze, changes::lift_freeze, changes::create_override, changes::decide_rollback,
         changes::attach_runbook, changes::providers,
     ),
+    components(schemas(crate::wire::ErrorBody, crate::wire::ErrorDetail)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -252,7 +284,8 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "This document")))]
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", operation_id = "openapi",
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+async fn serve_openapi() -> Json<&'static serde_json::Value> {
+    Json(openapi::document())
 }

@@ -26,7 +26,7 @@ fn limit(l: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationQuery),
+#[utoipa::path(get, path = "/notifications", tag = "notifications", operation_id = "list_notifications", params(NotificationQuery),
     responses((status = 200, body = NotificationList), (status = 400), (status = 401)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -54,7 +54,10 @@ pub async fn list(
             }
         }
     }
-    Ok(Json(NotificationList { items }))
+    Ok(Json(NotificationList {
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[utoipa::path(get, path = "/incidents/{id}/notifications", tag = "notifications",

@@ -11,7 +11,7 @@ use jiff::SignedDuration;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::wire::{OnCallQuery, ScheduleOnCall, Shift};
+use crate::wire::{OnCallList, OnCallQuery, ScheduleOnCall, Shift};
 
 /// Shifts listed after the current one.
 const NEXT: usize = 3;
@@ -19,11 +19,11 @@ const NEXT: usize = 3;
 const OVERRIDE_HORIZON_DAYS: i64 = 90;
 
 #[utoipa::path(get, path = "/oncall", tag = "on-call", params(OnCallQuery),
-    responses((status = 200, body = Vec<ScheduleOnCall>), (status = 400), (status = 404)))]
+    responses((status = 200, body = OnCallList), (status = 400), (status = 404)))]
 pub async fn oncall(
     State(state): State<AppState>,
     query: Result<Query<OnCallQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<ScheduleOnCall>>, ApiError> {
+) -> Result<Json<OnCallList>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();
     let at: Timestamp = match q.at.as_deref() {
@@ -59,7 +59,7 @@ pub async fn oncall(
         name: display_name(&policy, &s.person),
         shift: s,
     };
-    let out = names
+    let items = names
         .into_iter()
         .map(|name| {
             let now = on_call(&policy, &name, at, &overrides);
@@ -76,5 +76,8 @@ pub async fn oncall(
             }
         })
         .collect();
-    Ok(Json(out))
+    Ok(Json(OnCallList {
+        items,
+        next_cursor: None,
+    }))
 }

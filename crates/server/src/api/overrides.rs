@@ -20,7 +20,9 @@ use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::wire::{CreateOverride, OverrideView, OverridesQuery, ScheduleOverridesQuery};
+use crate::wire::{
+    CreateOverride, OverrideList, OverrideView, OverridesQuery, ScheduleOverridesQuery,
+};
 
 /// The longest override accepted, in days.
 pub const MAX_WINDOW_DAYS: i64 = 90;
@@ -95,7 +97,7 @@ fn to_ms(t: Timestamp) -> Result<Timestamp, ApiError> {
     })
 }
 
-#[utoipa::path(post, path = "/schedules/{name}/overrides", tag = "on-call",
+#[utoipa::path(post, path = "/schedules/{name}/overrides", tag = "on-call", operation_id = "create_schedule_override",
     params(("name" = String, Path, description = "Schedule name")),
     request_body = CreateOverride,
     responses((status = 201, body = OverrideView), (status = 400), (status = 403), (status = 404), (status = 422)))]
@@ -104,7 +106,7 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Body(req): Body<CreateOverride>,
-) -> Result<(StatusCode, Json<OverrideView>), ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let now = state.clock.now();
     let policy = state.policy.policy();
     let schedule = schedule_name(&policy, &name)?;
@@ -164,17 +166,22 @@ pub async fn create(
         starts_at = %record.starts_at, ends_at = %record.ends_at, by = %record.created_by,
         "on-call override created"
     );
-    Ok((StatusCode::CREATED, Json(view(&policy, record, now))))
+    let location = format!(
+        "/api/v1/schedules/{}/overrides/{}",
+        super::path_segment(&record.schedule),
+        record.id
+    );
+    Ok(super::created(location, view(&policy, record, now)))
 }
 
-#[utoipa::path(get, path = "/schedules/{name}/overrides", tag = "on-call",
+#[utoipa::path(get, path = "/schedules/{name}/overrides", tag = "on-call", operation_id = "list_schedule_overrides",
     params(("name" = String, Path, description = "Schedule name"), ScheduleOverridesQuery),
-    responses((status = 200, body = Vec<OverrideView>), (status = 400), (status = 404)))]
+    responses((status = 200, body = OverrideList), (status = 400), (status = 404)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
     query: Result<Query<ScheduleOverridesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<OverrideView>>, ApiError> {
+) -> Result<Json<OverrideList>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();
     let schedule = schedule_name(&policy, &name)?;
@@ -182,12 +189,12 @@ pub async fn list(
 }
 
 /// Every schedule's overrides (what `firebell override list` shows).
-#[utoipa::path(get, path = "/overrides", tag = "on-call", params(OverridesQuery),
-    responses((status = 200, body = Vec<OverrideView>), (status = 400), (status = 404)))]
+#[utoipa::path(get, path = "/overrides", tag = "on-call", operation_id = "list_overrides", params(OverridesQuery),
+    responses((status = 200, body = OverrideList), (status = 400), (status = 404)))]
 pub async fn list_all(
     State(state): State<AppState>,
     query: Result<Query<OverridesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<OverrideView>>, ApiError> {
+) -> Result<Json<OverrideList>, ApiError> {
     let Query(q) = query?;
     let policy = state.policy.policy();
     let schedule = q
@@ -203,18 +210,40 @@ async fn list_views(
     policy: &Policy,
     schedule: Option<&str>,
     include_past: bool,
-) -> Result<Json<Vec<OverrideView>>, ApiError> {
+) -> Result<Json<OverrideList>, ApiError> {
     let now = state.clock.now();
     let records = state
         .store
         .list_overrides(schedule, (!include_past).then_some(now))
         .await?;
-    Ok(Json(
-        records.into_iter().map(|r| view(policy, r, now)).collect(),
-    ))
+    Ok(Json(OverrideList {
+        items: records.into_iter().map(|r| view(policy, r, now)).collect(),
+        next_cursor: None,
+    }))
 }
 
-#[utoipa::path(delete, path = "/schedules/{name}/overrides/{id}", tag = "on-call",
+#[utoipa::path(get, path = "/schedules/{name}/overrides/{id}", tag = "on-call", operation_id = "get_override",
+    params(("name" = String, Path, description = "Schedule name"), ("id" = String, Path)),
+    responses((status = 200, body = OverrideView)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<OverrideView>, ApiError> {
+    let policy = state.policy.policy();
+    let schedule = schedule_name(&policy, &name)?;
+    let record = state
+        .store
+        .get_override(&id)
+        .await?
+        .filter(|o| o.deleted_at.is_none() && o.schedule.eq_ignore_ascii_case(&schedule))
+        .ok_or_else(|| ApiError::NotFound {
+            code: "override_not_found",
+            message: format!("no override {id:?} on schedule {schedule:?}"),
+        })?;
+    Ok(Json(view(&policy, record, state.clock.now())))
+}
+
+#[utoipa::path(delete, path = "/schedules/{name}/overrides/{id}", tag = "on-call", operation_id = "delete_override",
     params(("name" = String, Path, description = "Schedule name"), ("id" = String, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn delete(

@@ -14,14 +14,15 @@ use crate::wire::{SetAside, SetAsideList, SetAsideQuery};
 
 const MAX_LIST: u32 = 500;
 
-#[utoipa::path(get, path = "/set-aside", tag = "operations", params(SetAsideQuery),
+#[utoipa::path(get, path = "/set-aside", tag = "operations", operation_id = "list_set_aside", params(SetAsideQuery),
     responses((status = 200, body = SetAsideList), (status = 400), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<SetAsideQuery>,
+    query: Result<Query<SetAsideQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SetAsideList>, ApiError> {
     caller.require(Role::Responder)?;
+    let Query(q) = query?;
     let queue = match q.queue.as_deref() {
         None | Some("") => None,
         Some(name) => Some(Queue::parse(name).ok_or_else(|| {
@@ -35,17 +36,19 @@ pub async fn list(
     Ok(Json(SetAsideList {
         queues: crate::set_aside::queue_health(&state.store, state.clock.now()).await?,
         items: state.store.list_set_aside(queue, limit).await?,
+        next_cursor: None,
     }))
 }
 
-#[utoipa::path(post, path = "/set-aside/{id}/retry", tag = "operations",
+#[utoipa::path(post, path = "/set-aside/{id}/retry", tag = "operations", operation_id = "retry_set_aside", params(("id" = i64, Path)),
     responses((status = 200, body = SetAside), (status = 403), (status = 404)))]
 pub async fn retry(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<Json<SetAside>, ApiError> {
     caller.require(Role::Admin)?;
+    let Path(id) = id?;
     let entry = state
         .store
         .retry_set_aside(id, state.clock.now())
@@ -61,14 +64,15 @@ pub async fn retry(
     Ok(Json(entry))
 }
 
-#[utoipa::path(delete, path = "/set-aside/{id}", tag = "operations",
+#[utoipa::path(delete, path = "/set-aside/{id}", tag = "operations", operation_id = "discard_set_aside", params(("id" = i64, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
 pub async fn discard(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, axum::extract::rejection::PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
+    let Path(id) = id?;
     if !state.store.discard_set_aside(id).await? {
         return Err(not_found(id));
     }

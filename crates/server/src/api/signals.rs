@@ -4,12 +4,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use firebell_core::Timestamp;
 use firebell_core::alert::Alert;
 use firebell_core::alert::{
-    MaintenanceKind, MaintenanceReview, MaintenanceWindow, Matcher, ReviewState, Silence,
-    SilenceState, parse_matchers,
+    MaintenanceKind, MaintenanceReview, MaintenanceWindow, Matcher, Silence, SilenceState,
+    parse_matchers,
 };
 use firebell_store::{AlertCursor, AlertFilter, Store, StoreError};
 
@@ -18,15 +19,16 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::wire::{
-    AlertQuery, AlertView, CreateMaintenance, CreateSilence, ReviewMaintenance, SilenceView,
+    AlertQuery, AlertView, AlertViewList, CreateMaintenance, CreateSilence, MaintenanceList,
+    MaintenanceView, ReviewMaintenance, SilenceList, SilenceView,
 };
 
 #[utoipa::path(get, path = "/alerts", tag = "alerts", params(AlertQuery),
-    responses((status = 200, body = Vec<AlertView>), (status = 400)))]
+    responses((status = 200, body = AlertViewList), (status = 400)))]
 pub async fn list_alerts(
     State(state): State<AppState>,
     query: Result<Query<AlertQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<AlertView>>, ApiError> {
+) -> Result<Json<AlertViewList>, ApiError> {
     let Query(q) = query?;
     let limit = q.limit.unwrap_or(500);
     if !(1..=10_000).contains(&limit) {
@@ -50,7 +52,7 @@ pub async fn list_alerts(
         &matchers,
     )
     .await?;
-    let views = alerts
+    let items = alerts
         .into_iter()
         .map(|a| AlertView {
             firing: a.is_firing(now),
@@ -62,7 +64,10 @@ pub async fn list_alerts(
             alert: a,
         })
         .collect();
-    Ok(Json(views))
+    Ok(Json(AlertViewList {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Alerts read per query while scanning (see [`matching_alerts`]).
@@ -172,7 +177,7 @@ pub async fn create_silence(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<CreateSilence>,
-) -> Result<(StatusCode, Json<SilenceView>), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
     let matchers = parse_matchers(&req.matchers).map_err(|e| ApiError::Unprocessable {
         code: "invalid_matchers",
@@ -206,23 +211,41 @@ pub async fn create_silence(
         });
     }
     state.store.upsert_silence(&silence).await?;
-    Ok((StatusCode::CREATED, Json(silence_view(silence, now))))
+    let location = format!("/api/v1/silences/{}", silence.id);
+    Ok(super::created(location, silence_view(silence, now)))
 }
 
-#[utoipa::path(get, path = "/silences", tag = "silences", responses((status = 200, body = Vec<SilenceView>)))]
-pub async fn list_silences(
-    State(state): State<AppState>,
-) -> Result<Json<Vec<SilenceView>>, ApiError> {
+#[utoipa::path(get, path = "/silences", tag = "silences", responses((status = 200, body = SilenceList)))]
+pub async fn list_silences(State(state): State<AppState>) -> Result<Json<SilenceList>, ApiError> {
     let now = state.clock.now();
-    Ok(Json(
-        state
-            .store
-            .list_silences()
-            .await?
-            .into_iter()
-            .map(|s| silence_view(s, now))
-            .collect(),
-    ))
+    let items = state
+        .store
+        .list_silences()
+        .await?
+        .into_iter()
+        .map(|s| silence_view(s, now))
+        .collect();
+    Ok(Json(SilenceList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(get, path = "/silences/{id}", tag = "silences", params(("id" = String, Path)),
+    responses((status = 200, body = SilenceView)))]
+pub async fn get_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SilenceView>, ApiError> {
+    let s = state
+        .store
+        .get_silence(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            code: "silence_not_found",
+            message: format!("no silence with id {id:?}"),
+        })?;
+    Ok(Json(silence_view(s, state.clock.now())))
 }
 
 #[utoipa::path(post, path = "/silences/{id}/expire", tag = "silences", params(("id" = String, Path)),
@@ -243,12 +266,12 @@ pub async fn expire_silence(
 }
 
 #[utoipa::path(post, path = "/maintenance", tag = "maintenance", request_body = CreateMaintenance,
-    responses((status = 201, description = "The window"), (status = 400), (status = 422)))]
+    responses((status = 201, body = MaintenanceWindow, description = "The window"), (status = 400), (status = 422)))]
 pub async fn create_maintenance(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<CreateMaintenance>,
-) -> Result<(StatusCode, Json<MaintenanceWindow>), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
     let policy = state.policy.policy();
     for s in &req.services {
@@ -312,39 +335,56 @@ pub async fn create_maintenance(
     })?;
     state.store.create_maintenance(&window).await?;
     state.incidents.changed();
-    Ok((StatusCode::CREATED, Json(window)))
+    let location = format!("/api/v1/maintenance/{}", window.id);
+    Ok(super::created(location, window))
 }
 
-/// A window as listed: with where its review stands.
-#[derive(serde::Serialize)]
-pub struct MaintenanceView {
-    #[serde(flatten)]
-    pub window: MaintenanceWindow,
-    pub review_state: ReviewState,
-}
-
-#[utoipa::path(get, path = "/maintenance", tag = "maintenance", responses((status = 200, description = "Every window, with `review_state` (not_required, due, overdue, done)")))]
+#[utoipa::path(get, path = "/maintenance", tag = "maintenance", responses((status = 200, body = MaintenanceList, description = "Every window, with `review_state` (not_required, due, overdue, done)")))]
 pub async fn list_maintenance(
     State(state): State<AppState>,
-) -> Result<Json<Vec<MaintenanceView>>, ApiError> {
+) -> Result<Json<MaintenanceList>, ApiError> {
     let now = state.clock.now();
-    Ok(Json(
-        state
-            .store
-            .list_maintenance()
-            .await?
-            .into_iter()
-            .map(|window| MaintenanceView {
-                review_state: window.review_state(now),
-                window,
-            })
-            .collect(),
-    ))
+    let items = state
+        .store
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .map(|window| MaintenanceView {
+            review_state: window.review_state(now),
+            window,
+        })
+        .collect();
+    Ok(Json(MaintenanceList {
+        items,
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(get, path = "/maintenance/{id}", tag = "maintenance", params(("id" = String, Path)),
+    responses((status = 200, body = MaintenanceView)))]
+pub async fn get_maintenance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<MaintenanceView>, ApiError> {
+    let window = state
+        .store
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::NotFound {
+            code: "maintenance_not_found",
+            message: format!("no maintenance window {id:?}"),
+        })?;
+    Ok(Json(MaintenanceView {
+        review_state: window.review_state(state.clock.now()),
+        window,
+    }))
 }
 
 #[utoipa::path(post, path = "/maintenance/{id}/review", tag = "maintenance", params(("id" = String, Path)),
     request_body = ReviewMaintenance,
-    responses((status = 200, description = "The window, reviewed"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = MaintenanceView, description = "The window, reviewed"), (status = 404), (status = 409), (status = 422)))]
 pub async fn review_maintenance(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -67,11 +67,11 @@ pub struct Received {
     pub firing: bool,
 }
 
-#[utoipa::path(post, path = "/webhooks/{name}", tag = "alerts", security(()),
+#[utoipa::path(post, path = "/webhooks/{name}", tag = "alerts", operation_id = "receive_signed_webhook", security(()),
     params(("name" = String, Path, description = "Webhook name from the policy's [[webhooks]]"),
            ("X-Firebell-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
     request_body(content = Object, description = "The sender's JSON (documented minimal schema, or mapped by [webhooks.fields])"),
-    responses((status = 200, description = "Committed: the alert key and whether it fires"), (status = 400), (status = 401, description = "Bad or stale signature; nothing stored"), (status = 404)))]
+    responses((status = 200, description = "Committed: the alert key and whether it fires"), (status = 400), (status = 401, description = "Bad or stale signature; nothing stored"), (status = 404), (status = 429)))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -29,7 +29,8 @@ pub async fn oncall_page(
         })),
     )
     .await?
-    .0;
+    .0
+    .items;
     let overrides = overrides::list_all(
         State(state.clone()),
         Ok(Query(OverridesQuery {
@@ -38,7 +39,8 @@ pub async fn oncall_page(
         })),
     )
     .await?
-    .0;
+    .0
+    .items;
     let shift = |s: &crate::wire::Shift| {
         serde_json::json!({ "name": s.name, "person": s.shift.person,
             "since": when(s.shift.since), "until": when(s.shift.until),
@@ -80,8 +82,9 @@ async fn alerts_html(
         })),
     )
     .await?
-    .0;
-    let silences = signals::list_silences(State(state.clone())).await?.0;
+    .0
+    .items;
+    let silences = signals::list_silences(State(state.clone())).await?.0.items;
     let alerts: Vec<serde_json::Value> = alerts
         .iter()
         .map(|a| {
@@ -198,6 +201,7 @@ async fn maintenance_html(
     let windows: Vec<serde_json::Value> = signals::list_maintenance(State(state.clone()))
         .await?
         .0
+        .items
         .iter()
         .map(|view| {
             let w = &view.window;
@@ -348,7 +352,9 @@ pub async fn subscribers_page(
     let page = crate::status_page::subscribers::list(
         State(state.clone()),
         Extension(session.caller.clone()),
-        Query(crate::status_page::subscribers::SubscriberQuery { state: None }),
+        Ok(Query(crate::status_page::subscribers::SubscriberQuery {
+            state: None,
+        })),
     )
     .await?
     .0;

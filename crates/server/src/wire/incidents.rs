@@ -256,6 +256,8 @@ pub struct IncidentAlertsQuery {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct AlertList {
     pub items: Vec<firebell_core::alert::Alert>,
+    /// Always `null`: `limit` cuts the list.
+    pub next_cursor: Option<String>,
     /// Firing now and ever attached, over all of the incident's alerts.
     pub firing: u64,
     pub total: u64,

@@ -45,12 +45,12 @@ pub struct PolicyResponse {
 
 /// Every error answer: `{"error": {"code": …, "message": …}}`, written by
 /// [`crate::error::ApiError`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable and machine-readable, e.g. `incident_not_found`.
     pub code: String,
@@ -85,6 +85,8 @@ mod tests {
 pub struct SetAsideList {
     pub queues: Vec<QueueHealth>,
     pub items: Vec<SetAside>,
+    /// Always `null`: `limit` cuts the list.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /set-aside` filters.

@@ -22,6 +22,8 @@ pub struct NotificationList {
     /// next_attempt_at, last_error, created_at, delivered_at.
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<firebell_store::Notification>,
+    /// Always `null`: `limit` cuts the list.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -84,3 +84,18 @@ pub struct OverrideView {
     /// `scheduled` (not started), `active` or `ended`.
     pub state: String,
 }
+
+/// `GET /oncall`: one entry per schedule; `next_cursor` is always `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OnCallList {
+    pub items: Vec<ScheduleOnCall>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /overrides` and `GET /schedules/{name}/overrides`; `next_cursor` is
+/// always `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OverrideList {
+    pub items: Vec<OverrideView>,
+    pub next_cursor: Option<String>,
+}

@@ -1,7 +1,7 @@
 //! `/api/v1/alerts`, `/api/v1/silences`, `/api/v1/maintenance`.
 
 use firebell_core::Timestamp;
-use firebell_core::alert::{Alert, MaintenanceKind};
+use firebell_core::alert::{Alert, MaintenanceKind, MaintenanceWindow, ReviewState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -73,4 +73,36 @@ pub struct CreateMaintenance {
 pub struct ReviewMaintenance {
     /// What happened, why it could not wait, and what to change.
     pub summary: String,
+}
+
+/// `GET /alerts`: one page of alerts. The list does not page yet (`limit`
+/// cuts it), so `next_cursor` is always `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AlertViewList {
+    pub items: Vec<AlertView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /silences`: every silence; `next_cursor` is always `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SilenceList {
+    pub items: Vec<SilenceView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A maintenance window as listed: with where its review stands.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MaintenanceView {
+    #[serde(flatten)]
+    pub window: MaintenanceWindow,
+    /// `not_required`, `due`, `overdue` or `done`.
+    #[schema(value_type = String)]
+    pub review_state: ReviewState,
+}
+
+/// `GET /maintenance`: every window; `next_cursor` is always `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct MaintenanceList {
+    pub items: Vec<MaintenanceView>,
+    pub next_cursor: Option<String>,
 }

@@ -27,3 +27,11 @@ pub struct CreatedToken {
     /// The secret. Shown once; only its hash is stored.
     pub secret: String,
 }
+
+/// `GET /tokens` (and `firebell token list --json`); `next_cursor` is always
+/// `null`.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TokenList {
+    pub items: Vec<TokenView>,
+    pub next_cursor: Option<String>,
+}

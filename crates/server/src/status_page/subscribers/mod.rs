@@ -668,6 +668,7 @@ async fn unsubscribe(
 // --- the admin API -------------------------------------------------------------
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubscriberQuery {
     /// `pending`, `confirmed` or `unsubscribed`; all when absent.
     pub state: Option<String>,
@@ -734,14 +735,15 @@ impl From<Subscriber> for SubscriberView {
     }
 }
 
-#[utoipa::path(get, path = "/subscribers", tag = "status page", params(SubscriberQuery),
+#[utoipa::path(get, path = "/subscribers", tag = "status page", operation_id = "list_subscribers", params(SubscriberQuery),
     responses((status = 200, body = SubscriberPage, description = "Subscribers, newest first (admins only: they are customers' addresses)"), (status = 400), (status = 403)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<SubscriberQuery>,
+    query: Result<Query<SubscriberQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SubscriberPage>, ApiError> {
     caller.require(Role::Admin)?;
+    let Query(q) = query?;
     let filter = q
         .state
         .as_deref()
@@ -761,7 +763,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/subscribers/{id}/messages", tag = "status page", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/subscribers/{id}/messages", tag = "status page", operation_id = "list_subscriber_messages", params(("id" = String, Path)),
     responses((status = 200, body = SubscriberMessagePage, description = "What was sent to a subscriber, newest first"), (status = 403), (status = 404)))]
 pub async fn messages(
     State(state): State<AppState>,
@@ -801,7 +803,7 @@ fn not_found(id: &str) -> ApiError {
     }
 }
 
-#[utoipa::path(delete, path = "/subscribers/{id}", tag = "status page", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/subscribers/{id}", tag = "status page", operation_id = "remove_subscriber", params(("id" = String, Path)),
     responses((status = 204, description = "Unsubscribed"), (status = 403), (status = 404)))]
 pub async fn remove(
     State(state): State<AppState>,
