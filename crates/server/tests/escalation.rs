@@ -116,7 +116,64 @@ on_both_backends!(
     a_page_by_email_really_talks_smtp,
     two_replicas_racing_for_the_same_timers_fire_each_step_once,
     a_declaration_queues_its_first_page_in_the_same_write,
+    a_step_that_reaches_nobody_is_loud,
 );
+
+/// Issue 16: a P0 whose step reaches nobody is not silent. The timeline
+/// says who could not be reached, the admins are paged with the reason, and
+/// `/metrics` counts it.
+async fn a_step_that_reaches_nobody_is_loud(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(
+        &recv,
+        r#"
+[people.dana]
+name = "Dana"
+contacts = [{ kind = "email", address = "dana@example.com" }]
+
+[[escalation_policies]]
+name = "void"
+[[escalation_policies.steps]]
+targets = ["person:dana"]
+"#,
+    );
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let id = app
+        .declare(json!({"title": "API down", "severity": "P0", "escalation_policy": "void"}))
+        .await;
+    let steps = app.events_of(&id, "escalated").await;
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    let unreachable = steps[0]["unreachable"].as_array().unwrap();
+    assert!(
+        unreachable[0]
+            .as_str()
+            .unwrap()
+            .starts_with("dana: no contact with a configured notifier"),
+        "{steps:?}"
+    );
+    assert_eq!(people(&steps), ["dana", "alice"], "the admin is told");
+    assert_eq!(app.deliver().await.delivered, 1);
+    let got = recv.received();
+    assert_eq!(got.len(), 1, "alice's SMS");
+    let text = got[0].body["text"].as_str().unwrap();
+    assert!(
+        text.contains("NOBODY REACHABLE (dana: no contact"),
+        "{text}"
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("firebell_unreachable_total{type=\"escalated\"}"),
+        "{metrics}"
+    );
+}
 
 /// The first step is due at declaration: it is written with the declaration
 /// itself, so the page waits for no scheduler round (under a flood, each
