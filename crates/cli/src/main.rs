@@ -15,6 +15,8 @@ mod client;
 mod commands;
 mod config;
 mod output;
+#[cfg(test)]
+mod packaging_tests;
 mod serve;
 mod simulate;
 
