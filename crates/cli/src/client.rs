@@ -201,7 +201,7 @@ impl Client {
 }
 
 /// The innermost error, which is the one a person can act on ("connection refused").
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -161,6 +161,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("set-aside retry", "firebell set-aside retry 17"),
     ("set-aside discard", "firebell set-aside discard 17"),
     (
+        "health",
+        "firebell health --url http://127.0.0.1:8080 --ready",
+    ),
+    (
         "completions",
         "firebell completions bash > /etc/bash_completion.d/firebell",
     ),

@@ -18,6 +18,8 @@ mod config;
 mod doc_commands;
 mod examples;
 mod output;
+#[cfg(test)]
+mod packaging_tests;
 mod serve;
 mod simulate;
 
@@ -203,6 +205,10 @@ enum Cmd {
     /// set aside; put one back or drop it.
     #[command(subcommand)]
     SetAside(commands::set_aside::SetAsideCmd),
+    /// Ask a server's /health (or /ready with --ready), no token needed:
+    /// exit 0 if it answers 2xx, 1 otherwise, 3 if unreachable. For
+    /// container health checks and scripts.
+    Health(commands::health::HealthArgs),
     /// Load generators for BENCHMARKS.md (Firebell or Alertmanager).
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -316,6 +322,7 @@ async fn run(cmd: Cmd, file: ConfigFile) -> anyhow::Result<ExitCode> {
         Cmd::Password(cmd) => commands::passwords::run(cmd, file).await?,
         Cmd::Route(cmd) => return commands::policy::route(cmd),
         Cmd::Simulate(args) => return Ok(simulate::run(&args)),
+        Cmd::Health(a) => return commands::health::run(a, file).await,
         Cmd::Bench(cmd) => bench::run(cmd).await?,
         Cmd::Declare(a) => incidents::declare(a, file).await?,
         Cmd::List(a) => incidents::list(a, file).await?,

@@ -254,6 +254,64 @@ fn client_errors_are_explained() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_adress"));
 }
 
+/// `firebell health` is the container's health check (no curl in the
+/// image): no token, exit 0 on 2xx, 1 on any other answer, 3 unreachable.
+#[test]
+fn health_probes_a_server_without_a_token() {
+    let probe = |args: &[&str], url: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("health")
+            .args(args)
+            .env_remove("FIREBELL_TOKEN")
+            .env_remove("FIREBELL_CONFIG")
+            .env_remove("FIREBELL_URL");
+        if let Some(url) = url {
+            cmd.env("FIREBELL_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&database("sqlite", dir.path()).unwrap(), dir.path());
+
+    let out = probe(&["--url", &server.url], None);
+    let stdout = ok(&out);
+    assert!(stdout.contains("/health: HTTP 200"), "{stdout}");
+    assert!(stdout.contains(r#""status":"ok""#), "{stdout}");
+    let stdout = ok(&probe(&["--ready"], Some(&server.url)));
+    assert!(stdout.contains("/ready: HTTP 200"), "{stdout}");
+    assert!(stdout.contains(r#""status":"ready""#), "{stdout}");
+    server.stop();
+
+    // Something that answers, but not 2xx (a server not ready, say).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let not_ready = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf);
+        let body = r#"{"status":"not_ready"}"#;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    });
+    let out = probe(&["--url", &not_ready, "--ready"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/ready: HTTP 503"), "{stderr}");
+    assert!(stderr.contains("not_ready"), "{stderr}");
+
+    let out = probe(&["--url", "http://127.0.0.1:9"], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach Firebell"));
+    let out = probe(&["--url", "127.0.0.1:8080"], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs its scheme"));
+}
+
 #[test]
 fn policy_check_accepts_the_examples_and_locates_errors() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(examples())

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod duties;
+pub mod health;
 pub mod incidents;
 pub mod monitors;
 pub mod notifications;
