@@ -222,6 +222,19 @@ enum Cmd {
     Man,
 }
 
+/// `firebell list | head -1`: a client whose reader has gone stops quietly,
+/// as Unix tools do, instead of panicking in `println!`. Rust ignores
+/// SIGPIPE; the default action is restored for client commands only (their
+/// sockets write with MSG_NOSIGNAL, so only stdout is affected). The server
+/// keeps ignoring it.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default, before any
+    // thread is started, has no memory-safety conditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The whole command line, with each command's example after its help.
 fn command() -> clap::Command {
     examples::with_examples(Cli::command())
@@ -234,6 +247,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if !matches!(cli.command, Cmd::Serve(_) | Cmd::Bench(_)) {
+        quiet_on_closed_pipe();
+    }
     let file = match ConfigFile::load(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {

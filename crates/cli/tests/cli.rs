@@ -1988,3 +1988,17 @@ fn input_is_checked_before_it_is_sent() {
     assert!(shown.contains(id), "{shown}");
     server.stop();
 }
+
+/// A client whose reader goes away (`firebell … | head -1`) stops quietly
+/// instead of panicking on the closed pipe.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {BIN} completions bash | head -1"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
