@@ -42,15 +42,7 @@ async fn ops_endpoints_need_no_token(backend: Backend) {
         }
     );
     app.declare(json!({"title": "x", "severity": "P1"})).await;
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("firebell_http_requests_total"),
         "{metrics}"

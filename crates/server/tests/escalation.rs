@@ -160,15 +160,7 @@ targets = ["person:dana"]
         text.contains("NOBODY REACHABLE (dana: no contact"),
         "{text}"
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("firebell_unreachable_total{type=\"escalated\"}"),
         "{metrics}"

@@ -458,15 +458,7 @@ async fn s004_monthly_review(backend: Backend) {
     set(&app, "2026-12-04T15:00:00Z");
     duties_round(&app).await;
     assert_eq!(duty(&app, "runbook-review").await["overdue"], true);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("firebell_duties_overdue"), "{metrics}");
     let (status, _) = app
         .post(
@@ -1187,15 +1179,7 @@ async fn s001_postmortem_48h(backend: Backend) {
     assert_eq!(pm["deadline"], "breached");
     let (_, listed) = app.get("/api/v1/postmortems?overdue=true").await;
     assert_eq!(listed["items"][0]["incident_id"], id.as_str());
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     for gauge in [
         "firebell_postmortems_overdue",
         "firebell_action_items_overdue",

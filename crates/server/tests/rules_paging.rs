@@ -1176,15 +1176,7 @@ async fn s000_pdpl_breach_72h(backend: Backend) {
     assert_eq!(sdaia["status"], "breached", "{sdaia}");
     let room = app.console_page(&format!("/incidents/{late}")).await;
     assert!(room.contains("OVERDUE:"), "{room}");
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("firebell_obligations_overdue"),
         "{metrics}"

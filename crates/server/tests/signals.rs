@@ -962,15 +962,7 @@ async fn s003_maintenance_emergency(backend: Backend) {
     assert_eq!(review_state(&list), "overdue", "{list}");
     let html = app.console_page("/maintenance").await;
     assert!(html.contains("Review overdue"), "{html}");
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("firebell_maintenance_reviews_overdue 1"),
         "{metrics}"

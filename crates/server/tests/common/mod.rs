@@ -356,6 +356,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// `/metrics` as Prometheus reads it.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.get_as(&self.admin_token, path).await
     }
