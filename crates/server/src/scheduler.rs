@@ -11,17 +11,19 @@
 use std::time::Duration;
 
 use firebell_core::escalation;
-use firebell_store::{Fault, Queue};
+use firebell_store::{Append, Fault, Queue};
 
 use crate::command::{self, ChangeError, Decision, Incidents};
 
 /// The actor recorded for what the scheduler fires.
 pub(crate) const ACTOR: &str = "system";
 
-/// Due timers claimed per batch: their incidents, at most as many.
-const BATCH: u32 = 100;
+/// Due timers claimed per batch: their incidents, at most as many, fired in
+/// one transaction. A mass event's first pages wait for one batch; each
+/// batch costs a few statements per table, whatever its size.
+const BATCH: u32 = 1_000;
 /// Batches one call of [`run_once`] takes at most (100,000 incidents).
-const MAX_BATCHES: usize = 1_000;
+const MAX_BATCHES: usize = 100;
 /// Failed firings of one incident's timers, each on its own, before they
 /// are set aside; and the pause before the next try.
 pub const MAX_TRIES: u32 = 5;
@@ -66,86 +68,146 @@ impl Scheduler {
     }
 }
 
+/// Incidents claimed together, under one token.
+struct Claim {
+    token: String,
+    ids: Vec<String>,
+    now: jiff::Timestamp,
+}
+
+/// Claim the incidents of the next due timers; `None` when nothing is due.
+async fn claim(state: &Scheduler) -> Result<Option<Claim>, ChangeError> {
+    let now = state.incidents.clock.now();
+    let token = uuid::Uuid::new_v4().to_string();
+    let ids = state
+        .incidents
+        .store
+        .claim_due_incidents(now, BATCH, &token, now + LEASE)
+        .await?;
+    Ok((!ids.is_empty()).then_some(Claim { token, ids, now }))
+}
+
 /// Fire everything due now. Tests call this with a manual clock.
+///
+/// A pipeline of batches: while one batch is written (on SQLite, by the
+/// writer's own thread), the next is claimed before it and decided beside
+/// it, so deciding and writing overlap.
 pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
     let mut round = Round::default();
     if !state.incidents.clock.trusted() {
         round.held = true;
         return Ok(round);
     }
+    let mut current = claim(state).await?;
+    let mut decided = match &current {
+        Some(c) => decide_batch(state, &c.ids).await,
+        None => return Ok(round),
+    };
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
     for _ in 0..MAX_BATCHES {
-        let now = state.incidents.clock.now();
-        let token = uuid::Uuid::new_v4().to_string();
-        let ids = state
-            .incidents
-            .store
-            .claim_due_incidents(now, BATCH, &token, now + LEASE)
-            .await?;
-        if ids.is_empty() {
-            return Ok(round);
-        }
-        let claimed = ids.len();
-        let (retry, alone) = match fire_batch(state, &ids).await {
-            Ok((events, intents, retry)) => {
-                round.incidents += claimed - retry.len();
-                round.events += events;
-                round.intents += intents;
-                (retry, false)
-            }
-            // One of them is at fault: fire each alone, to find it.
-            Err(e) if e.fault() == Fault::Row => (ids, true),
-            Err(e) => return Err(e),
+        let Some(batch) = current.take() else {
+            break;
         };
-        // Those that lost a race to a concurrent command, or all of the
-        // batch to isolate a failing one: one by one.
-        let overrides = overrides_now(state, now).await?;
-        for id in retry {
-            match fire_incident(state, &id, &overrides).await {
-                Ok((events, intents)) => {
-                    round.incidents += 1;
-                    round.events += events;
-                    round.intents += intents;
-                }
-                Err(e) if alone && e.fault() == Fault::Row => {
-                    let error = e.to_string();
-                    let now = state.incidents.clock.now();
-                    let tried = state
-                        .incidents
-                        .store
-                        .timers_failed(&id, &token, &error, now, now + RETRY_FAILED, MAX_TRIES)
-                        .await?;
-                    crate::set_aside::tried(Queue::Timers, &id, &error, tried);
-                    round.failed += 1;
-                }
-                Err(e) => return Err(e),
+        // The next claim takes the writer before this batch's write does.
+        let next = claim(state).await?;
+        let written = match decided {
+            Ok(items) => {
+                let incidents = state.incidents.clone();
+                let write = tokio::spawn(async move { write_batch(&incidents, items).await });
+                let next_decided = match &next {
+                    Some(c) => Some(decide_batch(state, &c.ids).await),
+                    None => None,
+                };
+                let written = write.await.unwrap_or_else(|e| {
+                    Err(ChangeError::Store(firebell_store::StoreError::Corrupt(
+                        format!("a batch of timers stopped: {e}"),
+                    )))
+                });
+                decided = next_decided.unwrap_or(Ok(Vec::new()));
+                written
             }
-        }
+            Err(e) => {
+                decided = match &next {
+                    Some(c) => decide_batch(state, &c.ids).await,
+                    None => Ok(Vec::new()),
+                };
+                Err(e)
+            }
+        };
+        settle(state, batch, written, &mut round).await?;
+        current = next;
     }
     Ok(round)
 }
 
-/// Fire the claimed incidents' due duties, all appended in one transaction
-/// (one commit for the round, not one per incident). Returns the events and
-/// intents written and the incidents to retry alone (a concurrent write won).
-async fn fire_batch(
+/// Count a written batch, and fire alone what it left out: the incidents
+/// that lost a race to a concurrent command, or all of them when one is at
+/// fault, to find it and set it aside.
+async fn settle(
     state: &Scheduler,
-    ids: &[String],
-) -> Result<(usize, usize, Vec<String>), ChangeError> {
+    batch: Claim,
+    written: Result<(usize, usize, Vec<String>), ChangeError>,
+    round: &mut Round,
+) -> Result<(), ChangeError> {
+    let claimed = batch.ids.len();
+    let (retry, alone) = match written {
+        Ok((events, intents, retry)) => {
+            round.incidents += claimed - retry.len();
+            round.events += events;
+            round.intents += intents;
+            (retry, false)
+        }
+        Err(e) if e.fault() == Fault::Row => (batch.ids, true),
+        Err(e) => return Err(e),
+    };
+    if retry.is_empty() {
+        return Ok(());
+    }
+    let overrides = overrides_now(state, batch.now).await?;
+    for id in retry {
+        match fire_incident(state, &id, &overrides).await {
+            Ok((events, intents)) => {
+                round.incidents += 1;
+                round.events += events;
+                round.intents += intents;
+            }
+            Err(e) if alone && e.fault() == Fault::Row => {
+                let error = e.to_string();
+                let now = state.incidents.clock.now();
+                let tried = state
+                    .incidents
+                    .store
+                    .timers_failed(
+                        &id,
+                        &batch.token,
+                        &error,
+                        now,
+                        now + RETRY_FAILED,
+                        MAX_TRIES,
+                    )
+                    .await?;
+                crate::set_aside::tried(Queue::Timers, &id, &error, tried);
+                round.failed += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Decide what the claimed incidents' due duties write, read in one query.
+/// An incident with nothing due after all (the policy changed, or the timer
+/// was stale) has its agenda rewritten so the timer does not come back.
+async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Append>, ChangeError> {
     let now = state.incidents.clock.now();
     let policy = state.incidents.policy.policy();
     let overrides = overrides_now(state, now).await?;
     let mut items = Vec::with_capacity(ids.len());
-    for id in ids {
-        let Some(current) = state.incidents.store.get_incident(id).await? else {
-            continue;
-        };
+    for current in state.incidents.store.get_incidents(ids).await? {
         let firing = escalation::fire(&current, &policy, &overrides, now);
         if firing.events.is_empty() {
-            // Nothing due after all (the policy changed, or the timer was
-            // stale): rewrite the agenda so the timer does not come back.
-            state.incidents.replan(id).await?;
+            state.incidents.replan(&current.id).await?;
             continue;
         }
         let decision = Decision {
@@ -161,10 +223,20 @@ async fn fire_batch(
             Vec::new(),
         ));
     }
+    Ok(items)
+}
+
+/// Write a decided batch in one transaction (one commit for the batch, not
+/// one per incident). Returns the events and intents written and the
+/// incidents to retry alone (a concurrent write won).
+async fn write_batch(
+    incidents: &Incidents,
+    items: Vec<Append>,
+) -> Result<(usize, usize, Vec<String>), ChangeError> {
     if items.is_empty() {
         return Ok((0, 0, Vec::new()));
     }
-    let lost = state.incidents.append_batch(&items).await?;
+    let lost = incidents.append_batch(&items).await?;
     let (mut events, mut intents) = (0, 0);
     for (i, item) in items.iter().enumerate() {
         if !lost.contains(&i) {

@@ -229,8 +229,9 @@ forward! {
     /// processed stay pending if the write is refused.
     pub async fn append(&self, append: &Append) -> Result<(), StoreError>;
 
-    /// Many appends in one transaction, each in a savepoint; returns the
-    /// indexes of those that lost a race (nothing of them was written).
+    /// Many appends in one transaction, written table by table in
+    /// multi-row statements; returns the indexes of those that lost a race
+    /// (their incident moved on or is gone; nothing of them was written).
     pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError>;
 
     /// Replace an incident's timers (after a policy change, or when a due
@@ -449,6 +450,10 @@ forward! {
 
     /// The stored projection of an incident (what lists show).
     pub async fn get_incident(&self, id: &str) -> Result<Option<Incident>, StoreError>;
+
+    /// The stored projections of these incidents, by id; missing ones are
+    /// left out.
+    pub async fn get_incidents(&self, ids: &[String]) -> Result<Vec<Incident>, StoreError>;
 
     /// Incidents matching `filter`, newest declaration first, `limit` per page.
     pub async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError>;

@@ -31,6 +31,7 @@ store_tests!(
     acknowledgement_cancels_pages_and_resolution_everything,
     overrides_are_listed_removed_and_resolved_by_time,
     the_first_setting_wins,
+    a_batch_writes_what_one_append_at_a_time_writes,
 );
 
 // --- helpers -------------------------------------------------------------------
@@ -918,4 +919,205 @@ async fn the_first_setting_wins(db: &TestDb) {
     );
     one.close().await;
     two.close().await;
+}
+
+// --- batches ---------------------------------------------------------------------
+
+/// Three incidents with pages and timers pending, the third an alert
+/// group's open incident.
+async fn batch_fixture(store: &Store, group: &str) -> Vec<Incident> {
+    let a = open_with(store, vec![due(step(1), t0() + 10.minutes())]).await;
+    let mut reminder = intent("sara", false);
+    reminder.key = "reminder/sara/sms".into();
+    let a = change(
+        store,
+        &a,
+        t0(),
+        note("paged"),
+        vec![due(step(1), t0() + 10.minutes())],
+        vec![intent("omar", true), reminder],
+    )
+    .await
+    .unwrap();
+    let b = open_with(store, vec![due(step(1), t0() + 10.minutes())]).await;
+    let events = vec![declared(t0(), "Group down", "SEV2", &["checkout"])];
+    let c = store
+        .create_incident_for_group(
+            "INC-20261123",
+            3,
+            group,
+            &NewIncident {
+                state: Incident::from_events("", &events).unwrap(),
+                events,
+                timers: vec![due(step(1), t0() + 10.minutes())],
+            },
+            &[],
+            &|_| None,
+        )
+        .await
+        .unwrap();
+    let c = change(
+        store,
+        &c,
+        t0(),
+        note("paged"),
+        vec![],
+        vec![intent("ali", false)],
+    )
+    .await
+    .unwrap();
+    vec![a, b, c]
+}
+
+/// The writes of one scheduler round over a fixture: `a` acknowledged (its
+/// page cancelled, a reminder kept, a new timer), `b` fired (a page, and
+/// services and severity changed under it), `c` resolved.
+fn batch_changes(fixture: &[Incident]) -> Vec<Append> {
+    let at = t0() + 10.minutes();
+    let write = |inc: &Incident, kind: EventKind, timers: Vec<Due>, intents: Vec<Intent>| {
+        let (state, events) = inc.advance(vec![kind], at, "system");
+        Append {
+            state,
+            expected_version: inc.version,
+            events,
+            timers,
+            intents,
+            alerts: Vec::new(),
+        }
+    };
+    let a = write(
+        &fixture[0],
+        EventKind::Acknowledged,
+        vec![due(Duty::CommanderReminder, t0() + 20.minutes())],
+        vec![],
+    );
+    let mut b = write(
+        &fixture[1],
+        EventKind::SeverityChanged {
+            from: "SEV1".into(),
+            to: "SEV2".into(),
+            reason: "contained".into(),
+        },
+        vec![due(step(2), t0() + 30.minutes())],
+        vec![intent("omar", true), intent("omar", true)],
+    );
+    b.state.services = vec!["search".into(), "checkout".into(), "search".into()];
+    let c = write(&fixture[2], resolve(), vec![], vec![]);
+    vec![a, b, c]
+}
+
+/// What a reader sees of an incident: its log, its pages, its timers' next
+/// instant and the lists it is found in.
+async fn observed(store: &Store, inc: &Incident) -> String {
+    let events: Vec<(u64, String)> = store
+        .load_events(&inc.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, e.kind.type_name().to_string()))
+        .collect();
+    let mut pages: Vec<(String, String, NotificationState)> = notifications(store, inc)
+        .await
+        .into_iter()
+        .map(|n| (n.intent_key, n.person, n.state))
+        .collect();
+    pages.sort_by(|x, y| x.0.cmp(&y.0));
+    let state = store.get_incident(&inc.id).await.unwrap().unwrap();
+    let mut listed = Vec::new();
+    for (service, severity) in [
+        ("checkout", "SEV1"),
+        ("checkout", "SEV2"),
+        ("search", "SEV2"),
+        ("search", "SEV1"),
+    ] {
+        let page = store
+            .list_incidents(&firebell_store::IncidentFilter {
+                service: Some(service.into()),
+                severities: vec![severity.into()],
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if page.items.iter().any(|i| i.id == inc.id) {
+            listed.push(format!("{service}/{severity}"));
+        }
+    }
+    format!(
+        "v{} {:?} {:?} events {events:?} pages {pages:?} listed {listed:?}",
+        state.version, state.status, state.services
+    )
+}
+
+/// The scheduler's batch writes exactly what the same appends write one at
+/// a time (the log, the projection, the service index, timers, pages and
+/// their cancellation, the release of alert groups), and leaves out whole
+/// the appends whose incident moved on, is gone, or comes twice.
+async fn a_batch_writes_what_one_append_at_a_time_writes(db: &TestDb) {
+    let store = db.connect().await;
+    let singly = batch_fixture(&store, "one-by-one").await;
+    let batched = batch_fixture(&store, "batched").await;
+    for append in batch_changes(&singly) {
+        store.append(&append).await.expect("append");
+    }
+    let mut batch = batch_changes(&batched);
+    // Three that must lose: a second write of `a` at the version the first
+    // replaces, an incident that does not exist, and one that moved on.
+    batch.push(batch_changes(&batched).remove(0));
+    let mut ghost = batch_changes(&batched).remove(1);
+    ghost.state.id = "INC-20261123-999".into();
+    batch.push(ghost);
+    let moved = open_with(&store, vec![]).await;
+    let (state, events) = moved.advance(vec![note("stale")], t0(), "system");
+    change(&store, &moved, t0(), note("a person"), vec![], vec![])
+        .await
+        .unwrap();
+    batch.push(Append {
+        state,
+        expected_version: moved.version,
+        events,
+        timers: vec![due(step(1), t0())],
+        intents: vec![intent("lost", true)],
+        alerts: Vec::new(),
+    });
+    let lost = store.append_batch(&batch).await.expect("batch");
+    assert_eq!(lost, [3, 4, 5]);
+    for (one, many) in singly.iter().zip(&batched) {
+        let (one, many) = (observed(&store, one).await, observed(&store, many).await);
+        assert_eq!(one, many);
+    }
+    // What the comparison shows, spelled out once.
+    let a = observed(&store, &batched[0]).await;
+    assert!(
+        a.contains("(\"reminder/sara/sms\", \"sara\", Pending)"),
+        "{a}"
+    );
+    assert!(a.contains("\"omar\", Cancelled)"), "{a}");
+    let b = observed(&store, &batched[1]).await;
+    assert!(
+        b.contains(r#"listed ["checkout/SEV2", "search/SEV2"]"#),
+        "{b}"
+    );
+    assert_eq!(b.matches("\"omar\", Pending").count(), 1, "{b}");
+    let c = observed(&store, &batched[2]).await;
+    assert!(c.contains("\"ali\", Cancelled"), "{c}");
+    assert_eq!(
+        store.open_incident_for_group("batched").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.open_incident_for_group("one-by-one").await.unwrap(),
+        None
+    );
+    // The losers wrote nothing.
+    assert!(notifications(&store, &moved).await.is_empty());
+    assert_eq!(store.load_events(&moved.id).await.unwrap().len(), 2);
+    // Timers: `a` owes a reminder at +20m, `b` a step at +30m, `c` nothing.
+    let claimed = store
+        .claim_due_incidents(t0() + 25.minutes(), 100, "t", lease(t0() + 25.minutes()))
+        .await
+        .unwrap();
+    let mut expected = vec![singly[0].id.clone(), batched[0].id.clone()];
+    expected.sort();
+    assert_eq!(claimed, expected);
 }

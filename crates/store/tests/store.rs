@@ -2851,7 +2851,7 @@ async fn unsupported_urls_are_refused() {
 }
 
 /// A batch of firings where one incident moved on meanwhile: that one is
-/// rolled back alone (its savepoint) and reported; the rest is written.
+/// left out and reported; the rest is written.
 async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
     let store = &db.connect().await;
     let a = create(store, "INC-20261123", t0(), "P1", &[]).await;

@@ -29,6 +29,9 @@ macro_rules! operations {
         mod alerts {
             include!("../sql/alerts.rs");
         }
+        mod batch {
+            include!("../sql/batch.rs");
+        }
         mod changes {
             include!("../sql/changes.rs");
         }

@@ -6,9 +6,9 @@ use firebell_core::{Event, Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
 use crate::codec::{
-    check_append, check_new, decode_event, decode_incident, distinct_services, effective_limit,
-    encode_event, encode_incident, format_id, from_ms, into_page, is_unique_violation, list_query,
-    status_counts, to_i64, to_ms, to_u64,
+    KEYS_PER_QUERY, check_append, check_new, decode_event, decode_incident, distinct_services,
+    effective_limit, encode_event, encode_incident, format_id, from_ms, into_page,
+    is_unique_violation, list_query, status_counts, to_i64, to_ms, to_u64,
 };
 use crate::{Append, FirstDuties, IncidentFilter, IncidentPage, NewIncident, StoreError};
 
@@ -56,39 +56,6 @@ impl Handle {
         Ok(())
     }
 
-    /// Many appends in one transaction (one fsync for a whole scheduler
-    /// round), each in its own savepoint: one that lost a race to a
-    /// concurrent command is rolled back alone, and its index returned.
-    pub(crate) async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
-        let _t = Self::timer("append_batch");
-        for a in appends {
-            check_append(&a.state, a.expected_version, &a.events)?;
-        }
-        let mut tx = if appends.iter().any(Append::writes_alerts) {
-            self.begin_alert_write().await?
-        } else {
-            self.begin_write().await?
-        };
-        let mut lost = Vec::new();
-        for (i, append) in appends.iter().enumerate() {
-            let mut sp = sqlx::Connection::begin(&mut *tx).await?;
-            match write(&mut sp, append).await {
-                Ok(()) => sp.commit().await?,
-                Err(StoreError::Conflict { .. } | StoreError::NotFound(_)) => {
-                    sp.rollback().await?;
-                    lost.push(i);
-                }
-                Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                    sp.rollback().await?;
-                    lost.push(i);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        tx.commit().await?;
-        Ok(lost)
-    }
-
     pub(crate) async fn load_events(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         let _t = Self::timer("load_events");
         let rows: Vec<(i64, String)> = sqlx::query_as(
@@ -109,6 +76,25 @@ impl Handle {
             .fetch_optional(self.reader())
             .await?;
         state.map(|s| decode_incident(id, &s)).transpose()
+    }
+
+    pub(crate) async fn get_incidents(&self, ids: &[String]) -> Result<Vec<Incident>, StoreError> {
+        let _t = Self::timer("get_incidents");
+        let mut incidents = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(KEYS_PER_QUERY) {
+            let mut q =
+                sqlx::QueryBuilder::<Db>::new("SELECT id, state FROM incidents WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(") ORDER BY id");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(self.reader()).await?;
+            for (id, state) in rows {
+                incidents.push(decode_incident(&id, &state)?);
+            }
+        }
+        Ok(incidents)
     }
 
     pub(crate) async fn list_incidents(
