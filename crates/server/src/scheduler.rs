@@ -105,12 +105,16 @@ pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
     };
     // Bounded, so a timer that keeps coming back due (a policy reload racing
     // a round) cannot hold one call forever; the next round picks up the rest.
-    for _ in 0..MAX_BATCHES {
+    for i in 1..=MAX_BATCHES {
         let Some(batch) = current.take() else {
             break;
         };
-        // The next claim takes the writer before this batch's write does.
-        let next = claim(state).await?;
+        // The next claim takes the writer before this batch's write does;
+        // none after the last batch (it would wait for its lease to lapse).
+        let next = match i < MAX_BATCHES {
+            true => claim(state).await?,
+            false => None,
+        };
         let written = match decided {
             Ok(items) => {
                 let incidents = state.incidents.clone();

@@ -117,7 +117,32 @@ on_both_backends!(
     two_replicas_racing_for_the_same_timers_fire_each_step_once,
     a_declaration_queues_its_first_page_in_the_same_write,
     a_step_that_reaches_nobody_is_loud,
+    more_timers_due_at_once_than_a_batch_holds_all_fire_once,
 );
+
+/// A mass event: more incidents due at once than one scheduler batch holds
+/// (1,000). One call fires them all, batch after batch (each claimed while
+/// the one before is written), every step once with its page queued; the
+/// next call finds nothing.
+async fn more_timers_due_at_once_than_a_batch_holds_all_fire_once(backend: Backend) {
+    let recv = Receiver::start().await;
+    let (_dir, source) = policy(&recv, "");
+    let app = TestApp::spawn_with_policy(backend, source).await;
+    let mut ids = Vec::new();
+    for _ in 0..2_001 {
+        ids.push(declare_p0(&app).await);
+    }
+    app.advance_mins(30);
+    let round = app.tick().await;
+    assert_eq!(round.incidents, 2_001, "{round:?}");
+    assert_eq!(round.intents, 2_001, "one page each, for Sara: {round:?}");
+    assert_eq!(app.tick().await.incidents, 0, "nothing fires twice");
+    for id in [&ids[0], &ids[999], &ids[1_000], &ids[1_999], &ids[2_000]] {
+        let steps = app.events_of(id, "escalated").await;
+        let levels: Vec<u64> = steps.iter().map(|s| s["level"].as_u64().unwrap()).collect();
+        assert_eq!(levels, [0, 1], "{id}");
+    }
+}
 
 /// Issue 16: a P0 whose step reaches nobody is not silent. The timeline
 /// says who could not be reached, the admins are paged with the reason, and
