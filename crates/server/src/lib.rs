@@ -191,6 +191,9 @@ impl Server {
             urgent: Default::default(),
             fast_lane: Default::default(),
         };
+        // A log left full by a crash counts against the backlog limit from
+        // the first request on, not once the merger has drained it.
+        ingest::refresh_backlog(&pipeline).await?;
         let state = AppState(Arc::new(Shared {
             processor: ingest::processor::Processor::new(incidents.clone(), pipeline.clone()),
             scheduler: scheduler::Scheduler::new(incidents.clone(), schedule),

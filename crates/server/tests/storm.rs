@@ -161,7 +161,29 @@ on_both_backends!(
     the_fast_lane_and_the_batch_never_count_an_alert_twice,
     refreshes_keep_an_alert_firing_with_half_the_writes,
     a_refresh_racing_a_resolve_never_hides_it,
+    a_restart_counts_the_log_it_finds_against_the_backlog,
 );
+
+/// A crash leaves reports in the log. The restarted process counts them
+/// from its first request (the limit that answers 429 reads this count, and
+/// `/metrics` shows it), not only once its merger has drained them.
+async fn a_restart_counts_the_log_it_finds_against_the_backlog(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    for batch in 0..3 {
+        let (status, body) = app.post("/api/v2/alerts", flood_batch(batch, 100)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(app.state().ingest.backlog(), 300);
+    app.restart().await;
+    assert_eq!(backlog(&app).await, 300, "nothing was merged");
+    assert_eq!(
+        app.state().ingest.backlog(),
+        300,
+        "and the new process knows"
+    );
+    process_pending(&app.state().processor).await.unwrap();
+    assert_eq!(app.state().ingest.backlog(), 0);
+}
 
 /// Prometheus's pattern: an alert re-sent every minute with `endsAt` four
 /// minutes ahead. Refreshes are answered at the door while the stored
