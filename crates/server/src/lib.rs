@@ -149,6 +149,9 @@ impl Server {
     /// Connect and migrate the database and load the policy; fails with a
     /// readable message if either is unusable.
     pub async fn open(config: &ServerConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        // Before anything is counted: what start-up records (the backlog a
+        // crash left, the migrations' queries) is not lost.
+        let _ = metrics::handle();
         let policy =
             PolicyHandle::load(config.policy.clone(), clock.now()).map_err(anyhow::Error::msg)?;
         let store = Store::connect(&config.database_url).await.map_err(|e| {
