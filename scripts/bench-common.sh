@@ -4,6 +4,8 @@
 #   start_firebell PORT [serve flags…]       sets fb_pid, token (fresh SQLite)
 #   start_alertmanager PORT CONFIG_YAML      sets am_pid
 #   bench_machine                            prints the machine and versions
+#   quiet_policy NAME                        writes $work/policy.toml: every
+#                                            alert one P3 that pages nobody
 
 bench_build() {
   CARGO_TARGET_DIR="$1" cargo build --release -p firebell >&2
@@ -34,4 +36,21 @@ start_alertmanager() {
 
 bench_machine() {
   echo "machine: $(nproc) cores, $(uname -sr); firebell $("$bin" --version | cut -d' ' -f2), $(prometheus-alertmanager --version 2>&1 | head -1)"
+}
+
+# A policy that routes every alert into one never-paging P3 group per
+# alertname: the load is ingest alone.
+quiet_policy() {
+  cat >"$work/policy.toml" <<TOML
+version = 1
+[organization]
+name = "$1"
+[[severities]]
+name = "P3"
+paging = "never"
+[routing]
+group_by = ["alertname"]
+severity = "P3"
+TOML
+  "$bin" policy check "$work/policy.toml" >&2
 }

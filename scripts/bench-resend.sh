@@ -13,18 +13,7 @@ alerts="${1:-200000}" every="${2:-15}" cycles="${3:-4}"
 bench_build "${4:-target}"
 fb_port=18185 am_port=19195
 
-cat >"$work/policy.toml" <<TOML
-version = 1
-[organization]
-name = "Resend bench"
-[[severities]]
-name = "P3"
-paging = "never"
-[routing]
-group_by = ["alertname"]
-severity = "P3"
-TOML
-"$bin" policy check "$work/policy.toml" >&2
+quiet_policy "Resend bench"
 start_alertmanager "$am_port" "$(printf 'route:\n  receiver: blackhole\n  group_by: [alertname]\nreceivers:\n  - name: blackhole\n')"
 start_firebell "$fb_port" --policy "$work/policy.toml"
 bench_machine

@@ -16,18 +16,7 @@ bench_build "${3:-target}"
 port=18186
 url="http://127.0.0.1:$port"
 
-cat >"$work/policy.toml" <<TOML
-version = 1
-[organization]
-name = "Restart bench"
-[[severities]]
-name = "P3"
-paging = "never"
-[routing]
-group_by = ["alertname"]
-severity = "P3"
-TOML
-"$bin" policy check "$work/policy.toml" >&2
+quiet_policy "Restart bench"
 start_firebell "$port" --policy "$work/policy.toml"
 bench_machine
 

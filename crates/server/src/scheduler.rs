@@ -115,29 +115,21 @@ pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
             true => claim(state).await?,
             false => None,
         };
-        let written = match decided {
-            Ok(items) => {
-                let incidents = state.incidents.clone();
-                let write = tokio::spawn(async move { write_batch(&incidents, items).await });
-                let next_decided = match &next {
-                    Some(c) => Some(decide_batch(state, &c.ids).await),
-                    None => None,
-                };
-                let written = write.await.unwrap_or_else(|e| {
-                    Err(ChangeError::Store(firebell_store::StoreError::Corrupt(
-                        format!("a batch of timers stopped: {e}"),
-                    )))
-                });
-                decided = next_decided.unwrap_or(Ok(Vec::new()));
-                written
-            }
-            Err(e) => {
-                decided = match &next {
-                    Some(c) => decide_batch(state, &c.ids).await,
-                    None => Ok(Vec::new()),
-                };
-                Err(e)
-            }
+        let write = decided.map(|items| {
+            let incidents = state.incidents.clone();
+            tokio::spawn(async move { write_batch(&incidents, items).await })
+        });
+        decided = match &next {
+            Some(c) => decide_batch(state, &c.ids).await,
+            None => Ok(Vec::new()),
+        };
+        let written = match write {
+            Ok(write) => write.await.unwrap_or_else(|e| {
+                Err(ChangeError::Store(firebell_store::StoreError::Corrupt(
+                    format!("a batch of timers stopped: {e}"),
+                )))
+            }),
+            Err(e) => Err(e),
         };
         settle(state, batch, written, &mut round).await?;
         current = next;
