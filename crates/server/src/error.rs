@@ -193,6 +193,7 @@ impl From<StoreError> for ApiError {
             _ if e.outage().is_some() => ApiError::Unavailable(e.to_string()),
             StoreError::InvalidUrl(_)
             | StoreError::Corrupt(_)
+            | StoreError::InUse(_)
             | StoreError::Migration(_)
             | StoreError::Database(_)
             | StoreError::Row { .. } => ApiError::Internal(e.to_string()),

@@ -157,6 +157,9 @@ impl Server {
         let store = Store::connect(&config.database_url).await.map_err(|e| {
             anyhow::anyhow!("cannot open database {}: {e}", redact(&config.database_url))
         })?;
+        store.lock_alerts().await.map_err(|e| {
+            anyhow::anyhow!("cannot open database {}: {e}", redact(&config.database_url))
+        })?;
         // Measured before any worker starts, so a replica started with a
         // wrong clock claims nothing even once.
         let clock_guard = Arc::new(skew::ClockGuard::new(clock, config.max_clock_skew));

@@ -7,7 +7,7 @@
 //! byte: an event, a cursor, an alert or an id written by one reads the same
 //! in the other.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
+use crate::alert_ids::KeyLookup;
 use crate::{
     AlertFilter, Backend, ChangeRecord, IncidentFilter, IncidentPage, ProcessedAlert, StoreError,
 };
@@ -423,6 +424,10 @@ pub(crate) use alert_columns;
 /// An `alerts` row as read, before its JSON and instants are checked.
 #[derive(sqlx::FromRow)]
 pub(crate) struct AlertRow {
+    /// Selected on SQLite only, where rows are found by it (see
+    /// [`crate::alert_ids`]).
+    #[sqlx(default)]
+    id: Option<i64>,
     key: String,
     source: String,
     labels: String,
@@ -439,6 +444,15 @@ pub(crate) struct AlertRow {
 }
 
 impl AlertRow {
+    /// The row's id, where it was selected.
+    pub(crate) fn id(&self) -> Option<i64> {
+        self.id
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     pub(crate) fn into_alert(self) -> Result<Alert, StoreError> {
         let what = |field: &str| format!("{field} of alert {}", self.key);
         Ok(Alert {
@@ -709,33 +723,69 @@ pub(crate) fn logged_keys(incoming: &[Logged]) -> Vec<&str> {
         .collect()
 }
 
-/// `SELECT` the stored alerts with these keys (at most [`KEYS_PER_QUERY`]).
-pub(crate) fn select_alerts_by_key<DB>(keys: &[&str]) -> QueryBuilder<DB>
+/// `SELECT` the stored alerts with these keys (at most [`KEYS_PER_QUERY`]):
+/// by the key index, or by each key's candidate ids, with the `id` column.
+/// A candidate may hold another key (see [`crate::alert_ids`]): pass the rows
+/// through [`keep_keys`].
+pub(crate) fn select_alerts_by_key<DB>(keys: &[&str], lookup: KeyLookup<'_>) -> QueryBuilder<DB>
 where
     DB: Database,
     DB::Arguments: Default,
     String: for<'q> Encode<'q, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::<DB>::new(concat!(
-        "SELECT ",
-        alert_columns!(),
-        " FROM alerts WHERE key IN ("
-    ));
-    let mut list = qb.separated(", ");
-    for key in keys {
-        list.push_bind(key.to_string());
+    match lookup {
+        KeyLookup::Index => {
+            let mut qb = QueryBuilder::<DB>::new(concat!(
+                "SELECT ",
+                alert_columns!(),
+                " FROM alerts WHERE key IN ("
+            ));
+            let mut list = qb.separated(", ");
+            for key in keys {
+                list.push_bind(key.to_string());
+            }
+            qb.push(")");
+            qb
+        }
+        KeyLookup::Ids(ids) => {
+            let candidates: Vec<i64> = keys.iter().flat_map(|k| ids.candidates(k)).collect();
+            let mut qb = QueryBuilder::<DB>::new(concat!(
+                "SELECT id, ",
+                alert_columns!(),
+                " FROM alerts WHERE "
+            ));
+            if candidates.is_empty() {
+                qb.push("FALSE");
+                return qb;
+            }
+            qb.push("id IN (");
+            let mut list = qb.separated(", ");
+            for id in candidates {
+                list.push_bind(id);
+            }
+            qb.push(")");
+            qb
+        }
     }
-    qb.push(")");
-    qb
 }
 
-/// One multi-row `INSERT … ON CONFLICT (key) DO UPDATE` for these rows (at
-/// most [`ROWS_PER_STATEMENT`]). Every field of the merged alert is written;
+/// The rows whose key is one of `keys`.
+pub(crate) fn keep_keys(mut rows: Vec<AlertRow>, keys: &[&str]) -> Vec<AlertRow> {
+    let keys: HashSet<&str> = keys.iter().copied().collect();
+    rows.retain(|r| keys.contains(r.key.as_str()));
+    rows
+}
+
+/// One multi-row `INSERT … ON CONFLICT DO UPDATE` for these rows (at most
+/// [`ROWS_PER_STATEMENT`]): on the key, or, where `ids` gives each row's id
+/// (SQLite, see [`crate::alert_ids`]), on the id. Every field of the merged alert is written;
 /// `pending` only ever turns on here (processing turns it off), so a repeat
 /// that changes nothing cannot hide a change the processor has not seen yet.
 /// `processed_firing` is the processor's and is left alone.
 pub(crate) fn upsert_alerts_query<DB>(
     rows: &[(Alert, bool)],
+    ids: Option<&[i64]>,
 ) -> Result<QueryBuilder<DB>, StoreError>
 where
     DB: Database,
@@ -747,17 +797,25 @@ where
     bool: for<'q> Encode<'q, DB> + Type<DB>,
 {
     struct Encoded<'a> {
+        id: Option<i64>,
         alert: &'a Alert,
         source: String,
         labels: String,
         annotations: String,
         pending: bool,
     }
+    if ids.is_some_and(|ids| ids.len() != rows.len()) {
+        return Err(StoreError::Corrupt(
+            "alert rows and their ids differ in number".into(),
+        ));
+    }
     let encoded = rows
         .iter()
-        .map(|(alert, pending)| {
+        .enumerate()
+        .map(|(i, (alert, pending))| {
             let what = |field: &str| format!("{field} of alert {}", alert.key);
             Ok(Encoded {
+                id: ids.map(|ids| ids[i]),
                 alert,
                 source: encode_enum(&alert.source, &what("source"))?,
                 labels: encode_json(&alert.labels, &what("labels"))?,
@@ -767,13 +825,20 @@ where
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
-    let mut qb = QueryBuilder::<DB>::new(
-        "INSERT INTO alerts (key, source, labels, annotations, starts_at_ms, ends_at_ms, \
+    let mut qb = QueryBuilder::<DB>::new(match ids {
+        Some(_) => "INSERT INTO alerts (id, ",
+        None => "INSERT INTO alerts (",
+    });
+    qb.push(
+        "key, source, labels, annotations, starts_at_ms, ends_at_ms, \
          generator_url, first_seen_at_ms, updated_at_ms, service, severity, group_key, \
          incident_id, pending, processed_firing) ",
     );
     qb.push_values(encoded, |mut row, e| {
         let a = e.alert;
+        if let Some(id) = e.id {
+            row.push_bind(id);
+        }
         row.push_bind(a.key.clone())
             .push_bind(e.source)
             .push_bind(e.labels)
@@ -790,14 +855,23 @@ where
             .push_bind(e.pending)
             .push("FALSE");
     });
+    qb.push(match ids {
+        Some(_) => " ON CONFLICT (id)",
+        None => " ON CONFLICT (key)",
+    });
     qb.push(
-        " ON CONFLICT (key) DO UPDATE SET source = excluded.source, labels = excluded.labels, \
+        " DO UPDATE SET source = excluded.source, labels = excluded.labels, \
          annotations = excluded.annotations, starts_at_ms = excluded.starts_at_ms, \
          ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url, \
          first_seen_at_ms = excluded.first_seen_at_ms, updated_at_ms = excluded.updated_at_ms, \
          service = excluded.service, severity = excluded.severity, group_key = excluded.group_key, \
          incident_id = excluded.incident_id, pending = alerts.pending OR excluded.pending",
     );
+    if ids.is_some() {
+        // An id holding another alert is never overwritten; the caller
+        // checks that every row was written.
+        qb.push(" WHERE alerts.key = excluded.key");
+    }
     Ok(qb)
 }
 
@@ -813,9 +887,12 @@ pub(crate) fn distinct_processed(alerts: &[ProcessedAlert]) -> Vec<&ProcessedAle
 /// Mark these alerts processed (at most [`ROWS_PER_STATEMENT`], distinct keys),
 /// each only if its `updated_at` is still the one the processor saw: an alert
 /// re-reported meanwhile stays pending. `incident` (the incident just created
-/// for them) overrides each alert's own `incident_id`.
+/// for them) overrides each alert's own `incident_id`. Each alert comes with
+/// a candidate id where rows are found by id (SQLite, see
+/// [`crate::alert_ids`]; an alert with several comes once for each), else
+/// with none and is found by key.
 pub(crate) fn mark_processed_query<DB>(
-    alerts: &[&ProcessedAlert],
+    alerts: &[(&ProcessedAlert, Option<i64>)],
     incident: Option<&str>,
 ) -> QueryBuilder<DB>
 where
@@ -826,8 +903,15 @@ where
     i64: for<'q> Encode<'q, DB> + Type<DB>,
     bool: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut qb = QueryBuilder::<DB>::new("WITH processed (key, seen_ms, firing, incident_id) AS (");
-    qb.push_values(alerts, |mut row, a| {
+    let by_id = alerts.iter().any(|(_, id)| id.is_some());
+    let mut qb = QueryBuilder::<DB>::new(match by_id {
+        true => "WITH processed (id, key, seen_ms, firing, incident_id) AS (",
+        false => "WITH processed (key, seen_ms, firing, incident_id) AS (",
+    });
+    qb.push_values(alerts, |mut row, (a, id)| {
+        if by_id {
+            row.push_bind(id.unwrap_or(0));
+        }
         row.push_bind(a.key.clone())
             .push_bind(to_ms(a.seen_updated_at))
             .push_bind(a.firing)
@@ -840,8 +924,12 @@ where
     qb.push(
         ") UPDATE alerts SET pending = FALSE, processed_firing = processed.firing, \
          incident_id = COALESCE(processed.incident_id, alerts.incident_id) \
-         FROM processed WHERE alerts.key = processed.key AND alerts.updated_at_ms = processed.seen_ms",
+         FROM processed WHERE ",
     );
+    if by_id {
+        qb.push("alerts.id = processed.id AND ");
+    }
+    qb.push("alerts.key = processed.key AND alerts.updated_at_ms = processed.seen_ms");
     qb
 }
 

@@ -20,6 +20,10 @@ pub enum StoreError {
     DuplicateToken(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another process writes this SQLite file's alerts (one process serves
+    /// a SQLite file).
+    #[error("{0}")]
+    InUse(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]

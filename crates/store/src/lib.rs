@@ -36,6 +36,7 @@
 //! 4. Resolution: resolving an incident releases its group in the same
 //!    transaction, so the group's next firing alert opens a new incident.
 
+mod alert_ids;
 mod backend;
 mod codec;
 mod error;
@@ -496,6 +497,16 @@ forward! {
     pub async fn delete_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError>;
 
     // --- alerts --------------------------------------------------------------
+
+    /// Make this process the one that writes the alerts: on SQLite, lock
+    /// the file against a second server (see `alert_ids`); a server does it
+    /// before serving. Nothing on PostgreSQL.
+    pub async fn lock_alerts(&self) -> Result<(), StoreError>;
+
+    /// Get the alerts ready to write: on SQLite, lock as [`Store::lock_alerts`]
+    /// and read the key → id map (about 3 s at a million alerts); done on
+    /// first use otherwise, and by the merger as it starts.
+    pub async fn open_alerts(&self) -> Result<(), StoreError>;
 
     /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
     /// statement: once this returns they are durable, and a sender may be

@@ -59,6 +59,13 @@ impl Target {
         Target::LapsedSignups,
     ];
 
+    /// [`Target::Alerts`]'s delete where rows are found by id (SQLite, see
+    /// [`crate::alert_ids`]): it returns what it deleted, for the key map.
+    pub(crate) const ALERTS_BY_ID: &'static str = "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts \
+         WHERE ends_at_ms IS NOT NULL AND ends_at_ms < $1 AND NOT pending \
+         AND NOT processed_firing AND (incident_id IS NULL OR incident_id IN \
+         (SELECT id FROM incidents WHERE status = 'resolved')) LIMIT $2) RETURNING id, key";
+
     /// The delete: at most `$2` rows that ended before `$1`.
     pub(crate) fn statement(self) -> &'static str {
         match self {

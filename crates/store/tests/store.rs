@@ -64,6 +64,7 @@ store_tests!(
     subscribers_confirm_fan_out_once_and_lapse,
     changes_crud,
     alerts_survive_reopen,
+    alerts_keep_one_row_per_key,
     heartbeats_keep_the_latest_ping,
     fired_batch_rolls_back_only_the_loser,
     leases_have_one_holder_until_they_lapse,
@@ -1498,6 +1499,67 @@ async fn alerts_log_merges_once_across_two_stores(db: &TestDb) {
     for store in stores {
         store.close().await;
     }
+}
+
+/// One row per alert key however the key comes back: merged again after a
+/// reopen (SQLite reads its key → id map back from the table), and firing
+/// again after a prune deleted its row. Rows are found by key through that
+/// map on SQLite, which has no index on `key` to refuse a second row.
+async fn alerts_keep_one_row_per_key(db: &TestDb) {
+    use firebell_store::PruneBefore;
+    let day = |n: i64| t0() - (24 * n).hours();
+    let rows_of = |alerts: &[Alert], key: &str| alerts.iter().filter(|a| a.key == key).count();
+    {
+        let store = db.connect().await;
+        let merged = ingest(
+            &store,
+            day(10),
+            &[
+                report("a", "api", day(10), None),
+                report("b", "api", day(10), Some(day(9))),
+            ],
+        )
+        .await;
+        store
+            .mark_alerts_processed(&[processed(&merged[1], false)])
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let store = db.connect().await;
+    ingest(&store, day(8), &[report("a", "api", day(8), None)]).await;
+    let all = store.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(rows_of(&all, "a"), 1, "{all:?}");
+    assert_eq!(get_alert(&store, "a").await.starts_at, day(8));
+    assert_eq!(
+        store.get_alert("a").await.unwrap().map(|a| a.starts_at),
+        Some(day(8))
+    );
+
+    // `b` ended long ago and was processed: pruned, then it fires again.
+    let before = PruneBefore {
+        alerts: day(7),
+        silences: day(7),
+        changes: day(30),
+        subscriber_messages: day(30),
+        lapsed_signups: day(7),
+    };
+    assert_eq!(store.prune(&before).await.unwrap().alerts, 1);
+    assert_eq!(store.get_alert("b").await.unwrap(), None);
+    for n in [6, 5] {
+        ingest(&store, day(n), &[report("b", "api", day(n), None)]).await;
+    }
+    let all = store.list_alerts(&AlertFilter::default()).await.unwrap();
+    assert_eq!(rows_of(&all, "b"), 1, "{all:?}");
+    assert_eq!(rows_of(&all, "a"), 1, "{all:?}");
+    assert_eq!(pending_keys(&store).await, ["a", "b"]);
+    let b = store.get_alert("b").await.unwrap().expect("b fires again");
+    store
+        .mark_alerts_processed(&[processed(&b, true)])
+        .await
+        .unwrap();
+    assert_eq!(pending_keys(&store).await, ["a"]);
+    store.close().await;
 }
 
 /// Only processing clears `pending`: a repeat that changes nothing must not
@@ -3263,4 +3325,54 @@ async fn subscribers_confirm_fan_out_once_and_lapse(db: &TestDb) {
         store.get_subscriber("s1").await.unwrap().unwrap().state,
         SubscriberState::Unsubscribed
     );
+}
+
+/// SQLite: the store that writes a file's alerts holds a lock beside it, so
+/// a second process (here, another lock on the file) is refused with a
+/// plain reason instead of adding rows the first one's key map does not know.
+#[tokio::test]
+async fn sqlite_alerts_have_one_writer_process() {
+    let db = TestDb::sqlite();
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let other = std::fs::File::create(format!("{path}.alerts.lock")).unwrap();
+    other.lock().unwrap();
+    // Opening is fine (the CLI's token commands do it beside a server).
+    let store = db.connect().await;
+    let refused = store.lock_alerts().await.unwrap_err();
+    assert!(matches!(refused, StoreError::InUse(_)), "{refused}");
+    let refused = store.open_alerts().await.unwrap_err();
+    assert!(matches!(refused, StoreError::InUse(_)), "{refused}");
+    assert!(
+        refused.to_string().contains("one Firebell process"),
+        "{refused}"
+    );
+    let merge = store
+        .merge_logged_alerts(10, |_, _, _| unreachable!("nothing is logged"))
+        .await;
+    assert!(merge.is_ok(), "an empty log needs no lock: {merge:?}");
+    store
+        .log_alerts(
+            t0(),
+            &[LogEntry::encode(&[report("a", "api", t0(), None)]).unwrap()],
+            &[],
+        )
+        .await
+        .unwrap();
+    let merge = store
+        .merge_logged_alerts(10, |p, r, at| merge_at(at)(p, r))
+        .await;
+    assert!(matches!(merge, Err(StoreError::InUse(_))), "{merge:?}");
+    other.unlock().unwrap();
+    let merged = store
+        .merge_logged_alerts(10, |p, r, at| merge_at(at)(p, r))
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), 1, "once the other process is gone");
+    let second = db.connect().await;
+    let refused = second.lock_alerts().await;
+    assert!(
+        refused.is_ok(),
+        "stores of one process share the lock: {refused:?}"
+    );
+    store.close().await;
 }

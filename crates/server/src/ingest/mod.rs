@@ -522,6 +522,10 @@ const MERGE_POLL: Duration = Duration::from_secs(1);
 /// the processor after each slice. A task of its own, so merging the next
 /// slice overlaps with processing the last one. Runs until dropped.
 pub async fn run_merger(state: Pipeline) {
+    // Ready before the first merge needs it; the server answers meanwhile.
+    if let Err(e) = state.store.open_alerts().await {
+        tracing::error!(error = %e, "could not read where the alerts are; the first merge tries again");
+    }
     loop {
         tokio::select! {
             _ = state.ingest.appended.notified() => {}

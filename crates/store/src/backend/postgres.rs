@@ -195,6 +195,16 @@ impl PgStore {
         }
     }
 
+    /// Replicas share the database: nothing to lock.
+    pub(crate) fn hold_alerts_lock(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// How alert rows are found by key: by the index on `key`.
+    pub(crate) async fn key_lookup(&self) -> Result<crate::alert_ids::KeyLookup<'_>, StoreError> {
+        Ok(crate::alert_ids::KeyLookup::Index)
+    }
+
     /// [`PgStore::begin_alert_write`]; lanes matter only on SQLite's single
     /// writer connection.
     pub(crate) async fn begin_alert_write_in(&self, _lane: super::Lane) -> Result<Tx, StoreError> {

@@ -18,7 +18,10 @@
 //! own database, so there a single connection serves reads and writes, and it
 //! is never closed while the store is open (closing it would drop the data).
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::Connection;
@@ -28,6 +31,7 @@ use sqlx::sqlite::{
 
 use super::Lane;
 use super::turns::Turns;
+use crate::alert_ids::{AlertIds, KeyLookup};
 use crate::codec::OpTimer;
 use crate::{Backend, StoreError};
 
@@ -75,6 +79,83 @@ macro_rules! clock_ms {
     };
 }
 
+/// The key → id map of one SQLite file (see [`crate::alert_ids`]), shared
+/// by every store this process opens on the file (a restart within one
+/// process, tests), and the lock that keeps other processes from writing
+/// the file's alerts behind the map's back.
+#[derive(Debug)]
+struct SharedIds {
+    path: Option<PathBuf>,
+    /// The lock file, once locked.
+    held: Mutex<Option<std::fs::File>>,
+    ids: tokio::sync::OnceCell<AlertIds>,
+}
+
+/// The maps of the files this process has open, by path.
+static SHARED_IDS: LazyLock<Mutex<HashMap<PathBuf, Weak<SharedIds>>>> =
+    LazyLock::new(Default::default);
+
+impl SharedIds {
+    fn new(path: Option<PathBuf>) -> SharedIds {
+        SharedIds {
+            path,
+            held: Default::default(),
+            ids: Default::default(),
+        }
+    }
+
+    /// The map of the file at `path`, shared with the other stores of this
+    /// process that have it open.
+    fn of(path: &Path) -> Arc<SharedIds> {
+        let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let mut open = SHARED_IDS.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|_, shared| shared.strong_count() > 0);
+        if let Some(shared) = open.get(&path).and_then(Weak::upgrade) {
+            return shared;
+        }
+        let shared = Arc::new(SharedIds::new(Some(path.clone())));
+        open.insert(path, Arc::downgrade(&shared));
+        shared
+    }
+
+    /// Lock `<file>.alerts.lock` (if not yet), held while the map is: a
+    /// second process writing alerts would add rows this map does not know.
+    fn hold(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_some() {
+            return Ok(());
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".alerts.lock");
+        let in_use = |why: String| {
+            StoreError::InUse(format!(
+                "cannot lock {}: {why}; one Firebell process serves a SQLite file \
+                 (use PostgreSQL for several replicas)",
+                Path::new(&name).display()
+            ))
+        };
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(|e| in_use(e.to_string()))?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(in_use("another process holds it".into()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(in_use(e.to_string())),
+        }
+    }
+}
+
 /// SQLite behind a writer pool and a reader pool (the same pool in memory).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -82,6 +163,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Who takes the writer next: pipeline writes before bulk ones.
     turns: std::sync::Arc<Turns>,
+    /// Alert rows by key, loaded on first use (see [`crate::alert_ids`]).
+    alert_ids: std::sync::Arc<SharedIds>,
     /// Fault injection: the writer's `max_page_count`, 0 for no limit; kept
     /// here so a replaced writer connection gets it too.
     #[cfg(feature = "fault-injection")]
@@ -111,6 +194,7 @@ impl SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
                 turns: Default::default(),
+                alert_ids: std::sync::Arc::new(SharedIds::new(None)),
                 #[cfg(feature = "fault-injection")]
                 page_limit: Default::default(),
             });
@@ -161,12 +245,13 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
-            .connect_with(options.pragma("query_only", "ON"))
+            .connect_with(options.clone().pragma("query_only", "ON"))
             .await?;
         Ok(SqliteStore {
             writer,
             reader,
             turns: Default::default(),
+            alert_ids: SharedIds::of(options.get_filename()),
             #[cfg(feature = "fault-injection")]
             page_limit,
         })
@@ -200,6 +285,30 @@ impl SqliteStore {
     /// Where single-statement writes go.
     pub(crate) fn writer(&self) -> &SqlitePool {
         &self.writer
+    }
+
+    /// Take the lock that makes this process the file's one writer of
+    /// alerts (see [`SharedIds`]).
+    pub(crate) fn hold_alerts_lock(&self) -> Result<(), StoreError> {
+        self.alert_ids.hold()
+    }
+
+    /// How alert rows are found by key: by the ids this store keeps, read
+    /// from the table on first use (about 3 s at a million alerts).
+    pub(crate) async fn key_lookup(&self) -> Result<KeyLookup<'_>, StoreError> {
+        let shared = &self.alert_ids;
+        let ids = shared
+            .ids
+            .get_or_try_init(|| async {
+                shared.hold()?;
+                let _t = Self::timer("load_alert_ids");
+                let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, key FROM alerts")
+                    .fetch_all(&self.reader)
+                    .await?;
+                Ok::<_, StoreError>(AlertIds::load(rows))
+            })
+            .await?;
+        Ok(KeyLookup::Ids(ids))
     }
 
     /// A write transaction: it holds SQLite's write lock from the start. In

@@ -9,15 +9,25 @@ use firebell_core::alert::{Alert, IncomingAlert};
 use firebell_core::{Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
+use crate::alert_ids::KeyLookup;
 use crate::codec::{
     AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogEntry, ROWS_PER_STATEMENT, alert_columns,
     alert_counts, alert_limit, decode_logged, distinct_processed, group_taken, into_alerts,
-    list_alerts_query, log_insert_query, log_rows_query, logged_keys, mark_processed_query,
-    merge_batch, select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
+    keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
+    mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
+    upsert_alerts_query,
 };
 use crate::{AlertFilter, NewIncident, ProcessedAlert, StoreError};
 
 impl Handle {
+    pub(crate) async fn open_alerts(&self) -> Result<(), StoreError> {
+        self.key_lookup().await.map(|_| ())
+    }
+
+    pub(crate) async fn lock_alerts(&self) -> Result<(), StoreError> {
+        self.hold_alerts_lock()
+    }
+
     pub(crate) async fn log_alerts(
         &self,
         received_at: Timestamp,
@@ -58,6 +68,7 @@ impl Handle {
         if !any {
             return Ok(Vec::new());
         }
+        let lookup = self.key_lookup().await?;
         let mut tx = self
             .begin_alert_write_in(match lane {
                 crate::LogLane::Oldest => crate::backend::Lane::Bulk,
@@ -80,7 +91,7 @@ impl Handle {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
-        let merged = merge_log_rows(&mut tx, &seqs, merge).await;
+        let merged = merge_log_rows(&mut tx, lookup, &seqs, merge).await;
         match merged {
             Ok(results) => {
                 tx.commit().await?;
@@ -102,13 +113,14 @@ impl Handle {
         keys: &[String],
     ) -> Result<Vec<Alert>, StoreError> {
         let _t = Self::timer("pending_alerts_by_key");
+        let lookup = self.key_lookup().await?;
         let mut alerts = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KEYS_PER_QUERY) {
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let mut query = select_alerts_by_key::<Db>(&chunk);
+            let mut query = select_alerts_by_key::<Db>(&chunk, lookup);
             query.push(" AND pending ORDER BY updated_at_ms, key");
             let rows: Vec<AlertRow> = query.build_query_as().fetch_all(self.reader()).await?;
-            alerts.extend(into_alerts(rows)?);
+            alerts.extend(into_alerts(keep_keys(rows, &chunk))?);
         }
         Ok(alerts)
     }
@@ -194,6 +206,7 @@ impl Handle {
         first: crate::FirstDuties<'_>,
     ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident_for_group");
+        let lookup = self.key_lookup().await?;
         let mut tx = self.begin_alert_write().await?;
         // Checked first so a taken group does not even use up a number.
         if let Some(incident_id) = group_holder(&mut tx, group_key).await? {
@@ -217,8 +230,9 @@ impl Handle {
                 return Err(group_taken(group_key, holder));
             }
         }
-        mark_processed(&mut tx, alerts, Some(&incident.id)).await?;
-        let incident = super::incidents::write_first_duties(&mut tx, incident, first).await?;
+        mark_processed(&mut tx, lookup, alerts, Some(&incident.id)).await?;
+        let incident =
+            super::incidents::write_first_duties(&mut tx, lookup, incident, first).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -231,17 +245,23 @@ impl Handle {
         if alerts.is_empty() {
             return Ok(());
         }
+        let lookup = self.key_lookup().await?;
         let mut tx = self.begin_alert_write().await?;
-        mark_processed(&mut tx, alerts, None).await?;
+        mark_processed(&mut tx, lookup, alerts, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub(crate) async fn get_alert(&self, key: &str) -> Result<Option<Alert>, StoreError> {
         let _t = Self::timer("get_alert");
-        let mut query = select_alerts_by_key::<Db>(&[key]);
-        let row: Option<AlertRow> = query.build_query_as().fetch_optional(self.reader()).await?;
-        row.map(AlertRow::into_alert).transpose()
+        let lookup = self.key_lookup().await?;
+        let mut query = select_alerts_by_key::<Db>(&[key], lookup);
+        let rows: Vec<AlertRow> = query.build_query_as().fetch_all(self.reader()).await?;
+        keep_keys(rows, &[key])
+            .into_iter()
+            .next()
+            .map(AlertRow::into_alert)
+            .transpose()
     }
 
     pub(crate) async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
@@ -269,22 +289,53 @@ impl Handle {
     }
 }
 
-/// The incident a group's mapping names, if any.
 /// Merge the log rows `seqs` into the alerts and delete them, in `tx`.
-async fn merge_log_rows<F>(tx: &mut Conn, seqs: &[i64], merge: F) -> Result<Vec<Alert>, StoreError>
+async fn merge_log_rows<F>(
+    tx: &mut Conn,
+    lookup: KeyLookup<'_>,
+    seqs: &[i64],
+    merge: F,
+) -> Result<Vec<Alert>, StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
 {
     let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", seqs);
     let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
     let incoming = decode_logged(rows)?;
-    let stored = load_alerts(tx, &logged_keys(&incoming)).await?;
+    let (stored, mut stored_ids) = load_alerts(tx, lookup, &logged_keys(&incoming)).await?;
     let batch = merge_batch(&incoming, stored, merge)?;
-    for rows in batch.rows.chunks(ROWS_PER_STATEMENT) {
-        upsert_alerts_query::<Db>(rows)?
+    // Where rows are found by id, a new alert gets its id now, in the map
+    // before this transaction commits (see `crate::alert_ids`).
+    let ids: Option<Vec<i64>> = match lookup {
+        KeyLookup::Index => None,
+        KeyLookup::Ids(ids) => Some(
+            batch
+                .rows
+                .iter()
+                .map(|(a, _)| {
+                    stored_ids
+                        .remove(&a.key)
+                        .unwrap_or_else(|| ids.insert(&a.key))
+                })
+                .collect(),
+        ),
+    };
+    for (i, rows) in batch.rows.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let ids = ids
+            .as_deref()
+            .map(|ids| &ids[i * ROWS_PER_STATEMENT..i * ROWS_PER_STATEMENT + rows.len()]);
+        let written = upsert_alerts_query::<Db>(rows, ids)?
             .build()
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if ids.is_some() && written != rows.len() as u64 {
+            return Err(StoreError::InUse(
+                "an alert's row id holds another alert: something besides this process \
+                 writes the SQLite file's alerts"
+                    .into(),
+            ));
+        }
     }
     let mut delete = log_rows_query::<Db>("DELETE", seqs);
     delete.build().execute(&mut *tx).await?;
@@ -300,28 +351,50 @@ async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>
     )
 }
 
-/// The stored alerts with these keys, by key.
-async fn load_alerts(conn: &mut Conn, keys: &[&str]) -> Result<HashMap<String, Alert>, StoreError> {
+/// The stored alerts with these keys, by key, and where rows are found by
+/// id, their ids.
+async fn load_alerts(
+    conn: &mut Conn,
+    lookup: KeyLookup<'_>,
+    keys: &[&str],
+) -> Result<(HashMap<String, Alert>, HashMap<String, i64>), StoreError> {
     let mut stored = HashMap::with_capacity(keys.len());
+    let mut ids = HashMap::new();
     for chunk in keys.chunks(KEYS_PER_QUERY) {
-        let mut query = select_alerts_by_key::<Db>(chunk);
+        let mut query = select_alerts_by_key::<Db>(chunk, lookup);
         let rows: Vec<AlertRow> = query.build_query_as().fetch_all(&mut *conn).await?;
-        for row in rows {
+        for row in keep_keys(rows, chunk) {
+            if let Some(id) = row.id() {
+                ids.insert(row.key().to_string(), id);
+            }
             let alert = row.into_alert()?;
             stored.insert(alert.key.clone(), alert);
         }
     }
-    Ok(stored)
+    Ok((stored, ids))
 }
 
 /// Mark alerts processed inside the caller's transaction (see
 /// [`mark_processed_query`]).
 pub(super) async fn mark_processed(
     conn: &mut Conn,
+    lookup: KeyLookup<'_>,
     alerts: &[ProcessedAlert],
     incident: Option<&str>,
 ) -> Result<(), StoreError> {
-    for chunk in distinct_processed(alerts).chunks(ROWS_PER_STATEMENT) {
+    let distinct = distinct_processed(alerts);
+    let found: Vec<(&ProcessedAlert, Option<i64>)> = match lookup {
+        KeyLookup::Index => distinct.into_iter().map(|a| (a, None)).collect(),
+        KeyLookup::Ids(ids) => distinct
+            .into_iter()
+            .flat_map(|a| {
+                ids.candidates(&a.key)
+                    .into_iter()
+                    .map(move |id| (a, Some(id)))
+            })
+            .collect(),
+    };
+    for chunk in found.chunks(ROWS_PER_STATEMENT) {
         mark_processed_query::<Db>(chunk, incident)
             .build()
             .execute(&mut *conn)

@@ -31,6 +31,7 @@ impl Handle {
         if appends.is_empty() {
             return Ok(Vec::new());
         }
+        let lookup = self.key_lookup().await?;
         let mut tx = if appends.iter().any(Append::writes_alerts) {
             self.begin_alert_write().await?
         } else {
@@ -61,7 +62,7 @@ impl Handle {
                 if super::follow_ups::touches_follow_ups(&a.events) {
                     super::follow_ups::sync(&mut tx, &a.state).await?;
                 }
-                super::alerts::mark_processed(&mut tx, &a.alerts, None).await?;
+                super::alerts::mark_processed(&mut tx, lookup, &a.alerts, None).await?;
             }
             let closed: Vec<&str> = chunk
                 .iter()

@@ -5,6 +5,7 @@ use firebell_core::status_page::Span;
 use firebell_core::{Event, Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
+use crate::alert_ids::KeyLookup;
 use crate::codec::{
     KEYS_PER_QUERY, check_append, check_new, decode_event, decode_incident, distinct_services,
     effective_limit, encode_event, encode_incident, format_id, from_ms, into_page,
@@ -21,9 +22,10 @@ impl Handle {
         first: FirstDuties<'_>,
     ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident");
+        let lookup = self.key_lookup().await?;
         let mut tx = self.begin_write().await?;
         let incident = insert_incident(&mut tx, stem, digits, new).await?;
-        let incident = write_first_duties(&mut tx, incident, first).await?;
+        let incident = write_first_duties(&mut tx, lookup, incident, first).await?;
         tx.commit().await?;
         Ok(incident)
     }
@@ -31,12 +33,13 @@ impl Handle {
     pub(crate) async fn append(&self, append: &Append) -> Result<(), StoreError> {
         let _t = Self::timer("append");
         check_append(&append.state, append.expected_version, &append.events)?;
+        let lookup = self.key_lookup().await?;
         let mut tx = if append.writes_alerts() {
             self.begin_alert_write().await?
         } else {
             self.begin_write().await?
         };
-        if let Err(e) = write(&mut tx, append).await {
+        if let Err(e) = write(&mut tx, lookup, append).await {
             tx.rollback().await?;
             if let StoreError::Database(db) = &e
                 && is_unique_violation(db)
@@ -304,6 +307,7 @@ pub(super) async fn insert_incident(
 /// declaring transaction; returns the state after them.
 pub(super) async fn write_first_duties(
     conn: &mut Conn,
+    lookup: KeyLookup<'_>,
     incident: Incident,
     first: FirstDuties<'_>,
 ) -> Result<Incident, StoreError> {
@@ -311,18 +315,18 @@ pub(super) async fn write_first_duties(
         return Ok(incident);
     };
     check_append(&append.state, append.expected_version, &append.events)?;
-    write(conn, &append).await?;
+    write(conn, lookup, &append).await?;
     Ok(append.state)
 }
 
 /// Write an append inside the caller's transaction: the events and their
 /// effects (timers, cancellations, intents, alerts marked processed).
-async fn write(conn: &mut Conn, append: &Append) -> Result<(), StoreError> {
+async fn write(conn: &mut Conn, lookup: KeyLookup<'_>, append: &Append) -> Result<(), StoreError> {
     let state = &append.state;
     write_append(conn, state, append.expected_version, &append.events).await?;
     super::outbox::sync_effects(conn, state, &append.timers).await?;
     super::outbox::insert_intents(conn, &state.id, &append.intents, state.updated_at).await?;
-    super::alerts::mark_processed(conn, &append.alerts, None).await?;
+    super::alerts::mark_processed(conn, lookup, &append.alerts, None).await?;
     Ok(())
 }
 
