@@ -11,7 +11,7 @@
 //! PostgreSQL keeps its key index ([`KeyLookup::Index`]): replicas there
 //! write alerts from several processes.
 //!
-//! The map holds *candidate* ids by a hash of the key (36 MiB of table at a
+//! The map holds *candidate* ids by a hash of the key (19 MiB of table at a
 //! million alerts), and every read by key checks the key of each row it
 //! finds, so a hash collision costs a wasted lookup, never a wrong alert.
 //! An insert adds its id before its transaction commits, while it holds the
@@ -47,12 +47,19 @@ impl std::fmt::Debug for AlertIds {
     }
 }
 
+/// 32 bits of a key's hash: 9 bytes a slot with its id, 19 MiB of table at
+/// a million alerts (twice that with 64 bits), for about a hundred colliding
+/// pairs among a million keys, each a wasted row lookup.
+type KeyHash = u32;
+
 #[derive(Default)]
 struct Inner {
-    /// The first id of each key hash.
-    first: HashMap<u64, i64>,
-    /// Further ids of a hash: collisions, and stale candidates.
-    more: HashMap<u64, Vec<i64>>,
+    /// The first id of each key hash, where it fits in 32 bits (ids count
+    /// the alerts a database ever held: billions only after years of churn).
+    first: HashMap<KeyHash, u32>,
+    /// Further ids of a hash: collisions, stale candidates, and ids that do
+    /// not fit `first`.
+    more: HashMap<KeyHash, Vec<i64>>,
     /// The next id to hand out.
     next: i64,
 }
@@ -82,15 +89,20 @@ impl AlertIds {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+    fn hash(&self, key: &str) -> KeyHash {
+        (self.hasher.hash_one(key) >> 32) as KeyHash
     }
 
     /// The ids a row of `key` may have (usually one, or none).
     pub(crate) fn candidates(&self, key: &str) -> Vec<i64> {
         let hash = self.hash(key);
         let inner = self.lock();
-        let mut ids: Vec<i64> = inner.first.get(&hash).copied().into_iter().collect();
+        let mut ids: Vec<i64> = inner
+            .first
+            .get(&hash)
+            .map(|&id| i64::from(id))
+            .into_iter()
+            .collect();
         if let Some(more) = inner.more.get(&hash) {
             ids.extend(more);
         }
@@ -111,15 +123,20 @@ impl AlertIds {
     /// Row `id` of `key` is gone; call it once its delete has committed.
     pub(crate) fn remove(&self, key: &str, id: i64) {
         let hash = self.hash(key);
-        let mut inner = self.lock();
-        if let Some(more) = inner.more.get_mut(&hash) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let more = inner.more.get_mut(&hash);
+        if let Some(more) = more {
             more.retain(|&m| m != id);
         }
-        if inner.first.get(&hash) == Some(&id) {
-            match inner.more.get_mut(&hash).and_then(Vec::pop) {
-                Some(next) => inner.first.insert(hash, next),
-                None => inner.first.remove(&hash),
-            };
+        if inner.first.get(&hash).map(|&f| i64::from(f)) == Some(id) {
+            inner.first.remove(&hash);
+            if let Some(more) = inner.more.get_mut(&hash)
+                && let Some(at) = more.iter().position(|&m| u32::try_from(m).is_ok())
+            {
+                let next = more.swap_remove(at);
+                inner.first.insert(hash, next as u32);
+            }
         }
         if inner.more.get(&hash).is_some_and(Vec::is_empty) {
             inner.more.remove(&hash);
@@ -135,12 +152,12 @@ impl AlertIds {
 }
 
 impl Inner {
-    fn add(&mut self, hash: u64, id: i64) {
-        match self.first.get(&hash) {
-            None => {
-                self.first.insert(hash, id);
+    fn add(&mut self, hash: KeyHash, id: i64) {
+        match u32::try_from(id) {
+            Ok(small) if !self.first.contains_key(&hash) => {
+                self.first.insert(hash, small);
             }
-            Some(_) => self.more.entry(hash).or_default().push(id),
+            _ => self.more.entry(hash).or_default().push(id),
         }
     }
 }
@@ -186,5 +203,22 @@ mod tests {
         ids.remove("x", 1);
         assert_eq!(ids.candidates("x"), vec![3]);
         assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn ids_past_32_bits_are_kept_too() {
+        let big = i64::from(u32::MAX) + 5;
+        let ids = AlertIds::load([(big, "a".to_string()), (2, "b".to_string())]);
+        assert_eq!(ids.candidates("a"), vec![big]);
+        assert_eq!(ids.insert("c"), big + 1);
+        assert_eq!(ids.candidates("c"), vec![big + 1]);
+        let hash = ids.hash("a");
+        ids.lock().add(hash, 9);
+        assert_eq!(ids.candidates("a"), vec![9, big]);
+        ids.remove("a", 9);
+        assert_eq!(ids.candidates("a"), vec![big], "a big id is not promoted");
+        ids.remove("a", big);
+        assert!(ids.candidates("a").is_empty());
+        assert_eq!(ids.len(), 2);
     }
 }
