@@ -74,15 +74,18 @@ impl AlertIds {
                 ..Inner::default()
             }),
         };
-        {
-            let mut inner = ids.lock();
-            for (id, key) in rows {
-                let hash = ids.hash(&key);
-                inner.add(hash, id);
-                inner.next = inner.next.max(id + 1);
-            }
+        for (id, key) in rows {
+            ids.add(&key, id);
         }
         ids
+    }
+
+    /// Row `id` of `key`, found in the table.
+    pub(crate) fn add(&self, key: &str, id: i64) {
+        let hash = self.hash(key);
+        let mut inner = self.lock();
+        inner.add(hash, id);
+        inner.next = inner.next.max(id + 1);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -98,16 +98,15 @@ const LOAD_IDS: &str = "SELECT group_concat(id || ':' || length(CAST(key AS BLOB
      FROM (SELECT id, key FROM alerts WHERE id > $1 ORDER BY id LIMIT $2)";
 const LOAD_IDS_PER_QUERY: i64 = 100_000;
 
-/// Append the rows [`LOAD_IDS`] packed.
-fn unpack_ids(mut packed: &str, rows: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
+/// Hand each row [`LOAD_IDS`] packed to `row`, without copying its key.
+fn unpack_ids(mut packed: &str, mut row: impl FnMut(i64, &str)) -> Result<(), StoreError> {
     let bad = || StoreError::Corrupt("the alerts' key map read back malformed".into());
     while !packed.is_empty() {
         let (id, rest) = packed.split_once(':').ok_or_else(bad)?;
         let (len, rest) = rest.split_once(':').ok_or_else(bad)?;
         let id: i64 = id.parse().map_err(|_| bad())?;
         let len: usize = len.parse().map_err(|_| bad())?;
-        let key = rest.get(..len).ok_or_else(bad)?;
-        rows.push((id, key.to_string()));
+        row(id, rest.get(..len).ok_or_else(bad)?);
         packed = &rest[len..];
     }
     Ok(())
@@ -324,7 +323,7 @@ impl SqliteStore {
             .get_or_try_init(|| async {
                 shared.hold()?;
                 let _t = Self::timer("load_alert_ids");
-                let mut rows = Vec::new();
+                let ids = AlertIds::load([]);
                 let mut after = 0_i64;
                 loop {
                     let packed: Option<String> = sqlx::query_scalar(LOAD_IDS)
@@ -333,14 +332,19 @@ impl SqliteStore {
                         .fetch_one(&self.reader)
                         .await?;
                     let Some(packed) = packed else { break };
-                    let before = rows.len();
-                    unpack_ids(&packed, &mut rows)?;
-                    match rows.last() {
-                        Some(&(last, _)) if rows.len() > before => after = last,
-                        _ => break,
+                    // The slice's largest id, whatever order the rows were
+                    // packed in.
+                    let mut last = after;
+                    unpack_ids(&packed, |id, key| {
+                        ids.add(key, id);
+                        last = last.max(id);
+                    })?;
+                    if last == after {
+                        break;
                     }
+                    after = last;
                 }
-                Ok::<_, StoreError>(AlertIds::load(rows))
+                Ok::<_, StoreError>(ids)
             })
             .await?;
         Ok(KeyLookup::Ids(ids))
@@ -398,14 +402,14 @@ mod key_map_tests {
             .map(|(i, k)| format!("{}:{}:{k}", i + 1, k.len()))
             .collect();
         let mut rows = Vec::new();
-        unpack_ids(&packed, &mut rows).unwrap();
+        unpack_ids(&packed, |id, key| rows.push((id, key.to_string()))).unwrap();
         let expected: Vec<(i64, String)> = keys
             .iter()
             .enumerate()
             .map(|(i, k)| (i as i64 + 1, k.to_string()))
             .collect();
         assert_eq!(rows, expected);
-        assert!(unpack_ids("1:5:ab", &mut rows).is_err(), "cut short");
-        assert!(unpack_ids("x:1:a", &mut rows).is_err());
+        assert!(unpack_ids("1:5:ab", |_, _| {}).is_err(), "cut short");
+        assert!(unpack_ids("x:1:a", |_, _| {}).is_err());
     }
 }
