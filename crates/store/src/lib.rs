@@ -24,6 +24,8 @@
 //!    senders get their 2xx after it. [`Store::merge_logged_alerts`] then
 //!    folds the oldest log rows into `alerts` and deletes them in one
 //!    transaction. A change the processor must see marks the alert `pending`.
+//!    New groups' first reports may instead be merged as they are logged,
+//!    in the append's transaction ([`Store::log_alerts_merging_urgent`]).
 //! 2. Processing: [`Store::pending_alerts`], then per group either
 //!    [`Store::create_incident_for_group`], [`Store::append`] (with the
 //!    alerts) or [`Store::mark_alerts_processed`]: the incident write and "these alerts
@@ -163,6 +165,27 @@ impl Store {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge).await)
+    }
+
+    /// [`Store::log_alerts`], with the `urgent` entries (new groups' first
+    /// reports) merged into `alerts` in the same transaction, so a new
+    /// group's alerts are pending for the processor when senders get their
+    /// 2xx and its incident waits for no second write. Returns the merged
+    /// alerts, or `None` when they were only logged, for
+    /// [`Store::merge_urgent_alerts`] to take: while the key map loads at
+    /// start, or when the merge failed (the log's merge then counts the
+    /// fault against the row, and the append still commits).
+    pub async fn log_alerts_merging_urgent<F>(
+        &self,
+        received_at: Timestamp,
+        entries: &[LogEntry],
+        urgent: &[LogEntry],
+        merge: F,
+    ) -> Result<Option<Vec<Alert>>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.log_alerts_merging_urgent(received_at, entries, urgent, merge).await)
     }
 
     /// [`Store::merge_logged_alerts`] for the urgent rows only (the first

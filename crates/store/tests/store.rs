@@ -45,6 +45,7 @@ store_tests!(
     alerts_same_key_twice_in_a_batch,
     alerts_log_merges_in_order,
     urgent_log_rows_merge_ahead_of_the_backlog,
+    urgent_reports_merge_as_they_are_logged,
     alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
     alerts_large_batch,
@@ -1308,6 +1309,94 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
         .expect("merge the rest");
     assert_eq!(rest.len(), 60);
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    store.close().await;
+}
+
+/// New groups' reports merged in the append's own transaction: they are
+/// pending alerts at once and leave no log row, while the rest of the batch
+/// is logged as usual. A merge that fails still logs everything, and the
+/// log's merge meets the fault in its turn.
+async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
+    let store = db.connect().await;
+    // Read the key map first, as the server does at start.
+    store.open_alerts().await.expect("open alerts");
+    let now = t0();
+    let backlog: Vec<IncomingAlert> = (0..20)
+        .map(|i| report(&format!("flood-{i}"), "api", now, None))
+        .collect();
+    let entries = [LogEntry::encode(&backlog).expect("encode")];
+    let merged = store
+        .log_alerts_merging_urgent(
+            now,
+            &entries,
+            &[LogEntry::encode(&[report("new-1", "db", now, None)]).expect("encode")],
+            |prev, r, at| merge_at(at)(prev, r),
+        )
+        .await
+        .expect("log");
+    let keys: Vec<String> = merged
+        .expect("merged as logged")
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(keys, ["new-1"]);
+    assert_eq!(pending_keys(&store).await, ["new-1"]);
+    assert_eq!(
+        store.logged_alert_backlog().await.unwrap(),
+        20,
+        "only the known groups' reports wait in the log"
+    );
+    assert!(
+        store
+            .merge_urgent_alerts(usize::MAX, |_, _, _| unreachable!("no urgent row"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The merge fails (it changes the key): the append still commits, with
+    // the new group's report in an urgent row of its own.
+    let refused = store
+        .log_alerts_merging_urgent(
+            now,
+            &entries,
+            &[LogEntry::encode(&[report("new-2", "db", now, None)]).expect("encode")],
+            |prev, r, at| {
+                let (mut alert, pending) = merge_at(at)(prev, r);
+                alert.key = "other".into();
+                (alert, pending)
+            },
+        )
+        .await
+        .expect("logged anyway");
+    assert!(refused.is_none(), "{refused:?}");
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 41);
+    assert_eq!(
+        pending_keys(&store).await,
+        ["new-1"],
+        "nothing half-written"
+    );
+    let urgent = store
+        .merge_urgent_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge urgent");
+    assert_eq!(urgent.len(), 1);
+    assert_eq!(urgent[0].key, "new-2");
+    let rest = store
+        .merge_logged_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge the rest");
+    assert_eq!(rest.len(), 40);
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .expect("list")
+            .len(),
+        22,
+        "one row per key"
+    );
     store.close().await;
 }
 

@@ -17,10 +17,16 @@
 //!
 //! **New groups jump the queue.** Under a flood the log holds a backlog, and
 //! a new problem must not wait behind it. A report whose alert group this
-//! process has not logged before is logged in an *urgent* row; the merger
-//! takes urgent rows before the oldest ones, without waiting for a quiet
-//! moment, and hands their alerts to the processor, which takes them before
-//! its current batch. Order within an alert is kept by the merge itself: a
+//! process has not logged before is *urgent*: the writer merges it into
+//! `alerts` in the append's own transaction and hands its alerts to the
+//! processor's fast lane, which takes them before its current batch. So a
+//! new group's incident is one more write after the 2xx, not two: on
+//! SQLite's single writer each write waits for the transaction in flight.
+//! Where that cannot be done (the key map still loading at start, more new
+//! reports in one batch than [`MERGE_CHUNK`], a merge that fails) they are
+//! logged in an urgent row instead, which the merger takes before the
+//! oldest ones, without waiting for a quiet moment. Order within an alert is
+//! kept by the merge itself: a
 //! report older than the stored state changes nothing
 //! ([`firebell_core::alert::merge`]).
 
@@ -465,17 +471,7 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
             state.ingest.stored.learn(learned, state.clock.now());
             let n = merged.len();
             state.ingest.merged(n as u64);
-            metrics::counter!("firebell_alerts_merged_total").increment(n as u64);
-            metrics::counter!("firebell_alerts_merged_urgent_total").increment(n as u64);
-            // Bounded: past it (a processor that is held, a flood of new
-            // groups) the alerts still wait, pending, for its next batch.
-            let mut urgent = state.urgent.lock().unwrap_or_else(|e| e.into_inner());
-            let room = MAX_URGENT_KEYS.saturating_sub(urgent.len());
-            urgent.extend(merged.into_iter().take(room).map(|a| UrgentAlert {
-                group_key: a.group_key,
-                key: a.key,
-            }));
-            state.fast_lane.notify_one();
+            hand_to_fast_lane(state, merged);
             n
         }
         Err(e) => {
@@ -483,6 +479,54 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
             0
         }
     }
+}
+
+/// Alerts of new groups, merged: count them, and hand them to the
+/// processor's fast lane, waking it.
+fn hand_to_fast_lane(state: &Pipeline, merged: Vec<Alert>) {
+    let n = merged.len() as u64;
+    metrics::counter!("firebell_alerts_merged_total").increment(n);
+    metrics::counter!("firebell_alerts_merged_urgent_total").increment(n);
+    // Bounded: past it (a processor that is held, a flood of new groups)
+    // the alerts still wait, pending, for its next batch.
+    let mut urgent = state.urgent.lock().unwrap_or_else(|e| e.into_inner());
+    let room = MAX_URGENT_KEYS.saturating_sub(urgent.len());
+    urgent.extend(merged.into_iter().take(room).map(|a| UrgentAlert {
+        group_key: a.group_key,
+        key: a.key,
+    }));
+    state.fast_lane.notify_one();
+}
+
+/// Commit a writer's batch. New groups' reports, when there are few
+/// enough to keep the append short, are merged in the same transaction
+/// (returned: the fast lane takes them without a write of its own);
+/// otherwise, or while the key map loads, they are only logged (`None`).
+async fn log_batch(
+    state: &Pipeline,
+    now: firebell_core::Timestamp,
+    entries: &[LogEntry],
+    urgent: &[LogEntry],
+    urgent_count: usize,
+) -> Result<Option<Vec<Alert>>, StoreError> {
+    if urgent.is_empty() || urgent_count > MERGE_CHUNK {
+        return state
+            .store
+            .log_alerts(now, entries, urgent)
+            .await
+            .map(|()| None);
+    }
+    let policy = state.policy.policy();
+    let mut learned = Vec::new();
+    let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
+    let merged = state
+        .store
+        .log_alerts_merging_urgent(now, entries, urgent, fold)
+        .await?;
+    if merged.is_some() {
+        state.ingest.stored.learn(learned, state.clock.now());
+    }
+    Ok(merged)
 }
 
 /// How much to merge in the next transaction: less while senders wait.
@@ -584,18 +628,26 @@ pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver)
             replies.push(job.reply);
         }
         let now = state.clock.now();
-        let result = state.store.log_alerts(now, &entries, &urgent).await;
+        let urgent_count: usize = urgent.iter().map(LogEntry::len).sum();
+        let result = log_batch(&state, now, &entries, &urgent, urgent_count).await;
         drop(entries);
         metrics::histogram!("firebell_ingest_batch_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("firebell_ingest_batch_alerts").record(count as f64);
         let outcome = match result {
-            Ok(()) => {
+            Ok(merged) => {
                 metrics::counter!("firebell_alerts_received_total").increment(count as u64);
+                let logged = match merged {
+                    Some(merged) => {
+                        hand_to_fast_lane(&state, merged);
+                        count - urgent_count
+                    }
+                    None => count,
+                };
                 state
                     .ingest
                     .backlog
-                    .fetch_add(count as u64, Ordering::Relaxed);
+                    .fetch_add(logged as u64, Ordering::Relaxed);
                 if !urgent.is_empty() {
                     state.ingest.seen.remember(&new_groups);
                     state.ingest.urgent.notify_one();

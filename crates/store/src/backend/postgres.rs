@@ -205,6 +205,11 @@ impl PgStore {
         Ok(crate::alert_ids::KeyLookup::Index)
     }
 
+    /// [`PgStore::key_lookup`], which never waits.
+    pub(crate) fn loaded_key_lookup(&self) -> Option<crate::alert_ids::KeyLookup<'_>> {
+        Some(crate::alert_ids::KeyLookup::Index)
+    }
+
     /// [`PgStore::begin_alert_write`]; lanes matter only on SQLite's single
     /// writer connection.
     pub(crate) async fn begin_alert_write_in(&self, _lane: super::Lane) -> Result<Tx, StoreError> {

@@ -350,6 +350,12 @@ impl SqliteStore {
         Ok(KeyLookup::Ids(ids))
     }
 
+    /// [`SqliteStore::key_lookup`] if the map is read already; `None` while
+    /// it loads (at start), so a caller that must not wait can do without.
+    pub(crate) fn loaded_key_lookup(&self) -> Option<KeyLookup<'_>> {
+        self.alert_ids.ids.get().map(KeyLookup::Ids)
+    }
+
     /// A write transaction: it holds SQLite's write lock from the start. In
     /// the pipeline's lane unless the task chose another ([`super::in_lane`]).
     pub(crate) async fn begin_write(&self) -> Result<Tx, StoreError> {

@@ -47,6 +47,55 @@ impl Handle {
         Ok(())
     }
 
+    pub(crate) async fn log_alerts_merging_urgent<F>(
+        &self,
+        received_at: Timestamp,
+        entries: &[LogEntry],
+        urgent: &[LogEntry],
+        merge: F,
+    ) -> Result<Option<Vec<Alert>>, StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+    {
+        let _t = Self::timer("log_alerts_merging_urgent");
+        // While the key map loads (at start) appends do not wait for it.
+        let (Some(lookup), false) = (self.loaded_key_lookup(), urgent.is_empty()) else {
+            return self
+                .log_alerts(received_at, entries, urgent)
+                .await
+                .map(|()| None);
+        };
+        let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut tx = self
+            .begin_alert_write_in(crate::backend::Lane::Pipeline)
+            .await?;
+        let rows: Vec<(i64, bool)> = insert
+            .push(" RETURNING seq, urgent")
+            .build_query_as()
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut seqs: Vec<i64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
+        seqs.sort_unstable();
+        match merge_log_rows(&mut tx, lookup, &seqs, merge).await {
+            Ok(merged) => {
+                tx.commit().await?;
+                Ok(Some(merged))
+            }
+            // Whatever stops the merge (a report no backend can store, say)
+            // must not stop the append: log them as usual, and the log's
+            // merge counts the fault against its row.
+            Err(e) => {
+                tracing::warn!(error = %e, "merging new groups' reports as they were logged failed; they are logged to merge later");
+                tx.rollback().await?;
+                self.log_alerts(received_at, entries, urgent)
+                    .await
+                    .map(|()| None)
+            }
+        }
+    }
+
     pub(crate) async fn merge_logged_alerts<F>(
         &self,
         lane: crate::LogLane,
