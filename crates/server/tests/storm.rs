@@ -70,7 +70,9 @@ async fn a_new_group_overtakes_a_flood_backlog(backend: Backend) {
 
 /// A resolve logged before a restart, then the alert firing again after it:
 /// the firing report is urgent (the restarted process has seen no groups)
-/// and merges first; the older resolve must not undo it.
+/// and merges first; the older resolve must not undo it. (The race of a
+/// refresh with a resolve in one process is
+/// `a_refresh_racing_a_resolve_never_hides_it`.)
 async fn an_older_report_merged_late_changes_nothing(backend: Backend) {
     let mut app = TestApp::spawn(backend).await;
     let firing =
@@ -88,14 +90,15 @@ async fn an_older_report_merged_late_changes_nothing(backend: Backend) {
     app.advance_mins(1);
     let (status, _) = app.post("/api/v2/alerts", firing).await;
     assert_eq!(status, StatusCode::OK);
+    // On SQLite the firing report merged as it was logged (the key map was
+    // read before the restart, by this process); on PostgreSQL it waits in
+    // an urgent row for the fast lane. Either way it goes first.
+    process_new_groups(&app.state().processor).await.unwrap();
     assert_eq!(
         backlog(&app).await,
-        2,
-        "the resolve and the new firing wait"
+        1,
+        "the firing report went first; the older resolve waits"
     );
-
-    process_new_groups(&app.state().processor).await.unwrap();
-    assert_eq!(backlog(&app).await, 1, "the firing report went first");
     process_pending(&app.state().processor).await.unwrap();
     let (_, alerts) = app.get("/api/v2/alerts").await;
     let alerts = alerts.as_array().unwrap();

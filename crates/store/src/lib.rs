@@ -172,9 +172,10 @@ impl Store {
     /// group's alerts are pending for the processor when senders get their
     /// 2xx and its incident waits for no second write. Returns the merged
     /// alerts, or `None` when they were only logged, for
-    /// [`Store::merge_urgent_alerts`] to take: while the key map loads at
-    /// start, or when the merge failed (the log's merge then counts the
-    /// fault against the row, and the append still commits).
+    /// [`Store::merge_urgent_alerts`] to take: always on PostgreSQL, whose
+    /// appends never wait for the alerts lock; on SQLite while the key map
+    /// loads at start, or when the merge failed (the log's merge then counts
+    /// the fault against the row, and the append still commits).
     pub async fn log_alerts_merging_urgent<F>(
         &self,
         received_at: Timestamp,

@@ -205,9 +205,10 @@ impl PgStore {
         Ok(crate::alert_ids::KeyLookup::Index)
     }
 
-    /// [`PgStore::key_lookup`], which never waits.
-    pub(crate) fn loaded_key_lookup(&self) -> Option<crate::alert_ids::KeyLookup<'_>> {
-        Some(crate::alert_ids::KeyLookup::Index)
+    /// Never: a merge holds the alerts lock, and appends must not wait for
+    /// it (replicas keep taking alerts while another holds it, frozen even).
+    pub(crate) fn merge_on_append(&self) -> Option<crate::alert_ids::KeyLookup<'_>> {
+        None
     }
 
     /// [`PgStore::begin_alert_write`]; lanes matter only on SQLite's single

@@ -350,9 +350,10 @@ impl SqliteStore {
         Ok(KeyLookup::Ids(ids))
     }
 
-    /// [`SqliteStore::key_lookup`] if the map is read already; `None` while
-    /// it loads (at start), so a caller that must not wait can do without.
-    pub(crate) fn loaded_key_lookup(&self) -> Option<KeyLookup<'_>> {
+    /// How an append may merge new groups' reports in its own transaction
+    /// (the single writer serialises it with every merge): once the key map
+    /// is read; `None` while it loads at start, so appends never wait for it.
+    pub(crate) fn merge_on_append(&self) -> Option<KeyLookup<'_>> {
         self.alert_ids.ids.get().map(KeyLookup::Ids)
     }
 

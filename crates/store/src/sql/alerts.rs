@@ -58,8 +58,7 @@ impl Handle {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         let _t = Self::timer("log_alerts_merging_urgent");
-        // While the key map loads (at start) appends do not wait for it.
-        let (Some(lookup), false) = (self.loaded_key_lookup(), urgent.is_empty()) else {
+        let (Some(lookup), false) = (self.merge_on_append(), urgent.is_empty()) else {
             return self
                 .log_alerts(received_at, entries, urgent)
                 .await
