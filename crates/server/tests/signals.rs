@@ -18,6 +18,7 @@ on_both_backends!(
     alerts_resolve_by_report_and_by_expiry,
     silences_work_through_the_alertmanager_api,
     silenced_and_maintenance_alerts_are_kept_but_open_nothing,
+    a_silence_that_lapsed_while_the_server_was_down_lets_its_alert_open,
     invalid_alerts_are_refused_whole_naming_index_and_field,
     an_odd_annotation_never_blocks_the_processor,
     s004_maintenance_mode,
@@ -48,6 +49,32 @@ fn alert(name: &str, service: &str, severity: &str) -> Value {
         "endsAt": "2026-11-23T10:04:00Z",
         "generatorURL": "http://prometheus.local/graph?g0.expr=up"
     })
+}
+
+/// A silence that ends while the server is down: the first round after the
+/// restart finds it stored and no longer active, and re-examines the alert
+/// it held back, which opens its incident.
+async fn a_silence_that_lapsed_while_the_server_was_down_lets_its_alert_open(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let (status, s) = app
+        .post(
+            "/api/v1/silences",
+            json!({"matchers": "alertname=\"DiskFull\"", "duration": "1h", "comment": "upgrade"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    let mut firing = alert("DiskFull", "api", "critical");
+    firing["endsAt"] = json!("2026-11-23T18:00:00Z");
+    let (status, body) = post_alerts(&app, json!([firing])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.process().await;
+    assert!(app.incidents().await.is_empty(), "silenced");
+    app.restart().await;
+    app.advance_mins(90);
+    let round = app.process().await;
+    assert_eq!(round.declared, 1, "{round:?}");
+    let open = app.incidents().await;
+    assert_eq!(open.len(), 1, "{open:?}");
 }
 
 async fn post_alerts(app: &TestApp, alerts: Value) -> (StatusCode, Value) {
