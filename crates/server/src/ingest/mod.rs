@@ -22,8 +22,10 @@
 //! processor's fast lane, which takes them before its current batch. So a
 //! new group's incident is one more write after the 2xx, not two: on
 //! SQLite's single writer each write waits for the transaction in flight.
-//! Where that cannot be done (the key map still loading at start, more new
-//! reports in one batch than [`MERGE_CHUNK`], a merge that fails) they are
+//! Where that is not done (on PostgreSQL, whose appends never wait for the
+//! alerts lock a merge holds; on SQLite while the key map loads at start,
+//! for more new reports in one batch than [`MERGE_CHUNK`], or when the
+//! merge fails) they are
 //! logged in an urgent row instead, which the merger takes before the
 //! oldest ones, without waiting for a quiet moment. Order within an alert is
 //! kept by the merge itself: a
@@ -501,7 +503,8 @@ fn hand_to_fast_lane(state: &Pipeline, merged: Vec<Alert>) {
 /// Commit a writer's batch. New groups' reports, when there are few
 /// enough to keep the append short, are merged in the same transaction
 /// (returned: the fast lane takes them without a write of its own);
-/// otherwise, or while the key map loads, they are only logged (`None`).
+/// otherwise, and where the store does not merge on append (see
+/// [`Store::log_alerts_merging_urgent`]), they are only logged (`None`).
 async fn log_batch(
     state: &Pipeline,
     now: firebell_core::Timestamp,
