@@ -126,6 +126,8 @@ impl Harness {
             policy_poll: std::time::Duration::from_secs(3600),
             background_processing: false,
             public_url: Some("http://127.0.0.1".into()),
+            connections: Default::default(),
+            max_clock_skew: firebell_server::skew::DEFAULT_MAX_SKEW,
         };
         let clock = ManualClock::new(START.parse().expect("valid instant"));
         let rt = tokio::runtime::Builder::new_current_thread()

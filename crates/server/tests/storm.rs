@@ -157,7 +157,87 @@ async fn a_filter_sees_past_the_newest_ten_thousand(backend: Backend) {
     assert_eq!(count(&all_db["items"]), 50);
 }
 
+/// The door reads a request without copying it, and the merge weighs the
+/// copy it logs: a refresh is answered at the door however its body spells
+/// the same alert (names in another order, escapes, an empty URL for none,
+/// another content type); a change of any kept field is logged.
+async fn the_door_knows_a_refresh_however_it_is_spelled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let processor = &app.state().processor;
+    let starts = app.clock.now().to_string();
+    let ends = |mins: i64| (app.clock.now() + jiff::SignedDuration::from_mins(mins)).to_string();
+    let first = format!(
+        r#"[{{"labels": {{"alertname": "DiskFull", "service": "db", "path": "/var\u002flib"}},
+             "annotations": {{"summary": "disk \"full\"", "runbook": "r"}},
+             "startsAt": "{starts}", "endsAt": "{}"}}]"#,
+        ends(4)
+    );
+    let (status, body) = app
+        .post_raw("/api/v2/alerts", "application/json", first)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    process_pending(processor).await.unwrap();
+    assert_eq!(firing(&app).await, 1);
+    app.advance_mins(1);
+    let respelled = [
+        (
+            "application/json",
+            format!(
+                r#"[{{"endsAt": "{}", "generatorURL": "", "annotations": {{"runbook": "r", "summary": "disk \u0022full\u0022"}},
+                     "labels": {{"service": "db", "path": "/var/lib", "alertname": "DiskFull"}}, "startsAt": "{starts}"}}]"#,
+                ends(4)
+            ),
+        ),
+        (
+            "application/json; charset=utf-8",
+            format!(
+                r#"[{{"labels": {{"alertname": "DiskFull", "path": "/var/lib", "service": "db"}},
+                     "annotations": {{"summary": "disk \"full\"", "runbook": "r"}},
+                     "startsAt": "{starts}", "endsAt": "{}"}}]"#,
+                ends(4)
+            ),
+        ),
+    ];
+    // Answered at the door, a refresh leaves the stored endsAt as it was;
+    // logged and merged, it would move it on a minute.
+    let stored_ends = || async {
+        process_pending(processor).await.unwrap();
+        let (_, alerts) = app.get("/api/v2/alerts").await;
+        alerts[0]["endsAt"].as_str().unwrap().to_string()
+    };
+    let before = stored_ends().await;
+    for (content_type, body) in respelled {
+        let (status, got) = app.post_raw("/api/v2/alerts", content_type, body).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(
+            stored_ends().await,
+            before,
+            "answered at the door ({content_type})"
+        );
+    }
+    // Another annotation value is news, whatever the spelling.
+    let changed = format!(
+        r#"[{{"labels": {{"alertname": "DiskFull", "service": "db", "path": "/var/lib"}},
+             "annotations": {{"summary": "disk full", "runbook": "r"}},
+             "startsAt": "{starts}", "endsAt": "{}"}}]"#,
+        ends(4)
+    );
+    let (status, got) = app
+        .post_raw("/api/v2/alerts", "application/json", changed)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_ne!(
+        stored_ends().await,
+        before,
+        "a changed annotation is logged"
+    );
+    let (_, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(alerts[0]["annotations"]["summary"], "disk full");
+    assert_eq!(alerts[0]["labels"]["path"], "/var/lib");
+}
+
 on_both_backends!(
+    the_door_knows_a_refresh_however_it_is_spelled,
     a_new_group_overtakes_a_flood_backlog,
     an_older_report_merged_late_changes_nothing,
     a_filter_sees_past_the_newest_ten_thousand,

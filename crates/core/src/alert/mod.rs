@@ -33,6 +33,23 @@ pub use silence::{
 /// Label name → value. Ordered, so iteration and serialisation are stable.
 pub type LabelSet = BTreeMap<String, String>;
 
+/// Label (or annotation) pairs sorted by name, however they are held: a
+/// [`LabelSet`], or pairs borrowed from a request's bytes.
+pub trait Labels {
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)>;
+    fn label(&self, name: &str) -> Option<&str>;
+}
+
+impl Labels for LabelSet {
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    fn label(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
 /// Where an alert came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -147,13 +164,15 @@ impl Alert {
 /// Alertmanager's label-set fingerprint: FNV-1a 64 over the label names in
 /// sorted order, each name and value followed by the separator byte `0xff`.
 /// Same labels, same fingerprint, whichever system computes it.
-pub fn fingerprint(labels: &LabelSet) -> u64 {
+pub fn fingerprint(labels: &(impl Labels + ?Sized)) -> u64 {
+    // Pairs come in byte order of names, which is Go's sort.Strings order.
+    fingerprint_sorted(labels.pairs())
+}
+
+fn fingerprint_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     const OFFSET: u64 = 0xcbf29ce484222325;
     const PRIME: u64 = 0x100000001b3;
     const SEP: u8 = 0xff;
-    if labels.is_empty() {
-        return OFFSET;
-    }
     let mut h = OFFSET;
     let mut feed = |bytes: &[u8]| {
         for b in bytes {
@@ -161,8 +180,7 @@ pub fn fingerprint(labels: &LabelSet) -> u64 {
             h = h.wrapping_mul(PRIME);
         }
     };
-    // BTreeMap iterates in byte order of names, which is Go's sort.Strings order.
-    for (name, value) in labels {
+    for (name, value) in pairs {
         feed(name.as_bytes());
         feed(&[SEP]);
         feed(value.as_bytes());
@@ -173,7 +191,28 @@ pub fn fingerprint(labels: &LabelSet) -> u64 {
 
 /// The fingerprint as Alertmanager prints it: 16 lowercase hex digits.
 pub fn fingerprint_hex(labels: &LabelSet) -> String {
-    format!("{:016x}", fingerprint(labels))
+    fingerprint_digits(fingerprint(labels)).as_str().to_owned()
+}
+
+/// A fingerprint's 16 lowercase hex digits, on the stack: the door that
+/// answers refreshes hashes them without allocating.
+pub fn fingerprint_digits(fingerprint: u64) -> FingerprintDigits {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = HEX[((fingerprint >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    FingerprintDigits(out)
+}
+
+/// See [`fingerprint_digits`].
+pub struct FingerprintDigits([u8; 16]);
+
+impl FingerprintDigits {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// A label set in Alertmanager's notation, sorted by name:

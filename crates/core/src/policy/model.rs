@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::Duration;
-use crate::alert::{LabelSet, Matcher, MatcherError, parse_matchers};
+use crate::alert::{LabelSet, Labels, Matcher, MatcherError, parse_matchers};
 
 /// The whole policy. Top-level sections are all optional except `severities`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -1548,9 +1548,15 @@ impl MatcherList {
     /// Whether every matcher holds for `labels`; text that did not parse
     /// matches nothing (a validated policy has none).
     pub fn matches(&self, labels: &LabelSet) -> bool {
-        self.parsed
-            .as_ref()
-            .is_ok_and(|ms| ms.iter().all(|m| m.matches(labels)))
+        self.matches_in(labels)
+    }
+
+    /// [`matches`](Self::matches) of labels however they are held.
+    pub fn matches_in(&self, labels: &(impl Labels + ?Sized)) -> bool {
+        self.parsed.as_ref().is_ok_and(|ms| {
+            ms.iter()
+                .all(|m| m.matches_value(labels.label(&m.name).unwrap_or("")))
+        })
     }
 }
 
@@ -1613,8 +1619,8 @@ pub struct Heartbeat {
 
 impl Heartbeat {
     /// Whether an alert with `labels` is this heartbeat's watchdog.
-    pub fn is_watchdog(&self, labels: &LabelSet) -> bool {
-        !self.watchdog.is_empty() && self.watchdog.iter().all(|m| m.matches(labels))
+    pub fn is_watchdog(&self, labels: &(impl Labels + ?Sized)) -> bool {
+        !self.watchdog.is_empty() && self.watchdog.iter().all(|m| m.matches_in(labels))
     }
 
     /// The grace period: as written, or by default a tenth of the interval

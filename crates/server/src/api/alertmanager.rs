@@ -16,13 +16,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use firebell_core::Timestamp;
 use firebell_core::alert::{
-    AlertSource, IncomingAlert, LabelSet, MatchOp, Matcher, Silence, SilenceState, fingerprint_hex,
-    normalize_times, parse_matchers, route,
+    AlertSource, IncomingAlert, LabelSet, Labels, MatchOp, Matcher, Silence, SilenceState,
+    fingerprint, normalize_times, parse_matchers, route,
 };
 use serde::{Deserialize, Serialize};
 
+use super::posted::{PostedAlert, SortedPairs};
 use crate::AppState;
 use crate::error::{AmError, ApiError};
+use crate::ingest::refresh::Content;
 
 /// Most alerts accepted in one request.
 pub const MAX_ALERTS_PER_REQUEST: usize = 5_000;
@@ -74,19 +76,49 @@ pub fn validate_alert(
     source: AlertSource,
     now: Timestamp,
 ) -> Result<IncomingAlert, String> {
+    let checked = check_alert(i, &a.view(), now)?;
+    Ok(IncomingAlert {
+        source,
+        key: checked.key().as_str().to_owned(),
+        labels: a.labels,
+        annotations: a.annotations,
+        starts_at: checked.starts_at,
+        ends_at: checked.ends_at,
+        generator_url: a.generator_url.filter(|u| !u.is_empty()),
+        service: None,
+        severity: None,
+    })
+}
+
+/// What checking a posted alert finds: its identity and its normalised times.
+pub struct Checked {
+    fingerprint: u64,
+    starts_at: Timestamp,
+    ends_at: Option<Timestamp>,
+}
+
+impl Checked {
+    /// The alert's key: its fingerprint's 16 hex digits.
+    fn key(&self) -> firebell_core::alert::FingerprintDigits {
+        firebell_core::alert::fingerprint_digits(self.fingerprint)
+    }
+}
+
+/// Check one posted alert, without copying it; the error names index and field.
+pub fn check_alert(i: usize, a: &PostedAlert<'_>, now: Timestamp) -> Result<Checked, String> {
     if a.labels.is_empty() {
         return Err(format!(
             "alerts[{i}].labels: at least one label pair is required"
         ));
     }
     check_pairs(
-        &format!("alerts[{i}].labels"),
+        format_args!("alerts[{i}].labels"),
         &a.labels,
         MAX_LABEL_VALUE,
         true,
     )?;
     check_pairs(
-        &format!("alerts[{i}].annotations"),
+        format_args!("alerts[{i}].annotations"),
         &a.annotations,
         MAX_ANNOTATION_VALUE,
         false,
@@ -106,28 +138,61 @@ pub fn validate_alert(
             "alerts[{i}].endsAt: {end} is before startsAt {starts_at}"
         ));
     }
-    Ok(IncomingAlert {
-        source,
-        key: fingerprint_hex(&a.labels),
-        labels: a.labels,
-        annotations: a.annotations,
+    Ok(Checked {
+        fingerprint: fingerprint(&a.labels),
         starts_at,
         ends_at,
-        generator_url: a.generator_url.filter(|u| !u.is_empty()),
-        service: None,
-        severity: None,
     })
+}
+
+impl PostedAlert<'_> {
+    fn generator_url(&self) -> Option<&str> {
+        self.generator_url
+            .as_ref()
+            .map(|u| u.0.as_ref())
+            .filter(|u| !u.is_empty())
+    }
+
+    /// What the door weighs of this report (see `ingest::refresh`).
+    fn content<'s>(&'s self, key: &'s str, checked: &Checked) -> Content<'s, SortedPairs<'s>> {
+        Content {
+            key,
+            source: AlertSource::Alertmanager,
+            labels: &self.labels,
+            annotations: &self.annotations,
+            starts_at: checked.starts_at,
+            generator_url: self.generator_url(),
+            service: None,
+            severity: None,
+        }
+    }
+
+    /// The report copied out of the request, for the log.
+    fn to_incoming(&self, checked: &Checked) -> IncomingAlert {
+        IncomingAlert {
+            source: AlertSource::Alertmanager,
+            key: checked.key().as_str().to_owned(),
+            labels: self.labels.to_owned_map(),
+            annotations: self.annotations.to_owned_map(),
+            starts_at: checked.starts_at,
+            ends_at: checked.ends_at,
+            generator_url: self.generator_url().map(str::to_owned),
+            service: None,
+            severity: None,
+        }
+    }
 }
 
 /// Label (or, with `strict_names` off, annotation) pairs within the limits;
 /// the error starts with `at`, the field's path in the request
 /// (`alerts[3].labels`, `payload.custom_details`).
 pub(crate) fn check_pairs(
-    at: &str,
-    pairs: &LabelSet,
+    at: impl std::fmt::Display,
+    pairs: &(impl Labels + ?Sized),
     max_value: usize,
     strict_names: bool,
 ) -> Result<(), String> {
+    let pairs = pairs.pairs();
     if pairs.len() > MAX_LABELS {
         return Err(format!(
             "{at}: {} pairs, more than the limit of {MAX_LABELS}",
@@ -161,12 +226,27 @@ pub(crate) fn check_pairs(
 async fn post_alerts(
     State(state): State<AppState>,
     body: Result<
-        super::json::FastJson<Vec<PostableAlert>>,
+        super::json::JsonBody<Vec<PostableAlert>>,
         axum::extract::rejection::JsonRejection,
     >,
 ) -> Result<StatusCode, AmError> {
-    let super::json::FastJson(alerts) =
-        body.map_err(|r| ApiError::from_json_rejection(r, MAX_ALERTS_BODY))?;
+    use super::json::JsonBody;
+    let body = body.map_err(|r| ApiError::from_json_rejection(r, MAX_ALERTS_BODY))?;
+    // Read without copying; a body that does not parse so is read again by
+    // axum's `Json`, whose error names the path (`[3].startsAt: …`).
+    let owned: Vec<PostableAlert>;
+    let alerts: Vec<PostedAlert<'_>> = match &body {
+        JsonBody::Bytes(bytes) => match serde_json::from_slice(bytes) {
+            Ok(alerts) => alerts,
+            Err(_) => {
+                let Json(parsed) = Json::<Vec<PostableAlert>>::from_bytes(bytes)
+                    .map_err(|r| ApiError::from_json_rejection(r, MAX_ALERTS_BODY))?;
+                owned = parsed;
+                owned.iter().map(PostableAlert::view).collect()
+            }
+        },
+        JsonBody::Parsed(parsed) => parsed.iter().map(PostableAlert::view).collect(),
+    };
     if alerts.len() > MAX_ALERTS_PER_REQUEST {
         return Err(ApiError::bad_request(
             "too_many_alerts",
@@ -178,22 +258,47 @@ async fn post_alerts(
         .into());
     }
     let now = state.clock.now();
-    let incoming = alerts
-        .into_iter()
+    let checked = alerts
+        .iter()
         .enumerate()
-        .map(|(i, a)| validate_alert(i, a, AlertSource::Alertmanager, now))
+        .map(|(i, a)| check_alert(i, a, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("invalid_alert", e))?;
-    let incoming = crate::health::heartbeats::take_watchdogs(
+    let watchdog = crate::health::heartbeats::ping_watchdogs(
         &state.store,
         &state.policy.policy(),
         now,
-        incoming,
+        alerts
+            .iter()
+            .zip(&checked)
+            .map(|(a, c)| (&a.labels, c.ends_at)),
     )
     .await?;
+    // Refreshes that only move a distant `endsAt` on are answered here,
+    // before anything is copied out of the request.
+    let mut answered = vec![false; alerts.len()];
+    if state.ingest.may_absorb() {
+        let weighed: Vec<usize> = (0..alerts.len()).filter(|i| !watchdog[*i]).collect();
+        let probes: Vec<_> = weighed
+            .iter()
+            .map(|&i| {
+                let key = checked[i].key();
+                let content = alerts[i].content(key.as_str(), &checked[i]);
+                state.ingest.probe(&content, checked[i].ends_at)
+            })
+            .collect();
+        for (i, a) in weighed.into_iter().zip(state.ingest.absorb(&probes)) {
+            answered[i] = a;
+        }
+    }
+    let kept: Vec<(usize, IncomingAlert)> = (0..alerts.len())
+        .filter(|i| !watchdog[*i] && !answered[*i])
+        .map(|i| (i, alerts[i].to_incoming(&checked[i])))
+        .collect();
+    crate::ingest::check_storable(kept.iter().map(|(i, a)| (*i, a))).map_err(ApiError::from)?;
     state
         .ingest
-        .submit(incoming)
+        .submit_weighed(kept.into_iter().map(|(_, a)| a).collect())
         .await
         .map_err(ApiError::from)?;
     Ok(StatusCode::OK)
@@ -336,7 +441,7 @@ async fn gettable_alerts(
                 fingerprint: if a.source == AlertSource::Alertmanager {
                     a.key.clone()
                 } else {
-                    fingerprint_hex(&a.labels)
+                    firebell_core::alert::fingerprint_hex(&a.labels)
                 },
                 labels: a.labels,
                 annotations: a.annotations,

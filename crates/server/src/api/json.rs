@@ -23,16 +23,38 @@ where
     type Rejection = JsonRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match JsonBody::<T>::from_request(req, state).await? {
+            JsonBody::Parsed(value) => Ok(Self(value)),
+            JsonBody::Bytes(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(value) => Ok(Self(value)),
+                Err(_) => Json::<T>::from_bytes(&bytes).map(|Json(value)| Self(value)),
+            },
+        }
+    }
+}
+
+/// A plain `application/json` body's bytes, for a handler that parses them
+/// without copying (see `alertmanager::PostedAlert`); any other body axum's
+/// `Json` accepts, parsed as `T`. Rejections are exactly axum's.
+pub enum JsonBody<T> {
+    Bytes(Bytes),
+    Parsed(T),
+}
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = JsonRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !plain_json(&req) {
             // Anything but a plain `application/json`: axum decides.
             let Json(value) = Json::<T>::from_request(req, state).await?;
-            return Ok(Self(value));
+            return Ok(Self::Parsed(value));
         }
-        let bytes = Bytes::from_request(req, state).await?;
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(Self(value)),
-            Err(_) => Json::<T>::from_bytes(&bytes).map(|Json(value)| Self(value)),
-        }
+        Ok(Self::Bytes(Bytes::from_request(req, state).await?))
     }
 }
 

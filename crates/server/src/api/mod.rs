@@ -16,6 +16,7 @@ pub mod oncall;
 pub mod openapi;
 pub mod overrides;
 pub mod pagerduty;
+pub mod posted;
 pub mod reports;
 pub mod set_aside;
 pub mod signals;

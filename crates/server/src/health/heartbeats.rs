@@ -13,8 +13,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use firebell_core::alert::AlertSource;
 use firebell_core::alert::health::{LastPing, heartbeat_key, observe_heartbeat};
+use firebell_core::alert::{AlertSource, Labels};
 use firebell_core::{Policy, Timestamp};
 
 use super::{
@@ -174,31 +174,49 @@ pub async fn take_watchdogs(
     now: Timestamp,
     alerts: Vec<firebell_core::alert::IncomingAlert>,
 ) -> Result<Vec<firebell_core::alert::IncomingAlert>, firebell_store::StoreError> {
+    let pings = ping_watchdogs(
+        store,
+        policy,
+        now,
+        alerts.iter().map(|a| (&a.labels, a.ends_at)),
+    )
+    .await?;
+    Ok(alerts
+        .into_iter()
+        .zip(pings)
+        .filter_map(|(a, ping)| (!ping).then_some(a))
+        .collect())
+}
+
+/// [`take_watchdogs`] for alerts however their labels are held: records the
+/// pings and says which alerts were watchdogs (true).
+pub async fn ping_watchdogs<'a, L: Labels + ?Sized + 'a>(
+    store: &firebell_store::Store,
+    policy: &Policy,
+    now: Timestamp,
+    alerts: impl Iterator<Item = (&'a L, Option<Timestamp>)>,
+) -> Result<Vec<bool>, firebell_store::StoreError> {
     let watchdogs: Vec<&firebell_core::policy::Heartbeat> = policy
         .heartbeats
         .iter()
         .filter(|h| !h.watchdog.is_empty())
         .collect();
-    if watchdogs.is_empty() {
-        return Ok(alerts);
-    }
     let mut pinged: Vec<&str> = Vec::new();
-    let mut rest = Vec::with_capacity(alerts.len());
-    for alert in alerts {
-        match watchdogs.iter().find(|h| h.is_watchdog(&alert.labels)) {
-            Some(h) => {
-                let firing = alert.ends_at.is_none_or(|end| end > now);
-                if firing && !pinged.contains(&h.name.as_str()) {
-                    pinged.push(&h.name);
-                }
+    let mut pings = Vec::with_capacity(alerts.size_hint().0);
+    for (labels, ends_at) in alerts {
+        let watchdog = watchdogs.iter().find(|h| h.is_watchdog(labels));
+        if let Some(h) = watchdog {
+            let firing = ends_at.is_none_or(|end| end > now);
+            if firing && !pinged.contains(&h.name.as_str()) {
+                pinged.push(&h.name);
             }
-            None => rest.push(alert),
         }
+        pings.push(watchdog.is_some());
     }
     for name in pinged {
         store.record_heartbeat(name, now).await?;
         metrics::counter!("firebell_heartbeat_pings_total", "heartbeat" => name.to_string())
             .increment(1);
     }
-    Ok(rest)
+    Ok(pings)
 }

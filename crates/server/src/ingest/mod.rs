@@ -213,6 +213,27 @@ pub fn queue(policy: PolicyHandle, clock: Arc<dyn Clock>) -> (IngestQueue, Inges
     (queue, IngestReceiver(rx))
 }
 
+/// Refused at the door: once logged, an alert no backend can store would
+/// stop every merge behind it. `alerts` come with their index in the request.
+pub fn check_storable<'a>(
+    mut alerts: impl Iterator<Item = (usize, &'a IncomingAlert)>,
+) -> Result<(), IngestError> {
+    match alerts.find_map(|(i, a)| a.field_with_nul().map(|f| (i, f))) {
+        None => Ok(()),
+        Some((index, field)) => {
+            metrics::counter!("firebell_ingest_rejected_total", "reason" => "unstorable_text")
+                .increment(1);
+            Err(IngestError::Unstorable { index, field })
+        }
+    }
+}
+
+fn count_absorbed(n: usize) {
+    if n > 0 {
+        metrics::counter!("firebell_alerts_refreshes_absorbed_total").increment(n as u64);
+    }
+}
+
 impl IngestQueue {
     /// Wake the merger (a log row was put back, say).
     pub fn wake_merger(&self) {
@@ -224,24 +245,44 @@ impl IngestQueue {
         if alerts.is_empty() {
             return Ok(());
         }
-        // Refused at the door: once logged, an alert no backend can store
-        // would stop every merge behind it.
-        if let Some((index, field)) = alerts
-            .iter()
-            .enumerate()
-            .find_map(|(i, a)| a.field_with_nul().map(|f| (i, f)))
-        {
-            metrics::counter!("firebell_ingest_rejected_total", "reason" => "unstorable_text")
-                .increment(1);
-            return Err(IngestError::Unstorable { index, field });
-        }
+        check_storable(alerts.iter().enumerate())?;
         // A refresh that would only move a distant `endsAt` on is answered
         // here: no log row, no merge, and no backlog limit.
         let (alerts, absorbed) = self.stored.absorb(alerts, self.clock.now(), self.backlog());
-        if absorbed > 0 {
-            metrics::counter!("firebell_alerts_refreshes_absorbed_total")
-                .increment(absorbed as u64);
-        }
+        count_absorbed(absorbed);
+        self.submit_weighed(alerts).await
+    }
+
+    /// Whether refreshes can be answered at the door at all (anything is
+    /// remembered); when not, a request need not be weighed.
+    pub fn may_absorb(&self) -> bool {
+        !self.stored.is_empty()
+    }
+
+    /// A report as [`absorb`](Self::absorb) weighs it, from parts borrowed
+    /// from its request.
+    pub fn probe<P: firebell_core::alert::Labels + ?Sized>(
+        &self,
+        content: &refresh::Content<'_, P>,
+        ends_at: Option<firebell_core::Timestamp>,
+    ) -> refresh::Probe {
+        self.stored.probe(content, ends_at)
+    }
+
+    /// For each report, whether it is answered at the door (true); the rest
+    /// go to [`submit_weighed`](Self::submit_weighed). See [`refresh`].
+    pub fn absorb(&self, probes: &[refresh::Probe]) -> Vec<bool> {
+        let answered = self
+            .stored
+            .absorb_probes(probes, self.clock.now(), self.backlog());
+        count_absorbed(answered.iter().filter(|a| **a).count());
+        answered
+    }
+
+    /// [`submit`](Self::submit) for reports the door has already weighed
+    /// (the rest of a request [`absorb`](Self::absorb) did not answer) and
+    /// checked for NUL characters.
+    pub async fn submit_weighed(&self, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
         if alerts.is_empty() {
             return Ok(());
         }

@@ -32,12 +32,12 @@
 //! once it is within the margin, reports go through the log again.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use firebell_core::Timestamp;
-use firebell_core::alert::{Alert, IncomingAlert};
+use firebell_core::alert::{Alert, AlertSource, IncomingAlert, Labels};
 
 /// The least margin (see the module's docs).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -68,6 +68,28 @@ pub struct StoredAlerts {
 struct Entry {
     content: u64,
     ends_ms: i64,
+}
+
+/// What a merge keeps of a report but `endsAt`, borrowed: from an
+/// [`IncomingAlert`], or straight from a request's bytes.
+pub struct Content<'a, P: Labels + ?Sized> {
+    pub key: &'a str,
+    pub source: AlertSource,
+    pub labels: &'a P,
+    pub annotations: &'a P,
+    pub starts_at: Timestamp,
+    pub generator_url: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub severity: Option<&'a str>,
+}
+
+/// One report as [`StoredAlerts::absorb_probes`] weighs it: hashes of its
+/// key and of its [`Content`], and its `endsAt`.
+#[derive(Clone, Copy)]
+pub struct Probe {
+    key: u64,
+    content: u64,
+    ends_at: Option<Timestamp>,
 }
 
 /// A merge's outcome for one report, learned once the merge commits.
@@ -107,17 +129,49 @@ impl StoredAlerts {
     /// Everything of a report a merge keeps, but `endsAt` (never
     /// [`CHANGING`]).
     fn content(&self, a: &IncomingAlert) -> u64 {
-        let h = self.hasher.hash_one((
-            &a.key,
-            a.source,
-            &a.labels,
-            &a.annotations,
-            a.starts_at,
-            &a.generator_url,
-            &a.service,
-            &a.severity,
-        ));
-        h.max(1)
+        self.content_of(&Content {
+            key: &a.key,
+            source: a.source,
+            labels: &a.labels,
+            annotations: &a.annotations,
+            starts_at: a.starts_at,
+            generator_url: a.generator_url.as_deref(),
+            service: a.service.as_deref(),
+            severity: a.severity.as_deref(),
+        })
+    }
+
+    fn content_of<P: Labels + ?Sized>(&self, c: &Content<'_, P>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        c.key.hash(&mut h);
+        c.source.hash(&mut h);
+        for set in [c.labels, c.annotations] {
+            let pairs = set.pairs();
+            pairs.len().hash(&mut h);
+            for (name, value) in pairs {
+                name.hash(&mut h);
+                value.hash(&mut h);
+            }
+        }
+        c.starts_at.hash(&mut h);
+        c.generator_url.hash(&mut h);
+        c.service.hash(&mut h);
+        c.severity.hash(&mut h);
+        h.finish().max(1)
+    }
+
+    /// A report as [`absorb_probes`](Self::absorb_probes) weighs it, from
+    /// its parts borrowed from the request.
+    pub fn probe<P: Labels + ?Sized>(
+        &self,
+        c: &Content<'_, P>,
+        ends_at: Option<Timestamp>,
+    ) -> Probe {
+        Probe {
+            key: self.key(c.key),
+            content: self.content_of(c),
+            ends_at,
+        }
     }
 
     /// How far ahead a stored `endsAt` must be for a refresh ending `lead`
@@ -134,23 +188,50 @@ impl StoredAlerts {
         now: Timestamp,
         backlog: u64,
     ) -> (Vec<IncomingAlert>, usize) {
-        if self.lock().is_empty() {
+        if self.is_empty() {
             return (alerts, 0);
         }
-        let now_ms = ms(now);
-        let hashed: Vec<(u64, u64)> = alerts
+        let probes: Vec<Probe> = alerts
             .iter()
-            .map(|a| (self.key(&a.key), self.content(a)))
+            .map(|a| Probe {
+                key: self.key(&a.key),
+                content: self.content(a),
+                ends_at: a.ends_at,
+            })
             .collect();
+        let answered = self.absorb_probes(&probes, now, backlog);
         let total = alerts.len();
-        let mut keep = Vec::with_capacity(total);
+        let keep: Vec<IncomingAlert> = alerts
+            .into_iter()
+            .zip(answered)
+            .filter_map(|(a, answered)| (!answered).then_some(a))
+            .collect();
+        let absorbed = total - keep.len();
+        (keep, absorbed)
+    }
+
+    /// Nothing remembered: no report can be absorbed.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// For each report, whether it is answered here (true) or must be
+    /// logged (false; its alert is then marked as changing).
+    pub fn absorb_probes(&self, probes: &[Probe], now: Timestamp, backlog: u64) -> Vec<bool> {
+        let now_ms = ms(now);
         let mut entries = self.lock();
-        for (alert, (key, content)) in alerts.into_iter().zip(hashed) {
+        let mut answered = Vec::with_capacity(probes.len());
+        for &Probe {
+            key,
+            content,
+            ends_at,
+        } in probes
+        {
             let Some(entry) = entries.get_mut(&key) else {
-                keep.push(alert);
+                answered.push(false);
                 continue;
             };
-            let incoming_end = ends_ms(alert.ends_at);
+            let incoming_end = ends_ms(ends_at);
             let absorbed = entry.content == content
                 && incoming_end > now_ms
                 && incoming_end >= entry.ends_ms
@@ -166,12 +247,10 @@ impl StoredAlerts {
                     content: CHANGING,
                     ends_ms: now_ms,
                 };
-                keep.push(alert);
             }
+            answered.push(absorbed);
         }
-        drop(entries);
-        let absorbed = total - keep.len();
-        (keep, absorbed)
+        answered
     }
 
     /// One merge's outcome for `report`, to [`learn`](Self::learn) once it
