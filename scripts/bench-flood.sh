@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A new critical alert during a flood, side by side: Firebell (release build,
 # SQLite, durable) and Debian's Alertmanager (in memory), same machine, same
-# load, loopback only. The flood pages nobody; every second a new alert in a
-# group of its own goes out, and the time until its page (Firebell) or
+# load, loopback only. The flood pages nobody; every second (or every
+# PROBE_EVERY_MS milliseconds) a new alert in a group of its own goes out, and the time until its page (Firebell) or
 # webhook (Alertmanager) reaches the benchmark's receiver is measured.
 # Prints Markdown rows for BENCHMARKS.md. Needs: cargo, prometheus-alertmanager.
 #   scripts/bench-flood.sh [seconds] [per-request] [concurrency] [target-dir]
@@ -10,7 +10,7 @@
 # compare); the load always comes from this tree's `firebell bench flood`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-20}" per="${2:-100}" conc="${3:-32}"
+seconds="${1:-20}" per="${2:-100}" conc="${3:-32}" every_ms="${PROBE_EVERY_MS:-1000}"
 . scripts/bench-common.sh
 bench_build "${4:-target}"
 receiver=127.0.0.1:19300 fb_port=18182 am_port=19194
@@ -62,10 +62,12 @@ YML
 start_alertmanager "$am_port" "$am_config"
 start_firebell "$fb_port" --policy "$work/policy.toml"
 bench_machine
-echo "flood: ${seconds}s, $per alerts/request, $conc in flight"
+echo "flood: ${seconds}s, $per alerts/request, $conc in flight, a probe every ${every_ms} ms"
 "$bin" bench flood --url "http://127.0.0.1:$am_port" --label alertmanager \
-  --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver"
+  --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
+  --probe-every-ms "$every_ms"
 "$bin" bench flood --url "http://127.0.0.1:$fb_port" --token "$token" --label "firebell (SQLite)" \
-  --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" | tail -1
+  --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
+  --probe-every-ms "$every_ms" | tail -1
 backlog="$(curl -s "http://127.0.0.1:$fb_port/metrics" | awk '/^firebell_ingest_backlog /{print $2}')"
 echo "firebell backlog left after the probes: ${backlog:-?} reports"
