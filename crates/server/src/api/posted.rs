@@ -89,10 +89,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 pub struct SortedPairs<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl SortedPairs<'_> {
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

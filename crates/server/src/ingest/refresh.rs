@@ -83,6 +83,22 @@ pub struct Content<'a, P: Labels + ?Sized> {
     pub severity: Option<&'a str>,
 }
 
+impl<'a> Content<'a, firebell_core::alert::LabelSet> {
+    /// An owned report's parts.
+    fn of(a: &'a IncomingAlert) -> Self {
+        Content {
+            key: &a.key,
+            source: a.source,
+            labels: &a.labels,
+            annotations: &a.annotations,
+            starts_at: a.starts_at,
+            generator_url: a.generator_url.as_deref(),
+            service: a.service.as_deref(),
+            severity: a.severity.as_deref(),
+        }
+    }
+}
+
 /// One report as [`StoredAlerts::absorb_probes`] weighs it: hashes of its
 /// key and of its [`Content`], and its `endsAt`.
 #[derive(Clone, Copy)]
@@ -129,16 +145,7 @@ impl StoredAlerts {
     /// Everything of a report a merge keeps, but `endsAt` (never
     /// [`CHANGING`]).
     fn content(&self, a: &IncomingAlert) -> u64 {
-        self.content_of(&Content {
-            key: &a.key,
-            source: a.source,
-            labels: &a.labels,
-            annotations: &a.annotations,
-            starts_at: a.starts_at,
-            generator_url: a.generator_url.as_deref(),
-            service: a.service.as_deref(),
-            severity: a.severity.as_deref(),
-        })
+        self.content_of(&Content::of(a))
     }
 
     fn content_of<P: Labels + ?Sized>(&self, c: &Content<'_, P>) -> u64 {
@@ -193,11 +200,7 @@ impl StoredAlerts {
         }
         let probes: Vec<Probe> = alerts
             .iter()
-            .map(|a| Probe {
-                key: self.key(&a.key),
-                content: self.content(a),
-                ends_at: a.ends_at,
-            })
+            .map(|a| self.probe(&Content::of(a), a.ends_at))
             .collect();
         let answered = self.absorb_probes(&probes, now, backlog);
         let total = alerts.len();
