@@ -89,7 +89,9 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
     // A probe every `probe_every_ms`, each a new alert group, on a client of
     // its own; one that answers late delays the next rather than bunching.
     let probe_client = reqwest::Client::new();
-    let mut probes: Vec<(String, Instant, bool)> = Vec::new();
+    // Each probe: its name, when it was sent, and how long its POST took to
+    // answer 2xx (None: refused or failed).
+    let mut probes: Vec<(String, Instant, Option<Duration>)> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(a.probe_every_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -115,7 +117,7 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());
-        probes.push((name, sent, ok));
+        probes.push((name, sent, ok.then(|| sent.elapsed())));
     }
     for w in workers {
         w.await?;
@@ -128,7 +130,7 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
         let got = arrivals.lock().unwrap().clone();
         let missing = probes
             .iter()
-            .filter(|(n, _, ok)| *ok && !got.contains_key(n))
+            .filter(|(n, _, ok)| ok.is_some() && !got.contains_key(n))
             .count();
         if missing == 0 || Instant::now() >= wait_until {
             break;
@@ -141,16 +143,18 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
         .filter_map(|(n, sent, _)| got.get(n).map(|at| at.duration_since(*sent)))
         .collect();
     latencies.sort();
-    let refused_probes = probes.iter().filter(|(_, _, ok)| !ok).count();
+    let mut answered: Vec<Duration> = probes.iter().filter_map(|(_, _, ok)| *ok).collect();
+    answered.sort();
+    let refused_probes = probes.iter().filter(|(_, _, ok)| ok.is_none()).count();
     let unpaged = probes.len() - latencies.len() - refused_probes;
     let rate = accepted.load(Ordering::Relaxed) as f64 / flood_wall.as_secs_f64();
     println!(
-        "| target | flood alerts/s (2xx) | flood refusals | probes | paged | p50 | p99 | max | refused | not paged within {}s |",
+        "| target | flood alerts/s (2xx) | flood refusals | probes | paged | p50 | p99 | max | probe's 2xx p50 · p99 | refused | not paged within {}s |",
         a.probe_timeout_secs
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} · {} | {} | {} |",
         a.target.label,
         rate,
         refused.load(Ordering::Relaxed),
@@ -159,6 +163,8 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
         ms(pct(&latencies, 0.50)),
         ms(pct(&latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or_default()),
+        ms(pct(&answered, 0.50)),
+        ms(pct(&answered, 0.99)),
         refused_probes,
         unpaged,
     );

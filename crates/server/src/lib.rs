@@ -299,13 +299,18 @@ impl Server {
                 policy_poll,
                 hangup,
             )),
-            tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx)),
+            tokio::spawn(ingest::run_writer(state.pipeline.clone(), ingest_rx.all)),
             tokio::spawn(skew::run(state.clock_guard.clone(), state.store.clone())),
         ];
+        let new_groups_writer = ingest::run_writer(state.pipeline.clone(), ingest_rx.new_groups);
         // Only a server that runs its workers needs the paging thread.
         let mut paging = None;
-        if background_processing {
+        if !background_processing {
+            tasks.push(tokio::spawn(new_groups_writer));
+        } else {
             let paging = paging.insert(PagingThread::start());
+            // New groups' reports are on the paging path from the start.
+            tasks.push(paging.spawn(new_groups_writer));
             tasks.push(tokio::spawn(ingest::run_merger(state.pipeline.clone())));
             tasks.push(tokio::spawn(ingest::processor::run(
                 state.processor.clone(),

@@ -1,6 +1,6 @@
 //! Alerts in: every source hands its normalised alerts to one [`IngestQueue`].
 //!
-//! A single writer task drains the bounded queue and appends everything it
+//! A writer task drains the bounded queue and appends everything it
 //! finds to the ingest log as ONE row (group commit), then answers every
 //! waiting request. So a 2xx always means "committed", a storm costs one
 //! fsync per batch, not per request, and the cost on the request path is a
@@ -17,7 +17,10 @@
 //!
 //! **New groups jump the queue.** Under a flood the log holds a backlog, and
 //! a new problem must not wait behind it. A report whose alert group this
-//! process has not logged before is *urgent*: the writer merges it into
+//! process has not logged before is *urgent*. A request of urgent reports
+//! only goes to a writer of its own ([`NEW_GROUPS_CAPACITY`]), so it is not
+//! queued behind the flood's batch being appended, nor appended with it. The
+//! writer merges an urgent report into
 //! `alerts` in the append's own transaction and hands its alerts to the
 //! processor's fast lane, which takes them before its current batch. So a
 //! new group's incident is one more write after the 2xx, not two: on
@@ -51,6 +54,9 @@ use refresh::StoredAlerts;
 
 /// Requests waiting for the writer; beyond this, senders get 429.
 pub const QUEUE_CAPACITY: usize = 1024;
+/// Requests of new groups' reports only waiting for their own writer; beyond
+/// this they queue with the rest.
+pub const NEW_GROUPS_CAPACITY: usize = 256;
 /// Most alerts committed in one transaction.
 const MAX_BATCH_ALERTS: usize = 10_000;
 /// Reports logged but not merged yet beyond which senders get 429: about half
@@ -140,6 +146,8 @@ impl SeenGroups {
 #[derive(Clone)]
 pub struct IngestQueue {
     tx: mpsc::Sender<Job>,
+    /// Requests of new groups' reports only, for their own writer.
+    new_groups_tx: mpsc::Sender<Job>,
     /// Reports in the log not merged yet, as this process knows it: raised by
     /// its appends and merges, reset from the database every processing round
     /// (other replicas merge too).
@@ -161,8 +169,15 @@ pub struct IngestQueue {
     clock: Arc<dyn Clock>,
 }
 
-/// The receiving side, handed to [`run_writer`] when the server starts.
-pub struct IngestReceiver(mpsc::Receiver<Job>);
+/// The receiving sides, each handed to a [`run_writer`] when the server
+/// starts: every request, and requests of new groups' reports only.
+pub struct IngestReceiver {
+    pub all: WriterQueue,
+    pub new_groups: WriterQueue,
+}
+
+/// Requests for one writer task.
+pub struct WriterQueue(mpsc::Receiver<Job>);
 
 /// Wakes the processor when new alerts were merged.
 pub type ProcessorWake = Arc<Notify>;
@@ -198,8 +213,10 @@ pub struct UrgentAlert {
 
 pub fn queue(policy: PolicyHandle, clock: Arc<dyn Clock>) -> (IngestQueue, IngestReceiver) {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let (new_groups_tx, new_groups_rx) = mpsc::channel(NEW_GROUPS_CAPACITY);
     let queue = IngestQueue {
         tx,
+        new_groups_tx,
         backlog: Arc::new(AtomicU64::new(0)),
         in_flight: Arc::new(AtomicUsize::new(0)),
         idle: Arc::new(Notify::new()),
@@ -210,7 +227,13 @@ pub fn queue(policy: PolicyHandle, clock: Arc<dyn Clock>) -> (IngestQueue, Inges
         stored: Default::default(),
         clock,
     };
-    (queue, IngestReceiver(rx))
+    (
+        queue,
+        IngestReceiver {
+            all: WriterQueue(rx),
+            new_groups: WriterQueue(new_groups_rx),
+        },
+    )
 }
 
 /// Refused at the door: once logged, an alert no backend can store would
@@ -308,16 +331,27 @@ impl IngestQueue {
             true => None,
             false => Some(encode(&urgent)?),
         };
+        let only_new = alerts.is_empty();
         drop(alerts);
         let (reply, done) = oneshot::channel();
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        self.tx
-            .try_send(Job {
-                entry,
-                urgent,
-                new_groups,
-                reply,
-            })
+        let job = Job {
+            entry,
+            urgent,
+            new_groups,
+            reply,
+        };
+        // New groups only: their own writer, unless it is that far behind.
+        let job = match only_new {
+            true => match self.new_groups_tx.try_send(job) {
+                Ok(()) => None,
+                Err(
+                    mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job),
+                ) => Some(job),
+            },
+            false => Some(job),
+        };
+        job.map_or(Ok(()), |job| self.tx.try_send(job))
             .inspect_err(|_| self.done(1))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -644,9 +678,10 @@ pub async fn refresh_backlog(state: &Pipeline) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The writer task: drain, route, merge, commit, answer. Runs until every
-/// sender is gone.
-pub async fn run_writer(state: Pipeline, IngestReceiver(mut rx): IngestReceiver) {
+/// A writer task: drain, route, merge, commit, answer. Runs until every
+/// sender is gone. Two run: one for every request, one for requests of new
+/// groups' reports only (see the module's docs).
+pub async fn run_writer(state: Pipeline, WriterQueue(mut rx): WriterQueue) {
     while let Some(first) = rx.recv().await {
         let size = |job: &Job| job.entry.len() + job.urgent.as_ref().map_or(0, LogEntry::len);
         let mut count = size(&first);
@@ -743,8 +778,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_backlog_refuses_with_429_and_queues_nothing() {
-        let (queue, IngestReceiver(mut rx)) =
-            queue(demo_policy(), Arc::new(crate::clock::SystemClock));
+        let (
+            queue,
+            IngestReceiver {
+                all: WriterQueue(mut rx),
+                ..
+            },
+        ) = queue(demo_policy(), Arc::new(crate::clock::SystemClock));
         // The report's group is known: the limit applies to it.
         let (_, groups, _) = queue.split_new_groups(vec![report()]);
         queue.seen.remember(&groups);
@@ -756,8 +796,13 @@ mod tests {
         );
         assert!(rx.try_recv().is_err(), "nothing was queued");
         // Except a new group's report, past the limit up to a margin.
-        let (queue2, IngestReceiver(mut rx2)) =
-            super::queue(demo_policy(), Arc::new(crate::clock::SystemClock));
+        let (
+            queue2,
+            IngestReceiver {
+                new_groups: WriterQueue(mut rx2),
+                ..
+            },
+        ) = super::queue(demo_policy(), Arc::new(crate::clock::SystemClock));
         queue2.set_backlog(MAX_BACKLOG);
         let taken = tokio::spawn({
             let queue2 = queue2.clone();

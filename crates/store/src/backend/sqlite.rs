@@ -242,9 +242,12 @@ impl SqliteStore {
                 })
             })
         };
+        let turns = std::sync::Arc::<Turns>::default();
+        let released = turns.clone();
         let writer = writer
             .max_connections(1)
-            .after_release(|conn, _| {
+            .after_release(move |conn, _| {
+                released.released();
                 Box::pin(async move {
                     // A write that failed mid-transaction (SQLITE_FULL above
                     // all) may have been rolled back by SQLite itself; the
@@ -271,7 +274,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             reader,
-            turns: Default::default(),
+            turns,
             alert_ids: SharedIds::of(options.get_filename()),
             #[cfg(feature = "fault-injection")]
             page_limit,
@@ -375,8 +378,11 @@ impl SqliteStore {
     }
 
     async fn begin_in(&self, lane: Lane) -> Result<Tx, StoreError> {
+        let asked = std::time::Instant::now();
         let _turn = self.turns.take(lane).await;
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        self.turns.acquired(lane, asked);
+        Ok(tx)
     }
 
     /// The writer connection for a single statement in `lane`.
@@ -384,8 +390,11 @@ impl SqliteStore {
         &self,
         lane: Lane,
     ) -> Result<sqlx::pool::PoolConnection<Db>, StoreError> {
+        let asked = std::time::Instant::now();
         let _turn = self.turns.take(lane).await;
-        Ok(self.writer.acquire().await?)
+        let conn = self.writer.acquire().await?;
+        self.turns.acquired(lane, asked);
+        Ok(conn)
     }
 
     pub(crate) async fn close(&self) {

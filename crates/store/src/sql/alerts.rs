@@ -67,8 +67,9 @@ impl Handle {
         let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) else {
             return Ok(Some(Vec::new()));
         };
+        // The fast lane's declaration of these alerts' incidents follows.
         let mut tx = self
-            .begin_alert_write_in(crate::backend::Lane::Pipeline)
+            .begin_alert_write_in(crate::backend::Lane::Relay)
             .await?;
         let rows: Vec<(i64, bool)> = insert
             .push(" RETURNING seq, urgent")
@@ -255,7 +256,10 @@ impl Handle {
     ) -> Result<Incident, StoreError> {
         let _t = Self::timer("create_incident_for_group");
         let lookup = self.key_lookup().await?;
-        let mut tx = self.begin_alert_write().await?;
+        // The claim of its first page follows.
+        let mut tx = self
+            .begin_alert_write_in(crate::backend::Lane::Relay)
+            .await?;
         // Checked first so a taken group does not even use up a number.
         if let Some(incident_id) = group_holder(&mut tx, group_key).await? {
             tx.rollback().await?;
