@@ -11,16 +11,22 @@ bench_build() {
   CARGO_TARGET_DIR="$1" cargo build --release -p firebell >&2
   bin="$1/release/firebell"
   work="$(mktemp -d)"
-  trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+  # Waited for, so the next run finds its ports free.
+  trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 }
 
 # FIREBELL_SERVER_BIN serves with another build (an earlier commit, to
 # compare); the load always comes from this tree's `firebell bench`.
+# BENCH_DATABASE_URL=postgres://… serves from that database instead of a
+# fresh SQLite file: it must be empty (scripts/bench-flood.sh creates it
+# afresh when it is given). $backend names the one in use.
+backend=SQLite
+[ -z "${BENCH_DATABASE_URL:-}" ] || backend=PostgreSQL
 start_firebell() {
   local port="$1"
   shift
   "${FIREBELL_SERVER_BIN:-$bin}" serve --listen "127.0.0.1:$port" \
-    --database-url "sqlite:$work/firebell.db" "$@" >"$work/fb.out" 2>"$work/fb.log" &
+    --database-url "${BENCH_DATABASE_URL:-sqlite:$work/firebell.db}" "$@" >"$work/fb.out" 2>"$work/fb.log" &
   fb_pid=$!
   for _ in $(seq 1 50); do grep -q "listening on" "$work/fb.out" 2>/dev/null && break; sleep 0.2; done
   sleep 1

@@ -6,6 +6,8 @@
 # webhook (Alertmanager) reaches the benchmark's receiver is measured.
 # Prints Markdown rows for BENCHMARKS.md. Needs: cargo, prometheus-alertmanager.
 #   scripts/bench-flood.sh [seconds] [per-request] [concurrency] [target-dir]
+# BENCH_DATABASE_URL=postgres://USER@HOST/DB serves Firebell from PostgreSQL:
+# DB is dropped and created afresh (psql is needed).
 # FIREBELL_SERVER_BIN=path serves with another build (an earlier commit, to
 # compare); the load always comes from this tree's `firebell bench flood`.
 set -euo pipefail
@@ -60,13 +62,21 @@ YML
 )"
 
 start_alertmanager "$am_port" "$am_config"
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+  # Afresh: the database named in the URL, dropped and created again.
+  db="${BENCH_DATABASE_URL##*/}"
+  psql "${BENCH_DATABASE_URL%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\"" >&2
+fi
 start_firebell "$fb_port" --policy "$work/policy.toml"
 bench_machine
 echo "flood: ${seconds}s, $per alerts/request, $conc in flight, a probe every ${every_ms} ms"
 "$bin" bench flood --url "http://127.0.0.1:$am_port" --label alertmanager \
   --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
   --probe-every-ms "$every_ms"
-"$bin" bench flood --url "http://127.0.0.1:$fb_port" --token "$token" --label "firebell (SQLite)" \
+# Stopped before Firebell's turn: a million alerts in its heap would keep
+# its collector busy on the same two cores.
+kill "$am_pid" && wait "$am_pid" 2>/dev/null || true
+"$bin" bench flood --url "http://127.0.0.1:$fb_port" --token "$token" --label "firebell ($backend)" \
   --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
   --probe-every-ms "$every_ms" | tail -1
 backlog="$(curl -s "http://127.0.0.1:$fb_port/metrics" | awk '/^firebell_ingest_backlog /{print $2}')"
