@@ -34,6 +34,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use firebell_core::Timestamp;
@@ -44,7 +45,7 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// A floor on the merge rate assumed when widening the margin by the
 /// backlog: a backlog of this many reports adds one second.
 const MERGED_PER_SEC_FLOOR: u64 = 10_000;
-/// Alerts remembered at most (about 25 bytes each): past it, entries whose
+/// Alerts remembered at most (about 33 bytes each): past it, entries whose
 /// stored `endsAt` has passed are dropped, then nothing new is learned until
 /// there is room. A refresh that is not remembered is merely logged.
 const MAX_REMEMBERED: usize = 1_000_000;
@@ -52,6 +53,10 @@ const MAX_REMEMBERED: usize = 1_000_000;
 const OPEN_ENDED: i64 = i64::MAX;
 /// `content` of an entry whose alert is changing.
 const CHANGING: u64 = 0;
+/// Alerts learned one after another that share a [`spread`] slot.
+const SLOT_RUN: u64 = 64;
+/// Slots a quarter of the lead is divided into.
+const SLOTS: u64 = 1024;
 
 /// What this process knows of each firing alert's stored state, by a hash of
 /// its key.
@@ -59,6 +64,8 @@ const CHANGING: u64 = 0;
 pub struct StoredAlerts {
     hasher: RandomState,
     entries: Mutex<HashMap<u64, Entry>>,
+    /// Alerts learned for the first time so far, for their [`spread`] slots.
+    learned: AtomicU64,
 }
 
 /// Either the content hash of the report a merge stored, and the stored
@@ -68,6 +75,8 @@ pub struct StoredAlerts {
 struct Entry {
     content: u64,
     ends_ms: i64,
+    /// This alert's share of the [`spread`], kept for its life here.
+    slot: u16,
 }
 
 /// What a merge keeps of a report but `endsAt`, borrowed: from an
@@ -126,11 +135,17 @@ fn ends_ms(ends_at: Option<Timestamp>) -> i64 {
     ends_at.map_or(OPEN_ENDED, ms)
 }
 
-/// Up to a quarter of the lead more margin, fixed per alert: alerts first
-/// sent together (a rule that fires for a thousand targets at once) are not
-/// all logged in the same refresh.
-fn spread(key: u64, lead: Duration) -> Duration {
-    lead / 4 * (key % 1024) as u32 / 1024
+/// Up to a quarter of the lead more margin, by the alert's slot: a large
+/// set of alerts first sent together (a rule that fires for thousands of
+/// targets at once) is not all logged in the same refresh. Slots go by the
+/// order alerts were first learned, [`SLOT_RUN`] at a time, and that is the
+/// order their rows were written (a merge writes a chunk of new alerts side
+/// by side), so a refresh that logs one slot rewrites its rows' pages and
+/// leaves the others alone. By a hash of the key instead, a refresh that
+/// logged a quarter of the alerts rewrote nearly every page of the table
+/// (BENCHMARKS.md, slice 8).
+fn spread(slot: u16, lead: Duration) -> Duration {
+    lead / 4 * u32::from(slot) / SLOTS as u32
 }
 
 impl StoredAlerts {
@@ -242,13 +257,14 @@ impl StoredAlerts {
                 && (incoming_end == OPEN_ENDED) == (entry.ends_ms == OPEN_ENDED)
                 && (incoming_end == OPEN_ENDED || {
                     let lead = Duration::from_millis((incoming_end - now_ms) as u64);
-                    let margin = Self::margin(lead, backlog) + spread(key, lead);
+                    let margin = Self::margin(lead, backlog) + spread(entry.slot, lead);
                     entry.ends_ms > now_ms.saturating_add(margin.as_millis() as i64)
                 });
             if !absorbed {
                 *entry = Entry {
                     content: CHANGING,
                     ends_ms: now_ms,
+                    slot: entry.slot,
                 };
             }
             answered.push(absorbed);
@@ -294,11 +310,16 @@ impl StoredAlerts {
                             continue;
                         }
                     }
+                    let slot = match entries.get(&m.key) {
+                        Some(known) => known.slot,
+                        None => self.next_slot(),
+                    };
                     entries.insert(
                         m.key,
                         Entry {
                             content: m.content,
                             ends_ms,
+                            slot,
                         },
                     );
                 }
@@ -309,10 +330,22 @@ impl StoredAlerts {
         }
     }
 
+    /// The slot of an alert learned for the first time (see [`spread`]).
+    fn next_slot(&self) -> u16 {
+        let n = self.learned.fetch_add(1, Ordering::Relaxed);
+        (n / SLOT_RUN % SLOTS) as u16
+    }
+
     /// Alerts remembered.
     #[cfg(test)]
     fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// An alert's slot, if it is remembered.
+    #[cfg(test)]
+    fn slot(&self, key: &str) -> Option<u16> {
+        self.lock().get(&self.key(key)).map(|e| e.slot)
     }
 }
 
@@ -372,6 +405,31 @@ mod tests {
     }
 
     #[test]
+    fn alerts_learned_together_share_a_slot_for_life() {
+        let known = StoredAlerts::default();
+        let numbered = |i: u64| IncomingAlert {
+            key: format!("fp{i}"),
+            ..report(Some(240))
+        };
+        for i in 0..3 * SLOT_RUN {
+            learned(&known, &numbered(i), at(0));
+        }
+        let slot = |i: u64| known.slot(&format!("fp{i}")).unwrap();
+        assert_eq!(slot(0), slot(SLOT_RUN - 1), "one run, one slot");
+        assert_ne!(slot(SLOT_RUN - 1), slot(SLOT_RUN), "the next run, the next");
+        // Logged and merged again, it keeps its slot: its row has not moved.
+        let before = slot(SLOT_RUN + 5);
+        assert!(!absorbed(&known, numbered(SLOT_RUN + 5), at(200)));
+        learned(&known, &numbered(SLOT_RUN + 5), at(200));
+        assert_eq!(slot(SLOT_RUN + 5), before);
+        // Slots cover a quarter of the lead: the last slot's margin is
+        // nearly all of it.
+        let lead = Duration::from_secs(240);
+        assert_eq!(spread(0, lead), Duration::ZERO);
+        assert!(spread((SLOTS - 1) as u16, lead) > lead / 4 - lead / 400);
+    }
+
+    #[test]
     fn a_refresh_that_only_moves_a_distant_ends_at_later_is_absorbed() {
         let known = StoredAlerts::default();
         assert!(
@@ -391,7 +449,7 @@ mod tests {
             let known = StoredAlerts::default();
             learned(&known, &report(Some(240)), at(0));
             let margin = StoredAlerts::margin(Duration::from_secs(lead as u64), 0)
-                + spread(known.key("fp1"), Duration::from_secs(lead as u64));
+                + spread(known.slot("fp1").unwrap(), Duration::from_secs(lead as u64));
             let expected = at(240) > at(now) + margin;
             (
                 absorbed(&known, report(Some(now + lead)), at(now)),
