@@ -201,20 +201,27 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
 
+        // Told when the writer connection is back (see `Turns::released`).
+        let turns = std::sync::Arc::<Turns>::default();
         if url.contains(":memory:") || url.contains("mode=memory") {
             // One connection for everything, kept alive for the store's lifetime.
+            let released = turns.clone();
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
+                .after_release(move |_, _| {
+                    released.released();
+                    Box::pin(async { Ok(true) })
+                })
                 .connect_with(options)
                 .await?;
             MIGRATOR.run(&pool).await?;
             return Ok(SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
-                turns: Default::default(),
+                turns,
                 alert_ids: std::sync::Arc::new(SharedIds::new(None)),
                 #[cfg(feature = "fault-injection")]
                 page_limit: Default::default(),
@@ -242,7 +249,6 @@ impl SqliteStore {
                 })
             })
         };
-        let turns = std::sync::Arc::<Turns>::default();
         let released = turns.clone();
         let writer = writer
             .max_connections(1)
