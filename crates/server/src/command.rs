@@ -430,6 +430,19 @@ impl Incidents {
 
     /// After a commit: wake the scheduler if a duty is due by the write's
     /// time, and the dispatcher if notifications were queued.
+    /// What a change written by someone else's transaction (a merge that
+    /// recorded news, see [`crate::ingest::processor::news_recorder`]) wakes.
+    pub fn recorded(&self, appends: &[Append]) {
+        for a in appends {
+            self.committed(&a.state, &a.timers, a.intents.len());
+        }
+    }
+
+    /// Where people reach this server, for messages' links.
+    pub fn link_base(&self) -> String {
+        self.links.base()
+    }
+
     fn committed(&self, state: &Incident, timers: &[Due], intents: usize) {
         self.changed();
         if timers.iter().any(|d| d.at <= state.updated_at) {

@@ -196,6 +196,7 @@ impl Server {
             wake: Default::default(),
             urgent: Default::default(),
             fast_lane: Default::default(),
+            incidents: incidents.clone(),
         };
         // A log left full by a crash counts against the backlog limit from
         // the first request on, not once the merger has drained it.

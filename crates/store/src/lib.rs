@@ -164,7 +164,29 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge).await)
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, None).await)
+            .map(|(merged, _)| merged)
+    }
+
+    /// [`Store::merge_logged_alerts`], also writing the news for open
+    /// incidents in the same transaction: for each alert group with
+    /// pending alerts in the batch and an open incident, `record` is asked
+    /// for that incident's change ([`RecordNews`]), and it is written with
+    /// its alerts marked processed. Their rows are then written once per
+    /// merge instead of merged, read back and marked by a second write. A
+    /// change that cannot be written (its incident moved on, say) is left
+    /// out and its alerts stay pending: this never fails the merge. Returns
+    /// the merged alerts and the changes written.
+    pub async fn merge_logged_alerts_recording<F>(
+        &self,
+        max_alerts: usize,
+        merge: F,
+        record: RecordNews<'_>,
+    ) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, Some(record)).await)
     }
 
     /// [`Store::log_alerts`], with the `urgent` entries (new groups' first
@@ -201,7 +223,8 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge).await)
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge, None).await)
+            .map(|(merged, _)| merged)
     }
 }
 
@@ -211,6 +234,13 @@ impl Store {
 /// new incident all the way to a queued page, instead of a second and third
 /// write by the scheduler's next round. `None`: nothing is due.
 pub type FirstDuties<'a> = &'a (dyn Fn(&Incident) -> Option<Append> + Sync);
+
+/// Asked, inside a merge's transaction, for the change an open incident
+/// records for its group's alerts that the merge made pending (see
+/// [`Store::merge_logged_alerts_recording`]): the incident as stored, and
+/// those alerts as merged. `None`: nothing to write, the alerts stay pending.
+/// The change's `alerts` are the marks written with it.
+pub type RecordNews<'a> = &'a mut (dyn FnMut(&Incident, Vec<Alert>) -> Option<Append> + Send);
 
 /// Which log rows a merge takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

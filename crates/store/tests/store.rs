@@ -17,7 +17,7 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, NewIncident,
+    AlertFilter, Append, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, NewIncident,
     NewSubscriberMessage, NewToken, ProcessedAlert, SignUp, Store, StoreError, Subscriber,
 };
 use jiff::{Timestamp, ToSpan};
@@ -46,6 +46,7 @@ store_tests!(
     alerts_log_merges_in_order,
     urgent_log_rows_merge_ahead_of_the_backlog,
     urgent_reports_merge_as_they_are_logged,
+    a_merge_records_news_for_open_incidents,
     alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
     alerts_large_batch,
@@ -929,6 +930,10 @@ fn labels(pairs: &[(&str, &str)]) -> LabelSet {
         .collect()
 }
 
+fn note(text: &str) -> EventKind {
+    EventKind::NoteAdded { text: text.into() }
+}
+
 /// A report of alert `key` for `service` (its group), as an ingest adapter
 /// would produce it.
 fn report(
@@ -1309,6 +1314,105 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
         .expect("merge the rest");
     assert_eq!(rest.len(), 60);
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    store.close().await;
+}
+
+/// A merge that records: alerts of a group with an open incident are
+/// written with that incident's change, marked processed, in the merge's
+/// transaction; a group without one is left pending. A change that cannot
+/// be written (here: a stale version) is undone alone, its alerts stay
+/// pending, and the merge still commits.
+async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let opened = declare_for_group(&store, "checkout", &[])
+        .await
+        .expect("declare");
+    let reports = [
+        report("c-1", "checkout", now, None),
+        report("c-2", "checkout", now, None),
+        report("s-1", "search", now, None),
+    ];
+    store
+        .log_alerts(now, &[LogEntry::encode(&reports).expect("encode")], &[])
+        .await
+        .expect("log");
+    let mut asked = Vec::new();
+    let mut record = |incident: &Incident, alerts: Vec<Alert>| {
+        asked.push((incident.id.clone(), alerts.len()));
+        let (state, events) = incident.advance(vec![note("2 alerts")], now, "alerts");
+        Some(Append {
+            state,
+            expected_version: incident.version,
+            events,
+            timers: Vec::new(),
+            intents: Vec::new(),
+            alerts: alerts
+                .iter()
+                .map(|a| ProcessedAlert {
+                    incident_id: Some(incident.id.clone()),
+                    ..processed(a, true)
+                })
+                .collect(),
+        })
+    };
+    let (merged, recorded) = store
+        .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut record)
+        .await
+        .expect("merge");
+    assert_eq!(merged.len(), 3);
+    assert_eq!(
+        asked,
+        [(opened.id.clone(), 2)],
+        "only the open incident's group"
+    );
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(pending_keys(&store).await, ["s-1"], "the other group waits");
+    assert_eq!(
+        get_alert(&store, "c-1").await.incident_id.as_deref(),
+        Some(opened.id.as_str())
+    );
+    let stored = store.get_incident(&opened.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, opened.version + 1);
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+
+    // Its change is refused: undone alone, the merge stands.
+    let again = [report("c-3", "checkout", now, None)];
+    store
+        .log_alerts(now, &[LogEntry::encode(&again).expect("encode")], &[])
+        .await
+        .expect("log");
+    let mut stale = |incident: &Incident, alerts: Vec<Alert>| {
+        let (state, events) = opened.advance(vec![note("stale")], now, "alerts");
+        Some(Append {
+            state,
+            expected_version: opened.version,
+            events,
+            timers: Vec::new(),
+            intents: Vec::new(),
+            alerts: alerts
+                .iter()
+                .map(|a| ProcessedAlert {
+                    incident_id: Some(incident.id.clone()),
+                    ..processed(a, true)
+                })
+                .collect(),
+        })
+    };
+    let (merged, recorded) = store
+        .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut stale)
+        .await
+        .expect("the merge commits");
+    assert_eq!(merged.len(), 1);
+    assert!(recorded.is_empty());
+    assert_eq!(pending_keys(&store).await, ["c-3", "s-1"]);
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    let events = store.load_events(&opened.id).await.unwrap();
+    assert_eq!(
+        events.len() as u64,
+        stored.version,
+        "nothing of the refused change"
+    );
     store.close().await;
 }
 

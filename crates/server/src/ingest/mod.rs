@@ -198,6 +198,20 @@ pub struct Pipeline {
     /// Wakes the fast lane ([`processor::run_fast_lane`]): an urgent row was
     /// committed, or its alerts merged.
     pub fast_lane: Arc<Notify>,
+    /// Where the oldest-first merge records news for open incidents in its
+    /// own transaction ([`processor::news_recorder`]).
+    pub incidents: crate::command::Incidents,
+}
+
+/// What [`merge_logged`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    /// Reports merged into the alerts (0: the log is empty).
+    pub reports: usize,
+    /// Alerts recorded on their open incidents by the merge itself.
+    pub recorded: usize,
+    /// Changes those made, one per incident and merge.
+    pub incidents: usize,
 }
 
 /// Alerts from urgent log rows, merged and waiting for the processor: their
@@ -458,19 +472,20 @@ impl IngestQueue {
 /// transactions of about [`MERGE_CHUNK`], each after a quiet moment
 /// ([`IngestQueue::quiet`]): an append never waits behind more than one, and
 /// under a flood merging takes a small share of the writer.
-/// Returns how many reports were merged: 0 when the log is empty.
-pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreError> {
+/// Alerts of groups with an open incident are recorded there in the
+/// merge's own transaction, so their rows are written once: the processor
+/// neither reads them back nor marks them (see
+/// [`processor::news_recorder`]); the rest stay pending for it.
+pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreError> {
     let policy = state.policy.policy();
-    let mut total = 0;
-    while total < max {
-        total += merge_urgent(state).await;
+    let mut done = Merged::default();
+    while done.reports < max {
+        done.reports += merge_urgent(state).await;
         state.ingest.quiet().await;
-        total += merge_urgent(state).await;
+        done.reports += merge_urgent(state).await;
         let mut learned = Vec::new();
         let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-        let merged = match state
-            .store
-            .merge_logged_alerts(merge_chunk(state).min(max - total), fold)
+        let merged = match merge_recording(state, merge_chunk(state).min(max - done.reports), fold)
             .await
         {
             Ok(merged) => merged,
@@ -480,7 +495,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
             Err(e) if e.fault() == Fault::Row => {
                 learned.clear();
                 let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-                match state.store.merge_logged_alerts(1, fold).await {
+                match merge_recording(state, 1, fold).await {
                     Ok(merged) => merged,
                     Err(StoreError::Row { item, source, .. }) => {
                         let seq = item
@@ -507,14 +522,46 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<usize, StoreEr
             Err(e) => return Err(e),
         };
         state.ingest.stored.learn(learned, state.clock.now());
+        let (merged, recorded) = merged;
         if merged.is_empty() {
             break;
         }
-        total += merged.len();
+        done.reports += merged.len();
         state.ingest.merged(merged.len() as u64);
         metrics::counter!("firebell_alerts_merged_total").increment(merged.len() as u64);
+        if !recorded.is_empty() {
+            let alerts: usize = recorded.iter().map(|a| a.alerts.len()).sum();
+            done.recorded += alerts;
+            done.incidents += recorded.len();
+            metrics::counter!("firebell_alerts_recorded_on_merge_total").increment(alerts as u64);
+            state.incidents.recorded(&recorded);
+        }
     }
-    Ok(total)
+    Ok(done)
+}
+
+/// One oldest-first merge, recording news for open incidents when this
+/// replica may process ([`processor::news_recorder`]).
+async fn merge_recording<F>(
+    state: &Pipeline,
+    max: usize,
+    fold: F,
+) -> Result<(Vec<Alert>, Vec<firebell_store::Append>), StoreError>
+where
+    F: FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send,
+{
+    match processor::news_recorder(&state.incidents) {
+        Some(mut record) => {
+            state
+                .store
+                .merge_logged_alerts_recording(max, fold, &mut record)
+                .await
+        }
+        None => Ok((
+            state.store.merge_logged_alerts(max, fold).await?,
+            Vec::new(),
+        )),
+    }
 }
 
 /// How a logged report folds into its stored alert: routed by `policy`,
@@ -625,7 +672,7 @@ pub async fn settle(state: &Pipeline) -> Result<(), StoreError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     loop {
         match merge_logged(state, processor::CLAIM as usize).await {
-            Ok(0) => return Ok(()),
+            Ok(Merged { reports: 0, .. }) => return Ok(()),
             Ok(_) => state.wake.notify_one(),
             Err(e) if e.fault() == Fault::Row => return Ok(()),
             Err(e) => return Err(e),
@@ -655,7 +702,7 @@ pub async fn run_merger(state: Pipeline) {
         }
         loop {
             match merge_logged(&state, processor::CLAIM as usize).await {
-                Ok(0) => break,
+                Ok(Merged { reports: 0, .. }) => break,
                 Ok(_) => state.wake.notify_one(),
                 Err(e) => {
                     tracing::error!(error = %e, "merging the ingest log failed; retrying next round");

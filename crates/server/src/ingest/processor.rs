@@ -304,7 +304,11 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         // rest are still being merged.
         let merged = if merge {
             match super::merge_logged(&state.pipeline, CLAIM as usize).await {
-                Ok(n) => n,
+                Ok(done) => {
+                    round.alerts += done.recorded;
+                    round.updated += done.incidents;
+                    done.reports
+                }
                 // Counted against the row; what is merged is processed.
                 Err(e) if e.fault() == Fault::Row => 0,
                 Err(e) => return Err(e.into()),
@@ -540,6 +544,43 @@ async fn record_on(
         })
         .await?;
     Ok(())
+}
+
+/// What a merge writes for an open incident in its own transaction (see
+/// [`firebell_store::Store::merge_logged_alerts_recording`]): what
+/// [`record_on`] would write a round later, decided at the merge's instant.
+/// `None` while this replica's clock is not trusted: the alerts then wait,
+/// pending, for whichever replica processes.
+pub(crate) fn news_recorder(
+    incidents: &Incidents,
+) -> Option<
+    impl FnMut(&incident::Incident, Vec<Alert>) -> Option<firebell_store::Append> + Send + use<>,
+> {
+    if !incidents.clock.trusted() {
+        return None;
+    }
+    let (policy, now, base) = (
+        incidents.policy.policy(),
+        incidents.clock.now(),
+        incidents.link_base(),
+    );
+    Some(move |current: &incident::Incident, alerts: Vec<Alert>| {
+        let ctx = incident::Context {
+            policy: &policy,
+            now,
+            actor: ACTOR,
+            link_base: &base,
+        };
+        let command = opening::record(&policy, current, &alerts, now);
+        let decision = Decision::from(incident::decide(current, &command, &ctx).ok()?);
+        if decision.events.is_empty() {
+            return None;
+        }
+        let marks = processed(&alerts, Some(&current.id), now);
+        Some(crate::command::prepare(
+            current, decision, &policy, now, ACTOR, marks,
+        ))
+    })
 }
 
 /// Alerts attached to an incident, newest first (for the API).

@@ -17,7 +17,7 @@ use crate::codec::{
     mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
     upsert_alerts_query,
 };
-use crate::{AlertFilter, NewIncident, ProcessedAlert, StoreError};
+use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
 
 impl Handle {
     pub(crate) async fn open_alerts(&self) -> Result<(), StoreError> {
@@ -78,8 +78,8 @@ impl Handle {
             .await?;
         let mut seqs: Vec<i64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
         seqs.sort_unstable();
-        match merge_log_rows(&mut tx, lookup, &seqs, merge).await {
-            Ok(merged) => {
+        match merge_log_rows(&mut tx, lookup, &seqs, merge, None).await {
+            Ok((merged, _)) => {
                 tx.commit().await?;
                 Ok(Some(merged))
             }
@@ -101,7 +101,8 @@ impl Handle {
         lane: crate::LogLane,
         max_alerts: usize,
         merge: F,
-    ) -> Result<Vec<Alert>, StoreError>
+        record: Option<crate::RecordNews<'_>>,
+    ) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
@@ -115,7 +116,7 @@ impl Handle {
         .fetch_one(self.reader())
         .await?;
         if !any {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let lookup = self.key_lookup().await?;
         let mut tx = self
@@ -138,9 +139,9 @@ impl Handle {
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
             tx.rollback().await?;
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
-        let merged = merge_log_rows(&mut tx, lookup, &seqs, merge).await;
+        let merged = merge_log_rows(&mut tx, lookup, &seqs, merge, record).await;
         match merged {
             Ok(results) => {
                 tx.commit().await?;
@@ -347,7 +348,8 @@ async fn merge_log_rows<F>(
     lookup: KeyLookup<'_>,
     seqs: &[i64],
     merge: F,
-) -> Result<Vec<Alert>, StoreError>
+    record: Option<crate::RecordNews<'_>>,
+) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
 {
@@ -389,9 +391,84 @@ where
             ));
         }
     }
+    let recorded = match record {
+        Some(record) => record_news(tx, lookup, &batch.rows, record).await,
+        None => Vec::new(),
+    };
     let mut delete = log_rows_query::<Db>("DELETE", seqs);
     delete.build().execute(&mut *tx).await?;
-    Ok(batch.results)
+    Ok((batch.results, recorded))
+}
+
+/// The news of a merge for open incidents, written in its transaction (see
+/// [`crate::Store::merge_logged_alerts_recording`]): per group with pending
+/// alerts in the batch and an open incident, the change `record` decides,
+/// with those alerts marked processed. Each group's write is a savepoint of
+/// its own; one that fails is undone alone and its alerts stay pending for
+/// the processor, which meets the same fault in its own write and counts it.
+async fn record_news(
+    tx: &mut Conn,
+    lookup: KeyLookup<'_>,
+    rows: &[(Alert, bool)],
+    record: crate::RecordNews<'_>,
+) -> Vec<Append> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<&Alert>> = Default::default();
+    for (alert, pending) in rows {
+        if *pending {
+            groups.entry(alert.group_key.as_str()).or_default().push(alert);
+        }
+    }
+    let mut written = Vec::new();
+    for (group_key, alerts) in groups {
+        match record_group(tx, lookup, group_key, alerts, &mut *record).await {
+            Ok(Some(append)) => written.push(append),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, group = group_key, "recording a merge's news failed; its alerts wait for the processor");
+            }
+        }
+    }
+    written
+}
+
+async fn record_group(
+    tx: &mut Conn,
+    lookup: KeyLookup<'_>,
+    group_key: &str,
+    alerts: Vec<&Alert>,
+    record: crate::RecordNews<'_>,
+) -> Result<Option<Append>, StoreError> {
+    sqlx::query("SAVEPOINT news").execute(&mut *tx).await?;
+    let written = async {
+        let Some(id) = group_holder(tx, group_key).await? else {
+            return Ok(None);
+        };
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM incidents WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(state) = state else {
+            return Ok(None);
+        };
+        let incident = crate::codec::decode_incident(&id, &state)?;
+        let Some(append) = record(&incident, alerts.into_iter().cloned().collect()) else {
+            return Ok(None);
+        };
+        crate::codec::check_append(&append.state, append.expected_version, &append.events)?;
+        super::incidents::write(tx, lookup, &append).await?;
+        Ok(Some(append))
+    }
+    .await;
+    let end = match written {
+        Ok(_) => "RELEASE SAVEPOINT news",
+        Err(_) => "ROLLBACK TO SAVEPOINT news",
+    };
+    sqlx::query(end).execute(&mut *tx).await?;
+    if written.is_err() {
+        sqlx::query("RELEASE SAVEPOINT news").execute(&mut *tx).await?;
+    }
+    written
 }
 
 async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>, StoreError> {

@@ -321,7 +321,7 @@ pub(super) async fn write_first_duties(
 
 /// Write an append inside the caller's transaction: the events and their
 /// effects (timers, cancellations, intents, alerts marked processed).
-async fn write(conn: &mut Conn, lookup: KeyLookup<'_>, append: &Append) -> Result<(), StoreError> {
+pub(super) async fn write(conn: &mut Conn, lookup: KeyLookup<'_>, append: &Append) -> Result<(), StoreError> {
     let state = &append.state;
     write_append(conn, state, append.expected_version, &append.events).await?;
     super::outbox::sync_effects(conn, state, &append.timers).await?;
