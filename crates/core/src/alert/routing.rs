@@ -52,36 +52,38 @@ pub struct RouteMatch {
 
 /// Every route the labels match (more than one only through `continue`);
 /// never empty: the root route catches everything.
+///
+/// Every report is routed (on the request, and again as it is merged), so
+/// the walk borrows what the tree says and formats only the result.
 pub fn route(policy: &Policy, labels: &LabelSet) -> Vec<RouteMatch> {
     let default_root = Route::default();
     let root = policy.routing.as_ref().unwrap_or(&default_root);
     let settings = Settings::default_root().apply(root, policy);
     let mut out = Vec::new();
+    let mut path = Vec::new();
     // The root's matchers are not consulted: it is the fallback for everything
     // (validation refuses matchers on it).
-    visit_children(root, ROOT_PATH, &settings, policy, labels, &mut out);
+    visit_children(root, &mut path, &settings, policy, labels, &mut out);
     if out.is_empty() {
-        out.push(settings.finish(ROOT_PATH, labels));
+        out.push(settings.finish(&path, labels));
     }
     out
 }
 
 /// Children in order; a node with no matching child is itself the match.
+/// `path` holds the indexes from the root to `node`.
 fn visit_children(
     node: &Route,
-    path: &str,
-    settings: &Settings,
+    path: &mut Vec<usize>,
+    settings: &Settings<'_>,
     policy: &Policy,
     labels: &LabelSet,
     out: &mut Vec<RouteMatch>,
 ) {
     for (i, child) in node.routes.iter().enumerate() {
-        let child_path = if path == ROOT_PATH {
-            i.to_string()
-        } else {
-            format!("{path}.{i}")
-        };
-        let matched = visit(child, &child_path, settings, policy, labels, out);
+        path.push(i);
+        let matched = visit(child, path, settings, policy, labels, out);
+        path.pop();
         if matched && !child.continue_matching {
             break;
         }
@@ -91,8 +93,8 @@ fn visit_children(
 /// Whether `node` matched; its results (or its descendants') go to `out`.
 fn visit(
     node: &Route,
-    path: &str,
-    inherited: &Settings,
+    path: &mut Vec<usize>,
+    inherited: &Settings<'_>,
     policy: &Policy,
     labels: &LabelSet,
     out: &mut Vec<RouteMatch>,
@@ -109,39 +111,40 @@ fn visit(
     true
 }
 
-#[derive(Clone, Debug)]
-enum GroupBy {
+#[derive(Clone, Copy, Debug)]
+enum GroupBy<'a> {
     All,
-    Labels(Vec<String>),
+    Labels(&'a [String]),
+    Default,
 }
 
-impl GroupBy {
-    fn from_list(list: &[String]) -> GroupBy {
+impl<'a> GroupBy<'a> {
+    fn from_list(list: &'a [String]) -> GroupBy<'a> {
         if list.iter().any(|l| l == GROUP_BY_ALL) {
             GroupBy::All
         } else {
-            GroupBy::Labels(list.to_vec())
+            GroupBy::Labels(list)
         }
     }
 }
 
-/// What a node decides, after inheritance.
-#[derive(Clone, Debug)]
-struct Settings {
-    receiver: String,
-    group_by: GroupBy,
-    service: Option<String>,
-    severity: Option<String>,
-    runbook: Option<RunbookLink>,
-    escalation_policy: Option<String>,
+/// What a node decides, after inheritance: borrowed from the tree.
+#[derive(Clone, Copy, Debug)]
+struct Settings<'a> {
+    receiver: &'a str,
+    group_by: GroupBy<'a>,
+    service: Option<&'a str>,
+    severity: Option<&'a str>,
+    runbook: Option<&'a RunbookLink>,
+    escalation_policy: Option<&'a str>,
 }
 
-impl Settings {
+impl<'a> Settings<'a> {
     /// The defaults the root starts from.
-    fn default_root() -> Settings {
+    fn default_root() -> Settings<'a> {
         Settings {
-            receiver: DEFAULT_RECEIVER.to_string(),
-            group_by: GroupBy::Labels(DEFAULT_GROUP_BY.map(String::from).to_vec()),
+            receiver: DEFAULT_RECEIVER,
+            group_by: GroupBy::Default,
             service: None,
             severity: None,
             runbook: None,
@@ -150,51 +153,63 @@ impl Settings {
     }
 
     /// These settings overridden by what `node` sets.
-    fn apply(&self, node: &Route, policy: &Policy) -> Settings {
-        let mut s = self.clone();
+    fn apply(&self, node: &'a Route, policy: &'a Policy) -> Settings<'a> {
+        let mut s = *self;
         if let Some(receiver) = &node.receiver {
-            s.receiver.clone_from(receiver);
+            s.receiver = receiver;
         }
         if let Some(group_by) = &node.group_by {
             s.group_by = GroupBy::from_list(group_by);
         }
         if let Some(service) = &node.service {
-            s.service = Some(service.clone());
+            s.service = Some(service);
         }
         if let Some(severity) = &node.severity {
             // The ladder's spelling: `p1` in a route means the severity `P1`.
-            let name = policy
-                .severity(severity)
-                .map_or(severity.as_str(), |sev| sev.name.as_str());
-            s.severity = Some(name.to_string());
+            s.severity = Some(
+                policy
+                    .severity(severity)
+                    .map_or(severity.as_str(), |sev| sev.name.as_str()),
+            );
         }
         if let Some(runbook) = &node.runbook {
-            s.runbook = Some(runbook.clone());
+            s.runbook = Some(runbook);
         }
         if let Some(ep) = &node.escalation_policy {
-            s.escalation_policy = Some(ep.clone());
+            s.escalation_policy = Some(ep);
         }
         s
     }
 
-    fn finish(&self, path: &str, labels: &LabelSet) -> RouteMatch {
-        let group_labels: LabelSet = match &self.group_by {
-            GroupBy::All => labels.clone(),
-            GroupBy::Labels(names) => names
-                .iter()
+    fn finish(&self, path: &[usize], labels: &LabelSet) -> RouteMatch {
+        let pick = |names: &mut dyn Iterator<Item = &str>| -> LabelSet {
+            names
                 .filter_map(|n| labels.get_key_value(n))
                 .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+                .collect()
+        };
+        let group_labels: LabelSet = match self.group_by {
+            GroupBy::All => labels.clone(),
+            GroupBy::Labels(names) => pick(&mut names.iter().map(String::as_str)),
+            GroupBy::Default => pick(&mut DEFAULT_GROUP_BY.into_iter()),
+        };
+        let path = match path {
+            [] => ROOT_PATH.to_string(),
+            _ => path
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("."),
         };
         RouteMatch {
-            path: path.to_string(),
-            receiver: self.receiver.clone(),
-            service: self.service.clone(),
-            severity: self.severity.clone(),
             group_key: format!("{path}:{}", format_labels(&group_labels)),
+            path,
+            receiver: self.receiver.to_string(),
+            service: self.service.map(str::to_string),
+            severity: self.severity.map(str::to_string),
             group_labels,
-            runbook: self.runbook.clone(),
-            escalation_policy: self.escalation_policy.clone(),
+            runbook: self.runbook.cloned(),
+            escalation_policy: self.escalation_policy.map(str::to_string),
         }
     }
 }
