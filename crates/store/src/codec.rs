@@ -671,22 +671,28 @@ where
 /// (in log order), and the rows to write, one per key (sorted), with
 /// `pending` set if any report of that key in the batch asked for it.
 pub(crate) struct MergedBatch {
+    /// One alert per report, when asked for (see [`merge_batch`]).
     pub(crate) results: Vec<Alert>,
+    /// How many reports were merged.
+    pub(crate) reports: usize,
     pub(crate) rows: Vec<(Alert, bool)>,
 }
 
 /// Run `merge` over `incoming` in order against the stored alerts, each at
 /// the instant it was received. A key seen twice merges into the batch's own
 /// earlier result, so the last report of a key is what gets stored.
+/// `results`: keep what each report merged into (a copy of each alert).
 pub(crate) fn merge_batch<F>(
     incoming: &[Logged],
     mut stored: HashMap<String, Alert>,
     mut merge: F,
+    results: bool,
 ) -> Result<MergedBatch, StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool),
 {
-    let mut results = Vec::with_capacity(incoming.len());
+    let keep = results;
+    let mut results = Vec::with_capacity(if keep { incoming.len() } else { 0 });
     let mut pending: BTreeMap<&str, bool> = BTreeMap::new();
     for (received_at, report) in incoming {
         let (alert, wants_processing) = merge(stored.get(&report.key), report, *received_at);
@@ -700,8 +706,10 @@ where
         }
         let alert = stored_alert(alert)?;
         *pending.entry(report.key.as_str()).or_default() |= wants_processing;
-        stored.insert(report.key.clone(), alert.clone());
-        results.push(alert);
+        if keep {
+            results.push(alert.clone());
+        }
+        stored.insert(report.key.clone(), alert);
     }
     let mut rows = Vec::with_capacity(pending.len());
     for (key, wants_processing) in pending {
@@ -710,7 +718,11 @@ where
             .ok_or_else(|| StoreError::Corrupt(format!("alert {key:?} vanished while merging")))?;
         rows.push((alert, wants_processing));
     }
-    Ok(MergedBatch { results, rows })
+    Ok(MergedBatch {
+        results,
+        reports: incoming.len(),
+        rows,
+    })
 }
 
 /// The distinct keys of these reports, sorted.
@@ -783,9 +795,14 @@ pub(crate) fn keep_keys(mut rows: Vec<AlertRow>, keys: &[&str]) -> Vec<AlertRow>
 /// `pending` only ever turns on here (processing turns it off), so a repeat
 /// that changes nothing cannot hide a change the processor has not seen yet.
 /// `processed_firing` is the processor's and is left alone.
+///
+/// `processed`: these rows are written already processed, with the change
+/// that recorded them (see `Store::merge_logged_alerts_recording`): each
+/// row's flag is then whether it is firing, and `pending` is cleared.
 pub(crate) fn upsert_alerts_query<DB>(
     rows: &[(Alert, bool)],
     ids: Option<&[i64]>,
+    processed: bool,
 ) -> Result<QueryBuilder<DB>, StoreError>
 where
     DB: Database,
@@ -851,9 +868,11 @@ where
             .push_bind(a.service.clone())
             .push_bind(a.severity.clone())
             .push_bind(a.group_key.clone())
-            .push_bind(a.incident_id.clone())
-            .push_bind(e.pending)
-            .push("FALSE");
+            .push_bind(a.incident_id.clone());
+        match processed {
+            true => row.push("FALSE").push_bind(e.pending),
+            false => row.push_bind(e.pending).push("FALSE"),
+        };
     });
     qb.push(match ids {
         Some(_) => " ON CONFLICT (id)",
@@ -865,8 +884,12 @@ where
          ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url, \
          first_seen_at_ms = excluded.first_seen_at_ms, updated_at_ms = excluded.updated_at_ms, \
          service = excluded.service, severity = excluded.severity, group_key = excluded.group_key, \
-         incident_id = excluded.incident_id, pending = alerts.pending OR excluded.pending",
+         incident_id = excluded.incident_id, ",
     );
+    qb.push(match processed {
+        true => "pending = FALSE, processed_firing = excluded.processed_firing",
+        false => "pending = alerts.pending OR excluded.pending",
+    });
     if ids.is_some() {
         // An id holding another alert is never overwritten; the caller
         // checks that every row was written.

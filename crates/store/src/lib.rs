@@ -165,28 +165,30 @@ impl Store {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, None).await)
-            .map(|(merged, _)| merged)
+            .map(|(merged, _, _)| merged)
     }
 
     /// [`Store::merge_logged_alerts`], also writing the news for open
     /// incidents in the same transaction: for each alert group with
     /// pending alerts in the batch and an open incident, `record` is asked
     /// for that incident's change ([`RecordNews`]), and it is written with
-    /// its alerts marked processed. Their rows are then written once per
-    /// merge instead of merged, read back and marked by a second write. A
+    /// its alerts written already processed: once, instead of merged, read
+    /// back and marked by a second write. A
     /// change that cannot be written (its incident moved on, say) is left
     /// out and its alerts stay pending: this never fails the merge. Returns
-    /// the merged alerts and the changes written.
+    /// how many reports were merged (0: the log is empty), not the alerts,
+    /// and the changes written.
     pub async fn merge_logged_alerts_recording<F>(
         &self,
         max_alerts: usize,
         merge: F,
         record: RecordNews<'_>,
-    ) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
+    ) -> Result<(usize, Vec<Append>), StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, Some(record)).await)
+            .map(|(_, reports, recorded)| (reports, recorded))
     }
 
     /// [`Store::log_alerts`], with the `urgent` entries (new groups' first
@@ -224,7 +226,7 @@ impl Store {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge, None).await)
-            .map(|(merged, _)| merged)
+            .map(|(merged, _, _)| merged)
     }
 }
 

@@ -1360,7 +1360,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut record)
         .await
         .expect("merge");
-    assert_eq!(merged.len(), 3);
+    assert_eq!(merged, 3);
     assert_eq!(
         asked,
         [(opened.id.clone(), 2)],
@@ -1403,7 +1403,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut stale)
         .await
         .expect("the merge commits");
-    assert_eq!(merged.len(), 1);
+    assert_eq!(merged, 1);
     assert!(recorded.is_empty());
     assert_eq!(pending_keys(&store).await, ["c-3", "s-1"]);
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);

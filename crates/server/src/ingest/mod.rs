@@ -523,12 +523,12 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
         };
         state.ingest.stored.learn(learned, state.clock.now());
         let (merged, recorded) = merged;
-        if merged.is_empty() {
+        if merged == 0 {
             break;
         }
-        done.reports += merged.len();
-        state.ingest.merged(merged.len() as u64);
-        metrics::counter!("firebell_alerts_merged_total").increment(merged.len() as u64);
+        done.reports += merged;
+        state.ingest.merged(merged as u64);
+        metrics::counter!("firebell_alerts_merged_total").increment(merged as u64);
         if !recorded.is_empty() {
             let alerts: usize = recorded.iter().map(|a| a.alerts.len()).sum();
             done.recorded += alerts;
@@ -546,7 +546,7 @@ async fn merge_recording<F>(
     state: &Pipeline,
     max: usize,
     fold: F,
-) -> Result<(Vec<Alert>, Vec<firebell_store::Append>), StoreError>
+) -> Result<(usize, Vec<firebell_store::Append>), StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send,
 {
@@ -558,7 +558,7 @@ where
                 .await
         }
         None => Ok((
-            state.store.merge_logged_alerts(max, fold).await?,
+            state.store.merge_logged_alerts(max, fold).await?.len(),
             Vec::new(),
         )),
     }

@@ -79,9 +79,9 @@ impl Handle {
         let mut seqs: Vec<i64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
         seqs.sort_unstable();
         match merge_log_rows(&mut tx, lookup, &seqs, merge, None).await {
-            Ok((merged, _)) => {
+            Ok(merged) => {
                 tx.commit().await?;
-                Ok(Some(merged))
+                Ok(Some(merged.results))
             }
             // Whatever stops the merge (a report no backend can store, say)
             // must not stop the append: log them as usual, and the log's
@@ -102,7 +102,7 @@ impl Handle {
         max_alerts: usize,
         merge: F,
         record: Option<crate::RecordNews<'_>>,
-    ) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
+    ) -> Result<(Vec<Alert>, usize, Vec<Append>), StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
@@ -116,7 +116,7 @@ impl Handle {
         .fetch_one(self.reader())
         .await?;
         if !any {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), 0, Vec::new()));
         }
         let lookup = self.key_lookup().await?;
         let mut tx = self
@@ -139,13 +139,13 @@ impl Handle {
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
             tx.rollback().await?;
-            return Ok((Vec::new(), Vec::new()));
+            return Ok((Vec::new(), 0, Vec::new()));
         }
         let merged = merge_log_rows(&mut tx, lookup, &seqs, merge, record).await;
         match merged {
-            Ok(results) => {
+            Ok(m) => {
                 tx.commit().await?;
-                Ok(results)
+                Ok((m.results, m.reports, m.recorded))
             }
             // A row merged alone and failed on its own: name it, so the
             // caller can count the try against it.
@@ -349,7 +349,7 @@ async fn merge_log_rows<F>(
     seqs: &[i64],
     merge: F,
     record: Option<crate::RecordNews<'_>>,
-) -> Result<(Vec<Alert>, Vec<Append>), StoreError>
+) -> Result<MergedRows, StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
 {
@@ -357,7 +357,8 @@ where
     let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
     let incoming = decode_logged(rows)?;
     let (stored, mut stored_ids) = load_alerts(tx, lookup, &logged_keys(&incoming)).await?;
-    let batch = merge_batch(&incoming, stored, merge)?;
+    // A recording merge's caller counts; the others get each report's alert.
+    let batch = merge_batch(&incoming, stored, merge, record.is_none())?;
     // Where rows are found by id, a new alert gets its id now, in the map
     // before this transaction commits (see `crate::alert_ids`).
     let ids: Option<Vec<i64>> = match lookup {
@@ -374,44 +375,91 @@ where
                 .collect(),
         ),
     };
-    for (i, rows) in batch.rows.chunks(ROWS_PER_STATEMENT).enumerate() {
-        let ids = ids
-            .as_deref()
-            .map(|ids| &ids[i * ROWS_PER_STATEMENT..i * ROWS_PER_STATEMENT + rows.len()]);
-        let written = upsert_alerts_query::<Db>(rows, ids)?
-            .build()
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if ids.is_some() && written != rows.len() as u64 {
-            return Err(StoreError::InUse(
-                "an alert's row id holds another alert: something besides this process \
-                 writes the SQLite file's alerts"
-                    .into(),
-            ));
+    // The news first, so that its alerts are written once, as processed.
+    let (recorded, marks) = match record {
+        Some(record) => record_news(tx, &batch.rows, record).await,
+        None => (Vec::new(), HashMap::new()),
+    };
+    let mut merged = Rows::default();
+    let mut processed = Rows::default();
+    for (i, (mut alert, pending)) in batch.rows.into_iter().enumerate() {
+        let id = ids.as_ref().map(|ids| ids[i]);
+        match marks.get(alert.key.as_str()) {
+            Some((incident, firing)) => {
+                alert.incident_id = Some(incident.clone());
+                processed.push(alert, *firing, id);
+            }
+            None => merged.push(alert, pending, id),
         }
     }
-    let recorded = match record {
-        Some(record) => record_news(tx, lookup, &batch.rows, record).await,
-        None => Vec::new(),
-    };
+    merged.write(tx, false).await?;
+    processed.write(tx, true).await?;
     let mut delete = log_rows_query::<Db>("DELETE", seqs);
     delete.build().execute(&mut *tx).await?;
-    Ok((batch.results, recorded))
+    Ok(MergedRows {
+        results: batch.results,
+        reports: batch.reports,
+        recorded,
+    })
+}
+
+/// What a merge of log rows did: each report's alert (unless recording),
+/// how many reports, and the changes recorded.
+struct MergedRows {
+    results: Vec<Alert>,
+    reports: usize,
+    recorded: Vec<Append>,
+}
+
+/// Alert rows to upsert, with their ids where rows are found by id.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<(Alert, bool)>,
+    ids: Vec<i64>,
+}
+
+impl Rows {
+    fn push(&mut self, alert: Alert, flag: bool, id: Option<i64>) {
+        self.rows.push((alert, flag));
+        self.ids.extend(id);
+    }
+
+    /// Upsert them ([`upsert_alerts_query`]; `processed`: already recorded).
+    async fn write(&self, tx: &mut Conn, processed: bool) -> Result<(), StoreError> {
+        let by_id = !self.ids.is_empty();
+        for (i, rows) in self.rows.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let ids = by_id
+                .then(|| &self.ids[i * ROWS_PER_STATEMENT..i * ROWS_PER_STATEMENT + rows.len()]);
+            let written = upsert_alerts_query::<Db>(rows, ids, processed)?
+                .build()
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if by_id && written != rows.len() as u64 {
+                return Err(StoreError::InUse(
+                    "an alert's row id holds another alert: something besides this process \
+                     writes the SQLite file's alerts"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The news of a merge for open incidents, written in its transaction (see
 /// [`crate::Store::merge_logged_alerts_recording`]): per group with pending
-/// alerts in the batch and an open incident, the change `record` decides,
-/// with those alerts marked processed. Each group's write is a savepoint of
-/// its own; one that fails is undone alone and its alerts stay pending for
-/// the processor, which meets the same fault in its own write and counts it.
+/// alerts in the batch and an open incident, the change `record` decides.
+/// Returns the changes written and, by alert key, the incident and whether
+/// firing, for the caller to write those alerts processed. Each group's
+/// write is a savepoint of its own; one that fails is undone alone and its
+/// alerts stay pending for the processor, which meets the same fault in its
+/// own write and counts it.
 async fn record_news(
     tx: &mut Conn,
-    lookup: KeyLookup<'_>,
     rows: &[(Alert, bool)],
     record: crate::RecordNews<'_>,
-) -> Vec<Append> {
+) -> (Vec<Append>, HashMap<String, (String, bool)>) {
     let mut groups: std::collections::BTreeMap<&str, Vec<&Alert>> = Default::default();
     for (alert, pending) in rows {
         if *pending {
@@ -419,21 +467,29 @@ async fn record_news(
         }
     }
     let mut written = Vec::new();
+    let mut marks = HashMap::new();
     for (group_key, alerts) in groups {
-        match record_group(tx, lookup, group_key, alerts, &mut *record).await {
-            Ok(Some(append)) => written.push(append),
+        match record_group(tx, group_key, alerts, &mut *record).await {
+            Ok(Some(append)) => {
+                for a in &append.alerts {
+                    if let Some(incident) = &a.incident_id {
+                        marks.insert(a.key.clone(), (incident.clone(), a.firing));
+                    }
+                }
+                written.push(append);
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, group = group_key, "recording a merge's news failed; its alerts wait for the processor");
             }
         }
     }
-    written
+    (written, marks)
 }
 
+/// One group's news (see [`record_news`]), in a savepoint.
 async fn record_group(
     tx: &mut Conn,
-    lookup: KeyLookup<'_>,
     group_key: &str,
     alerts: Vec<&Alert>,
     record: crate::RecordNews<'_>,
@@ -443,11 +499,10 @@ async fn record_group(
         let Some(id) = group_holder(tx, group_key).await? else {
             return Ok(None);
         };
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM incidents WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(state) = state else {
             return Ok(None);
         };
@@ -456,7 +511,7 @@ async fn record_group(
             return Ok(None);
         };
         crate::codec::check_append(&append.state, append.expected_version, &append.events)?;
-        super::incidents::write(tx, lookup, &append).await?;
+        super::incidents::write_change(tx, &append).await?;
         Ok(Some(append))
     }
     .await;

@@ -321,12 +321,19 @@ pub(super) async fn write_first_duties(
 
 /// Write an append inside the caller's transaction: the events and their
 /// effects (timers, cancellations, intents, alerts marked processed).
-pub(super) async fn write(conn: &mut Conn, lookup: KeyLookup<'_>, append: &Append) -> Result<(), StoreError> {
+async fn write(conn: &mut Conn, lookup: KeyLookup<'_>, append: &Append) -> Result<(), StoreError> {
+    write_change(conn, append).await?;
+    super::alerts::mark_processed(conn, lookup, &append.alerts, None).await?;
+    Ok(())
+}
+
+/// [`write`] but for the alerts' marks, which the caller writes with the
+/// alerts themselves.
+pub(super) async fn write_change(conn: &mut Conn, append: &Append) -> Result<(), StoreError> {
     let state = &append.state;
     write_append(conn, state, append.expected_version, &append.events).await?;
     super::outbox::sync_effects(conn, state, &append.timers).await?;
     super::outbox::insert_intents(conn, &state.id, &append.intents, state.updated_at).await?;
-    super::alerts::mark_processed(conn, lookup, &append.alerts, None).await?;
     Ok(())
 }
 
