@@ -463,7 +463,10 @@ async fn record_news(
     let mut groups: std::collections::BTreeMap<&str, Vec<&Alert>> = Default::default();
     for (alert, pending) in rows {
         if *pending {
-            groups.entry(alert.group_key.as_str()).or_default().push(alert);
+            groups
+                .entry(alert.group_key.as_str())
+                .or_default()
+                .push(alert);
         }
     }
     let mut written = Vec::new();
@@ -521,7 +524,9 @@ async fn record_group(
     };
     sqlx::query(end).execute(&mut *tx).await?;
     if written.is_err() {
-        sqlx::query("RELEASE SAVEPOINT news").execute(&mut *tx).await?;
+        sqlx::query("RELEASE SAVEPOINT news")
+            .execute(&mut *tx)
+            .await?;
     }
     written
 }
