@@ -68,6 +68,43 @@ async fn a_new_group_overtakes_a_flood_backlog(backend: Backend) {
     assert_eq!(flood["alerts_total"], 10_000);
 }
 
+/// A flood into a group whose incident is open is recorded on it by the
+/// merge itself: a read of the alerts (which merges the log first) leaves
+/// nothing for the processor, and the incident counts every alert.
+async fn a_flood_into_an_open_incident_is_recorded_by_the_merge(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, body) = app.post("/api/v2/alerts", flood_batch(0, 500)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let round = process_new_groups(&app.state().processor).await.unwrap();
+    assert_eq!(round.declared, 1, "{round:?}");
+    for batch in 1..5 {
+        let (status, body) = app.post("/api/v2/alerts", flood_batch(batch, 500)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(backlog(&app).await, 2_000);
+
+    let (status, alerts) = app.get("/api/v2/alerts").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(alerts.as_array().unwrap().len(), 2_500);
+    assert_eq!(backlog(&app).await, 0);
+    let pending = app.state().store.pending_alerts(0).await.unwrap();
+    assert!(
+        pending.is_empty(),
+        "{} left for the processor",
+        pending.len()
+    );
+    let incidents = app.incidents().await;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["alerts_total"], 2_500);
+    assert_eq!(incidents[0]["alerts_firing"], 2_500);
+    let id = incidents[0]["id"].as_str().unwrap();
+    let (_, attached) = app.get(&format!("/api/v1/incidents/{id}/alerts")).await;
+    assert_eq!(attached["total"], 2_500);
+    assert_eq!(attached["firing"], 2_500);
+    let round = process_pending(&app.state().processor).await.unwrap();
+    assert_eq!(round.alerts, 0, "{round:?}");
+}
+
 /// A resolve logged before a restart, then the alert firing again after it:
 /// the firing report is urgent (the restarted process has seen no groups)
 /// and merges first; the older resolve must not undo it. (The race of a
@@ -237,6 +274,7 @@ async fn the_door_knows_a_refresh_however_it_is_spelled(backend: Backend) {
 }
 
 on_both_backends!(
+    a_flood_into_an_open_incident_is_recorded_by_the_merge,
     the_door_knows_a_refresh_however_it_is_spelled,
     a_new_group_overtakes_a_flood_backlog,
     an_older_report_merged_late_changes_nothing,
