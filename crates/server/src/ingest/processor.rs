@@ -8,6 +8,10 @@
 //! round at worst, never loses or doubles it; an alert re-reported meanwhile
 //! stays pending for the next round.
 //!
+//! Under a storm most of that news is recorded earlier, by the merge itself
+//! ([`news_recorder`]): what comes here is what it left pending (new groups,
+//! suppression, resolves of old incidents, sweeps, another replica's rows).
+//!
 //! Silenced alerts and alerts of services in maintenance are kept and shown,
 //! but never open an incident by themselves.
 //!
