@@ -471,8 +471,32 @@ async fn record_news(
     }
     let mut written = Vec::new();
     let mut marks = HashMap::new();
+    if groups.is_empty() {
+        return (written, marks);
+    }
+    // Most groups of a flood have no open incident yet or share one: look
+    // them up together, so a merge of many groups costs a query per few
+    // hundred, not a savepoint and a query each.
+    let keys: Vec<&str> = groups.keys().copied().collect();
+    let open = match savepoint(tx).await {
+        Ok(()) => {
+            let found = open_incidents_of(tx, &keys).await;
+            end_savepoint(tx, found).await
+        }
+        Err(e) => Err(e),
+    };
+    let open = match open {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking up a merge's open incidents failed; its alerts wait for the processor");
+            return (written, marks);
+        }
+    };
     for (group_key, alerts) in groups {
-        match record_group(tx, group_key, alerts, &mut *record).await {
+        let Some(incident) = open.get(group_key) else {
+            continue;
+        };
+        match record_group(tx, incident, alerts, &mut *record).await {
             Ok(Some(append)) => {
                 for a in &append.alerts {
                     if let Some(incident) = &a.incident_id {
@@ -490,45 +514,69 @@ async fn record_news(
     (written, marks)
 }
 
-/// One group's news (see [`record_news`]), in a savepoint.
-async fn record_group(
+/// The open incidents of these alert groups, as stored, by group key.
+async fn open_incidents_of(
     tx: &mut Conn,
-    group_key: &str,
-    alerts: Vec<&Alert>,
-    record: crate::RecordNews<'_>,
-) -> Result<Option<Append>, StoreError> {
-    sqlx::query("SAVEPOINT news").execute(&mut *tx).await?;
-    let written = async {
-        let Some(id) = group_holder(tx, group_key).await? else {
-            return Ok(None);
-        };
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM incidents WHERE id = $1")
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(state) = state else {
-            return Ok(None);
-        };
-        let incident = crate::codec::decode_incident(&id, &state)?;
-        let Some(append) = record(&incident, alerts.into_iter().cloned().collect()) else {
-            return Ok(None);
-        };
-        crate::codec::check_append(&append.state, append.expected_version, &append.events)?;
-        super::incidents::write_change(tx, &append).await?;
-        Ok(Some(append))
+    groups: &[&str],
+) -> Result<HashMap<String, Incident>, StoreError> {
+    let mut open = HashMap::new();
+    for chunk in groups.chunks(KEYS_PER_QUERY) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "SELECT g.group_key, i.id, i.state FROM incident_groups g \
+             JOIN incidents i ON i.id = g.incident_id WHERE g.group_key IN (",
+        );
+        let mut list = q.separated(", ");
+        for group in chunk {
+            list.push_bind(*group);
+        }
+        q.push(")");
+        let rows: Vec<(String, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (group, id, state) in rows {
+            open.insert(group, crate::codec::decode_incident(&id, &state)?);
+        }
     }
-    .await;
-    let end = match written {
+    Ok(open)
+}
+
+/// Begin a part of the transaction that can be undone alone
+/// ([`end_savepoint`]): PostgreSQL refuses every later statement of a
+/// transaction in which one failed.
+async fn savepoint(tx: &mut Conn) -> Result<(), StoreError> {
+    sqlx::query("SAVEPOINT news").execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Keep the part begun by [`savepoint`] if it succeeded, else undo it; the
+/// transaction goes on either way.
+async fn end_savepoint<T>(tx: &mut Conn, done: Result<T, StoreError>) -> Result<T, StoreError> {
+    let end = match done {
         Ok(_) => "RELEASE SAVEPOINT news",
         Err(_) => "ROLLBACK TO SAVEPOINT news",
     };
     sqlx::query(end).execute(&mut *tx).await?;
-    if written.is_err() {
+    if done.is_err() {
         sqlx::query("RELEASE SAVEPOINT news")
             .execute(&mut *tx)
             .await?;
     }
-    written
+    done
+}
+
+/// One group's news (see [`record_news`]), in a savepoint.
+async fn record_group(
+    tx: &mut Conn,
+    incident: &Incident,
+    alerts: Vec<&Alert>,
+    record: crate::RecordNews<'_>,
+) -> Result<Option<Append>, StoreError> {
+    let Some(append) = record(incident, alerts.into_iter().cloned().collect()) else {
+        return Ok(None);
+    };
+    crate::codec::check_append(&append.state, append.expected_version, &append.events)?;
+    savepoint(tx).await?;
+    let written = super::incidents::write_change(tx, &append).await;
+    end_savepoint(tx, written).await?;
+    Ok(Some(append))
 }
 
 async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>, StoreError> {
