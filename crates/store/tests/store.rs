@@ -1317,6 +1317,32 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
     store.close().await;
 }
 
+/// A note on `base` that takes `alerts` (marked attached to `incident`), as
+/// a merge's news would be.
+fn news_on(
+    base: &Incident,
+    incident: &str,
+    alerts: &[Alert],
+    text: &str,
+    now: Timestamp,
+) -> Append {
+    let (state, events) = base.advance(vec![note(text)], now, "alerts");
+    Append {
+        state,
+        expected_version: base.version,
+        events,
+        timers: Vec::new(),
+        intents: Vec::new(),
+        alerts: alerts
+            .iter()
+            .map(|a| ProcessedAlert {
+                incident_id: Some(incident.to_string()),
+                ..processed(a, true)
+            })
+            .collect(),
+    }
+}
+
 /// A merge that records: alerts of a group with an open incident are
 /// written with that incident's change, marked processed, in the merge's
 /// transaction; a group without one is left pending. A change that cannot
@@ -1340,21 +1366,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
     let mut asked = Vec::new();
     let mut record = |incident: &Incident, alerts: Vec<Alert>| {
         asked.push((incident.id.clone(), alerts.len()));
-        let (state, events) = incident.advance(vec![note("2 alerts")], now, "alerts");
-        Some(Append {
-            state,
-            expected_version: incident.version,
-            events,
-            timers: Vec::new(),
-            intents: Vec::new(),
-            alerts: alerts
-                .iter()
-                .map(|a| ProcessedAlert {
-                    incident_id: Some(incident.id.clone()),
-                    ..processed(a, true)
-                })
-                .collect(),
-        })
+        Some(news_on(incident, &incident.id, &alerts, "2 alerts", now))
     };
     let (merged, recorded) = store
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut record)
@@ -1383,21 +1395,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         .await
         .expect("log");
     let mut stale = |incident: &Incident, alerts: Vec<Alert>| {
-        let (state, events) = opened.advance(vec![note("stale")], now, "alerts");
-        Some(Append {
-            state,
-            expected_version: opened.version,
-            events,
-            timers: Vec::new(),
-            intents: Vec::new(),
-            alerts: alerts
-                .iter()
-                .map(|a| ProcessedAlert {
-                    incident_id: Some(incident.id.clone()),
-                    ..processed(a, true)
-                })
-                .collect(),
-        })
+        Some(news_on(&opened, &incident.id, &alerts, "stale", now))
     };
     let (merged, recorded) = store
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut stale)
