@@ -454,11 +454,12 @@ impl AlertRow {
     }
 
     pub(crate) fn into_alert(self) -> Result<Alert, StoreError> {
-        let what = |field: &str| format!("{field} of alert {}", self.key);
+        // Named only on failure, not formatted for every row read.
+        let named = |e: StoreError| StoreError::Corrupt(format!("alert {}: {e}", self.key));
         Ok(Alert {
-            source: decode_enum(&self.source, &what("source"))?,
-            labels: decode_json(&self.labels, &what("labels"))?,
-            annotations: decode_json(&self.annotations, &what("annotations"))?,
+            source: decode_enum(&self.source, "source").map_err(named)?,
+            labels: decode_json(&self.labels, "labels").map_err(named)?,
+            annotations: decode_json(&self.annotations, "annotations").map_err(named)?,
             starts_at: from_ms(self.starts_at_ms)?,
             ends_at: self.ends_at_ms.map(from_ms).transpose()?,
             generator_url: self.generator_url,
@@ -525,8 +526,69 @@ fn stored_alert(mut alert: Alert) -> Result<Alert, StoreError> {
 }
 
 /// One report from the ingest log with the instant it was received (the
-/// "now" it merges at).
-pub(crate) type Logged = (Timestamp, IncomingAlert);
+/// "now" it merges at), and what the merger prepared from it ahead of the
+/// merge ([`LogBatch::prepare`]).
+pub(crate) type Logged<P = ()> = (Timestamp, IncomingAlert, P);
+
+/// Reports of whole ingest-log rows, oldest first, read without taking the
+/// writer ([`crate::Store::read_logged_alerts`]), each with what the caller
+/// prepares from it (its route, say). Decoding and preparing them does not
+/// hold SQLite's single writer, and can run while the previous batch is
+/// written ([`crate::Store::merge_read_alerts`]).
+pub struct LogBatch<P = ()> {
+    /// `(seq, reports)` of each row, in order.
+    rows: Vec<(i64, usize)>,
+    reports: Vec<Logged<P>>,
+}
+
+impl<P> LogBatch<P> {
+    /// How many reports it holds.
+    pub fn len(&self) -> usize {
+        self.reports.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+    }
+
+    /// The last row's `seq`: the next batch reads the rows after it.
+    pub fn last_seq(&self) -> Option<i64> {
+        self.rows.last().map(|(seq, _)| *seq)
+    }
+
+    /// The same reports, each with `prepare`'s result for it.
+    pub fn prepare<Q>(self, mut prepare: impl FnMut(&IncomingAlert) -> Q) -> LogBatch<Q> {
+        LogBatch {
+            rows: self.rows,
+            reports: self
+                .reports
+                .into_iter()
+                .map(|(at, report, _)| {
+                    let prepared = prepare(&report);
+                    (at, report, prepared)
+                })
+                .collect(),
+        }
+    }
+
+    /// The rows' seqs.
+    pub(crate) fn seqs(&self) -> Vec<i64> {
+        self.rows.iter().map(|(seq, _)| *seq).collect()
+    }
+
+    /// The reports of the rows in `claimed` (sorted), in order.
+    pub(crate) fn claimed(&self, claimed: &[i64]) -> Vec<&Logged<P>> {
+        let mut out = Vec::with_capacity(self.reports.len());
+        let mut at = 0;
+        for &(seq, n) in &self.rows {
+            if claimed.binary_search(&seq).is_ok() {
+                out.extend(&self.reports[at..at + n]);
+            }
+            at += n;
+        }
+        out
+    }
+}
 
 /// Most log rows one merge round looks at (each holds a whole group commit).
 pub(crate) const LOG_ROWS_PER_ROUND: i64 = 64;
@@ -639,15 +701,21 @@ pub(crate) fn take_log_rows(rows: &[(i64, i64)], max_alerts: usize) -> Vec<i64> 
 }
 
 /// Log rows `(seq, received_at_ms, alerts)` back to reports, in `seq` order.
-pub(crate) fn decode_logged(mut rows: Vec<(i64, i64, String)>) -> Result<Vec<Logged>, StoreError> {
+pub(crate) fn decode_logged(mut rows: Vec<(i64, i64, String)>) -> Result<LogBatch, StoreError> {
     rows.sort_by_key(|(seq, _, _)| *seq);
-    let mut out = Vec::new();
+    let mut batch = LogBatch {
+        rows: Vec::with_capacity(rows.len()),
+        reports: Vec::new(),
+    };
     for (seq, received_at_ms, payload) in rows {
         let received_at = from_ms(received_at_ms)?;
         let alerts: Vec<IncomingAlert> = decode_json(&payload, &format!("ingest log entry {seq}"))?;
-        out.extend(alerts.into_iter().map(|a| (received_at, a)));
+        batch.rows.push((seq, alerts.len()));
+        batch
+            .reports
+            .extend(alerts.into_iter().map(|a| (received_at, a, ())));
     }
-    Ok(out)
+    Ok(batch)
 }
 
 /// `{verb} FROM ingest_log WHERE seq IN (…)` for these rows.
@@ -682,20 +750,21 @@ pub(crate) struct MergedBatch {
 /// the instant it was received. A key seen twice merges into the batch's own
 /// earlier result, so the last report of a key is what gets stored.
 /// `results`: keep what each report merged into (a copy of each alert).
-pub(crate) fn merge_batch<F>(
-    incoming: &[Logged],
+pub(crate) fn merge_batch<P, F>(
+    incoming: &[&Logged<P>],
     mut stored: HashMap<String, Alert>,
     mut merge: F,
     results: bool,
 ) -> Result<MergedBatch, StoreError>
 where
-    F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool),
+    F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool),
 {
     let keep = results;
     let mut results = Vec::with_capacity(if keep { incoming.len() } else { 0 });
     let mut pending: BTreeMap<&str, bool> = BTreeMap::new();
-    for (received_at, report) in incoming {
-        let (alert, wants_processing) = merge(stored.get(&report.key), report, *received_at);
+    for (received_at, report, prepared) in incoming.iter().copied() {
+        let (alert, wants_processing) =
+            merge(stored.get(&report.key), report, prepared, *received_at);
         if alert.key != report.key {
             // The rows are keyed by the report's key; storing another would
             // silently move or overwrite an alert.
@@ -726,10 +795,10 @@ where
 }
 
 /// The distinct keys of these reports, sorted.
-pub(crate) fn logged_keys(incoming: &[Logged]) -> Vec<&str> {
+pub(crate) fn logged_keys<'a, P>(incoming: &[&'a Logged<P>]) -> Vec<&'a str> {
     incoming
         .iter()
-        .map(|(_, a)| a.key.as_str())
+        .map(|(_, a, _)| a.key.as_str())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -830,13 +899,15 @@ where
         .iter()
         .enumerate()
         .map(|(i, (alert, pending))| {
-            let what = |field: &str| format!("{field} of alert {}", alert.key);
+            // Named only on failure: formatting it for every row costs more
+            // than encoding the row's source.
+            let named = |e: StoreError| StoreError::Corrupt(format!("alert {}: {e}", alert.key));
             Ok(Encoded {
                 id: ids.map(|ids| ids[i]),
                 alert,
-                source: encode_enum(&alert.source, &what("source"))?,
-                labels: encode_json(&alert.labels, &what("labels"))?,
-                annotations: encode_json(&alert.annotations, &what("annotations"))?,
+                source: encode_enum(&alert.source, "source").map_err(named)?,
+                labels: encode_json(&alert.labels, "labels").map_err(named)?,
+                annotations: encode_json(&alert.annotations, "annotations").map_err(named)?,
                 pending: *pending,
             })
         })

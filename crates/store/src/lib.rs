@@ -49,7 +49,7 @@ mod set_aside;
 mod types;
 
 pub use backend::{Lane, in_lane};
-pub use codec::LogEntry;
+pub use codec::{LogBatch, LogEntry};
 pub use error::{Fault, Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
@@ -191,6 +191,38 @@ impl Store {
             .map(|(_, reports, recorded)| (reports, recorded))
     }
 
+    /// The oldest ingest-log rows after `after` (whole rows, at least one,
+    /// about `max_alerts` reports), read and decoded without taking the
+    /// writer or claiming them: for [`Store::merge_read_alerts`], which
+    /// merges those that are still there. Empty when there are none. A row
+    /// read alone that cannot be decoded is named ([`StoreError::Row`]).
+    pub async fn read_logged_alerts(
+        &self,
+        max_alerts: usize,
+        after: Option<i64>,
+    ) -> Result<LogBatch, StoreError> {
+        dispatch!(self, s => s.read_logged_alerts(max_alerts, after).await)
+    }
+
+    /// [`Store::merge_logged_alerts_recording`] for rows read ahead
+    /// ([`Store::read_logged_alerts`]): in one transaction, it deletes those
+    /// of `batch`'s rows that are still in the log (another merge may have
+    /// taken some meanwhile) and merges their reports, each with what the
+    /// caller prepared from it. `record`: `None` merges without recording.
+    /// Returns how many reports were merged and the changes recorded.
+    pub async fn merge_read_alerts<P, F>(
+        &self,
+        batch: &LogBatch<P>,
+        merge: F,
+        record: Option<RecordNews<'_>>,
+    ) -> Result<(usize, Vec<Append>), StoreError>
+    where
+        P: Sync,
+        F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.merge_read_alerts(batch, merge, record).await)
+    }
+
     /// [`Store::log_alerts`], with the `urgent` entries (new groups' first
     /// reports) merged into `alerts` in the same transaction, so a new
     /// group's alerts are pending for the processor when senders get their
@@ -242,7 +274,7 @@ pub type FirstDuties<'a> = &'a (dyn Fn(&Incident) -> Option<Append> + Sync);
 /// [`Store::merge_logged_alerts_recording`]): the incident as stored, and
 /// those alerts as merged. `None`: nothing to write, the alerts stay pending.
 /// The change's `alerts` are the marks written with it.
-pub type RecordNews<'a> = &'a mut (dyn FnMut(&Incident, Vec<Alert>) -> Option<Append> + Send);
+pub type RecordNews<'a> = &'a mut (dyn FnMut(&Incident, &[&Alert]) -> Option<Append> + Send);
 
 /// Which log rows a merge takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -44,6 +44,7 @@ store_tests!(
     alerts_roundtrip,
     alerts_same_key_twice_in_a_batch,
     alerts_log_merges_in_order,
+    logged_rows_read_ahead_merge_only_while_still_logged,
     urgent_log_rows_merge_ahead_of_the_backlog,
     urgent_reports_merge_as_they_are_logged,
     a_merge_records_news_for_open_incidents,
@@ -1322,7 +1323,7 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
 fn news_on(
     base: &Incident,
     incident: &str,
-    alerts: &[Alert],
+    alerts: &[&Alert],
     text: &str,
     now: Timestamp,
 ) -> Append {
@@ -1364,9 +1365,9 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         .await
         .expect("log");
     let mut asked = Vec::new();
-    let mut record = |incident: &Incident, alerts: Vec<Alert>| {
+    let mut record = |incident: &Incident, alerts: &[&Alert]| {
         asked.push((incident.id.clone(), alerts.len()));
-        Some(news_on(incident, &incident.id, &alerts, "2 alerts", now))
+        Some(news_on(incident, &incident.id, alerts, "2 alerts", now))
     };
     let (merged, recorded) = store
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut record)
@@ -1394,8 +1395,8 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         .log_alerts(now, &[LogEntry::encode(&again).expect("encode")], &[])
         .await
         .expect("log");
-    let mut stale = |incident: &Incident, alerts: Vec<Alert>| {
-        Some(news_on(&opened, &incident.id, &alerts, "stale", now))
+    let mut stale = |incident: &Incident, alerts: &[&Alert]| {
+        Some(news_on(&opened, &incident.id, alerts, "stale", now))
     };
     let (merged, recorded) = store
         .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut stale)
@@ -1670,6 +1671,107 @@ async fn alerts_log_merges_in_order(db: &TestDb) {
         .expect("merge one row");
     let keys: Vec<&str> = round.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, ["x", "y", "z"], "one row, in order");
+    store.close().await;
+}
+
+/// A batch read ahead of its merge (`read_logged_alerts`, outside any
+/// write) merges only the rows still in the log when its transaction
+/// claims them: rows another merge took meanwhile are neither merged twice
+/// nor counted. Reading after a batch's last row skips the batch; each
+/// report reaches the merge with what was prepared from it.
+async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
+    let store = db.connect().await;
+    let now = t0();
+    let log = |keys: &[&str]| {
+        let reports: Vec<IncomingAlert> = keys
+            .iter()
+            .map(|k| report(k, "checkout", now, None))
+            .collect();
+        LogEntry::encode(&reports).expect("encode")
+    };
+    for keys in [&["a"][..], &["b", "c"], &["d"]] {
+        store.log_alerts(now, &[log(keys)], &[]).await.expect("log");
+    }
+    let first = store.read_logged_alerts(1, None).await.expect("read");
+    assert_eq!(first.len(), 1, "one whole row");
+    let ahead = store
+        .read_logged_alerts(usize::MAX, first.last_seq())
+        .await
+        .expect("read ahead")
+        .prepare(|r| r.key.to_uppercase());
+    assert_eq!(ahead.len(), 3, "the rows after the first batch's");
+    assert_eq!(
+        store.logged_alert_backlog().await.expect("backlog"),
+        4,
+        "nothing claimed by reading"
+    );
+
+    // Another merge takes the oldest row before the first batch is merged.
+    let taken = store
+        .merge_logged_alerts(1, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge the oldest");
+    assert_eq!(taken.len(), 1);
+    let (merged, recorded) = store
+        .merge_read_alerts(&first, |_, _, _, _| unreachable!("its row is gone"), None)
+        .await
+        .expect("merge a batch taken meanwhile");
+    assert_eq!((merged, recorded.len()), (0, 0));
+
+    // And the next row, out of the batch read ahead: only the last row is
+    // still there to merge.
+    store
+        .log_alerts(now, &[log(&["e"])], &[])
+        .await
+        .expect("log e");
+    let taken = store
+        .merge_logged_alerts(1, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge the next");
+    assert_eq!(taken.len(), 2, "b and c");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (merged, _) = store
+        .merge_read_alerts(
+            &ahead,
+            |prev, r, prepared: &String, at| {
+                seen.lock()
+                    .expect("seen")
+                    .push((r.key.clone(), prepared.clone()));
+                merge_at(at)(prev, r)
+            },
+            None,
+        )
+        .await
+        .expect("merge what is left of the batch");
+    assert_eq!(merged, 1);
+    assert_eq!(
+        *seen.lock().expect("seen"),
+        [("d".to_string(), "D".to_string())]
+    );
+    assert_eq!(get_alert(&store, "d").await.key, "d");
+    assert_eq!(store.logged_alert_backlog().await.expect("backlog"), 1);
+
+    // What is left: the row appended later, from either start.
+    for after in [None, ahead.last_seq()] {
+        let rest = store
+            .read_logged_alerts(10, after)
+            .await
+            .expect("read the rest");
+        assert_eq!(rest.len(), 1);
+    }
+    let rest = store.read_logged_alerts(10, None).await.expect("read");
+    store
+        .merge_read_alerts(&rest, |prev, r, (), at| merge_at(at)(prev, r), None)
+        .await
+        .expect("merge e");
+    assert!(
+        store
+            .read_logged_alerts(10, None)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(pending_keys(&store).await, ["a", "b", "c", "d", "e"]);
     store.close().await;
 }
 

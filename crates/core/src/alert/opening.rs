@@ -1,6 +1,8 @@
 //! What a group of alerts means for an incident, decided without I/O: the
 //! declaration that opens one, and the news recorded on an open one.
 
+use std::borrow::Borrow;
+
 use super::{Alert, MaintenanceWindow, routing};
 use crate::incident::{AlertBrief, Command, Declare, EventKind, Incident, MAX_ALERT_SAMPLE};
 use crate::{Policy, Timestamp};
@@ -125,9 +127,9 @@ pub fn opened_with(
 
 /// The runbooks whose matchers hold for a firing alert, and the rollback
 /// criteria a firing alert shows (name, the alert), each once.
-pub fn signals(
+pub fn signals<A: Borrow<Alert>>(
     policy: &Policy,
-    alerts: &[Alert],
+    alerts: &[A],
     now: Timestamp,
 ) -> (Vec<String>, Vec<(String, String)>) {
     let mut runbooks: Vec<String> = Vec::new();
@@ -135,7 +137,7 @@ pub fn signals(
     if policy.runbooks.is_empty() && policy.rollback.criteria.is_empty() {
         return (runbooks, criteria);
     }
-    for a in alerts.iter().filter(|a| a.is_firing(now)) {
+    for a in alerts.iter().map(A::borrow).filter(|a| a.is_firing(now)) {
         for rb in &policy.runbooks {
             if !runbooks.contains(&rb.key) && rb.matches_alert(&a.labels) {
                 runbooks.push(rb.key.clone());
@@ -155,14 +157,22 @@ pub fn signals(
 /// (firing again after resolution is a new occurrence, which arrives
 /// unlinked). Counts follow from the incident's own state, not a count over a
 /// set that grows with every storm.
-pub fn record(policy: &Policy, incident: &Incident, alerts: &[Alert], now: Timestamp) -> Command {
+/// `alerts` are owned or borrowed: a merge recording news lends its own.
+pub fn record<A: Borrow<Alert>>(
+    policy: &Policy,
+    incident: &Incident,
+    alerts: &[A],
+    now: Timestamp,
+) -> Command {
     let id = incident.id.as_str();
     let new: Vec<&Alert> = alerts
         .iter()
+        .map(A::borrow)
         .filter(|a| a.incident_id.as_deref() != Some(id))
         .collect();
     let resolved = alerts
         .iter()
+        .map(A::borrow)
         .filter(|a| a.incident_id.as_deref() == Some(id) && !a.is_firing(now))
         .count() as u64;
     let new_firing = new.iter().filter(|a| a.is_firing(now)).count() as u64;
@@ -216,9 +226,10 @@ fn plain_text(text: &str, max: usize) -> String {
 }
 
 /// The first few alerts, described in a line each.
-fn sample(alerts: &[Alert], now: Timestamp) -> Vec<AlertBrief> {
+fn sample<A: Borrow<Alert>>(alerts: &[A], now: Timestamp) -> Vec<AlertBrief> {
     alerts
         .iter()
+        .map(A::borrow)
         .take(MAX_ALERT_SAMPLE)
         .map(|a| AlertBrief {
             key: a.key.clone(),

@@ -44,8 +44,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use firebell_core::alert::{Alert, IncomingAlert, merge, route};
-use firebell_store::{Fault, LogEntry, Queue, Store, StoreError, Tried};
+use firebell_core::alert::{Alert, IncomingAlert, RouteMatch, merge, route};
+use firebell_store::{Fault, LogBatch, LogEntry, Queue, Store, StoreError, Tried};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -476,55 +476,62 @@ impl IngestQueue {
 /// merge's own transaction, so their rows are written once: the processor
 /// neither reads them back nor marks them (see
 /// [`processor::news_recorder`]); the rest stay pending for it.
+/// Each batch is read, decoded and routed without holding the writer, the
+/// next one ([`ReadAhead`]) while this one is written.
 pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreError> {
-    let policy = state.policy.policy();
     let mut done = Merged::default();
+    let mut ahead: Option<ReadAhead> = None;
     while done.reports < max {
         done.reports += merge_urgent(state).await;
         state.ingest.quiet().await;
         done.reports += merge_urgent(state).await;
-        let mut learned = Vec::new();
-        let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-        let merged = match merge_recording(state, merge_chunk(state).min(max - done.reports), fold)
-            .await
-        {
+        let chunk = merge_chunk(state)
+            .min(max.saturating_sub(done.reports))
+            .max(1);
+        let batch = match ahead.take() {
+            Some(next) => next.batch(state, chunk).await,
+            None => read_routed(state.clone(), chunk, None).await,
+        };
+        let merged = match batch {
+            Ok(batch) if batch.is_empty() => break,
+            Ok(batch) => {
+                // The next batch is read and routed while this one is written.
+                let left = max.saturating_sub(done.reports + batch.len());
+                if left > 0 {
+                    ahead = Some(ReadAhead::start(
+                        state,
+                        merge_chunk(state).min(left),
+                        batch.last_seq(),
+                    ));
+                }
+                let mut learned = Vec::new();
+                let fold = fold_routed(&state.ingest.stored, &mut learned);
+                let merged = merge_read(state, &batch, fold).await;
+                if merged.is_ok() {
+                    state.ingest.stored.learn(learned, state.clock.now());
+                }
+                merged
+            }
+            Err(e) => Err(e),
+        };
+        let (merged, recorded) = match merged {
             Ok(merged) => merged,
-            // Some row of the chunk is at fault: merge the oldest alone, so
+            // Some row of the batch is at fault: merge the oldest alone, so
             // a row that keeps failing is named, counted and set aside, and
             // the rows behind it go on.
             Err(e) if e.fault() == Fault::Row => {
-                learned.clear();
-                let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-                match merge_recording(state, 1, fold).await {
-                    Ok(merged) => merged,
-                    Err(StoreError::Row { item, source, .. }) => {
-                        let seq = item
-                            .parse::<i64>()
-                            .map_err(|_| StoreError::Corrupt(format!("ingest log seq {item:?}")))?;
-                        let tried = state
-                            .store
-                            .log_row_failed(seq, &source.to_string(), state.clock.now(), MAX_TRIES)
-                            .await?;
-                        crate::set_aside::tried(Queue::IngestLog, &item, &source, tried);
-                        if matches!(tried, Tried::SetAside { .. }) {
-                            refresh_backlog(state).await?;
-                            continue;
-                        }
-                        return Err(StoreError::Row {
-                            queue: Queue::IngestLog,
-                            item,
-                            source,
-                        });
-                    }
-                    Err(e) => return Err(e),
+                ahead = None;
+                match merge_oldest_alone(state).await? {
+                    Some(merged) => merged,
+                    None => continue,
                 }
             }
             Err(e) => return Err(e),
         };
-        state.ingest.stored.learn(learned, state.clock.now());
-        let (merged, recorded) = merged;
         if merged == 0 {
-            break;
+            // Another merge took these rows: read the oldest afresh.
+            ahead = None;
+            continue;
         }
         done.reports += merged;
         state.ingest.merged(merged as u64);
@@ -538,6 +545,114 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
         }
     }
     Ok(done)
+}
+
+/// The next batch of the log, being read and routed by a task of its own
+/// (on another core) while the current one is written. Dropped unused, it
+/// is stopped.
+struct ReadAhead(tokio::task::JoinHandle<Result<LogBatch<RouteMatch>, StoreError>>);
+
+impl ReadAhead {
+    fn start(state: &Pipeline, max: usize, after: Option<i64>) -> Self {
+        Self(tokio::spawn(read_routed(state.clone(), max, after)))
+    }
+
+    /// The batch read ahead; read again (`max` reports) if its task failed
+    /// to finish.
+    async fn batch(
+        mut self,
+        state: &Pipeline,
+        max: usize,
+    ) -> Result<LogBatch<RouteMatch>, StoreError> {
+        match (&mut self.0).await {
+            Ok(batch) => batch,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => read_routed(state.clone(), max, None).await,
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The oldest logged reports after `after` (about `max`), read without
+/// taking the writer and each routed by the live policy.
+async fn read_routed(
+    state: Pipeline,
+    max: usize,
+    after: Option<i64>,
+) -> Result<LogBatch<RouteMatch>, StoreError> {
+    let batch = state.store.read_logged_alerts(max, after).await?;
+    let policy = state.policy.policy();
+    // `route` always answers at least the tree's root.
+    Ok(batch.prepare(|report| route(&policy, &report.labels).swap_remove(0)))
+}
+
+/// Merge a batch read ahead, recording news for open incidents when this
+/// replica may process ([`processor::news_recorder`]).
+async fn merge_read<F>(
+    state: &Pipeline,
+    batch: &LogBatch<RouteMatch>,
+    fold: F,
+) -> Result<(usize, Vec<firebell_store::Append>), StoreError>
+where
+    F: FnMut(
+            Option<&Alert>,
+            &IncomingAlert,
+            &RouteMatch,
+            firebell_core::Timestamp,
+        ) -> (Alert, bool)
+        + Send,
+{
+    match processor::news_recorder(&state.incidents) {
+        Some(mut record) => {
+            state
+                .store
+                .merge_read_alerts(batch, fold, Some(&mut record))
+                .await
+        }
+        None => state.store.merge_read_alerts(batch, fold, None).await,
+    }
+}
+
+/// Merge the oldest log row alone (a batch holding it failed), so that a
+/// row at fault is named and its try counted ([`MAX_TRIES`], then set
+/// aside). `None`: it was set aside, and the merge goes on behind it.
+async fn merge_oldest_alone(
+    state: &Pipeline,
+) -> Result<Option<(usize, Vec<firebell_store::Append>)>, StoreError> {
+    let policy = state.policy.policy();
+    let mut learned = Vec::new();
+    let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
+    match merge_recording(state, 1, fold).await {
+        Ok(merged) => {
+            state.ingest.stored.learn(learned, state.clock.now());
+            Ok(Some(merged))
+        }
+        Err(StoreError::Row { item, source, .. }) => {
+            let seq = item
+                .parse::<i64>()
+                .map_err(|_| StoreError::Corrupt(format!("ingest log seq {item:?}")))?;
+            let tried = state
+                .store
+                .log_row_failed(seq, &source.to_string(), state.clock.now(), MAX_TRIES)
+                .await?;
+            crate::set_aside::tried(Queue::IngestLog, &item, &source, tried);
+            if matches!(tried, Tried::SetAside { .. }) {
+                refresh_backlog(state).await?;
+                return Ok(None);
+            }
+            Err(StoreError::Row {
+                queue: Queue::IngestLog,
+                item,
+                source,
+            })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One oldest-first merge, recording news for open incidents when this
@@ -573,9 +688,26 @@ fn fold_with<'a>(
     learned: &'a mut Vec<refresh::Merged>,
 ) -> impl FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send + 'a
 {
+    let mut fold = fold_routed(stored, learned);
     move |existing, incoming, received_at| {
-        let routed = route(policy, &incoming.labels);
-        let (alert, pending) = merge(existing, incoming, &routed[0], received_at);
+        fold(
+            existing,
+            incoming,
+            &route(policy, &incoming.labels)[0],
+            received_at,
+        )
+    }
+}
+
+/// [`fold_with`] for a report routed already ([`read_routed`]).
+fn fold_routed<'a>(
+    stored: &'a StoredAlerts,
+    learned: &'a mut Vec<refresh::Merged>,
+) -> impl FnMut(Option<&Alert>, &IncomingAlert, &RouteMatch, firebell_core::Timestamp) -> (Alert, bool)
++ Send
++ 'a {
+    move |existing, incoming, routed, received_at| {
+        let (alert, pending) = merge(existing, incoming, routed, received_at);
         learned.push(stored.merged(incoming, received_at, &alert));
         (alert, pending)
     }

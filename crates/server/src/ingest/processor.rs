@@ -436,9 +436,14 @@ enum Outcome {
     Nothing,
 }
 
-fn processed(alerts: &[Alert], incident_id: Option<&str>, now: Timestamp) -> Vec<ProcessedAlert> {
+fn processed<A: std::borrow::Borrow<Alert>>(
+    alerts: &[A],
+    incident_id: Option<&str>,
+    now: Timestamp,
+) -> Vec<ProcessedAlert> {
     alerts
         .iter()
+        .map(A::borrow)
         .map(|a| ProcessedAlert {
             key: a.key.clone(),
             seen_updated_at: a.updated_at,
@@ -558,7 +563,7 @@ async fn record_on(
 pub(crate) fn news_recorder(
     incidents: &Incidents,
 ) -> Option<
-    impl FnMut(&incident::Incident, Vec<Alert>) -> Option<firebell_store::Append> + Send + use<>,
+    impl FnMut(&incident::Incident, &[&Alert]) -> Option<firebell_store::Append> + Send + use<>,
 > {
     if !incidents.clock.trusted() {
         return None;
@@ -568,19 +573,19 @@ pub(crate) fn news_recorder(
         incidents.clock.now(),
         incidents.link_base(),
     );
-    Some(move |current: &incident::Incident, alerts: Vec<Alert>| {
+    Some(move |current: &incident::Incident, alerts: &[&Alert]| {
         let ctx = incident::Context {
             policy: &policy,
             now,
             actor: ACTOR,
             link_base: &base,
         };
-        let command = opening::record(&policy, current, &alerts, now);
+        let command = opening::record(&policy, current, alerts, now);
         let decision = Decision::from(incident::decide(current, &command, &ctx).ok()?);
         if decision.events.is_empty() {
             return None;
         }
-        let marks = processed(&alerts, Some(&current.id), now);
+        let marks = processed(alerts, Some(&current.id), now);
         Some(crate::command::prepare(
             current, decision, &policy, now, ACTOR, marks,
         ))

@@ -11,9 +11,9 @@ use firebell_core::{Incident, Timestamp};
 use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
 use crate::codec::{
-    AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogEntry, ROWS_PER_STATEMENT, alert_columns,
-    alert_counts, alert_limit, decode_logged, distinct_processed, group_taken, into_alerts,
-    keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
+    AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged, ROWS_PER_STATEMENT,
+    alert_columns, alert_counts, alert_limit, decode_logged, distinct_processed, group_taken,
+    into_alerts, keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
     mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
     upsert_alerts_query,
 };
@@ -147,14 +147,70 @@ impl Handle {
                 tx.commit().await?;
                 Ok((m.results, m.reports, m.recorded))
             }
-            // A row merged alone and failed on its own: name it, so the
-            // caller can count the try against it.
-            Err(e) if seqs.len() == 1 && e.fault() == crate::Fault::Row => Err(StoreError::Row {
-                queue: crate::Queue::IngestLog,
-                item: seqs[0].to_string(),
-                source: Box::new(e),
-            }),
-            Err(e) => Err(e),
+            Err(e) => Err(one_row_named(&seqs, e)),
+        }
+    }
+
+    pub(crate) async fn read_logged_alerts(
+        &self,
+        max_alerts: usize,
+        after: Option<i64>,
+    ) -> Result<LogBatch, StoreError> {
+        let _t = Self::timer("read_logged_alerts");
+        let heads: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT seq, alert_count FROM ingest_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(LOG_ROWS_PER_ROUND)
+        .fetch_all(self.reader())
+        .await?;
+        let seqs = take_log_rows(&heads, max_alerts);
+        if seqs.is_empty() {
+            return decode_logged(Vec::new());
+        }
+        let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", &seqs);
+        let rows: Vec<(i64, i64, String)> =
+            select.build_query_as().fetch_all(self.reader()).await?;
+        decode_logged(rows).map_err(|e| one_row_named(&seqs, e))
+    }
+
+    pub(crate) async fn merge_read_alerts<P, F>(
+        &self,
+        batch: &LogBatch<P>,
+        merge: F,
+        record: Option<crate::RecordNews<'_>>,
+    ) -> Result<(usize, Vec<Append>), StoreError>
+    where
+        P: Sync,
+        F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
+    {
+        let _t = Self::timer("merge_read_alerts");
+        if batch.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let lookup = self.key_lookup().await?;
+        let mut tx = self
+            .begin_alert_write_in(crate::backend::Lane::Bulk)
+            .await?;
+        // Claim the rows: those another merge took meanwhile are gone.
+        let seqs = batch.seqs();
+        let mut claimed: Vec<i64> = log_rows_query::<Db>("DELETE", &seqs)
+            .push(" RETURNING seq")
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await?;
+        claimed.sort_unstable();
+        let incoming = batch.claimed(&claimed);
+        if incoming.is_empty() {
+            tx.rollback().await?;
+            return Ok((0, Vec::new()));
+        }
+        match merge_reports(&mut tx, lookup, &incoming, merge, record).await {
+            Ok(m) => {
+                tx.commit().await?;
+                Ok((m.reports, m.recorded))
+            }
+            Err(e) => Err(one_row_named(&claimed, e)),
         }
     }
 
@@ -342,12 +398,25 @@ impl Handle {
     }
 }
 
+/// A row merged (or read) alone that failed on its own: name it, so the
+/// caller can count the try against it.
+fn one_row_named(seqs: &[i64], e: StoreError) -> StoreError {
+    match seqs {
+        [seq] if e.fault() == crate::Fault::Row => StoreError::Row {
+            queue: crate::Queue::IngestLog,
+            item: seq.to_string(),
+            source: Box::new(e),
+        },
+        _ => e,
+    }
+}
+
 /// Merge the log rows `seqs` into the alerts and delete them, in `tx`.
 async fn merge_log_rows<F>(
     tx: &mut Conn,
     lookup: KeyLookup<'_>,
     seqs: &[i64],
-    merge: F,
+    mut merge: F,
     record: Option<crate::RecordNews<'_>>,
 ) -> Result<MergedRows, StoreError>
 where
@@ -355,10 +424,37 @@ where
 {
     let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", seqs);
     let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
-    let incoming = decode_logged(rows)?;
-    let (stored, mut stored_ids) = load_alerts(tx, lookup, &logged_keys(&incoming)).await?;
+    let batch = decode_logged(rows)?;
+    let incoming = batch.claimed(seqs);
+    let merged = merge_reports(
+        tx,
+        lookup,
+        &incoming,
+        |stored, report, (), at| merge(stored, report, at),
+        record,
+    )
+    .await?;
+    let mut delete = log_rows_query::<Db>("DELETE", seqs);
+    delete.build().execute(&mut *tx).await?;
+    Ok(merged)
+}
+
+/// Merge `incoming` (reports of log rows this transaction holds) into the
+/// alerts, in `tx`, recording news for open incidents when asked.
+async fn merge_reports<P, F>(
+    tx: &mut Conn,
+    lookup: KeyLookup<'_>,
+    incoming: &[&Logged<P>],
+    merge: F,
+    record: Option<crate::RecordNews<'_>>,
+) -> Result<MergedRows, StoreError>
+where
+    P: Sync,
+    F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
+{
+    let (stored, mut stored_ids) = load_alerts(tx, lookup, &logged_keys(incoming)).await?;
     // A recording merge's caller counts; the others get each report's alert.
-    let batch = merge_batch(&incoming, stored, merge, record.is_none())?;
+    let batch = merge_batch(incoming, stored, merge, record.is_none())?;
     // Where rows are found by id, a new alert gets its id now, in the map
     // before this transaction commits (see `crate::alert_ids`).
     let ids: Option<Vec<i64>> = match lookup {
@@ -394,12 +490,11 @@ where
     }
     merged.write(tx, false).await?;
     processed.write(tx, true).await?;
-    let mut delete = log_rows_query::<Db>("DELETE", seqs);
-    delete.build().execute(&mut *tx).await?;
     Ok(MergedRows {
         results: batch.results,
         reports: batch.reports,
         recorded,
+        _written: [merged, processed],
     })
 }
 
@@ -409,6 +504,9 @@ struct MergedRows {
     results: Vec<Alert>,
     reports: usize,
     recorded: Vec<Append>,
+    /// The rows written, freed by the caller once the transaction is over
+    /// rather than while it holds the writer.
+    _written: [Rows; 2],
 }
 
 /// Alert rows to upsert, with their ids where rows are found by id.
@@ -425,17 +523,30 @@ impl Rows {
     }
 
     /// Upsert them ([`upsert_alerts_query`]; `processed`: already recorded).
+    /// Each statement's rows are encoded while the one before runs, on
+    /// SQLite's own thread: the writer is held for the longer of the two,
+    /// not both.
     async fn write(&self, tx: &mut Conn, processed: bool) -> Result<(), StoreError> {
         let by_id = !self.ids.is_empty();
-        for (i, rows) in self.rows.chunks(ROWS_PER_STATEMENT).enumerate() {
-            let ids = by_id
-                .then(|| &self.ids[i * ROWS_PER_STATEMENT..i * ROWS_PER_STATEMENT + rows.len()]);
-            let written = upsert_alerts_query::<Db>(rows, ids, processed)?
-                .build()
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if by_id && written != rows.len() as u64 {
+        let encode = |chunk: usize| {
+            let start = chunk * ROWS_PER_STATEMENT;
+            let rows = self.rows.get(start..)?;
+            let rows = &rows[..rows.len().min(ROWS_PER_STATEMENT)];
+            (!rows.is_empty()).then(|| {
+                let ids = by_id.then(|| &self.ids[start..start + rows.len()]);
+                upsert_alerts_query::<Db>(rows, ids, processed).map(|q| (q, rows.len()))
+            })
+        };
+        let mut next = encode(0);
+        let mut chunk = 0;
+        while let Some(query) = next {
+            let (mut query, rows) = query?;
+            chunk += 1;
+            let (written, following) =
+                tokio::join!(query.build().execute(&mut *tx), async { encode(chunk) });
+            next = following;
+            let written = written?.rows_affected();
+            if by_id && written != rows as u64 {
                 return Err(StoreError::InUse(
                     "an alert's row id holds another alert: something besides this process \
                      writes the SQLite file's alerts"
@@ -569,7 +680,7 @@ async fn record_group(
     alerts: Vec<&Alert>,
     record: crate::RecordNews<'_>,
 ) -> Result<Option<Append>, StoreError> {
-    let Some(append) = record(incident, alerts.into_iter().cloned().collect()) else {
+    let Some(append) = record(incident, &alerts) else {
         return Ok(None);
     };
     crate::codec::check_append(&append.state, append.expected_version, &append.events)?;
