@@ -866,7 +866,7 @@ pub(crate) fn keep_keys(mut rows: Vec<AlertRow>, keys: &[&str]) -> Vec<AlertRow>
 /// `processed_firing` is the processor's and is left alone.
 ///
 /// `processed`: these rows are written already processed, with the change
-/// that recorded them (see `Store::merge_logged_alerts_recording`): each
+/// that recorded them (see `Store::merge_read_alerts`): each
 /// row's flag is then whether it is firing, and `pending` is cleared.
 pub(crate) fn upsert_alerts_query<DB>(
     rows: &[(Alert, bool)],

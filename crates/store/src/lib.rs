@@ -164,31 +164,7 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, None).await)
-            .map(|(merged, _, _)| merged)
-    }
-
-    /// [`Store::merge_logged_alerts`], also writing the news for open
-    /// incidents in the same transaction: for each alert group with
-    /// pending alerts in the batch and an open incident, `record` is asked
-    /// for that incident's change ([`RecordNews`]), and it is written with
-    /// its alerts written already processed: once, instead of merged, read
-    /// back and marked by a second write. A
-    /// change that cannot be written (its incident moved on, say) is left
-    /// out and its alerts stay pending: this never fails the merge. Returns
-    /// how many reports were merged (0: the log is empty), not the alerts,
-    /// and the changes written.
-    pub async fn merge_logged_alerts_recording<F>(
-        &self,
-        max_alerts: usize,
-        merge: F,
-        record: RecordNews<'_>,
-    ) -> Result<(usize, Vec<Append>), StoreError>
-    where
-        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
-    {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge, Some(record)).await)
-            .map(|(_, reports, recorded)| (reports, recorded))
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge).await)
     }
 
     /// The oldest ingest-log rows after `after` (whole rows, at least one,
@@ -204,12 +180,20 @@ impl Store {
         dispatch!(self, s => s.read_logged_alerts(max_alerts, after).await)
     }
 
-    /// [`Store::merge_logged_alerts_recording`] for rows read ahead
+    /// [`Store::merge_logged_alerts`] for rows read ahead
     /// ([`Store::read_logged_alerts`]): in one transaction, it deletes those
     /// of `batch`'s rows that are still in the log (another merge may have
     /// taken some meanwhile) and merges their reports, each with what the
-    /// caller prepared from it. `record`: `None` merges without recording.
-    /// Returns how many reports were merged and the changes recorded.
+    /// caller prepared from it. Returns how many reports were merged, not
+    /// the alerts, and the changes recorded.
+    ///
+    /// With `record`, the news for open incidents is written in the same
+    /// transaction: for each alert group with pending alerts in the batch
+    /// and an open incident, `record` is asked for that incident's change
+    /// ([`RecordNews`]), and it is written with its alerts written already
+    /// processed: once, instead of merged, read back and marked by a second
+    /// write. A change that cannot be written (its incident moved on, say)
+    /// is left out and its alerts stay pending: this never fails the merge.
     pub async fn merge_read_alerts<P, F>(
         &self,
         batch: &LogBatch<P>,
@@ -257,8 +241,7 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge, None).await)
-            .map(|(merged, _, _)| merged)
+        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge).await)
     }
 }
 
@@ -271,7 +254,7 @@ pub type FirstDuties<'a> = &'a (dyn Fn(&Incident) -> Option<Append> + Sync);
 
 /// Asked, inside a merge's transaction, for the change an open incident
 /// records for its group's alerts that the merge made pending (see
-/// [`Store::merge_logged_alerts_recording`]): the incident as stored, and
+/// [`Store::merge_read_alerts`]): the incident as stored, and
 /// those alerts as merged. `None`: nothing to write, the alerts stay pending.
 /// The change's `alerts` are the marks written with it.
 pub type RecordNews<'a> = &'a mut (dyn FnMut(&Incident, &[&Alert]) -> Option<Append> + Send);

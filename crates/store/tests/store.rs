@@ -1370,7 +1370,14 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         Some(news_on(incident, &incident.id, alerts, "2 alerts", now))
     };
     let (merged, recorded) = store
-        .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut record)
+        .merge_read_alerts(
+            &store
+                .read_logged_alerts(usize::MAX, None)
+                .await
+                .expect("read"),
+            |prev, r, (), at| merge_at(at)(prev, r),
+            Some(&mut record),
+        )
         .await
         .expect("merge");
     assert_eq!(merged, 3);
@@ -1399,7 +1406,14 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         Some(news_on(&opened, &incident.id, alerts, "stale", now))
     };
     let (merged, recorded) = store
-        .merge_logged_alerts_recording(usize::MAX, |prev, r, at| merge_at(at)(prev, r), &mut stale)
+        .merge_read_alerts(
+            &store
+                .read_logged_alerts(usize::MAX, None)
+                .await
+                .expect("read"),
+            |prev, r, (), at| merge_at(at)(prev, r),
+            Some(&mut stale),
+        )
         .await
         .expect("the merge commits");
     assert_eq!(merged, 1);

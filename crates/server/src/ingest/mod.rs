@@ -624,14 +624,24 @@ where
 async fn merge_oldest_alone(
     state: &Pipeline,
 ) -> Result<Option<(usize, Vec<firebell_store::Append>)>, StoreError> {
-    let policy = state.policy.policy();
-    let mut learned = Vec::new();
-    let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-    match merge_recording(state, 1, fold).await {
-        Ok(merged) => {
-            state.ingest.stored.learn(learned, state.clock.now());
-            Ok(Some(merged))
+    let merged = match read_routed(state.clone(), 1, None).await {
+        Ok(batch) => {
+            let mut learned = Vec::new();
+            let merged = merge_read(
+                state,
+                &batch,
+                fold_routed(&state.ingest.stored, &mut learned),
+            )
+            .await;
+            if merged.is_ok() {
+                state.ingest.stored.learn(learned, state.clock.now());
+            }
+            merged
         }
+        Err(e) => Err(e),
+    };
+    match merged {
+        Ok(merged) => Ok(Some(merged)),
         Err(StoreError::Row { item, source, .. }) => {
             let seq = item
                 .parse::<i64>()
@@ -652,30 +662,6 @@ async fn merge_oldest_alone(
             })
         }
         Err(e) => Err(e),
-    }
-}
-
-/// One oldest-first merge, recording news for open incidents when this
-/// replica may process ([`processor::news_recorder`]).
-async fn merge_recording<F>(
-    state: &Pipeline,
-    max: usize,
-    fold: F,
-) -> Result<(usize, Vec<firebell_store::Append>), StoreError>
-where
-    F: FnMut(Option<&Alert>, &IncomingAlert, firebell_core::Timestamp) -> (Alert, bool) + Send,
-{
-    match processor::news_recorder(&state.incidents) {
-        Some(mut record) => {
-            state
-                .store
-                .merge_logged_alerts_recording(max, fold, &mut record)
-                .await
-        }
-        None => Ok((
-            state.store.merge_logged_alerts(max, fold).await?.len(),
-            Vec::new(),
-        )),
     }
 }
 

@@ -556,7 +556,7 @@ async fn record_on(
 }
 
 /// What a merge writes for an open incident in its own transaction (see
-/// [`firebell_store::Store::merge_logged_alerts_recording`]): what
+/// [`firebell_store::Store::merge_read_alerts`]): what
 /// [`record_on`] would write a round later, decided at the merge's instant.
 /// `None` while this replica's clock is not trusted: the alerts then wait,
 /// pending, for whichever replica processes.

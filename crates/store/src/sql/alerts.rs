@@ -78,7 +78,7 @@ impl Handle {
             .await?;
         let mut seqs: Vec<i64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
         seqs.sort_unstable();
-        match merge_log_rows(&mut tx, lookup, &seqs, merge, None).await {
+        match merge_log_rows(&mut tx, lookup, &seqs, merge).await {
             Ok(merged) => {
                 tx.commit().await?;
                 Ok(Some(merged.results))
@@ -101,8 +101,7 @@ impl Handle {
         lane: crate::LogLane,
         max_alerts: usize,
         merge: F,
-        record: Option<crate::RecordNews<'_>>,
-    ) -> Result<(Vec<Alert>, usize, Vec<Append>), StoreError>
+    ) -> Result<Vec<Alert>, StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
@@ -116,7 +115,7 @@ impl Handle {
         .fetch_one(self.reader())
         .await?;
         if !any {
-            return Ok((Vec::new(), 0, Vec::new()));
+            return Ok(Vec::new());
         }
         let lookup = self.key_lookup().await?;
         let mut tx = self
@@ -139,13 +138,12 @@ impl Handle {
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
             tx.rollback().await?;
-            return Ok((Vec::new(), 0, Vec::new()));
+            return Ok(Vec::new());
         }
-        let merged = merge_log_rows(&mut tx, lookup, &seqs, merge, record).await;
-        match merged {
+        match merge_log_rows(&mut tx, lookup, &seqs, merge).await {
             Ok(m) => {
                 tx.commit().await?;
-                Ok((m.results, m.reports, m.recorded))
+                Ok(m.results)
             }
             Err(e) => Err(one_row_named(&seqs, e)),
         }
@@ -417,7 +415,6 @@ async fn merge_log_rows<F>(
     lookup: KeyLookup<'_>,
     seqs: &[i64],
     mut merge: F,
-    record: Option<crate::RecordNews<'_>>,
 ) -> Result<MergedRows, StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
@@ -431,7 +428,7 @@ where
         lookup,
         &incoming,
         |stored, report, (), at| merge(stored, report, at),
-        record,
+        None,
     )
     .await?;
     let mut delete = log_rows_query::<Db>("DELETE", seqs);
@@ -559,7 +556,7 @@ impl Rows {
 }
 
 /// The news of a merge for open incidents, written in its transaction (see
-/// [`crate::Store::merge_logged_alerts_recording`]): per group with pending
+/// [`crate::Store::merge_read_alerts`]): per group with pending
 /// alerts in the batch and an open incident, the change `record` decides.
 /// Returns the changes written and, by alert key, the incident and whether
 /// firing, for the caller to write those alerts processed. Each group's
