@@ -536,9 +536,43 @@ pub(crate) type Logged<P = ()> = (Timestamp, IncomingAlert, P);
 /// hold SQLite's single writer, and can run while the previous batch is
 /// written ([`crate::Store::merge_read_alerts`]).
 pub struct LogBatch<P = ()> {
+    /// Which rows it was read from: its merge writes in that lane.
+    lane: crate::LogLane,
     /// `(seq, reports)` of each row, in order.
     rows: Vec<(i64, usize)>,
     reports: Vec<Logged<P>>,
+}
+
+/// What a prepared report tells its merge: the alert group it lands in, if
+/// the caller routed it. On PostgreSQL a batch whose reports all name their
+/// groups (a few of them) is merged holding only those groups' locks, so
+/// writes of other groups run beside it.
+pub trait AlertGroup {
+    fn group_key(&self) -> Option<&str>;
+}
+
+impl AlertGroup for () {
+    fn group_key(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl AlertGroup for firebell_core::alert::RouteMatch {
+    fn group_key(&self) -> Option<&str> {
+        Some(&self.group_key)
+    }
+}
+
+/// What a merge of a batch read ahead did ([`crate::Store::merge_read_alerts`]).
+#[derive(Debug, Default)]
+pub struct MergedBatch {
+    /// How many reports it merged: those of the rows still logged.
+    pub reports: usize,
+    /// What each report merged into, in log order; empty when the merge
+    /// recorded news (its caller only counts).
+    pub alerts: Vec<Alert>,
+    /// The changes recorded for open incidents.
+    pub recorded: Vec<crate::Append>,
 }
 
 impl<P> LogBatch<P> {
@@ -559,6 +593,7 @@ impl<P> LogBatch<P> {
     /// The same reports, each with `prepare`'s result for it.
     pub fn prepare<Q>(self, mut prepare: impl FnMut(&IncomingAlert) -> Q) -> LogBatch<Q> {
         LogBatch {
+            lane: self.lane,
             rows: self.rows,
             reports: self
                 .reports
@@ -569,6 +604,19 @@ impl<P> LogBatch<P> {
                 })
                 .collect(),
         }
+    }
+
+    /// Which rows it was read from.
+    pub(crate) fn lane(&self) -> crate::LogLane {
+        self.lane
+    }
+
+    /// The scope of its merge's writes: its reports' groups.
+    pub(crate) fn scope(&self) -> crate::backend::AlertScope<'_>
+    where
+        P: AlertGroup,
+    {
+        crate::backend::AlertScope::of(self.reports.iter().map(|(_, _, p)| p.group_key()))
     }
 
     /// The rows' seqs.
@@ -701,9 +749,13 @@ pub(crate) fn take_log_rows(rows: &[(i64, i64)], max_alerts: usize) -> Vec<i64> 
 }
 
 /// Log rows `(seq, received_at_ms, alerts)` back to reports, in `seq` order.
-pub(crate) fn decode_logged(mut rows: Vec<(i64, i64, String)>) -> Result<LogBatch, StoreError> {
+pub(crate) fn decode_logged(
+    lane: crate::LogLane,
+    mut rows: Vec<(i64, i64, String)>,
+) -> Result<LogBatch, StoreError> {
     rows.sort_by_key(|(seq, _, _)| *seq);
     let mut batch = LogBatch {
+        lane,
         rows: Vec::with_capacity(rows.len()),
         reports: Vec::new(),
     };
@@ -738,7 +790,7 @@ where
 /// What one merge of logged reports decided: the alert each report became
 /// (in log order), and the rows to write, one per key (sorted), with
 /// `pending` set if any report of that key in the batch asked for it.
-pub(crate) struct MergedBatch {
+pub(crate) struct FoldedReports {
     /// One alert per report, when asked for (see [`merge_batch`]).
     pub(crate) results: Vec<Alert>,
     /// How many reports were merged.
@@ -755,7 +807,7 @@ pub(crate) fn merge_batch<P, F>(
     mut stored: HashMap<String, Alert>,
     mut merge: F,
     results: bool,
-) -> Result<MergedBatch, StoreError>
+) -> Result<FoldedReports, StoreError>
 where
     F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool),
 {
@@ -787,7 +839,7 @@ where
             .ok_or_else(|| StoreError::Corrupt(format!("alert {key:?} vanished while merging")))?;
         rows.push((alert, wants_processing));
     }
-    Ok(MergedBatch {
+    Ok(FoldedReports {
         results,
         reports: incoming.len(),
         rows,

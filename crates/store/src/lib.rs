@@ -49,7 +49,7 @@ mod set_aside;
 mod types;
 
 pub use backend::{Lane, in_lane};
-pub use codec::{LogBatch, LogEntry};
+pub use codec::{AlertGroup, LogBatch, LogEntry, MergedBatch};
 pub use error::{Fault, Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
@@ -164,28 +164,35 @@ impl Store {
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Oldest, max_alerts, merge).await)
+        dispatch!(self, s => s.merge_logged_alerts(max_alerts, merge).await)
     }
 
-    /// The oldest ingest-log rows after `after` (whole rows, at least one,
-    /// about `max_alerts` reports), read and decoded without taking the
-    /// writer or claiming them: for [`Store::merge_read_alerts`], which
-    /// merges those that are still there. Empty when there are none. A row
-    /// read alone that cannot be decoded is named ([`StoreError::Row`]).
+    /// The oldest ingest-log rows of `lane` after `after` (whole rows, at
+    /// least one, about `max_alerts` reports), read and decoded without
+    /// taking the writer or claiming them: for [`Store::merge_read_alerts`],
+    /// which merges those that are still there. Empty when there are none.
+    /// A row read alone that cannot be decoded is named ([`StoreError::Row`]).
     pub async fn read_logged_alerts(
         &self,
+        lane: LogLane,
         max_alerts: usize,
         after: Option<i64>,
     ) -> Result<LogBatch, StoreError> {
-        dispatch!(self, s => s.read_logged_alerts(max_alerts, after).await)
+        dispatch!(self, s => s.read_logged_alerts(lane, max_alerts, after).await)
     }
 
     /// [`Store::merge_logged_alerts`] for rows read ahead
     /// ([`Store::read_logged_alerts`]): in one transaction, it deletes those
     /// of `batch`'s rows that are still in the log (another merge may have
     /// taken some meanwhile) and merges their reports, each with what the
-    /// caller prepared from it. Returns how many reports were merged, not
-    /// the alerts, and the changes recorded.
+    /// caller prepared from it. Urgent rows are written in the pipeline's
+    /// lane, the rest as bulk.
+    ///
+    /// On PostgreSQL, a batch whose reports name their groups
+    /// ([`AlertGroup`], a few groups) locks only those: merges and
+    /// declarations of other groups run beside it. Should a stored alert
+    /// lie in another group (it moved with a policy change), the merge is
+    /// undone and done again under the whole `alerts` lock.
     ///
     /// With `record`, the news for open incidents is written in the same
     /// transaction: for each alert group with pending alerts in the batch
@@ -199,9 +206,9 @@ impl Store {
         batch: &LogBatch<P>,
         merge: F,
         record: Option<RecordNews<'_>>,
-    ) -> Result<(usize, Vec<Append>), StoreError>
+    ) -> Result<MergedBatch, StoreError>
     where
-        P: Sync,
+        P: AlertGroup + Sync,
         F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.merge_read_alerts(batch, merge, record).await)
@@ -211,8 +218,8 @@ impl Store {
     /// reports) merged into `alerts` in the same transaction, so a new
     /// group's alerts are pending for the processor when senders get their
     /// 2xx and its incident waits for no second write. Returns the merged
-    /// alerts, or `None` when they were only logged, for
-    /// [`Store::merge_urgent_alerts`] to take: always on PostgreSQL, whose
+    /// alerts, or `None` when they were only logged, for a merge of the
+    /// urgent lane ([`LogLane::Urgent`]) to take: always on PostgreSQL, whose
     /// appends never wait for the alerts lock; on SQLite while the key map
     /// loads at start, or when the merge failed (the log's merge then counts
     /// the fault against the row, and the append still commits).
@@ -227,21 +234,6 @@ impl Store {
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         dispatch!(self, s => s.log_alerts_merging_urgent(received_at, entries, urgent, merge).await)
-    }
-
-    /// [`Store::merge_logged_alerts`] for the urgent rows only (the first
-    /// reports of alert groups not seen before, logged with
-    /// [`Store::log_alerts`]'s `urgent`), oldest first, ahead of the rest of
-    /// the log. Empty when there are none.
-    pub async fn merge_urgent_alerts<F>(
-        &self,
-        max_alerts: usize,
-        merge: F,
-    ) -> Result<Vec<Alert>, StoreError>
-    where
-        F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
-    {
-        dispatch!(self, s => s.merge_logged_alerts(LogLane::Urgent, max_alerts, merge).await)
     }
 }
 
@@ -261,7 +253,7 @@ pub type RecordNews<'a> = &'a mut (dyn FnMut(&Incident, &[&Alert]) -> Option<App
 
 /// Which log rows a merge takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LogLane {
+pub enum LogLane {
     /// The oldest rows, urgent or not.
     Oldest,
     /// Only rows flagged urgent.
@@ -582,7 +574,7 @@ forward! {
     /// Append encoded reports ([`LogEntry::encode`]) to the ingest log in one
     /// statement: once this returns they are durable, and a sender may be
     /// told so. Nothing is merged yet; [`Store::merge_logged_alerts`] does
-    /// that, in log order, and [`Store::merge_urgent_alerts`] takes the
+    /// that, in log order, and a merge of [`LogLane::Urgent`] takes the
     /// `urgent` entries ahead of it.
     pub async fn log_alerts(
         &self,

@@ -17,8 +17,9 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Append, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, NewIncident,
-    NewSubscriberMessage, NewToken, ProcessedAlert, SignUp, Store, StoreError, Subscriber,
+    AlertFilter, Append, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, LogLane,
+    MergedBatch, NewIncident, NewSubscriberMessage, NewToken, ProcessedAlert, SignUp, Store,
+    StoreError, Subscriber,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::Connection;
@@ -45,6 +46,7 @@ store_tests!(
     alerts_same_key_twice_in_a_batch,
     alerts_log_merges_in_order,
     logged_rows_read_ahead_merge_only_while_still_logged,
+    a_merge_locks_only_its_groups,
     urgent_log_rows_merge_ahead_of_the_backlog,
     urgent_reports_merge_as_they_are_logged,
     a_merge_records_news_for_open_incidents,
@@ -1294,8 +1296,7 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
         .await
         .expect("log");
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 62);
-    let urgent = store
-        .merge_urgent_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+    let urgent = merge_urgent_alerts(&store, |prev, r, at| merge_at(at)(prev, r))
         .await
         .expect("merge urgent");
     let keys: Vec<&str> = urgent.iter().map(|a| a.key.as_str()).collect();
@@ -1303,8 +1304,7 @@ async fn urgent_log_rows_merge_ahead_of_the_backlog(db: &TestDb) {
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 60);
     assert_eq!(store.pending_alerts(0).await.unwrap().len(), 2);
     assert!(
-        store
-            .merge_urgent_alerts(usize::MAX, |_, _, _| unreachable!("none left"))
+        merge_urgent_alerts(&store, |_, _, _| unreachable!("none left"))
             .await
             .unwrap()
             .is_empty()
@@ -1369,10 +1369,14 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         asked.push((incident.id.clone(), alerts.len()));
         Some(news_on(incident, &incident.id, alerts, "2 alerts", now))
     };
-    let (merged, recorded) = store
+    let MergedBatch {
+        reports: merged,
+        recorded,
+        ..
+    } = store
         .merge_read_alerts(
             &store
-                .read_logged_alerts(usize::MAX, None)
+                .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
                 .await
                 .expect("read"),
             |prev, r, (), at| merge_at(at)(prev, r),
@@ -1405,10 +1409,14 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
     let mut stale = |incident: &Incident, alerts: &[&Alert]| {
         Some(news_on(&opened, &incident.id, alerts, "stale", now))
     };
-    let (merged, recorded) = store
+    let MergedBatch {
+        reports: merged,
+        recorded,
+        ..
+    } = store
         .merge_read_alerts(
             &store
-                .read_logged_alerts(usize::MAX, None)
+                .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
                 .await
                 .expect("read"),
             |prev, r, (), at| merge_at(at)(prev, r),
@@ -1447,8 +1455,7 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
         .await
         .expect("log");
     assert!(only_logged.is_none(), "{only_logged:?}");
-    store
-        .merge_urgent_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+    merge_urgent_alerts(&store, |prev, r, at| merge_at(at)(prev, r))
         .await
         .expect("merge urgent");
     // The key map is read now (by that merge, as the server does at start).
@@ -1493,8 +1500,7 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
         "only the known groups' reports wait in the log"
     );
     assert!(
-        store
-            .merge_urgent_alerts(usize::MAX, |_, _, _| unreachable!("no urgent row"))
+        merge_urgent_alerts(&store, |_, _, _| unreachable!("no urgent row"))
             .await
             .unwrap()
             .is_empty()
@@ -1522,8 +1528,7 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
         ["early", "new-1"],
         "nothing half-written"
     );
-    let urgent = store
-        .merge_urgent_alerts(usize::MAX, |prev, r, at| merge_at(at)(prev, r))
+    let urgent = merge_urgent_alerts(&store, |prev, r, at| merge_at(at)(prev, r))
         .await
         .expect("merge urgent");
     assert_eq!(urgent.len(), 1);
@@ -1706,13 +1711,16 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
     for keys in [&["a"][..], &["b", "c"], &["d"]] {
         store.log_alerts(now, &[log(keys)], &[]).await.expect("log");
     }
-    let first = store.read_logged_alerts(1, None).await.expect("read");
+    let first = store
+        .read_logged_alerts(LogLane::Oldest, 1, None)
+        .await
+        .expect("read");
     assert_eq!(first.len(), 1, "one whole row");
     let ahead = store
-        .read_logged_alerts(usize::MAX, first.last_seq())
+        .read_logged_alerts(LogLane::Oldest, usize::MAX, first.last_seq())
         .await
         .expect("read ahead")
-        .prepare(|r| r.key.to_uppercase());
+        .prepare(|r| Prepared(r.key.to_uppercase()));
     assert_eq!(ahead.len(), 3, "the rows after the first batch's");
     assert_eq!(
         store.logged_alert_backlog().await.expect("backlog"),
@@ -1726,11 +1734,11 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
         .await
         .expect("merge the oldest");
     assert_eq!(taken.len(), 1);
-    let (merged, recorded) = store
+    let merged = store
         .merge_read_alerts(&first, |_, _, _, _| unreachable!("its row is gone"), None)
         .await
         .expect("merge a batch taken meanwhile");
-    assert_eq!((merged, recorded.len()), (0, 0));
+    assert_eq!((merged.reports, merged.recorded.len()), (0, 0));
 
     // And the next row, out of the batch read ahead: only the last row is
     // still there to merge.
@@ -1744,20 +1752,21 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
         .expect("merge the next");
     assert_eq!(taken.len(), 2, "b and c");
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (merged, _) = store
+    let merged = store
         .merge_read_alerts(
             &ahead,
-            |prev, r, prepared: &String, at| {
+            |prev, r, prepared: &Prepared, at| {
                 seen.lock()
                     .expect("seen")
-                    .push((r.key.clone(), prepared.clone()));
+                    .push((r.key.clone(), prepared.0.clone()));
                 merge_at(at)(prev, r)
             },
             None,
         )
         .await
         .expect("merge what is left of the batch");
-    assert_eq!(merged, 1);
+    assert_eq!(merged.reports, 1);
+    assert_eq!(merged.alerts.len(), 1, "not recording: each report's alert");
     assert_eq!(
         *seen.lock().expect("seen"),
         [("d".to_string(), "D".to_string())]
@@ -1768,25 +1777,166 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
     // What is left: the row appended later, from either start.
     for after in [None, ahead.last_seq()] {
         let rest = store
-            .read_logged_alerts(10, after)
+            .read_logged_alerts(LogLane::Oldest, 10, after)
             .await
             .expect("read the rest");
         assert_eq!(rest.len(), 1);
     }
-    let rest = store.read_logged_alerts(10, None).await.expect("read");
+    let rest = store
+        .read_logged_alerts(LogLane::Oldest, 10, None)
+        .await
+        .expect("read");
     store
         .merge_read_alerts(&rest, |prev, r, (), at| merge_at(at)(prev, r), None)
         .await
         .expect("merge e");
     assert!(
         store
-            .read_logged_alerts(10, None)
+            .read_logged_alerts(LogLane::Oldest, 10, None)
             .await
             .expect("read")
             .is_empty()
     );
     assert_eq!(pending_keys(&store).await, ["a", "b", "c", "d", "e"]);
     store.close().await;
+}
+
+/// On PostgreSQL a merge locks only its batch's groups: another group's
+/// merge (a new group's first alert, during a flood of one) commits while it
+/// is under way, and a merge of the same group waits for it. A stored alert
+/// in a group its batch does not name (moved by a policy change) makes the
+/// merge take every group, without folding anything twice. On SQLite, whose
+/// one writer serialises every merge, the same merges give the same rows.
+async fn a_merge_locks_only_its_groups(db: &TestDb) {
+    let stores = [db.connect().await, db.connect().await];
+    let now = t0();
+    for (key, service) in [("f-1", "flood"), ("n-1", "new"), ("f-2", "flood")] {
+        stores[0]
+            .log_alerts(
+                now,
+                &[LogEntry::encode(&[report(key, service, now, None)]).expect("encode")],
+                &[],
+            )
+            .await
+            .expect("log");
+    }
+    // A batch a row, each report naming its group (its service, as
+    // `merge_at` groups them).
+    let mut batches = Vec::new();
+    let mut after = None;
+    for _ in 0..3 {
+        let batch = stores[0]
+            .read_logged_alerts(LogLane::Oldest, 1, after)
+            .await
+            .expect("read")
+            .prepare(|r| InGroup(r.labels.get("service").cloned()));
+        after = batch.last_seq();
+        batches.push(batch);
+    }
+    let mut batches = batches.into_iter();
+    let (flood, new, flood_again) = (
+        batches.next().expect("f-1"),
+        batches.next().expect("n-1"),
+        batches.next().expect("f-2"),
+    );
+    let fold = |prev: Option<&Alert>, r: &IncomingAlert, _: &InGroup, at| merge_at(at)(prev, r);
+    if db.pg.is_some() {
+        // The flood's merge stops inside its transaction until released.
+        let (inside, held) = tokio::sync::oneshot::channel::<()>();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let mut inside = Some(inside);
+        let store = stores[0].clone();
+        let first = tokio::spawn(async move {
+            let mut wait = Some(wait);
+            store
+                .merge_read_alerts(
+                    &flood,
+                    move |prev, r, _, at| {
+                        if let (Some(inside), Some(wait)) = (inside.take(), wait.take()) {
+                            let _ = inside.send(());
+                            // Handing this worker's queue on, so the
+                            // runtime still drives the other merges' I/O.
+                            tokio::task::block_in_place(|| wait.recv()).expect("released");
+                        }
+                        merge_at(at)(prev, r)
+                    },
+                    None,
+                )
+                .await
+                .expect("merge the flood's row")
+                .reports
+        });
+        held.await.expect("the flood's merge holds its locks");
+        // Within the store's fencing of idle transactions (15 s), after
+        // which the flood's would be ended and its locks freed anyway.
+        let merged = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stores[1].merge_read_alerts(&new, fold, None),
+        )
+        .await
+        .expect("another group's merge does not wait for the flood's")
+        .expect("merge the new group's row");
+        assert_eq!(merged.reports, 1);
+        let store = stores[1].clone();
+        let mut second = tokio::spawn(async move {
+            store
+                .merge_read_alerts(&flood_again, fold, None)
+                .await
+                .expect("merge the flood's next row")
+                .reports
+        });
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), &mut second)
+                .await
+                .is_err(),
+            "a merge of the same group waits for the flood's"
+        );
+        release.send(()).expect("release");
+        assert_eq!(first.await.expect("first"), 1);
+        assert_eq!(second.await.expect("second"), 1);
+    } else {
+        for batch in [flood, new, flood_again] {
+            let merged = stores[1]
+                .merge_read_alerts(&batch, fold, None)
+                .await
+                .expect("merge");
+            assert_eq!(merged.reports, 1);
+        }
+    }
+    assert_eq!(pending_keys(&stores[0]).await, ["f-1", "f-2", "n-1"]);
+
+    // f-1 again, its report routed to a group of its own now.
+    stores[0]
+        .log_alerts(
+            now + 1.second(),
+            &[LogEntry::encode(&[report("f-1", "flood", now, None)]).expect("encode")],
+            &[],
+        )
+        .await
+        .expect("log");
+    let moved = stores[0]
+        .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
+        .await
+        .expect("read")
+        .prepare(|_| InGroup(Some("moved".to_string())));
+    let mut folds = 0;
+    let merged = stores[1]
+        .merge_read_alerts(
+            &moved,
+            |prev, r, _, at| {
+                folds += 1;
+                merge_at(at)(prev, r)
+            },
+            None,
+        )
+        .await
+        .expect("a stored alert outside the batch's groups");
+    assert_eq!((merged.reports, folds), (1, 1), "folded once");
+    assert_eq!(get_alert(&stores[0], "f-1").await.group_key, "flood");
+    assert_eq!(stores[0].logged_alert_backlog().await.expect("backlog"), 0);
+    for store in stores {
+        store.close().await;
+    }
 }
 
 /// Two replicas merging the same log at once: every report is merged exactly
@@ -3711,4 +3861,38 @@ async fn sqlite_alerts_have_one_writer_process() {
         "stores of one process share the lock: {refused:?}"
     );
     store.close().await;
+}
+
+/// The urgent lane's merge as the server runs it: the urgent rows read,
+/// then merged; their alerts, as merged.
+async fn merge_urgent_alerts(
+    store: &Store,
+    mut merge: impl FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
+) -> Result<Vec<Alert>, StoreError> {
+    let batch = store
+        .read_logged_alerts(LogLane::Urgent, usize::MAX, None)
+        .await?;
+    let merged = store
+        .merge_read_alerts(&batch, |prev, r, (), at| merge(prev, r, at), None)
+        .await?;
+    Ok(merged.alerts)
+}
+
+/// What a test prepares from a report: no group, so its merge takes the
+/// whole `alerts` lock.
+struct Prepared(String);
+
+impl firebell_store::AlertGroup for Prepared {
+    fn group_key(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// What a test prepares from a report: its group, if it names one.
+struct InGroup(Option<String>);
+
+impl firebell_store::AlertGroup for InGroup {
+    fn group_key(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
 }

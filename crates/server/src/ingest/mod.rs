@@ -45,7 +45,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use firebell_core::alert::{Alert, IncomingAlert, RouteMatch, merge, route};
-use firebell_store::{Fault, LogBatch, LogEntry, Queue, Store, StoreError, Tried};
+use firebell_store::{
+    Fault, LogBatch, LogEntry, LogLane, MergedBatch, Queue, Store, StoreError, Tried,
+};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::clock::Clock;
@@ -490,7 +492,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
             .max(1);
         let batch = match ahead.take() {
             Some(next) => next.batch(state, chunk).await,
-            None => read_routed(state.clone(), chunk, None).await,
+            None => read_routed(state.clone(), LogLane::Oldest, chunk, None).await,
         };
         let merged = match batch {
             Ok(batch) if batch.is_empty() => break,
@@ -514,7 +516,11 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
             }
             Err(e) => Err(e),
         };
-        let (merged, recorded) = match merged {
+        let MergedBatch {
+            reports: merged,
+            recorded,
+            ..
+        } = match merged {
             Ok(merged) => merged,
             // Some row of the batch is at fault: merge the oldest alone, so
             // a row that keeps failing is named, counted and set aside, and
@@ -554,7 +560,12 @@ struct ReadAhead(tokio::task::JoinHandle<Result<LogBatch<RouteMatch>, StoreError
 
 impl ReadAhead {
     fn start(state: &Pipeline, max: usize, after: Option<i64>) -> Self {
-        Self(tokio::spawn(read_routed(state.clone(), max, after)))
+        Self(tokio::spawn(read_routed(
+            state.clone(),
+            LogLane::Oldest,
+            max,
+            after,
+        )))
     }
 
     /// The batch read ahead; read again (`max` reports) if its task failed
@@ -567,7 +578,7 @@ impl ReadAhead {
         match (&mut self.0).await {
             Ok(batch) => batch,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => read_routed(state.clone(), max, None).await,
+            Err(_) => read_routed(state.clone(), LogLane::Oldest, max, None).await,
         }
     }
 }
@@ -578,14 +589,15 @@ impl Drop for ReadAhead {
     }
 }
 
-/// The oldest logged reports after `after` (about `max`), read without
-/// taking the writer and each routed by the live policy.
+/// The oldest logged reports of `lane` after `after` (about `max`), read
+/// without taking the writer and each routed by the live policy.
 async fn read_routed(
     state: Pipeline,
+    lane: LogLane,
     max: usize,
     after: Option<i64>,
 ) -> Result<LogBatch<RouteMatch>, StoreError> {
-    let batch = state.store.read_logged_alerts(max, after).await?;
+    let batch = state.store.read_logged_alerts(lane, max, after).await?;
     let policy = state.policy.policy();
     // `route` always answers at least the tree's root.
     Ok(batch.prepare(|report| route(&policy, &report.labels).swap_remove(0)))
@@ -597,7 +609,7 @@ async fn merge_read<F>(
     state: &Pipeline,
     batch: &LogBatch<RouteMatch>,
     fold: F,
-) -> Result<(usize, Vec<firebell_store::Append>), StoreError>
+) -> Result<MergedBatch, StoreError>
 where
     F: FnMut(
             Option<&Alert>,
@@ -621,10 +633,8 @@ where
 /// Merge the oldest log row alone (a batch holding it failed), so that a
 /// row at fault is named and its try counted ([`MAX_TRIES`], then set
 /// aside). `None`: it was set aside, and the merge goes on behind it.
-async fn merge_oldest_alone(
-    state: &Pipeline,
-) -> Result<Option<(usize, Vec<firebell_store::Append>)>, StoreError> {
-    let merged = match read_routed(state.clone(), 1, None).await {
+async fn merge_oldest_alone(state: &Pipeline) -> Result<Option<MergedBatch>, StoreError> {
+    let merged = match read_routed(state.clone(), LogLane::Oldest, 1, None).await {
         Ok(batch) => {
             let mut learned = Vec::new();
             let merged = merge_read(
@@ -704,16 +714,22 @@ fn fold_routed<'a>(
 /// is left to the oldest-first merge, which reaches the same row in order and
 /// counts its tries there.
 pub async fn merge_urgent(state: &Pipeline) -> usize {
-    let policy = state.policy.policy();
     let mut learned = Vec::new();
-    let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-    match state.store.merge_urgent_alerts(MERGE_CHUNK, fold).await {
-        Ok(merged) if merged.is_empty() => 0,
+    let merged = match read_routed(state.clone(), LogLane::Urgent, MERGE_CHUNK, None).await {
+        // Written as they are, pending: the fast lane declares them next.
+        Ok(batch) => {
+            let fold = fold_routed(&state.ingest.stored, &mut learned);
+            state.store.merge_read_alerts(&batch, fold, None).await
+        }
+        Err(e) => Err(e),
+    };
+    match merged {
+        Ok(merged) if merged.reports == 0 => 0,
         Ok(merged) => {
             state.ingest.stored.learn(learned, state.clock.now());
-            let n = merged.len();
+            let n = merged.reports;
             state.ingest.merged(n as u64);
-            hand_to_fast_lane(state, merged);
+            hand_to_fast_lane(state, merged.alerts);
             n
         }
         Err(e) => {

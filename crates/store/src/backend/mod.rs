@@ -71,3 +71,75 @@ macro_rules! operations {
     };
 }
 pub(crate) use operations;
+
+/// Which alert rows and group mappings a write transaction may touch. On
+/// PostgreSQL it is what the transaction locks first (see
+/// `PgStore::begin_alert_write_in`): a scope of a few groups lets writes of
+/// other groups (a new group's first alert and its incident, during a flood
+/// of another) run beside it. SQLite's single writer serialises anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AlertScope<'a> {
+    /// Any alert or group: the whole `alerts` lock, held alone.
+    All,
+    /// Only alerts stored in, and mappings of, these groups (sorted, no
+    /// repeats).
+    Groups(Vec<&'a str>),
+}
+
+impl<'a> AlertScope<'a> {
+    /// Most groups a scope names one by one; a write of more takes them all.
+    /// Bounds the locks one transaction holds (PostgreSQL's lock table is
+    /// shared and fixed in size).
+    pub(crate) const MAX_GROUPS: usize = 64;
+
+    /// The scope of writes to these groups: [`AlertScope::All`] if any is
+    /// unknown (`None`), or there are more than [`AlertScope::MAX_GROUPS`].
+    pub(crate) fn of(groups: impl IntoIterator<Item = Option<&'a str>>) -> Self {
+        let mut named = Vec::new();
+        for group in groups {
+            let Some(group) = group else {
+                return AlertScope::All;
+            };
+            // Reports come in runs of one group: skip the repeats cheaply.
+            if named.last() != Some(&group) {
+                named.push(group);
+            }
+        }
+        named.sort_unstable();
+        named.dedup();
+        match named.len() {
+            1..=Self::MAX_GROUPS => AlertScope::Groups(named),
+            _ => AlertScope::All,
+        }
+    }
+
+    /// Whether an alert stored in `group` is within it.
+    pub(crate) fn covers(&self, group: &str) -> bool {
+        match self {
+            AlertScope::All => true,
+            AlertScope::Groups(groups) => groups.binary_search(&group).is_ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod scope_tests {
+    use super::AlertScope;
+
+    #[test]
+    fn a_scope_names_few_known_groups_or_takes_them_all() {
+        let scope = AlertScope::of([Some("b"), Some("a"), Some("b"), Some("a")]);
+        assert_eq!(scope, AlertScope::Groups(vec!["a", "b"]));
+        assert!(scope.covers("a") && !scope.covers("c"));
+        assert_eq!(AlertScope::of([Some("a"), None]), AlertScope::All);
+        assert_eq!(AlertScope::of([]), AlertScope::All);
+        let many: Vec<String> = (0..=AlertScope::MAX_GROUPS)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(
+            AlertScope::of(many.iter().map(|g| Some(g.as_str()))),
+            AlertScope::All
+        );
+        assert!(AlertScope::All.covers("anything"));
+    }
+}

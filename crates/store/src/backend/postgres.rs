@@ -12,12 +12,15 @@
 //! - Alerts: every transaction that writes alert rows or the alert-group
 //!   mapping (ingest, processing, the expiry sweep, a resolution, pruning)
 //!   begins with [`PgStore::begin_alert_write`], which locks the `alerts` row
-//!   of `store_locks`. Those writers then run one at a time, as behind
-//!   SQLite's single writer: an ingest's read-merge-write cannot interleave
-//!   with the processor's guarded update (no lost `incident_id`), multi-row
-//!   writers cannot deadlock on each other's rows, and "is this group
-//!   taken?" is answered once and stays true until commit. Readers and the
-//!   other incident writes are not held up.
+//!   of `store_locks`, or [`PgStore::begin_alert_write_in`] for a few
+//!   groups, which shares that row and locks each group. Writers of one
+//!   group then run one at a time, as behind SQLite's single writer: an
+//!   ingest's read-merge-write cannot interleave with the processor's
+//!   guarded update (no lost `incident_id`), multi-row writers cannot
+//!   deadlock on each other's rows (locks are taken first, in one order),
+//!   and "is this group taken?" is answered once and stays true until
+//!   commit. Writers of other groups, readers and the other incident writes
+//!   are not held up.
 //! - Claims (timers, notifications) skip rows another replica is claiming
 //!   (`FOR UPDATE SKIP LOCKED`), so replicas share the work.
 //!
@@ -30,6 +33,7 @@ use std::str::FromStr;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::AlertScope;
 use crate::codec::{OpTimer, is_unique_violation};
 use crate::{Backend, StoreError};
 
@@ -188,10 +192,7 @@ impl PgStore {
                 .await?;
         match locked {
             Some(_) => Ok(tx),
-            None => Err(StoreError::Corrupt(
-                "the `alerts` row of store_locks is missing: alert writers cannot be serialised"
-                    .into(),
-            )),
+            None => Err(missing_alerts_lock()),
         }
     }
 
@@ -211,10 +212,38 @@ impl PgStore {
         None
     }
 
-    /// [`PgStore::begin_alert_write`]; lanes matter only on SQLite's single
-    /// writer connection.
-    pub(crate) async fn begin_alert_write_in(&self, _lane: super::Lane) -> Result<Tx, StoreError> {
-        self.begin_alert_write().await
+    /// An alert write within `scope`; lanes matter only on SQLite's single
+    /// writer connection. [`AlertScope::All`] is [`PgStore::begin_alert_write`].
+    /// A scope of groups shares the `alerts` lock (`FOR SHARE`, so whole-lock
+    /// writers still exclude it) and then takes a lock of each group, in one
+    /// order everywhere: writes of disjoint groups run side by side, and a
+    /// new group's merge and declaration do not wait for a flood's merge.
+    pub(crate) async fn begin_alert_write_in(
+        &self,
+        _lane: super::Lane,
+        scope: &AlertScope<'_>,
+    ) -> Result<Tx, StoreError> {
+        let AlertScope::Groups(groups) = scope else {
+            return self.begin_alert_write().await;
+        };
+        let mut tx = self.pool.begin().await?;
+        let locked: Option<String> =
+            sqlx::query_scalar("SELECT name FROM store_locks WHERE name = 'alerts' FOR SHARE")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if locked.is_none() {
+            return Err(missing_alerts_lock());
+        }
+        let mut keys: Vec<i32> = groups.iter().map(|g| group_lock_key(g)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        // `unnest` yields the keys in array order, so they are taken in it.
+        sqlx::query("SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) AS k")
+            .bind(GROUP_LOCK_CLASS)
+            .bind(&keys)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
     }
 
     /// A connection for a single statement; lanes matter only on SQLite.
@@ -228,6 +257,25 @@ impl PgStore {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The first key of every group lock ([`PgStore::begin_alert_write_in`]):
+/// its own space among advisory locks.
+const GROUP_LOCK_CLASS: i32 = 0x4642_6c6b; // "FBlk"
+
+/// A group's lock key: FNV-1a over its key, the same on every replica. Two
+/// groups that share one merely wait for each other.
+fn group_lock_key(group: &str) -> i32 {
+    let hash = group.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    i32::from_ne_bytes(hash.to_ne_bytes())
+}
+
+fn missing_alerts_lock() -> StoreError {
+    StoreError::Corrupt(
+        "the `alerts` row of store_locks is missing: alert writers cannot be serialised".into(),
+    )
 }
 
 super::operations!();

@@ -378,8 +378,13 @@ impl SqliteStore {
         self.begin_write().await
     }
 
-    /// [`SqliteStore::begin_alert_write`] in `lane` (see [`Turns`]).
-    pub(crate) async fn begin_alert_write_in(&self, lane: Lane) -> Result<Tx, StoreError> {
+    /// [`SqliteStore::begin_alert_write`] in `lane` (see [`Turns`]). The
+    /// scope is PostgreSQL's business: here every write is serialised.
+    pub(crate) async fn begin_alert_write_in(
+        &self,
+        lane: Lane,
+        _scope: &super::AlertScope<'_>,
+    ) -> Result<Tx, StoreError> {
         self.begin_in(lane).await
     }
 

@@ -1,6 +1,6 @@
 // Alerts: the ingest log, its merge into `alerts`, the processor's reads and
 // writes, and the alert-group mapping. Every writer of alert rows or of the
-// mapping begins with `begin_alert_write`.
+// mapping begins with `begin_alert_write` (or `begin_alert_write_in`, scoped).
 // Included once per backend (see `backend/mod.rs`).
 
 use std::collections::HashMap;
@@ -10,12 +10,13 @@ use firebell_core::{Incident, Timestamp};
 
 use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
+use crate::backend::AlertScope;
 use crate::codec::{
-    AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged, ROWS_PER_STATEMENT,
-    alert_columns, alert_counts, alert_limit, decode_logged, distinct_processed, group_taken,
-    into_alerts, keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
-    mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
-    upsert_alerts_query,
+    AlertGroup, AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged,
+    MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts, alert_limit, decode_logged,
+    distinct_processed, group_taken, into_alerts, keep_keys, list_alerts_query, log_insert_query,
+    log_rows_query, logged_keys, mark_processed_query, merge_batch, select_alerts_by_key,
+    take_log_rows, to_ms, upsert_alerts_query,
 };
 use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
 
@@ -69,7 +70,7 @@ impl Handle {
         };
         // The fast lane's declaration of these alerts' incidents follows.
         let mut tx = self
-            .begin_alert_write_in(crate::backend::Lane::Relay)
+            .begin_alert_write_in(crate::backend::Lane::Relay, &AlertScope::All)
             .await?;
         let rows: Vec<(i64, bool)> = insert
             .push(" RETURNING seq, urgent")
@@ -98,7 +99,6 @@ impl Handle {
 
     pub(crate) async fn merge_logged_alerts<F>(
         &self,
-        lane: crate::LogLane,
         max_alerts: usize,
         merge: F,
     ) -> Result<Vec<Alert>, StoreError>
@@ -108,33 +108,21 @@ impl Handle {
         let _t = Self::timer("merge_logged_alerts");
         // Most calls (every read of alerts settles the log first) find it
         // empty: a plain read says so without taking the write lock.
-        let any: bool = sqlx::query_scalar(match lane {
-            crate::LogLane::Oldest => "SELECT EXISTS (SELECT 1 FROM ingest_log)",
-            crate::LogLane::Urgent => "SELECT EXISTS (SELECT 1 FROM ingest_log WHERE urgent)",
-        })
-        .fetch_one(self.reader())
-        .await?;
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ingest_log)")
+            .fetch_one(self.reader())
+            .await?;
         if !any {
             return Ok(Vec::new());
         }
         let lookup = self.key_lookup().await?;
         let mut tx = self
-            .begin_alert_write_in(match lane {
-                crate::LogLane::Oldest => crate::backend::Lane::Bulk,
-                crate::LogLane::Urgent => crate::backend::Lane::Pipeline,
-            })
+            .begin_alert_write_in(crate::backend::Lane::Bulk, &AlertScope::All)
             .await?;
-        let heads: Vec<(i64, i64)> = sqlx::query_as(match lane {
-            crate::LogLane::Oldest => {
-                "SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1"
-            }
-            crate::LogLane::Urgent => {
-                "SELECT seq, alert_count FROM ingest_log WHERE urgent ORDER BY seq LIMIT $1"
-            }
-        })
-        .bind(LOG_ROWS_PER_ROUND)
-        .fetch_all(&mut *tx)
-        .await?;
+        let heads: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, alert_count FROM ingest_log ORDER BY seq LIMIT $1")
+                .bind(LOG_ROWS_PER_ROUND)
+                .fetch_all(&mut *tx)
+                .await?;
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
             tx.rollback().await?;
@@ -151,64 +139,92 @@ impl Handle {
 
     pub(crate) async fn read_logged_alerts(
         &self,
+        lane: crate::LogLane,
         max_alerts: usize,
         after: Option<i64>,
     ) -> Result<LogBatch, StoreError> {
         let _t = Self::timer("read_logged_alerts");
-        let heads: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT seq, alert_count FROM ingest_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let heads: Vec<(i64, i64)> = sqlx::query_as(match lane {
+            crate::LogLane::Oldest => {
+                "SELECT seq, alert_count FROM ingest_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+            }
+            crate::LogLane::Urgent => {
+                "SELECT seq, alert_count FROM ingest_log WHERE urgent AND seq > $1 \
+                 ORDER BY seq LIMIT $2"
+            }
+        })
         .bind(after.unwrap_or(i64::MIN))
         .bind(LOG_ROWS_PER_ROUND)
         .fetch_all(self.reader())
         .await?;
         let seqs = take_log_rows(&heads, max_alerts);
         if seqs.is_empty() {
-            return decode_logged(Vec::new());
+            return decode_logged(lane, Vec::new());
         }
         let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", &seqs);
         let rows: Vec<(i64, i64, String)> =
             select.build_query_as().fetch_all(self.reader()).await?;
-        decode_logged(rows).map_err(|e| one_row_named(&seqs, e))
+        decode_logged(lane, rows).map_err(|e| one_row_named(&seqs, e))
     }
 
     pub(crate) async fn merge_read_alerts<P, F>(
         &self,
         batch: &LogBatch<P>,
-        merge: F,
-        record: Option<crate::RecordNews<'_>>,
-    ) -> Result<(usize, Vec<Append>), StoreError>
+        mut merge: F,
+        mut record: Option<crate::RecordNews<'_>>,
+    ) -> Result<MergedBatch, StoreError>
     where
-        P: Sync,
+        P: AlertGroup + Sync,
         F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
     {
         let _t = Self::timer("merge_read_alerts");
         if batch.is_empty() {
-            return Ok((0, Vec::new()));
+            return Ok(MergedBatch::default());
         }
         let lookup = self.key_lookup().await?;
-        let mut tx = self
-            .begin_alert_write_in(crate::backend::Lane::Bulk)
-            .await?;
-        // Claim the rows: those another merge took meanwhile are gone.
-        let seqs = batch.seqs();
-        let mut claimed: Vec<i64> = log_rows_query::<Db>("DELETE", &seqs)
-            .push(" RETURNING seq")
-            .build_query_scalar()
-            .fetch_all(&mut *tx)
-            .await?;
-        claimed.sort_unstable();
-        let incoming = batch.claimed(&claimed);
-        if incoming.is_empty() {
-            tx.rollback().await?;
-            return Ok((0, Vec::new()));
-        }
-        match merge_reports(&mut tx, lookup, &incoming, merge, record).await {
-            Ok(m) => {
-                tx.commit().await?;
-                Ok((m.reports, m.recorded))
+        let lane = match batch.lane() {
+            crate::LogLane::Oldest => crate::backend::Lane::Bulk,
+            crate::LogLane::Urgent => crate::backend::Lane::Pipeline,
+        };
+        let mut scope = batch.scope();
+        loop {
+            let mut tx = self.begin_alert_write_in(lane, &scope).await?;
+            // Claim the rows: those another merge took meanwhile are gone.
+            let seqs = batch.seqs();
+            let mut claimed: Vec<i64> = log_rows_query::<Db>("DELETE", &seqs)
+                .push(" RETURNING seq")
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await?;
+            claimed.sort_unstable();
+            let incoming = batch.claimed(&claimed);
+            if incoming.is_empty() {
+                tx.rollback().await?;
+                return Ok(MergedBatch::default());
             }
-            Err(e) => Err(one_row_named(&claimed, e)),
+            // Reborrowed for this try: a try undone leaves it for the next.
+            let news: Option<crate::RecordNews<'_>> = match &mut record {
+                Some(record) => Some(&mut **record),
+                None => None,
+            };
+            let merged = merge_reports(&mut tx, lookup, &scope, &incoming, &mut merge, news).await;
+            match merged {
+                Ok(Some(m)) => {
+                    tx.commit().await?;
+                    return Ok(MergedBatch {
+                        reports: m.reports,
+                        alerts: m.results,
+                        recorded: m.recorded,
+                    });
+                }
+                // A stored alert lies outside the groups locked: again,
+                // holding them all.
+                Ok(None) => {
+                    tx.rollback().await?;
+                    scope = AlertScope::All;
+                }
+                Err(e) => return Err(one_row_named(&claimed, e)),
+            }
         }
     }
 
@@ -312,8 +328,12 @@ impl Handle {
         let _t = Self::timer("create_incident_for_group");
         let lookup = self.key_lookup().await?;
         // The claim of its first page follows.
+        // Its alerts are this group's (the processor took them by it).
         let mut tx = self
-            .begin_alert_write_in(crate::backend::Lane::Relay)
+            .begin_alert_write_in(
+                crate::backend::Lane::Relay,
+                &AlertScope::Groups(vec![group_key]),
+            )
             .await?;
         // Checked first so a taken group does not even use up a number.
         if let Some(incident_id) = group_holder(&mut tx, group_key).await? {
@@ -421,35 +441,43 @@ where
 {
     let mut select = log_rows_query::<Db>("SELECT seq, received_at_ms, alerts", seqs);
     let rows: Vec<(i64, i64, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
-    let batch = decode_logged(rows)?;
+    let batch = decode_logged(crate::LogLane::Oldest, rows)?;
     let incoming = batch.claimed(seqs);
     let merged = merge_reports(
         tx,
         lookup,
+        &AlertScope::All,
         &incoming,
         |stored, report, (), at| merge(stored, report, at),
         None,
     )
-    .await?;
+    .await?
+    .ok_or_else(|| StoreError::Corrupt("a merge of every group found one outside it".into()))?;
     let mut delete = log_rows_query::<Db>("DELETE", seqs);
     delete.build().execute(&mut *tx).await?;
     Ok(merged)
 }
 
 /// Merge `incoming` (reports of log rows this transaction holds) into the
-/// alerts, in `tx`, recording news for open incidents when asked.
+/// alerts, in `tx`, recording news for open incidents when asked. `None`,
+/// with nothing written: a stored alert lies outside `scope`, the groups
+/// the transaction locked.
 async fn merge_reports<P, F>(
     tx: &mut Conn,
     lookup: KeyLookup<'_>,
+    scope: &AlertScope<'_>,
     incoming: &[&Logged<P>],
     merge: F,
     record: Option<crate::RecordNews<'_>>,
-) -> Result<MergedRows, StoreError>
+) -> Result<Option<MergedRows>, StoreError>
 where
     P: Sync,
     F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
 {
     let (stored, mut stored_ids) = load_alerts(tx, lookup, &logged_keys(incoming)).await?;
+    if !stored.values().all(|a| scope.covers(&a.group_key)) {
+        return Ok(None);
+    }
     // A recording merge's caller counts; the others get each report's alert.
     let batch = merge_batch(incoming, stored, merge, record.is_none())?;
     // Where rows are found by id, a new alert gets its id now, in the map
@@ -487,12 +515,12 @@ where
     }
     merged.write(tx, false).await?;
     processed.write(tx, true).await?;
-    Ok(MergedRows {
+    Ok(Some(MergedRows {
         results: batch.results,
         reports: batch.reports,
         recorded,
         _written: [merged, processed],
-    })
+    }))
 }
 
 /// What a merge of log rows did: each report's alert (unless recording),
@@ -600,10 +628,15 @@ async fn record_news(
             return (written, marks);
         }
     };
-    for (group_key, alerts) in groups {
-        let Some(incident) = open.get(group_key) else {
-            continue;
-        };
+    // Incidents in one order for every merge: two at once (of disjoint
+    // groups, on PostgreSQL) whose groups share incidents lock them in the
+    // same order, and cannot deadlock.
+    let mut news: Vec<(&Incident, &str, Vec<&Alert>)> = groups
+        .into_iter()
+        .filter_map(|(group, alerts)| open.get(group).map(|i| (i, group, alerts)))
+        .collect();
+    news.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    for (incident, group_key, alerts) in news {
         match record_group(tx, incident, alerts, &mut *record).await {
             Ok(Some(append)) => {
                 for a in &append.alerts {
