@@ -1373,15 +1373,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         reports: merged,
         recorded,
         ..
-    } = store
-        .merge_read_alerts(
-            &store
-                .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
-                .await
-                .expect("read"),
-            |prev, r, (), at| merge_at(at)(prev, r),
-            Some(&mut record),
-        )
+    } = read_and_merge(&store, Some(&mut record))
         .await
         .expect("merge");
     assert_eq!(merged, 3);
@@ -1413,15 +1405,7 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
         reports: merged,
         recorded,
         ..
-    } = store
-        .merge_read_alerts(
-            &store
-                .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
-                .await
-                .expect("read"),
-            |prev, r, (), at| merge_at(at)(prev, r),
-            Some(&mut stale),
-        )
+    } = read_and_merge(&store, Some(&mut stale))
         .await
         .expect("the merge commits");
     assert_eq!(merged, 1);
@@ -3861,6 +3845,20 @@ async fn sqlite_alerts_have_one_writer_process() {
         "stores of one process share the lock: {refused:?}"
     );
     store.close().await;
+}
+
+/// The log read, then merged as the server does, recording news with
+/// `record` when given.
+async fn read_and_merge(
+    store: &Store,
+    record: Option<firebell_store::RecordNews<'_>>,
+) -> Result<MergedBatch, StoreError> {
+    let batch = store
+        .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
+        .await?;
+    store
+        .merge_read_alerts(&batch, |prev, r, (), at| merge_at(at)(prev, r), record)
+        .await
 }
 
 /// The urgent lane's merge as the server runs it: the urgent rows read,
