@@ -563,6 +563,29 @@ impl AlertGroup for firebell_core::alert::RouteMatch {
     }
 }
 
+/// A refresh that moves only a firing alert's `endsAt` later, to be written
+/// in place rather than logged and merged
+/// ([`crate::Store::log_alerts_merging_urgent`]). Its caller knows the
+/// stored alert is firing and identical to the report in all else; the
+/// write checks the stored `endsAt` is still the one it knows, and logs the
+/// report instead when it is not.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    pub report: IncomingAlert,
+    /// The stored `endsAt` the caller knows.
+    pub stored_ends_at: Timestamp,
+}
+
+/// What an append did ([`crate::Store::log_alerts_merging_urgent`]).
+#[derive(Debug, Default)]
+pub struct Appended {
+    /// The urgent entries' alerts, merged in the append's transaction;
+    /// `None` when they were only logged.
+    pub merged: Option<Vec<Alert>>,
+    /// For each extension, whether it was written in place (or logged).
+    pub extended: Vec<bool>,
+}
+
 /// What a merge of a batch read ahead did ([`crate::Store::merge_read_alerts`]).
 #[derive(Debug, Default)]
 pub struct MergedBatch {
@@ -679,9 +702,9 @@ impl LogEntry {
 /// rows of at most [`LOG_ROW_ALERTS`] reports (JSON arrays joined), the
 /// `urgent` ones into rows of their own, flagged. `None` when there is
 /// nothing to write.
-pub(crate) fn log_insert_query<DB>(
+pub(crate) fn log_insert_query<DB, E: std::borrow::Borrow<LogEntry>>(
     received_at: Timestamp,
-    entries: &[LogEntry],
+    entries: &[E],
     urgent: &[LogEntry],
 ) -> Option<QueryBuilder<DB>>
 where
@@ -694,7 +717,7 @@ where
     let mut rows: Vec<(usize, String, bool)> = Vec::new();
     let pieces = entries
         .iter()
-        .flat_map(|e| e.pieces.iter().map(|p| (p, false)))
+        .flat_map(|e| e.borrow().pieces.iter().map(|p| (p, false)))
         .chain(
             urgent
                 .iter()

@@ -49,7 +49,7 @@ mod set_aside;
 mod types;
 
 pub use backend::{Lane, in_lane};
-pub use codec::{AlertGroup, LogBatch, LogEntry, MergedBatch};
+pub use codec::{AlertGroup, Appended, Extension, LogBatch, LogEntry, MergedBatch};
 pub use error::{Fault, Outage, StoreError};
 pub use outbox::{Completion, Notification, NotificationState};
 pub use overrides::{NewOverride, OverrideRecord};
@@ -217,23 +217,31 @@ impl Store {
     /// [`Store::log_alerts`], with the `urgent` entries (new groups' first
     /// reports) merged into `alerts` in the same transaction, so a new
     /// group's alerts are pending for the processor when senders get their
-    /// 2xx and its incident waits for no second write. Returns the merged
-    /// alerts, or `None` when they were only logged, for a merge of the
-    /// urgent lane ([`LogLane::Urgent`]) to take: always on PostgreSQL, whose
-    /// appends never wait for the alerts lock; on SQLite while the key map
-    /// loads at start, or when the merge failed (the log's merge then counts
-    /// the fault against the row, and the append still commits).
+    /// 2xx and its incident waits for no second write; and the
+    /// `extensions` (refreshes that only move a firing alert's `endsAt`
+    /// later) written in place, each a narrow update instead of a log row,
+    /// a merge and a rewrite of the whole row.
+    ///
+    /// The urgent alerts merged are `None` when they were only logged, for
+    /// a merge of the urgent lane ([`LogLane::Urgent`]) to take; an
+    /// extension whose stored `endsAt` is not the one given is logged
+    /// instead. Nothing is merged or extended in place on PostgreSQL, whose
+    /// appends never wait for the alerts lock (and where another replica
+    /// may be merging the same alert); on SQLite while the key map loads at
+    /// start; or when the merge failed (the log's merge then counts the
+    /// fault against the row, and the append still commits).
     pub async fn log_alerts_merging_urgent<F>(
         &self,
         received_at: Timestamp,
         entries: &[LogEntry],
         urgent: &[LogEntry],
+        extensions: &[Extension],
         merge: F,
-    ) -> Result<Option<Vec<Alert>>, StoreError>
+    ) -> Result<Appended, StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
-        dispatch!(self, s => s.log_alerts_merging_urgent(received_at, entries, urgent, merge).await)
+        dispatch!(self, s => s.log_alerts_merging_urgent(received_at, entries, urgent, extensions, merge).await)
     }
 }
 

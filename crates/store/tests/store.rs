@@ -17,9 +17,9 @@ use firebell_core::alert::{
 use firebell_core::incident::Visibility;
 use firebell_core::{Event, EventKind, Incident, Status};
 use firebell_store::{
-    AlertFilter, Append, Backend, ChangeRecord, Completion, IncidentFilter, LogEntry, LogLane,
-    MergedBatch, NewIncident, NewSubscriberMessage, NewToken, ProcessedAlert, SignUp, Store,
-    StoreError, Subscriber,
+    AlertFilter, Append, Backend, ChangeRecord, Completion, Extension, IncidentFilter, LogEntry,
+    LogLane, MergedBatch, NewIncident, NewSubscriberMessage, NewToken, ProcessedAlert, SignUp,
+    Store, StoreError, Subscriber,
 };
 use jiff::{Timestamp, ToSpan};
 use sqlx::Connection;
@@ -49,6 +49,7 @@ store_tests!(
     a_merge_locks_only_its_groups,
     urgent_log_rows_merge_ahead_of_the_backlog,
     urgent_reports_merge_as_they_are_logged,
+    a_refresh_extends_a_firing_alert_in_place,
     a_merge_records_news_for_open_incidents,
     alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
@@ -1421,6 +1422,95 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
     store.close().await;
 }
 
+/// On SQLite, a refresh that only moves a firing alert's `endsAt` later is
+/// written in place by the append: no log row, the row's end and update
+/// time moved, nothing else. One whose stored end is not the one given (the
+/// row moved on) is logged instead, in the same transaction. On PostgreSQL
+/// every extension is logged.
+async fn a_refresh_extends_a_firing_alert_in_place(db: &TestDb) {
+    let secs = jiff::SignedDuration::from_secs;
+    let store = db.connect().await;
+    let now = t0();
+    let first = |key: &str| report(key, "db", now, Some(now + secs(240)));
+    store
+        .log_alerts(
+            now,
+            &[LogEntry::encode(&[first("a"), first("b")]).expect("encode")],
+            &[],
+        )
+        .await
+        .expect("log");
+    read_and_merge(&store, None).await.expect("merge");
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    let stored_a = store.get_alert("a").await.unwrap().expect("a");
+
+    let later = now + secs(160);
+    let refresh = |key: &str, stored_ends_at| Extension {
+        report: report(key, "db", now, Some(later + secs(240))),
+        stored_ends_at,
+    };
+    let extensions = [
+        refresh("a", now + secs(240)),
+        // Its stored end is not this one: another write moved it.
+        refresh("b", now + secs(200)),
+    ];
+    let appended = store
+        .log_alerts_merging_urgent(later, &[], &[], &extensions, |_, _, _| {
+            unreachable!("no urgent report")
+        })
+        .await
+        .expect("append");
+    if db.pg.is_some() {
+        assert_eq!(appended.extended, [false, false]);
+        assert_eq!(store.logged_alert_backlog().await.unwrap(), 2);
+        store.close().await;
+        return;
+    }
+    assert_eq!(appended.extended, [true, false]);
+    assert_eq!(
+        store.logged_alert_backlog().await.unwrap(),
+        1,
+        "only the refresh not written in place is logged"
+    );
+    let a = store.get_alert("a").await.unwrap().expect("a");
+    assert_eq!(a.ends_at, Some(later + secs(240)));
+    assert_eq!(a.updated_at, later);
+    assert_eq!(
+        Alert {
+            ends_at: stored_a.ends_at,
+            updated_at: stored_a.updated_at,
+            ..a
+        },
+        stored_a,
+        "nothing else moved"
+    );
+    assert_eq!(
+        store.get_alert("b").await.unwrap().expect("b").ends_at,
+        Some(now + secs(240)),
+        "not yet: logged"
+    );
+    read_and_merge(&store, None).await.expect("merge");
+    assert_eq!(
+        store.get_alert("b").await.unwrap().expect("b").ends_at,
+        Some(later + secs(240)),
+        "merged from the log"
+    );
+    // An end already passed, or an extension to an earlier end, is logged.
+    let past = later + secs(300);
+    let appended = store
+        .log_alerts_merging_urgent(
+            past,
+            &[],
+            &[],
+            &[refresh("a", later + secs(240))],
+            |_, _, _| unreachable!("no urgent report"),
+        )
+        .await
+        .expect("append");
+    assert_eq!(appended.extended, [false]);
+    store.close().await;
+}
+
 /// On SQLite, new groups' reports merged in the append's own transaction:
 /// they are pending alerts at once and leave no log row, while the rest of
 /// the batch is logged as usual. A merge that fails still logs everything,
@@ -1434,10 +1524,12 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
             now,
             &[],
             &[LogEntry::encode(&[report("early", "db", now, None)]).expect("encode")],
+            &[],
             |_, _, _| unreachable!("not merged while the key map is unread"),
         )
         .await
-        .expect("log");
+        .expect("log")
+        .merged;
     assert!(only_logged.is_none(), "{only_logged:?}");
     merge_urgent_alerts(&store, |prev, r, at| merge_at(at)(prev, r))
         .await
@@ -1449,10 +1541,12 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
                 now,
                 &[],
                 &[LogEntry::encode(&[report("new-1", "db", now, None)]).expect("encode")],
+                &[],
                 |_, _, _| unreachable!("PostgreSQL only logs"),
             )
             .await
-            .expect("log");
+            .expect("log")
+            .merged;
         assert!(logged.is_none(), "{logged:?}");
         assert_eq!(store.logged_alert_backlog().await.unwrap(), 1);
         store.close().await;
@@ -1467,11 +1561,13 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
             now,
             &entries,
             &[LogEntry::encode(&[report("new-1", "db", now, None)]).expect("encode")],
+            &[],
             |prev, r, at| merge_at(at)(prev, r),
         )
         .await
         .expect("log");
     let keys: Vec<String> = merged
+        .merged
         .expect("merged as logged")
         .into_iter()
         .map(|a| a.key)
@@ -1497,6 +1593,7 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
             now,
             &entries,
             &[LogEntry::encode(&[report("new-2", "db", now, None)]).expect("encode")],
+            &[],
             |prev, r, at| {
                 let (mut alert, pending) = merge_at(at)(prev, r);
                 alert.key = "other".into();
@@ -1504,7 +1601,8 @@ async fn urgent_reports_merge_as_they_are_logged(db: &TestDb) {
             },
         )
         .await
-        .expect("logged anyway");
+        .expect("logged anyway")
+        .merged;
     assert!(refused.is_none(), "{refused:?}");
     assert_eq!(store.logged_alert_backlog().await.unwrap(), 41);
     assert_eq!(

@@ -25,6 +25,7 @@ use super::posted::{PostedAlert, SortedPairs};
 use crate::AppState;
 use crate::error::{AmError, ApiError};
 use crate::ingest::refresh::Content;
+use crate::ingest::refresh::Door;
 
 /// Most alerts accepted in one request.
 pub const MAX_ALERTS_PER_REQUEST: usize = 5_000;
@@ -276,7 +277,7 @@ async fn post_alerts(
     .await?;
     // Refreshes that only move a distant `endsAt` on are answered here,
     // before anything is copied out of the request.
-    let mut answered = vec![false; alerts.len()];
+    let mut doors = vec![Door::Log; alerts.len()];
     if state.ingest.may_absorb() {
         let weighed: Vec<usize> = (0..alerts.len()).filter(|i| !watchdog[*i]).collect();
         let probes: Vec<_> = weighed
@@ -287,18 +288,23 @@ async fn post_alerts(
                 state.ingest.probe(&content, checked[i].ends_at)
             })
             .collect();
-        for (i, a) in weighed.into_iter().zip(state.ingest.absorb(&probes)) {
-            answered[i] = a;
+        for (i, door) in weighed.into_iter().zip(state.ingest.absorb(&probes)) {
+            doors[i] = door;
         }
     }
-    let kept: Vec<(usize, IncomingAlert)> = (0..alerts.len())
-        .filter(|i| !watchdog[*i] && !answered[*i])
-        .map(|i| (i, alerts[i].to_incoming(&checked[i])))
-        .collect();
+    let (mut kept, mut extended) = (Vec::new(), Vec::new());
+    for (i, door) in doors.into_iter().enumerate() {
+        match door {
+            _ if watchdog[i] => {}
+            Door::Absorbed => {}
+            Door::Log => kept.push((i, alerts[i].to_incoming(&checked[i]))),
+            Door::Extend(ticket) => extended.push((alerts[i].to_incoming(&checked[i]), ticket)),
+        }
+    }
     crate::ingest::check_storable(kept.iter().map(|(i, a)| (*i, a))).map_err(ApiError::from)?;
     state
         .ingest
-        .submit_weighed(kept.into_iter().map(|(_, a)| a).collect())
+        .submit_weighed(kept.into_iter().map(|(_, a)| a).collect(), extended)
         .await
         .map_err(ApiError::from)?;
     Ok(StatusCode::OK)

@@ -46,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use firebell_core::alert::{Alert, IncomingAlert, RouteMatch, merge, route};
 use firebell_store::{
-    Fault, LogBatch, LogEntry, LogLane, MergedBatch, Queue, Store, StoreError, Tried,
+    Appended, Extension, Fault, LogBatch, LogEntry, LogLane, MergedBatch, Queue, Store, StoreError,
+    Tried,
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -111,6 +112,8 @@ pub enum IngestError {
 
 struct Job {
     entry: LogEntry,
+    /// Refreshes whose `endsAt` is written in place ([`refresh::Door::Extend`]).
+    extensions: Vec<(Extension, refresh::Ticket)>,
     /// Reports of groups not seen before (see the module's docs).
     urgent: Option<LogEntry>,
     /// Their groups, remembered once committed.
@@ -287,9 +290,10 @@ impl IngestQueue {
         check_storable(alerts.iter().enumerate())?;
         // A refresh that would only move a distant `endsAt` on is answered
         // here: no log row, no merge, and no backlog limit.
-        let (alerts, absorbed) = self.stored.absorb(alerts, self.clock.now(), self.backlog());
+        let (alerts, extended, absorbed) =
+            self.stored.absorb(alerts, self.clock.now(), self.backlog());
         count_absorbed(absorbed);
-        self.submit_weighed(alerts).await
+        self.submit_weighed(alerts, extended).await
     }
 
     /// Whether refreshes can be answered at the door at all (anything is
@@ -308,21 +312,31 @@ impl IngestQueue {
         self.stored.probe(content, ends_at)
     }
 
-    /// For each report, whether it is answered at the door (true); the rest
-    /// go to [`submit_weighed`](Self::submit_weighed). See [`refresh`].
-    pub fn absorb(&self, probes: &[refresh::Probe]) -> Vec<bool> {
-        let answered = self
+    /// For each report, what the door does with it: those not absorbed go
+    /// to [`submit_weighed`](Self::submit_weighed). See [`refresh`].
+    pub fn absorb(&self, probes: &[refresh::Probe]) -> Vec<refresh::Door> {
+        let doors = self
             .stored
             .absorb_probes(probes, self.clock.now(), self.backlog());
-        count_absorbed(answered.iter().filter(|a| **a).count());
-        answered
+        count_absorbed(
+            doors
+                .iter()
+                .filter(|d| **d == refresh::Door::Absorbed)
+                .count(),
+        );
+        doors
     }
 
     /// [`submit`](Self::submit) for reports the door has already weighed
     /// (the rest of a request [`absorb`](Self::absorb) did not answer) and
-    /// checked for NUL characters.
-    pub async fn submit_weighed(&self, alerts: Vec<IncomingAlert>) -> Result<(), IngestError> {
-        if alerts.is_empty() {
+    /// checked for NUL characters; `extended` are the reports it would
+    /// extend in place, with their tickets.
+    pub async fn submit_weighed(
+        &self,
+        alerts: Vec<IncomingAlert>,
+        extended: Vec<(IncomingAlert, refresh::Ticket)>,
+    ) -> Result<(), IngestError> {
+        if alerts.is_empty() && extended.is_empty() {
             return Ok(());
         }
         // Routed and encoded here, in the request's own task (in parallel
@@ -330,12 +344,13 @@ impl IngestQueue {
         let (urgent, new_groups, alerts) = self.split_new_groups(alerts);
         // A full backlog refuses reports of known groups; a request of new
         // groups only jumps the queue anyway, so it is taken up to a margin.
+        // Extensions are written in place and do not add to it.
         let backlog = self.backlog();
         let limit = match alerts.is_empty() {
             true => MAX_BACKLOG + URGENT_MARGIN,
             false => MAX_BACKLOG,
         };
-        if backlog >= limit {
+        if backlog >= limit && (!alerts.is_empty() || !urgent.is_empty()) {
             metrics::counter!("firebell_ingest_rejected_total", "reason" => "backlog").increment(1);
             return Err(IngestError::Backlog(backlog));
         }
@@ -347,12 +362,26 @@ impl IngestQueue {
             true => None,
             false => Some(encode(&urgent)?),
         };
-        let only_new = alerts.is_empty();
+        let only_new = alerts.is_empty() && extended.is_empty();
         drop(alerts);
+        let extensions = extended
+            .into_iter()
+            .map(|(report, ticket)| {
+                let stored_ends_at = ticket.stored_ends_at;
+                (
+                    Extension {
+                        report,
+                        stored_ends_at,
+                    },
+                    ticket,
+                )
+            })
+            .collect();
         let (reply, done) = oneshot::channel();
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let job = Job {
             entry,
+            extensions,
             urgent,
             new_groups,
             reply,
@@ -761,31 +790,42 @@ fn hand_to_fast_lane(state: &Pipeline, merged: Vec<Alert>) {
 /// (returned: the fast lane takes them without a write of its own);
 /// otherwise, and where the store does not merge on append (see
 /// [`Store::log_alerts_merging_urgent`]), they are only logged (`None`).
+/// Refreshes' extensions are written in place in the same transaction,
+/// where the store can; those it does not write are logged.
 async fn log_batch(
     state: &Pipeline,
     now: firebell_core::Timestamp,
     entries: &[LogEntry],
     urgent: &[LogEntry],
     urgent_count: usize,
-) -> Result<Option<Vec<Alert>>, StoreError> {
-    if urgent.is_empty() || urgent_count > MERGE_CHUNK {
-        return state
-            .store
-            .log_alerts(now, entries, urgent)
-            .await
-            .map(|()| None);
+    extensions: &[Extension],
+) -> Result<Appended, StoreError> {
+    if urgent.is_empty() && extensions.is_empty() {
+        state.store.log_alerts(now, entries, urgent).await?;
+        return Ok(Appended::default());
+    }
+    if urgent_count > MERGE_CHUNK {
+        // Too many new groups' reports to merge in an append: all logged.
+        let reports: Vec<IncomingAlert> = extensions.iter().map(|e| e.report.clone()).collect();
+        let rest = LogEntry::encode(&reports)?;
+        let all: Vec<LogEntry> = entries.iter().cloned().chain([rest]).collect();
+        state.store.log_alerts(now, &all, urgent).await?;
+        return Ok(Appended {
+            merged: None,
+            extended: vec![false; extensions.len()],
+        });
     }
     let policy = state.policy.policy();
     let mut learned = Vec::new();
     let fold = fold_with(&policy, &state.ingest.stored, &mut learned);
-    let merged = state
+    let appended = state
         .store
-        .log_alerts_merging_urgent(now, entries, urgent, fold)
+        .log_alerts_merging_urgent(now, entries, urgent, extensions, fold)
         .await?;
-    if merged.is_some() {
+    if appended.merged.is_some() {
         state.ingest.stored.learn(learned, state.clock.now());
     }
-    Ok(merged)
+    Ok(appended)
 }
 
 /// How much to merge in the next transaction: less while senders wait.
@@ -864,7 +904,9 @@ pub async fn refresh_backlog(state: &Pipeline) -> Result<(), StoreError> {
 /// groups' reports only (see the module's docs).
 pub async fn run_writer(state: Pipeline, WriterQueue(mut rx): WriterQueue) {
     while let Some(first) = rx.recv().await {
-        let size = |job: &Job| job.entry.len() + job.urgent.as_ref().map_or(0, LogEntry::len);
+        let size = |job: &Job| {
+            job.entry.len() + job.extensions.len() + job.urgent.as_ref().map_or(0, LogEntry::len)
+        };
         let mut count = size(&first);
         let mut jobs = vec![first];
         while count < MAX_BATCH_ALERTS {
@@ -880,29 +922,42 @@ pub async fn run_writer(state: Pipeline, WriterQueue(mut rx): WriterQueue) {
         let mut entries = Vec::with_capacity(jobs.len());
         let mut urgent = Vec::new();
         let mut new_groups = Vec::new();
+        let (mut extensions, mut tickets) = (Vec::new(), Vec::new());
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             entries.push(job.entry);
+            for (extension, ticket) in job.extensions {
+                extensions.push(extension);
+                tickets.push(ticket);
+            }
             urgent.extend(job.urgent);
             new_groups.extend(job.new_groups);
             replies.push(job.reply);
         }
         let now = state.clock.now();
         let urgent_count: usize = urgent.iter().map(LogEntry::len).sum();
-        let result = log_batch(&state, now, &entries, &urgent, urgent_count).await;
+        let result = log_batch(&state, now, &entries, &urgent, urgent_count, &extensions).await;
         drop(entries);
+        drop(extensions);
         metrics::histogram!("firebell_ingest_batch_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("firebell_ingest_batch_alerts").record(count as f64);
         let outcome = match result {
-            Ok(merged) => {
-                metrics::counter!("firebell_alerts_received_total").increment(count as u64);
+            Ok(Appended { merged, extended }) => {
+                let in_place = extended.iter().filter(|w| **w).count();
+                metrics::counter!("firebell_alerts_received_total")
+                    .increment((count - in_place) as u64);
+                if in_place > 0 {
+                    metrics::counter!("firebell_alerts_refreshes_extended_total")
+                        .increment(in_place as u64);
+                }
+                state.ingest.stored.extended(&tickets, &extended);
                 let logged = match merged {
                     Some(merged) => {
                         hand_to_fast_lane(&state, merged);
-                        count - urgent_count
+                        count - urgent_count - in_place
                     }
-                    None => count,
+                    None => count - in_place,
                 };
                 state
                     .ingest

@@ -25,7 +25,18 @@
 //! absorbed (one in two for most alerts). What reads show lags: `endsAt` and `updatedAt` are those of the
 //! last stored report, at most half the lead old.
 //!
-//! **Coherence.** Entries come only from this process's committed merges. A
+//! **Extended in place.** A refresh of the same content that is not
+//! absorbed only because the stored `endsAt` is within the margin (and not
+//! passed) is a [`Door::Extend`]: the append moves that row's `endsAt` and
+//! `updatedAt` in its own transaction, if the row still ends where this
+//! process knows it does, and logs the report otherwise. Merged, the report
+//! would have written exactly that, after a log row, a decode, a route and
+//! a rewrite of the whole row. The store does it on SQLite, where this
+//! process is the only writer; on PostgreSQL another replica may be merging
+//! the same alert, and the report is logged.
+//!
+//! **Coherence.** Entries come only from this process's committed merges
+//! and extensions. A
 //! report that is not absorbed marks its alert as changing, so an older log
 //! row merged after it cannot vouch for the stored state. A change another
 //! replica merges is not seen here; the entry's stored `endsAt` bounds that:
@@ -53,6 +64,10 @@ const MAX_REMEMBERED: usize = 1_000_000;
 const OPEN_ENDED: i64 = i64::MAX;
 /// `content` of an entry whose alert is changing.
 const CHANGING: u64 = 0;
+/// `content` of an entry whose alert's `endsAt` is being written in place
+/// ([`Door::Extend`]); it holds off other reports as [`CHANGING`] does, and
+/// only the extension's own commit restores it.
+const EXTENDING: u64 = 1;
 /// Alerts learned one after another that share a [`spread`] slot.
 const SLOT_RUN: u64 = 64;
 /// Slots a quarter of the lead is divided into.
@@ -69,8 +84,9 @@ pub struct StoredAlerts {
 }
 
 /// Either the content hash of the report a merge stored, and the stored
-/// `endsAt` in ms; or [`CHANGING`] and the instant, in ms, a report of the
-/// alert went to the log (older log rows do not vouch for it any more).
+/// `endsAt` in ms; or [`CHANGING`] (or [`EXTENDING`]) and the instant, in
+/// ms, a report of the alert went to the log (or to be extended): older log
+/// rows do not vouch for it any more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     content: u64,
@@ -115,6 +131,32 @@ pub struct Probe {
     key: u64,
     content: u64,
     ends_at: Option<Timestamp>,
+}
+
+/// What the door does with one report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// Answered here: nothing is written.
+    Absorbed,
+    /// Only its `endsAt` moves, later, and the stored one is within the
+    /// margin: written in place by the append (a narrow update instead of a
+    /// log row, a merge and a row rewrite), or logged if the stored row is
+    /// not as remembered.
+    Extend(Ticket),
+    /// Logged and merged.
+    Log,
+}
+
+/// An extension on its way ([`Door::Extend`]): the stored `endsAt` it
+/// expects, and what to remember once it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    key: u64,
+    content: u64,
+    ends_ms: i64,
+    /// When the door marked the alert [`EXTENDING`].
+    marked_ms: i64,
+    pub stored_ends_at: Timestamp,
 }
 
 /// A merge's outcome for one report, learned once the merge commits.
@@ -179,7 +221,7 @@ impl StoredAlerts {
         c.generator_url.hash(&mut h);
         c.service.hash(&mut h);
         c.severity.hash(&mut h);
-        h.finish().max(1)
+        h.finish().max(EXTENDING + 1)
     }
 
     /// A report as [`absorb_probes`](Self::absorb_probes) weighs it, from
@@ -202,30 +244,32 @@ impl StoredAlerts {
         (lead / 2).max(REFRESH_MARGIN) + Duration::from_secs(backlog / MERGED_PER_SEC_FLOOR)
     }
 
-    /// Keep the reports that must be logged; answer the rest here. Returns
-    /// them and how many were absorbed.
+    /// Keep the reports that must be logged or extended; answer the rest
+    /// here. Returns those to log, those to extend with their tickets, and
+    /// how many were absorbed.
     pub fn absorb(
         &self,
         alerts: Vec<IncomingAlert>,
         now: Timestamp,
         backlog: u64,
-    ) -> (Vec<IncomingAlert>, usize) {
+    ) -> (Vec<IncomingAlert>, Vec<(IncomingAlert, Ticket)>, usize) {
         if self.is_empty() {
-            return (alerts, 0);
+            return (alerts, Vec::new(), 0);
         }
         let probes: Vec<Probe> = alerts
             .iter()
             .map(|a| self.probe(&Content::of(a), a.ends_at))
             .collect();
-        let answered = self.absorb_probes(&probes, now, backlog);
-        let total = alerts.len();
-        let keep: Vec<IncomingAlert> = alerts
-            .into_iter()
-            .zip(answered)
-            .filter_map(|(a, answered)| (!answered).then_some(a))
-            .collect();
-        let absorbed = total - keep.len();
-        (keep, absorbed)
+        let doors = self.absorb_probes(&probes, now, backlog);
+        let (mut logged, mut extended, mut absorbed) = (Vec::new(), Vec::new(), 0);
+        for (a, door) in alerts.into_iter().zip(doors) {
+            match door {
+                Door::Absorbed => absorbed += 1,
+                Door::Extend(ticket) => extended.push((a, ticket)),
+                Door::Log => logged.push(a),
+            }
+        }
+        (logged, extended, absorbed)
     }
 
     /// Nothing remembered: no report can be absorbed.
@@ -233,12 +277,12 @@ impl StoredAlerts {
         self.lock().is_empty()
     }
 
-    /// For each report, whether it is answered here (true) or must be
-    /// logged (false; its alert is then marked as changing).
-    pub fn absorb_probes(&self, probes: &[Probe], now: Timestamp, backlog: u64) -> Vec<bool> {
+    /// For each report, what the door does with it. One that is not
+    /// absorbed marks its alert as changing (logged) or extending.
+    pub fn absorb_probes(&self, probes: &[Probe], now: Timestamp, backlog: u64) -> Vec<Door> {
         let now_ms = ms(now);
         let mut entries = self.lock();
-        let mut answered = Vec::with_capacity(probes.len());
+        let mut doors = Vec::with_capacity(probes.len());
         for &Probe {
             key,
             content,
@@ -246,30 +290,66 @@ impl StoredAlerts {
         } in probes
         {
             let Some(entry) = entries.get_mut(&key) else {
-                answered.push(false);
+                doors.push(Door::Log);
                 continue;
             };
             let incoming_end = ends_ms(ends_at);
-            let absorbed = entry.content == content
+            // Only `endsAt` moves, later, and the alert stays firing.
+            let refresh = entry.content == content
                 && incoming_end > now_ms
                 && incoming_end >= entry.ends_ms
                 // Dropping an end, or setting one, is news.
-                && (incoming_end == OPEN_ENDED) == (entry.ends_ms == OPEN_ENDED)
-                && (incoming_end == OPEN_ENDED || {
+                && (incoming_end == OPEN_ENDED) == (entry.ends_ms == OPEN_ENDED);
+            let door = match refresh {
+                false => Door::Log,
+                true if incoming_end == OPEN_ENDED => Door::Absorbed,
+                true => {
                     let lead = Duration::from_millis((incoming_end - now_ms) as u64);
                     let margin = Self::margin(lead, backlog) + spread(entry.slot, lead);
-                    entry.ends_ms > now_ms.saturating_add(margin.as_millis() as i64)
-                });
-            if !absorbed {
-                *entry = Entry {
-                    content: CHANGING,
-                    ends_ms: now_ms,
-                    slot: entry.slot,
-                };
+                    if entry.ends_ms > now_ms.saturating_add(margin.as_millis() as i64) {
+                        Door::Absorbed
+                    } else if entry.ends_ms > now_ms {
+                        Door::Extend(Ticket {
+                            key,
+                            content,
+                            ends_ms: incoming_end,
+                            marked_ms: now_ms,
+                            stored_ends_at: Timestamp::from_millisecond(entry.ends_ms)
+                                .unwrap_or(now),
+                        })
+                    } else {
+                        // The stored alert may be swept as resolved already.
+                        Door::Log
+                    }
+                }
+            };
+            match door {
+                Door::Absorbed => {}
+                Door::Extend(_) => entry.content = EXTENDING,
+                Door::Log => entry.content = CHANGING,
             }
-            answered.push(absorbed);
+            if door != Door::Absorbed {
+                entry.ends_ms = now_ms;
+            }
+            doors.push(door);
         }
-        answered
+        doors
+    }
+
+    /// Extensions the append wrote in place (`written`): their alerts end
+    /// later now, unless a report of them came meanwhile. Those not written
+    /// were logged, and stay marked until their merge.
+    pub fn extended(&self, tickets: &[Ticket], written: &[bool]) {
+        let mut entries = self.lock();
+        for (t, _) in tickets.iter().zip(written).filter(|(_, w)| **w) {
+            if let Some(entry) = entries.get_mut(&t.key)
+                && entry.content == EXTENDING
+                && entry.ends_ms == t.marked_ms
+            {
+                entry.content = t.content;
+                entry.ends_ms = t.ends_ms;
+            }
+        }
     }
 
     /// One merge's outcome for `report`, to [`learn`](Self::learn) once it
@@ -293,7 +373,7 @@ impl StoredAlerts {
         let mut entries = self.lock();
         for m in merged {
             if let Some(entry) = entries.get(&m.key)
-                && entry.content == CHANGING
+                && entry.content <= EXTENDING
                 && entry.ends_ms > m.received_ms
             {
                 // A report logged after this one is not merged yet. (One
@@ -305,7 +385,7 @@ impl StoredAlerts {
                 Some(ends_ms) => {
                     if entries.len() >= MAX_REMEMBERED && !entries.contains_key(&m.key) {
                         let now_ms = ms(now);
-                        entries.retain(|_, e| e.content != CHANGING && e.ends_ms > now_ms);
+                        entries.retain(|_, e| e.content > EXTENDING && e.ends_ms > now_ms);
                         if entries.len() >= MAX_REMEMBERED {
                             continue;
                         }
@@ -399,9 +479,74 @@ mod tests {
     }
 
     fn absorbed(known: &StoredAlerts, r: IncomingAlert, now: Timestamp) -> bool {
-        let (kept, n) = known.absorb(vec![r], now, 0);
-        assert_eq!(kept.len() + n, 1);
+        let (kept, extended, n) = known.absorb(vec![r], now, 0);
+        assert_eq!(kept.len() + extended.len() + n, 1);
         n == 1
+    }
+
+    fn door(known: &StoredAlerts, r: &IncomingAlert, now: Timestamp) -> Door {
+        known.absorb_probes(&[known.probe(&Content::of(r), r.ends_at)], now, 0)[0]
+    }
+
+    #[test]
+    fn a_refresh_near_the_stored_end_is_extended_in_place_once() {
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        let Door::Extend(ticket) = door(&known, &report(Some(400)), at(160)) else {
+            panic!("within the margin, only endsAt later: extended");
+        };
+        assert_eq!(ticket.stored_ends_at, at(240));
+        assert_eq!(
+            door(&known, &report(Some(401)), at(161)),
+            Door::Log,
+            "while one is on its way, the rest are logged"
+        );
+        // Written: nothing restores the entry, a report came meanwhile.
+        known.extended(&[ticket], &[true]);
+        assert_eq!(door(&known, &report(Some(402)), at(162)), Door::Log);
+
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        let Door::Extend(ticket) = door(&known, &report(Some(400)), at(160)) else {
+            panic!("extended");
+        };
+        known.extended(&[ticket], &[true]);
+        assert!(
+            absorbed(&known, report(Some(415)), at(175)),
+            "the stored end is 400 s now"
+        );
+
+        // Not written (logged instead): marked until the merge of the log row.
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        let Door::Extend(ticket) = door(&known, &report(Some(400)), at(160)) else {
+            panic!("extended");
+        };
+        known.extended(&[ticket], &[false]);
+        assert_eq!(door(&known, &report(Some(415)), at(175)), Door::Log);
+        // Its merge does not vouch for the alert: one logged later waits.
+        learned(&known, &report(Some(400)), at(160));
+        assert_eq!(door(&known, &report(Some(420)), at(180)), Door::Log);
+        learned(&known, &report(Some(420)), at(180));
+        assert!(absorbed(&known, report(Some(430)), at(190)));
+    }
+
+    #[test]
+    fn a_refresh_after_the_stored_end_or_of_other_content_is_logged() {
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        assert_eq!(
+            door(&known, &report(Some(500)), at(241)),
+            Door::Log,
+            "the stored alert may have been swept as resolved"
+        );
+        let known = StoredAlerts::default();
+        learned(&known, &report(Some(240)), at(0));
+        let changed = IncomingAlert {
+            annotations: [("summary".to_string(), "t".to_string())].into(),
+            ..report(Some(400))
+        };
+        assert_eq!(door(&known, &changed, at(160)), Door::Log);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 // mapping begins with `begin_alert_write` (or `begin_alert_write_in`, scoped).
 // Included once per backend (see `backend/mod.rs`).
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
 
 use firebell_core::alert::{Alert, IncomingAlert};
 use firebell_core::{Incident, Timestamp};
@@ -12,13 +13,14 @@ use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
 use crate::backend::AlertScope;
 use crate::codec::{
-    AlertGroup, AlertRow, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged,
-    MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts, alert_limit, decode_logged,
-    distinct_processed, group_taken, into_alerts, keep_keys, list_alerts_query, log_insert_query,
-    log_rows_query, logged_keys, mark_processed_query, merge_batch, select_alerts_by_key,
-    take_log_rows, to_ms, upsert_alerts_query,
+    AlertGroup, AlertRow, Appended, Extension, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch,
+    LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts, alert_limit,
+    decode_logged, distinct_processed, group_taken, into_alerts, keep_keys, list_alerts_query,
+    log_insert_query, log_rows_query, logged_keys, mark_processed_query, merge_batch,
+    select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
 };
 use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
+use sqlx::QueryBuilder;
 
 impl Handle {
     pub(crate) async fn open_alerts(&self) -> Result<(), StoreError> {
@@ -29,14 +31,14 @@ impl Handle {
         self.hold_alerts_lock()
     }
 
-    pub(crate) async fn log_alerts(
+    pub(crate) async fn log_alerts<E: Borrow<LogEntry>>(
         &self,
         received_at: Timestamp,
-        entries: &[LogEntry],
+        entries: &[E],
         urgent: &[LogEntry],
     ) -> Result<(), StoreError> {
         let _t = Self::timer("log_alerts");
-        if let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) {
+        if let Some(mut insert) = log_insert_query::<Db, E>(received_at, entries, urgent) {
             // A new group's report goes with the pipeline; the rest is bulk.
             let lane = match urgent.is_empty() {
                 true => crate::backend::Lane::Bulk,
@@ -53,25 +55,43 @@ impl Handle {
         received_at: Timestamp,
         entries: &[LogEntry],
         urgent: &[LogEntry],
+        extensions: &[Extension],
         merge: F,
-    ) -> Result<Option<Vec<Alert>>, StoreError>
+    ) -> Result<Appended, StoreError>
     where
         F: FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
     {
         let _t = Self::timer("log_alerts_merging_urgent");
-        let (Some(lookup), false) = (self.merge_on_append(), urgent.is_empty()) else {
+        let (Some(lookup), false) = (
+            self.merge_on_append(),
+            urgent.is_empty() && extensions.is_empty(),
+        ) else {
             return self
-                .log_alerts(received_at, entries, urgent)
-                .await
-                .map(|()| None);
+                .log_everything(received_at, entries, urgent, extensions)
+                .await;
         };
-        let Some(mut insert) = log_insert_query::<Db>(received_at, entries, urgent) else {
-            return Ok(Some(Vec::new()));
+        // The fast lane's declaration of new groups' incidents follows.
+        let lane = match urgent.is_empty() {
+            true => crate::backend::Lane::Bulk,
+            false => crate::backend::Lane::Relay,
         };
-        // The fast lane's declaration of these alerts' incidents follows.
-        let mut tx = self
-            .begin_alert_write_in(crate::backend::Lane::Relay, &AlertScope::All)
-            .await?;
+        let mut tx = self.begin_alert_write_in(lane, &AlertScope::All).await?;
+        let extended = extend_in_place(&mut tx, lookup, received_at, extensions).await?;
+        let unextended: Vec<IncomingAlert> = extensions
+            .iter()
+            .zip(&extended)
+            .filter(|(_, done)| !**done)
+            .map(|(e, _)| e.report.clone())
+            .collect();
+        let rest = [LogEntry::encode(&unextended)?];
+        let all: Vec<&LogEntry> = entries.iter().chain(&rest).collect();
+        let Some(mut insert) = log_insert_query::<Db, _>(received_at, &all, urgent) else {
+            tx.commit().await?;
+            return Ok(Appended {
+                merged: Some(Vec::new()),
+                extended,
+            });
+        };
         let rows: Vec<(i64, bool)> = insert
             .push(" RETURNING seq, urgent")
             .build_query_as()
@@ -82,7 +102,10 @@ impl Handle {
         match merge_log_rows(&mut tx, lookup, &seqs, merge).await {
             Ok(merged) => {
                 tx.commit().await?;
-                Ok(Some(merged.results))
+                Ok(Appended {
+                    merged: Some(merged.results),
+                    extended,
+                })
             }
             // Whatever stops the merge (a report no backend can store, say)
             // must not stop the append: log them as usual, and the log's
@@ -90,11 +113,29 @@ impl Handle {
             Err(e) => {
                 tracing::warn!(error = %e, "merging new groups' reports as they were logged failed; they are logged to merge later");
                 tx.rollback().await?;
-                self.log_alerts(received_at, entries, urgent)
+                self.log_everything(received_at, entries, urgent, extensions)
                     .await
-                    .map(|()| None)
             }
         }
+    }
+
+    /// Log the entries, and the extensions' reports, without merging or
+    /// extending anything.
+    async fn log_everything(
+        &self,
+        received_at: Timestamp,
+        entries: &[LogEntry],
+        urgent: &[LogEntry],
+        extensions: &[Extension],
+    ) -> Result<Appended, StoreError> {
+        let reports: Vec<IncomingAlert> = extensions.iter().map(|e| e.report.clone()).collect();
+        let rest = [LogEntry::encode(&reports)?];
+        let all: Vec<&LogEntry> = entries.iter().chain(&rest).collect();
+        self.log_alerts(received_at, &all, urgent).await?;
+        Ok(Appended {
+            merged: None,
+            extended: vec![false; extensions.len()],
+        })
     }
 
     pub(crate) async fn merge_logged_alerts<F>(
@@ -441,6 +482,67 @@ fn one_row_named(seqs: &[i64], e: StoreError) -> StoreError {
         },
         _ => e,
     }
+}
+
+/// Write the extensions in place: each moves a firing alert's `endsAt`
+/// later and its `updatedAt` to `received_at`, as a merge of its report
+/// would (the report changes nothing else), if the stored row still ends
+/// where its caller knows it does and is not newer. Returns which were
+/// written.
+async fn extend_in_place(
+    conn: &mut Conn,
+    lookup: KeyLookup<'_>,
+    received_at: Timestamp,
+    extensions: &[Extension],
+) -> Result<Vec<bool>, StoreError> {
+    let now = to_ms(received_at);
+    // (candidate id, key, stored end, new end); a key may have several
+    // candidate ids (see `alert_ids`), and only its own row matches.
+    let mut rows: Vec<(i64, &str, i64, i64)> = Vec::with_capacity(extensions.len());
+    for e in extensions {
+        let Some(ends_at) = e.report.ends_at else {
+            continue;
+        };
+        let (old, new) = (to_ms(e.stored_ends_at), to_ms(ends_at));
+        if new < old || old <= now {
+            continue;
+        }
+        match lookup {
+            KeyLookup::Index => rows.push((0, &e.report.key, old, new)),
+            KeyLookup::Ids(ids) => rows.extend(
+                ids.candidates(&e.report.key)
+                    .into_iter()
+                    .map(|id| (id, e.report.key.as_str(), old, new)),
+            ),
+        }
+    }
+    let mut written = HashSet::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Db>::new("WITH v (id, key, old_ends, new_ends) AS (");
+        q.push_values(chunk, |mut row, (id, key, old, new)| {
+            row.push_bind(*id)
+                .push_bind(*key)
+                .push_bind(*old)
+                .push_bind(*new);
+        });
+        q.push(") UPDATE alerts SET ends_at_ms = v.new_ends, updated_at_ms = ")
+            .push_bind(now)
+            .push(" FROM v WHERE ");
+        if let KeyLookup::Ids(_) = lookup {
+            q.push("alerts.id = v.id AND ");
+        }
+        q.push(
+            "alerts.key = v.key AND alerts.ends_at_ms = v.old_ends AND alerts.updated_at_ms <= ",
+        )
+        .push_bind(now)
+        .push(" RETURNING alerts.key");
+        let keys: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
+        written.extend(keys);
+    }
+    Ok(extensions
+        .iter()
+        .map(|e| written.contains(&e.report.key))
+        .collect())
 }
 
 /// Merge the log rows `seqs` into the alerts and delete them, in `tx`.
