@@ -771,6 +771,10 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
 /// Alerts of new groups, merged: count them, and hand them to the
 /// processor's fast lane, waking it.
 fn hand_to_fast_lane(state: &Pipeline, merged: Vec<Alert>) {
+    if merged.is_empty() {
+        // An append of extensions only: nothing for the fast lane.
+        return;
+    }
     let n = merged.len() as u64;
     metrics::counter!("firebell_alerts_merged_total").increment(n);
     metrics::counter!("firebell_alerts_merged_urgent_total").increment(n);
