@@ -576,6 +576,18 @@ pub struct Extension {
     pub stored_ends_at: Timestamp,
 }
 
+impl Extension {
+    /// The reports of `extensions`, encoded for the log: what is logged of
+    /// those not written in place.
+    pub fn log_entry<'a>(
+        extensions: impl IntoIterator<Item = &'a Extension>,
+    ) -> Result<LogEntry, StoreError> {
+        let reports: Vec<IncomingAlert> =
+            extensions.into_iter().map(|e| e.report.clone()).collect();
+        LogEntry::encode(&reports)
+    }
+}
+
 /// What an append did ([`crate::Store::log_alerts_merging_urgent`]).
 #[derive(Debug, Default)]
 pub struct Appended {

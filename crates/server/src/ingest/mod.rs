@@ -810,8 +810,7 @@ async fn log_batch(
     }
     if urgent_count > MERGE_CHUNK {
         // Too many new groups' reports to merge in an append: all logged.
-        let reports: Vec<IncomingAlert> = extensions.iter().map(|e| e.report.clone()).collect();
-        let rest = LogEntry::encode(&reports)?;
+        let rest = Extension::log_entry(extensions)?;
         let all: Vec<LogEntry> = entries.iter().cloned().chain([rest]).collect();
         state.store.log_alerts(now, &all, urgent).await?;
         return Ok(Appended {

@@ -77,13 +77,12 @@ impl Handle {
         };
         let mut tx = self.begin_alert_write_in(lane, &AlertScope::All).await?;
         let extended = extend_in_place(&mut tx, lookup, received_at, extensions).await?;
-        let unextended: Vec<IncomingAlert> = extensions
+        let unextended = extensions
             .iter()
             .zip(&extended)
             .filter(|(_, done)| !**done)
-            .map(|(e, _)| e.report.clone())
-            .collect();
-        let rest = [LogEntry::encode(&unextended)?];
+            .map(|(e, _)| e);
+        let rest = [Extension::log_entry(unextended)?];
         let all: Vec<&LogEntry> = entries.iter().chain(&rest).collect();
         let Some(mut insert) = log_insert_query::<Db, _>(received_at, &all, urgent) else {
             tx.commit().await?;
@@ -128,8 +127,7 @@ impl Handle {
         urgent: &[LogEntry],
         extensions: &[Extension],
     ) -> Result<Appended, StoreError> {
-        let reports: Vec<IncomingAlert> = extensions.iter().map(|e| e.report.clone()).collect();
-        let rest = [LogEntry::encode(&reports)?];
+        let rest = [Extension::log_entry(extensions)?];
         let all: Vec<&LogEntry> = entries.iter().chain(&rest).collect();
         self.log_alerts(received_at, &all, urgent).await?;
         Ok(Appended {
