@@ -45,6 +45,9 @@ pub struct Round {
     /// Nothing claimed: this replica's clock is not trusted (see
     /// [`crate::skew`]).
     pub held: bool,
+    /// When each write committed, and the incidents it fired: a page is
+    /// queued at its commit, so a mass firing's lateness is measured here.
+    pub committed: Vec<(usize, jiff::Timestamp)>,
 }
 
 /// Wakes the scheduler early (an incident was written with a timer due now).
@@ -143,16 +146,19 @@ pub async fn run_once(state: &Scheduler) -> Result<Round, ChangeError> {
 async fn settle(
     state: &Scheduler,
     batch: Claim,
-    written: Result<(usize, usize, Vec<String>), ChangeError>,
+    written: Result<Written, ChangeError>,
     round: &mut Round,
 ) -> Result<(), ChangeError> {
     let claimed = batch.ids.len();
     let (retry, alone) = match written {
-        Ok((events, intents, retry)) => {
-            round.incidents += claimed - retry.len();
-            round.events += events;
-            round.intents += intents;
-            (retry, false)
+        Ok(w) => {
+            round.incidents += claimed - w.retry.len();
+            round.events += w.events;
+            round.intents += w.intents;
+            if w.fired > 0 {
+                round.committed.push((w.fired, w.at));
+            }
+            (w.retry, false)
         }
         Err(e) if e.fault() == Fault::Row => (batch.ids, true),
         Err(e) => return Err(e),
@@ -167,6 +173,9 @@ async fn settle(
                 round.incidents += 1;
                 round.events += events;
                 round.intents += intents;
+                if events > 0 {
+                    round.committed.push((1, state.incidents.clock.now()));
+                }
             }
             Err(e) if alone && e.fault() == Fault::Row => {
                 let error = e.to_string();
@@ -222,17 +231,25 @@ async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Append>, 
     Ok(items)
 }
 
+/// What a batch's write did.
+struct Written {
+    fired: usize,
+    events: usize,
+    intents: usize,
+    /// Incidents to fire alone (a concurrent write won).
+    retry: Vec<String>,
+    /// When it committed, and the incidents it fired then.
+    at: jiff::Timestamp,
+}
+
 /// Write a decided batch in one transaction (one commit for the batch, not
-/// one per incident). Returns the events and intents written and the
-/// incidents to retry alone (a concurrent write won).
-async fn write_batch(
-    incidents: &Incidents,
-    items: Vec<Append>,
-) -> Result<(usize, usize, Vec<String>), ChangeError> {
-    if items.is_empty() {
-        return Ok((0, 0, Vec::new()));
-    }
-    let lost = incidents.append_batch(&items).await?;
+/// one per incident).
+async fn write_batch(incidents: &Incidents, items: Vec<Append>) -> Result<Written, ChangeError> {
+    let lost = match items.is_empty() {
+        true => Vec::new(),
+        false => incidents.append_batch(&items).await?,
+    };
+    let at = incidents.clock.now();
     let (mut events, mut intents) = (0, 0);
     for (i, item) in items.iter().enumerate() {
         if !lost.contains(&i) {
@@ -241,11 +258,17 @@ async fn write_batch(
             intents += item.intents.len();
         }
     }
-    let retry = lost
+    let retry: Vec<String> = lost
         .into_iter()
         .map(|i| items[i].state.id.clone())
         .collect();
-    Ok((events, intents, retry))
+    Ok(Written {
+        fired: items.len() - retry.len(),
+        events,
+        intents,
+        retry,
+        at,
+    })
 }
 
 /// Overrides in force at `now`, for resolving schedules.

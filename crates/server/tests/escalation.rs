@@ -136,6 +136,15 @@ async fn more_timers_due_at_once_than_a_batch_holds_all_fire_once(backend: Backe
     let round = app.tick().await;
     assert_eq!(round.incidents, 2_001, "{round:?}");
     assert_eq!(round.intents, 2_001, "one page each, for Sara: {round:?}");
+    // Lateness is measured at each batch's commit: three batches, every
+    // incident counted once, at the (manual) clock's instant.
+    let batches: Vec<usize> = round.committed.iter().map(|(n, _)| *n).collect();
+    assert_eq!(batches, [1_000, 1_000, 1], "{round:?}");
+    let now = firebell_server::Clock::now(&app.clock);
+    assert!(
+        round.committed.iter().all(|(_, at)| *at == now),
+        "{round:?}"
+    );
     assert_eq!(app.tick().await.incidents, 0, "nothing fires twice");
     for id in [&ids[0], &ids[999], &ids[1_000], &ids[1_999], &ids[2_000]] {
         let steps = app.events_of(id, "escalated").await;
