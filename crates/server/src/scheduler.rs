@@ -233,12 +233,13 @@ async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Append>, 
 
 /// What a batch's write did.
 struct Written {
+    /// Incidents whose appends committed.
     fired: usize,
     events: usize,
     intents: usize,
     /// Incidents to fire alone (a concurrent write won).
     retry: Vec<String>,
-    /// When it committed, and the incidents it fired then.
+    /// When it committed.
     at: jiff::Timestamp,
 }
 
