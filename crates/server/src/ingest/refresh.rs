@@ -45,7 +45,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use firebell_core::Timestamp;
@@ -60,6 +60,10 @@ const MERGED_PER_SEC_FLOOR: u64 = 10_000;
 /// stored `endsAt` has passed are dropped, then nothing new is learned until
 /// there is room. A refresh that is not remembered is merely logged.
 const MAX_REMEMBERED: usize = 1_000_000;
+/// How long a sweep of a full map that found no room holds off the next:
+/// each sweep visits every entry, and a sweep per new alert kept the merge
+/// busy for seconds at a time, holding the map's lock against the door.
+const FULL_RETRY_MS: i64 = 1_000;
 /// `ends_ms` of an open-ended alert (no `endsAt`).
 const OPEN_ENDED: i64 = i64::MAX;
 /// `content` of an entry whose alert is changing.
@@ -75,12 +79,22 @@ const SLOTS: u64 = 1024;
 
 /// What this process knows of each firing alert's stored state, by a hash of
 /// its key.
-#[derive(Default)]
 pub struct StoredAlerts {
     hasher: RandomState,
     entries: Mutex<HashMap<u64, Entry>>,
     /// Alerts learned for the first time so far, for their [`spread`] slots.
     learned: AtomicU64,
+    /// Entries held at most ([`MAX_REMEMBERED`]; fewer in tests).
+    limit: usize,
+    /// While full: the instant, in ms, before which no new alert is learned
+    /// and no sweep runs ([`FULL_RETRY_MS`] after a sweep found no room).
+    full_until_ms: AtomicI64,
+}
+
+impl Default for StoredAlerts {
+    fn default() -> Self {
+        Self::with_limit(MAX_REMEMBERED)
+    }
 }
 
 /// Either the content hash of the report a merge stored, and the stored
@@ -191,6 +205,16 @@ fn spread(slot: u16, lead: Duration) -> Duration {
 }
 
 impl StoredAlerts {
+    fn with_limit(limit: usize) -> Self {
+        StoredAlerts {
+            hasher: RandomState::default(),
+            entries: Mutex::default(),
+            learned: AtomicU64::default(),
+            limit,
+            full_until_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -383,10 +407,15 @@ impl StoredAlerts {
             }
             match m.firing_until_ms {
                 Some(ends_ms) => {
-                    if entries.len() >= MAX_REMEMBERED && !entries.contains_key(&m.key) {
+                    if entries.len() >= self.limit && !entries.contains_key(&m.key) {
                         let now_ms = ms(now);
+                        if now_ms < self.full_until_ms.load(Ordering::Relaxed) {
+                            continue;
+                        }
                         entries.retain(|_, e| e.content > EXTENDING && e.ends_ms > now_ms);
-                        if entries.len() >= MAX_REMEMBERED {
+                        if entries.len() >= self.limit {
+                            self.full_until_ms
+                                .store(now_ms + FULL_RETRY_MS, Ordering::Relaxed);
                             continue;
                         }
                     }
@@ -476,6 +505,30 @@ mod tests {
             vec![known.merged(r, received, &stored(r, received))],
             received,
         );
+    }
+
+    #[test]
+    fn a_full_map_is_swept_at_most_once_a_second() {
+        let after = |ms: i64| at(0) + jiff::SignedDuration::from_millis(ms);
+        let firing = |key: &str, ends_ms: i64| IncomingAlert {
+            key: key.into(),
+            ends_at: Some(after(ends_ms)),
+            ..report(None)
+        };
+        let known = StoredAlerts::with_limit(2);
+        learned(&known, &firing("a", 9_000), at(0));
+        learned(&known, &firing("b", 600_000), at(0));
+        // Full, nothing ended: a sweep finds no room, and "c" is not learned.
+        learned(&known, &firing("c", 600_000), after(8_500));
+        assert_eq!((known.len(), known.slot("c")), (2, None));
+        // "a" has ended, but the next sweep waits a second after that one:
+        // one sweep per new alert kept a flood's merge busy for seconds.
+        learned(&known, &firing("d", 600_000), after(9_200));
+        assert!(known.slot("a").is_some() && known.slot("d").is_none());
+        // Then "a" is swept, and a new alert takes its place.
+        learned(&known, &firing("e", 600_000), after(9_600));
+        assert!(known.slot("a").is_none() && known.slot("e").is_some());
+        assert_eq!(known.len(), 2);
     }
 
     fn absorbed(known: &StoredAlerts, r: IncomingAlert, now: Timestamp) -> bool {
