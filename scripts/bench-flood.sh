@@ -8,6 +8,9 @@
 #   scripts/bench-flood.sh [seconds] [per-request] [concurrency] [target-dir]
 # BENCH_DATABASE_URL=postgres://USER@HOST/DB serves Firebell from PostgreSQL:
 # DB is dropped and created afresh (psql is needed).
+# FLOOD_RATE=N paces both floods to N alerts/s; FLOOD_RATE=alertmanager paces
+# Firebell's to the rate Alertmanager accepted in this run (issue 11's goal 1:
+# "a flood at the highest rate Alertmanager takes").
 # FIREBELL_SERVER_BIN=path serves with another build (an earlier commit, to
 # compare); the load always comes from this tree's `firebell bench flood`.
 set -euo pipefail
@@ -70,14 +73,22 @@ fi
 start_firebell "$fb_port" --policy "$work/policy.toml"
 bench_machine
 echo "flood: ${seconds}s, $per alerts/request, $conc in flight, a probe every ${every_ms} ms"
+flood_rate="${FLOOD_RATE:-0}"
+am_rate=0
+case "$flood_rate" in alertmanager) ;; *) am_rate="$flood_rate" ;; esac
 "$bin" bench flood --url "http://127.0.0.1:$am_port" --label alertmanager \
   --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
-  --probe-every-ms "$every_ms"
+  --probe-every-ms "$every_ms" --rate "$am_rate" | tee "$work/am-flood.md"
+if [ "$flood_rate" = alertmanager ]; then
+  # The second column of Alertmanager's row: the alerts/s it answered 2xx.
+  flood_rate="$(tail -1 "$work/am-flood.md" | awk -F'|' '{gsub(/ /, "", $3); print $3}')"
+  echo "firebell's flood paced to alertmanager's ${flood_rate} alerts/s"
+fi
 # Stopped before Firebell's turn: a million alerts in its heap would keep
 # its collector busy on the same two cores.
 kill "$am_pid" && wait "$am_pid" 2>/dev/null || true
 "$bin" bench flood --url "http://127.0.0.1:$fb_port" --token "$token" --label "firebell ($backend)" \
   --seconds "$seconds" --per-request "$per" --concurrency "$conc" --receiver "$receiver" \
-  --probe-every-ms "$every_ms" | tail -1
+  --probe-every-ms "$every_ms" --rate "$flood_rate" | tail -1
 backlog="$(curl -s "http://127.0.0.1:$fb_port/metrics" | awk '/^firebell_ingest_backlog /{print $2}')"
 echo "firebell backlog left after the probes: ${backlog:-?} reports"

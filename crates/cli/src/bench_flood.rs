@@ -35,6 +35,12 @@ pub struct FloodArgs {
     /// Address the receiver listens on (the target pages it).
     #[arg(long, default_value = "127.0.0.1:19300")]
     receiver: String,
+    /// Paces the flood to at most this many alerts a second (0: as fast as
+    /// the target answers). Issue 11's goal 1 floods at the rate
+    /// Alertmanager takes, so a target that accepts more is not handed more
+    /// work than the goal asks.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// How long a probe's page is waited for after the flood.
     #[arg(long, default_value_t = 120)]
     probe_timeout_secs: u64,
@@ -49,6 +55,9 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
     let accepted = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
+    // Requests sent so far, for pacing: the k-th leaves k × per / rate
+    // seconds after the start, whichever worker sends it.
+    let sent = Arc::new(AtomicU64::new(0));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .build()?;
@@ -61,10 +70,24 @@ pub async fn flood(a: FloodArgs) -> anyhow::Result<()> {
             a.target.token.clone(),
             run.clone(),
         );
-        let (accepted, refused, next) = (accepted.clone(), refused.clone(), next.clone());
-        let per = a.per_request;
+        let (accepted, refused, next, sent) = (
+            accepted.clone(),
+            refused.clone(),
+            next.clone(),
+            sent.clone(),
+        );
+        let (per, rate) = (a.per_request, a.rate);
         workers.push(tokio::spawn(async move {
             while Instant::now() < deadline {
+                if rate > 0 {
+                    let k = sent.fetch_add(1, Ordering::Relaxed);
+                    let at =
+                        started + Duration::from_secs_f64((k * per as u64) as f64 / rate as f64);
+                    if at >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 let start = next.fetch_add(per as u64, Ordering::Relaxed) as usize;
                 let body = serde_json::to_vec(&flood_batch(&run, start, per)).unwrap_or_default();
                 let req = crate::bench::post_alerts(&client, &url, token.as_deref(), body);
