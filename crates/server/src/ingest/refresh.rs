@@ -394,6 +394,7 @@ impl StoredAlerts {
         if merged.is_empty() {
             return;
         }
+        let mut unremembered = 0_u64;
         let mut entries = self.lock();
         for m in merged {
             if let Some(entry) = entries.get(&m.key)
@@ -410,12 +411,14 @@ impl StoredAlerts {
                     if entries.len() >= self.limit && !entries.contains_key(&m.key) {
                         let now_ms = ms(now);
                         if now_ms < self.full_until_ms.load(Ordering::Relaxed) {
+                            unremembered += 1;
                             continue;
                         }
                         entries.retain(|_, e| e.content > EXTENDING && e.ends_ms > now_ms);
                         if entries.len() >= self.limit {
                             self.full_until_ms
                                 .store(now_ms + FULL_RETRY_MS, Ordering::Relaxed);
+                            unremembered += 1;
                             continue;
                         }
                     }
@@ -436,6 +439,11 @@ impl StoredAlerts {
                     entries.remove(&m.key);
                 }
             }
+        }
+        drop(entries);
+        if unremembered > 0 {
+            // Their refreshes go through the log: more writes than usual.
+            metrics::counter!("firebell_alerts_refresh_memory_full_total").increment(unremembered);
         }
     }
 
