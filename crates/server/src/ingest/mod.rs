@@ -81,6 +81,9 @@ pub const MAX_TRIES: u32 = 5;
 /// transactions mean fewer fsyncs and fewer rewrites of the same index pages,
 /// but a page's write waits for the one in flight (about 35 µs a report).
 const MERGE_CHUNK_QUIET: usize = 2_000;
+/// Reports merged per transaction on PostgreSQL, where appends never wait
+/// for a merge: fewer, larger transactions.
+const MERGE_CHUNK_SHARED: usize = 5_000;
 /// Longest a merge waits for a moment without appends in flight (see
 /// [`IngestQueue::quiet`]): under a continuous flood merging still gets the
 /// writer this often, so the first alerts of a storm become an incident
@@ -833,6 +836,9 @@ async fn log_batch(
 
 /// How much to merge in the next transaction: less while senders wait.
 fn merge_chunk(state: &Pipeline) -> usize {
+    if state.store.backend() == firebell_store::Backend::Postgres {
+        return MERGE_CHUNK_SHARED;
+    }
     if state.ingest.in_flight.load(Ordering::Acquire) > 0 {
         MERGE_CHUNK
     } else {
