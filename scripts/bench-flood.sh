@@ -9,8 +9,8 @@
 # BENCH_DATABASE_URL=postgres://USER@HOST/DB serves Firebell from PostgreSQL:
 # DB is dropped and created afresh (psql is needed).
 # FLOOD_RATE=N paces both floods to N alerts/s; FLOOD_RATE=alertmanager paces
-# Firebell's to the rate Alertmanager accepted in this run (issue 11's goal 1:
-# "a flood at the highest rate Alertmanager takes").
+# Firebell's to the rate Alertmanager accepted in this run (a new alert's page
+# during "a flood at the highest rate Alertmanager takes").
 # FIREBELL_SERVER_BIN=path serves with another build (an earlier commit, to
 # compare); the load always comes from this tree's `firebell bench flood`.
 set -euo pipefail

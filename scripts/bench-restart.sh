@@ -70,4 +70,4 @@ drained=$(($(now_ms) - t))
 echo
 echo "| reports in the log at the kill | ready after | left at ready | new group's incident after | log drained after | RSS after |"
 echo "|---|---|---|---|---|---|"
-echo "| $at_kill | $ready ms | $left | $probed ms | $((drained / 1000)) s | $(rss_mib "$fb_pid") MiB |"
+echo "| $at_kill | $ready ms | $left | $probed ms | $drained ms | $(rss_mib "$fb_pid") MiB |"

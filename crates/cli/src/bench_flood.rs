@@ -36,9 +36,8 @@ pub struct FloodArgs {
     #[arg(long, default_value = "127.0.0.1:19300")]
     receiver: String,
     /// Paces the flood to at most this many alerts a second (0: as fast as
-    /// the target answers). Issue 11's goal 1 floods at the rate
-    /// Alertmanager takes, so a target that accepts more is not handed more
-    /// work than the goal asks.
+    /// the target answers): to compare at one load, Firebell is flooded at
+    /// the rate Alertmanager took, not at whatever more it accepts itself.
     #[arg(long, default_value_t = 0)]
     rate: u64,
     /// How long a probe's page is waited for after the flood.
