@@ -541,6 +541,18 @@ pub struct LogBatch<P = ()> {
     /// `(seq, reports)` of each row, in order.
     rows: Vec<(i64, usize)>,
     reports: Vec<Logged<P>>,
+    /// Its merge, done ahead of the write ([`crate::Store::fold_ahead`]).
+    ahead: Option<FoldedAhead>,
+}
+
+/// A batch merged before its write, against the stored alerts a read saw
+/// ([`crate::Store::fold_ahead`]). The merge is a pure function of the
+/// stored alerts and the reports, so the write keeps it when it finds the
+/// same stored alerts and still holds every row.
+pub(crate) struct FoldedAhead {
+    /// The stored alerts the merge started from, by key.
+    pub(crate) seen: HashMap<String, Alert>,
+    pub(crate) folded: FoldedReports,
 }
 
 /// What a prepared report tells its merge: the alert group it lands in, if
@@ -608,6 +620,9 @@ pub struct MergedBatch {
     pub alerts: Vec<Alert>,
     /// The changes recorded for open incidents.
     pub recorded: Vec<crate::Append>,
+    /// The merge done ahead ([`crate::Store::fold_ahead`]) was kept, so the
+    /// caller's `merge` was not called.
+    pub merged_ahead: bool,
 }
 
 impl<P> LogBatch<P> {
@@ -638,7 +653,22 @@ impl<P> LogBatch<P> {
                     (at, report, prepared)
                 })
                 .collect(),
+            // Merged with the preparations it had, if at all.
+            ahead: None,
         }
+    }
+
+    /// All its reports, in order.
+    pub(crate) fn all(&self) -> Vec<&Logged<P>> {
+        self.reports.iter().collect()
+    }
+
+    pub(crate) fn set_ahead(&mut self, ahead: FoldedAhead) {
+        self.ahead = Some(ahead);
+    }
+
+    pub(crate) fn take_ahead(&mut self) -> Option<FoldedAhead> {
+        self.ahead.take()
     }
 
     /// Which rows it was read from.
@@ -793,6 +823,7 @@ pub(crate) fn decode_logged(
         lane,
         rows: Vec::with_capacity(rows.len()),
         reports: Vec::new(),
+        ahead: None,
     };
     for (seq, received_at_ms, payload) in rows {
         let received_at = from_ms(received_at_ms)?;

@@ -181,6 +181,23 @@ impl Store {
         dispatch!(self, s => s.read_logged_alerts(lane, max_alerts, after).await)
     }
 
+    /// Merge a batch read ahead before its write, without taking the
+    /// writer: against the stored alerts a read sees now, with no results
+    /// kept. Its write ([`Store::merge_read_alerts`]) keeps it if nothing
+    /// it started from changed meanwhile, so the merge runs beside the
+    /// write before it rather than inside its own transaction. `merge` must
+    /// be the write's: a pure function of the stored alert and the report.
+    pub async fn fold_ahead<P, F>(
+        &self,
+        batch: &mut LogBatch<P>,
+        merge: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool) + Send,
+    {
+        dispatch!(self, s => s.fold_ahead(batch, merge).await)
+    }
+
     /// [`Store::merge_logged_alerts`] for rows read ahead
     /// ([`Store::read_logged_alerts`]): in one transaction, it deletes those
     /// of `batch`'s rows that are still in the log (another merge may have
@@ -201,9 +218,14 @@ impl Store {
     /// processed: once, instead of merged, read back and marked by a second
     /// write. A change that cannot be written (its incident moved on, say)
     /// is left out and its alerts stay pending: this never fails the merge.
+    ///
+    /// A merge done ahead ([`Store::fold_ahead`]) is kept, rather than
+    /// calling `merge`, when every row of the batch is still logged, news
+    /// is recorded, and the alerts stored now are those it started from
+    /// ([`MergedBatch::merged_ahead`]).
     pub async fn merge_read_alerts<P, F>(
         &self,
-        batch: &LogBatch<P>,
+        batch: &mut LogBatch<P>,
         merge: F,
         record: Option<RecordNews<'_>>,
     ) -> Result<MergedBatch, StoreError>

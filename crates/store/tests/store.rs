@@ -51,6 +51,7 @@ store_tests!(
     urgent_reports_merge_as_they_are_logged,
     a_refresh_extends_a_firing_alert_in_place,
     a_merge_records_news_for_open_incidents,
+    a_merge_done_ahead_stands_only_on_the_alerts_it_saw,
     alerts_log_merges_once_across_two_stores,
     alerts_pending_is_sticky,
     alerts_large_batch,
@@ -1422,6 +1423,107 @@ async fn a_merge_records_news_for_open_incidents(db: &TestDb) {
     store.close().await;
 }
 
+/// A merge done ahead of its write (`fold_ahead`, beside the write before
+/// it) is kept only while the alerts it started from are what is stored:
+/// one changed meanwhile (here by an urgent report's merge) is merged again
+/// in the write's transaction, from what is stored then.
+async fn a_merge_done_ahead_stands_only_on_the_alerts_it_saw(db: &TestDb) {
+    let mins = jiff::SignedDuration::from_mins;
+    let store = db.connect().await;
+    let now = t0();
+    let opened = declare_for_group(&store, "checkout", &[])
+        .await
+        .expect("declare");
+    let mut record = |incident: &Incident, alerts: &[&Alert]| {
+        Some(news_on(incident, &incident.id, alerts, "news", now))
+    };
+    let log = |at: Timestamp, reports: &[IncomingAlert]| {
+        let entry = LogEntry::encode(reports).expect("encode");
+        let store = &store;
+        async move { store.log_alerts(at, &[entry], &[]).await.expect("log") }
+    };
+    let read_folded = || async {
+        let mut batch = store
+            .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
+            .await
+            .expect("read");
+        store
+            .fold_ahead(&mut batch, |prev, r, (), at| merge_at(at)(prev, r))
+            .await
+            .expect("merge ahead");
+        batch
+    };
+
+    // Nothing changed in between: the write keeps what was merged ahead.
+    log(
+        now,
+        &[
+            report("c-1", "checkout", now, None),
+            report("c-2", "checkout", now, None),
+        ],
+    )
+    .await;
+    let mut batch = read_folded().await;
+    let merged = store
+        .merge_read_alerts(
+            &mut batch,
+            |_, _, _, _| unreachable!("merged ahead"),
+            Some(&mut record),
+        )
+        .await
+        .expect("write");
+    assert!(merged.merged_ahead);
+    assert_eq!((merged.reports, merged.recorded.len()), (2, 1));
+    assert_eq!(
+        get_alert(&store, "c-1").await.incident_id.as_deref(),
+        Some(opened.id.as_str())
+    );
+    assert!(
+        pending_keys(&store).await.is_empty(),
+        "recorded as processed"
+    );
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+
+    // c-1 changes after the merge ahead and before its write.
+    let resent = now + mins(1);
+    log(
+        resent,
+        &[report("c-1", "checkout", now, Some(now + mins(30)))],
+    )
+    .await;
+    let mut batch = read_folded().await;
+    let urgent = report("c-1", "checkout", now, Some(now + mins(10)));
+    store
+        .log_alerts(resent, &[], &[LogEntry::encode(&[urgent]).expect("encode")])
+        .await
+        .expect("log urgent");
+    merge_urgent_alerts(&store, |prev, r, at| merge_at(at)(prev, r))
+        .await
+        .expect("merge urgent");
+    let mut saw = Vec::new();
+    let merged = store
+        .merge_read_alerts(
+            &mut batch,
+            |prev, r, (), at| {
+                saw.push(prev.and_then(|a| a.ends_at));
+                merge_at(at)(prev, r)
+            },
+            Some(&mut record),
+        )
+        .await
+        .expect("write");
+    assert!(!merged.merged_ahead);
+    assert_eq!(merged.reports, 1);
+    assert_eq!(
+        saw,
+        [Some(now + mins(10))],
+        "merged from what is stored now"
+    );
+    assert_eq!(get_alert(&store, "c-1").await.ends_at, Some(now + mins(30)));
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 0);
+    store.close().await;
+}
+
 /// On SQLite, a refresh that only moves a firing alert's `endsAt` later is
 /// written in place by the append: no log row, the row's end and update
 /// time moved, nothing else. One whose stored end is not the one given (the
@@ -1793,12 +1895,12 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
     for keys in [&["a"][..], &["b", "c"], &["d"]] {
         store.log_alerts(now, &[log(keys)], &[]).await.expect("log");
     }
-    let first = store
+    let mut first = store
         .read_logged_alerts(LogLane::Oldest, 1, None)
         .await
         .expect("read");
     assert_eq!(first.len(), 1, "one whole row");
-    let ahead = store
+    let mut ahead = store
         .read_logged_alerts(LogLane::Oldest, usize::MAX, first.last_seq())
         .await
         .expect("read ahead")
@@ -1817,7 +1919,11 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
         .expect("merge the oldest");
     assert_eq!(taken.len(), 1);
     let merged = store
-        .merge_read_alerts(&first, |_, _, _, _| unreachable!("its row is gone"), None)
+        .merge_read_alerts(
+            &mut first,
+            |_, _, _, _| unreachable!("its row is gone"),
+            None,
+        )
         .await
         .expect("merge a batch taken meanwhile");
     assert_eq!((merged.reports, merged.recorded.len()), (0, 0));
@@ -1836,7 +1942,7 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let merged = store
         .merge_read_alerts(
-            &ahead,
+            &mut ahead,
             |prev, r, prepared: &Prepared, at| {
                 seen.lock()
                     .expect("seen")
@@ -1864,12 +1970,12 @@ async fn logged_rows_read_ahead_merge_only_while_still_logged(db: &TestDb) {
             .expect("read the rest");
         assert_eq!(rest.len(), 1);
     }
-    let rest = store
+    let mut rest = store
         .read_logged_alerts(LogLane::Oldest, 10, None)
         .await
         .expect("read");
     store
-        .merge_read_alerts(&rest, |prev, r, (), at| merge_at(at)(prev, r), None)
+        .merge_read_alerts(&mut rest, |prev, r, (), at| merge_at(at)(prev, r), None)
         .await
         .expect("merge e");
     assert!(
@@ -1916,7 +2022,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
         batches.push(batch);
     }
     let mut batches = batches.into_iter();
-    let (flood, new, flood_again) = (
+    let (mut flood, mut new, mut flood_again) = (
         batches.next().expect("f-1"),
         batches.next().expect("n-1"),
         batches.next().expect("f-2"),
@@ -1932,7 +2038,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
             let mut wait = Some(wait);
             store
                 .merge_read_alerts(
-                    &flood,
+                    &mut flood,
                     move |prev, r, _, at| {
                         if let (Some(inside), Some(wait)) = (inside.take(), wait.take()) {
                             let _ = inside.send(());
@@ -1953,7 +2059,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
         // which the flood's would be ended and its locks freed anyway.
         let merged = tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            stores[1].merge_read_alerts(&new, fold, None),
+            stores[1].merge_read_alerts(&mut new, fold, None),
         )
         .await
         .expect("another group's merge does not wait for the flood's")
@@ -1962,7 +2068,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
         let store = stores[1].clone();
         let mut second = tokio::spawn(async move {
             store
-                .merge_read_alerts(&flood_again, fold, None)
+                .merge_read_alerts(&mut flood_again, fold, None)
                 .await
                 .expect("merge the flood's next row")
                 .reports
@@ -1977,9 +2083,9 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
         assert_eq!(first.await.expect("first"), 1);
         assert_eq!(second.await.expect("second"), 1);
     } else {
-        for batch in [flood, new, flood_again] {
+        for mut batch in [flood, new, flood_again] {
             let merged = stores[1]
-                .merge_read_alerts(&batch, fold, None)
+                .merge_read_alerts(&mut batch, fold, None)
                 .await
                 .expect("merge");
             assert_eq!(merged.reports, 1);
@@ -1996,7 +2102,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
         )
         .await
         .expect("log");
-    let moved = stores[0]
+    let mut moved = stores[0]
         .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
         .await
         .expect("read")
@@ -2004,7 +2110,7 @@ async fn a_merge_locks_only_its_groups(db: &TestDb) {
     let mut folds = 0;
     let merged = stores[1]
         .merge_read_alerts(
-            &moved,
+            &mut moved,
             |prev, r, _, at| {
                 folds += 1;
                 merge_at(at)(prev, r)
@@ -3951,11 +4057,11 @@ async fn read_and_merge(
     store: &Store,
     record: Option<firebell_store::RecordNews<'_>>,
 ) -> Result<MergedBatch, StoreError> {
-    let batch = store
+    let mut batch = store
         .read_logged_alerts(LogLane::Oldest, usize::MAX, None)
         .await?;
     store
-        .merge_read_alerts(&batch, |prev, r, (), at| merge_at(at)(prev, r), record)
+        .merge_read_alerts(&mut batch, |prev, r, (), at| merge_at(at)(prev, r), record)
         .await
 }
 
@@ -3965,11 +4071,11 @@ async fn merge_urgent_alerts(
     store: &Store,
     mut merge: impl FnMut(Option<&Alert>, &IncomingAlert, Timestamp) -> (Alert, bool) + Send,
 ) -> Result<Vec<Alert>, StoreError> {
-    let batch = store
+    let mut batch = store
         .read_logged_alerts(LogLane::Urgent, usize::MAX, None)
         .await?;
     let merged = store
-        .merge_read_alerts(&batch, |prev, r, (), at| merge(prev, r, at), None)
+        .merge_read_alerts(&mut batch, |prev, r, (), at| merge(prev, r, at), None)
         .await?;
     Ok(merged.alerts)
 }

@@ -510,11 +510,21 @@ impl IngestQueue {
 /// merge's own transaction, so their rows are written once: the processor
 /// neither reads them back nor marks them (see
 /// [`processor::news_recorder`]); the rest stay pending for it.
-/// Each batch is read, decoded and routed without holding the writer, the
-/// next one ([`ReadAhead`]) while this one is written.
+/// Each batch is read, decoded, routed and merged without holding the
+/// writer, the next one ([`ReadAhead`]) while this one is written.
 pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreError> {
+    merge_logged_on(state, max, &mut None).await
+}
+
+/// [`merge_logged`] for a caller that calls again: the batch after the
+/// last one is read ahead into `ahead` for the next call, so a drain in
+/// slices never waits for a read.
+async fn merge_logged_on(
+    state: &Pipeline,
+    max: usize,
+    ahead: &mut Option<ReadAhead>,
+) -> Result<Merged, StoreError> {
     let mut done = Merged::default();
-    let mut ahead: Option<ReadAhead> = None;
     while done.reports < max {
         done.reports += merge_urgent(state).await;
         state.ingest.quiet().await;
@@ -524,24 +534,30 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
             .max(1);
         let batch = match ahead.take() {
             Some(next) => next.batch(state, chunk).await,
-            None => read_routed(state.clone(), LogLane::Oldest, chunk, None).await,
+            None => read_routed(state.clone(), LogLane::Oldest, chunk, None)
+                .await
+                .map(|batch| (batch, Vec::new())),
         };
         let merged = match batch {
-            Ok(batch) if batch.is_empty() => break,
-            Ok(batch) => {
-                // The next batch is read and routed while this one is written.
+            Ok((batch, _)) if batch.is_empty() => break,
+            Ok((mut batch, learned_ahead)) => {
+                // The next batch is read, routed and merged while this one
+                // is written: this call's, or the next call's first.
                 let left = max.saturating_sub(done.reports + batch.len());
-                if left > 0 {
-                    ahead = Some(ReadAhead::start(
-                        state,
-                        merge_chunk(state).min(left),
-                        batch.last_seq(),
-                    ));
-                }
+                let next = match left {
+                    0 => merge_chunk(state),
+                    left => merge_chunk(state).min(left),
+                };
+                *ahead = Some(ReadAhead::start(state, next, batch.last_seq()));
                 let mut learned = Vec::new();
                 let fold = fold_routed(&state.ingest.stored, &mut learned);
-                let merged = merge_read(state, &batch, fold).await;
-                if merged.is_ok() {
+                let merged = merge_read(state, &mut batch, fold).await;
+                if let Ok(m) = &merged {
+                    let learned = if m.merged_ahead {
+                        learned_ahead
+                    } else {
+                        learned
+                    };
                     state.ingest.stored.learn(learned, state.clock.now());
                 }
                 merged
@@ -558,7 +574,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
             // a row that keeps failing is named, counted and set aside, and
             // the rows behind it go on.
             Err(e) if e.fault() == Fault::Row => {
-                ahead = None;
+                *ahead = None;
                 match merge_oldest_alone(state).await? {
                     Some(merged) => merged,
                     None => continue,
@@ -568,7 +584,7 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
         };
         if merged == 0 {
             // Another merge took these rows: read the oldest afresh.
-            ahead = None;
+            *ahead = None;
             continue;
         }
         done.reports += merged;
@@ -585,34 +601,49 @@ pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreE
     Ok(done)
 }
 
-/// The next batch of the log, being read and routed by a task of its own
-/// (on another core) while the current one is written. Dropped unused, it
-/// is stopped.
-struct ReadAhead(tokio::task::JoinHandle<Result<LogBatch<RouteMatch>, StoreError>>);
+/// A batch read ahead, with what its merge done ahead taught the door.
+type BatchAhead = (LogBatch<RouteMatch>, Vec<refresh::Merged>);
+
+/// The next batch of the log, being read, routed and merged by a task of
+/// its own (on another core) while the current one is written. Dropped
+/// unused, it is stopped.
+struct ReadAhead(tokio::task::JoinHandle<Result<BatchAhead, StoreError>>);
 
 impl ReadAhead {
     fn start(state: &Pipeline, max: usize, after: Option<i64>) -> Self {
-        Self(tokio::spawn(read_routed(
-            state.clone(),
-            LogLane::Oldest,
-            max,
-            after,
-        )))
+        Self(tokio::spawn(read_folded(state.clone(), max, after)))
     }
 
     /// The batch read ahead; read again (`max` reports) if its task failed
     /// to finish.
-    async fn batch(
-        mut self,
-        state: &Pipeline,
-        max: usize,
-    ) -> Result<LogBatch<RouteMatch>, StoreError> {
+    async fn batch(mut self, state: &Pipeline, max: usize) -> Result<BatchAhead, StoreError> {
         match (&mut self.0).await {
             Ok(batch) => batch,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => read_routed(state.clone(), LogLane::Oldest, max, None).await,
+            Err(_) => read_routed(state.clone(), LogLane::Oldest, max, None)
+                .await
+                .map(|batch| (batch, Vec::new())),
         }
     }
+}
+
+/// [`read_routed`] of the oldest lane, then merged ahead of its write
+/// ([`Store::fold_ahead`]): the merge runs here, beside the write before
+/// it, instead of inside its own transaction on SQLite's single writer.
+/// Should that fail, the write merges as it would have.
+async fn read_folded(
+    state: Pipeline,
+    max: usize,
+    after: Option<i64>,
+) -> Result<BatchAhead, StoreError> {
+    let mut batch = read_routed(state.clone(), LogLane::Oldest, max, after).await?;
+    let mut learned = Vec::new();
+    let fold = fold_routed(&state.ingest.stored, &mut learned);
+    if let Err(e) = state.store.fold_ahead(&mut batch, fold).await {
+        tracing::debug!(error = %e, "merging a log batch ahead failed; its write merges it");
+        learned.clear();
+    }
+    Ok((batch, learned))
 }
 
 impl Drop for ReadAhead {
@@ -639,7 +670,7 @@ async fn read_routed(
 /// replica may process ([`processor::news_recorder`]).
 async fn merge_read<F>(
     state: &Pipeline,
-    batch: &LogBatch<RouteMatch>,
+    batch: &mut LogBatch<RouteMatch>,
     fold: F,
 ) -> Result<MergedBatch, StoreError>
 where
@@ -667,11 +698,11 @@ where
 /// aside). `None`: it was set aside, and the merge goes on behind it.
 async fn merge_oldest_alone(state: &Pipeline) -> Result<Option<MergedBatch>, StoreError> {
     let merged = match read_routed(state.clone(), LogLane::Oldest, 1, None).await {
-        Ok(batch) => {
+        Ok(mut batch) => {
             let mut learned = Vec::new();
             let merged = merge_read(
                 state,
-                &batch,
+                &mut batch,
                 fold_routed(&state.ingest.stored, &mut learned),
             )
             .await;
@@ -749,9 +780,9 @@ pub async fn merge_urgent(state: &Pipeline) -> usize {
     let mut learned = Vec::new();
     let merged = match read_routed(state.clone(), LogLane::Urgent, MERGE_CHUNK, None).await {
         // Written as they are, pending: the fast lane declares them next.
-        Ok(batch) => {
+        Ok(mut batch) => {
             let fold = fold_routed(&state.ingest.stored, &mut learned);
-            state.store.merge_read_alerts(&batch, fold, None).await
+            state.store.merge_read_alerts(&mut batch, fold, None).await
         }
         Err(e) => Err(e),
     };
@@ -853,8 +884,9 @@ fn merge_chunk(state: &Pipeline) -> usize {
 /// read answers with what is merged.
 pub async fn settle(state: &Pipeline) -> Result<(), StoreError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
+    let mut ahead = None;
     loop {
-        match merge_logged(state, processor::CLAIM as usize).await {
+        match merge_logged_on(state, processor::CLAIM as usize, &mut ahead).await {
             Ok(Merged { reports: 0, .. }) => return Ok(()),
             Ok(_) => state.wake.notify_one(),
             Err(e) if e.fault() == Fault::Row => return Ok(()),
@@ -878,13 +910,12 @@ pub async fn run_merger(state: Pipeline) {
     if let Err(e) = state.store.open_alerts().await {
         tracing::error!(error = %e, "could not read where the alerts are; the first merge tries again");
     }
+    // What the log holds at start (a restart's backlog) is merged at once,
+    // not after the first poll.
     loop {
-        tokio::select! {
-            _ = state.ingest.appended.notified() => {}
-            _ = tokio::time::sleep(MERGE_POLL) => {}
-        }
+        let mut ahead = None;
         loop {
-            match merge_logged(&state, processor::CLAIM as usize).await {
+            match merge_logged_on(&state, processor::CLAIM as usize, &mut ahead).await {
                 Ok(Merged { reports: 0, .. }) => break,
                 Ok(_) => state.wake.notify_one(),
                 Err(e) => {
@@ -896,6 +927,10 @@ pub async fn run_merger(state: Pipeline) {
         }
         if let Err(e) = refresh_backlog(&state).await {
             tracing::warn!(error = %e, "could not read the ingest backlog");
+        }
+        tokio::select! {
+            _ = state.ingest.appended.notified() => {}
+            _ = tokio::time::sleep(MERGE_POLL) => {}
         }
     }
 }

@@ -13,11 +13,11 @@ use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
 use crate::backend::AlertScope;
 use crate::codec::{
-    AlertGroup, AlertRow, Appended, Extension, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND, LogBatch,
-    LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts, alert_limit,
-    decode_logged, distinct_processed, group_taken, into_alerts, keep_keys, list_alerts_query,
-    log_insert_query, log_rows_query, logged_keys, mark_processed_query, merge_batch,
-    select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
+    AlertGroup, AlertRow, Appended, Extension, FoldedAhead, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND,
+    LogBatch, LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts,
+    alert_limit, decode_logged, distinct_processed, group_taken, into_alerts, keep_keys,
+    list_alerts_query, log_insert_query, log_rows_query, logged_keys, mark_processed_query,
+    merge_batch, select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
 };
 use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
 use sqlx::QueryBuilder;
@@ -206,9 +206,33 @@ impl Handle {
         decode_logged(lane, rows).map_err(|e| one_row_named(&seqs, e))
     }
 
+    pub(crate) async fn fold_ahead<P, F>(
+        &self,
+        batch: &mut LogBatch<P>,
+        merge: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Option<&Alert>, &IncomingAlert, &P, Timestamp) -> (Alert, bool),
+    {
+        let _t = Self::timer("fold_ahead");
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let lookup = self.key_lookup().await?;
+        let reports = batch.all();
+        let mut conn = self.reader().acquire().await?;
+        let (seen, _) = load_alerts(&mut conn, lookup, &logged_keys(&reports)).await?;
+        drop(conn);
+        // Only a merge that records news uses it, and that keeps no results.
+        let folded = merge_batch(&reports, seen.clone(), merge, false)?;
+        drop(reports);
+        batch.set_ahead(FoldedAhead { seen, folded });
+        Ok(())
+    }
+
     pub(crate) async fn merge_read_alerts<P, F>(
         &self,
-        batch: &LogBatch<P>,
+        batch: &mut LogBatch<P>,
         mut merge: F,
         mut record: Option<crate::RecordNews<'_>>,
     ) -> Result<MergedBatch, StoreError>
@@ -220,6 +244,8 @@ impl Handle {
         if batch.is_empty() {
             return Ok(MergedBatch::default());
         }
+        let mut ahead = batch.take_ahead();
+        let batch = &*batch;
         let lookup = self.key_lookup().await?;
         let lane = match batch.lane() {
             crate::LogLane::Oldest => crate::backend::Lane::Bulk,
@@ -246,7 +272,12 @@ impl Handle {
                 Some(record) => Some(&mut **record),
                 None => None,
             };
-            let merged = merge_reports(&mut tx, lookup, &scope, &incoming, &mut merge, news).await;
+            // Merged ahead for every row and without results: only whole.
+            let ahead = ahead
+                .take()
+                .filter(|_| incoming.len() == batch.len() && news.is_some());
+            let merged =
+                merge_reports(&mut tx, lookup, &scope, &incoming, &mut merge, news, ahead).await;
             match merged {
                 Ok(Some(m)) => {
                     tx.commit().await?;
@@ -254,6 +285,7 @@ impl Handle {
                         reports: m.reports,
                         alerts: m.results,
                         recorded: m.recorded,
+                        merged_ahead: m.merged_ahead,
                     });
                 }
                 // A stored alert lies outside the groups locked: again,
@@ -564,6 +596,7 @@ where
         &incoming,
         |stored, report, (), at| merge(stored, report, at),
         None,
+        None,
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("a merge of every group found one outside it".into()))?;
@@ -573,7 +606,9 @@ where
 }
 
 /// Merge `incoming` (reports of log rows this transaction holds) into the
-/// alerts, in `tx`, recording news for open incidents when asked. `None`,
+/// alerts, in `tx`, recording news for open incidents when asked; with
+/// `ahead`, the same merge done before the transaction, kept if it started
+/// from the alerts stored now. `None`,
 /// with nothing written: a stored alert lies outside `scope`, the groups
 /// the transaction locked.
 async fn merge_reports<P, F>(
@@ -583,6 +618,7 @@ async fn merge_reports<P, F>(
     incoming: &[&Logged<P>],
     merge: F,
     record: Option<crate::RecordNews<'_>>,
+    ahead: Option<FoldedAhead>,
 ) -> Result<Option<MergedRows>, StoreError>
 where
     P: Sync,
@@ -592,8 +628,15 @@ where
     if !stored.values().all(|a| scope.covers(&a.group_key)) {
         return Ok(None);
     }
+    // The merge done ahead stands if it started from what is stored now.
     // A recording merge's caller counts; the others get each report's alert.
-    let batch = merge_batch(incoming, stored, merge, record.is_none())?;
+    let (batch, merged_ahead) = match ahead {
+        Some(ahead) if ahead.seen == stored => (ahead.folded, true),
+        _ => (
+            merge_batch(incoming, stored, merge, record.is_none())?,
+            false,
+        ),
+    };
     // Where rows are found by id, a new alert gets its id now, in the map
     // before this transaction commits (see `crate::alert_ids`).
     let ids: Option<Vec<i64>> = match lookup {
@@ -633,16 +676,19 @@ where
         results: batch.results,
         reports: batch.reports,
         recorded,
+        merged_ahead,
         _written: [merged, processed],
     }))
 }
 
 /// What a merge of log rows did: each report's alert (unless recording),
-/// how many reports, and the changes recorded.
+/// how many reports, the changes recorded, and whether the merge done
+/// ahead was kept.
 struct MergedRows {
     results: Vec<Alert>,
     reports: usize,
     recorded: Vec<Append>,
+    merged_ahead: bool,
     /// The rows written, freed by the caller once the transaction is over
     /// rather than while it holds the writer.
     _written: [Rows; 2],
