@@ -6,6 +6,15 @@
 #   bench_machine                            prints the machine and versions
 #   quiet_policy NAME                        writes $work/policy.toml: every
 #                                            alert one P3 that pages nobody
+#   backlog                                  the server's ingest backlog (needs
+#                                            url, token)
+#   kill_mid_flood BACKLOG                   floods never-seen alerts until
+#                                            about BACKLOG reports wait in the
+#                                            log, then SIGKILLs the server;
+#                                            sets at_kill
+#   restart_firebell PORT                    serves the same SQLite file and
+#                                            policy again; sets fb_pid and
+#                                            launched (ms)
 
 bench_build() {
   CARGO_TARGET_DIR="$1" cargo build --release -p firebell >&2
@@ -59,4 +68,31 @@ group_by = ["alertname"]
 severity = "P3"
 TOML
   "$bin" policy check "$work/policy.toml" >&2
+}
+
+now_ms() { date +%s%3N; }
+
+backlog() {
+  curl -sf "$url/metrics" -H "authorization: Bearer $token" |
+    awk '$1 == "firebell_ingest_backlog" { printf "%d", $2 }'
+}
+
+kill_mid_flood() {
+  "$bin" bench flood --url "$url" --token "$token" --seconds 600 --probe-timeout-secs 1 \
+    >/dev/null 2>&1 &
+  local flood_pid=$!
+  until [ "$(backlog)" -ge "$1" ] 2>/dev/null; do sleep 0.2; done
+  at_kill=$(backlog)
+  kill -9 "$fb_pid"
+  kill "$flood_pid" 2>/dev/null || true
+  wait "$fb_pid" 2>/dev/null || true
+}
+
+restart_firebell() {
+  launched=$(now_ms)
+  "${FIREBELL_SERVER_BIN:-$bin}" serve --listen "127.0.0.1:$1" \
+    --database-url "sqlite:$work/firebell.db" --policy "$work/policy.toml" \
+    >"$work/fb2.out" 2>"$work/fb2.log" &
+  fb_pid=$!
+  until curl -sf "http://127.0.0.1:$1/ready" >/dev/null 2>&1; do sleep 0.05; done
 }

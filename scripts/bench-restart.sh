@@ -20,9 +20,6 @@ quiet_policy "Restart bench"
 start_firebell "$port" --policy "$work/policy.toml"
 bench_machine
 
-now_ms() { date +%s%3N; }
-backlog() { curl -sf "$url/metrics" -H "authorization: Bearer $token" |
-  awk '$1 == "firebell_ingest_backlog" { printf "%d", $2 }'; }
 rss_mib() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 hwm_mib() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 wait_drained() { until [ "$(backlog)" = "0" ]; do sleep 0.2; done; }
@@ -41,21 +38,9 @@ echo "|---|---|---|---|---|---|"
 echo "| $alerts | $((sent / 1000)) s | $((merged / 1000)) s | $(rss_mib "$fb_pid") MiB | $(hwm_mib "$fb_pid") MiB | $(du -sm "$work" | cut -f1) MiB |"
 
 # Fill the log with never-seen alerts, then kill the server mid-flood.
-"$bin" bench flood --url "$url" --token "$token" --seconds 600 --probe-timeout-secs 1 \
-  >/dev/null 2>&1 &
-flood_pid=$!
-until [ "$(backlog)" -ge "$backlog_at_kill" ] 2>/dev/null; do sleep 0.2; done
-at_kill=$(backlog)
-kill -9 "$fb_pid"
-kill "$flood_pid" 2>/dev/null || true
-wait "$fb_pid" 2>/dev/null || true
-
-t=$(now_ms)
-"${FIREBELL_SERVER_BIN:-$bin}" serve --listen "127.0.0.1:$port" \
-  --database-url "sqlite:$work/firebell.db" --policy "$work/policy.toml" \
-  >"$work/fb2.out" 2>"$work/fb2.log" &
-fb_pid=$!
-until curl -sf "$url/ready" >/dev/null 2>&1; do sleep 0.05; done
+kill_mid_flood "$backlog_at_kill"
+restart_firebell "$port"
+t=$launched
 ready=$(($(now_ms) - t))
 left=$(backlog)
 left=${left:-"not yet counted"}

@@ -511,15 +511,11 @@ impl IngestQueue {
 /// neither reads them back nor marks them (see
 /// [`processor::news_recorder`]); the rest stay pending for it.
 /// Each batch is read, decoded, routed and merged without holding the
-/// writer, the next one ([`ReadAhead`]) while this one is written.
-pub async fn merge_logged(state: &Pipeline, max: usize) -> Result<Merged, StoreError> {
-    merge_logged_on(state, max, &mut None).await
-}
-
-/// [`merge_logged`] for a caller that calls again: the batch after the
-/// last one is read ahead into `ahead` for the next call, so a drain in
-/// slices never waits for a read.
-async fn merge_logged_on(
+/// writer, the next one ([`ReadAhead`]) while this one is written. Callers
+/// call again until the log is drained, so the batch after the last one is
+/// read ahead into `ahead` for the next call: a drain in slices never
+/// waits for a read.
+pub async fn merge_logged(
     state: &Pipeline,
     max: usize,
     ahead: &mut Option<ReadAhead>,
@@ -607,7 +603,7 @@ type BatchAhead = (LogBatch<RouteMatch>, Vec<refresh::Merged>);
 /// The next batch of the log, being read, routed and merged by a task of
 /// its own (on another core) while the current one is written. Dropped
 /// unused, it is stopped.
-struct ReadAhead(tokio::task::JoinHandle<Result<BatchAhead, StoreError>>);
+pub struct ReadAhead(tokio::task::JoinHandle<Result<BatchAhead, StoreError>>);
 
 impl ReadAhead {
     fn start(state: &Pipeline, max: usize, after: Option<i64>) -> Self {
@@ -886,7 +882,7 @@ pub async fn settle(state: &Pipeline) -> Result<(), StoreError> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     let mut ahead = None;
     loop {
-        match merge_logged_on(state, processor::CLAIM as usize, &mut ahead).await {
+        match merge_logged(state, processor::CLAIM as usize, &mut ahead).await {
             Ok(Merged { reports: 0, .. }) => return Ok(()),
             Ok(_) => state.wake.notify_one(),
             Err(e) if e.fault() == Fault::Row => return Ok(()),
@@ -915,7 +911,7 @@ pub async fn run_merger(state: Pipeline) {
     loop {
         let mut ahead = None;
         loop {
-            match merge_logged_on(&state, processor::CLAIM as usize, &mut ahead).await {
+            match merge_logged(&state, processor::CLAIM as usize, &mut ahead).await {
                 Ok(Merged { reports: 0, .. }) => break,
                 Ok(_) => state.wake.notify_one(),
                 Err(e) => {

@@ -299,6 +299,7 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
     let suppressed = |a: &Alert| suppressions.holds(a);
 
     let mut round = Round::default();
+    let mut ahead = None;
     loop {
         // Urgent alerts waiting with no fast lane to take them (tests run
         // rounds by hand) go first.
@@ -307,7 +308,7 @@ async fn process_round(state: &Processor, merge: bool) -> Result<Round, ChangeEr
         // so under a storm the first alerts become an incident while the
         // rest are still being merged.
         let merged = if merge {
-            match super::merge_logged(&state.pipeline, CLAIM as usize).await {
+            match super::merge_logged(&state.pipeline, CLAIM as usize, &mut ahead).await {
                 Ok(done) => {
                     round.alerts += done.recorded;
                     round.updated += done.incidents;
