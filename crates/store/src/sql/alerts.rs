@@ -272,7 +272,9 @@ impl Handle {
                 Some(record) => Some(&mut **record),
                 None => None,
             };
-            // Merged ahead for every row and without results: only whole.
+            // The merge ahead covers the whole batch and kept no per-report
+            // results: it serves only when every row was claimed and the
+            // merge records news (whose caller wants no results).
             let ahead = ahead
                 .take()
                 .filter(|_| incoming.len() == batch.len() && news.is_some());
