@@ -196,6 +196,7 @@ impl From<StoreError> for ApiError {
             | StoreError::InUse(_)
             | StoreError::Migration(_)
             | StoreError::Database(_)
+            | StoreError::Sqlite(_)
             | StoreError::Row { .. } => ApiError::Internal(e.to_string()),
         }
     }

@@ -28,6 +28,10 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From a statement run on the SQLite writer's own handle (see
+    /// `backend/sqlite/handle.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// One queued row failed on its own (merged or fired alone): the caller
     /// counts the try against that row ([`crate::Queue`]).
     #[error("{queue} row {item}: {source}")]
@@ -55,6 +59,7 @@ impl StoreError {
             StoreError::Corrupt(_) => Fault::Row,
             StoreError::Row { source, .. } => source.fault(),
             StoreError::Database(e) => sqlx_fault(e),
+            StoreError::Sqlite(e) => sqlite_fault(e),
             _ => Fault::Transient,
         }
     }
@@ -88,6 +93,21 @@ fn sqlx_fault(e: &sqlx::Error) -> Fault {
     }
 }
 
+fn sqlite_fault(e: &rusqlite::Error) -> Fault {
+    use rusqlite::ErrorCode;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch => {
+                Fault::Row
+            }
+            _ => Fault::Transient,
+        },
+        rusqlite::Error::ToSqlConversionFailure(_)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => Fault::Row,
+        _ => Fault::Transient,
+    }
+}
+
 /// Why the database cannot take a request right now, when the cause is
 /// expected to pass (space freed, the server back, a lock released): callers
 /// answer "retry later" instead of reporting a fault.
@@ -114,6 +134,13 @@ impl StoreError {
     pub fn outage(&self) -> Option<Outage> {
         match self {
             StoreError::Database(e) => outage_of(e),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => match f.code {
+                rusqlite::ErrorCode::DiskFull => Some(Outage::Full),
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                    Some(Outage::Busy)
+                }
+                _ => None,
+            },
             StoreError::Migration(sqlx::migrate::MigrateError::Execute(e)) => outage_of(e),
             _ => None,
         }

@@ -74,6 +74,7 @@ store_tests!(
     alerts_keep_one_row_per_key,
     heartbeats_keep_the_latest_ping,
     fired_batch_rolls_back_only_the_loser,
+    fired_batch_refused_row_writes_nothing,
     leases_have_one_holder_until_they_lapse,
     prune_deletes_only_what_ended_before_each_cutoff,
     prune_deletes_in_chunks,
@@ -3586,26 +3587,30 @@ async fn unsupported_urls_are_refused() {
     }
 }
 
+/// What a scheduler batch appends for `inc`: one event, and `timers`.
+fn fired(inc: &Incident, timers: Vec<firebell_core::escalation::Due>) -> firebell_store::Append {
+    let mut state = inc.clone();
+    let e = next(
+        &state,
+        t0(),
+        "system",
+        EventKind::NoteAdded {
+            text: "fired".into(),
+        },
+    );
+    state.apply(&e);
+    let mut append = write(&state, inc.version, &[e], &[]);
+    append.timers = timers;
+    append
+}
+
 /// A batch of firings where one incident moved on meanwhile: that one is
 /// left out and reported; the rest is written.
 async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
     let store = &db.connect().await;
     let a = create(store, "INC-20261123", t0(), "P1", &[]).await;
     let b = create(store, "INC-20261123", t0(), "P1", &[]).await;
-    let item = |inc: &Incident| {
-        let mut state = inc.clone();
-        let e = next(
-            &state,
-            t0(),
-            "system",
-            EventKind::NoteAdded {
-                text: "fired".into(),
-            },
-        );
-        state.apply(&e);
-        write(&state, inc.version, &[e], &[])
-    };
-    let batch = vec![item(&a), item(&b)];
+    let batch = vec![fired(&a, Vec::new()), fired(&b, Vec::new())];
     // `a` moves on before the batch is written.
     append(
         store,
@@ -3623,6 +3628,30 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
     let b_events = store.load_events(&b.id).await.unwrap();
     assert_eq!(b_events.len(), 2, "b got its firing");
     assert_eq!(store.get_incident(&b.id).await.unwrap().unwrap().version, 2);
+}
+
+/// A batch with a row the database refuses (two timers of one duty break
+/// the timers' key) fails as that row's fault, which the scheduler answers
+/// by firing each incident alone; nothing of the batch is written.
+async fn fired_batch_refused_row_writes_nothing(db: &TestDb) {
+    let store = &db.connect().await;
+    let a = create(store, "INC-20261123", t0(), "P1", &[]).await;
+    let b = create(store, "INC-20261123", t0(), "P1", &[]).await;
+    let due = firebell_core::escalation::Due {
+        duty: firebell_core::escalation::Duty::Step { level: 1 },
+        at: t0() + jiff::SignedDuration::from_mins(5),
+    };
+    let batch = vec![
+        fired(&a, vec![due.clone()]),
+        fired(&b, vec![due.clone(), due]),
+    ];
+    let e = store.append_batch(&batch).await.unwrap_err();
+    assert_eq!(e.fault(), firebell_store::Fault::Row, "{e}");
+    for inc in [&a, &b] {
+        assert_eq!(store.load_events(&inc.id).await.unwrap().len(), 1, "{e}");
+        let stored = store.get_incident(&inc.id).await.unwrap().unwrap();
+        assert_eq!(stored.version, inc.version);
+    }
 }
 
 /// A lease has one holder; the holder renews it; another takes it only once

@@ -4,9 +4,13 @@
 //! connection setup, how a write transaction begins (SQLite's
 //! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN`, plus the `alerts` lock for alert
 //! writers), and the row-lock suffixes (`for_update!`, `skip_locked!`, empty
-//! on SQLite, whose single writer already serialises).
+//! on SQLite, whose single writer already serialises), and one write whose
+//! cost differs: a scheduler batch's incident rows (`rows::write_rows`), as
+//! multi-row statements on PostgreSQL, where each statement is a round trip,
+//! and as prepared statements stepped on SQLite's own handle, where sqlx's
+//! hand-off of each statement to its worker thread is the cost.
 //!
-//! Every operation is written once, under `src/sql/`, with `$N` placeholders
+//! Every other operation is written once, under `src/sql/`, with `$N` placeholders
 //! and `CAST(… AS …)` (both drivers bind `$N`). [`operations!`] includes those
 //! files into each backend module, where `Db`, `Conn` and `Handle` name that
 //! backend's concrete types, so the compiler checks each body against both

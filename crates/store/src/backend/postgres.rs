@@ -278,6 +278,7 @@ fn missing_alerts_lock() -> StoreError {
     )
 }
 
+mod rows;
 super::operations!();
 
 #[cfg(test)]

@@ -414,6 +414,8 @@ impl SqliteStore {
     }
 }
 
+mod handle;
+mod rows;
 super::operations!();
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-// Many appends in one transaction, in a few multi-row statements: what a
-// scheduler round writes when a mass event makes thousands of timers due at
-// once. Included once per backend (see `backend/mod.rs`).
+// Many appends in one transaction: what a scheduler round writes when a mass
+// event makes thousands of timers due at once. The incident rows go through
+// the backend's own `rows::write_rows` (multi-row statements on PostgreSQL,
+// prepared statements on SQLite's own handle). Included once per backend
+// (see `backend/mod.rs`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -10,19 +12,17 @@ use sqlx::QueryBuilder;
 
 use super::{Conn, Db, Handle};
 use crate::codec::{
-    KEYS_PER_QUERY, ROWS_PER_STATEMENT, check_append, distinct_services, encode_event,
-    encode_incident, to_i64, to_ms,
+    KEYS_PER_QUERY, ROWS_PER_STATEMENT, check_append, distinct_services, to_i64, to_ms,
 };
-use crate::outbox::new_id;
 use crate::{Append, StoreError};
 
 impl Handle {
     /// Many appends in one transaction. The incidents are locked and their
     /// versions read first: an append whose incident moved on (a concurrent
     /// command) or is gone is left out, and its index returned. The rest are
-    /// written together, each table with a statement per thousand rows
-    /// rather than a dozen statements per incident: per-statement cost, not
-    /// the rows, is what made a mass firing slow.
+    /// written together in one transaction, without a dozen statements per
+    /// incident: the cost per statement, not the rows, is what made a mass
+    /// firing slow.
     pub(crate) async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
         let _t = Self::timer("append_batch");
         for a in appends {
@@ -38,7 +38,7 @@ impl Handle {
             self.begin_write().await?
         };
         let ids: Vec<&str> = appends.iter().map(|a| a.state.id.as_str()).collect();
-        let stored = lock_versions(&mut tx, &ids).await?;
+        let stored = super::rows::lock_versions(&mut tx, &ids).await?;
         let (mut lost, mut kept, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
         for (i, a) in appends.iter().enumerate() {
             let current = stored.get(a.state.id.as_str()).map(|s| s.version);
@@ -52,12 +52,10 @@ impl Handle {
             }
         }
         for chunk in kept.chunks(KEYS_PER_QUERY) {
-            write_states(&mut tx, chunk, &stored).await?;
-            write_events(&mut tx, chunk).await?;
+            let moved = moved(chunk, &stored);
+            super::rows::write_rows(&mut tx, chunk, &moved).await?;
             write_services(&mut tx, chunk).await?;
-            write_timers(&mut tx, chunk).await?;
             cancel_stopped(&mut tx, chunk).await?;
-            write_intents(&mut tx, chunk).await?;
             for a in chunk {
                 if super::follow_ups::touches_follow_ups(&a.events) {
                     super::follow_ups::sync(&mut tx, &a.state).await?;
@@ -81,7 +79,7 @@ impl Handle {
 }
 
 /// `column IN ($…)` over `values` (never empty).
-fn push_in(q: &mut QueryBuilder<Db>, column: &str, values: &[&str]) {
+pub(super) fn push_in(q: &mut QueryBuilder<Db>, column: &str, values: &[&str]) {
     q.push(column).push(" IN (");
     let mut list = q.separated(", ");
     for v in values {
@@ -91,129 +89,23 @@ fn push_in(q: &mut QueryBuilder<Db>, column: &str, values: &[&str]) {
 }
 
 /// An incident's row as the batch found it, under lock.
-struct Stored {
-    version: i64,
-    status: String,
-    severity: String,
+pub(super) struct Stored {
+    pub(super) version: i64,
+    pub(super) status: String,
+    pub(super) severity: String,
 }
 
-/// Lock the incidents and read their versions (missing ones are absent).
-async fn lock_versions(
-    conn: &mut Conn,
-    ids: &[&str],
-) -> Result<HashMap<String, Stored>, StoreError> {
-    let mut stored = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(KEYS_PER_QUERY) {
-        let mut q =
-            QueryBuilder::<Db>::new("SELECT id, version, status, severity FROM incidents WHERE ");
-        push_in(&mut q, "id", chunk);
-        q.push(for_update!());
-        let rows: Vec<(String, i64, String, String)> =
-            q.build_query_as().fetch_all(&mut *conn).await?;
-        stored.extend(rows.into_iter().map(|(id, version, status, severity)| {
-            (
-                id,
-                Stored {
-                    version,
-                    status,
-                    severity,
-                },
-            )
-        }));
-    }
-    Ok(stored)
-}
-
-/// The projections (the versions were checked under lock). Rows whose
-/// status and severity stay are written without them: naming an indexed
-/// column in `SET` rewrites its index entries even when the value is the
-/// same, and most firings change neither.
-async fn write_states(
-    conn: &mut Conn,
-    appends: &[&Append],
-    stored: &HashMap<String, Stored>,
-) -> Result<(), StoreError> {
-    let (mut same, mut moved) = (Vec::new(), Vec::new());
-    for a in appends {
-        let s = &a.state;
-        let row = (
-            s,
-            to_i64(s.version, "version")?,
-            encode_incident(s)?,
-            s.resolved_at.map(to_ms),
-        );
-        match stored.get(&s.id) {
-            Some(old) if old.status == s.status.as_str() && old.severity == s.severity => {
-                same.push(row)
-            }
-            _ => moved.push(row),
-        }
-    }
-    for (rows, indexed) in [(same, false), (moved, true)] {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Db>::new(
-                "WITH v (id, title, updated_at_ms, resolved_at_ms, version, state",
-            );
-            q.push(if indexed {
-                ", status, severity) AS ("
-            } else {
-                ") AS ("
-            });
-            q.push_values(chunk, |mut row, (s, version, state, resolved)| {
-                row.push_bind(s.id.as_str())
-                    .push_bind(s.title.as_str())
-                    .push_bind(to_ms(s.updated_at))
-                    .push_bind(*resolved)
-                    .push_bind(*version)
-                    .push_bind(state.as_str());
-                if indexed {
-                    row.push_bind(s.status.as_str())
-                        .push_bind(s.severity.as_str());
-                }
-            });
-            q.push(
-                ") UPDATE incidents SET title = v.title, updated_at_ms = v.updated_at_ms, \
-                 resolved_at_ms = v.resolved_at_ms, version = v.version, state = v.state",
-            );
-            if indexed {
-                q.push(", status = v.status, severity = v.severity");
-            }
-            q.push(" FROM v WHERE incidents.id = v.id");
-            q.build().execute(&mut *conn).await?;
-        }
-    }
-    Ok(())
-}
-
-async fn write_events(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
-    let mut rows = Vec::new();
-    for a in appends {
-        for e in &a.events {
-            rows.push((
-                a.state.id.as_str(),
-                to_i64(e.seq, "seq")?,
-                to_ms(e.at),
-                e.actor.as_str(),
-                e.kind.type_name(),
-                encode_event(e)?,
-            ));
-        }
-    }
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO incident_events (incident_id, seq, at_ms, actor, type, payload) ",
-        );
-        q.push_values(chunk, |mut row, (id, seq, at, actor, kind, payload)| {
-            row.push_bind(*id)
-                .push_bind(*seq)
-                .push_bind(*at)
-                .push_bind(*actor)
-                .push_bind(*kind)
-                .push_bind(payload.as_str());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
+/// The incidents whose status or severity the batch changes (or that were
+/// not found): their rows are written with the indexed columns.
+fn moved<'a>(appends: &[&'a Append], stored: &HashMap<String, Stored>) -> HashSet<&'a str> {
+    appends
+        .iter()
+        .filter(|a| match stored.get(&a.state.id) {
+            Some(old) => old.status != a.state.status.as_str() || old.severity != a.state.severity,
+            None => true,
+        })
+        .map(|a| a.state.id.as_str())
+        .collect()
 }
 
 /// The service index: rows read once, and only what changed written (a
@@ -296,30 +188,6 @@ async fn write_services(conn: &mut Conn, appends: &[&Append]) -> Result<(), Stor
     Ok(())
 }
 
-/// Every incident's timers replaced by its agenda.
-async fn write_timers(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
-    let ids: Vec<&str> = appends.iter().map(|a| a.state.id.as_str()).collect();
-    let mut q = QueryBuilder::<Db>::new("DELETE FROM timers WHERE ");
-    push_in(&mut q, "incident_id", &ids);
-    q.build().execute(&mut *conn).await?;
-    let rows: Vec<(&str, String, i64)> = appends
-        .iter()
-        .flat_map(|a| {
-            a.timers
-                .iter()
-                .map(|d| (a.state.id.as_str(), d.duty.to_string(), to_ms(d.at)))
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new("INSERT INTO timers (incident_id, duty, fire_at_ms) ");
-        q.push_values(chunk, |mut row, (id, duty, at)| {
-            row.push_bind(*id).push_bind(duty.as_str()).push_bind(*at);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 /// Pending notifications the new states no longer allow, cancelled (see
 /// `outbox::cancel_stopped`, the one-incident form).
 async fn cancel_stopped(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
@@ -343,45 +211,6 @@ async fn cancel_stopped(conn: &mut Conn, appends: &[&Append]) -> Result<(), Stor
         q.push_bind(format!("{}%", Duty::OUTLIVES_RESOLUTION_PREFIX))
             .push(" AND notifications.duty NOT LIKE ")
             .push_bind(format!("{}%", Duty::FOLLOW_UP_PREFIX));
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Notification intents, each stored once per incident and key.
-async fn write_intents(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
-    let rows: Vec<(&Append, &firebell_core::escalation::Intent, i64)> = appends
-        .iter()
-        .flat_map(|a| {
-            let at = to_ms(a.state.updated_at);
-            a.intents.iter().map(move |i| (*a, i, at))
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO notifications (id, incident_id, intent_key, duty, person, channel, \
-             address, locale, subject, body, stop_on_ack, ack_round, state, attempts, \
-             next_attempt_at_ms, created_at_ms, updated_at_ms) ",
-        );
-        q.push_values(chunk, |mut row, (a, i, at)| {
-            row.push_bind(new_id())
-                .push_bind(a.state.id.as_str())
-                .push_bind(i.key.as_str())
-                .push_bind(i.duty.to_string())
-                .push_bind(i.person.as_str())
-                .push_bind(i.channel.as_str())
-                .push_bind(i.address.as_str())
-                .push_bind(i.locale.as_str())
-                .push_bind(i.subject.as_str())
-                .push_bind(i.text.as_str())
-                .push_bind(i.stop_on_ack)
-                .push_bind(i64::from(i.ack_round))
-                .push_unseparated(", 'pending', 0")
-                .push_bind(*at)
-                .push_bind(*at)
-                .push_bind(*at);
-        });
-        q.push(" ON CONFLICT (incident_id, intent_key) DO NOTHING");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())

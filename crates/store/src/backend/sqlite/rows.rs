@@ -1,0 +1,158 @@
+//! A batch's incident rows on SQLite: one prepared statement per table,
+//! stepped once per row on the writer's own handle (see [`super::handle`]).
+//! The same rows as PostgreSQL's multi-row statements, which suit a server
+//! reached over a socket, where each statement is a round trip.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{OptionalExtension, params};
+
+use super::Conn;
+use super::batch::Stored;
+use crate::codec::{encode_event, encode_incident, to_i64, to_ms};
+use crate::outbox::new_id;
+use crate::{Append, StoreError};
+
+/// The projections, events, timers and notification intents of `appends`
+/// (the versions were checked under lock). `moved` names the incidents whose
+/// status or severity changed; the others are written without them, as
+/// naming an indexed column in `SET` rewrites its index entries.
+pub(crate) async fn write_rows(
+    conn: &mut Conn,
+    appends: &[&Append],
+    moved: &HashSet<&str>,
+) -> Result<(), StoreError> {
+    super::handle::on_handle(conn, |db| {
+        write_states(db, appends, moved)?;
+        write_events(db, appends)?;
+        write_timers(db, appends)?;
+        write_intents(db, appends)
+    })
+    .await
+}
+
+/// Read the incidents' versions (missing ones are absent); the writer's
+/// transaction is what locks them here.
+pub(crate) async fn lock_versions(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<HashMap<String, Stored>, StoreError> {
+    super::handle::on_handle(conn, |db| {
+        let mut read =
+            db.prepare("SELECT version, status, severity FROM incidents WHERE id = ?1")?;
+        let mut stored = HashMap::with_capacity(ids.len());
+        for id in ids {
+            let row = read
+                .query_row([id], |r| {
+                    Ok(Stored {
+                        version: r.get(0)?,
+                        status: r.get(1)?,
+                        severity: r.get(2)?,
+                    })
+                })
+                .optional()?;
+            if let Some(row) = row {
+                stored.insert(id.to_string(), row);
+            }
+        }
+        Ok(stored)
+    })
+    .await
+}
+
+fn write_states(
+    db: &rusqlite::Connection,
+    appends: &[&Append],
+    moved: &HashSet<&str>,
+) -> Result<(), StoreError> {
+    let mut same = db.prepare(
+        "UPDATE incidents SET title = ?2, updated_at_ms = ?3, resolved_at_ms = ?4, \
+         version = ?5, state = ?6 WHERE id = ?1",
+    )?;
+    let mut indexed = db.prepare(
+        "UPDATE incidents SET title = ?2, updated_at_ms = ?3, resolved_at_ms = ?4, \
+         version = ?5, state = ?6, status = ?7, severity = ?8 WHERE id = ?1",
+    )?;
+    for a in appends {
+        let s = &a.state;
+        let (updated, resolved) = (to_ms(s.updated_at), s.resolved_at.map(to_ms));
+        let (version, state) = (to_i64(s.version, "version")?, encode_incident(s)?);
+        if moved.contains(s.id.as_str()) {
+            let status = s.status.as_str();
+            indexed.execute(params![
+                s.id, s.title, updated, resolved, version, state, status, s.severity
+            ])?;
+        } else {
+            same.execute(params![s.id, s.title, updated, resolved, version, state])?;
+        }
+    }
+    Ok(())
+}
+
+fn write_events(db: &rusqlite::Connection, appends: &[&Append]) -> Result<(), StoreError> {
+    let mut insert = db.prepare(
+        "INSERT INTO incident_events (incident_id, seq, at_ms, actor, type, payload) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for a in appends {
+        for e in &a.events {
+            let (seq, payload) = (to_i64(e.seq, "seq")?, encode_event(e)?);
+            let kind = e.kind.type_name();
+            insert.execute(params![
+                a.state.id,
+                seq,
+                to_ms(e.at),
+                e.actor,
+                kind,
+                payload
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Every incident's timers replaced by its agenda.
+fn write_timers(db: &rusqlite::Connection, appends: &[&Append]) -> Result<(), StoreError> {
+    let mut clear = db.prepare("DELETE FROM timers WHERE incident_id = ?1")?;
+    let mut insert =
+        db.prepare("INSERT INTO timers (incident_id, duty, fire_at_ms) VALUES (?1, ?2, ?3)")?;
+    for a in appends {
+        clear.execute([&a.state.id])?;
+        for d in &a.timers {
+            insert.execute(params![a.state.id, d.duty.to_string(), to_ms(d.at)])?;
+        }
+    }
+    Ok(())
+}
+
+/// Notification intents, each stored once per incident and key.
+fn write_intents(db: &rusqlite::Connection, appends: &[&Append]) -> Result<(), StoreError> {
+    let mut insert = db.prepare(
+        "INSERT INTO notifications (id, incident_id, intent_key, duty, person, channel, \
+         address, locale, subject, body, stop_on_ack, ack_round, state, attempts, \
+         next_attempt_at_ms, created_at_ms, updated_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'pending', 0, ?13, ?13, ?13) \
+         ON CONFLICT (incident_id, intent_key) DO NOTHING",
+    )?;
+    for a in appends {
+        let at = to_ms(a.state.updated_at);
+        for i in &a.intents {
+            insert.execute(params![
+                new_id(),
+                a.state.id,
+                i.key,
+                i.duty.to_string(),
+                i.person,
+                i.channel.as_str(),
+                i.address,
+                i.locale,
+                i.subject,
+                i.text,
+                i.stop_on_ack,
+                i64::from(i.ack_round),
+                at
+            ])?;
+        }
+    }
+    Ok(())
+}
