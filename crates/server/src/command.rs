@@ -16,7 +16,7 @@ use std::sync::Arc;
 use firebell_core::escalation::{self, Due, Intent};
 use firebell_core::incident::{self, Command, Context, Declare, Event, EventKind, Incident};
 use firebell_core::{Policy, Timestamp};
-use firebell_store::{Append, NewIncident, ProcessedAlert, Store, StoreError};
+use firebell_store::{Append, Encoded, NewIncident, ProcessedAlert, Store, StoreError};
 
 use crate::clock::Clock;
 use crate::notify::dispatch::DeliverWake;
@@ -391,9 +391,9 @@ impl Incidents {
 
     /// Write many prepared changes in one transaction; returns the indexes
     /// of those that lost a race (to be decided again).
-    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, ChangeError> {
+    pub async fn append_batch(&self, appends: &[Encoded]) -> Result<Vec<usize>, ChangeError> {
         let lost = self.store.append_batch(appends).await?;
-        for (i, a) in appends.iter().enumerate() {
+        for (i, a) in appends.iter().map(|e| &e.append).enumerate() {
             if !lost.contains(&i) {
                 self.committed(&a.state, &a.timers, a.intents.len());
             }

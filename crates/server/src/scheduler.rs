@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use firebell_core::escalation;
-use firebell_store::{Append, Fault, Queue};
+use firebell_store::{Encoded, Fault, Queue};
 
 use crate::command::{self, ChangeError, Decision, Incidents};
 
@@ -204,7 +204,7 @@ async fn settle(
 /// Decide what the claimed incidents' due duties write, read in one query.
 /// An incident with nothing due after all (the policy changed, or the timer
 /// was stale) has its agenda rewritten so the timer does not come back.
-async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Append>, ChangeError> {
+async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Encoded>, ChangeError> {
     let now = state.incidents.clock.now();
     let policy = state.incidents.policy.policy();
     let overrides = overrides_now(state, now).await?;
@@ -219,14 +219,9 @@ async fn decide_batch(state: &Scheduler, ids: &[String]) -> Result<Vec<Append>, 
             events: firing.events,
             intents: firing.intents,
         };
-        items.push(command::prepare(
-            &current,
-            decision,
-            &policy,
-            now,
-            ACTOR,
-            Vec::new(),
-        ));
+        // Encoded here, beside the previous batch's write, not in its own.
+        let prepared = command::prepare(&current, decision, &policy, now, ACTOR, Vec::new());
+        items.push(prepared.encode()?);
     }
     Ok(items)
 }
@@ -245,14 +240,14 @@ struct Written {
 
 /// Write a decided batch in one transaction (one commit for the batch, not
 /// one per incident).
-async fn write_batch(incidents: &Incidents, items: Vec<Append>) -> Result<Written, ChangeError> {
+async fn write_batch(incidents: &Incidents, items: Vec<Encoded>) -> Result<Written, ChangeError> {
     let lost = match items.is_empty() {
         true => Vec::new(),
         false => incidents.append_batch(&items).await?,
     };
     let at = incidents.clock.now();
     let (mut events, mut intents) = (0, 0);
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.iter().map(|e| &e.append).enumerate() {
         if !lost.contains(&i) {
             count(&item.events);
             events += item.events.len();
@@ -261,7 +256,7 @@ async fn write_batch(incidents: &Incidents, items: Vec<Append>) -> Result<Writte
     }
     let retry: Vec<String> = lost
         .into_iter()
-        .map(|i| items[i].state.id.clone())
+        .map(|i| items[i].append.state.id.clone())
         .collect();
     Ok(Written {
         fired: items.len() - retry.len(),

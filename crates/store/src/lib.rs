@@ -323,10 +323,10 @@ forward! {
     /// processed stay pending if the write is refused.
     pub async fn append(&self, append: &Append) -> Result<(), StoreError>;
 
-    /// Many appends in one transaction, written table by table in
-    /// multi-row statements; returns the indexes of those that lost a race
-    /// (their incident moved on or is gone; nothing of them was written).
-    pub async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError>;
+    /// Many appends in one transaction, written table by table; returns
+    /// the indexes of those that lost a race (their incident moved on or is
+    /// gone; nothing of them was written).
+    pub async fn append_batch(&self, appends: &[Encoded]) -> Result<Vec<usize>, StoreError>;
 
     /// Replace an incident's timers (after a policy change, or when a due
     /// timer turned out to have nothing to fire) if it is still at

@@ -258,6 +258,34 @@ impl Append {
     pub(crate) fn writes_alerts(&self) -> bool {
         !self.alerts.is_empty() || !self.state.is_open()
     }
+
+    /// This append with its state and events encoded as stored, for
+    /// [`crate::Store::append_batch`].
+    pub fn encode(self) -> Result<Encoded, crate::StoreError> {
+        let state = crate::codec::encode_incident(&self.state)?;
+        let events = self
+            .events
+            .iter()
+            .map(crate::codec::encode_event)
+            .collect::<Result<_, _>>()?;
+        Ok(Encoded {
+            append: self,
+            state,
+            events,
+        })
+    }
+}
+
+/// An [`Append`] with its JSON made ahead: the scheduler encodes the next
+/// batch beside the write of the one before, so the writer is not held
+/// while it is made.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    pub append: Append,
+    /// `append.state`, as stored.
+    pub(crate) state: String,
+    /// `append.events`, as stored, in order.
+    pub(crate) events: Vec<String>,
 }
 
 /// The queues whose rows can be set aside after failing too often.

@@ -1080,7 +1080,7 @@ async fn a_batch_writes_what_one_append_at_a_time_writes(db: &TestDb) {
         intents: vec![intent("lost", true)],
         alerts: Vec::new(),
     });
-    let lost = store.append_batch(&batch).await.expect("batch");
+    let lost = store.append_batch(&encoded(batch)).await.expect("batch");
     assert_eq!(lost, [3, 4, 5]);
     for (one, many) in singly.iter().zip(&batched) {
         let (one, many) = (observed(&store, one).await, observed(&store, many).await);

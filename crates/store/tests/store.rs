@@ -3621,7 +3621,7 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
         }],
     )
     .await;
-    let lost = store.append_batch(&batch).await.expect("batch");
+    let lost = store.append_batch(&encoded(batch)).await.expect("batch");
     assert_eq!(lost, [0]);
     let a_events = store.load_events(&a.id).await.unwrap();
     assert_eq!(a_events.len(), 2, "only the person's note on a");
@@ -3645,7 +3645,7 @@ async fn fired_batch_refused_row_writes_nothing(db: &TestDb) {
         fired(&a, vec![due.clone()]),
         fired(&b, vec![due.clone(), due]),
     ];
-    let e = store.append_batch(&batch).await.unwrap_err();
+    let e = store.append_batch(&encoded(batch)).await.unwrap_err();
     assert_eq!(e.fault(), firebell_store::Fault::Row, "{e}");
     for inc in [&a, &b] {
         assert_eq!(store.load_events(&inc.id).await.unwrap().len(), 1, "{e}");

@@ -14,7 +14,7 @@ use super::{Conn, Db, Handle};
 use crate::codec::{
     KEYS_PER_QUERY, ROWS_PER_STATEMENT, check_append, distinct_services, to_i64, to_ms,
 };
-use crate::{Append, StoreError};
+use crate::{Append, Encoded, StoreError};
 
 impl Handle {
     /// Many appends in one transaction. The incidents are locked and their
@@ -23,16 +23,17 @@ impl Handle {
     /// written together in one transaction, without a dozen statements per
     /// incident: the cost per statement, not the rows, is what made a mass
     /// firing slow.
-    pub(crate) async fn append_batch(&self, appends: &[Append]) -> Result<Vec<usize>, StoreError> {
+    pub(crate) async fn append_batch(&self, encoded: &[Encoded]) -> Result<Vec<usize>, StoreError> {
         let _t = Self::timer("append_batch");
-        for a in appends {
+        let appends: Vec<&Append> = encoded.iter().map(|e| &e.append).collect();
+        for a in &appends {
             check_append(&a.state, a.expected_version, &a.events)?;
         }
         if appends.is_empty() {
             return Ok(Vec::new());
         }
         let lookup = self.key_lookup().await?;
-        let mut tx = if appends.iter().any(Append::writes_alerts) {
+        let mut tx = if appends.iter().any(|a| a.writes_alerts()) {
             self.begin_alert_write().await?
         } else {
             self.begin_write().await?
@@ -40,20 +41,23 @@ impl Handle {
         let ids: Vec<&str> = appends.iter().map(|a| a.state.id.as_str()).collect();
         let stored = super::rows::lock_versions(&mut tx, &ids).await?;
         let (mut lost, mut kept, mut seen) = (Vec::new(), Vec::new(), HashSet::new());
-        for (i, a) in appends.iter().enumerate() {
+        for (i, e) in encoded.iter().enumerate() {
+            let a = &e.append;
             let current = stored.get(a.state.id.as_str()).map(|s| s.version);
             let expected = to_i64(a.expected_version, "version")?;
             // A second append of one incident in the batch expects the
             // version the first one replaces: it lost, as it would alone.
             if current == Some(expected) && seen.insert(a.state.id.as_str()) {
-                kept.push(a);
+                kept.push(e);
             } else {
                 lost.push(i);
             }
         }
-        for chunk in kept.chunks(KEYS_PER_QUERY) {
+        for encoded in kept.chunks(KEYS_PER_QUERY) {
+            let chunk: Vec<&Append> = encoded.iter().map(|e| &e.append).collect();
+            let chunk = chunk.as_slice();
             let moved = moved(chunk, &stored);
-            super::rows::write_rows(&mut tx, chunk, &moved).await?;
+            super::rows::write_rows(&mut tx, encoded, &moved).await?;
             write_services(&mut tx, chunk).await?;
             cancel_stopped(&mut tx, chunk).await?;
             for a in chunk {

@@ -146,6 +146,11 @@ pub(crate) fn build(events: Vec<Event>) -> NewIncident {
     }
 }
 
+/// A batch as the scheduler hands it to `append_batch`.
+pub(crate) fn encoded(appends: Vec<Append>) -> Vec<firebell_store::Encoded> {
+    appends.into_iter().map(|a| a.encode().unwrap()).collect()
+}
+
 /// A write of `state` (after `events`) at `expected`, marking `alerts`
 /// processed, with no timers or notifications.
 pub(crate) fn write(

@@ -9,11 +9,9 @@ use sqlx::QueryBuilder;
 
 use super::batch::Stored;
 use super::{Conn, Db};
-use crate::codec::{
-    KEYS_PER_QUERY, ROWS_PER_STATEMENT, encode_event, encode_incident, to_i64, to_ms,
-};
+use crate::codec::{KEYS_PER_QUERY, ROWS_PER_STATEMENT, to_i64, to_ms};
 use crate::outbox::new_id;
-use crate::{Append, StoreError};
+use crate::{Append, Encoded, StoreError};
 
 /// The projections, events, timers and notification intents of `appends`
 /// (the versions were checked under lock). `moved` names the incidents whose
@@ -21,13 +19,14 @@ use crate::{Append, StoreError};
 /// naming an indexed column in `SET` rewrites its index entries.
 pub(crate) async fn write_rows(
     conn: &mut Conn,
-    appends: &[&Append],
+    appends: &[&Encoded],
     moved: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     write_states(conn, appends, moved).await?;
     write_events(conn, appends).await?;
-    write_timers(conn, appends).await?;
-    write_intents(conn, appends).await
+    let appends: Vec<&Append> = appends.iter().map(|e| &e.append).collect();
+    write_timers(conn, &appends).await?;
+    write_intents(conn, &appends).await
 }
 
 /// Lock the incidents and read their versions (missing ones are absent).
@@ -59,16 +58,16 @@ pub(crate) async fn lock_versions(
 
 async fn write_states(
     conn: &mut Conn,
-    appends: &[&Append],
+    appends: &[&Encoded],
     moved: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     let (mut same, mut changed) = (Vec::new(), Vec::new());
-    for a in appends {
-        let s = &a.state;
+    for e in appends {
+        let s = &e.append.state;
         let row = (
             s,
             to_i64(s.version, "version")?,
-            encode_incident(s)?,
+            &e.state,
             s.resolved_at.map(to_ms),
         );
         match moved.contains(s.id.as_str()) {
@@ -112,17 +111,17 @@ async fn write_states(
     Ok(())
 }
 
-async fn write_events(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
+async fn write_events(conn: &mut Conn, appends: &[&Encoded]) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for a in appends {
-        for e in &a.events {
+        for (e, payload) in a.append.events.iter().zip(&a.events) {
             rows.push((
-                a.state.id.as_str(),
+                a.append.state.id.as_str(),
                 to_i64(e.seq, "seq")?,
                 to_ms(e.at),
                 e.actor.as_str(),
                 e.kind.type_name(),
-                encode_event(e)?,
+                payload,
             ));
         }
     }

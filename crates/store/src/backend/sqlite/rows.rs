@@ -9,9 +9,9 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Conn;
 use super::batch::Stored;
-use crate::codec::{encode_event, encode_incident, to_i64, to_ms};
+use crate::codec::{to_i64, to_ms};
 use crate::outbox::new_id;
-use crate::{Append, StoreError};
+use crate::{Append, Encoded, StoreError};
 
 /// The projections, events, timers and notification intents of `appends`
 /// (the versions were checked under lock). `moved` names the incidents whose
@@ -19,14 +19,15 @@ use crate::{Append, StoreError};
 /// naming an indexed column in `SET` rewrites its index entries.
 pub(crate) async fn write_rows(
     conn: &mut Conn,
-    appends: &[&Append],
+    appends: &[&Encoded],
     moved: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     super::handle::on_handle(conn, |db| {
         write_states(db, appends, moved)?;
         write_events(db, appends)?;
-        write_timers(db, appends)?;
-        write_intents(db, appends)
+        let appends: Vec<&Append> = appends.iter().map(|e| &e.append).collect();
+        write_timers(db, &appends)?;
+        write_intents(db, &appends)
     })
     .await
 }
@@ -62,7 +63,7 @@ pub(crate) async fn lock_versions(
 
 fn write_states(
     db: &rusqlite::Connection,
-    appends: &[&Append],
+    appends: &[&Encoded],
     moved: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     let mut same = db.prepare(
@@ -73,10 +74,10 @@ fn write_states(
         "UPDATE incidents SET title = ?2, updated_at_ms = ?3, resolved_at_ms = ?4, \
          version = ?5, state = ?6, status = ?7, severity = ?8 WHERE id = ?1",
     )?;
-    for a in appends {
-        let s = &a.state;
+    for e in appends {
+        let (s, state) = (&e.append.state, &e.state);
         let (updated, resolved) = (to_ms(s.updated_at), s.resolved_at.map(to_ms));
-        let (version, state) = (to_i64(s.version, "version")?, encode_incident(s)?);
+        let version = to_i64(s.version, "version")?;
         if moved.contains(s.id.as_str()) {
             let status = s.status.as_str();
             indexed.execute(params![
@@ -89,23 +90,16 @@ fn write_states(
     Ok(())
 }
 
-fn write_events(db: &rusqlite::Connection, appends: &[&Append]) -> Result<(), StoreError> {
+fn write_events(db: &rusqlite::Connection, appends: &[&Encoded]) -> Result<(), StoreError> {
     let mut insert = db.prepare(
         "INSERT INTO incident_events (incident_id, seq, at_ms, actor, type, payload) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for a in appends {
-        for e in &a.events {
-            let (seq, payload) = (to_i64(e.seq, "seq")?, encode_event(e)?);
-            let kind = e.kind.type_name();
-            insert.execute(params![
-                a.state.id,
-                seq,
-                to_ms(e.at),
-                e.actor,
-                kind,
-                payload
-            ])?;
+        let id = &a.append.state.id;
+        for (e, payload) in a.append.events.iter().zip(&a.events) {
+            let (seq, kind) = (to_i64(e.seq, "seq")?, e.kind.type_name());
+            insert.execute(params![id, seq, to_ms(e.at), e.actor, kind, payload])?;
         }
     }
     Ok(())
