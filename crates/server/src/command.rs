@@ -393,7 +393,7 @@ impl Incidents {
     /// of those that lost a race (to be decided again).
     pub async fn append_batch(&self, appends: &[Encoded]) -> Result<Vec<usize>, ChangeError> {
         let lost = self.store.append_batch(appends).await?;
-        for (i, a) in appends.iter().map(|e| &e.append).enumerate() {
+        for (i, a) in appends.iter().map(Encoded::append).enumerate() {
             if !lost.contains(&i) {
                 self.committed(&a.state, &a.timers, a.intents.len());
             }

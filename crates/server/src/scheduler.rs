@@ -247,7 +247,7 @@ async fn write_batch(incidents: &Incidents, items: Vec<Encoded>) -> Result<Writt
     };
     let at = incidents.clock.now();
     let (mut events, mut intents) = (0, 0);
-    for (i, item) in items.iter().map(|e| &e.append).enumerate() {
+    for (i, item) in items.iter().map(Encoded::append).enumerate() {
         if !lost.contains(&i) {
             count(&item.events);
             events += item.events.len();
@@ -256,7 +256,7 @@ async fn write_batch(incidents: &Incidents, items: Vec<Encoded>) -> Result<Writt
     }
     let retry: Vec<String> = lost
         .into_iter()
-        .map(|i| items[i].append.state.id.clone())
+        .map(|i| items[i].append().state.id.clone())
         .collect();
     Ok(Written {
         fired: items.len() - retry.len(),

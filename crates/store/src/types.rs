@@ -281,11 +281,19 @@ impl Append {
 /// while it is made.
 #[derive(Clone, Debug)]
 pub struct Encoded {
-    pub append: Append,
+    /// Read through [`Encoded::append`]: a change to it would not reach the
+    /// JSON made from it.
+    pub(crate) append: Append,
     /// `append.state`, as stored.
     pub(crate) state: String,
     /// `append.events`, as stored, in order.
     pub(crate) events: Vec<String>,
+}
+
+impl Encoded {
+    pub fn append(&self) -> &Append {
+        &self.append
+    }
 }
 
 /// The queues whose rows can be set aside after failing too often.
