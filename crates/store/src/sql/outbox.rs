@@ -57,23 +57,8 @@ impl Handle {
         lease: Timestamp,
     ) -> Result<Vec<String>, StoreError> {
         let _t = Self::timer("claim_due_incidents");
-        let mut ids: Vec<String> = sqlx::query_scalar(concat!(
-            "WITH due AS (SELECT incident_id FROM timers \
-               WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-               ORDER BY fire_at_ms LIMIT $4), \
-             claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
-            skip_locked!(),
-            ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
-             WHERE incident_id IN (SELECT id FROM claimed) \
-               AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-             RETURNING incident_id"
-        ))
-        .bind(token)
-        .bind(to_ms(lease))
-        .bind(to_ms(now))
-        .bind(i64::from(limit))
-        .fetch_all(self.writer())
-        .await?;
+        let mut conn = self.writer().acquire().await?;
+        let mut ids = super::rows::claim_due(&mut conn, now, limit, token, lease).await?;
         ids.sort();
         ids.dedup();
         Ok(ids)

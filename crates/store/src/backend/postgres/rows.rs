@@ -11,6 +11,8 @@ use super::batch::Stored;
 use super::{Conn, Db};
 use crate::codec::{KEYS_PER_QUERY, ROWS_PER_STATEMENT, to_i64, to_ms};
 use crate::outbox::new_id;
+use firebell_core::Timestamp;
+
 use crate::{Append, Encoded, StoreError};
 
 /// The projections, events, timers and notification intents of `appends`
@@ -203,4 +205,33 @@ async fn write_intents(conn: &mut Conn, appends: &[&Append]) -> Result<(), Store
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Claim the incidents of the earliest due timers (at most `limit` timers),
+/// skipping rows another replica holds; returns their ids, possibly twice.
+pub(crate) async fn claim_due(
+    conn: &mut Conn,
+    now: Timestamp,
+    limit: u32,
+    token: &str,
+    lease: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(concat!(
+        "WITH due AS (SELECT incident_id FROM timers \
+           WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+           ORDER BY fire_at_ms LIMIT $4), \
+         claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
+        skip_locked!(),
+        ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
+         WHERE incident_id IN (SELECT id FROM claimed) \
+           AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+         RETURNING incident_id"
+    ))
+    .bind(token)
+    .bind(to_ms(lease))
+    .bind(to_ms(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids)
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use firebell_core::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
 use super::Conn;
@@ -149,4 +150,32 @@ fn write_intents(db: &rusqlite::Connection, appends: &[&Append]) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// Claim the incidents of the earliest due timers (at most `limit` timers);
+/// returns their ids, possibly twice. One statement, committed on its own,
+/// its rows read here rather than handed across one by one.
+pub(crate) async fn claim_due(
+    conn: &mut Conn,
+    now: Timestamp,
+    limit: u32,
+    token: &str,
+    lease: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    super::handle::on_handle(conn, |db| {
+        let mut claim = db.prepare(
+            "WITH due AS (SELECT incident_id FROM timers \
+               WHERE fire_at_ms <= ?3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3) \
+               ORDER BY fire_at_ms LIMIT ?4), \
+             claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)) \
+             UPDATE timers SET claim_token = ?1, claimed_until_ms = ?2 \
+             WHERE incident_id IN (SELECT id FROM claimed) \
+               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3) \
+             RETURNING incident_id",
+        )?;
+        let at = params![token, to_ms(lease), to_ms(now), i64::from(limit)];
+        let ids = claim.query_map(at, |row| row.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    })
+    .await
 }
