@@ -1,7 +1,8 @@
-//! A batch's incident rows on PostgreSQL: a multi-row statement per table
-//! and thousand rows, since each statement is a round trip to the server.
-//! SQLite writes the same rows one prepared statement at a time on its own
-//! handle (`backend/sqlite/rows.rs`).
+//! The scheduler's writes on PostgreSQL, its claim and a batch's incident
+//! rows: a multi-row statement per table and thousand rows, since each
+//! statement is a round trip to the server. SQLite writes the same rows one
+//! prepared statement at a time on its own handle
+//! (`backend/sqlite/rows.rs`).
 
 use std::collections::{HashMap, HashSet};
 

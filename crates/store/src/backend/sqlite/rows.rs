@@ -1,7 +1,8 @@
-//! A batch's incident rows on SQLite: one prepared statement per table,
-//! stepped once per row on the writer's own handle (see [`super::handle`]).
-//! The same rows as PostgreSQL's multi-row statements, which suit a server
-//! reached over a socket, where each statement is a round trip.
+//! The scheduler's writes on SQLite, its claim and a batch's incident rows:
+//! one prepared statement per table, stepped once per row on the writer's
+//! own handle (see [`super::handle`]). The same rows as PostgreSQL's
+//! multi-row statements, which suit a server reached over a socket, where
+//! each statement is a round trip.
 
 use std::collections::{HashMap, HashSet};
 
