@@ -449,10 +449,6 @@ impl AlertRow {
         self.id
     }
 
-    pub(crate) fn key(&self) -> &str {
-        &self.key
-    }
-
     pub(crate) fn into_alert(self) -> Result<Alert, StoreError> {
         // Named only on failure, not formatted for every row read.
         let named = |e: StoreError| StoreError::Corrupt(format!("alert {}: {e}", self.key));
@@ -976,6 +972,89 @@ pub(crate) fn keep_keys(mut rows: Vec<AlertRow>, keys: &[&str]) -> Vec<AlertRow>
     rows
 }
 
+/// An alert row's columns as an upsert writes them, in the order of its
+/// values (after `id`, where rows are found by id).
+pub(crate) const ALERT_UPSERT_COLUMNS: &str = "key, source, labels, annotations, starts_at_ms, \
+     ends_at_ms, generator_url, first_seen_at_ms, updated_at_ms, service, severity, group_key, \
+     incident_id, pending, processed_firing";
+
+/// What an alert upsert does with the row already stored (see
+/// [`upsert_alerts_query`]).
+fn alert_upsert_conflict(by_id: bool, processed: bool) -> String {
+    let mut clause = String::from(match by_id {
+        true => " ON CONFLICT (id)",
+        false => " ON CONFLICT (key)",
+    });
+    clause.push_str(
+        " DO UPDATE SET source = excluded.source, labels = excluded.labels, \
+         annotations = excluded.annotations, starts_at_ms = excluded.starts_at_ms, \
+         ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url, \
+         first_seen_at_ms = excluded.first_seen_at_ms, updated_at_ms = excluded.updated_at_ms, \
+         service = excluded.service, severity = excluded.severity, group_key = excluded.group_key, \
+         incident_id = excluded.incident_id, ",
+    );
+    clause.push_str(match processed {
+        true => "pending = FALSE, processed_firing = excluded.processed_firing",
+        false => "pending = alerts.pending OR excluded.pending",
+    });
+    if by_id {
+        // An id holding another alert is never overwritten; the caller
+        // checks that every row was written.
+        clause.push_str(" WHERE alerts.key = excluded.key");
+    }
+    clause
+}
+
+/// Where an alert row goes, where rows are found by id (SQLite, see
+/// [`crate::alert_ids`]).
+#[derive(Debug)]
+pub(crate) enum AlertSlot {
+    /// A new alert, given this id now.
+    New(i64),
+    /// A stored alert's row, and the incident it names as stored.
+    Stored {
+        id: i64,
+        incident_id: Option<String>,
+    },
+}
+
+impl AlertSlot {
+    pub(crate) fn id(&self) -> i64 {
+        match self {
+            AlertSlot::New(id) | AlertSlot::Stored { id, .. } => *id,
+        }
+    }
+}
+
+/// An alert's columns that are stored encoded.
+pub(crate) struct EncodedAlert {
+    pub(crate) source: String,
+    pub(crate) labels: String,
+    pub(crate) annotations: String,
+}
+
+impl EncodedAlert {
+    pub(crate) fn new(alert: &Alert) -> Result<Self, StoreError> {
+        // Named only on failure: formatting it for every row costs more
+        // than encoding the row's source.
+        let named = |e: StoreError| StoreError::Corrupt(format!("alert {}: {e}", alert.key));
+        Ok(Self {
+            source: encode_enum(&alert.source, "source").map_err(named)?,
+            labels: encode_json(&alert.labels, "labels").map_err(named)?,
+            annotations: encode_json(&alert.annotations, "annotations").map_err(named)?,
+        })
+    }
+}
+
+/// An upsert by id found the id holding another alert's row.
+pub(crate) fn alert_id_taken() -> StoreError {
+    StoreError::InUse(
+        "an alert's row id holds another alert: something besides this process \
+         writes the SQLite file's alerts"
+            .into(),
+    )
+}
+
 /// One multi-row `INSERT … ON CONFLICT DO UPDATE` for these rows (at most
 /// [`ROWS_PER_STATEMENT`]): on the key, or, where `ids` gives each row's id
 /// (SQLite, see [`crate::alert_ids`]), on the id. Every field of the merged alert is written;
@@ -1000,14 +1079,6 @@ where
     Option<i64>: for<'q> Encode<'q, DB> + Type<DB>,
     bool: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    struct Encoded<'a> {
-        id: Option<i64>,
-        alert: &'a Alert,
-        source: String,
-        labels: String,
-        annotations: String,
-        pending: bool,
-    }
     if ids.is_some_and(|ids| ids.len() != rows.len()) {
         return Err(StoreError::Corrupt(
             "alert rows and their ids differ in number".into(),
@@ -1017,17 +1088,12 @@ where
         .iter()
         .enumerate()
         .map(|(i, (alert, pending))| {
-            // Named only on failure: formatting it for every row costs more
-            // than encoding the row's source.
-            let named = |e: StoreError| StoreError::Corrupt(format!("alert {}: {e}", alert.key));
-            Ok(Encoded {
-                id: ids.map(|ids| ids[i]),
+            Ok((
+                ids.map(|ids| ids[i]),
                 alert,
-                source: encode_enum(&alert.source, "source").map_err(named)?,
-                labels: encode_json(&alert.labels, "labels").map_err(named)?,
-                annotations: encode_json(&alert.annotations, "annotations").map_err(named)?,
-                pending: *pending,
-            })
+                EncodedAlert::new(alert)?,
+                *pending,
+            ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
@@ -1035,14 +1101,9 @@ where
         Some(_) => "INSERT INTO alerts (id, ",
         None => "INSERT INTO alerts (",
     });
-    qb.push(
-        "key, source, labels, annotations, starts_at_ms, ends_at_ms, \
-         generator_url, first_seen_at_ms, updated_at_ms, service, severity, group_key, \
-         incident_id, pending, processed_firing) ",
-    );
-    qb.push_values(encoded, |mut row, e| {
-        let a = e.alert;
-        if let Some(id) = e.id {
+    qb.push(ALERT_UPSERT_COLUMNS).push(") ");
+    qb.push_values(encoded, |mut row, (id, a, e, pending)| {
+        if let Some(id) = id {
             row.push_bind(id);
         }
         row.push_bind(a.key.clone())
@@ -1059,31 +1120,11 @@ where
             .push_bind(a.group_key.clone())
             .push_bind(a.incident_id.clone());
         match processed {
-            true => row.push("FALSE").push_bind(e.pending),
-            false => row.push_bind(e.pending).push("FALSE"),
+            true => row.push("FALSE").push_bind(pending),
+            false => row.push_bind(pending).push("FALSE"),
         };
     });
-    qb.push(match ids {
-        Some(_) => " ON CONFLICT (id)",
-        None => " ON CONFLICT (key)",
-    });
-    qb.push(
-        " DO UPDATE SET source = excluded.source, labels = excluded.labels, \
-         annotations = excluded.annotations, starts_at_ms = excluded.starts_at_ms, \
-         ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url, \
-         first_seen_at_ms = excluded.first_seen_at_ms, updated_at_ms = excluded.updated_at_ms, \
-         service = excluded.service, severity = excluded.severity, group_key = excluded.group_key, \
-         incident_id = excluded.incident_id, ",
-    );
-    qb.push(match processed {
-        true => "pending = FALSE, processed_firing = excluded.processed_firing",
-        false => "pending = alerts.pending OR excluded.pending",
-    });
-    if ids.is_some() {
-        // An id holding another alert is never overwritten; the caller
-        // checks that every row was written.
-        qb.push(" WHERE alerts.key = excluded.key");
-    }
+    qb.push(alert_upsert_conflict(ids.is_some(), processed));
     Ok(qb)
 }
 

@@ -3573,6 +3573,46 @@ async fn sqlite_url_forms_and_wal() {
     conn.close().await.expect("close");
 }
 
+/// SQLite: a row another writer put at the id the key map hands out next
+/// is never overwritten. The merge that meets it fails whole, with the
+/// plain reason, and its report stays logged.
+#[tokio::test]
+async fn sqlite_merge_refuses_an_id_holding_another_alert() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    let log = |key: &str| LogEntry::encode(&[report(key, "api", t0(), None)]).unwrap();
+    store.log_alerts(t0(), &[log("a")], &[]).await.unwrap();
+    let merged = store
+        .merge_logged_alerts(10, |p, r, at| merge_at(at)(p, r))
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), 1);
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO alerts (id, key, source, labels, annotations, starts_at_ms, \
+         first_seen_at_ms, updated_at_ms, group_key, pending, processed_firing) \
+         VALUES (2, 'intruder', 'alertmanager', '{}', '{}', 0, 0, 0, 'api', 0, 0)",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    other.close().await.unwrap();
+
+    store.log_alerts(t0(), &[log("b")], &[]).await.unwrap();
+    let merge = store
+        .merge_logged_alerts(10, |p, r, at| merge_at(at)(p, r))
+        .await;
+    assert!(matches!(merge, Err(StoreError::InUse(_))), "{merge:?}");
+    assert!(store.get_alert("b").await.unwrap().is_none());
+    assert_eq!(store.logged_alert_backlog().await.unwrap(), 1);
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    let kept: String = sqlx::query_scalar("SELECT key FROM alerts WHERE id = 2")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(kept, "intruder");
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     for url in [

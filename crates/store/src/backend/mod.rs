@@ -4,12 +4,12 @@
 //! connection setup, how a write transaction begins (SQLite's
 //! `BEGIN IMMEDIATE`; PostgreSQL's `BEGIN`, plus the `alerts` lock for alert
 //! writers), and the row-lock suffixes (`for_update!`, `skip_locked!`, empty
-//! on SQLite, whose single writer already serialises), and the scheduler's
-//! writes, whose cost differs (`rows`): its claim and a batch's incident
-//! rows, as multi-row statements on PostgreSQL, where each statement is a
-//! round trip, and as prepared statements stepped on SQLite's own handle,
-//! where sqlx's hand-off of each statement and row to its worker thread is
-//! the cost.
+//! on SQLite, whose single writer already serialises), and the bulk writes,
+//! whose cost differs (`rows`): the scheduler's claim, a batch's incident
+//! rows and a merge's alert rows, as multi-row statements on PostgreSQL,
+//! where each statement is a round trip, and as prepared statements stepped
+//! on SQLite's own handle, where sqlx's hand-off of each statement and row
+//! to its worker thread is the cost.
 //!
 //! Every other operation is written once, under `src/sql/`, with `$N` placeholders
 //! and `CAST(… AS …)` (both drivers bind `$N`). [`operations!`] includes those

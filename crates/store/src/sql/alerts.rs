@@ -13,11 +13,11 @@ use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
 use crate::backend::AlertScope;
 use crate::codec::{
-    AlertGroup, AlertRow, Appended, Extension, FoldedAhead, KEYS_PER_QUERY, LOG_ROWS_PER_ROUND,
-    LogBatch, LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns, alert_counts,
-    alert_limit, decode_logged, distinct_processed, group_taken, into_alerts, keep_keys,
-    list_alerts_query, log_insert_query, log_rows_query, logged_keys, mark_processed_query,
-    merge_batch, select_alerts_by_key, take_log_rows, to_ms, upsert_alerts_query,
+    AlertGroup, AlertRow, AlertSlot, Appended, Extension, FoldedAhead, KEYS_PER_QUERY,
+    LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns,
+    alert_counts, alert_limit, decode_logged, distinct_processed, group_taken, into_alerts,
+    keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
+    mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
 };
 use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
 use sqlx::QueryBuilder;
@@ -641,7 +641,7 @@ where
     };
     // Where rows are found by id, a new alert gets its id now, in the map
     // before this transaction commits (see `crate::alert_ids`).
-    let ids: Option<Vec<i64>> = match lookup {
+    let slots: Option<Vec<AlertSlot>> = match lookup {
         KeyLookup::Index => None,
         KeyLookup::Ids(ids) => Some(
             batch
@@ -650,7 +650,7 @@ where
                 .map(|(a, _)| {
                     stored_ids
                         .remove(&a.key)
-                        .unwrap_or_else(|| ids.insert(&a.key))
+                        .unwrap_or_else(|| AlertSlot::New(ids.insert(&a.key)))
                 })
                 .collect(),
         ),
@@ -662,14 +662,15 @@ where
     };
     let mut merged = Rows::default();
     let mut processed = Rows::default();
-    for (i, (mut alert, pending)) in batch.rows.into_iter().enumerate() {
-        let id = ids.as_ref().map(|ids| ids[i]);
+    let mut slots = slots.map(Vec::into_iter);
+    for (mut alert, pending) in batch.rows {
+        let slot = slots.as_mut().and_then(Iterator::next);
         match marks.get(alert.key.as_str()) {
             Some((incident, firing)) => {
                 alert.incident_id = Some(incident.clone());
-                processed.push(alert, *firing, id);
+                processed.push(alert, *firing, slot);
             }
-            None => merged.push(alert, pending, id),
+            None => merged.push(alert, pending, slot),
         }
     }
     merged.write(tx, false).await?;
@@ -696,52 +697,22 @@ struct MergedRows {
     _written: [Rows; 2],
 }
 
-/// Alert rows to upsert, with their ids where rows are found by id.
+/// Alert rows to upsert, with their slots where rows are found by id.
 #[derive(Default)]
 struct Rows {
     rows: Vec<(Alert, bool)>,
-    ids: Vec<i64>,
+    slots: Vec<AlertSlot>,
 }
 
 impl Rows {
-    fn push(&mut self, alert: Alert, flag: bool, id: Option<i64>) {
+    fn push(&mut self, alert: Alert, flag: bool, slot: Option<AlertSlot>) {
         self.rows.push((alert, flag));
-        self.ids.extend(id);
+        self.slots.extend(slot);
     }
 
-    /// Upsert them ([`upsert_alerts_query`]; `processed`: already recorded).
-    /// Each statement's rows are encoded while the one before runs, on
-    /// SQLite's own thread: the writer is held for the longer of the two,
-    /// not both.
+    /// Upsert them (`processed`: already recorded), the backend's own way.
     async fn write(&self, tx: &mut Conn, processed: bool) -> Result<(), StoreError> {
-        let by_id = !self.ids.is_empty();
-        let encode = |chunk: usize| {
-            let start = chunk * ROWS_PER_STATEMENT;
-            let rows = self.rows.get(start..)?;
-            let rows = &rows[..rows.len().min(ROWS_PER_STATEMENT)];
-            (!rows.is_empty()).then(|| {
-                let ids = by_id.then(|| &self.ids[start..start + rows.len()]);
-                upsert_alerts_query::<Db>(rows, ids, processed).map(|q| (q, rows.len()))
-            })
-        };
-        let mut next = encode(0);
-        let mut chunk = 0;
-        while let Some(query) = next {
-            let (mut query, rows) = query?;
-            chunk += 1;
-            let (written, following) =
-                tokio::join!(query.build().execute(&mut *tx), async { encode(chunk) });
-            next = following;
-            let written = written?.rows_affected();
-            if by_id && written != rows as u64 {
-                return Err(StoreError::InUse(
-                    "an alert's row id holds another alert: something besides this process \
-                     writes the SQLite file's alerts"
-                        .into(),
-                ));
-            }
-        }
-        Ok(())
+        super::rows::upsert_alerts(tx, &self.rows, &self.slots, processed).await
     }
 }
 
@@ -892,22 +863,24 @@ async fn group_holder(conn: &mut Conn, group_key: &str) -> Result<Option<String>
 }
 
 /// The stored alerts with these keys, by key, and where rows are found by
-/// id, their ids.
+/// id, their slots.
 async fn load_alerts(
     conn: &mut Conn,
     lookup: KeyLookup<'_>,
     keys: &[&str],
-) -> Result<(HashMap<String, Alert>, HashMap<String, i64>), StoreError> {
+) -> Result<(HashMap<String, Alert>, HashMap<String, AlertSlot>), StoreError> {
     let mut stored = HashMap::with_capacity(keys.len());
     let mut ids = HashMap::new();
     for chunk in keys.chunks(KEYS_PER_QUERY) {
         let mut query = select_alerts_by_key::<Db>(chunk, lookup);
         let rows: Vec<AlertRow> = query.build_query_as().fetch_all(&mut *conn).await?;
         for row in keep_keys(rows, chunk) {
-            if let Some(id) = row.id() {
-                ids.insert(row.key().to_string(), id);
-            }
+            let id = row.id();
             let alert = row.into_alert()?;
+            if let Some(id) = id {
+                let incident_id = alert.incident_id.clone();
+                ids.insert(alert.key.clone(), AlertSlot::Stored { id, incident_id });
+            }
             stored.insert(alert.key.clone(), alert);
         }
     }

@@ -1,8 +1,8 @@
-//! The scheduler's writes on PostgreSQL, its claim and a batch's incident
-//! rows: a multi-row statement per table and thousand rows, since each
-//! statement is a round trip to the server. SQLite writes the same rows one
-//! prepared statement at a time on its own handle
-//! (`backend/sqlite/rows.rs`).
+//! The bulk writes on PostgreSQL: the scheduler's claim and a batch's
+//! incident rows, and a merge's alert rows. A multi-row statement per table
+//! and thousand rows, since each statement is a round trip to the server.
+//! SQLite writes the same rows one prepared statement at a time on its own
+//! handle (`backend/sqlite/rows.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,9 +10,13 @@ use sqlx::QueryBuilder;
 
 use super::batch::Stored;
 use super::{Conn, Db};
-use crate::codec::{KEYS_PER_QUERY, ROWS_PER_STATEMENT, to_i64, to_ms};
+use crate::codec::{
+    AlertSlot, KEYS_PER_QUERY, ROWS_PER_STATEMENT, alert_id_taken, to_i64, to_ms,
+    upsert_alerts_query,
+};
 use crate::outbox::new_id;
 use firebell_core::Timestamp;
+use firebell_core::alert::Alert;
 
 use crate::{Append, Encoded, StoreError};
 
@@ -235,4 +239,40 @@ pub(crate) async fn claim_due(
     .fetch_all(&mut *conn)
     .await?;
     Ok(ids)
+}
+
+/// The merge's alert rows (see [`upsert_alerts_query`]), a multi-row
+/// statement per thousand, each encoded while the one before runs.
+/// `slots`: each row's where rows are found by id, else empty.
+pub(crate) async fn upsert_alerts(
+    conn: &mut Conn,
+    rows: &[(Alert, bool)],
+    slots: &[AlertSlot],
+    processed: bool,
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> = slots.iter().map(AlertSlot::id).collect();
+    let by_id = !ids.is_empty();
+    let encode = |chunk: usize| {
+        let start = chunk * ROWS_PER_STATEMENT;
+        let rows = rows.get(start..)?;
+        let rows = &rows[..rows.len().min(ROWS_PER_STATEMENT)];
+        (!rows.is_empty()).then(|| {
+            let ids = by_id.then(|| ids.get(start..start + rows.len()).unwrap_or_default());
+            upsert_alerts_query::<Db>(rows, ids, processed).map(|q| (q, rows.len()))
+        })
+    };
+    let mut next = encode(0);
+    let mut chunk = 0;
+    while let Some(query) = next {
+        let (mut query, rows) = query?;
+        chunk += 1;
+        let (written, following) =
+            tokio::join!(query.build().execute(&mut *conn), async { encode(chunk) });
+        next = following;
+        let written = written?.rows_affected();
+        if by_id && written != rows as u64 {
+            return Err(alert_id_taken());
+        }
+    }
+    Ok(())
 }

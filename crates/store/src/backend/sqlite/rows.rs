@@ -1,17 +1,18 @@
-//! The scheduler's writes on SQLite, its claim and a batch's incident rows:
-//! one prepared statement per table, stepped once per row on the writer's
-//! own handle (see [`super::handle`]). The same rows as PostgreSQL's
+//! The bulk writes on SQLite, the scheduler's claim and a batch's incident
+//! rows, and a merge's alert rows: one prepared statement per table, stepped
+//! once per row on the writer's own handle (see [`super::handle`]). The same rows as PostgreSQL's
 //! multi-row statements, which suit a server reached over a socket, where
 //! each statement is a round trip.
 
 use std::collections::{HashMap, HashSet};
 
 use firebell_core::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use firebell_core::alert::Alert;
+use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
 
 use super::Conn;
 use super::batch::Stored;
-use crate::codec::{to_i64, to_ms};
+use crate::codec::{ALERT_UPSERT_COLUMNS, AlertSlot, EncodedAlert, alert_id_taken, to_i64, to_ms};
 use crate::outbox::new_id;
 use crate::{Append, Encoded, StoreError};
 
@@ -179,4 +180,105 @@ pub(crate) async fn claim_due(
         Ok(ids.collect::<Result<_, _>>()?)
     })
     .await
+}
+
+/// The merge's alert rows, each written where its slot says (the store
+/// keeps each key's id, see [`crate::alert_ids`]), with what
+/// [`crate::codec::upsert_alerts_query`] writes. `processed`: written
+/// already processed, each row's flag then saying whether it is firing.
+///
+/// A new alert is a plain insert, a stored one an update by id that names
+/// its incident only when that changed. An upsert, or an update that names
+/// the incident (a foreign key), makes SQLite keep a statement journal:
+/// stepped once per row, that journal copied every page each row touched.
+pub(crate) async fn upsert_alerts(
+    conn: &mut Conn,
+    rows: &[(Alert, bool)],
+    slots: &[AlertSlot],
+    processed: bool,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if slots.len() != rows.len() {
+        return Err(StoreError::Corrupt(
+            "alert rows and their ids differ in number".into(),
+        ));
+    }
+    // ?1 to ?13 are a row's id and columns up to its group; then the
+    // incident, pending and processed_firing.
+    let insert = format!(
+        "INSERT INTO alerts (id, {ALERT_UPSERT_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    );
+    let flag = match processed {
+        true => "pending = FALSE, processed_firing = ?14",
+        false => "pending = pending OR ?14",
+    };
+    let update = |incident: &str| {
+        format!(
+            "UPDATE alerts SET source = ?3, labels = ?4, annotations = ?5, starts_at_ms = ?6, \
+             ends_at_ms = ?7, generator_url = ?8, first_seen_at_ms = ?9, updated_at_ms = ?10, \
+             service = ?11, severity = ?12, group_key = ?13, {flag}{incident} \
+             WHERE id = ?1 AND key = ?2"
+        )
+    };
+    super::handle::on_handle(conn, |db| {
+        let mut insert = db.prepare(&insert)?;
+        let mut update_same = db.prepare(&update(""))?;
+        let mut update_moved = db.prepare(&update(", incident_id = ?15"))?;
+        for ((a, flag), slot) in rows.iter().zip(slots) {
+            let e = EncodedAlert::new(a)?;
+            let (id, starts, ends) = (slot.id(), to_ms(a.starts_at), a.ends_at.map(to_ms));
+            let (first_seen, updated) = (to_ms(a.first_seen_at), to_ms(a.updated_at));
+            let columns: [&dyn ToSql; 13] = [
+                &id,
+                &a.key,
+                &e.source,
+                &e.labels,
+                &e.annotations,
+                &starts,
+                &ends,
+                &a.generator_url,
+                &first_seen,
+                &updated,
+                &a.service,
+                &a.severity,
+                &a.group_key,
+            ];
+            let columns = columns.into_iter();
+            let written = match slot {
+                AlertSlot::New(_) => {
+                    let (pending, firing) = match processed {
+                        true => (false, *flag),
+                        false => (*flag, false),
+                    };
+                    let tail: [&dyn ToSql; 3] = [&a.incident_id, &pending, &firing];
+                    insert
+                        .execute(params_from_iter(columns.chain(tail)))
+                        .map_err(taken_on_conflict)?
+                }
+                AlertSlot::Stored { incident_id, .. } if *incident_id == a.incident_id => {
+                    update_same.execute(params_from_iter(columns.chain([flag as &dyn ToSql])))?
+                }
+                AlertSlot::Stored { .. } => {
+                    let tail: [&dyn ToSql; 2] = [flag, &a.incident_id];
+                    update_moved.execute(params_from_iter(columns.chain(tail)))?
+                }
+            };
+            if written != 1 {
+                return Err(alert_id_taken());
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A new alert's id found taken: another writer put a row there.
+fn taken_on_conflict(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error().map(|e| e.extended_code) {
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => alert_id_taken(),
+        _ => e.into(),
+    }
 }
