@@ -12,6 +12,21 @@ use crate::outbox::{
     notification_columns, outcome_event, with_outcome,
 };
 
+/// The scheduler's claim (see `Handle::claim_due_incidents`), run by each
+/// backend its own way (`rows::claim_due`): `$1` the claim's token, `$2`
+/// the lease, `$3` now (in ms), `$4` the most timers.
+pub(super) const CLAIM_DUE: &str = concat!(
+    "WITH due AS (SELECT incident_id FROM timers \
+       WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+       ORDER BY fire_at_ms LIMIT $4), \
+     claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
+    skip_locked!(),
+    ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
+     WHERE incident_id IN (SELECT id FROM claimed) \
+       AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
+     RETURNING incident_id"
+);
+
 impl Handle {
     /// Replace an incident's timers, if it is still at `version` (a newer
     /// write has planned its own). False if it moved on or does not exist.

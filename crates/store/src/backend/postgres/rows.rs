@@ -221,23 +221,13 @@ pub(crate) async fn claim_due(
     token: &str,
     lease: Timestamp,
 ) -> Result<Vec<String>, StoreError> {
-    let ids: Vec<String> = sqlx::query_scalar(concat!(
-        "WITH due AS (SELECT incident_id FROM timers \
-           WHERE fire_at_ms <= $3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-           ORDER BY fire_at_ms LIMIT $4), \
-         claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)",
-        skip_locked!(),
-        ") UPDATE timers SET claim_token = $1, claimed_until_ms = $2 \
-         WHERE incident_id IN (SELECT id FROM claimed) \
-           AND (claimed_until_ms IS NULL OR claimed_until_ms <= $3) \
-         RETURNING incident_id"
-    ))
-    .bind(token)
-    .bind(to_ms(lease))
-    .bind(to_ms(now))
-    .bind(i64::from(limit))
-    .fetch_all(&mut *conn)
-    .await?;
+    let ids: Vec<String> = sqlx::query_scalar(super::outbox::CLAIM_DUE)
+        .bind(token)
+        .bind(to_ms(lease))
+        .bind(to_ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
     Ok(ids)
 }
 

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use firebell_core::Timestamp;
 use firebell_core::alert::Alert;
-use rusqlite::{OptionalExtension, ToSql, params, params_from_iter};
+use rusqlite::{OptionalExtension, ToSql, named_params, params, params_from_iter};
 
 use super::Conn;
 use super::batch::Stored;
@@ -165,17 +165,14 @@ pub(crate) async fn claim_due(
     lease: Timestamp,
 ) -> Result<Vec<String>, StoreError> {
     super::handle::on_handle(conn, |db| {
-        let mut claim = db.prepare(
-            "WITH due AS (SELECT incident_id FROM timers \
-               WHERE fire_at_ms <= ?3 AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3) \
-               ORDER BY fire_at_ms LIMIT ?4), \
-             claimed AS (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM due)) \
-             UPDATE timers SET claim_token = ?1, claimed_until_ms = ?2 \
-             WHERE incident_id IN (SELECT id FROM claimed) \
-               AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?3) \
-             RETURNING incident_id",
-        )?;
-        let at = params![token, to_ms(lease), to_ms(now), i64::from(limit)];
+        let mut claim = db.prepare(super::outbox::CLAIM_DUE)?;
+        // By name: SQLite numbers `$N` in the order they first appear.
+        let at = named_params! {
+            "$1": token,
+            "$2": to_ms(lease),
+            "$3": to_ms(now),
+            "$4": i64::from(limit),
+        };
         let ids = claim.query_map(at, |row| row.get(0))?;
         Ok(ids.collect::<Result<_, _>>()?)
     })
