@@ -3613,6 +3613,45 @@ async fn sqlite_merge_refuses_an_id_holding_another_alert() {
     assert_eq!(kept, "intruder");
 }
 
+/// The write-ahead log is copied back into the file beside the writer, not
+/// in its commits: once a few MB are logged, a checkpoint has run although
+/// no commit took the log to the writer's own (far larger) threshold.
+#[tokio::test]
+async fn sqlite_log_is_checkpointed_beside_the_writer() {
+    let db = TestDb::sqlite();
+    let store = db.connect().await;
+    // About 6 MB of reports: 1,500 pages, past the checkpointer's 1,000.
+    let pad = "x".repeat(2_000);
+    for round in 0..6 {
+        let entries: Vec<LogEntry> = (0..500)
+            .map(|i| {
+                let mut r = report(&format!("k{round}-{i}"), "api", t0(), None);
+                r.annotations = labels(&[("description", &pad)]);
+                LogEntry::encode(&[r]).unwrap()
+            })
+            .collect();
+        store.log_alerts(t0(), &entries, &[]).await.unwrap();
+    }
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    // (busy, pages in the log, pages copied back); `NOOP` only reads them.
+    let mut copied = 0_i64;
+    for _ in 0..200 {
+        let (_, logged, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(NOOP)")
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        assert!(logged < 8_192, "the log grew to {logged} pages");
+        copied = done;
+        if copied >= 1_000 {
+            break;
+        }
+        // The checkpointer runs on its own thread: wait for it, not a clock.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(copied >= 1_000, "only {copied} pages were copied back");
+    other.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     for url in [

@@ -10,6 +10,8 @@
 //!   transaction never fails with `SQLITE_BUSY` on a lock upgrade. Another
 //!   process writing the same file waits up to the 5 s busy timeout.
 //! - A few reader connections (`query_only`) serve reads concurrently.
+//! - The log is copied back into the file by a thread of its own
+//!   ([`checkpoint`]), not in the writer's commits.
 //!
 //! The single writer is also why row locks are not needed: `for_update!` and
 //! `skip_locked!` are empty here.
@@ -34,6 +36,7 @@ use super::turns::Turns;
 use crate::alert_ids::{AlertIds, KeyLookup};
 use crate::codec::OpTimer;
 use crate::{Backend, StoreError};
+use checkpoint::Checkpointer;
 
 pub(crate) type Db = sqlx::Sqlite;
 pub(crate) type Conn = sqlx::SqliteConnection;
@@ -186,6 +189,8 @@ pub struct SqliteStore {
     turns: std::sync::Arc<Turns>,
     /// Alert rows by key, loaded on first use (see [`crate::alert_ids`]).
     alert_ids: std::sync::Arc<SharedIds>,
+    /// The log's checkpoints, beside the writer (none in memory).
+    checkpointer: Option<std::sync::Arc<Checkpointer>>,
     /// Fault injection: the writer's `max_page_count`, 0 for no limit; kept
     /// here so a replaced writer connection gets it too.
     #[cfg(feature = "fault-injection")]
@@ -223,6 +228,7 @@ impl SqliteStore {
                 reader: pool,
                 turns,
                 alert_ids: std::sync::Arc::new(SharedIds::new(None)),
+                checkpointer: None,
                 #[cfg(feature = "fault-injection")]
                 page_limit: Default::default(),
             });
@@ -250,10 +256,13 @@ impl SqliteStore {
             })
         };
         let released = turns.clone();
+        let checkpointer = Checkpointer::new();
+        let wrote = checkpointer.waker();
         let writer = writer
             .max_connections(1)
             .after_release(move |conn, _| {
                 released.released();
+                wrote.wrote();
                 Box::pin(async move {
                     // A write that failed mid-transaction (SQLITE_FULL above
                     // all) may have been rolled back by SQLite itself; the
@@ -269,10 +278,14 @@ impl SqliteStore {
                 options
                     .clone()
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full),
+                    .synchronous(SqliteSynchronous::Full)
+                    // The checkpointer's thread copies the log back; the
+                    // writer only finishes its copy, to start the log anew.
+                    .pragma("wal_autocheckpoint", checkpoint::RESTART_PAGES.to_string()),
             )
             .await?;
         MIGRATOR.run(&writer).await?;
+        checkpointer.start(options.get_filename())?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .connect_with(options.clone().pragma("query_only", "ON"))
@@ -282,6 +295,7 @@ impl SqliteStore {
             reader,
             turns,
             alert_ids: SharedIds::of(options.get_filename()),
+            checkpointer: Some(std::sync::Arc::new(checkpointer)),
             #[cfg(feature = "fault-injection")]
             page_limit,
         })
@@ -409,11 +423,15 @@ impl SqliteStore {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
+        }
         self.writer.close().await;
         self.reader.close().await;
     }
 }
 
+mod checkpoint;
 mod handle;
 mod rows;
 super::operations!();
