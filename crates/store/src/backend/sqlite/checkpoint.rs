@@ -123,8 +123,12 @@ impl Drop for Checkpointer {
     }
 }
 
+/// How often a checkpoint that keeps failing (a full disk, say) is logged.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Wait for writes, and checkpoint once enough log has built up.
 fn run(conn: &rusqlite::Connection, wake: &Wake) {
+    let mut warned: Option<std::time::Instant> = None;
     loop {
         {
             let mut state = wake.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,8 +140,11 @@ fn run(conn: &rusqlite::Connection, wake: &Wake) {
             }
             state.wrote = false;
         }
-        if let Err(e) = checkpoint_if_due(conn) {
-            tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log failed; the next write tries again");
+        if let Err(e) = checkpoint_if_due(conn)
+            && warned.is_none_or(|at| at.elapsed() >= WARN_EVERY)
+        {
+            warned = Some(std::time::Instant::now());
+            tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log failed; the next write tries again (logged at most once a minute)");
         }
         std::thread::sleep(GAP);
     }
