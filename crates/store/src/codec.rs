@@ -596,6 +596,17 @@ impl Extension {
     }
 }
 
+/// One row an extension may write: a candidate id of the alert's key (a
+/// key may have several, and only its own row matches; 0 on PostgreSQL,
+/// which finds rows by key), the `endsAt` the caller knows is stored, and
+/// the new one, in milliseconds.
+pub(crate) struct InPlace<'a> {
+    pub id: i64,
+    pub key: &'a str,
+    pub stored_ends: i64,
+    pub new_ends: i64,
+}
+
 /// What an append did ([`crate::Store::log_alerts_merging_urgent`]).
 #[derive(Debug, Default)]
 pub struct Appended {

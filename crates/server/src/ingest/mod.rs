@@ -1008,7 +1008,11 @@ pub async fn run_writer(state: Pipeline, WriterQueue(mut rx): WriterQueue) {
                     state.ingest.urgent.notify_one();
                     state.fast_lane.notify_one();
                 }
-                state.ingest.appended.notify_one();
+                // Extensions written in place log nothing: woken, the merger
+                // would only read an empty log and count it.
+                if logged > 0 {
+                    state.ingest.appended.notify_one();
+                }
                 Ok(())
             }
             Err(e) => {

@@ -4,7 +4,7 @@
 // Included once per backend (see `backend/mod.rs`).
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use firebell_core::alert::{Alert, IncomingAlert};
 use firebell_core::{Incident, Timestamp};
@@ -13,14 +13,13 @@ use super::{Conn, Db, Handle};
 use crate::alert_ids::KeyLookup;
 use crate::backend::AlertScope;
 use crate::codec::{
-    AlertGroup, AlertRow, AlertSlot, Appended, Extension, FoldedAhead, KEYS_PER_QUERY,
+    AlertGroup, AlertRow, AlertSlot, Appended, Extension, FoldedAhead, InPlace, KEYS_PER_QUERY,
     LOG_ROWS_PER_ROUND, LogBatch, LogEntry, Logged, MergedBatch, ROWS_PER_STATEMENT, alert_columns,
     alert_counts, alert_limit, decode_logged, distinct_processed, group_taken, into_alerts,
     keep_keys, list_alerts_query, log_insert_query, log_rows_query, logged_keys,
     mark_processed_query, merge_batch, select_alerts_by_key, take_log_rows, to_ms,
 };
 use crate::{AlertFilter, Append, NewIncident, ProcessedAlert, StoreError};
-use sqlx::QueryBuilder;
 
 impl Handle {
     pub(crate) async fn open_alerts(&self) -> Result<(), StoreError> {
@@ -528,49 +527,27 @@ async fn extend_in_place(
     extensions: &[Extension],
 ) -> Result<Vec<bool>, StoreError> {
     let now = to_ms(received_at);
-    // (candidate id, key, stored end, new end); a key may have several
-    // candidate ids (see `alert_ids`), and only its own row matches.
-    let mut rows: Vec<(i64, &str, i64, i64)> = Vec::with_capacity(extensions.len());
+    let mut rows: Vec<InPlace> = Vec::with_capacity(extensions.len());
     for e in extensions {
         let Some(ends_at) = e.report.ends_at else {
             continue;
         };
-        let (old, new) = (to_ms(e.stored_ends_at), to_ms(ends_at));
-        if new < old || old <= now {
+        let (stored_ends, new_ends) = (to_ms(e.stored_ends_at), to_ms(ends_at));
+        if new_ends < stored_ends || stored_ends <= now {
             continue;
         }
+        let row = |id| InPlace {
+            id,
+            key: &e.report.key,
+            stored_ends,
+            new_ends,
+        };
         match lookup {
-            KeyLookup::Index => rows.push((0, &e.report.key, old, new)),
-            KeyLookup::Ids(ids) => rows.extend(
-                ids.candidates(&e.report.key)
-                    .into_iter()
-                    .map(|id| (id, e.report.key.as_str(), old, new)),
-            ),
+            KeyLookup::Index => rows.push(row(0)),
+            KeyLookup::Ids(ids) => rows.extend(ids.candidates(&e.report.key).into_iter().map(row)),
         }
     }
-    let mut written = HashSet::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new("WITH v (id, key, old_ends, new_ends) AS (");
-        q.push_values(chunk, |mut row, (id, key, old, new)| {
-            row.push_bind(*id)
-                .push_bind(*key)
-                .push_bind(*old)
-                .push_bind(*new);
-        });
-        q.push(") UPDATE alerts SET ends_at_ms = v.new_ends, updated_at_ms = ")
-            .push_bind(now)
-            .push(" FROM v WHERE ");
-        if let KeyLookup::Ids(_) = lookup {
-            q.push("alerts.id = v.id AND ");
-        }
-        q.push(
-            "alerts.key = v.key AND alerts.ends_at_ms = v.old_ends AND alerts.updated_at_ms <= ",
-        )
-        .push_bind(now)
-        .push(" RETURNING alerts.key");
-        let keys: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
-        written.extend(keys);
-    }
+    let written = super::rows::extend_alerts(conn, &rows, now).await?;
     Ok(extensions
         .iter()
         .map(|e| written.contains(&e.report.key))

@@ -11,7 +11,7 @@ use sqlx::QueryBuilder;
 use super::batch::Stored;
 use super::{Conn, Db};
 use crate::codec::{
-    AlertSlot, KEYS_PER_QUERY, ROWS_PER_STATEMENT, alert_id_taken, to_i64, to_ms,
+    AlertSlot, InPlace, KEYS_PER_QUERY, ROWS_PER_STATEMENT, alert_id_taken, to_i64, to_ms,
     upsert_alerts_query,
 };
 use crate::outbox::new_id;
@@ -265,4 +265,15 @@ pub(crate) async fn upsert_alerts(
         }
     }
     Ok(())
+}
+
+/// Nothing is extended in place here: another replica may be merging the
+/// same alert, so each extension's report is logged and merged (the
+/// append never calls this on PostgreSQL; see `merge_on_append`).
+pub(crate) async fn extend_alerts(
+    _conn: &mut Conn,
+    _rows: &[InPlace<'_>],
+    _now: i64,
+) -> Result<HashSet<String>, StoreError> {
+    Ok(HashSet::new())
 }

@@ -12,7 +12,9 @@ use rusqlite::{OptionalExtension, ToSql, named_params, params, params_from_iter}
 
 use super::Conn;
 use super::batch::Stored;
-use crate::codec::{ALERT_UPSERT_COLUMNS, AlertSlot, EncodedAlert, alert_id_taken, to_i64, to_ms};
+use crate::codec::{
+    ALERT_UPSERT_COLUMNS, AlertSlot, EncodedAlert, InPlace, alert_id_taken, to_i64, to_ms,
+};
 use crate::outbox::new_id;
 use crate::{Append, Encoded, StoreError};
 
@@ -278,4 +280,32 @@ fn taken_on_conflict(e: rusqlite::Error) -> StoreError {
         Some(rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => alert_id_taken(),
         _ => e.into(),
     }
+}
+
+/// The extensions' rows (see `extend_in_place`): an update by id stepped
+/// per row. One multi-row `UPDATE … FROM` made SQLite keep a statement
+/// journal, which copied every page it touched to a temporary file.
+/// Returns the keys written.
+pub(crate) async fn extend_alerts(
+    conn: &mut Conn,
+    rows: &[InPlace<'_>],
+    now: i64,
+) -> Result<HashSet<String>, StoreError> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    super::handle::on_handle(conn, |db| {
+        let mut extend = db.prepare(
+            "UPDATE alerts SET ends_at_ms = ?4, updated_at_ms = ?5 \
+             WHERE id = ?1 AND key = ?2 AND ends_at_ms = ?3 AND updated_at_ms <= ?5",
+        )?;
+        let mut written = HashSet::with_capacity(rows.len());
+        for r in rows {
+            if extend.execute(params![r.id, r.key, r.stored_ends, r.new_ends, now])? == 1 {
+                written.insert(r.key.to_string());
+            }
+        }
+        Ok(written)
+    })
+    .await
 }
