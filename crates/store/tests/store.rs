@@ -75,6 +75,7 @@ store_tests!(
     heartbeats_keep_the_latest_ping,
     fired_batch_rolls_back_only_the_loser,
     fired_batch_refused_row_writes_nothing,
+    fired_batch_keeps_the_service_index,
     leases_have_one_holder_until_they_lapse,
     prune_deletes_only_what_ended_before_each_cutoff,
     prune_deletes_in_chunks,
@@ -3707,6 +3708,44 @@ async fn fired_batch_rolls_back_only_the_loser(db: &TestDb) {
     let b_events = store.load_events(&b.id).await.unwrap();
     assert_eq!(b_events.len(), 2, "b got its firing");
     assert_eq!(store.get_incident(&b.id).await.unwrap().unwrap().version, 2);
+}
+
+/// A batch that moves an incident's services and status keeps the service
+/// index (what the service filter reads) with it: a service dropped, one
+/// added, and the status restated on the one kept; an incident the batch
+/// leaves as it was keeps its rows.
+async fn fired_batch_keeps_the_service_index(db: &TestDb) {
+    let store = &db.connect().await;
+    let a = create(store, "INC-20261123", t0(), "P1", &["api", "db"]).await;
+    let b = create(store, "INC-20261123", t0(), "P1", &["api"]).await;
+    let mut moved = fired(&a, Vec::new());
+    moved.state.services = vec!["api".into(), "web".into()];
+    moved.state.status = Status::Mitigated;
+    let batch = vec![moved, fired(&b, Vec::new())];
+    assert_eq!(
+        store.append_batch(&encoded(batch)).await.expect("batch"),
+        Vec::<usize>::new()
+    );
+    let by = |service: &str, statuses: Vec<Status>| IncidentFilter {
+        service: Some(service.into()),
+        statuses,
+        ..IncidentFilter::default()
+    };
+    let mut both = vec![a.id.clone(), b.id.clone()];
+    both.sort();
+    let mut api = ids(store, by("api", Vec::new())).await;
+    api.sort();
+    assert_eq!(api, both);
+    assert_eq!(ids(store, by("db", Vec::new())).await, Vec::<String>::new());
+    assert_eq!(ids(store, by("web", Vec::new())).await, [a.id.as_str()]);
+    assert_eq!(
+        ids(store, by("api", vec![Status::Mitigated])).await,
+        [a.id.as_str()]
+    );
+    assert_eq!(
+        ids(store, by("api", vec![Status::Investigating])).await,
+        [b.id.as_str()]
+    );
 }
 
 /// A batch with a row the database refuses (two timers of one duty break

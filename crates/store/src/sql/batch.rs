@@ -116,12 +116,7 @@ fn moved<'a>(appends: &[&'a Append], stored: &HashMap<String, Stored>) -> HashSe
 /// firing rarely changes an incident's services, status or severity).
 async fn write_services(conn: &mut Conn, appends: &[&Append]) -> Result<(), StoreError> {
     let ids: Vec<&str> = appends.iter().map(|a| a.state.id.as_str()).collect();
-    let mut q = QueryBuilder::<Db>::new(
-        "SELECT incident_id, service, status, severity FROM incident_services WHERE ",
-    );
-    push_in(&mut q, "incident_id", &ids);
-    let stored: Vec<(String, String, String, String)> =
-        q.build_query_as().fetch_all(&mut *conn).await?;
+    let stored = super::rows::read_services(conn, &ids).await?;
     let by_id: HashMap<&str, &Incident> = appends
         .iter()
         .map(|a| (a.state.id.as_str(), &a.state))

@@ -277,3 +277,16 @@ pub(crate) async fn extend_alerts(
 ) -> Result<HashSet<String>, StoreError> {
     Ok(HashSet::new())
 }
+
+/// The service index's rows of the incidents `ids` (at most
+/// [`KEYS_PER_QUERY`]): incident, service, status, severity.
+pub(crate) async fn read_services(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    let mut q = QueryBuilder::<Db>::new(
+        "SELECT incident_id, service, status, severity FROM incident_services WHERE ",
+    );
+    super::batch::push_in(&mut q, "incident_id", ids);
+    Ok(q.build_query_as().fetch_all(&mut *conn).await?)
+}

@@ -309,3 +309,29 @@ pub(crate) async fn extend_alerts(
     })
     .await
 }
+
+/// The service index's rows of the incidents `ids`: incident, service,
+/// status, severity. A statement stepped per incident on the writer's
+/// handle: as one `IN` list through sqlx, a mass firing prepared a
+/// statement of hundreds of parameters for each batch.
+pub(crate) async fn read_services(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    super::handle::on_handle(conn, |db| {
+        let mut read = db.prepare(
+            "SELECT service, status, severity FROM incident_services WHERE incident_id = ?1",
+        )?;
+        let mut stored = Vec::new();
+        for id in ids {
+            let rows = read.query_map([id], |r| {
+                Ok((id.to_string(), r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            for row in rows {
+                stored.push(row?);
+            }
+        }
+        Ok(stored)
+    })
+    .await
+}
