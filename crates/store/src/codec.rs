@@ -596,10 +596,9 @@ impl Extension {
     }
 }
 
-/// One row an extension may write: a candidate id of the alert's key (a
-/// key may have several, and only its own row matches; 0 on PostgreSQL,
-/// which finds rows by key), the `endsAt` the caller knows is stored, and
-/// the new one, in milliseconds.
+/// One row an extension may write: a candidate id of the alert's key (see
+/// `alert_ids`: a key may have several, and only its own row matches), the
+/// `endsAt` the caller knows is stored, and the new one, in milliseconds.
 pub(crate) struct InPlace<'a> {
     pub id: i64,
     pub key: &'a str,
